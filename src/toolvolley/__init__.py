@@ -1,0 +1,40 @@
+"""toolvolley: run an LLM's tool calls concurrently, with exactly one answer per call.
+
+::
+
+    from toolvolley import Executor, ToolCall, Toolbox, tool
+
+    @tool
+    async def get_weather(city: str) -> dict[str, float]:
+        \"\"\"Current weather for a city.\"\"\"
+        ...
+
+    executor = Executor(Toolbox([get_weather]), timeout=10)
+    results = executor.run_sync([ToolCall("c1", "get_weather", '{"city": "Paris"}')])
+"""
+
+from ._calls import ToolCall, ToolResult, ToolStatus
+from ._errors import ToolError, ToolvolleyError, UserError
+from ._executor import Batch, Executor, Mode
+from ._report import BatchReport
+from ._toolbox import Toolbox
+from ._tools import RunIn, Tool, tool
+
+__all__ = [
+    "Batch",
+    "BatchReport",
+    "Executor",
+    "Mode",
+    "RunIn",
+    "Tool",
+    "ToolCall",
+    "ToolError",
+    "ToolResult",
+    "ToolStatus",
+    "Toolbox",
+    "ToolvolleyError",
+    "UserError",
+    "tool",
+]
+
+__version__ = "0.1.0.dev0"

@@ -1,0 +1,374 @@
+"""The executor: every call of a batch runs at once (or one at a time), and each gets one result."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, Literal
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ._calls import ToolCall, ToolResult, ToolStatus
+from ._content import UnserializableResult, to_content
+from ._errors import ToolError, UserError
+from ._report import BatchReport
+from ._schema import ArgumentsError
+from ._toolbox import Toolbox
+from ._tools import Tool
+from ._workers import AbandonedThreads, run_in_process, run_in_thread
+
+__all__ = ["Batch", "Executor", "Mode"]
+
+Mode = Literal["parallel", "serial"]
+"""``parallel``: every call starts at once. ``serial``: one call at a time, in order."""
+
+_MAX_ERROR_TEXT = 500
+
+
+class Executor:
+    """Runs a batch of tool calls and returns exactly one :class:`ToolResult` per call, in order.
+
+    * ``mode``: ``"parallel"`` (default) or ``"serial"`` (what ``parallel_tool_calls=False`` means).
+    * ``timeout``: seconds one call may run, sync or async (a tool's own ``timeout`` wins).
+    * ``deadline``: seconds the whole batch may take; calls unfinished by then time out.
+    * ``max_concurrency``: calls running at once in a batch (``None``: no limit).
+    * ``max_threads``: ceiling on worker threads a batch uses for sync tools.
+
+    Example::
+
+        executor = Executor(Toolbox([get_weather]), timeout=10)
+        results = await executor.run(calls)          # or executor.run_sync(calls)
+    """
+
+    __slots__ = (
+        "_abandoned",
+        "deadline",
+        "max_concurrency",
+        "max_threads",
+        "mode",
+        "timeout",
+        "toolbox",
+    )
+
+    def __init__(
+        self,
+        toolbox: Toolbox | Iterable[Tool],
+        *,
+        mode: Mode = "parallel",
+        timeout: float | None = None,
+        deadline: float | None = None,
+        max_concurrency: int | None = None,
+        max_threads: int = 256,
+    ) -> None:
+        if mode not in ("parallel", "serial"):
+            raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
+        for label, seconds in (("timeout", timeout), ("deadline", deadline)):
+            if seconds is not None and not (_is_number(seconds) and 0 < seconds < math.inf):
+                raise UserError(f"{label} must be a positive number of seconds or None.")
+        for label, count in (("max_concurrency", max_concurrency), ("max_threads", max_threads)):
+            if count is not None and not (_is_int(count) and count >= 1):
+                raise UserError(f"{label} must be an integer >= 1.")
+        self.toolbox = toolbox if isinstance(toolbox, Toolbox) else Toolbox(toolbox)
+        self.mode: Mode = mode
+        self.timeout = timeout
+        self.deadline = deadline
+        self.max_concurrency = max_concurrency
+        self.max_threads = max_threads
+        self._abandoned = AbandonedThreads()
+
+    def __repr__(self) -> str:
+        return (
+            f"Executor({self.toolbox!r}, mode={self.mode!r}, timeout={self.timeout!r}, "
+            f"deadline={self.deadline!r}, max_concurrency={self.max_concurrency!r})"
+        )
+
+    @property
+    def abandoned_threads(self) -> int:
+        """Worker threads still running calls that timed out or were cancelled."""
+        return self._abandoned.count
+
+    def batch(self) -> Batch:
+        """A batch to submit calls to one at a time, e.g. as a stream delivers them::
+
+        async with executor.batch() as batch:
+            batch.submit(call)
+        results = batch.results()
+        """
+        return Batch(self)
+
+    async def run(self, calls: Iterable[ToolCall]) -> list[ToolResult]:
+        """Run ``calls`` and return one result per call, in the order of ``calls``.
+
+        If the caller is cancelled, running tools are cancelled and the cancellation propagates;
+        use :meth:`batch` to still read a result per call afterwards.
+        """
+        async with self.batch() as batch:
+            for call in calls:
+                batch.submit(call)
+        return batch.results()
+
+    def run_sync(self, calls: Iterable[ToolCall]) -> list[ToolResult]:
+        """:meth:`run` for code without an event loop (starts one with ``anyio.run``)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return anyio.run(self.run, list(calls))
+        raise UserError("run_sync() was called inside an event loop; use 'await executor.run()'.")
+
+
+class _Slot:
+    __slots__ = ("call", "queued_at", "result", "started_at", "tool")
+
+    def __init__(self, call: ToolCall, tool: Tool | None, queued_at: float) -> None:
+        self.call = call
+        self.tool = tool
+        self.queued_at = queued_at
+        self.started_at: float | None = None
+        self.result: ToolResult | None = None
+
+
+class Batch:
+    """Calls submitted together; use as an async context manager (see :meth:`Executor.batch`).
+
+    Leaving the block waits for every call. After it, :meth:`results` gives one result per
+    submitted call even if the block was cancelled: calls that did not finish are ``cancelled``.
+    """
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._slots: list[_Slot] = []
+        self._ids: set[str] = set()
+        self._task_group: TaskGroup | None = None
+        self._state: Literal["new", "open", "closed"] = "new"
+        self._deadline = math.inf
+        self._closed_at = 0.0
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._tool_limiters: dict[str, anyio.CapacityLimiter] = {}
+        self._threads: anyio.CapacityLimiter | None = None
+        # Barriers: calls after a sequential one wait for it; it waits for everything before it.
+        self._barrier: anyio.Event | None = None
+        self._since_barrier: list[anyio.Event] = []
+
+    async def __aenter__(self) -> Batch:
+        if self._state != "new":
+            raise UserError("A Batch can be entered once; make a new one with executor.batch().")
+        executor = self._executor
+        if executor.deadline is not None:
+            self._deadline = anyio.current_time() + executor.deadline
+        if executor.max_concurrency is not None:
+            self._limiter = anyio.CapacityLimiter(executor.max_concurrency)
+        self._threads = anyio.CapacityLimiter(executor.max_threads)
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._state = "open"
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._task_group is not None
+        try:
+            return await self._task_group.__aexit__(exc_type, exc, tb)
+        finally:
+            self._state = "closed"
+            self._closed_at = time.perf_counter()
+
+    def submit(self, call: ToolCall) -> int:
+        """Start ``call`` (subject to limits and barriers) and return its index in the batch."""
+        if self._state != "open":
+            raise UserError("Submit calls inside 'async with executor.batch() as batch:'.")
+        if not isinstance(call, ToolCall):
+            raise UserError(f"Batch.submit takes a ToolCall, not {type(call).__name__}.")
+        now = time.perf_counter()
+        tool = self._executor.toolbox.get(call.name)
+        slot = _Slot(call, tool, now)
+        index = len(self._slots)
+        self._slots.append(slot)
+        if call.id in self._ids:
+            message = (
+                f"Duplicate tool call id {call.id!r}: an earlier call in this turn has the same "
+                "id, so this one was not run. Give every call its own id."
+            )
+            self._finish(slot, "error", message, started_at=now)
+            return index
+        self._ids.add(call.id)
+        if tool is None:
+            available = ", ".join(self._executor.toolbox.wire_names) or "none"
+            message = f"Unknown tool {call.name!r}. Available tools: {available}."
+            self._finish(slot, "unknown_tool", message, started_at=now)
+            return index
+        try:
+            kwargs = tool.arguments.validate(call.arguments)
+        except ArgumentsError as exc:
+            self._finish(slot, "invalid_arguments", exc.message, error=exc.cause, started_at=now)
+            return index
+        done = anyio.Event()
+        if self._executor.mode == "serial" or tool.sequential:
+            waits = self._since_barrier
+            self._barrier = done
+            self._since_barrier = [done]
+        else:
+            waits = [self._barrier] if self._barrier is not None else []
+            self._since_barrier.append(done)
+        assert self._task_group is not None
+        self._task_group.start_soon(self._run, slot, tool, kwargs, waits, done, name=call.id)
+        return index
+
+    def results(self) -> list[ToolResult]:
+        """One result per submitted call, in submission order (after the batch has closed)."""
+        if self._state == "open":
+            raise UserError("The batch is still running; read results() after the 'async with'.")
+        return [slot.result or self._cancelled(slot) for slot in self._slots]
+
+    def report(self) -> BatchReport:
+        """Wall time, sequential time, speedup and efficiency of the batch."""
+        return BatchReport.from_results(self.results())
+
+    # --- one call -----------------------------------------------------------------------------
+
+    async def _run(
+        self,
+        slot: _Slot,
+        tool: Tool,
+        kwargs: dict[str, Any],
+        waits: Sequence[anyio.Event],
+        done: anyio.Event,
+    ) -> None:
+        timeout = tool.timeout if tool.timeout is not None else self._executor.timeout
+        own_timeout = False  # whether the call's own timeout, not the batch deadline, bounds it
+        try:
+            with anyio.CancelScope(deadline=self._deadline) as scope:
+                for event in waits:
+                    await event.wait()
+                tool_limiter = self._tool_limiter(tool)
+                if tool_limiter is not None:
+                    await tool_limiter.acquire_on_behalf_of(slot)
+                try:
+                    if self._limiter is not None:
+                        await self._limiter.acquire_on_behalf_of(slot)
+                    try:
+                        if timeout is not None:
+                            call_deadline = anyio.current_time() + timeout
+                            own_timeout = call_deadline < self._deadline
+                            scope.deadline = min(self._deadline, call_deadline)
+                        slot.started_at = time.perf_counter()
+                        value = await self._invoke(tool, kwargs)
+                    finally:
+                        if self._limiter is not None:
+                            self._limiter.release_on_behalf_of(slot)
+                finally:
+                    if tool_limiter is not None:
+                        tool_limiter.release_on_behalf_of(slot)
+            if scope.cancel_called:
+                self._finish_timeout(slot, tool, timeout if own_timeout else None)
+            else:
+                self._finish_value(slot, tool, value)
+        except ToolError as exc:
+            self._finish(slot, "error", exc.message, error=exc)
+        except Exception as exc:
+            text = f"{type(exc).__name__}: {exc}"
+            if len(text) > _MAX_ERROR_TEXT:
+                text = text[: _MAX_ERROR_TEXT - 3] + "..."
+            message = f"Tool {tool.name!r} failed with {text}"
+            self._finish(slot, "error", message, error=exc)
+        finally:
+            done.set()
+
+    async def _invoke(self, tool: Tool, kwargs: dict[str, Any]) -> Any:
+        if tool.is_async:
+            return await tool.func(**kwargs)
+        if tool.run_in == "process":
+            return await run_in_process(tool.func, kwargs)
+        assert self._threads is not None
+        return await run_in_thread(
+            tool.func, kwargs, limiter=self._threads, abandoned=self._executor._abandoned
+        )
+
+    def _tool_limiter(self, tool: Tool) -> anyio.CapacityLimiter | None:
+        if tool.max_concurrency is None:
+            return None
+        limiter = self._tool_limiters.get(tool.name)
+        if limiter is None:
+            limiter = self._tool_limiters[tool.name] = anyio.CapacityLimiter(tool.max_concurrency)
+        return limiter
+
+    # --- results ------------------------------------------------------------------------------
+
+    def _finish_value(self, slot: _Slot, tool: Tool, value: Any) -> None:
+        try:
+            content = to_content(value)
+        except UnserializableResult as exc:
+            message = f"Tool {tool.name!r} {exc}; no result can be shown."
+            self._finish(slot, "error", message, value=value, error=exc)
+            return
+        self._finish(slot, "ok", content, value=value)
+
+    def _finish_timeout(self, slot: _Slot, tool: Tool, timeout: float | None) -> None:
+        """``timeout``: the call's own limit when that was what ran out; ``None``: the deadline."""
+        if timeout is not None:
+            message = (
+                f"Tool {tool.name!r} did not finish within its {timeout:g} s timeout and was "
+                "stopped. Continue without this result, or call it again if it is worth the wait."
+            )
+        else:
+            when = "could start" if slot.started_at is None else "finished; it was stopped"
+            message = (
+                f"The batch deadline of {self._executor.deadline:g} s passed before tool "
+                f"{tool.name!r} {when}. Continue without this result."
+            )
+        self._finish(slot, "timeout", message, error=TimeoutError(message))
+
+    def _finish(
+        self,
+        slot: _Slot,
+        status: ToolStatus,
+        content: str,
+        *,
+        value: Any = None,
+        error: BaseException | None = None,
+        started_at: float | None = None,
+    ) -> None:
+        if started_at is not None:
+            slot.started_at = started_at
+        started = slot.started_at if slot.started_at is not None else time.perf_counter()
+        slot.result = ToolResult(
+            call_id=slot.call.id,
+            name=slot.call.name,
+            status=status,
+            content=content,
+            value=value,
+            error=error,
+            queued_at=slot.queued_at,
+            started_at=started,
+            ended_at=time.perf_counter(),
+        )
+
+    def _cancelled(self, slot: _Slot) -> ToolResult:
+        started = slot.started_at if slot.started_at is not None else self._closed_at
+        return ToolResult(
+            call_id=slot.call.id,
+            name=slot.call.name,
+            status="cancelled",
+            content=(
+                f"The call to {slot.call.name!r} was cancelled before it finished; "
+                "no result is available."
+            ),
+            queued_at=slot.queued_at,
+            started_at=started,
+            ended_at=max(started, self._closed_at),
+        )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

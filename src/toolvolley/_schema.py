@@ -1,0 +1,355 @@
+"""Tool parameters: their JSON Schema and the pydantic validator that checks a call's arguments.
+
+Two sources are supported, and both end as a pydantic model with ``extra="forbid"``:
+
+* a Python signature (``@tool``): type hints, defaults, ``Annotated``/``Field`` metadata and the
+  docstring's parameter descriptions;
+* a JSON Schema (``Tool.from_schema``), as tools from MCP servers, OpenAPI specs or the Berkeley
+  Function Calling Leaderboard arrive. BFCL's type words (``dict``, ``float``, ``tuple``, ``any``)
+  are translated to JSON Schema so the definitions sent to providers are valid.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import re
+import typing
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
+
+from ._docstrings import Docstring, parse_docstring
+from ._errors import UserError
+
+__all__ = ["Arguments", "ArgumentsError", "arguments_from_function", "arguments_from_schema"]
+
+_CONFIG = ConfigDict(extra="forbid", protected_namespaces=(), arbitrary_types_allowed=True)
+_BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
+_MAX_ERRORS_SHOWN = 5
+
+
+class ArgumentsError(Exception):
+    """The arguments a model sent cannot be used; ``message`` is written for the model to read."""
+
+    def __init__(self, message: str, *, cause: Exception | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+
+
+class Arguments:
+    """Validates a call's arguments and turns them into keyword arguments for the handler."""
+
+    __slots__ = ("_as_plain_data", "_fields", "_model", "json_schema")
+
+    def __init__(
+        self,
+        model: type[BaseModel],
+        fields: Mapping[str, str],
+        json_schema: dict[str, Any],
+        *,
+        as_plain_data: bool,
+    ) -> None:
+        self._model = model
+        self._fields = dict(fields)  # handler keyword -> model attribute
+        self._as_plain_data = as_plain_data
+        self.json_schema = json_schema
+
+    def validate(self, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+        """Return the handler's keyword arguments, or raise :class:`ArgumentsError`."""
+        try:
+            if isinstance(raw, Mapping):
+                instance = self._model.model_validate(raw)
+            else:
+                if not raw.strip():
+                    raw = "{}"  # some models send "" for a tool without parameters
+                instance = self._model.model_validate_json(raw)
+        except ValidationError as exc:
+            raise ArgumentsError(self._describe(exc), cause=exc) from exc
+        if self._as_plain_data:
+            return instance.model_dump(mode="python", by_alias=True, exclude_unset=True)
+        values = instance.__dict__
+        return {keyword: values[attr] for keyword, attr in self._fields.items()}
+
+    def _describe(self, exc: ValidationError) -> str:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            return f"The arguments are not valid JSON ({errors[0]['msg']}). Send one JSON object."
+        if len(errors) == 1 and not errors[0]["loc"] and errors[0]["type"].endswith("type"):
+            return "The arguments must be a JSON object with the tool's parameters as keys."
+        lines = [_describe_error(error) for error in errors[:_MAX_ERRORS_SHOWN]]
+        if len(errors) > _MAX_ERRORS_SHOWN:
+            lines.append(f"... and {len(errors) - _MAX_ERRORS_SHOWN} more problems")
+        return (
+            "Invalid arguments: "
+            + "; ".join(lines)
+            + f". Expected parameters: {_signature_hint(self.json_schema)}."
+            + " Fix the arguments and call the tool again."
+        )
+
+
+def _describe_error(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(arguments)"
+    kind = error["type"]
+    if kind == "missing":
+        return f"{where}: missing required argument"
+    if kind == "extra_forbidden":
+        return f"{where}: unexpected argument"
+    got = error.get("input")
+    shown = (
+        json.dumps(got, default=repr) if not isinstance(got, (dict, list)) else type(got).__name__
+    )
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{where}: {error['msg']} (got {shown})"
+
+
+def _signature_hint(schema: Mapping[str, Any]) -> str:
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    if not properties:
+        return "none"
+    required = set(schema.get("required", ()))
+    parts = []
+    for name, spec in properties.items():
+        kind = spec.get("type", "any") if isinstance(spec, Mapping) else "any"
+        if isinstance(kind, list):
+            kind = "|".join(str(k) for k in kind)
+        parts.append(f"{name} ({kind}{', required' if name in required else ''})")
+    return ", ".join(parts)
+
+
+# --- from a Python function -------------------------------------------------------------------
+
+
+def arguments_from_function(func: Callable[..., Any], doc: Docstring | None = None) -> Arguments:
+    """Build the validator and JSON Schema of ``func``'s parameters."""
+    doc = doc if doc is not None else parse_docstring(func.__doc__)
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except NameError as exc:
+        raise UserError(
+            f"Cannot resolve the type hints of {func.__qualname__!r}: {exc}. "
+            "Define the types it names at module level."
+        ) from exc
+    definitions: dict[str, Any] = {}
+    fields: dict[str, str] = {}
+    for index, param in enumerate(inspect.signature(func).parameters.values()):
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise UserError(
+                f"Tool function {func.__qualname__!r} has parameter {param.name!r} of kind "
+                f"{param.kind.description}; tools take named parameters only."
+            )
+        annotation = hints.get(param.name, Any)
+        description = doc.params.get(param.name)
+        if _has_description(annotation):
+            description = None  # Annotated[..., Field(description=...)] wins over the docstring
+        attr = param.name
+        alias = None
+        if attr.startswith(("model_", "_")) or hasattr(BaseModel, attr):
+            attr, alias = f"param_{index}", param.name  # would shadow pydantic's own attributes
+        options: dict[str, Any] = {"description": description, "alias": alias}
+        default = ... if param.default is param.empty else param.default
+        # Only options that are set: an explicit None would override Annotated metadata.
+        info = Field(default, **{k: v for k, v in options.items() if v is not None})
+        definitions[attr] = (annotation, info)
+        fields[param.name] = attr
+    try:
+        model = create_model(
+            f"{func.__name__}_arguments",
+            __config__=_CONFIG,
+            **definitions,
+        )
+        schema = model.model_json_schema()
+    except Exception as exc:  # pydantic raises several kinds for unsupported annotations
+        raise UserError(
+            f"Cannot build a JSON Schema for the parameters of {func.__qualname__!r}: {exc}"
+        ) from exc
+    return Arguments(model, fields, _tidy(schema), as_plain_data=False)
+
+
+def _has_description(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is not Annotated:
+        return False
+    return any(isinstance(m, FieldInfo) and m.description for m in annotation.__metadata__)
+
+
+def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop pydantic's generated titles: they cost tokens and tell the model nothing."""
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        if isinstance(prop, dict):
+            prop.pop("title", None)
+    for definition in schema.get("$defs", {}).values():
+        if isinstance(definition, dict):
+            _tidy(definition)
+    return schema
+
+
+# --- from a JSON Schema -----------------------------------------------------------------------
+
+
+def arguments_from_schema(name: str, parameters: Mapping[str, Any]) -> Arguments:
+    """Build the validator for a JSON Schema of parameters (BFCL type words accepted)."""
+    schema = normalize_schema(parameters)
+    if schema.get("type", "object") != "object":
+        raise UserError(f"Parameters of tool {name!r} must be a JSON Schema of type 'object'.")
+    builder = _SchemaTypes(schema)
+    try:
+        model = builder.object_model(re.sub(r"\W", "_", name) + "_arguments", schema)
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"Cannot build a validator for tool {name!r}: {exc}") from exc
+    return Arguments(model, {}, schema, as_plain_data=True)
+
+
+def normalize_schema(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``parameters`` with BFCL type words turned into JSON Schema ones."""
+    if not isinstance(parameters, Mapping):
+        raise UserError("Tool parameters must be a JSON Schema object (a mapping).")
+    schema: dict[str, Any] = _normalize(copy.deepcopy(dict(parameters)))
+    if "type" not in schema and "properties" in schema:
+        schema["type"] = "object"
+    schema.setdefault("properties", {}) if schema.get("type") == "object" else None
+    return schema
+
+
+def _normalize(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_normalize(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "type":
+            out[key] = _normalize_type(value)
+            if out[key] is None:
+                del out[key]
+        elif key in ("properties", "$defs", "definitions", "patternProperties"):
+            out[key] = {k: _normalize(v) for k, v in value.items()}
+        elif key in ("enum", "const", "default", "examples", "required"):
+            out[key] = value
+        else:
+            out[key] = _normalize(value)
+    return out
+
+
+def _normalize_type(value: Any) -> Any:
+    if isinstance(value, list):
+        kinds = [_BFCL_TYPES.get(v, v) for v in value if v != "any"]
+        return kinds or None
+    if value == "any":
+        return None
+    return _BFCL_TYPES.get(value, value)
+
+
+class _SchemaTypes:
+    """Translates JSON Schema nodes to annotated Python types that pydantic validates."""
+
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self._root = root
+        self._resolving: set[str] = set()
+        self._count = 0
+
+    def object_model(self, name: str, schema: Mapping[str, Any]) -> type[BaseModel]:
+        required = set(schema.get("required", ()))
+        definitions: dict[str, Any] = {}
+        for index, (prop, spec) in enumerate(schema.get("properties", {}).items()):
+            annotation = self.annotation(spec if isinstance(spec, Mapping) else {})
+            default = ... if prop in required else None
+            definitions[f"field_{index}"] = (annotation, Field(default=default, alias=prop))
+        extra = schema.get("additionalProperties", True)
+        config = ConfigDict(
+            extra="forbid" if extra is False or schema is self._root else "allow",
+            protected_namespaces=(),
+        )
+        self._count += 1
+        return create_model(f"{name}_{self._count}", __config__=config, **definitions)
+
+    def annotation(self, spec: Mapping[str, Any]) -> Any:
+        if "$ref" in spec:
+            return self._ref(spec["$ref"])
+        for key in ("anyOf", "oneOf"):
+            if key in spec:
+                options = [self.annotation(s) for s in spec[key] if isinstance(s, Mapping)]
+                return Union[tuple(options)] if options else Any  # noqa: UP007
+        kind = spec.get("type")
+        if isinstance(kind, list):
+            options = [self.annotation({**spec, "type": k}) for k in kind]
+            return Union[tuple(options)]  # noqa: UP007
+        base = self._base(kind, spec)
+        if spec.get("nullable") is True:
+            base = Union[base, None]  # noqa: UP007
+        if "enum" in spec and isinstance(spec["enum"], list):
+            return _enum_type(base, spec["enum"])
+        return base
+
+    def _base(self, kind: Any, spec: Mapping[str, Any]) -> Any:
+        if kind == "string":
+            return Annotated[
+                str,
+                Field(
+                    min_length=spec.get("minLength"),
+                    max_length=spec.get("maxLength"),
+                    pattern=spec.get("pattern"),
+                ),
+            ]
+        if kind in ("integer", "number"):
+            base: Any = int if kind == "integer" else Union[int, float]  # noqa: UP007
+            return Annotated[
+                base,
+                Field(
+                    ge=spec.get("minimum"),
+                    le=spec.get("maximum"),
+                    gt=spec.get("exclusiveMinimum"),
+                    lt=spec.get("exclusiveMaximum"),
+                ),
+            ]
+        if kind == "boolean":
+            return bool
+        if kind == "null":
+            return None
+        if kind == "array":
+            items = spec.get("items")
+            item = self.annotation(items) if isinstance(items, Mapping) else Any
+            return Annotated[
+                list[item],  # type: ignore[valid-type]
+                Field(min_length=spec.get("minItems"), max_length=spec.get("maxItems")),
+            ]
+        if kind == "object":
+            if spec.get("properties"):
+                return self.object_model("object", spec)
+            extra = spec.get("additionalProperties")
+            value = self.annotation(extra) if isinstance(extra, Mapping) else Any
+            return dict[str, value]  # type: ignore[valid-type]
+        return Any
+
+    def _ref(self, ref: Any) -> Any:
+        prefixes = ("#/$defs/", "#/definitions/")
+        if not isinstance(ref, str) or not ref.startswith(prefixes) or ref in self._resolving:
+            return Any  # remote or recursive references are not checked locally
+        section, _, key = ref[2:].partition("/")
+        target = self._root.get(section, {}).get(key)
+        if not isinstance(target, Mapping):
+            raise UserError(f"Schema reference {ref!r} points to nothing.")
+        self._resolving.add(ref)
+        try:
+            return self.annotation(target)
+        finally:
+            self._resolving.discard(ref)
+
+
+def _enum_type(base: Any, values: list[Any]) -> Any:
+    if values and all(isinstance(v, (str, int, bool)) and v is not None for v in values):
+        return Literal[tuple(values)]
+
+    def check(value: Any) -> Any:
+        if value not in values:
+            raise ValueError(f"must be one of {json.dumps(values)}")
+        return value
+
+    return Annotated[base, AfterValidator(check)]

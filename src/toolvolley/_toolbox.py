@@ -1,0 +1,144 @@
+"""A :class:`Toolbox` holds the tools of a conversation and speaks their names on the wire."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from ._errors import UserError
+from ._tools import Tool
+
+__all__ = ["Toolbox", "assign_wire_names"]
+
+_WIRE_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+class Toolbox:
+    """An immutable set of tools with unique names.
+
+    Providers accept tool names matching ``^[a-zA-Z0-9_-]{1,64}$`` only. A name such as
+    ``spotify.play`` is sent as ``spotify_play``; should that clash with another tool's name, both
+    changed names get a short hash suffix. Calls that come back under a wire name find their tool
+    through :meth:`get`::
+
+        box = Toolbox([get_weather, get_time])
+        box.openai_chat_tools()     # [{"type": "function", "function": {...}}, ...]
+    """
+
+    __slots__ = ("_by_name", "_by_wire", "_tools", "_wire")
+
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: tuple[Tool, ...] = tuple(tools)
+        for item in self._tools:
+            if not isinstance(item, Tool):
+                raise UserError(
+                    f"Toolbox holds Tool objects; got {type(item).__name__}. "
+                    "Decorate functions with @tool or use Tool.from_schema()."
+                )
+        counts = Counter(t.name for t in self._tools)
+        duplicated = sorted(name for name, n in counts.items() if n > 1)
+        if duplicated:
+            raise UserError(f"Two tools share the name(s) {', '.join(map(repr, duplicated))}.")
+        self._by_name = {t.name: t for t in self._tools}
+        self._wire = assign_wire_names([t.name for t in self._tools])
+        self._by_wire = {self._wire[t.name]: t for t in self._tools}
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools)
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name or name in self._by_wire
+
+    def __repr__(self) -> str:
+        return f"Toolbox([{', '.join(t.name for t in self._tools)}])"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The tools' own names, in the order given."""
+        return tuple(t.name for t in self._tools)
+
+    @property
+    def wire_names(self) -> tuple[str, ...]:
+        """The names providers see, in the order given."""
+        return tuple(self._wire[t.name] for t in self._tools)
+
+    def get(self, name: str) -> Tool | None:
+        """The tool called ``name`` on the wire or in Python, or ``None``."""
+        return self._by_wire.get(name) or self._by_name.get(name)
+
+    def wire_name(self, name: str) -> str:
+        """The name sent to providers for the tool called ``name``."""
+        try:
+            return self._wire[name]
+        except KeyError:
+            raise UserError(f"No tool named {name!r} in {self!r}.") from None
+
+    def with_tools(self, *tools: Tool) -> Toolbox:
+        """A new toolbox with ``tools`` added."""
+        return Toolbox((*self._tools, *tools))
+
+    # --- definitions in each wire format ---------------------------------------------------
+
+    def openai_chat_tools(self) -> list[dict[str, Any]]:
+        """Definitions for OpenAI Chat Completions (and OpenAI-compatible servers)."""
+        return [
+            {
+                "type": "function",
+                "function": {
+                    "name": self._wire[t.name],
+                    "description": t.description,
+                    "parameters": t.parameters,
+                },
+            }
+            for t in self._tools
+        ]
+
+    def openai_responses_tools(self) -> list[dict[str, Any]]:
+        """Definitions for the OpenAI Responses API (flat, with ``strict`` stated explicitly)."""
+        return [
+            {
+                "type": "function",
+                "name": self._wire[t.name],
+                "description": t.description,
+                "parameters": t.parameters,
+                "strict": False,
+            }
+            for t in self._tools
+        ]
+
+    def anthropic_tools(self) -> list[dict[str, Any]]:
+        """Definitions for the Anthropic Messages API."""
+        return [
+            {
+                "name": self._wire[t.name],
+                "description": t.description,
+                "input_schema": t.parameters,
+            }
+            for t in self._tools
+        ]
+
+
+def assign_wire_names(names: Sequence[str]) -> dict[str, str]:
+    """Map each name to a provider-safe one, the same whatever order the names come in.
+
+    Valid names are kept. Others have unsafe characters replaced by ``_``; when that result is
+    longer than 64 characters or equals another tool's name or changed name, it gets the first
+    8 hex digits of the name's SHA-256 instead of its tail.
+    """
+    valid = {n for n in names if _WIRE_NAME.match(n)}
+    candidates = {n: _UNSAFE.sub("_", n)[:64] for n in names if n not in valid}
+    clashes = Counter(candidates.values())
+    result = {n: n for n in valid}
+    for name, candidate in candidates.items():
+        if candidate in valid or clashes[candidate] > 1 or len(_UNSAFE.sub("_", name)) > 64:
+            digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+            candidate = f"{_UNSAFE.sub('_', name)[:55]}_{digest}"
+        result[name] = candidate
+    return result

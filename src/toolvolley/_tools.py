@@ -1,0 +1,205 @@
+"""A :class:`Tool` is a callable the model may ask for, with the schema of its parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, overload
+
+from ._docstrings import parse_docstring
+from ._errors import UserError
+from ._schema import Arguments, arguments_from_function, arguments_from_schema
+
+__all__ = ["RunIn", "Tool", "tool"]
+
+RunIn = Literal["thread", "process"]
+"""Where a sync tool runs: a worker thread (default) or a worker process (CPU-bound work)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Tool:
+    """A function the model can call.
+
+    Make one with :func:`tool` (from a Python function) or :meth:`Tool.from_schema` (from a JSON
+    Schema). Options:
+
+    * ``timeout``: seconds one call may run; overrides the executor's ``timeout``.
+    * ``max_concurrency``: how many calls of this tool may run at once within a batch.
+    * ``sequential``: a barrier. Calls before it finish first, it runs alone, calls after it start
+      once it has finished. For tools with side effects that others depend on.
+    * ``run_in``: ``"thread"`` (default) or ``"process"`` for CPU-bound sync functions, which must
+      then be importable by name (defined at module level).
+
+    A tool is still callable as the function it wraps.
+    """
+
+    name: str
+    description: str
+    func: Callable[..., Any] = dataclasses.field(repr=False)
+    is_async: bool
+    arguments: Arguments = dataclasses.field(repr=False)
+    timeout: float | None = None
+    max_concurrency: int | None = None
+    sequential: bool = False
+    run_in: RunIn = "thread"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise UserError("A tool needs a non-empty name.")
+        if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
+            raise UserError(f"Tool {self.name!r}: timeout must be a positive number of seconds.")
+        if self.max_concurrency is not None and (
+            isinstance(self.max_concurrency, bool)
+            or not isinstance(self.max_concurrency, int)
+            or self.max_concurrency < 1
+        ):
+            raise UserError(f"Tool {self.name!r}: max_concurrency must be an integer >= 1.")
+        if self.run_in not in ("thread", "process"):
+            raise UserError(f"Tool {self.name!r}: run_in must be 'thread' or 'process'.")
+        if self.run_in == "process" and self.is_async:
+            raise UserError(
+                f"Tool {self.name!r} is async; run_in='process' is for CPU-bound sync functions."
+            )
+        if self.run_in == "process" and "<" in getattr(self.func, "__qualname__", "<"):
+            raise UserError(
+                f"Tool {self.name!r}: run_in='process' needs a function defined at module level, "
+                "so that the worker process can import it by name."
+            )
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The JSON Schema of the tool's parameters, as sent to providers."""
+        return self.arguments.json_schema
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    def with_options(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+        max_concurrency: int | None = None,
+        sequential: bool | None = None,
+        run_in: RunIn | None = None,
+    ) -> Tool:
+        """A copy with the given options changed (those left as ``None`` are kept)."""
+        changes: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "timeout": timeout,
+            "max_concurrency": max_concurrency,
+            "sequential": sequential,
+            "run_in": run_in,
+        }
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_schema(
+        cls,
+        name: str,
+        description: str,
+        parameters: Mapping[str, Any],
+        handler: Callable[..., Any],
+        *,
+        timeout: float | None = None,
+        max_concurrency: int | None = None,
+        sequential: bool = False,
+        run_in: RunIn = "thread",
+    ) -> Tool:
+        """A tool from a JSON Schema of its parameters and a callable that takes them by name.
+
+        ``handler`` (sync or async) receives the validated arguments as plain JSON values. BFCL's
+        type words ``dict``, ``float``, ``tuple`` and ``any`` are accepted and translated::
+
+            Tool.from_schema("spotify.play", "Play an artist.",
+                             {"type": "dict", "properties": {"artist": {"type": "string"}}},
+                             handler=play)
+        """
+        if not callable(handler):
+            raise UserError(f"Tool {name!r}: handler must be callable.")
+        arguments = arguments_from_schema(name, parameters)
+        return cls(
+            name=name,
+            description=description,
+            func=handler,
+            is_async=_is_async(handler),
+            timeout=timeout,
+            max_concurrency=max_concurrency,
+            sequential=sequential,
+            run_in=run_in,
+            arguments=arguments,
+        )
+
+
+@overload
+def tool(func: Callable[..., Any], /) -> Tool: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    max_concurrency: int | None = None,
+    sequential: bool = False,
+    run_in: RunIn = "thread",
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
+def tool(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    max_concurrency: int | None = None,
+    sequential: bool = False,
+    run_in: RunIn = "thread",
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Turn a sync or async function into a :class:`Tool`.
+
+    The description comes from the docstring, the parameters' JSON Schema from the type hints
+    (``Annotated[..., Field(description=...)]`` and docstring ``Args:`` entries describe them)::
+
+        @tool(timeout=10)
+        async def get_weather(city: str) -> dict[str, float]:
+            \"\"\"Current weather for a city.
+
+            Args:
+                city: City name, e.g. "Paris".
+            \"\"\"
+    """
+
+    def build(fn: Callable[..., Any]) -> Tool:
+        if not callable(fn):
+            raise UserError("@tool decorates a function.")
+        doc = parse_docstring(fn.__doc__)
+        arguments = arguments_from_function(fn, doc)
+        return Tool(
+            name=name or fn.__name__,
+            description=description if description is not None else doc.description,
+            func=fn,
+            is_async=_is_async(fn),
+            timeout=timeout,
+            max_concurrency=max_concurrency,
+            sequential=sequential,
+            run_in=run_in,
+            arguments=arguments,
+        )
+
+    return build if func is None else build(func)
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004 - async callable objects
+    )

@@ -1,0 +1,223 @@
+"""The fault matrix: whatever goes wrong with one call, every call gets exactly one result,
+in call order, with the right status, and its siblings are unaffected."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from pydantic import BaseModel
+
+from toolvolley import Executor, Mode, Tool, Toolbox, ToolCall, ToolError, ToolResult, tool
+
+TIMEOUT = 0.2
+
+
+class Forecast(BaseModel):
+    city: str
+    temp_c: float
+
+
+@dataclass
+class Flavor:
+    name: str
+    toolbox: Toolbox
+    release: threading.Event
+
+
+def _make_tools(is_async: bool, release: threading.Event) -> list[Tool]:
+    if is_async:
+
+        @tool(name="echo")
+        async def echo_async(text: str) -> dict[str, str]:
+            await anyio.lowlevel.checkpoint()
+            return {"echo": text}
+
+        @tool(name="boom")
+        async def boom_async(text: str) -> str:
+            raise ValueError(f"cannot handle {text}")
+
+        @tool(name="hang", timeout=TIMEOUT)
+        async def hang_async(text: str) -> str:
+            await anyio.sleep_forever()
+            return text
+
+        @tool(name="refuse")
+        async def refuse_async(text: str) -> str:
+            raise ToolError(f"No data for {text}; ask the user for another city.")
+
+        @tool(name="opaque")
+        async def opaque_async(text: str) -> object:
+            return object()
+
+        return [echo_async, boom_async, hang_async, refuse_async, opaque_async]
+
+    @tool(name="echo")
+    def echo(text: str) -> dict[str, str]:
+        return {"echo": text}
+
+    @tool(name="boom")
+    def boom(text: str) -> str:
+        raise ValueError(f"cannot handle {text}")
+
+    @tool(name="hang", timeout=TIMEOUT)
+    def hang(text: str) -> str:
+        release.wait(30)  # a sync tool that hangs until the test lets it go
+        return text
+
+    @tool(name="refuse")
+    def refuse(text: str) -> str:
+        raise ToolError(f"No data for {text}; ask the user for another city.")
+
+    @tool(name="opaque")
+    def opaque(text: str) -> object:
+        return object()
+
+    return [echo, boom, hang, refuse, opaque]
+
+
+@pytest.fixture(params=["async", "sync"])
+def flavor(request: pytest.FixtureRequest) -> Iterator[Flavor]:
+    release = threading.Event()
+    tools = _make_tools(request.param == "async", release)
+    yield Flavor(request.param, Toolbox(tools), release)
+    release.set()
+
+
+FAULTS: dict[str, tuple[ToolCall, str, list[str]]] = {
+    "raises": (
+        ToolCall("bad", "boom", '{"text": "b"}'),
+        "error",
+        ["'boom' failed with ValueError: cannot handle b"],
+    ),
+    "tool_error": (
+        ToolCall("bad", "refuse", '{"text": "Atlantis"}'),
+        "error",
+        ["No data for Atlantis; ask the user for another city."],
+    ),
+    "hangs_past_timeout": (
+        ToolCall("bad", "hang", '{"text": "h"}'),
+        "timeout",
+        ["'hang' did not finish within its 0.2 s timeout"],
+    ),
+    "invalid_json": (
+        ToolCall("bad", "echo", '{"text": "unterminated'),
+        "invalid_arguments",
+        ["not valid JSON"],
+    ),
+    "schema_violation": (
+        ToolCall("bad", "echo", '{"text": 42}'),
+        "invalid_arguments",
+        ["text: Input should be a valid string", "text (string, required)"],
+    ),
+    "unknown_tool": (
+        ToolCall("bad", "teleport", "{}"),
+        "unknown_tool",
+        ["Unknown tool 'teleport'", "echo, boom, hang, refuse, opaque"],
+    ),
+    "unserialisable_return": (
+        ToolCall("bad", "opaque", '{"text": "o"}'),
+        "error",
+        ["cannot be written as JSON"],
+    ),
+    "duplicate_id": (
+        ToolCall("first", "echo", '{"text": "dup"}'),
+        "error",
+        ["Duplicate tool call id 'first'"],
+    ),
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["parallel", "serial"])
+@pytest.mark.parametrize("fault", list(FAULTS))
+async def test_one_fault_leaves_siblings_alone(flavor: Flavor, mode: Mode, fault: str) -> None:
+    bad, status, fragments = FAULTS[fault]
+    calls = [
+        ToolCall("first", "echo", '{"text": "one"}'),
+        bad,
+        ToolCall("last", "echo", {"text": "two"}),
+    ]
+    executor = Executor(flavor.toolbox, mode=mode)
+    results = await executor.run(calls)
+
+    assert [r.call_id for r in results] == [c.id for c in calls]
+    assert [r.status for r in results] == ["ok", status, "ok"]
+    assert results[0].content == '{"echo":"one"}'
+    assert results[2].content == '{"echo":"two"}'
+    assert results[0].value == {"echo": "one"}
+    for fragment in fragments:
+        assert fragment in results[1].content
+    assert results[1].is_error
+    if fault == "hangs_past_timeout" and flavor.name == "sync":
+        assert executor.abandoned_threads == 1
+        flavor.release.set()
+        with anyio.fail_after(10):
+            while executor.abandoned_threads:  # noqa: ASYNC110 - a counter other threads update
+                await anyio.sleep(0.01)
+
+
+@pytest.mark.anyio
+async def test_error_results_keep_the_exception_and_times(flavor: Flavor) -> None:
+    calls = [ToolCall("a", "boom", '{"text": "x"}'), ToolCall("b", "echo", '{"text": "y"}')]
+    results: list[ToolResult] = await Executor(flavor.toolbox).run(calls)
+    assert isinstance(results[0].error, ValueError)
+    for result in results:
+        assert result.queued_at <= result.started_at <= result.ended_at
+
+
+def test_run_sync_outside_an_event_loop(flavor: Flavor) -> None:
+    results = Executor(flavor.toolbox).run_sync([ToolCall("a", "echo", '{"text": "x"}')])
+    assert results[0].content == '{"echo":"x"}'
+
+
+@pytest.mark.anyio
+async def test_run_sync_inside_an_event_loop_is_refused(flavor: Flavor) -> None:
+    from toolvolley import UserError
+
+    with pytest.raises(UserError, match=r"await executor\.run"):
+        Executor(flavor.toolbox).run_sync([])
+
+
+@pytest.mark.anyio
+async def test_values_become_content() -> None:
+    @tool
+    async def model_value() -> Forecast:
+        return Forecast(city="Oslo", temp_c=-3.5)
+
+    @tool
+    async def text_value() -> str:
+        return "plain text"
+
+    @tool
+    async def none_value() -> None:
+        return None
+
+    results = await Executor([model_value, text_value, none_value]).run(
+        [
+            ToolCall(str(i), n, "{}")
+            for i, n in enumerate(["model_value", "text_value", "none_value"])
+        ]
+    )
+    assert [r.content for r in results] == ['{"city":"Oslo","temp_c":-3.5}', "plain text", "null"]
+
+
+def test_executor_settings_are_validated() -> None:
+    from toolvolley import UserError
+
+    bad: list[dict[str, Any]] = [
+        {"mode": "eager"},
+        {"timeout": 0},
+        {"timeout": float("inf")},
+        {"deadline": -1},
+        {"max_concurrency": 0},
+        {"max_threads": True},
+    ]
+    for settings in bad:
+        with pytest.raises(UserError):
+            Executor([], **settings)

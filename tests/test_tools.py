@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Annotated, Any, Literal
+
+import pytest
+from pydantic import BaseModel, Field
+
+from toolvolley import Tool, UserError, tool
+from toolvolley._schema import ArgumentsError
+
+
+class Unit(BaseModel):
+    name: Literal["celsius", "fahrenheit"] = "celsius"
+
+
+@tool
+async def get_weather(
+    city: str,
+    days: Annotated[int, Field(description="Forecast length.", ge=1)] = 1,
+    unit: Unit | None = None,
+) -> dict[str, Any]:
+    """Current weather for a city.
+
+    Args:
+        city: City name, e.g. "Paris".
+        days: Ignored: the Annotated description wins.
+    """
+    return {"city": city}
+
+
+def test_decorator_builds_name_description_and_schema() -> None:
+    assert isinstance(get_weather, Tool)
+    assert get_weather.name == "get_weather"
+    assert get_weather.description == "Current weather for a city."
+    assert get_weather.is_async
+    schema = get_weather.parameters
+    assert schema["type"] == "object"
+    assert schema["required"] == ["city"]
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["city"] == {
+        "type": "string",
+        "description": 'City name, e.g. "Paris".',
+    }
+    assert schema["properties"]["days"]["description"] == "Forecast length."
+    assert schema["properties"]["days"]["minimum"] == 1
+    assert "Unit" in schema["$defs"]
+    assert "title" not in schema
+
+
+def test_decorated_tool_still_calls_the_function() -> None:
+    @tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    assert add(2, 3) == 5
+    assert not add.is_async
+
+
+def test_validation_returns_keyword_arguments_with_defaults() -> None:
+    kwargs = get_weather.arguments.validate('{"city": "Paris", "unit": {"name": "fahrenheit"}}')
+    assert kwargs["city"] == "Paris"
+    assert kwargs["days"] == 1
+    assert kwargs["unit"] == Unit(name="fahrenheit")
+
+
+def test_validation_messages_name_the_argument() -> None:
+    with pytest.raises(ArgumentsError) as info:
+        get_weather.arguments.validate('{"days": "soon", "colour": "red"}')
+    message = info.value.message
+    assert "city: missing required argument" in message
+    assert "days: Input should be a valid integer" in message
+    assert "colour: unexpected argument" in message
+    assert "city (string, required)" in message
+
+
+def test_invalid_json_and_non_object() -> None:
+    with pytest.raises(ArgumentsError, match="not valid JSON"):
+        get_weather.arguments.validate('{"city": ')
+    with pytest.raises(ArgumentsError, match="must be a JSON object"):
+        get_weather.arguments.validate("[1, 2]")
+
+
+def test_empty_arguments_mean_no_arguments() -> None:
+    @tool
+    def now() -> str:
+        return "noon"
+
+    assert now.arguments.validate("") == {}
+    assert now.arguments.validate({}) == {}
+
+
+def test_parameter_names_that_shadow_pydantic_attributes() -> None:
+    @tool
+    def odd(json: str, model_config: int, copy: bool = False) -> str:
+        return json
+
+    kwargs = odd.arguments.validate('{"json": "x", "model_config": 3}')
+    assert kwargs == {"json": "x", "model_config": 3, "copy": False}
+    assert set(odd.parameters["properties"]) == {"json", "model_config", "copy"}
+
+
+@dataclasses.dataclass
+class Point:
+    x: float
+    y: float
+
+
+def test_dataclass_parameters() -> None:
+    @tool
+    def norm(p: Point) -> float:
+        return math.hypot(p.x, p.y)
+
+    kwargs = norm.arguments.validate('{"p": {"x": 3, "y": 4}}')
+    assert norm(**kwargs) == 5.0
+
+
+def test_options_are_validated() -> None:
+    def f() -> None: ...
+
+    with pytest.raises(UserError, match="timeout"):
+        tool(timeout=0)(f)
+    with pytest.raises(UserError, match="max_concurrency"):
+        tool(max_concurrency=0)(f)
+    with pytest.raises(UserError, match="run_in"):
+        tool(run_in="cluster")(f)  # type: ignore[call-overload]
+    with pytest.raises(UserError, match="module level"):
+        tool(run_in="process")(f)
+
+    async def g() -> None: ...
+
+    with pytest.raises(UserError, match="async"):
+        tool(run_in="process")(g)
+
+
+def test_variadic_parameters_are_refused() -> None:
+    def f(*args: int) -> None: ...
+
+    with pytest.raises(UserError, match="named parameters"):
+        tool(f)
+
+
+def test_with_options_copies() -> None:
+    slow = get_weather.with_options(timeout=3, name="weather")
+    assert (slow.name, slow.timeout) == ("weather", 3)
+    assert get_weather.timeout is None
+
+
+# --- from_schema ------------------------------------------------------------------------------
+
+BFCL_SCHEMA = {
+    "type": "dict",
+    "properties": {
+        "artist": {"type": "string", "description": "Who."},
+        "duration": {"type": "integer"},
+        "ratio": {"type": "float"},
+        "pair": {"type": "tuple", "items": {"type": "integer"}},
+        "anything": {"type": "any"},
+        "options": {
+            "type": "dict",
+            "properties": {"loud": {"type": "boolean"}},
+            "required": ["loud"],
+        },
+        "mode": {"type": "string", "enum": ["shuffle", "repeat"]},
+        "scores": {"type": "array", "items": {"type": "float"}},
+    },
+    "required": ["artist", "duration"],
+}
+
+
+def _echo(**kwargs: Any) -> dict[str, Any]:
+    return kwargs
+
+
+def test_from_schema_translates_bfcl_type_words() -> None:
+    play = Tool.from_schema("spotify.play", "Play music.", BFCL_SCHEMA, _echo)
+    props = play.parameters["properties"]
+    assert play.parameters["type"] == "object"
+    assert props["ratio"]["type"] == "number"
+    assert props["pair"]["type"] == "array"
+    assert props["options"]["type"] == "object"
+    assert "type" not in props["anything"]
+    assert props["scores"]["items"]["type"] == "number"
+    assert BFCL_SCHEMA["type"] == "dict"  # the caller's schema is left alone
+
+
+def test_from_schema_validates_to_plain_values() -> None:
+    play = Tool.from_schema("spotify.play", "Play music.", BFCL_SCHEMA, _echo)
+    args = {
+        "artist": "Maroon 5",
+        "duration": 15,
+        "ratio": 2,
+        "pair": [1, 2],
+        "anything": {"x": [1]},
+        "options": {"loud": True},
+        "mode": "repeat",
+        "scores": [1.5, 2],
+    }
+    assert play.arguments.validate(args) == args
+    assert play.arguments.validate('{"artist": "A", "duration": 1}') == {
+        "artist": "A",
+        "duration": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("arguments", "where"),
+    [
+        ('{"artist": "A"}', "duration: missing required argument"),
+        ('{"artist": "A", "duration": "long"}', "duration: Input should be a valid integer"),
+        ('{"artist": "A", "duration": 1, "mode": "loop"}', "mode: Input should be"),
+        ('{"artist": "A", "duration": 1, "options": {}}', "options.loud: missing"),
+        ('{"artist": "A", "duration": 1, "pair": [1, "x"]}', "pair.1: Input should be"),
+        ('{"artist": "A", "duration": 1, "extra": 1}', "extra: unexpected argument"),
+    ],
+)
+def test_from_schema_rejects_what_the_schema_forbids(arguments: str, where: str) -> None:
+    play = Tool.from_schema("spotify.play", "Play music.", BFCL_SCHEMA, _echo)
+    with pytest.raises(ArgumentsError) as info:
+        play.arguments.validate(arguments)
+    assert where in info.value.message
+
+
+def test_from_schema_refs_unions_and_non_literal_enums() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "where": {"$ref": "#/$defs/Place"},
+            "size": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+            "scale": {"type": "number", "enum": [0.5, 1.5]},
+            "tags": {"type": ["string", "null"]},
+        },
+        "$defs": {"Place": {"type": "object", "properties": {"city": {"type": "string"}}}},
+    }
+    t = Tool.from_schema("t", "", schema, _echo)
+    good = {"where": {"city": "Oslo"}, "size": None, "scale": 1.5, "tags": None}
+    assert t.arguments.validate(good) == good
+    with pytest.raises(ArgumentsError, match="must be one of"):
+        t.arguments.validate({"scale": 2.0})
+    with pytest.raises(ArgumentsError, match=r"where\.city"):
+        t.arguments.validate({"where": {"city": 3}})
+
+
+def test_from_schema_refuses_non_object_parameters() -> None:
+    with pytest.raises(UserError, match="type 'object'"):
+        Tool.from_schema("t", "", {"type": "string"}, _echo)
+    with pytest.raises(UserError, match="callable"):
+        Tool.from_schema("t", "", {}, "not callable")  # type: ignore[arg-type]
+
+
+def test_from_schema_detects_async_handlers() -> None:
+    async def handler(**kwargs: Any) -> None: ...
+
+    assert Tool.from_schema("t", "", {}, handler).is_async
+    assert not Tool.from_schema("t", "", {}, _echo).is_async
