@@ -9,7 +9,7 @@ import time
 
 import anyio
 
-from toolvolley import Executor, ToolCall, Toolbox, tool
+from toolvolley import Executor, Toolbox, ToolCall, tool
 
 LATENCY = {"Seoul": 1.0, "Tokyo": 1.5, "Paris": 2.0}
 
@@ -33,9 +33,7 @@ def convert(celsius: float) -> float:
 
 async def main() -> None:
     toolbox = Toolbox([get_weather, convert])
-    calls = [
-        ToolCall(f"call_{i}", "get_weather", {"city": city}) for i, city in enumerate(LATENCY)
-    ]
+    calls = [ToolCall(f"call_{i}", "get_weather", {"city": city}) for i, city in enumerate(LATENCY)]
     calls.append(ToolCall("call_3", "teleport", "{}"))  # a call the model got wrong
 
     timings: dict[str, float] = {}

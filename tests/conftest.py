@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Async tests run on asyncio (the native-task runtime) and trio (the anyio runtime)."""
+    return str(request.param)
 
 
 def _is_loopback(address: Any) -> bool:

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Literal
 
 import anyio
-from anyio.abc import TaskGroup
 
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._content import UnserializableResult, to_content
 from ._errors import ToolError, UserError
 from ._report import BatchReport
+from ._runtime import Runtime, current_runtime
 from ._schema import ArgumentsError
 from ._toolbox import Toolbox
 from ._tools import Tool
@@ -113,11 +114,13 @@ class Executor:
 
     def run_sync(self, calls: Iterable[ToolCall]) -> list[ToolResult]:
         """:meth:`run` for code without an event loop (starts one with ``anyio.run``)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return anyio.run(self.run, list(calls))
-        raise UserError("run_sync() was called inside an event loop; use 'await executor.run()'.")
+        running = _running_event_loop()
+        if running:
+            raise UserError(
+                f"run_sync() was called inside a running {running} event loop; "
+                "use 'await executor.run()' there."
+            )
+        return anyio.run(self.run, list(calls))
 
 
 class _Slot:
@@ -131,6 +134,21 @@ class _Slot:
         self.result: ToolResult | None = None
 
 
+class _Phase:
+    """The calls submitted since the last barrier; a barrier waits until ``pending`` is zero."""
+
+    __slots__ = ("drained", "pending")
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.drained: Any = None  # made by a barrier that has to wait; set when pending hits 0
+
+    def leave(self) -> None:
+        self.pending -= 1
+        if self.pending == 0 and self.drained is not None:
+            self.drained.set()
+
+
 class Batch:
     """Calls submitted together; use as an async context manager (see :meth:`Executor.batch`).
 
@@ -142,28 +160,29 @@ class Batch:
         self._executor = executor
         self._slots: list[_Slot] = []
         self._ids: set[str] = set()
-        self._task_group: TaskGroup | None = None
+        self._runtime: Runtime | None = None
         self._state: Literal["new", "open", "closed"] = "new"
         self._deadline = math.inf
         self._closed_at = 0.0
         self._limiter: anyio.CapacityLimiter | None = None
         self._tool_limiters: dict[str, anyio.CapacityLimiter] = {}
         self._threads: anyio.CapacityLimiter | None = None
-        # Barriers: calls after a sequential one wait for it; it waits for everything before it.
-        self._barrier: anyio.Event | None = None
-        self._since_barrier: list[anyio.Event] = []
+        # A barrier (a sequential tool, or every call in serial mode) waits for the calls of the
+        # phase before it to finish; calls after it wait for its `gate` event.
+        self._gate: Any = None  # the last barrier's done event (the runtime's event type)
+        self._phase = _Phase()
 
     async def __aenter__(self) -> Batch:
         if self._state != "new":
             raise UserError("A Batch can be entered once; make a new one with executor.batch().")
         executor = self._executor
+        runtime = self._runtime = current_runtime()
         if executor.deadline is not None:
-            self._deadline = anyio.current_time() + executor.deadline
+            self._deadline = runtime.now() + executor.deadline
         if executor.max_concurrency is not None:
             self._limiter = anyio.CapacityLimiter(executor.max_concurrency)
         self._threads = anyio.CapacityLimiter(executor.max_threads)
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
+        await runtime.open()
         self._state = "open"
         return self
 
@@ -173,9 +192,9 @@ class Batch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        assert self._task_group is not None
+        assert self._runtime is not None
         try:
-            return await self._task_group.__aexit__(exc_type, exc, tb)
+            return await self._runtime.close(exc_type, exc, tb)
         finally:
             self._state = "closed"
             self._closed_at = time.perf_counter()
@@ -209,16 +228,16 @@ class Batch:
         except ArgumentsError as exc:
             self._finish(slot, "invalid_arguments", exc.message, error=exc.cause, started_at=now)
             return index
-        done = anyio.Event()
+        runtime = self._runtime
+        assert runtime is not None
+        gate, phase = self._gate, self._phase
         if self._executor.mode == "serial" or tool.sequential:
-            waits = self._since_barrier
-            self._barrier = done
-            self._since_barrier = [done]
+            done = self._gate = runtime.event()
+            self._phase = _Phase()
+            runtime.spawn(self._run, slot, tool, kwargs, gate, phase, done, name=call.id)
         else:
-            waits = [self._barrier] if self._barrier is not None else []
-            self._since_barrier.append(done)
-        assert self._task_group is not None
-        self._task_group.start_soon(self._run, slot, tool, kwargs, waits, done, name=call.id)
+            phase.pending += 1
+            runtime.spawn(self._run, slot, tool, kwargs, gate, None, phase, name=call.id)
         return index
 
     def results(self) -> list[ToolResult]:
@@ -238,15 +257,24 @@ class Batch:
         slot: _Slot,
         tool: Tool,
         kwargs: dict[str, Any],
-        waits: Sequence[anyio.Event],
-        done: anyio.Event,
+        gate: Any,
+        drain: _Phase | None,
+        done: Any,
     ) -> None:
+        """Run one call. ``gate``: the previous barrier's event, to wait for. ``drain``: for a
+        barrier, the phase to wait out. ``done``: the barrier's own event, or the phase the call
+        belongs to."""
+        runtime = self._runtime
+        assert runtime is not None
         timeout = tool.timeout if tool.timeout is not None else self._executor.timeout
         own_timeout = False  # whether the call's own timeout, not the batch deadline, bounds it
         try:
-            with anyio.CancelScope(deadline=self._deadline) as scope:
-                for event in waits:
-                    await event.wait()
+            async with runtime.guard(self._deadline) as guard:
+                if gate is not None:
+                    await gate.wait()
+                if drain is not None and drain.pending:
+                    drain.drained = runtime.event()
+                    await drain.drained.wait()
                 tool_limiter = self._tool_limiter(tool)
                 if tool_limiter is not None:
                     await tool_limiter.acquire_on_behalf_of(slot)
@@ -255,9 +283,9 @@ class Batch:
                         await self._limiter.acquire_on_behalf_of(slot)
                     try:
                         if timeout is not None:
-                            call_deadline = anyio.current_time() + timeout
+                            call_deadline = runtime.now() + timeout
                             own_timeout = call_deadline < self._deadline
-                            scope.deadline = min(self._deadline, call_deadline)
+                            guard.reschedule(min(self._deadline, call_deadline))
                         slot.started_at = time.perf_counter()
                         value = await self._invoke(tool, kwargs)
                     finally:
@@ -266,7 +294,7 @@ class Batch:
                 finally:
                     if tool_limiter is not None:
                         tool_limiter.release_on_behalf_of(slot)
-            if scope.cancel_called:
+            if guard.expired:
                 self._finish_timeout(slot, tool, timeout if own_timeout else None)
             else:
                 self._finish_value(slot, tool, value)
@@ -279,7 +307,10 @@ class Batch:
             message = f"Tool {tool.name!r} failed with {text}"
             self._finish(slot, "error", message, error=exc)
         finally:
-            done.set()
+            if isinstance(done, _Phase):
+                done.leave()
+            else:
+                done.set()
 
     async def _invoke(self, tool: Tool, kwargs: dict[str, Any]) -> Any:
         if tool.is_async:
@@ -364,6 +395,24 @@ class Batch:
             started_at=started,
             ended_at=max(started, self._closed_at),
         )
+
+
+def _running_event_loop() -> str | None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return "asyncio"
+    trio: Any = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_task()
+        except RuntimeError:
+            pass
+        else:
+            return "trio"
+    return None
 
 
 def _is_number(value: object) -> bool:

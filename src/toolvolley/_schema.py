@@ -19,7 +19,16 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    create_model,
+)
 from pydantic.fields import FieldInfo
 
 from ._docstrings import Docstring, parse_docstring
@@ -299,7 +308,7 @@ class _SchemaTypes:
                 ),
             ]
         if kind in ("integer", "number"):
-            base: Any = int if kind == "integer" else Union[int, float]  # noqa: UP007
+            base: Any = int if kind == "integer" else _NUMBER
             return Annotated[
                 base,
                 Field(
@@ -341,6 +350,15 @@ class _SchemaTypes:
             return self.annotation(target)
         finally:
             self._resolving.discard(ref)
+
+
+def _keep_ints(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # JSON 5 stays 5, not 5.0, so arguments pass through unchanged
+    return handler(value)
+
+
+_NUMBER = Annotated[float, WrapValidator(_keep_ints)]
 
 
 def _enum_type(base: Any, values: list[Any]) -> Any:
