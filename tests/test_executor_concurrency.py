@@ -315,7 +315,7 @@ async def test_cancelled_sync_call_that_had_not_started_never_runs() -> None:
         assert [r.status for r in batch.results()] == ["cancelled", "cancelled"]
     finally:
         release.set()
-    assert ran == [1]
+    assert len(ran) == 1  # whichever got the one thread ran; the other never started
 
 
 @pytest.mark.anyio

@@ -16,6 +16,8 @@
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._errors import ToolError, ToolvolleyError, UserError
 from ._executor import Batch, Executor, Mode
+from ._loop import LoopResult, MaxTurnsExceeded, TurnStats, run_loop
+from ._model import ModelAdapter, ModelResponse, Usage
 from ._report import BatchReport
 from ._toolbox import Toolbox
 from ._tools import RunIn, Tool, tool
@@ -24,7 +26,11 @@ __all__ = [
     "Batch",
     "BatchReport",
     "Executor",
+    "LoopResult",
+    "MaxTurnsExceeded",
     "Mode",
+    "ModelAdapter",
+    "ModelResponse",
     "RunIn",
     "Tool",
     "ToolCall",
@@ -33,7 +39,10 @@ __all__ = [
     "ToolStatus",
     "Toolbox",
     "ToolvolleyError",
+    "TurnStats",
+    "Usage",
     "UserError",
+    "run_loop",
     "tool",
 ]
 

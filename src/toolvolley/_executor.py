@@ -268,32 +268,28 @@ class Batch:
         assert runtime is not None
         timeout = tool.timeout if tool.timeout is not None else self._executor.timeout
         own_timeout = False  # whether the call's own timeout, not the batch deadline, bounds it
+        limiters = self._limiters(tool)
         try:
-            async with runtime.guard(self._deadline) as guard:
+            with runtime.guard(self._deadline) as guard:
                 if gate is not None:
                     await gate.wait()
                 if drain is not None and drain.pending:
                     drain.drained = runtime.event()
                     await drain.drained.wait()
-                tool_limiter = self._tool_limiter(tool)
-                if tool_limiter is not None:
-                    await tool_limiter.acquire_on_behalf_of(slot)
+                acquired: list[anyio.CapacityLimiter] = []
                 try:
-                    if self._limiter is not None:
-                        await self._limiter.acquire_on_behalf_of(slot)
-                    try:
-                        if timeout is not None:
-                            call_deadline = runtime.now() + timeout
-                            own_timeout = call_deadline < self._deadline
-                            guard.reschedule(min(self._deadline, call_deadline))
-                        slot.started_at = time.perf_counter()
-                        value = await self._invoke(tool, kwargs)
-                    finally:
-                        if self._limiter is not None:
-                            self._limiter.release_on_behalf_of(slot)
+                    for limiter in limiters:
+                        await limiter.acquire_on_behalf_of(slot)
+                        acquired.append(limiter)
+                    if timeout is not None:
+                        call_deadline = runtime.now() + timeout
+                        own_timeout = call_deadline < self._deadline
+                        guard.reschedule(min(self._deadline, call_deadline))
+                    slot.started_at = time.perf_counter()
+                    value = await self._invoke(tool, kwargs)
                 finally:
-                    if tool_limiter is not None:
-                        tool_limiter.release_on_behalf_of(slot)
+                    for limiter in reversed(acquired):
+                        limiter.release_on_behalf_of(slot)
             if guard.expired:
                 self._finish_timeout(slot, tool, timeout if own_timeout else None)
             else:
@@ -322,13 +318,19 @@ class Batch:
             tool.func, kwargs, limiter=self._threads, abandoned=self._executor._abandoned
         )
 
-    def _tool_limiter(self, tool: Tool) -> anyio.CapacityLimiter | None:
-        if tool.max_concurrency is None:
-            return None
-        limiter = self._tool_limiters.get(tool.name)
-        if limiter is None:
-            limiter = self._tool_limiters[tool.name] = anyio.CapacityLimiter(tool.max_concurrency)
-        return limiter
+    def _limiters(self, tool: Tool) -> tuple[anyio.CapacityLimiter, ...]:
+        """The tool's own limiter first, then the batch's: a call waiting for its tool's turn
+        does not hold a place others could use."""
+        limiters: tuple[anyio.CapacityLimiter, ...] = ()
+        if tool.max_concurrency is not None:
+            limiter = self._tool_limiters.get(tool.name)
+            if limiter is None:
+                limiter = anyio.CapacityLimiter(tool.max_concurrency)
+                self._tool_limiters[tool.name] = limiter
+            limiters = (limiter,)
+        if self._limiter is not None:
+            limiters = (*limiters, self._limiter)
+        return limiters
 
     # --- results ------------------------------------------------------------------------------
 

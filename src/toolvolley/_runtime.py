@@ -24,11 +24,14 @@ CallFunc = Callable[..., Coroutine[Any, Any, None]]
 
 
 class Guard(Protocol):
-    """A deadline around one call: it can be moved, and tells afterwards whether it expired."""
+    """A deadline around one call: it can be moved, and tells afterwards whether it expired.
 
-    async def __aenter__(self) -> Guard: ...
+    A synchronous context manager (cheaper than an async one; nothing in it awaits).
+    """
 
-    async def __aexit__(
+    def __enter__(self) -> Guard: ...
+
+    def __exit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> bool: ...
 
@@ -72,11 +75,11 @@ class _AnyioGuard:
     def __init__(self, deadline: float) -> None:
         self._scope = anyio.CancelScope(deadline=deadline)
 
-    async def __aenter__(self) -> _AnyioGuard:
+    def __enter__(self) -> _AnyioGuard:
         self._scope.__enter__()
         return self
 
-    async def __aexit__(
+    def __exit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> bool:
         return bool(self._scope.__exit__(et, e, tb))
@@ -119,34 +122,66 @@ class _AnyioRuntime:
 if sys.version_info >= (3, 11):
 
     class _AsyncioGuard:
-        __slots__ = ("_timeout",)
+        """``asyncio.timeout`` semantics with one timer handle and no coroutine per use.
 
-        def __init__(self, deadline: float) -> None:
-            self._timeout = asyncio.timeout_at(deadline if deadline != math.inf else None)
+        On expiry the task is cancelled; on exit that cancellation is absorbed only if it was
+        ours (``uncancel`` brings the count back to where it was), so a cancellation from
+        outside still propagates, as in the standard library.
+        """
 
-        async def __aenter__(self) -> _AsyncioGuard:
-            await self._timeout.__aenter__()
+        __slots__ = ("_cancelling", "_expired", "_handle", "_loop", "_task", "_when")
+
+        def __init__(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+            self._loop = loop
+            self._when = deadline
+            self._handle: asyncio.TimerHandle | None = None
+            self._expired = False
+
+        def __enter__(self) -> _AsyncioGuard:
+            task = asyncio.current_task()
+            assert task is not None, "a call runs in a task"
+            self._task = task
+            self._cancelling = task.cancelling()
+            if self._when != math.inf:
+                self._handle = self._loop.call_at(self._when, self._fire)
             return self
 
-        async def __aexit__(
+        def _fire(self) -> None:
+            self._handle = None
+            self._expired = True
+            self._task.cancel()
+
+        def reschedule(self, deadline: float) -> None:
+            if self._expired:
+                return
+            if self._handle is not None:
+                self._handle.cancel()
+            self._when = deadline
+            self._handle = (
+                self._loop.call_at(deadline, self._fire) if deadline != math.inf else None
+            )
+
+        def __exit__(
             self,
             et: type[BaseException] | None,
             e: BaseException | None,
             tb: TracebackType | None,
         ) -> bool:
-            try:
-                return bool(await self._timeout.__aexit__(et, e, tb))
-            except TimeoutError:
-                if self._timeout.expired():
-                    return True  # the caller reads `expired`; a tool's own TimeoutError propagates
-                raise
-
-        def reschedule(self, deadline: float) -> None:
-            self._timeout.reschedule(deadline if deadline != math.inf else None)
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = None
+            if not self._expired:
+                return False
+            if et is None:  # the tool swallowed our cancellation: balance the count anyway
+                self._task.uncancel()
+                return False
+            if issubclass(et, asyncio.CancelledError):
+                return self._task.uncancel() <= self._cancelling
+            return False
 
         @property
         def expired(self) -> bool:
-            return self._timeout.expired()
+            return self._expired
 
     class _AsyncioRuntime:
         __slots__ = ("_group", "_loop")
@@ -162,7 +197,7 @@ if sys.version_info >= (3, 11):
             return asyncio.Event()
 
         def guard(self, deadline: float) -> Guard:
-            return _AsyncioGuard(deadline)
+            return _AsyncioGuard(self._loop, deadline)
 
         async def open(self) -> None:
             await self._group.__aenter__()

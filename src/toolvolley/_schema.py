@@ -53,7 +53,7 @@ class ArgumentsError(Exception):
 class Arguments:
     """Validates a call's arguments and turns them into keyword arguments for the handler."""
 
-    __slots__ = ("_as_plain_data", "_fields", "_model", "json_schema")
+    __slots__ = ("_as_plain_data", "_fields", "_model", "_renamed", "json_schema")
 
     def __init__(
         self,
@@ -65,6 +65,7 @@ class Arguments:
     ) -> None:
         self._model = model
         self._fields = dict(fields)  # handler keyword -> model attribute
+        self._renamed = any(keyword != attr for keyword, attr in self._fields.items())
         self._as_plain_data = as_plain_data
         self.json_schema = json_schema
 
@@ -81,7 +82,9 @@ class Arguments:
             raise ArgumentsError(self._describe(exc), cause=exc) from exc
         if self._as_plain_data:
             return instance.model_dump(mode="python", by_alias=True, exclude_unset=True)
-        values = instance.__dict__
+        values: dict[str, Any] = instance.__dict__  # the instance is thrown away: no copy
+        if not self._renamed:
+            return values
         return {keyword: values[attr] for keyword, attr in self._fields.items()}
 
     def _describe(self, exc: ValidationError) -> str:

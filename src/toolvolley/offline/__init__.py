@@ -1,0 +1,17 @@
+"""The offline model: a deterministic stand-in that speaks OpenAI Chat Completions, OpenAI Responses
+and Anthropic Messages, so toolvolley runs with no API key and no network.
+
+It is a planner, not a language model. For each tool, it calls the tool once for each value of a
+string parameter that the schema lists (``enum`` or ``examples``) and that the latest user message
+mentions, in the order mentioned: all calls in one response when parallel tool calls are allowed,
+one per response otherwise. Once every planned call has a result, it answers with a short text
+that quotes them. It streams at a configurable token rate (about 50 tokens a second by default)
+and takes the same time when not streaming. Malformed requests get the provider's own kind of
+400 error, e.g. a follow-up that leaves a ``tool_call_id`` unanswered.
+"""
+
+from ._engine import OfflineModel, OfflineResponse
+from ._server import OfflineApp
+from ._transport import http_client_for
+
+__all__ = ["OfflineApp", "OfflineModel", "OfflineResponse", "http_client_for"]
