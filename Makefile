@@ -32,7 +32,7 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 demo: $(STAMP)
-	$(BIN)/python examples/executor_demo.py
+	$(BIN)/toolvolley demo
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/executor.py

@@ -62,7 +62,7 @@ def test_answers_with_the_results_once_everything_is_answered() -> None:
     )
     reply = plan(conversation)
     assert reply.calls == []
-    assert reply.text == 'Here is what the tools returned:\n- get_weather: {"t": 3}'
+    assert reply.text == "Here is what the tools returned:\n- get_weather: t 3"
 
 
 def test_says_what_it_is_when_nothing_matches() -> None:

@@ -19,10 +19,12 @@ from ._executor import Batch, Executor, Mode
 from ._loop import LoopResult, MaxTurnsExceeded, TurnStats, run_loop
 from ._model import ModelAdapter, ModelResponse, Usage
 from ._report import BatchReport
+from ._timeline import Bar, Timeline
 from ._toolbox import Toolbox
 from ._tools import RunIn, Tool, tool
 
 __all__ = [
+    "Bar",
     "Batch",
     "BatchReport",
     "Executor",
@@ -32,6 +34,7 @@ __all__ = [
     "ModelAdapter",
     "ModelResponse",
     "RunIn",
+    "Timeline",
     "Tool",
     "ToolCall",
     "ToolError",

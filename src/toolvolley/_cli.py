@@ -44,5 +44,64 @@ def serve_model(
     serve_forever(OfflineApp(model), host=host, port=port)
 
 
+@app.command()
+def demo(
+    prompt: Annotated[str, typer.Option(help="What to ask the model.")] = (
+        "What's the weather in Seoul, Tokyo and Paris?"
+    ),
+    serial: Annotated[
+        bool, typer.Option("--serial", help="Parallel tool calls off: one call per model turn.")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    provider: Annotated[
+        str,
+        typer.Option(help="offline (default), or openai, responses, anthropic for a real model."),
+    ] = "offline",
+    base_url: Annotated[
+        str | None, typer.Option(help="The provider's base URL (any OpenAI-compatible server).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="The model name.")] = None,
+    weather_url: Annotated[
+        str | None,
+        typer.Option(help="An Open-Meteo-style API (default: a local service on loopback)."),
+    ] = None,
+    geocoding_url: Annotated[
+        str | None, typer.Option(help="Its geocoding API, if not at --weather-url.")
+    ] = None,
+    latency: Annotated[float, typer.Option(help="Local weather service: seconds a request.")] = 1.0,
+    jitter: Annotated[float, typer.Option(help="Local weather service: +/- seconds.")] = 0.25,
+    token_rate: Annotated[float, typer.Option(help="Offline model: tokens a second.")] = 50.0,
+    first_token: Annotated[float, typer.Option(help="Offline model: seconds to first token.")] = (
+        0.2
+    ),
+    extra_city: Annotated[
+        list[str] | None,
+        typer.Option(help="Also list this name in the tool's schema (try an unknown city)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """The three-city weather exercise, measured: one response carrying several tool calls, run
+    one after another and then at once, and every result sent back in one follow-up."""
+    from ._demo_cli import run_demo_command
+
+    code = run_demo_command(
+        prompt=prompt,
+        serial=serial,
+        json_output=json_output,
+        provider=provider,
+        base_url=base_url,
+        model=model,
+        weather_url=weather_url,
+        geocoding_url=geocoding_url,
+        latency=latency,
+        jitter=jitter,
+        token_rate=token_rate,
+        first_token=first_token,
+        extra_cities=tuple(extra_city or ()),
+        debug=debug,
+    )
+    raise typer.Exit(code)
+
+
 def main() -> None:
     app()

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._calls import ToolResult
+from ._calls import ToolCall, ToolResult
 from ._errors import ToolvolleyError, UserError
 from ._executor import Executor
 from ._model import Message, ModelAdapter, Usage
@@ -28,6 +28,7 @@ class TurnStats:
     model_s: float
     tools_s: float
     text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
     results: tuple[ToolResult, ...] = ()
     report: BatchReport | None = None
 
@@ -130,6 +131,7 @@ async def run_loop(
                 model_s,
                 tools_s,
                 response.text,
+                response.calls,
                 tuple(results),
                 BatchReport.from_results(results),
             )

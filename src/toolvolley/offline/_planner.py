@@ -126,9 +126,21 @@ def _fill_required(
 def _summary(results: Sequence[tuple[str, str, bool]]) -> str:
     lines = ["Here is what the tools returned:"]
     for name, content, is_error in results:
-        shown = content if len(content) <= 300 else content[:297] + "..."
+        shown = _readable(content)
+        shown = shown if len(shown) <= 300 else shown[:297] + "..."
         lines.append(f"- {name}{' failed' if is_error else ''}: {shown}")
     return "\n".join(lines)
+
+
+def _readable(content: str) -> str:
+    """A JSON object as ``key value, ...``; anything else as it is."""
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(value, dict):
+        return content
+    return ", ".join(f"{k} {v}" for k, v in value.items())
 
 
 def _canonical(arguments: Mapping[str, Any]) -> str:

@@ -1,0 +1,170 @@
+"""What ``toolvolley demo`` prints: the report drawn with rich, or as JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+from collections.abc import Iterator
+from typing import Any, cast
+
+import anyio
+from rich.console import Console
+from rich.markup import escape
+
+from ._serving import serve_in_thread
+from ._timeline import Timeline
+from .demo import DemoReport, DemoSettings, WeatherService, run_demo
+from .demo._runner import Provider
+
+__all__ = ["run_demo_command"]
+
+_KEYS = {
+    "openai": "OPENAI_API_KEY",
+    "responses": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+}
+
+
+def run_demo_command(
+    *,
+    prompt: str,
+    serial: bool,
+    json_output: bool,
+    provider: str,
+    base_url: str | None,
+    model: str | None,
+    weather_url: str | None,
+    geocoding_url: str | None,
+    latency: float,
+    jitter: float,
+    token_rate: float,
+    first_token: float,
+    extra_cities: tuple[str, ...],
+    debug: bool,
+) -> int:
+    """Run the demo and print it; returns the exit code (1 when anything failed)."""
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    try:
+        if provider not in ("offline", "openai", "responses", "anthropic"):
+            raise ValueError(
+                f"--provider must be offline, openai, responses or anthropic, not {provider!r}"
+            )
+        if provider != "offline" and not base_url and not os.environ.get(_KEYS[provider]):
+            raise ValueError(f"--provider {provider} needs {_KEYS[provider]} set, or --base-url.")
+        settings = DemoSettings(
+            prompt=prompt,
+            serial=serial,
+            provider=cast(Provider, provider),
+            base_url=base_url,
+            model=model,
+            token_rate=token_rate,
+            first_token_s=first_token,
+            extra_cities=extra_cities,
+        )
+        with (
+            _weather(weather_url, latency, jitter) as forecast_url,
+            err.status("Starting") as status,
+        ):
+            report = anyio.run(
+                functools.partial(
+                    run_demo,
+                    settings,
+                    weather_url=forecast_url,
+                    geocoding_url=geocoding_url or forecast_url,
+                    progress=lambda step: status.update(f"{step} ..."),
+                )
+            )
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]error:[/] {escape(_describe(exc))}")
+        return 1
+    if json_output:
+        out.print_json(json.dumps(report.as_json()))
+    else:
+        _render(out, report, weather_url or "a local Open-Meteo-style service on loopback")
+    for failed in report.failed:
+        err.print(f"[bold red]failed:[/] {failed.call_id} {failed.name}: {escape(failed.content)}")
+    return 1 if report.failed else 0
+
+
+@contextlib.contextmanager
+def _weather(url: str | None, latency: float, jitter: float) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    with serve_in_thread(WeatherService(latency_s=latency, jitter_s=jitter)) as local:
+        yield local
+
+
+def _describe(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if "Connection" in name or "Connect" in name:
+        return f"could not reach the model or service ({name}: {exc})"
+    return f"{name}: {exc}" if str(exc) else name
+
+
+def _render(console: Console, report: DemoReport, weather: str) -> None:
+    who = (
+        "offline model (a deterministic planner, not an LLM)"
+        if report.provider == "offline"
+        else f"{report.provider} model {report.model}"
+    )
+    console.print(f"[bold]toolvolley demo[/] · {who} · weather from {weather}")
+    console.print(f"[bold]Prompt:[/] {escape(report.prompt)}")
+    n = report.tool_calls_in_first_response
+    calls = ", ".join(f"{c.name}({_args(c.arguments)})" for c in report.calls[:n])
+    mark = "[green]✓[/]" if n > 1 else "[yellow]•[/]"
+    console.print(f"{mark} {n} tool_call{'s' if n != 1 else ''} in one response: {escape(calls)}")
+    if report.mode == "serial":
+        console.print(f"  parallel tool calls off: {report.model_turns} model turns, one call each")
+    labels = {c.id: f"{c.name}({_values(c.arguments)})" for c in report.calls}
+    sequential = Timeline.from_results(
+        report.sequential, labels=[labels[r.call_id] for r in report.sequential]
+    )
+    parallel = Timeline.from_results(
+        report.parallel, labels=[labels[r.call_id] for r in report.parallel]
+    )
+    span = max(sequential.span_s, parallel.span_s, 1e-9)  # both drawn to the same scale
+    console.print()
+    console.print(f"[bold]One after another[/]  {report.sequential_s:.2f} s")
+    console.print(escape(sequential.render(width=36, span_s=span)))
+    console.print(f"[bold]All at once[/]        {report.parallel_s:.2f} s")
+    console.print(escape(parallel.render(width=36, span_s=span)))
+    console.print(
+        f"\n[bold]Speedup {report.speedup:.2f}x[/] (ideal {report.ideal_speedup:.2f}x: "
+        "the calls' total time over the longest call)"
+    )
+    console.print(
+        f"\n[bold]Final answer[/] ({report.model_turns} model turns, "
+        f"{report.end_to_end_s:.2f} s end to end, {report.model_s:.2f} s of it in the model):"
+    )
+    console.print(escape(report.final_answer))
+    if report.parallel_conversation_s is not None:
+        console.print(
+            f"\n[bold]With parallel tool calls on[/], the same conversation takes "
+            f"{report.parallel_conversation_s:.2f} s in {report.parallel_conversation_turns} "
+            f"model turns: parallel tool calls off cost "
+            f"{report.end_to_end_s - report.parallel_conversation_s:.2f} s here."
+        )
+
+
+def _parsed(arguments: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(arguments) if isinstance(arguments, str) else dict(arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _args(arguments: Any) -> str:
+    return ", ".join(
+        f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in _parsed(arguments).items()
+    )
+
+
+def _values(arguments: Any) -> str:
+    return ", ".join(str(v) for v in _parsed(arguments).values())

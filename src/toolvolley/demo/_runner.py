@@ -1,0 +1,250 @@
+"""The three-city weather exercise, measured: one response with several calls, run one after
+another and then at once, all results back in one follow-up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .._calls import ToolCall, ToolResult
+from .._errors import UserError
+from .._executor import Executor
+from .._loop import LoopResult, run_loop
+from .._model import ModelAdapter
+from .._optional import require
+from .._report import BatchReport
+from .._toolbox import Toolbox
+from ..offline import OfflineModel
+from ._weather_tool import weather_tool
+
+__all__ = ["DEFAULT_PROMPT", "DemoReport", "DemoSettings", "Provider", "run_demo"]
+
+DEFAULT_PROMPT = "What's the weather in Seoul, Tokyo and Paris?"
+Provider = Literal["offline", "openai", "responses", "anthropic"]
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    prompt: str = DEFAULT_PROMPT
+    serial: bool = False
+    provider: Provider = "offline"
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+    token_rate: float = 50.0
+    first_token_s: float = 0.2
+    extra_cities: tuple[str, ...] = ()
+    tool_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    prompt: str
+    provider: str
+    model: str
+    mode: Literal["parallel", "serial"]
+    tool_calls_in_first_response: int
+    model_turns: int
+    sequential_s: float
+    parallel_s: float
+    speedup: float
+    ideal_speedup: float
+    end_to_end_s: float
+    model_s: float
+    final_answer: str
+    # --serial only: the same conversation with parallel tool calls on, for comparison
+    parallel_conversation_s: float | None = None
+    parallel_conversation_turns: int | None = None
+    sequential: tuple[ToolResult, ...] = field(repr=False, default=())
+    parallel: tuple[ToolResult, ...] = field(repr=False, default=())
+    calls: tuple[ToolCall, ...] = field(repr=False, default=())  # in the order they were made
+
+    @property
+    def failed(self) -> tuple[ToolResult, ...]:
+        return tuple(r for r in self.parallel if not r.ok)
+
+    def as_json(self) -> dict[str, Any]:
+        by_id = {r.call_id: r for r in self.sequential}
+        return {
+            "prompt": self.prompt,
+            "provider": self.provider,
+            "model": self.model,
+            "mode": self.mode,
+            "tool_calls_in_first_response": self.tool_calls_in_first_response,
+            "model_turns": self.model_turns,
+            "sequential_s": round(self.sequential_s, 4),
+            "parallel_s": round(self.parallel_s, 4),
+            "speedup": round(self.speedup, 3),
+            "ideal_speedup": round(self.ideal_speedup, 3),
+            "end_to_end_s": round(self.end_to_end_s, 4),
+            "model_s": round(self.model_s, 4),
+            "final_answer": self.final_answer,
+            "parallel_conversation_s": None
+            if self.parallel_conversation_s is None
+            else round(self.parallel_conversation_s, 4),
+            "parallel_conversation_turns": self.parallel_conversation_turns,
+            "failed_calls": len(self.failed),
+            "calls": [
+                {
+                    "id": r.call_id,
+                    "name": r.name,
+                    "status": r.status,
+                    "content": r.content,
+                    "sequential_duration_s": round(by_id[r.call_id].duration, 4)
+                    if r.call_id in by_id
+                    else None,
+                    "parallel_duration_s": round(r.duration, 4),
+                }
+                for r in self.parallel
+            ],
+        }
+
+
+def make_model(settings: DemoSettings) -> ModelAdapter:
+    """The adapter the settings ask for: the offline model in-process unless told otherwise."""
+    from ..providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+
+    options: dict[str, Any] = {}
+    if settings.model:
+        options["model"] = settings.model
+    if settings.provider == "offline":
+        engine = OfflineModel(token_rate=settings.token_rate, first_token_s=settings.first_token_s)
+        return OpenAIChat.offline(engine, **options)
+    key = settings.api_key or ("not-needed" if settings.base_url else None)
+    kinds = {"openai": OpenAIChat, "responses": OpenAIResponses, "anthropic": AnthropicMessages}
+    return kinds[settings.provider](base_url=settings.base_url, api_key=key, **options)
+
+
+async def run_demo(
+    settings: DemoSettings,
+    *,
+    weather_url: str,
+    geocoding_url: str | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+    model: ModelAdapter | None = None,
+) -> DemoReport:
+    """Run the exercise against the weather service at ``weather_url``."""
+    from ._cities import CITIES
+
+    httpx: Any = require("httpx", "cli")
+    cities = [c.name for c in CITIES] + list(settings.extra_cities)
+    adapter = model or make_model(settings)
+    model_name = getattr(adapter, "model", adapter.provider)
+    # One HTTP client for every call, as real code would: connections are reused and its
+    # set-up cost (an SSL context) is not counted against the first call.
+    async with adapter, httpx.AsyncClient(timeout=settings.tool_timeout_s) as http:
+        tool = weather_tool(
+            forecast_url=weather_url,
+            geocoding_url=geocoding_url or weather_url,
+            cities=cities,
+            timeout=settings.tool_timeout_s,
+            http_client=http,
+        )
+        toolbox = Toolbox([tool])
+        if settings.serial:
+            return await _serial(settings, adapter, toolbox, model_name, progress)
+        return await _parallel(settings, adapter, toolbox, model_name, progress)
+
+
+async def _parallel(
+    settings: DemoSettings,
+    model: ModelAdapter,
+    toolbox: Toolbox,
+    model_name: str,
+    progress: Callable[[str], None],
+) -> DemoReport:
+    progress("Asking the model")
+    transcript = [model.user_message(settings.prompt)]
+    started = time.perf_counter()
+    first = await model.respond(transcript, toolbox, parallel_tool_calls=True)
+    model_s = time.perf_counter() - started
+    calls = first.calls
+    if not calls:
+        raise UserError(f"The model answered without calling a tool: {first.text!r}")
+    progress(f"Running {len(calls)} calls one after another")
+    sequential, sequential_s = await _timed_run(Executor(toolbox, mode="serial"), calls)
+    progress(f"Running {len(calls)} calls at once")
+    parallel, parallel_s = await _timed_run(Executor(toolbox), calls)
+    progress("Sending every result back in one follow-up")
+    transcript += [*first.messages, *model.result_messages(parallel)]
+    rest = await run_loop(model, transcript, toolbox, max_turns=8)
+    model_s += rest.model_s
+    return DemoReport(
+        prompt=settings.prompt,
+        provider=settings.provider,
+        model=model_name,
+        mode="parallel",
+        tool_calls_in_first_response=len(calls),
+        model_turns=1 + rest.model_turns,
+        sequential_s=sequential_s,
+        parallel_s=parallel_s,
+        speedup=sequential_s / parallel_s if parallel_s > 0 else 1.0,
+        ideal_speedup=_ideal(sequential),
+        end_to_end_s=model_s + parallel_s + rest.tools_s,
+        model_s=model_s,
+        final_answer=rest.final_text,
+        sequential=tuple(sequential),
+        parallel=tuple(parallel),
+        calls=tuple(calls),
+    )
+
+
+async def _serial(
+    settings: DemoSettings,
+    model: ModelAdapter,
+    toolbox: Toolbox,
+    model_name: str,
+    progress: Callable[[str], None],
+) -> DemoReport:
+    progress("Running the conversation with parallel tool calls off (one call per model turn)")
+    started = time.perf_counter()
+    outcome: LoopResult = await run_loop(
+        model, settings.prompt, toolbox, parallel_tool_calls=False, max_turns=16
+    )
+    end_to_end = time.perf_counter() - started
+    sequential = [r for turn in outcome.turns for r in turn.results]
+    calls = [c for turn in outcome.turns for c in turn.tool_calls]
+    if not calls:
+        raise UserError(f"The model answered without calling a tool: {outcome.final_text!r}")
+    progress(f"For comparison, running the same {len(calls)} calls at once")
+    parallel, parallel_s = await _timed_run(Executor(toolbox), calls)
+    progress("For comparison, the same conversation with parallel tool calls on")
+    started = time.perf_counter()
+    with_parallel = await run_loop(model, settings.prompt, toolbox, max_turns=16)
+    parallel_conversation_s = time.perf_counter() - started
+    sequential_s = sum(t.tools_s for t in outcome.turns)
+    return DemoReport(
+        prompt=settings.prompt,
+        provider=settings.provider,
+        model=model_name,
+        mode="serial",
+        tool_calls_in_first_response=outcome.turns[0].calls,
+        model_turns=outcome.model_turns,
+        sequential_s=sequential_s,
+        parallel_s=parallel_s,
+        speedup=sequential_s / parallel_s if parallel_s > 0 else 1.0,
+        ideal_speedup=_ideal(sequential),
+        end_to_end_s=end_to_end,
+        model_s=outcome.model_s,
+        final_answer=outcome.final_text,
+        parallel_conversation_s=parallel_conversation_s,
+        parallel_conversation_turns=with_parallel.model_turns,
+        sequential=tuple(sequential),
+        parallel=tuple(parallel),
+        calls=tuple(calls),
+    )
+
+
+async def _timed_run(
+    executor: Executor, calls: Sequence[ToolCall]
+) -> tuple[list[ToolResult], float]:
+    started = time.perf_counter()
+    results = await executor.run(calls)
+    return results, time.perf_counter() - started
+
+
+def _ideal(results: Sequence[ToolResult]) -> float:
+    report = BatchReport.from_results(results)
+    return report.sum_s / report.ideal_s if report.ideal_s > 0 else 1.0

@@ -1,0 +1,169 @@
+"""The demo command run in-process, and the local weather service against the real API's shapes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from toolvolley._cli import app
+from toolvolley.demo import WeatherService
+
+FAST = ["--latency", "0.2", "--jitter", "0", "--token-rate", "5000", "--first-token", "0"]
+
+
+def run(*args: str) -> tuple[int, dict[str, Any] | None, str]:
+    result = CliRunner().invoke(app, ["demo", *args])
+    try:
+        report = json.loads(result.stdout) if "--json" in args else None
+    except ValueError:
+        report = None
+    return result.exit_code, report, result.stderr
+
+
+def test_default_run_has_three_calls_in_one_response_and_a_near_ideal_speedup() -> None:
+    code, report, _ = run("--json", *FAST)
+    assert code == 0
+    assert report is not None
+    assert report["tool_calls_in_first_response"] == 3
+    assert report["model_turns"] == 2
+    assert [c["status"] for c in report["calls"]] == ["ok", "ok", "ok"]
+    # Three equal calls (two 0.2 s requests each): ideal 3x; generous bound for a shared machine.
+    assert report["ideal_speedup"] == pytest.approx(3.0, rel=0.15)
+    assert report["speedup"] >= 0.75 * report["ideal_speedup"]
+    assert report["sequential_s"] > report["parallel_s"]
+    for city in ("Seoul", "Tokyo", "Paris"):
+        assert city in report["final_answer"]
+
+
+def test_serial_takes_one_model_turn_per_call() -> None:
+    code, report, _ = run("--json", "--serial", *FAST)
+    assert code == 0
+    assert report is not None
+    assert report["mode"] == "serial"
+    assert report["tool_calls_in_first_response"] == 1
+    assert report["model_turns"] == 4
+    assert report["parallel_conversation_turns"] == 2
+
+
+def test_unknown_city_is_an_error_result_and_the_others_succeed() -> None:
+    code, report, stderr = run(
+        "--json",
+        *FAST,
+        "--prompt",
+        "Weather in Seoul, Atlantis and Paris?",
+        "--extra-city",
+        "Atlantis",
+    )
+    assert code == 1  # the run completed, but a call failed: say so in the exit code
+    assert report is not None
+    by_status = [(c["status"], c["content"]) for c in report["calls"]]
+    assert [status for status, _ in by_status] == ["ok", "error", "ok"]
+    assert [json.loads(by_status[i][1])["city"] for i in (0, 2)] == ["Seoul", "Paris"]
+    failed = next(c for c in report["calls"] if c["status"] == "error")
+    assert failed["content"].startswith("No city named 'Atlantis' was found.")
+    assert "Atlantis" in report["final_answer"]
+    assert "failed:" in stderr
+
+
+def test_human_output_shows_calls_timelines_and_speedup() -> None:
+    result = CliRunner().invoke(app, ["demo", *FAST], env={"COLUMNS": "120"})
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "3 tool_calls in one response" in out
+    assert out.count("get_weather(Seoul) │") == 2  # one bar in each timeline
+    assert "Speedup" in out
+    assert "ideal" in out
+
+
+def test_service_down_is_one_clear_line_not_a_traceback() -> None:
+    code, _, stderr = run(*FAST, "--weather-url", "http://127.0.0.1:9")
+    assert code == 1
+    assert "Traceback" not in stderr
+    assert "ConnectError" in stderr
+
+
+def test_a_real_provider_without_a_key_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    code, _, stderr = run("--provider", "openai")
+    assert code == 1
+    assert "OPENAI_API_KEY" in stderr
+    code, _, stderr = run("--provider", "bogus")
+    assert code == 1
+    assert "--provider must be" in stderr
+
+
+# --- the local weather service answers the public API's request shapes ----------------------
+
+
+@pytest.fixture
+def service() -> httpx.AsyncClient:
+    app = WeatherService(latency_s=0, jitter_s=0)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://weather")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_geocoding_search(service: httpx.AsyncClient) -> None:
+    async with service:
+        found = await service.get(
+            "/v1/search", params={"name": "Seoul", "count": 1, "language": "en", "format": "json"}
+        )
+        assert found.status_code == 200
+        (seoul,) = found.json()["results"]
+        assert {
+            "id",
+            "name",
+            "latitude",
+            "longitude",
+            "country_code",
+            "timezone",
+            "country",
+        } <= set(seoul)
+        assert (seoul["name"], seoul["country_code"]) == ("Seoul", "KR")
+        prefix = (await service.get("/v1/search", params={"name": "San", "count": 10})).json()
+        assert {r["name"] for r in prefix["results"]} == {"San Francisco", "Santiago"}
+        unknown = (await service.get("/v1/search", params={"name": "Atlantis"})).json()
+        assert "results" not in unknown  # no matches: no results key, like the public service
+        bad = await service.get("/v1/search", params={"name": "Paris", "count": 0})
+        assert bad.status_code == 400
+        assert bad.json()["error"] is True
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_forecast_current(service: httpx.AsyncClient) -> None:
+    variables = "temperature_2m,relative_humidity_2m,weather_code,wind_speed_10m"
+    async with service:
+        response = await service.get(
+            "/v1/forecast", params={"latitude": 37.57, "longitude": 126.98, "current": variables}
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert {"latitude", "longitude", "timezone", "current_units", "current"} <= set(body)
+        assert set(body["current"]) == {"time", "interval", *variables.split(",")}
+        assert body["current_units"]["temperature_2m"] == "°C"
+        again = await service.get(
+            "/v1/forecast", params={"latitude": 37.57, "longitude": 126.98, "current": variables}
+        )
+        assert again.json()["current"] == body["current"]  # deterministic
+        missing = await service.get("/v1/forecast", params={"current": variables})
+        assert missing.status_code == 400
+        unknown = await service.get(
+            "/v1/forecast", params={"latitude": 1, "longitude": 1, "current": "sunshine_minutes"}
+        )
+        assert unknown.status_code == 400
+
+
+def test_latency_has_fixed_jitter_per_request() -> None:
+    service = WeatherService(latency_s=1.0, jitter_s=0.25)
+    first = service.delay_for("/v1/search?name=Seoul")
+    assert first == service.delay_for("/v1/search?name=Seoul")
+    delays = {service.delay_for(f"/v1/search?name={c}") for c in ("Seoul", "Tokyo", "Paris")}
+    assert all(0.75 <= d <= 1.25 for d in delays)
+    assert len(delays) == 3
