@@ -114,15 +114,11 @@ async def run_loop(
             turns.append(TurnStats(index, 0, model_s, 0.0, response.text))
             return LoopResult(response.text, transcript, usage, tuple(turns))
         started = time.perf_counter()
-        batch = executor.batch()
-        try:
-            async with batch:
-                for call in response.calls:
-                    batch.submit(call)
-        finally:
-            # Even when cancelled, every call gets an answer in the transcript.
-            results = batch.results()
-            transcript.extend(model.result_messages(results))
+        async with executor.batch() as batch:
+            for call in response.calls:
+                batch.submit(call)
+        results = batch.results()
+        transcript.extend(model.result_messages(results))
         tools_s = time.perf_counter() - started
         turns.append(
             TurnStats(
