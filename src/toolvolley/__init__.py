@@ -15,8 +15,18 @@
 
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._errors import ToolError, ToolvolleyError, UserError
+from ._events import (
+    CallFinished,
+    CallReady,
+    CallStarted,
+    ExecutionHooks,
+    StreamUpdate,
+    TextDelta,
+    TurnEvent,
+    TurnFinished,
+)
 from ._executor import Batch, Executor, Mode
-from ._loop import LoopResult, MaxTurnsExceeded, TurnStats, run_loop
+from ._loop import LoopResult, MaxTurnsExceeded, TurnStats, run_loop, run_turn
 from ._model import ModelAdapter, ModelResponse, Usage
 from ._report import BatchReport
 from ._timeline import Bar, Timeline
@@ -27,6 +37,10 @@ __all__ = [
     "Bar",
     "Batch",
     "BatchReport",
+    "CallFinished",
+    "CallReady",
+    "CallStarted",
+    "ExecutionHooks",
     "Executor",
     "LoopResult",
     "MaxTurnsExceeded",
@@ -34,6 +48,8 @@ __all__ = [
     "ModelAdapter",
     "ModelResponse",
     "RunIn",
+    "StreamUpdate",
+    "TextDelta",
     "Timeline",
     "Tool",
     "ToolCall",
@@ -42,10 +58,13 @@ __all__ = [
     "ToolStatus",
     "Toolbox",
     "ToolvolleyError",
+    "TurnEvent",
+    "TurnFinished",
     "TurnStats",
     "Usage",
     "UserError",
     "run_loop",
+    "run_turn",
     "tool",
 ]
 

@@ -6,7 +6,7 @@ import asyncio
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ import anyio
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._content import UnserializableResult, to_content
 from ._errors import ToolError, UserError
+from ._events import ExecutionHooks
 from ._report import BatchReport
 from ._runtime import Runtime, current_runtime
 from ._schema import ArgumentsError
@@ -38,6 +39,7 @@ class Executor:
     * ``deadline``: seconds the whole batch may take; calls unfinished by then time out.
     * ``max_concurrency``: calls running at once in a batch (``None``: no limit).
     * ``max_threads``: ceiling on worker threads a batch uses for sync tools.
+    * ``hooks``: objects told when each call starts and finishes (see :class:`ExecutionHooks`).
 
     Example::
 
@@ -48,6 +50,7 @@ class Executor:
     __slots__ = (
         "_abandoned",
         "deadline",
+        "hooks",
         "max_concurrency",
         "max_threads",
         "mode",
@@ -64,6 +67,7 @@ class Executor:
         deadline: float | None = None,
         max_concurrency: int | None = None,
         max_threads: int = 256,
+        hooks: Sequence[ExecutionHooks] = (),
     ) -> None:
         if mode not in ("parallel", "serial"):
             raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
@@ -79,6 +83,7 @@ class Executor:
         self.deadline = deadline
         self.max_concurrency = max_concurrency
         self.max_threads = max_threads
+        self.hooks = tuple(hooks)
         self._abandoned = AbandonedThreads()
 
     def __repr__(self) -> str:
@@ -92,14 +97,16 @@ class Executor:
         """Worker threads still running calls that timed out or were cancelled."""
         return self._abandoned.count
 
-    def batch(self) -> Batch:
+    def batch(self, *, hooks: Sequence[ExecutionHooks] = ()) -> Batch:
         """A batch to submit calls to one at a time, e.g. as a stream delivers them::
 
         async with executor.batch() as batch:
             batch.submit(call)
         results = batch.results()
+
+        ``hooks`` are told about this batch's calls, after the executor's own hooks.
         """
-        return Batch(self)
+        return Batch(self, hooks=(*self.hooks, *hooks))
 
     async def run(self, calls: Iterable[ToolCall]) -> list[ToolResult]:
         """Run ``calls`` and return one result per call, in the order of ``calls``.
@@ -156,8 +163,9 @@ class Batch:
     submitted call even if the block was cancelled: calls that did not finish are ``cancelled``.
     """
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, *, hooks: Sequence[ExecutionHooks] = ()) -> None:
         self._executor = executor
+        self._hooks = tuple(hooks)
         self._slots: list[_Slot] = []
         self._ids: set[str] = set()
         self._runtime: Runtime | None = None
@@ -240,6 +248,20 @@ class Batch:
             runtime.spawn(self._run, slot, tool, kwargs, gate, None, phase, name=call.id)
         return index
 
+    def fail(self, call: ToolCall, message: str, *, status: ToolStatus = "error") -> int:
+        """Record ``call`` as failed without running it (e.g. its arguments were cut off), so it
+        still gets its one result, in order. Returns its index in the batch."""
+        if self._state != "open":
+            raise UserError("Record calls inside 'async with executor.batch() as batch:'.")
+        if status == "ok":
+            raise UserError("Batch.fail records a failure; its status cannot be 'ok'.")
+        now = time.perf_counter()
+        slot = _Slot(call, self._executor.toolbox.get(call.name), now)
+        self._slots.append(slot)
+        self._ids.add(call.id)
+        self._finish(slot, status, message, started_at=now)
+        return len(self._slots) - 1
+
     def results(self) -> list[ToolResult]:
         """One result per submitted call, in submission order (after the batch has closed)."""
         if self._state == "open":
@@ -286,6 +308,8 @@ class Batch:
                         own_timeout = call_deadline < self._deadline
                         guard.reschedule(min(self._deadline, call_deadline))
                     slot.started_at = time.perf_counter()
+                    for hook in self._hooks:
+                        hook.call_started(slot.call, slot.started_at)
                     value = await self._invoke(tool, kwargs)
                 finally:
                     for limiter in reversed(acquired):
@@ -371,7 +395,7 @@ class Batch:
         if started_at is not None:
             slot.started_at = started_at
         started = slot.started_at if slot.started_at is not None else time.perf_counter()
-        slot.result = ToolResult(
+        result = slot.result = ToolResult(
             call_id=slot.call.id,
             name=slot.call.name,
             status=status,
@@ -382,6 +406,8 @@ class Batch:
             started_at=started,
             ended_at=time.perf_counter(),
         )
+        for hook in self._hooks:
+            hook.call_finished(result)
 
     def _cancelled(self, slot: _Slot) -> ToolResult:
         started = slot.started_at if slot.started_at is not None else self._closed_at

@@ -1,27 +1,46 @@
-"""The turn loop: ask the model, run every call it asked for at once, send all results back in one
-follow-up request, and repeat until it answers without tools."""
+"""The turn loop: ask the model, run every call it asks for at once, send all results back in one
+follow-up request, and repeat until it answers without tools.
+
+Turns stream by default, and each call starts the moment the stream has finished its arguments,
+while the model is still writing the others (early dispatch).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._calls import ToolCall, ToolResult
 from ._errors import ToolvolleyError, UserError
+from ._events import (
+    CallFinished,
+    CallReady,
+    CallStarted,
+    StreamUpdate,
+    TextDelta,
+    TurnEvent,
+    TurnFinished,
+)
 from ._executor import Executor
-from ._model import Message, ModelAdapter, Usage
+from ._model import Message, ModelAdapter, ModelResponse, Usage
 from ._report import BatchReport
 from ._toolbox import Toolbox
 from ._tools import Tool
 
-__all__ = ["LoopResult", "MaxTurnsExceeded", "TurnStats", "run_loop"]
+__all__ = ["LoopResult", "MaxTurnsExceeded", "TurnStats", "run_loop", "run_turn"]
+
+OnEvent = Callable[[TurnEvent], None]
 
 
 @dataclass(frozen=True, slots=True)
 class TurnStats:
-    """One model call and the tool batch that answered it (if it asked for tools)."""
+    """One model call and the tool batch that answered it (if it asked for tools).
+
+    ``started_at`` and ``model_ended_at`` are ``time.perf_counter()`` stamps, on the same clock
+    as the results' times, so a timeline can show calls starting before the model finished.
+    """
 
     index: int
     calls: int
@@ -31,6 +50,11 @@ class TurnStats:
     tool_calls: tuple[ToolCall, ...] = ()
     results: tuple[ToolResult, ...] = ()
     report: BatchReport | None = None
+    wall_s: float = 0.0
+    started_at: float = 0.0
+    model_ended_at: float = 0.0
+    streamed: bool = False
+    stream_error: BaseException | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +87,10 @@ class LoopResult:
     def tools_s(self) -> float:
         return sum(t.tools_s for t in self.turns)
 
+    @property
+    def wall_s(self) -> float:
+        return sum(t.wall_s for t in self.turns)
+
 
 class MaxTurnsExceeded(ToolvolleyError):
     """The model was still asking for tools after ``max_turns`` model calls.
@@ -81,55 +109,129 @@ class MaxTurnsExceeded(ToolvolleyError):
         self.turns = tuple(turns)
 
 
+class _Relay:
+    """Executor hooks that pass call starts and ends on as events."""
+
+    def __init__(self, emit: OnEvent) -> None:
+        self._emit = emit
+
+    def call_started(self, call: ToolCall, at: float) -> None:
+        self._emit(CallStarted(call, at))
+
+    def call_finished(self, result: ToolResult) -> None:
+        self._emit(CallFinished(result))
+
+
+async def run_turn(
+    model: ModelAdapter,
+    transcript: list[Message],
+    executor: Executor,
+    *,
+    index: int = 0,
+    stream: bool = True,
+    parallel_tool_calls: bool = True,
+    on_event: OnEvent | None = None,
+) -> tuple[ModelResponse, TurnStats]:
+    """One model call and the batch that answers it; appends both to ``transcript``.
+
+    With ``stream=True`` each call goes to the executor as soon as its arguments are complete,
+    while the model goes on writing; a call whose arguments the stream cut off gets an error
+    result. Every call gets exactly one result, in the order the model wrote them.
+    """
+    emit: OnEvent = on_event or (lambda _: None)
+    toolbox = executor.toolbox
+    started = time.perf_counter()
+    async with executor.batch(hooks=[_Relay(emit)] if on_event else ()) as batch:
+
+        def ready(update: StreamUpdate) -> None:
+            if isinstance(update, CallReady):
+                batch.submit(update.call)
+            emit(update)
+
+        if stream:
+            response = await model.stream(
+                transcript, toolbox, parallel_tool_calls=parallel_tool_calls, on_update=ready
+            )
+        else:
+            response = await model.respond(
+                transcript, toolbox, parallel_tool_calls=parallel_tool_calls
+            )
+            if response.text:
+                ready(TextDelta(response.text))
+            for call in response.calls:
+                ready(CallReady(call, time.perf_counter()))
+        model_ended = time.perf_counter()
+        for call in response.incomplete:
+            batch.fail(
+                call,
+                f"The response stream ended before the arguments of {call.name!r} were "
+                "complete, so the call was not run. Call it again with complete arguments.",
+            )
+    ended = time.perf_counter()
+    results = batch.results()
+    transcript.extend(response.messages)
+    if results:
+        transcript.extend(model.result_messages(results))
+    report = BatchReport.from_results(results) if results else None
+    stats = TurnStats(
+        index=index,
+        calls=len(results),
+        model_s=model_ended - started,
+        tools_s=report.wall_s if report else 0.0,
+        text=response.text,
+        tool_calls=(*response.calls, *response.incomplete),
+        results=tuple(results),
+        report=report,
+        wall_s=ended - started,
+        started_at=started,
+        model_ended_at=model_ended,
+        streamed=stream,
+        stream_error=response.stream_error,
+    )
+    emit(TurnFinished(stats))
+    return response, stats
+
+
 async def run_loop(
     model: ModelAdapter,
     prompt: str | Sequence[Mapping[str, Any]],
     tools: Executor | Toolbox | Iterable[Tool],
     *,
     parallel_tool_calls: bool = True,
+    stream: bool = True,
     max_turns: int = 10,
+    on_event: OnEvent | None = None,
 ) -> LoopResult:
     """Run a conversation until the model answers without asking for tools.
 
     ``prompt`` is the user's text, or a transcript in the provider's format to continue.
     ``tools`` is an :class:`Executor` (its mode, timeouts and limits apply) or the tools to run
     with a default one. ``parallel_tool_calls=False`` asks the model for one call per response.
+    ``stream=True`` (default) starts each call while the model is still writing the rest;
+    ``on_event`` hears text deltas, calls ready, started and finished, and each turn's end.
     """
     if not isinstance(max_turns, int) or isinstance(max_turns, bool) or max_turns < 1:
         raise UserError("max_turns must be an integer >= 1.")
     executor = tools if isinstance(tools, Executor) else Executor(tools)
-    toolbox = executor.toolbox
     transcript: list[Message] = (
         [model.user_message(prompt)] if isinstance(prompt, str) else [dict(m) for m in prompt]
     )
     usage = Usage()
     turns: list[TurnStats] = []
     for index in range(max_turns):
-        started = time.perf_counter()
-        response = await model.respond(transcript, toolbox, parallel_tool_calls=parallel_tool_calls)
-        model_s = time.perf_counter() - started
-        transcript.extend(response.messages)
-        usage += response.usage
-        if not response.calls:
-            turns.append(TurnStats(index, 0, model_s, 0.0, response.text))
-            return LoopResult(response.text, transcript, usage, tuple(turns))
-        started = time.perf_counter()
-        async with executor.batch() as batch:
-            for call in response.calls:
-                batch.submit(call)
-        results = batch.results()
-        transcript.extend(model.result_messages(results))
-        tools_s = time.perf_counter() - started
-        turns.append(
-            TurnStats(
-                index,
-                len(results),
-                model_s,
-                tools_s,
-                response.text,
-                response.calls,
-                tuple(results),
-                BatchReport.from_results(results),
-            )
+        response, stats = await run_turn(
+            model,
+            transcript,
+            executor,
+            index=index,
+            stream=stream,
+            parallel_tool_calls=parallel_tool_calls,
+            on_event=on_event,
         )
+        usage += response.usage
+        turns.append(stats)
+        if not stats.calls:
+            if response.stream_error is not None:
+                raise response.stream_error  # a final answer cut short is no answer
+            return LoopResult(response.text, transcript, usage, tuple(turns))
     raise MaxTurnsExceeded(max_turns, transcript, turns)

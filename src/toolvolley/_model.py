@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._calls import ToolCall, ToolResult
+from ._events import CallReady, StreamUpdate, TextDelta
 from ._toolbox import Toolbox
 
 if TYPE_CHECKING:
@@ -44,6 +46,8 @@ class ModelResponse:
     messages: tuple[Message, ...]
     usage: Usage = Usage()
     raw: Any = None
+    incomplete: tuple[ToolCall, ...] = ()  # streamed calls whose arguments were cut off
+    stream_error: BaseException | None = None  # what broke the stream, if it broke
 
 
 class ModelAdapter(ABC):
@@ -78,6 +82,27 @@ class ModelAdapter(ABC):
         parallel_tool_calls: bool = True,
     ) -> ModelResponse:
         """Ask the model for its next turn. ``parallel_tool_calls=False`` reaches the provider."""
+
+    async def stream(
+        self,
+        transcript: Sequence[Mapping[str, Any]],
+        toolbox: Toolbox,
+        *,
+        parallel_tool_calls: bool = True,
+        on_update: Callable[[StreamUpdate], None],
+    ) -> ModelResponse:
+        """Like :meth:`respond`, streamed: ``on_update`` hears each piece of text and each call
+        the moment its arguments are complete, while the model goes on.
+
+        This default waits for the whole response and then reports it; the provider adapters
+        override it with real streaming.
+        """
+        response = await self.respond(transcript, toolbox, parallel_tool_calls=parallel_tool_calls)
+        if response.text:
+            on_update(TextDelta(response.text))
+        for call in response.calls:
+            on_update(CallReady(call, time.perf_counter()))
+        return response
 
     @abstractmethod
     def user_message(self, text: str) -> Message:

@@ -113,7 +113,11 @@ def make_model(settings: DemoSettings) -> ModelAdapter:
         engine = OfflineModel(token_rate=settings.token_rate, first_token_s=settings.first_token_s)
         return OpenAIChat.offline(engine, **options)
     key = settings.api_key or ("not-needed" if settings.base_url else None)
-    kinds = {"openai": OpenAIChat, "responses": OpenAIResponses, "anthropic": AnthropicMessages}
+    kinds: dict[str, type[OpenAIChat | OpenAIResponses | AnthropicMessages]] = {
+        "openai": OpenAIChat,
+        "responses": OpenAIResponses,
+        "anthropic": AnthropicMessages,
+    }
     return kinds[settings.provider](base_url=settings.base_url, api_key=key, **options)
 
 

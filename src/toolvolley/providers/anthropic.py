@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import anyio.lowlevel
+
 from .._calls import ToolCall, ToolResult
+from .._events import StreamUpdate
 from .._model import Message, ModelAdapter, ModelResponse, Usage
 from .._optional import require
 from .._toolbox import Toolbox
 from ..offline import OfflineModel, http_client_for
+from ._assembly import AnthropicAssembler
 
 __all__ = ["AnthropicMessages"]
 
@@ -64,13 +69,9 @@ class AnthropicMessages(ModelAdapter):
         adapter._owned_client = client
         return adapter
 
-    async def respond(
-        self,
-        transcript: Sequence[Mapping[str, Any]],
-        toolbox: Toolbox,
-        *,
-        parallel_tool_calls: bool = True,
-    ) -> ModelResponse:
+    def _request(
+        self, transcript: Sequence[Mapping[str, Any]], toolbox: Toolbox, parallel: bool
+    ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self.max_tokens,
@@ -80,28 +81,58 @@ class AnthropicMessages(ModelAdapter):
             request["system"] = self.system
         if len(toolbox):
             request["tools"] = toolbox.anthropic_tools()
-            if not parallel_tool_calls:
+            if not parallel:
                 request["tool_choice"] = {"type": "auto", "disable_parallel_tool_use": True}
-        message = await self.client.messages.create(**request, **self.request_options)
+        return request | self.request_options
+
+    async def respond(
+        self,
+        transcript: Sequence[Mapping[str, Any]],
+        toolbox: Toolbox,
+        *,
+        parallel_tool_calls: bool = True,
+    ) -> ModelResponse:
+        message = await self.client.messages.create(
+            **self._request(transcript, toolbox, parallel_tool_calls)
+        )
         calls: list[ToolCall] = []
-        blocks: list[Message] = []
         texts: list[str] = []
         for block in message.content:
             if block.type == "tool_use":
                 calls.append(ToolCall(block.id, block.name, dict(block.input)))
-                blocks.append(
-                    {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
-                )
             elif block.type == "text":
                 texts.append(block.text)
-                blocks.append({"type": "text", "text": block.text})
         usage = message.usage
-        return ModelResponse(
-            text="".join(texts),
-            calls=tuple(calls),
-            messages=({"role": "assistant", "content": blocks},),
-            usage=Usage(usage.input_tokens, usage.output_tokens) if usage else Usage(),
+        return _response(
+            "".join(texts),
+            tuple(calls),
+            Usage(usage.input_tokens, usage.output_tokens) if usage else Usage(),
             raw=message,
+        )
+
+    async def stream(
+        self,
+        transcript: Sequence[Mapping[str, Any]],
+        toolbox: Toolbox,
+        *,
+        parallel_tool_calls: bool = True,
+        on_update: Callable[[StreamUpdate], None],
+    ) -> ModelResponse:
+        request = self._request(transcript, toolbox, parallel_tool_calls) | {"stream": True}
+        assembler = AnthropicAssembler(on_update)
+        error: Exception | None = None
+        stream = await self.client.messages.create(**request)
+        try:
+            async for event in stream:
+                if assembler.feed(event.model_dump(mode="json", exclude_none=True)):
+                    await anyio.lowlevel.checkpoint()  # let the call start before parsing on
+        except Exception as exc:  # the stream broke: keep what was assembled
+            error = exc
+        finally:
+            await stream.close()
+        done = assembler.finish()
+        return _response(
+            done.text, done.calls, done.usage, incomplete=done.incomplete, stream_error=error
         )
 
     def user_message(self, text: str) -> Message:
@@ -119,3 +150,39 @@ class AnthropicMessages(ModelAdapter):
                 block["is_error"] = True
             blocks.append(block)
         return [{"role": "user", "content": blocks}] if blocks else []
+
+
+def _input(call: ToolCall) -> dict[str, Any]:
+    """A call's arguments as the object a ``tool_use`` block holds ({} if they never parsed)."""
+    if not isinstance(call.arguments, str):
+        return dict(call.arguments)
+    try:
+        value = json.loads(call.arguments or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _response(
+    text: str,
+    calls: tuple[ToolCall, ...],
+    usage: Usage,
+    *,
+    raw: Any = None,
+    incomplete: tuple[ToolCall, ...] = (),
+    stream_error: Exception | None = None,
+) -> ModelResponse:
+    blocks: list[Message] = [{"type": "text", "text": text}] if text else []
+    blocks += [
+        {"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c)}
+        for c in (*calls, *incomplete)
+    ]
+    return ModelResponse(
+        text=text,
+        calls=calls,
+        messages=({"role": "assistant", "content": blocks},),
+        usage=usage,
+        raw=raw,
+        incomplete=incomplete,
+        stream_error=stream_error,
+    )

@@ -1,0 +1,262 @@
+"""Streaming: calls assembled from each provider's stream, and started while the model writes."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import Field
+
+from bfcl import BFCL_DIR, Case, load_cases
+from helpers import InFlight
+from replay import Canned, replay_client
+from toolvolley import (
+    CallFinished,
+    CallReady,
+    CallStarted,
+    Executor,
+    ModelAdapter,
+    TextDelta,
+    Tool,
+    Toolbox,
+    TurnEvent,
+    TurnFinished,
+    run_loop,
+    run_turn,
+    tool,
+)
+from toolvolley.offline import OfflineModel
+from toolvolley.offline import _anthropic as wire_anthropic
+from toolvolley.offline import _chat as wire_chat
+from toolvolley.offline import _responses as wire_responses
+from toolvolley.offline._planner import PlannedCall, Reply
+from toolvolley.offline._wire import Generation
+from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+
+KINDS = ["chat", "responses", "anthropic"]
+CASES = load_cases()
+
+
+def encode(kind: str, calls: list[tuple[str, dict[str, Any]]], text: str = "") -> Canned:
+    """The provider's plain body and its SSE stream for a reply making ``calls``."""
+    reply = Reply(text=text, calls=[PlannedCall(name, args) for name, args in calls])
+    gen = Generation(reply=reply, model="m", seed="seed", input_tokens=10)
+    if kind == "chat":
+        frames = wire_chat.stream_frames(gen, include_usage=True)
+        body = wire_chat.response_body(gen)
+    elif kind == "responses":
+        frames, body = wire_responses.stream_frames(gen), wire_responses.response_body(gen)
+    else:
+        frames, body = wire_anthropic.stream_frames(gen), wire_anthropic.response_body(gen)
+    return Canned(body=body, stream=b"".join(f.data for f in frames))
+
+
+def adapter_for(kind: str, canned: Canned) -> ModelAdapter:
+    if kind == "anthropic":
+        import anthropic
+
+        client: Any = anthropic.AsyncAnthropic(
+            api_key="k",
+            base_url="http://replay.invalid",
+            max_retries=0,
+            http_client=replay_client(anthropic.DefaultAsyncHttpxClient, canned),
+        )
+        return AnthropicMessages(client, model="m")
+    import openai
+
+    client = openai.AsyncOpenAI(
+        api_key="k",
+        base_url="http://replay.invalid/v1",
+        max_retries=0,
+        http_client=replay_client(openai.DefaultAsyncHttpxClient, canned),
+    )
+    return OpenAIChat(client, model="m") if kind == "chat" else OpenAIResponses(client, model="m")
+
+
+def _same(call: Any) -> tuple[str, str, Any]:
+    return (call.id, call.name, json.loads(call.arguments_text()))
+
+
+# --- every BFCL case, each wire format, the byte stream cut at random -----------------------
+
+
+@functools.cache
+def _shared_adapter(kind: str) -> tuple[ModelAdapter, Canned]:
+    """One SDK client per wire format for the whole corpus (its transport opens no sockets);
+    each example swaps in its own canned replies."""
+    canned = Canned()
+    return adapter_for(kind, canned), canned
+
+
+def _check_case(case: Case, kind: str, cuts: list[int]) -> None:
+    toolbox = Toolbox(
+        Tool.from_schema(f["name"], f.get("description", ""), f["parameters"], lambda **kw: kw)
+        for f in case.functions
+    )
+    calls = [(toolbox.wire_name(name), args) for name, args in case.calls]
+    adapter, canned = _shared_adapter(kind)
+    fresh = encode(kind, calls, text="Calling the tools now.")
+    canned.body, canned.stream, canned.cuts = fresh.body, fresh.stream, cuts
+    ready: list[Any] = []
+
+    async def main() -> tuple[Any, Any]:
+        plain = await adapter.respond([adapter.user_message("q")], toolbox)
+        streamed = await adapter.stream(
+            [adapter.user_message("q")],
+            toolbox,
+            on_update=lambda u: ready.append(u.call) if isinstance(u, CallReady) else None,
+        )
+        return plain, streamed
+
+    plain, streamed = anyio.run(main)
+    assert len(plain.calls) == len(calls)
+    assert [_same(c) for c in streamed.calls] == [_same(c) for c in plain.calls]
+    assert [_same(c) for c in ready] == [_same(c) for c in plain.calls]
+    assert [json.loads(c.arguments_text()) for c in plain.calls] == [args for _, args in calls]
+    assert streamed.incomplete == ()
+    assert streamed.text == plain.text == "Calling the tools now."
+    assert streamed.messages == plain.messages  # the transcript is the same either way
+
+
+needs_corpus = pytest.mark.skipif(not CASES, reason=f"BFCL corpus not found at {BFCL_DIR}")
+
+
+@needs_corpus
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cuts=st.lists(st.integers(min_value=16, max_value=97), min_size=1, max_size=8))
+def test_every_case_streamed_in_random_chunks(case: Case, kind: str, cuts: list[int]) -> None:
+    """Breadth: every case in every format, cut into chunks of 16 to 97 bytes."""
+    _check_case(case, kind, cuts)
+
+
+@needs_corpus
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    case=st.sampled_from(CASES) if CASES else st.nothing(),
+    kind=st.sampled_from(KINDS),
+    cuts=st.lists(st.integers(min_value=1, max_value=8), min_size=1, max_size=12),
+)
+def test_streams_cut_into_tiny_chunks(case: Case, kind: str, cuts: list[int]) -> None:
+    """Depth: chunks of 1 to 8 bytes split events, lines and UTF-8 characters anywhere."""
+    _check_case(case, kind, cuts)
+
+
+# --- early dispatch against the offline model ------------------------------------------------
+
+CITIES = ["Seoul", "Tokyo", "Paris"]
+
+
+def weather_tool(flight: InFlight) -> Tool:
+    @tool
+    async def get_weather(city: Annotated[str, Field(examples=CITIES)]) -> str:
+        """Weather for a city."""
+        flight.enter(city)
+        await anyio.lowlevel.checkpoint()
+        flight.leave(city)
+        return f"sunny in {city}"
+
+    return get_weather
+
+
+OFFLINE: dict[str, Callable[[OfflineModel], ModelAdapter]] = {
+    "chat": OpenAIChat.offline,
+    "responses": OpenAIResponses.offline,
+    "anthropic": AnthropicMessages.offline,
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("kind", KINDS)
+async def test_first_call_starts_before_the_stream_ends(kind: str) -> None:
+    flight = InFlight()
+    events: list[TurnEvent] = []
+    # 100 tokens a second: each further call takes the model tens of milliseconds to write.
+    async with OFFLINE[kind](OfflineModel(token_rate=100, first_token_s=0)) as model:
+        transcript = [model.user_message("Weather in Seoul, Tokyo and Paris?")]
+        _, stats = await run_turn(
+            model, transcript, Executor([weather_tool(flight)]), on_event=events.append
+        )
+    started = [e for e in events if isinstance(e, CallStarted)]
+    assert [e.call.arguments_text() for e in started] == [json.dumps({"city": c}) for c in CITIES]
+    assert started[0].at < stats.model_ended_at  # the first tool ran while the model wrote
+    assert stats.results[0].ended_at < stats.model_ended_at
+    assert [r.status for r in stats.results] == ["ok", "ok", "ok"]
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("CallReady") < kinds.index("CallStarted") < kinds.index("CallFinished")
+    assert isinstance(events[-1], TurnFinished)
+    assert stats.streamed
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_serial_mode_streams_but_runs_one_call_at_a_time_in_order() -> None:
+    flight = InFlight()
+    async with OpenAIChat.offline(OfflineModel(token_rate=5000, first_token_s=0)) as model:
+        outcome = await run_loop(
+            model,
+            "Weather in Paris, Seoul and Tokyo?",
+            Executor([weather_tool(flight)], mode="serial"),
+        )
+    assert flight.peak == 1
+    assert flight.order() == [
+        f"{kind}:{city}" for city in ("Paris", "Seoul", "Tokyo") for kind in ("start", "end")
+    ]
+    assert outcome.model_turns == 2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_events_carry_text_as_it_streams() -> None:
+    events: list[TurnEvent] = []
+    async with OpenAIChat.offline(OfflineModel(token_rate=5000, first_token_s=0)) as model:
+        outcome = await run_loop(
+            model, "Weather in Paris?", [weather_tool(InFlight())], on_event=events.append
+        )
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == outcome.final_text
+    assert sum(isinstance(e, TextDelta) for e in events) > 3  # in pieces, not at once
+    assert [type(e) for e in events if isinstance(e, CallFinished | TurnFinished)] == [
+        CallFinished,
+        TurnFinished,
+        TurnFinished,
+    ]
+
+
+# --- streams that end or break too early -----------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("breaks", [False, True], ids=["ends", "breaks"])
+async def test_a_cut_stream_runs_complete_calls_and_fails_the_cut_one(
+    kind: str, breaks: bool
+) -> None:
+    flight = InFlight()
+    canned = encode(kind, [("get_weather", {"city": c}) for c in CITIES])
+    # End the stream right after the event carrying ' "Pa', inside the third call's arguments
+    # (pieces are JSON-escaped in every format's events).
+    piece = canned.stream.index(b'\\"Pa')
+    canned.stop_after = canned.stream.index(b"\n\n", piece) + 2
+    canned.fail, canned.cuts = breaks, [7]
+    async with adapter_for(kind, canned) as model:
+        transcript = [model.user_message("q")]
+        response, stats = await run_turn(model, transcript, Executor([weather_tool(flight)]))
+    assert [r.status for r in stats.results] == ["ok", "ok", "error"]
+    assert [r.content for r in stats.results[:2]] == ["sunny in Seoul", "sunny in Tokyo"]
+    assert "ended before the arguments of 'get_weather' were complete" in stats.results[2].content
+    assert len(response.incomplete) == 1
+    assert (response.stream_error is not None) is breaks
+    # The transcript answers every call the model began, so the conversation can go on.
+    answered = model.result_messages(list(stats.results))
+    assert transcript[-len(answered) :] == answered
