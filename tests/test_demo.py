@@ -167,3 +167,13 @@ def test_latency_has_fixed_jitter_per_request() -> None:
     delays = {service.delay_for(f"/v1/search?name={c}") for c in ("Seoul", "Tokyo", "Paris")}
     assert all(0.75 <= d <= 1.25 for d in delays)
     assert len(delays) == 3
+
+
+def test_calls_start_while_the_model_is_still_writing() -> None:
+    # 200 tokens a second: the model takes tens of milliseconds to write each further call.
+    args = ["--latency", "0.05", "--jitter", "0", "--token-rate", "200", "--first-token", "0"]
+    code, report, _ = run("--json", *args)
+    assert code == 0
+    assert report is not None
+    assert report["calls_started_while_streaming"] >= 1
+    assert report["first_call_started_s"] < report["first_model_turn_s"]

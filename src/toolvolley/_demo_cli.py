@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ._serving import serve_in_thread
-from ._timeline import Timeline
+from ._timeline import Bar, Timeline
 from .demo import DemoReport, DemoSettings, WeatherService, run_demo
 from .demo._runner import Provider
 
@@ -121,18 +121,31 @@ def _render(console: Console, report: DemoReport, weather: str) -> None:
     console.print(f"{mark} {n} tool_call{'s' if n != 1 else ''} in one response: {escape(calls)}")
     if report.mode == "serial":
         console.print(f"  parallel tool calls off: {report.model_turns} model turns, one call each")
+    elif report.first_turn is not None and report.first_call_started_s is not None:
+        console.print(
+            f"  streamed: the first call started {report.first_call_started_s:.2f} s in; "
+            f"{report.started_while_streaming} of {n} started before the model finished "
+            f"writing ({report.first_turn.model_s:.2f} s)"
+        )
     labels = {c.id: f"{c.name}({_values(c.arguments)})" for c in report.calls}
     sequential = Timeline.from_results(
         report.sequential, labels=[labels[r.call_id] for r in report.sequential]
     )
     parallel = Timeline.from_results(
-        report.parallel, labels=[labels[r.call_id] for r in report.parallel]
+        report.parallel,
+        labels=[labels[r.call_id] for r in report.parallel],
+        origin=report.first_turn.started_at if report.first_turn else None,
     )
+    if report.first_turn is not None:  # the model's stream as a bar above its calls
+        turn = report.first_turn
+        writing = Bar("model writing", "ok", 0.0, 0.0, turn.model_ended_at - turn.started_at)
+        parallel = Timeline((writing, *parallel.bars))
     span = max(sequential.span_s, parallel.span_s, 1e-9)  # both drawn to the same scale
     console.print()
     console.print(f"[bold]One after another[/]  {report.sequential_s:.2f} s")
     console.print(escape(sequential.render(width=36, span_s=span)))
-    console.print(f"[bold]All at once[/]        {report.parallel_s:.2f} s")
+    heading = "All at once, as written" if report.first_turn else "All at once"
+    console.print(f"[bold]{heading}[/]  {report.parallel_s:.2f} s")
     console.print(escape(parallel.render(width=36, span_s=span)))
     console.print(
         f"\n[bold]Speedup {report.speedup:.2f}x[/] (ideal {report.ideal_speedup:.2f}x: "

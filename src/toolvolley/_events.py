@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from ._calls import ToolCall, ToolResult
 
 if TYPE_CHECKING:
+    from ._executor import Batch
     from ._loop import TurnStats
 
 __all__ = [
@@ -65,13 +66,22 @@ class TurnFinished:
 TurnEvent = TextDelta | CallReady | CallStarted | CallFinished | TurnFinished
 
 
-class ExecutionHooks(Protocol):
-    """Called by the executor around every call, for logging, metrics or tracing.
+class ExecutionHooks:
+    """Told by the executor about each batch and call, for logging, metrics or tracing.
 
-    Hooks run on the event loop and must not block; an exception in a hook is a bug in the
-    hook and propagates.
+    Subclass and override what you need; the defaults do nothing. Hooks run on the event loop
+    and must not block. An exception in a hook is a bug in the hook: it propagates.
+    Times are ``time.perf_counter()`` seconds, like the results' times.
     """
 
-    def call_started(self, call: ToolCall, at: float) -> None: ...
+    def batch_started(self, batch: Batch) -> None:
+        """The batch opened (before any call was submitted)."""
 
-    def call_finished(self, result: ToolResult) -> None: ...
+    def call_started(self, call: ToolCall, at: float) -> None:
+        """A tool began running (after any barrier and concurrency limit)."""
+
+    def call_finished(self, result: ToolResult) -> None:
+        """A call has its one result (also for calls that never ran)."""
+
+    def batch_finished(self, batch: Batch) -> None:
+        """Every call of the batch has its result (or the batch was cancelled)."""

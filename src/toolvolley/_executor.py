@@ -21,6 +21,7 @@ from ._runtime import Runtime, current_runtime
 from ._schema import ArgumentsError
 from ._toolbox import Toolbox
 from ._tools import Tool
+from ._tracing import SpanHooks, Tracing, resolve_tracer
 from ._workers import AbandonedThreads, run_in_process, run_in_thread
 
 __all__ = ["Batch", "Executor", "Mode"]
@@ -40,6 +41,8 @@ class Executor:
     * ``max_concurrency``: calls running at once in a batch (``None``: no limit).
     * ``max_threads``: ceiling on worker threads a batch uses for sync tools.
     * ``hooks``: objects told when each call starts and finishes (see :class:`ExecutionHooks`).
+    * ``tracing``: OpenTelemetry spans, ``"auto"`` (when an SDK is configured), ``True``,
+      ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
 
     Example::
 
@@ -56,6 +59,7 @@ class Executor:
         "mode",
         "timeout",
         "toolbox",
+        "tracing",
     )
 
     def __init__(
@@ -68,6 +72,7 @@ class Executor:
         max_concurrency: int | None = None,
         max_threads: int = 256,
         hooks: Sequence[ExecutionHooks] = (),
+        tracing: Tracing = "auto",
     ) -> None:
         if mode not in ("parallel", "serial"):
             raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
@@ -84,6 +89,8 @@ class Executor:
         self.max_concurrency = max_concurrency
         self.max_threads = max_threads
         self.hooks = tuple(hooks)
+        self.tracing: Tracing = tracing
+        resolve_tracer(tracing)  # fail now, not mid-conversation, if the extra is missing
         self._abandoned = AbandonedThreads()
 
     def __repr__(self) -> str:
@@ -106,7 +113,9 @@ class Executor:
 
         ``hooks`` are told about this batch's calls, after the executor's own hooks.
         """
-        return Batch(self, hooks=(*self.hooks, *hooks))
+        tracer = resolve_tracer(self.tracing)
+        spans = (SpanHooks(tracer),) if tracer is not None else ()
+        return Batch(self, hooks=(*self.hooks, *hooks, *spans))
 
     async def run(self, calls: Iterable[ToolCall]) -> list[ToolResult]:
         """Run ``calls`` and return one result per call, in the order of ``calls``.
@@ -192,6 +201,8 @@ class Batch:
         self._threads = anyio.CapacityLimiter(executor.max_threads)
         await runtime.open()
         self._state = "open"
+        for hook in self._hooks:
+            hook.batch_started(self)
         return self
 
     async def __aexit__(
@@ -206,6 +217,17 @@ class Batch:
         finally:
             self._state = "closed"
             self._closed_at = time.perf_counter()
+            for hook in self._hooks:
+                hook.batch_finished(self)
+
+    @property
+    def mode(self) -> Mode:
+        return self._executor.mode
+
+    @property
+    def size(self) -> int:
+        """Calls submitted so far (failed ones included)."""
+        return len(self._slots)
 
     def submit(self, call: ToolCall) -> int:
         """Start ``call`` (subject to limits and barriers) and return its index in the batch."""

@@ -18,16 +18,18 @@ from ._events import (
     CallFinished,
     CallReady,
     CallStarted,
+    ExecutionHooks,
     StreamUpdate,
     TextDelta,
     TurnEvent,
     TurnFinished,
 )
-from ._executor import Executor
+from ._executor import Batch, Executor
 from ._model import Message, ModelAdapter, ModelResponse, Usage
 from ._report import BatchReport
 from ._toolbox import Toolbox
 from ._tools import Tool
+from ._tracing import resolve_tracer, turn_span
 
 __all__ = ["LoopResult", "MaxTurnsExceeded", "TurnStats", "run_loop", "run_turn"]
 
@@ -109,7 +111,7 @@ class MaxTurnsExceeded(ToolvolleyError):
         self.turns = tuple(turns)
 
 
-class _Relay:
+class _Relay(ExecutionHooks):
     """Executor hooks that pass call starts and ends on as events."""
 
     def __init__(self, emit: OnEvent) -> None:
@@ -139,9 +141,47 @@ async def run_turn(
     result. Every call gets exactly one result, in the order the model wrote them.
     """
     emit: OnEvent = on_event or (lambda _: None)
-    toolbox = executor.toolbox
     started = time.perf_counter()
-    async with executor.batch(hooks=[_Relay(emit)] if on_event else ()) as batch:
+    with turn_span(resolve_tracer(executor.tracing), index, model.provider):
+        response, batch, model_ended = await _turn(
+            model, transcript, executor, stream, parallel_tool_calls, emit, bool(on_event)
+        )
+    ended = time.perf_counter()
+    results = batch.results()
+    transcript.extend(response.messages)
+    if results:
+        transcript.extend(model.result_messages(results))
+    report = BatchReport.from_results(results) if results else None
+    stats = TurnStats(
+        index=index,
+        calls=len(results),
+        model_s=model_ended - started,
+        tools_s=report.wall_s if report else 0.0,
+        text=response.text,
+        tool_calls=(*response.calls, *response.incomplete),
+        results=tuple(results),
+        report=report,
+        wall_s=ended - started,
+        started_at=started,
+        model_ended_at=model_ended,
+        streamed=stream,
+        stream_error=response.stream_error,
+    )
+    emit(TurnFinished(stats))
+    return response, stats
+
+
+async def _turn(
+    model: ModelAdapter,
+    transcript: list[Message],
+    executor: Executor,
+    stream: bool,
+    parallel_tool_calls: bool,
+    emit: OnEvent,
+    relay: bool,
+) -> tuple[ModelResponse, Batch, float]:
+    toolbox = executor.toolbox
+    async with executor.batch(hooks=[_Relay(emit)] if relay else ()) as batch:
 
         def ready(update: StreamUpdate) -> None:
             if isinstance(update, CallReady):
@@ -167,29 +207,7 @@ async def run_turn(
                 f"The response stream ended before the arguments of {call.name!r} were "
                 "complete, so the call was not run. Call it again with complete arguments.",
             )
-    ended = time.perf_counter()
-    results = batch.results()
-    transcript.extend(response.messages)
-    if results:
-        transcript.extend(model.result_messages(results))
-    report = BatchReport.from_results(results) if results else None
-    stats = TurnStats(
-        index=index,
-        calls=len(results),
-        model_s=model_ended - started,
-        tools_s=report.wall_s if report else 0.0,
-        text=response.text,
-        tool_calls=(*response.calls, *response.incomplete),
-        results=tuple(results),
-        report=report,
-        wall_s=ended - started,
-        started_at=started,
-        model_ended_at=model_ended,
-        streamed=stream,
-        stream_error=response.stream_error,
-    )
-    emit(TurnFinished(stats))
-    return response, stats
+    return response, batch, model_ended
 
 
 async def run_loop(

@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 from .._calls import ToolCall, ToolResult
 from .._errors import UserError
+from .._events import CallStarted, TurnEvent
 from .._executor import Executor
-from .._loop import LoopResult, run_loop
-from .._model import ModelAdapter
+from .._loop import LoopResult, TurnStats, run_loop, run_turn
+from .._model import Message, ModelAdapter
 from .._optional import require
 from .._report import BatchReport
 from .._toolbox import Toolbox
@@ -57,9 +58,25 @@ class DemoReport:
     # --serial only: the same conversation with parallel tool calls on, for comparison
     parallel_conversation_s: float | None = None
     parallel_conversation_turns: int | None = None
+    # the first model turn, streamed, with its calls started as their arguments completed
+    first_turn: TurnStats | None = field(repr=False, default=None)
     sequential: tuple[ToolResult, ...] = field(repr=False, default=())
     parallel: tuple[ToolResult, ...] = field(repr=False, default=())
     calls: tuple[ToolCall, ...] = field(repr=False, default=())  # in the order they were made
+
+    @property
+    def started_while_streaming(self) -> int:
+        """How many calls of the first turn started before the model finished writing."""
+        if self.first_turn is None:
+            return 0
+        return sum(r.started_at < self.first_turn.model_ended_at for r in self.first_turn.results)
+
+    @property
+    def first_call_started_s(self) -> float | None:
+        """When the first call started, in seconds from the first request."""
+        if self.first_turn is None or not self.first_turn.results:
+            return None
+        return min(r.started_at for r in self.first_turn.results) - self.first_turn.started_at
 
     @property
     def failed(self) -> tuple[ToolResult, ...]:
@@ -81,6 +98,13 @@ class DemoReport:
             "end_to_end_s": round(self.end_to_end_s, 4),
             "model_s": round(self.model_s, 4),
             "final_answer": self.final_answer,
+            "first_model_turn_s": None
+            if self.first_turn is None
+            else round(self.first_turn.model_s, 4),
+            "first_call_started_s": None
+            if self.first_call_started_s is None
+            else round(self.first_call_started_s, 4),
+            "calls_started_while_streaming": self.started_while_streaming,
             "parallel_conversation_s": None
             if self.parallel_conversation_s is None
             else round(self.parallel_conversation_s, 4),
@@ -159,22 +183,23 @@ async def _parallel(
     model_name: str,
     progress: Callable[[str], None],
 ) -> DemoReport:
-    progress("Asking the model")
-    transcript = [model.user_message(settings.prompt)]
-    started = time.perf_counter()
-    first = await model.respond(transcript, toolbox, parallel_tool_calls=True)
-    model_s = time.perf_counter() - started
-    calls = first.calls
+    progress("Asking the model; each call starts as soon as it has been written")
+    transcript: list[Message] = [model.user_message(settings.prompt)]
+
+    def watch(event: TurnEvent) -> None:
+        if isinstance(event, CallStarted):
+            progress(f"{event.call.name} started while the model is writing")
+
+    response, first = await run_turn(model, transcript, Executor(toolbox), on_event=watch)
+    calls = response.calls
     if not calls:
-        raise UserError(f"The model answered without calling a tool: {first.text!r}")
-    progress(f"Running {len(calls)} calls one after another")
+        raise UserError(f"The model answered without calling a tool: {response.text!r}")
+    parallel = list(first.results)
+    parallel_s = first.report.wall_s if first.report else 0.0
+    progress(f"For comparison, running the {len(calls)} calls one after another")
     sequential, sequential_s = await _timed_run(Executor(toolbox, mode="serial"), calls)
-    progress(f"Running {len(calls)} calls at once")
-    parallel, parallel_s = await _timed_run(Executor(toolbox), calls)
-    progress("Sending every result back in one follow-up")
-    transcript += [*first.messages, *model.result_messages(parallel)]
+    progress("Every result went back in one follow-up; waiting for the answer")
     rest = await run_loop(model, transcript, toolbox, max_turns=8)
-    model_s += rest.model_s
     return DemoReport(
         prompt=settings.prompt,
         provider=settings.provider,
@@ -186,9 +211,10 @@ async def _parallel(
         parallel_s=parallel_s,
         speedup=sequential_s / parallel_s if parallel_s > 0 else 1.0,
         ideal_speedup=_ideal(sequential),
-        end_to_end_s=model_s + parallel_s + rest.tools_s,
-        model_s=model_s,
+        end_to_end_s=first.wall_s + rest.wall_s,
+        model_s=first.model_s + rest.model_s,
         final_answer=rest.final_text,
+        first_turn=first,
         sequential=tuple(sequential),
         parallel=tuple(parallel),
         calls=tuple(calls),

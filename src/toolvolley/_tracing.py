@@ -1,0 +1,139 @@
+"""OpenTelemetry spans for turns, batches and tool executions (the ``otel`` extra).
+
+One span per tool execution, following the GenAI semantic conventions: named
+``execute_tool {gen_ai.tool.name}``, with ``gen_ai.operation.name = "execute_tool"``,
+``gen_ai.tool.name``, ``gen_ai.tool.call.id``, ``gen_ai.tool.type`` and, on failure, an error
+status and ``error.type``. Each is a child of a ``toolvolley.batch`` span, itself a child of a
+``toolvolley.turn`` span when the batch answers a model turn.
+
+``tracing="auto"`` (the default everywhere) records spans only when opentelemetry-api is
+installed and an SDK tracer provider has been set globally; otherwise nothing is imported and
+nothing is paid. ``tracing=True`` insists (and names the extra to install if it is missing),
+``tracing=False`` switches it off, and a ``TracerProvider`` uses that provider.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._calls import ToolCall, ToolResult
+from ._events import ExecutionHooks
+
+if TYPE_CHECKING:
+    from ._executor import Batch
+
+__all__ = ["SpanHooks", "Tracing", "resolve_tracer", "turn_span"]
+
+Tracing = bool | Literal["auto"] | Any  # Any: an opentelemetry TracerProvider
+SCOPE = "toolvolley"
+
+
+@functools.cache
+def _otel() -> Any:
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+    return trace
+
+
+def resolve_tracer(setting: Tracing) -> Any:
+    """The tracer to record spans with, or None when tracing is off."""
+    if setting is False:
+        return None
+    trace = _otel()
+    if trace is None:
+        if setting is True:
+            raise ImportError(
+                "tracing=True needs opentelemetry-api: pip install 'toolvolley[otel]'"
+            )
+        return None
+    if setting is True or setting == "auto":
+        provider = trace.get_tracer_provider()
+        if setting == "auto" and isinstance(provider, trace.ProxyTracerProvider):
+            return None  # no SDK configured: spans would go nowhere
+        return provider.get_tracer(SCOPE)
+    return setting.get_tracer(SCOPE)
+
+
+def _ns(perf: float, offset: int) -> int:
+    return int(perf * 1e9) + offset
+
+
+class SpanHooks(ExecutionHooks):
+    """Records one batch's spans; the executor makes one per batch when tracing is on."""
+
+    def __init__(self, tracer: Any) -> None:
+        self._tracer = tracer
+        self._trace = _otel()
+        # results carry perf_counter times; spans want wall-clock nanoseconds
+        self._offset = time.time_ns() - time.perf_counter_ns()
+        self._batch_span: Any = None
+        self._context: Any = None
+        self._calls: dict[str, Any] = {}
+
+    def batch_started(self, batch: Batch) -> None:
+        self._batch_span = self._tracer.start_span(
+            "toolvolley.batch",
+            attributes={"toolvolley.mode": batch.mode},
+        )
+        self._context = self._trace.set_span_in_context(self._batch_span)
+
+    def _call_span(self, call: ToolCall, description: str, start_ns: int) -> Any:
+        return self._tracer.start_span(
+            f"execute_tool {call.name}",
+            context=self._context,
+            kind=self._trace.SpanKind.INTERNAL,
+            start_time=start_ns,
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": call.name,
+                "gen_ai.tool.call.id": call.id,
+                "gen_ai.tool.type": "function",
+                "gen_ai.tool.description": description,
+            },
+        )
+
+    def call_started(self, call: ToolCall, at: float) -> None:
+        self._calls[call.id] = self._call_span(call, "", _ns(at, self._offset))
+
+    def call_finished(self, result: ToolResult) -> None:
+        span = self._calls.pop(result.call_id, None)
+        if span is None:  # never ran: unknown tool, bad arguments, cut off ...
+            call = ToolCall(result.call_id, result.name)
+            span = self._call_span(call, "", _ns(result.started_at, self._offset))
+        span.set_attribute("toolvolley.status", result.status)
+        span.set_attribute("toolvolley.queue_s", result.queue_time)
+        if result.is_error:
+            span.set_attribute(
+                "error.type",
+                type(result.error).__name__ if result.error is not None else result.status,
+            )
+            span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, result.content))
+        span.end(end_time=_ns(result.ended_at, self._offset))
+
+    def batch_finished(self, batch: Batch) -> None:
+        for span in self._calls.values():  # cancelled before they finished
+            span.set_attribute("toolvolley.status", "cancelled")
+            span.end()
+        self._calls.clear()
+        if self._batch_span is not None:
+            self._batch_span.set_attribute("toolvolley.calls", batch.size)
+            self._batch_span.end()
+
+
+@contextlib.contextmanager
+def turn_span(tracer: Any, index: int, provider: str) -> Iterator[Any]:
+    """A ``toolvolley.turn`` span, current while the turn runs (so its batch is a child)."""
+    if tracer is None:
+        yield None
+        return
+    with tracer.start_as_current_span(
+        "toolvolley.turn",
+        attributes={"toolvolley.turn.index": index, "gen_ai.provider.name": provider},
+    ) as span:
+        yield span
