@@ -29,7 +29,9 @@ def serve_model(
     ),
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     token_rate: Annotated[float, typer.Option(help="Tokens generated per second.")] = 50.0,
-    first_token_s: Annotated[float, typer.Option(help="Seconds before the first token.")] = 0.2,
+    first_token_s: Annotated[
+        float, typer.Option("--first-token-s", help="Seconds before the first token.")
+    ] = 0.2,
 ) -> None:
     """Serve the offline model over HTTP: OpenAI Chat Completions and Responses under /v1,
     Anthropic Messages at /v1/messages. It is a deterministic planner, not an LLM."""
