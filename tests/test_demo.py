@@ -177,3 +177,14 @@ def test_calls_start_while_the_model_is_still_writing() -> None:
     assert report is not None
     assert report["calls_started_while_streaming"] >= 1
     assert report["first_call_started_s"] < report["first_model_turn_s"]
+
+
+def test_timeline_file_has_a_bar_per_call_and_the_model(tmp_path: Any) -> None:
+    import xml.etree.ElementTree as ET
+
+    path = tmp_path / "demo.svg"
+    code, _, stderr = run(*FAST, "--timeline", str(path))
+    assert code == 0
+    assert "timeline written" in stderr
+    rects = ET.parse(path).getroot().iter("{http://www.w3.org/2000/svg}rect")
+    assert len([r for r in rects if r.get("class") == "bar"]) == 3 + 4  # twice 3 calls, + model

@@ -29,7 +29,7 @@ from ._executor import Batch, Executor, Mode
 from ._loop import LoopResult, MaxTurnsExceeded, TurnStats, run_loop, run_turn
 from ._model import ModelAdapter, ModelResponse, Usage
 from ._report import BatchReport
-from ._timeline import Bar, Timeline
+from ._timeline import Bar, Timeline, save_timelines, timelines_svg
 from ._toolbox import Toolbox
 from ._tools import RunIn, Tool, tool
 
@@ -65,6 +65,8 @@ __all__ = [
     "UserError",
     "run_loop",
     "run_turn",
+    "save_timelines",
+    "timelines_svg",
     "tool",
 ]
 

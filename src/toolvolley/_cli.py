@@ -80,6 +80,9 @@ def demo(
         list[str] | None,
         typer.Option(help="Also list this name in the tool's schema (try an unknown city)."),
     ] = None,
+    timeline: Annotated[
+        str | None, typer.Option(help="Also write the timelines to this .svg or .html file.")
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """The three-city weather exercise, measured: one response carrying several tool calls, run
@@ -101,6 +104,7 @@ def demo(
         first_token=first_token,
         extra_cities=tuple(extra_city or ()),
         debug=debug,
+        timeline=timeline,
     )
     raise typer.Exit(code)
 

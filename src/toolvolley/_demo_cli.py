@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ._serving import serve_in_thread
-from ._timeline import Bar, Timeline
+from ._timeline import Bar, Timeline, save_timelines
 from .demo import DemoReport, DemoSettings, WeatherService, run_demo
 from .demo._runner import Provider
 
@@ -43,6 +43,7 @@ def run_demo_command(
     first_token: float,
     extra_cities: tuple[str, ...],
     debug: bool,
+    timeline: str | None = None,
 ) -> int:
     """Run the demo and print it; returns the exit code (1 when anything failed)."""
     out = Console(highlight=False)
@@ -86,6 +87,16 @@ def run_demo_command(
         out.print_json(json.dumps(report.as_json()))
     else:
         _render(out, report, weather_url or "a local Open-Meteo-style service on loopback")
+    if timeline:
+        sequential, parallel = _timelines(report)
+        saved = save_timelines(
+            timeline,
+            [
+                (f"One after another: {report.sequential_s:.2f} s", sequential),
+                (f"All at once, as written: {report.parallel_s:.2f} s", parallel),
+            ],
+        )
+        err.print(f"timeline written to {saved}")
     for failed in report.failed:
         err.print(f"[bold red]failed:[/] {failed.call_id} {failed.name}: {escape(failed.content)}")
     return 1 if report.failed else 0
@@ -127,19 +138,7 @@ def _render(console: Console, report: DemoReport, weather: str) -> None:
             f"{report.started_while_streaming} of {n} started before the model finished "
             f"writing ({report.first_turn.model_s:.2f} s)"
         )
-    labels = {c.id: f"{c.name}({_values(c.arguments)})" for c in report.calls}
-    sequential = Timeline.from_results(
-        report.sequential, labels=[labels[r.call_id] for r in report.sequential]
-    )
-    parallel = Timeline.from_results(
-        report.parallel,
-        labels=[labels[r.call_id] for r in report.parallel],
-        origin=report.first_turn.started_at if report.first_turn else None,
-    )
-    if report.first_turn is not None:  # the model's stream as a bar above its calls
-        turn = report.first_turn
-        writing = Bar("model writing", "ok", 0.0, 0.0, turn.model_ended_at - turn.started_at)
-        parallel = Timeline((writing, *parallel.bars))
+    sequential, parallel = _timelines(report)
     span = max(sequential.span_s, parallel.span_s, 1e-9)  # both drawn to the same scale
     console.print()
     console.print(f"[bold]One after another[/]  {report.sequential_s:.2f} s")
@@ -163,6 +162,24 @@ def _render(console: Console, report: DemoReport, weather: str) -> None:
             f"model turns: parallel tool calls off cost "
             f"{report.end_to_end_s - report.parallel_conversation_s:.2f} s here."
         )
+
+
+def _timelines(report: DemoReport) -> tuple[Timeline, Timeline]:
+    """The calls one after another, and at once as written (under the model's stream)."""
+    labels = {c.id: f"{c.name}({_values(c.arguments)})" for c in report.calls}
+    sequential = Timeline.from_results(
+        report.sequential, labels=[labels[r.call_id] for r in report.sequential]
+    )
+    parallel = Timeline.from_results(
+        report.parallel,
+        labels=[labels[r.call_id] for r in report.parallel],
+        origin=report.first_turn.started_at if report.first_turn else None,
+    )
+    if report.first_turn is not None:  # the model's stream as a bar above its calls
+        turn = report.first_turn
+        writing = Bar("model writing", "ok", 0.0, 0.0, turn.model_ended_at - turn.started_at)
+        parallel = Timeline((writing, *parallel.bars))
+    return sequential, parallel
 
 
 def _parsed(arguments: Any) -> dict[str, Any]:
