@@ -1,5 +1,8 @@
 """``python -m toolvolley``: the command line."""
 
-from ._cli import main
+# Absolute import and a guard: worker processes (run_in="process" tools) load the main module
+# as a top-level script when they start, where a relative import would fail.
+from toolvolley._cli import main
 
-main()
+if __name__ == "__main__":
+    main()

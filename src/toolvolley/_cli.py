@@ -109,5 +109,53 @@ def demo(
     raise typer.Exit(code)
 
 
+@app.command()
+def bench(
+    repeat: Annotated[int, typer.Option(help="Runs per figure (the median is reported).")] = 5,
+    scale: Annotated[float, typer.Option(help="Multiply every scenario's latencies.")] = 1.0,
+    only: Annotated[
+        str, typer.Option(help="Executor scenarios to run, e.g. ACE ('' for none).")
+    ] = "ABCDE",
+    streaming: Annotated[
+        bool, typer.Option(help="Run the streaming (early dispatch) scenarios.")
+    ] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    plot: Annotated[
+        str | None,
+        typer.Option(help="Also sweep 1 to 1,000 calls and chart speedup and efficiency (SVG)."),
+    ] = None,
+    sweep_latency: Annotated[float, typer.Option(help="Seconds per call in the sweep.")] = 0.02,
+    max_calls: Annotated[int, typer.Option(help="Largest batch in the sweep.")] = 1000,
+    timeline: Annotated[
+        str | None, typer.Option(help="Write scenario A's timelines to this .svg or .html file.")
+    ] = None,
+    token_rate: Annotated[
+        float, typer.Option(help="Streaming: the offline model's tokens a second.")
+    ] = 50.0,
+    first_token: Annotated[float, typer.Option(help="Streaming: seconds to the first token.")] = (
+        0.2
+    ),
+) -> None:
+    """Measure toolvolley parallel, toolvolley serial and the textbook gather code side by side
+    (and early dispatch while streaming), all in this run."""
+    from ._bench_cli import run_bench_command
+
+    raise typer.Exit(
+        run_bench_command(
+            repeat=repeat,
+            scale=scale,
+            only=only,
+            streaming=streaming,
+            json_output=json_output,
+            plot=plot,
+            timeline=timeline,
+            sweep_latency=sweep_latency,
+            max_calls=max_calls,
+            token_rate=token_rate,
+            first_token_s=first_token,
+        )
+    )
+
+
 def main() -> None:
     app()

@@ -1,5 +1,12 @@
 """Benchmarks that ``toolvolley bench`` and the scripts in ``benchmarks/`` run."""
 
+from ._executor import run_executor_benchmark, run_sweep
 from ._streaming import StreamingScenario, run_streaming_benchmark, streaming_scenarios
 
-__all__ = ["StreamingScenario", "run_streaming_benchmark", "streaming_scenarios"]
+__all__ = [
+    "StreamingScenario",
+    "run_executor_benchmark",
+    "run_streaming_benchmark",
+    "run_sweep",
+    "streaming_scenarios",
+]

@@ -1,0 +1,175 @@
+"""What ``toolvolley bench`` runs and prints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ._executor import Executor
+from ._timeline import Timeline, save_timelines
+from .bench import run_executor_benchmark, run_streaming_benchmark, run_sweep
+from .bench._executor import TOOLBOX, make_calls, scenarios
+from .bench._plot import sweep_svg
+
+__all__ = ["run_bench_command"]
+
+
+def _steps(only: str, streaming: bool, sizes: Sequence[int] | None) -> int:
+    latency = {"A": 4, "B": 3, "C": 3, "E": 4}  # async scenarios add the bare-gather floor
+    total = sum(latency.get(k, 0) for k in only) + (3 if "D" in only else 0)
+    total += 9 if streaming else 0
+    total += 3 * 3 * len(sizes) if sizes else 0
+    return total
+
+
+def run_bench_command(
+    *,
+    repeat: int,
+    scale: float,
+    only: str,
+    streaming: bool,
+    json_output: bool,
+    plot: str | None,
+    timeline: str | None,
+    sweep_latency: float,
+    max_calls: int,
+    token_rate: float = 50.0,
+    first_token_s: float = 0.2,
+) -> int:
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    sizes = (
+        [n for n in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if n <= max_calls] if plot else None
+    )
+    report: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("benchmark", total=_steps(only, streaming, sizes))
+
+        def step(name: str) -> None:
+            progress.update(task, advance=1, description=name)
+
+        if only:
+            noops = max(10, int(1000 * min(scale, 1.0)))
+            report["executor"] = run_executor_benchmark(
+                repeat=repeat, scale=scale, noops=noops, only=only, progress=step
+            )
+        if streaming:
+            report["streaming"] = run_streaming_benchmark(
+                repeat=max(1, min(repeat, 3)),
+                scale=scale,
+                token_rate=token_rate,
+                first_token_s=first_token_s,
+                progress=step,
+            )
+        if sizes:
+            report["sweep"] = run_sweep(latency=sweep_latency, sizes=sizes, progress=step)
+    if plot and "sweep" in report:
+        Path(plot).write_text(sweep_svg(report["sweep"]), encoding="utf-8")
+        err.print(f"chart written to {plot}")
+    if timeline:
+        path = _timeline(timeline, scale)
+        err.print(f"timeline written to {path}")
+    if json_output:
+        out.print_json(json.dumps(report))
+    else:
+        _render(out, report)
+    return 0
+
+
+def _timeline(path: str, scale: float) -> Path:
+    """Scenario A once each way, as a picture."""
+    scenario = scenarios(scale)[0]
+    calls = make_calls(scenario.tool, scenario.latencies, "seconds")
+    serial = anyio.run(Executor(TOOLBOX, mode="serial").run, calls)
+    parallel = anyio.run(Executor(TOOLBOX).run, calls)
+    return save_timelines(
+        path,
+        [
+            (f"{scenario.description}, serial", Timeline.from_results(serial)),
+            (f"{scenario.description}, parallel", Timeline.from_results(parallel)),
+        ],
+    )
+
+
+def _render(console: Console, report: dict[str, Any]) -> None:
+    executor = report.get("executor")
+    if executor:
+        table = Table(title=f"Executor (median of {executor['repeat']})")
+        for column in (
+            "scenario",
+            "toolvolley parallel",
+            "toolvolley serial",
+            "textbook gather",
+            "bare gather (floor)",
+        ):
+            table.add_column(column)
+        for key, row in executor["scenarios"].items():
+            if key == "D":
+                us = row["us_per_call"]
+                table.add_row(
+                    f"D: {row['description']}",
+                    f"{us['toolvolley_parallel']:.1f} µs/call",
+                    "",
+                    f"{us['textbook_gather']:.1f} µs/call",
+                    f"{us['bare_gather']:.1f} µs/call",
+                )
+                continue
+            cells = []
+            for name in (
+                "toolvolley_parallel",
+                "toolvolley_serial",
+                "textbook_gather",
+                "bare_gather_floor",
+            ):
+                v = row["variants"].get(name)
+                cells.append(f"{v['wall_s']:.3f} s  eff {v['efficiency']:.3f}" if v else "")
+            table.add_row(f"{key}: {row['description']}", *cells)
+        console.print(table)
+    streaming = report.get("streaming")
+    if streaming:
+        table = Table(title=f"Streaming ({streaming['model']})")
+        for column in ("scenario", "early dispatch", "after the stream", "lower bound", "saved"):
+            table.add_column(column)
+        for row in streaming["scenarios"]:
+            table.add_row(
+                row["scenario"],
+                f"{row['early_dispatch_s']:.3f} s",
+                f"{row['after_stream_s']:.3f} s",
+                f"{row['lower_bound_s']:.3f} s",
+                f"{row['saved_s']:.3f} s",
+            )
+        console.print(table)
+        console.print(
+            f"early dispatch within {100 * (streaming['worst_early_over_bound'] - 1):.2f}% of "
+            f"the lower bound; never slower than after the stream: "
+            f"{'yes' if streaming['early_never_slower'] else 'NO'}"
+        )
+    sweep = report.get("sweep")
+    if sweep:
+        largest = max(p["calls"] for p in sweep["points"])
+        table = Table(title=f"Sweep: {largest} calls of {sweep['latency_s'] * 1000:g} ms")
+        for column in ("tools", "toolvolley parallel", "toolvolley serial", "textbook gather"):
+            table.add_column(column)
+        for kind in ("async", "sync", "cpu"):
+            cells = [
+                f"{p['wall_s']:.3f} s  speedup {p['speedup']:.1f}"
+                for variant in ("toolvolley_parallel", "toolvolley_serial", "textbook_gather")
+                for p in sweep["points"]
+                if p["kind"] == kind and p["calls"] == largest and p["variant"] == variant
+            ]
+            table.add_row(kind, *cells)
+        console.print(table)

@@ -1,0 +1,51 @@
+"""`toolvolley bench` run in-process with tiny scenarios; its JSON, chart and timeline checked."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from toolvolley._cli import app
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_bench_json_chart_and_timeline(tmp_path: Path) -> None:
+    chart, timeline = tmp_path / "sweep.svg", tmp_path / "timeline.svg"
+    args = [
+        "bench", "--json", "--repeat", "1", "--scale", "0.002", "--only", "ACD",
+        "--token-rate", "5000", "--first-token", "0",
+        "--plot", str(chart), "--sweep-latency", "0.002", "--max-calls", "5",
+        "--timeline", str(timeline),
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert sorted(report) == ["executor", "streaming", "sweep"]
+    assert sorted(report["executor"]["scenarios"]) == ["A", "C", "D"]
+    for key in "AC":
+        variants = report["executor"]["scenarios"][key]["variants"]
+        assert {"toolvolley_parallel", "toolvolley_serial", "textbook_gather"} <= set(variants)
+    assert len(report["streaming"]["scenarios"]) == 9
+    points = report["sweep"]["points"]
+    assert {(p["kind"], p["variant"]) for p in points} == {
+        (kind, variant)
+        for kind in ("async", "sync", "cpu")
+        for variant in ("toolvolley_parallel", "toolvolley_serial", "textbook_gather")
+    }
+    assert sorted({p["calls"] for p in points}) == [1, 2, 5]
+    series = [
+        e for e in ET.parse(chart).getroot().iter(f"{SVG}polyline") if e.get("class") == "series"
+    ]
+    assert len(series) == 2 * 9  # two panels, nine lines each
+    bars = [r for r in ET.parse(timeline).getroot().iter(f"{SVG}rect") if r.get("class") == "bar"]
+    assert len(bars) == 6  # scenario A's three calls, serial and parallel
+
+
+def test_bench_without_anything_to_run_prints_nothing_much() -> None:
+    result = CliRunner().invoke(app, ["bench", "--only", "", "--no-streaming", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {}
