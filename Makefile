@@ -4,12 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test lint typecheck pytest demo bench clean
+PEERS_VENV ?= .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+
+.PHONY: help install test lint typecheck pytest demo bench peers clean
 
 help:
 	@echo "make demo   set up .venv and run the main example"
 	@echo "make test   set up .venv and run ruff, mypy --strict and pytest"
-	@echo "make bench  run the executor benchmark (JSON report)"
+	@echo "make bench  run the benchmarks (toolvolley bench)"
+	@echo "make peers  compare with LangGraph, the OpenAI Agents SDK and Pydantic AI"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +39,17 @@ demo: $(STAMP)
 	$(BIN)/toolvolley demo
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/executor.py
+	$(BIN)/toolvolley bench
+
+# The frameworks compared with live in their own environment, never in the library's.
+$(PEERS_STAMP): pyproject.toml benchmarks/peers/requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -e '.[cli]' -r benchmarks/peers/requirements.txt
+	touch $(PEERS_STAMP)
+
+peers: $(PEERS_STAMP)
+	$(PEERS_VENV)/bin/python benchmarks/peers/run.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) .mypy_cache .pytest_cache .ruff_cache

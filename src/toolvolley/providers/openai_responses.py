@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import anyio.lowlevel
-
 from .._calls import ToolCall, ToolResult
-from .._events import StreamUpdate
-from .._model import Message, ModelAdapter, ModelResponse, Usage
-from .._optional import require
+from .._model import Message, ModelResponse, Usage
 from .._toolbox import Toolbox
-from ..offline import OfflineModel, http_client_for
 from ._assembly import ResponsesAssembler
-from .openai_chat import OFFLINE_URL
+from ._base import SDKAdapter
 
 __all__ = ["OpenAIResponses"]
 
 
-class OpenAIResponses(ModelAdapter):
+class OpenAIResponses(SDKAdapter):
     """The Responses API through ``openai.AsyncOpenAI``, stateless (``store=False``): the whole
     transcript of input items goes with every request, so any turn can be replayed::
 
@@ -28,6 +23,10 @@ class OpenAIResponses(ModelAdapter):
     """
 
     provider = "openai-responses"
+    _sdk = "openai"
+    _client_class = "AsyncOpenAI"
+    _offline_url = "http://offline.toolvolley.invalid/v1"
+    _assembler = ResponsesAssembler
 
     def __init__(
         self,
@@ -39,28 +38,14 @@ class OpenAIResponses(ModelAdapter):
         system: str | None = None,
         request_options: Mapping[str, Any] | None = None,
     ) -> None:
-        if client is None:
-            openai: Any = require("openai", "openai")
-            client = self._owned_client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key)
-        self.client = client
-        self.model = model
-        self.system = system
-        self.request_options = dict(request_options or {})
-
-    @classmethod
-    def offline(cls, model: OfflineModel | None = None, **options: Any) -> OpenAIResponses:
-        """This adapter, talking to the offline model in-process through the official SDK."""
-        openai: Any = require("openai", "openai")
-        engine = model or OfflineModel()
-        client = openai.AsyncOpenAI(
-            base_url=OFFLINE_URL,
-            api_key="offline",
-            max_retries=0,
-            http_client=http_client_for(engine, openai.DefaultAsyncHttpxClient),
+        super().__init__(
+            client,
+            model=model,
+            base_url=base_url,
+            api_key=api_key,
+            system=system,
+            request_options=request_options,
         )
-        adapter = cls(client, **{"model": engine.name, **options})
-        adapter._owned_client = client
-        return adapter
 
     def _request(
         self, transcript: Sequence[Mapping[str, Any]], toolbox: Toolbox, parallel: bool
@@ -73,54 +58,49 @@ class OpenAIResponses(ModelAdapter):
             request["parallel_tool_calls"] = parallel
         return request | self.request_options
 
-    async def respond(
-        self,
-        transcript: Sequence[Mapping[str, Any]],
-        toolbox: Toolbox,
-        *,
-        parallel_tool_calls: bool = True,
-    ) -> ModelResponse:
-        response = await self.client.responses.create(
-            **self._request(transcript, toolbox, parallel_tool_calls)
-        )
+    async def _send(self, request: dict[str, Any]) -> Any:
+        return await self.client.responses.create(**request)
+
+    def _parse(self, raw: Any) -> tuple[str, tuple[ToolCall, ...], Usage]:
         calls: list[ToolCall] = []
         texts: list[str] = []
-        for item in response.output:
+        for item in raw.output:
             if item.type == "function_call":
                 calls.append(ToolCall(item.call_id, item.name, item.arguments or ""))
             elif item.type == "message":
                 texts.append("".join(c.text for c in item.content if c.type == "output_text"))
-        usage = response.usage
-        return _response(
-            "".join(texts),
-            tuple(calls),
-            Usage(usage.input_tokens, usage.output_tokens) if usage else Usage(),
-            raw=response,
-        )
+        usage = raw.usage
+        tokens = Usage(usage.input_tokens, usage.output_tokens) if usage else Usage()
+        return "".join(texts), tuple(calls), tokens
 
-    async def stream(
+    def _build(
         self,
-        transcript: Sequence[Mapping[str, Any]],
-        toolbox: Toolbox,
+        text: str,
+        calls: tuple[ToolCall, ...],
+        usage: Usage,
         *,
-        parallel_tool_calls: bool = True,
-        on_update: Callable[[StreamUpdate], None],
+        raw: Any = None,
+        incomplete: tuple[ToolCall, ...] = (),
+        stream_error: Exception | None = None,
     ) -> ModelResponse:
-        request = self._request(transcript, toolbox, parallel_tool_calls) | {"stream": True}
-        assembler = ResponsesAssembler(on_update)
-        error: Exception | None = None
-        stream = await self.client.responses.create(**request)
-        try:
-            async for event in stream:
-                if assembler.feed(event.model_dump(mode="json", exclude_none=True)):
-                    await anyio.lowlevel.checkpoint()  # let the call start before parsing on
-        except Exception as exc:  # the stream broke: keep what was assembled
-            error = exc
-        finally:
-            await stream.close()
-        done = assembler.finish()
-        return _response(
-            done.text, done.calls, done.usage, incomplete=done.incomplete, stream_error=error
+        messages: list[Message] = [{"role": "assistant", "content": text}] if text else []
+        messages += [
+            {
+                "type": "function_call",
+                "call_id": c.id,
+                "name": c.name,
+                "arguments": c.arguments_text(),
+            }
+            for c in (*calls, *incomplete)
+        ]
+        return ModelResponse(
+            text=text,
+            calls=calls,
+            messages=tuple(messages),
+            usage=usage,
+            raw=raw,
+            incomplete=incomplete,
+            stream_error=stream_error,
         )
 
     def user_message(self, text: str) -> Message:
@@ -131,28 +111,3 @@ class OpenAIResponses(ModelAdapter):
             {"type": "function_call_output", "call_id": r.call_id, "output": r.content}
             for r in results
         ]
-
-
-def _response(
-    text: str,
-    calls: tuple[ToolCall, ...],
-    usage: Usage,
-    *,
-    raw: Any = None,
-    incomplete: tuple[ToolCall, ...] = (),
-    stream_error: Exception | None = None,
-) -> ModelResponse:
-    messages: list[Message] = [{"role": "assistant", "content": text}] if text else []
-    messages += [
-        {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": c.arguments_text()}
-        for c in (*calls, *incomplete)
-    ]
-    return ModelResponse(
-        text=text,
-        calls=calls,
-        messages=tuple(messages),
-        usage=usage,
-        raw=raw,
-        incomplete=incomplete,
-        stream_error=stream_error,
-    )
