@@ -1,6 +1,7 @@
 """Three slow tools, one batch: run them one after another, then all at once, and compare.
 
-Run with ``make demo`` (or ``python examples/executor_demo.py``). No network, no API key.
+Run with ``.venv/bin/python examples/executor_demo.py`` (after ``make test`` or ``make demo``
+has set up ``.venv``). No network, no API key, no model: just the executor.
 """
 
 from __future__ import annotations

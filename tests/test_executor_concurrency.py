@@ -419,3 +419,45 @@ async def test_process_tools_run_in_other_processes_and_timeouts_kill_them() -> 
     assert results[2].value["value"] == 55
     assert results[0].value["pid"] != os.getpid()
     assert executor.abandoned_threads == 0  # a killed process leaves nothing behind
+
+
+@pytest.mark.anyio
+async def test_outer_cancellation_is_not_mistaken_for_a_timeout() -> None:
+    started = anyio.Event()
+
+    @tool(timeout=30)
+    async def slow() -> str:
+        started.set()
+        await anyio.sleep_forever()
+        return "never"
+
+    batch = Executor([slow]).batch()
+    with anyio.fail_after(10), anyio.CancelScope() as scope:
+        async with batch:
+            batch.submit(ToolCall("1", "slow"))
+            await started.wait()
+            scope.cancel()
+    assert scope.cancelled_caught
+    assert [r.status for r in batch.results()] == ["cancelled"]
+
+
+@pytest.mark.anyio
+async def test_a_tool_that_swallows_its_timeout_still_times_out() -> None:
+    @tool(timeout=0.05)
+    async def stubborn() -> str:
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            pass  # a badly behaved tool: it ignores the cancellation and returns
+        return "late"
+
+    @tool
+    async def after() -> str:
+        await anyio.lowlevel.checkpoint()
+        return "fine"
+
+    with anyio.fail_after(10):
+        results = await Executor([stubborn, after], mode="serial").run(
+            [ToolCall("1", "stubborn"), ToolCall("2", "after")]
+        )
+    assert [r.status for r in results] == ["timeout", "ok"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -131,11 +132,17 @@ needs_corpus = pytest.mark.skipif(not CASES, reason=f"BFCL corpus not found at {
 @needs_corpus
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cuts=st.lists(st.integers(min_value=16, max_value=97), min_size=1, max_size=8))
-def test_every_case_streamed_in_random_chunks(case: Case, kind: str, cuts: list[int]) -> None:
-    """Breadth: every case in every format, cut into chunks of 16 to 97 bytes."""
-    _check_case(case, kind, cuts)
+def test_every_case_streamed_in_random_chunks(case: Case, kind: str) -> None:
+    """Breadth: every case in every format, cut three ways into chunks of 16 to 97 bytes.
+
+    The chunkings come from a generator seeded by the case and format, so a failure replays.
+    (Hypothesis is kept for the deep test below: 1,200 parametrized ``@settings`` tests make
+    its CI profile build a settings chain deeper than the recursion limit.)
+    """
+    draw = random.Random(f"{case.id}/{kind}")
+    for _ in range(3):
+        cuts = [draw.randint(16, 97) for _ in range(draw.randint(1, 8))]
+        _check_case(case, kind, cuts)
 
 
 @needs_corpus

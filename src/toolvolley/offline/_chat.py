@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ._planner import Conversation, ToolSpec
-from ._wire import Frame, Generation, WireError, bad_request, pieces, sse, text_of
+from ._wire import Frame, Generation, bad_request, pieces, sse, text_of
 
 __all__ = ["parse", "response_body", "stream_frames"]
 
@@ -158,10 +158,3 @@ def stream_frames(gen: Generation, *, include_usage: bool = False) -> list[Frame
         frames.append(Frame(sse(head | {"choices": [], "usage": _usage(gen)})))
     frames.append(Frame(sse("[DONE]")))
     return frames
-
-
-def check_body(body: dict[str, Any]) -> None:
-    if not isinstance(body.get("model"), str):
-        raise WireError(
-            400, bad_request("you must provide a model parameter", param="model").payload
-        )
