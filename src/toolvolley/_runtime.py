@@ -11,6 +11,7 @@ fast tools pays (see ``benchmarks/executor.py``, scenario D). Elsewhere
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 import sys
 from collections.abc import Callable, Coroutine
@@ -122,21 +123,67 @@ class _AnyioRuntime:
 
 if sys.version_info >= (3, 11):
 
+    class _Deadlines:
+        """One loop timer for every call of a batch.
+
+        Deadlines wait in a heap and the timer is armed for the earliest, instead of a timer
+        handle per call (the per-call cost is what a batch of many fast tools pays). Entries of
+        guards that finished or moved their deadline are dropped when they reach the top.
+        """
+
+        __slots__ = ("_armed", "_count", "_handle", "_heap", "_loop")
+
+        def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+            self._loop = loop
+            self._heap: list[tuple[float, int, _AsyncioGuard]] = []
+            self._handle: asyncio.TimerHandle | None = None
+            self._armed = math.inf
+            self._count = 0
+
+        def add(self, when: float, guard: _AsyncioGuard) -> None:
+            self._count += 1
+            heapq.heappush(self._heap, (when, self._count, guard))
+            if when < self._armed:
+                self._arm(when)
+
+        def _arm(self, when: float) -> None:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._armed = when
+            self._handle = self._loop.call_at(when, self._fire)
+
+        def _fire(self) -> None:
+            due, self._armed, self._handle = self._armed, math.inf, None
+            heap = self._heap
+            while heap and heap[0][0] <= due:
+                when, _, guard = heapq.heappop(heap)
+                guard.expire(when)
+            while heap and not heap[0][2].waiting_for(heap[0][0]):
+                heapq.heappop(heap)
+            if heap:
+                self._arm(heap[0][0])
+
+        def close(self) -> None:
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = None
+            self._heap.clear()
+
     class _AsyncioGuard:
-        """``asyncio.timeout`` semantics with one timer handle and no coroutine per use.
+        """``asyncio.timeout`` semantics on the batch's shared timer.
 
         On expiry the task is cancelled; on exit that cancellation is absorbed only if it was
         ours (``uncancel`` brings the count back to where it was), so a cancellation from
         outside still propagates, as in the standard library.
         """
 
-        __slots__ = ("_cancelling", "_expired", "_handle", "_loop", "_task", "_when")
+        __slots__ = ("_cancelling", "_deadlines", "_done", "_expired", "_task", "_when")
 
-        def __init__(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-            self._loop = loop
+        def __init__(self, deadlines: _Deadlines, deadline: float) -> None:
+            self._deadlines = deadlines
             self._when = deadline
-            self._handle: asyncio.TimerHandle | None = None
             self._expired = False
+            self._done = False
 
         def __enter__(self) -> _AsyncioGuard:
             task = asyncio.current_task()
@@ -144,23 +191,23 @@ if sys.version_info >= (3, 11):
             self._task = task
             self._cancelling = task.cancelling()
             if self._when != math.inf:
-                self._handle = self._loop.call_at(self._when, self._fire)
+                self._deadlines.add(self._when, self)
             return self
 
-        def _fire(self) -> None:
-            self._handle = None
-            self._expired = True
-            self._task.cancel()
+        def waiting_for(self, when: float) -> bool:
+            return not (self._done or self._expired) and self._when == when
+
+        def expire(self, when: float) -> None:
+            if self.waiting_for(when):
+                self._expired = True
+                self._task.cancel()
 
         def reschedule(self, deadline: float) -> None:
-            if self._expired:
+            if self._expired or self._done:
                 return
-            if self._handle is not None:
-                self._handle.cancel()
             self._when = deadline
-            self._handle = (
-                self._loop.call_at(deadline, self._fire) if deadline != math.inf else None
-            )
+            if deadline != math.inf:
+                self._deadlines.add(deadline, self)
 
         def __exit__(
             self,
@@ -168,9 +215,7 @@ if sys.version_info >= (3, 11):
             e: BaseException | None,
             tb: TracebackType | None,
         ) -> bool:
-            if self._handle is not None:
-                self._handle.cancel()
-                self._handle = None
+            self._done = True
             if not self._expired:
                 return False
             if et is None:  # the tool swallowed our cancellation: balance the count anyway
@@ -185,11 +230,12 @@ if sys.version_info >= (3, 11):
             return self._expired
 
     class _AsyncioRuntime:
-        __slots__ = ("_group", "_loop")
+        __slots__ = ("_deadlines", "_group", "_loop")
 
         def __init__(self) -> None:
             self._loop = asyncio.get_running_loop()
             self._group = asyncio.TaskGroup()
+            self._deadlines = _Deadlines(self._loop)
 
         def now(self) -> float:
             return self._loop.time()
@@ -198,7 +244,7 @@ if sys.version_info >= (3, 11):
             return asyncio.Event()
 
         def guard(self, deadline: float) -> Guard:
-            return _AsyncioGuard(self._loop, deadline)
+            return _AsyncioGuard(self._deadlines, deadline)
 
         async def open(self) -> None:
             await self._group.__aenter__()
@@ -212,4 +258,7 @@ if sys.version_info >= (3, 11):
             e: BaseException | None,
             tb: TracebackType | None,
         ) -> bool | None:
-            return await self._group.__aexit__(et, e, tb)
+            try:
+                return await self._group.__aexit__(et, e, tb)
+            finally:
+                self._deadlines.close()
