@@ -34,12 +34,13 @@ class SDKAdapter(ModelAdapter):
     _client_class: ClassVar[str]
     _offline_url: ClassVar[str]  # never resolved: the offline transport is in-process
     _assembler: ClassVar[type[_Assembler]]
+    _default_model: ClassVar[str]
 
     def __init__(
         self,
         client: Any = None,
         *,
-        model: str,
+        model: str | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
         system: str | None = None,
@@ -50,7 +51,7 @@ class SDKAdapter(ModelAdapter):
             client = getattr(sdk, self._client_class)(base_url=base_url, api_key=api_key)
             self._owned_client = client
         self.client = client
-        self.model = model
+        self.model = model or self._default_model
         self.system = system
         self.request_options = dict(request_options or {})
 

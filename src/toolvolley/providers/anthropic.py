@@ -28,13 +28,14 @@ class AnthropicMessages(SDKAdapter):
     _sdk = "anthropic"
     _client_class = "AsyncAnthropic"
     _offline_url = "http://offline.toolvolley.invalid"
+    _default_model = "claude-sonnet-4-5"
     _assembler = AnthropicAssembler
 
     def __init__(
         self,
         client: Any = None,
         *,
-        model: str = "claude-sonnet-4-5",
+        model: str | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
         system: str | None = None,

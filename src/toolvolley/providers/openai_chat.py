@@ -31,13 +31,14 @@ class OpenAIChat(SDKAdapter):
     _sdk = "openai"
     _client_class = "AsyncOpenAI"
     _offline_url = "http://offline.toolvolley.invalid/v1"
+    _default_model = "gpt-4.1-mini"
     _assembler = ChatAssembler
 
     def __init__(
         self,
         client: Any = None,
         *,
-        model: str = "gpt-4.1-mini",
+        model: str | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
         system: str | None = None,

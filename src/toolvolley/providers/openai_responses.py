@@ -27,25 +27,7 @@ class OpenAIResponses(SDKAdapter):
     _client_class = "AsyncOpenAI"
     _offline_url = "http://offline.toolvolley.invalid/v1"
     _assembler = ResponsesAssembler
-
-    def __init__(
-        self,
-        client: Any = None,
-        *,
-        model: str = "gpt-4.1-mini",
-        base_url: str | None = None,
-        api_key: str | None = None,
-        system: str | None = None,
-        request_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(
-            client,
-            model=model,
-            base_url=base_url,
-            api_key=api_key,
-            system=system,
-            request_options=request_options,
-        )
+    _default_model = "gpt-4.1-mini"
 
     def _request(
         self, transcript: Sequence[Mapping[str, Any]], toolbox: Toolbox, parallel: bool
