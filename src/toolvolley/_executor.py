@@ -140,11 +140,10 @@ class Executor:
 
 
 class _Slot:
-    __slots__ = ("call", "queued_at", "result", "started_at", "tool")
+    __slots__ = ("call", "queued_at", "result", "started_at")
 
-    def __init__(self, call: ToolCall, tool: Tool | None, queued_at: float) -> None:
+    def __init__(self, call: ToolCall, queued_at: float) -> None:
         self.call = call
-        self.tool = tool
         self.queued_at = queued_at
         self.started_at: float | None = None
         self.result: ToolResult | None = None
@@ -237,7 +236,7 @@ class Batch:
             raise UserError(f"Batch.submit takes a ToolCall, not {type(call).__name__}.")
         now = time.perf_counter()
         tool = self._executor.toolbox.get(call.name)
-        slot = _Slot(call, tool, now)
+        slot = _Slot(call, now)
         index = len(self._slots)
         self._slots.append(slot)
         if call.id in self._ids:
@@ -278,7 +277,7 @@ class Batch:
         if status == "ok":
             raise UserError("Batch.fail records a failure; its status cannot be 'ok'.")
         now = time.perf_counter()
-        slot = _Slot(call, self._executor.toolbox.get(call.name), now)
+        slot = _Slot(call, now)
         self._slots.append(slot)
         self._ids.add(call.id)
         self._finish(slot, status, message, started_at=now)

@@ -10,7 +10,7 @@ import anyio.lowlevel
 
 from .._calls import ToolCall
 from .._events import StreamUpdate
-from .._model import ModelAdapter, ModelResponse, Usage
+from .._model import Message, ModelAdapter, ModelResponse, Usage
 from .._optional import require
 from .._toolbox import Toolbox
 from ..offline import OfflineModel, http_client_for
@@ -27,7 +27,8 @@ class SDKAdapter(ModelAdapter):
 
     Subclasses say which SDK (``_sdk``, ``_client_class``, ``_offline_url``), how to build a
     request, how to send it (``_send``), how to read a whole response (``_parse``), which
-    assembler reads its stream, and how to write a turn back into the transcript (``_build``).
+    assembler reads its stream, and how to write a turn back into the transcript
+    (``_assistant_messages``).
     """
 
     _sdk: ClassVar[str]  # the package, and the name of its extra
@@ -84,6 +85,9 @@ class SDKAdapter(ModelAdapter):
         """Text, calls and usage of a whole (non-streamed) response."""
 
     @abstractmethod
+    def _assistant_messages(self, text: str, calls: Sequence[ToolCall]) -> tuple[Message, ...]:
+        """The assistant's turn in the provider's transcript format (every call it began)."""
+
     def _build(
         self,
         text: str,
@@ -94,7 +98,15 @@ class SDKAdapter(ModelAdapter):
         incomplete: tuple[ToolCall, ...] = (),
         stream_error: Exception | None = None,
     ) -> ModelResponse:
-        """The response, with the assistant's turn in the provider's transcript format."""
+        return ModelResponse(
+            text=text,
+            calls=calls,
+            messages=self._assistant_messages(text, (*calls, *incomplete)),
+            usage=usage,
+            raw=raw,
+            incomplete=incomplete,
+            stream_error=stream_error,
+        )
 
     def _stream_options(self) -> dict[str, Any]:
         return {}

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._calls import ToolCall, ToolResult
-from .._model import Message, ModelResponse, Usage
+from .._model import Message, Usage
 from .._toolbox import Toolbox
 from ._assembly import AnthropicAssembler
 from ._base import SDKAdapter
@@ -83,30 +83,12 @@ class AnthropicMessages(SDKAdapter):
         tokens = Usage(usage.input_tokens, usage.output_tokens) if usage else Usage()
         return "".join(texts), tuple(calls), tokens
 
-    def _build(
-        self,
-        text: str,
-        calls: tuple[ToolCall, ...],
-        usage: Usage,
-        *,
-        raw: Any = None,
-        incomplete: tuple[ToolCall, ...] = (),
-        stream_error: Exception | None = None,
-    ) -> ModelResponse:
+    def _assistant_messages(self, text: str, calls: Sequence[ToolCall]) -> tuple[Message, ...]:
         blocks: list[Message] = [{"type": "text", "text": text}] if text else []
         blocks += [
-            {"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c)}
-            for c in (*calls, *incomplete)
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c)} for c in calls
         ]
-        return ModelResponse(
-            text=text,
-            calls=calls,
-            messages=({"role": "assistant", "content": blocks},),
-            usage=usage,
-            raw=raw,
-            incomplete=incomplete,
-            stream_error=stream_error,
-        )
+        return ({"role": "assistant", "content": blocks},)
 
     def user_message(self, text: str) -> Message:
         return {"role": "user", "content": text}

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._calls import ToolCall, ToolResult
-from .._model import Message, ModelResponse, Usage
+from .._model import Message, Usage
 from .._toolbox import Toolbox
 from ._assembly import ChatAssembler
 from ._base import SDKAdapter
@@ -87,35 +87,18 @@ class OpenAIChat(SDKAdapter):
         tokens = Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage()
         return message.content or "", calls, tokens
 
-    def _build(
-        self,
-        text: str,
-        calls: tuple[ToolCall, ...],
-        usage: Usage,
-        *,
-        raw: Any = None,
-        incomplete: tuple[ToolCall, ...] = (),
-        stream_error: Exception | None = None,
-    ) -> ModelResponse:
+    def _assistant_messages(self, text: str, calls: Sequence[ToolCall]) -> tuple[Message, ...]:
         assistant: Message = {"role": "assistant", "content": text or None}
-        if calls or incomplete:
+        if calls:
             assistant["tool_calls"] = [
                 {
                     "id": c.id,
                     "type": "function",
                     "function": {"name": c.name, "arguments": c.arguments_text()},
                 }
-                for c in (*calls, *incomplete)
+                for c in calls
             ]
-        return ModelResponse(
-            text=text,
-            calls=calls,
-            messages=(assistant,),
-            usage=usage,
-            raw=raw,
-            incomplete=incomplete,
-            stream_error=stream_error,
-        )
+        return (assistant,)
 
     def user_message(self, text: str) -> Message:
         return {"role": "user", "content": text}

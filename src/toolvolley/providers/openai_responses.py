@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._calls import ToolCall, ToolResult
-from .._model import Message, ModelResponse, Usage
+from .._model import Message, Usage
 from .._toolbox import Toolbox
 from ._assembly import ResponsesAssembler
 from ._base import SDKAdapter
@@ -55,16 +55,7 @@ class OpenAIResponses(SDKAdapter):
         tokens = Usage(usage.input_tokens, usage.output_tokens) if usage else Usage()
         return "".join(texts), tuple(calls), tokens
 
-    def _build(
-        self,
-        text: str,
-        calls: tuple[ToolCall, ...],
-        usage: Usage,
-        *,
-        raw: Any = None,
-        incomplete: tuple[ToolCall, ...] = (),
-        stream_error: Exception | None = None,
-    ) -> ModelResponse:
+    def _assistant_messages(self, text: str, calls: Sequence[ToolCall]) -> tuple[Message, ...]:
         messages: list[Message] = [{"role": "assistant", "content": text}] if text else []
         messages += [
             {
@@ -73,17 +64,9 @@ class OpenAIResponses(SDKAdapter):
                 "name": c.name,
                 "arguments": c.arguments_text(),
             }
-            for c in (*calls, *incomplete)
+            for c in calls
         ]
-        return ModelResponse(
-            text=text,
-            calls=calls,
-            messages=tuple(messages),
-            usage=usage,
-            raw=raw,
-            incomplete=incomplete,
-            stream_error=stream_error,
-        )
+        return tuple(messages)
 
     def user_message(self, text: str) -> Message:
         return {"role": "user", "content": text}
