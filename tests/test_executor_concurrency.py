@@ -461,3 +461,41 @@ async def test_a_tool_that_swallows_its_timeout_still_times_out() -> None:
             [ToolCall("1", "stubborn"), ToolCall("2", "after")]
         )
     assert [r.status for r in results] == ["timeout", "ok"]
+
+
+@pytest.mark.anyio
+async def test_staggered_timeouts_each_end_their_own_call() -> None:
+    """Many deadlines share one timer: each call still ends at its own, whatever finishes
+    around it (calls that never suspend, calls that finish in time)."""
+
+    @tool
+    async def hang(i: int) -> int:
+        await anyio.sleep_forever()
+        return i
+
+    @tool
+    async def instant(i: int) -> int:
+        return i  # never suspends
+
+    @tool
+    async def prompt(i: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        return i
+
+    timeouts = [0.25, 0.05, 0.15, 0.1, 0.2]
+    tools = [instant, prompt] + [
+        hang.with_options(name=f"hang_{i}", timeout=t) for i, t in enumerate(timeouts)
+    ]
+    calls = [ToolCall(f"x{i}", "instant", {"i": i}) for i in range(50)]
+    calls += [ToolCall(f"p{i}", "prompt", {"i": i}) for i in range(50)]
+    calls += [ToolCall(f"h{i}", f"hang_{i}", {"i": i}) for i in range(len(timeouts))]
+    with anyio.fail_after(10):
+        results = await Executor(tools).run(calls)
+    assert [r.status for r in results[:100]] == ["ok"] * 100
+    hung = results[100:]
+    assert [r.status for r in hung] == ["timeout"] * len(timeouts)
+    for result, timeout in zip(hung, timeouts, strict=True):
+        assert result.duration >= timeout * 0.99  # never early (the loop clock may round)
+        assert f"{timeout:g} s timeout" in result.content
+    by_end = sorted(range(len(timeouts)), key=lambda i: hung[i].ended_at)
+    assert by_end == sorted(range(len(timeouts)), key=lambda i: timeouts[i])

@@ -221,3 +221,18 @@ def test_executor_settings_are_validated() -> None:
     for settings in bad:
         with pytest.raises(UserError):
             Executor([], **settings)
+
+
+def test_results_built_on_the_fast_path_are_ordinary_results() -> None:
+    from dataclasses import FrozenInstanceError, fields
+
+    from toolvolley._calls import new_result
+
+    values = ("c1", "t", "ok", "{}", {"a": 1}, None, 1.0, 2.0, 3.5)
+    fast = new_result(*values)  # type: ignore[arg-type]
+    slow = ToolResult(*values)  # type: ignore[arg-type]
+    assert fast == slow
+    assert repr(fast) == repr(slow)
+    assert [getattr(fast, f.name) for f in fields(ToolResult)] == list(values)
+    with pytest.raises(FrozenInstanceError):
+        fast.content = "changed"  # type: ignore[misc]

@@ -12,12 +12,12 @@ from typing import Any, Literal
 
 import anyio
 
-from ._calls import ToolCall, ToolResult, ToolStatus
+from ._calls import ToolCall, ToolResult, ToolStatus, new_result
 from ._content import UnserializableResult, to_content
 from ._errors import ToolError, UserError
 from ._events import ExecutionHooks
 from ._report import BatchReport
-from ._runtime import Runtime, current_runtime
+from ._runtime import Guard, Runtime, current_runtime
 from ._schema import ArgumentsError
 from ._toolbox import Toolbox
 from ._tools import Tool
@@ -30,6 +30,7 @@ Mode = Literal["parallel", "serial"]
 """``parallel``: every call starts at once. ``serial``: one call at a time, in order."""
 
 _MAX_ERROR_TEXT = 500
+_clock = time.perf_counter  # the clock of every ToolResult
 
 
 class Executor:
@@ -178,6 +179,7 @@ class Batch:
         self._ids: set[str] = set()
         self._runtime: Runtime | None = None
         self._state: Literal["new", "open", "closed"] = "new"
+        self._serial = executor.mode == "serial"
         self._deadline = math.inf
         self._closed_at = 0.0
         self._limiter: anyio.CapacityLimiter | None = None
@@ -215,7 +217,7 @@ class Batch:
             return await self._runtime.close(exc_type, exc, tb)
         finally:
             self._state = "closed"
-            self._closed_at = time.perf_counter()
+            self._closed_at = _clock()
             for hook in self._hooks:
                 hook.batch_finished(self)
 
@@ -234,9 +236,7 @@ class Batch:
             raise UserError("Submit calls inside 'async with executor.batch() as batch:'.")
         if not isinstance(call, ToolCall):
             raise UserError(f"Batch.submit takes a ToolCall, not {type(call).__name__}.")
-        now = time.perf_counter()
-        tool = self._executor.toolbox.get(call.name)
-        slot = _Slot(call, now)
+        slot = _Slot(call, _clock())
         index = len(self._slots)
         self._slots.append(slot)
         if call.id in self._ids:
@@ -244,23 +244,24 @@ class Batch:
                 f"Duplicate tool call id {call.id!r}: an earlier call in this turn has the same "
                 "id, so this one was not run. Give every call its own id."
             )
-            self._finish(slot, "error", message, started_at=now)
+            self._reject(slot, "error", message)
             return index
         self._ids.add(call.id)
+        tool = self._executor.toolbox.get(call.name)
         if tool is None:
             available = ", ".join(self._executor.toolbox.wire_names) or "none"
             message = f"Unknown tool {call.name!r}. Available tools: {available}."
-            self._finish(slot, "unknown_tool", message, started_at=now)
+            self._reject(slot, "unknown_tool", message)
             return index
         try:
             kwargs = tool.arguments.validate(call.arguments)
         except ArgumentsError as exc:
-            self._finish(slot, "invalid_arguments", exc.message, error=exc.cause, started_at=now)
+            self._reject(slot, "invalid_arguments", exc.message, exc.cause)
             return index
         runtime = self._runtime
         assert runtime is not None
         gate, phase = self._gate, self._phase
-        if self._executor.mode == "serial" or tool.sequential:
+        if self._serial or tool.sequential:
             done = self._gate = runtime.event()
             self._phase = _Phase()
             runtime.spawn(self._run, slot, tool, kwargs, gate, phase, done, name=call.id)
@@ -276,11 +277,10 @@ class Batch:
             raise UserError("Record calls inside 'async with executor.batch() as batch:'.")
         if status == "ok":
             raise UserError("Batch.fail records a failure; its status cannot be 'ok'.")
-        now = time.perf_counter()
-        slot = _Slot(call, now)
+        slot = _Slot(call, _clock())
         self._slots.append(slot)
         self._ids.add(call.id)
-        self._finish(slot, status, message, started_at=now)
+        self._reject(slot, status, message)
         return len(self._slots) - 1
 
     def results(self) -> list[ToolResult]:
@@ -306,56 +306,82 @@ class Batch:
     ) -> None:
         """Run one call. ``gate``: the previous barrier's event, to wait for. ``drain``: for a
         barrier, the phase to wait out. ``done``: the barrier's own event, or the phase the call
-        belongs to."""
+        belongs to.
+
+        This is the path every call takes, so the common case (no barrier, no limiter, no
+        hooks) costs as little as it can: see scenario D in ``benchmarks/executor.py``.
+        """
         runtime = self._runtime
         assert runtime is not None
         timeout = tool.timeout if tool.timeout is not None else self._executor.timeout
-        own_timeout = False  # whether the call's own timeout, not the batch deadline, bounds it
         limiters = self._limiters(tool)
+        waits = gate is not None or drain is not None or limiters
         try:
-            with runtime.guard(self._deadline) as guard:
-                if gate is not None:
-                    await gate.wait()
-                if drain is not None and drain.pending:
-                    drain.drained = runtime.event()
-                    await drain.drained.wait()
-                acquired: list[anyio.CapacityLimiter] = []
+            # The call's own timeout starts when the call does: now, or after its wait.
+            with runtime.guard(self._deadline, None if waits else timeout) as guard:
+                if waits:
+                    await self._wait_turn(slot, gate, drain, limiters, timeout, guard)
                 try:
-                    for limiter in limiters:
-                        await limiter.acquire_on_behalf_of(slot)
-                        acquired.append(limiter)
-                    if timeout is not None:
-                        call_deadline = runtime.now() + timeout
-                        own_timeout = call_deadline < self._deadline
-                        guard.reschedule(min(self._deadline, call_deadline))
-                    slot.started_at = time.perf_counter()
+                    slot.started_at = _clock()
                     for hook in self._hooks:
                         hook.call_started(slot.call, slot.started_at)
-                    value = await self._invoke(tool, kwargs)
+                    if tool.is_async:
+                        value = await tool.func(**kwargs)
+                    else:
+                        value = await self._run_sync_tool(tool, kwargs)
                 finally:
-                    for limiter in reversed(acquired):
+                    for limiter in reversed(limiters):
                         limiter.release_on_behalf_of(slot)
             if guard.expired:
-                self._finish_timeout(slot, tool, timeout if own_timeout else None)
+                own = timeout is not None and guard.deadline < self._deadline
+                self._finish_timeout(slot, tool, timeout if own else None)
             else:
                 self._finish_value(slot, tool, value)
         except ToolError as exc:
-            self._finish(slot, "error", exc.message, error=exc)
+            self._finish(slot, "error", exc.message, None, exc)
         except Exception as exc:
             text = f"{type(exc).__name__}: {exc}"
             if len(text) > _MAX_ERROR_TEXT:
                 text = text[: _MAX_ERROR_TEXT - 3] + "..."
             message = f"Tool {tool.name!r} failed with {text}"
-            self._finish(slot, "error", message, error=exc)
+            self._finish(slot, "error", message, None, exc)
         finally:
-            if isinstance(done, _Phase):
+            if type(done) is _Phase:
                 done.leave()
             else:
                 done.set()
 
-    async def _invoke(self, tool: Tool, kwargs: dict[str, Any]) -> Any:
-        if tool.is_async:
-            return await tool.func(**kwargs)
+    async def _wait_turn(
+        self,
+        slot: _Slot,
+        gate: Any,
+        drain: _Phase | None,
+        limiters: tuple[anyio.CapacityLimiter, ...],
+        call_timeout: float | None,
+        guard: Guard,
+    ) -> None:
+        """Wait for the barrier before the call and for a place in each limiter, then start
+        the call's own timeout. On failure, releases what it took."""
+        runtime = self._runtime
+        assert runtime is not None
+        if gate is not None:
+            await gate.wait()
+        if drain is not None and drain.pending:
+            drain.drained = runtime.event()
+            await drain.drained.wait()
+        acquired: list[anyio.CapacityLimiter] = []
+        try:
+            for limiter in limiters:
+                await limiter.acquire_on_behalf_of(slot)
+                acquired.append(limiter)
+        except BaseException:
+            for limiter in reversed(acquired):
+                limiter.release_on_behalf_of(slot)
+            raise
+        if call_timeout is not None:
+            guard.reschedule(min(self._deadline, runtime.now() + call_timeout))
+
+    async def _run_sync_tool(self, tool: Tool, kwargs: dict[str, Any]) -> Any:
         if tool.run_in == "process":
             return await run_in_process(tool.func, kwargs)
         assert self._threads is not None
@@ -381,12 +407,12 @@ class Batch:
 
     def _finish_value(self, slot: _Slot, tool: Tool, value: Any) -> None:
         try:
-            content = to_content(value)
+            content = value if type(value) is str else to_content(value)
         except UnserializableResult as exc:
             message = f"Tool {tool.name!r} {exc}; no result can be shown."
-            self._finish(slot, "error", message, value=value, error=exc)
+            self._finish(slot, "error", message, value, exc)
             return
-        self._finish(slot, "ok", content, value=value)
+        self._finish(slot, "ok", content, value)
 
     def _finish_timeout(self, slot: _Slot, tool: Tool, timeout: float | None) -> None:
         """``timeout``: the call's own limit when that was what ran out; ``None``: the deadline."""
@@ -401,31 +427,28 @@ class Batch:
                 f"The batch deadline of {self._executor.deadline:g} s passed before tool "
                 f"{tool.name!r} {when}. Continue without this result."
             )
-        self._finish(slot, "timeout", message, error=TimeoutError(message))
+        self._finish(slot, "timeout", message, None, TimeoutError(message))
+
+    def _reject(
+        self, slot: _Slot, status: ToolStatus, message: str, error: BaseException | None = None
+    ) -> None:
+        """A call that ends before it starts."""
+        slot.started_at = slot.queued_at
+        self._finish(slot, status, message, None, error)
 
     def _finish(
         self,
         slot: _Slot,
         status: ToolStatus,
         content: str,
-        *,
         value: Any = None,
         error: BaseException | None = None,
-        started_at: float | None = None,
     ) -> None:
-        if started_at is not None:
-            slot.started_at = started_at
-        started = slot.started_at if slot.started_at is not None else time.perf_counter()
-        result = slot.result = ToolResult(
-            call_id=slot.call.id,
-            name=slot.call.name,
-            status=status,
-            content=content,
-            value=value,
-            error=error,
-            queued_at=slot.queued_at,
-            started_at=started,
-            ended_at=time.perf_counter(),
+        ended = _clock()
+        started = slot.started_at if slot.started_at is not None else ended
+        call = slot.call
+        result = slot.result = new_result(
+            call.id, call.name, status, content, value, error, slot.queued_at, started, ended
         )
         for hook in self._hooks:
             hook.call_finished(result)

@@ -29,6 +29,7 @@ class Guard(Protocol):
     """A deadline around one call: it can be moved, and tells afterwards whether it expired.
 
     A synchronous context manager (cheaper than an async one; nothing in it awaits).
+    ``deadline`` is where it stands now, on the runtime's clock.
     """
 
     def __enter__(self) -> Guard: ...
@@ -40,6 +41,9 @@ class Guard(Protocol):
     def reschedule(self, deadline: float) -> None: ...
 
     @property
+    def deadline(self) -> float: ...
+
+    @property
     def expired(self) -> bool: ...
 
 
@@ -48,7 +52,9 @@ class Runtime(Protocol):
 
     def event(self) -> Any: ...  # an object with set() and ``await wait()``
 
-    def guard(self, deadline: float) -> Guard: ...
+    def guard(self, deadline: float, timeout: float | None = None) -> Guard:
+        """A guard for ``deadline``, or for ``timeout`` seconds from now if that is sooner."""
+        ...
 
     async def open(self) -> None: ...
 
@@ -74,7 +80,9 @@ def current_runtime() -> Runtime:
 class _AnyioGuard:
     __slots__ = ("_scope",)
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, timeout: float | None) -> None:
+        if timeout is not None:
+            deadline = min(deadline, anyio.current_time() + timeout)
         self._scope = anyio.CancelScope(deadline=deadline)
 
     def __enter__(self) -> _AnyioGuard:
@@ -88,6 +96,10 @@ class _AnyioGuard:
 
     def reschedule(self, deadline: float) -> None:
         self._scope.deadline = deadline
+
+    @property
+    def deadline(self) -> float:
+        return self._scope.deadline
 
     @property
     def expired(self) -> bool:
@@ -106,8 +118,8 @@ class _AnyioRuntime:
     def event(self) -> anyio.Event:
         return anyio.Event()
 
-    def guard(self, deadline: float) -> Guard:
-        return _AnyioGuard(deadline)
+    def guard(self, deadline: float, timeout: float | None = None) -> Guard:
+        return _AnyioGuard(deadline, timeout)
 
     async def open(self) -> None:
         await self._group.__aenter__()
@@ -129,28 +141,46 @@ if sys.version_info >= (3, 11):
         Deadlines wait in a heap and the timer is armed for the earliest, instead of a timer
         handle per call (the per-call cost is what a batch of many fast tools pays). Entries of
         guards that finished or moved their deadline are dropped when they reach the top.
+
+        A new deadline goes into the heap one loop iteration later, by then only if its call is
+        still running: a call that finishes without suspending (a cache hit, a quick
+        computation) costs the heap nothing. No timer can fire while a call runs without
+        suspending, so no deadline is missed.
         """
 
-        __slots__ = ("_armed", "_count", "_handle", "_heap", "_loop")
+        __slots__ = ("_armed", "_count", "_flush", "_handle", "_heap", "_new", "loop", "time")
 
         def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-            self._loop = loop
+            self.loop = loop
+            self.time = loop.time
             self._heap: list[tuple[float, int, _AsyncioGuard]] = []
+            self._new: list[tuple[float, _AsyncioGuard]] = []
+            self._flush: asyncio.Handle | None = None
             self._handle: asyncio.TimerHandle | None = None
             self._armed = math.inf
             self._count = 0
 
         def add(self, when: float, guard: _AsyncioGuard) -> None:
-            self._count += 1
-            heapq.heappush(self._heap, (when, self._count, guard))
-            if when < self._armed:
-                self._arm(when)
+            self._new.append((when, guard))
+            if self._flush is None:
+                self._flush = self.loop.call_soon(self._take_new)
+
+        def _take_new(self) -> None:
+            self._flush = None
+            new, self._new = self._new, []
+            heap = self._heap
+            for when, guard in new:
+                if guard.waiting_for(when):
+                    self._count += 1
+                    heapq.heappush(heap, (when, self._count, guard))
+            if heap and heap[0][0] < self._armed:
+                self._arm(heap[0][0])
 
         def _arm(self, when: float) -> None:
             if self._handle is not None:
                 self._handle.cancel()
             self._armed = when
-            self._handle = self._loop.call_at(when, self._fire)
+            self._handle = self.loop.call_at(when, self._fire)
 
         def _fire(self) -> None:
             due, self._armed, self._handle = self._armed, math.inf, None
@@ -164,10 +194,12 @@ if sys.version_info >= (3, 11):
                 self._arm(heap[0][0])
 
         def close(self) -> None:
-            if self._handle is not None:
-                self._handle.cancel()
-                self._handle = None
+            for handle in (self._handle, self._flush):
+                if handle is not None:
+                    handle.cancel()
+            self._handle = self._flush = None
             self._heap.clear()
+            self._new.clear()
 
     class _AsyncioGuard:
         """``asyncio.timeout`` semantics on the batch's shared timer.
@@ -177,35 +209,37 @@ if sys.version_info >= (3, 11):
         outside still propagates, as in the standard library.
         """
 
-        __slots__ = ("_cancelling", "_deadlines", "_done", "_expired", "_task", "_when")
+        __slots__ = ("_cancelling", "_deadlines", "_done", "_task", "deadline", "expired")
 
-        def __init__(self, deadlines: _Deadlines, deadline: float) -> None:
+        def __init__(self, deadlines: _Deadlines, deadline: float, timeout: float | None) -> None:
+            if timeout is not None:
+                call_deadline = deadlines.time() + timeout
+                if call_deadline < deadline:
+                    deadline = call_deadline
             self._deadlines = deadlines
-            self._when = deadline
-            self._expired = False
-            self._done = False
+            self.deadline = deadline
+            self.expired = self._done = False
 
         def __enter__(self) -> _AsyncioGuard:
-            task = asyncio.current_task()
+            task = self._task = asyncio.current_task(self._deadlines.loop)
             assert task is not None, "a call runs in a task"
-            self._task = task
             self._cancelling = task.cancelling()
-            if self._when != math.inf:
-                self._deadlines.add(self._when, self)
+            if self.deadline != math.inf:
+                self._deadlines.add(self.deadline, self)
             return self
 
         def waiting_for(self, when: float) -> bool:
-            return not (self._done or self._expired) and self._when == when
+            return not (self._done or self.expired) and self.deadline == when
 
         def expire(self, when: float) -> None:
             if self.waiting_for(when):
-                self._expired = True
+                self.expired = True
                 self._task.cancel()
 
         def reschedule(self, deadline: float) -> None:
-            if self._expired or self._done:
+            if self.expired or self._done:
                 return
-            self._when = deadline
+            self.deadline = deadline
             if deadline != math.inf:
                 self._deadlines.add(deadline, self)
 
@@ -216,7 +250,7 @@ if sys.version_info >= (3, 11):
             tb: TracebackType | None,
         ) -> bool:
             self._done = True
-            if not self._expired:
+            if not self.expired:
                 return False
             if et is None:  # the tool swallowed our cancellation: balance the count anyway
                 self._task.uncancel()
@@ -224,10 +258,6 @@ if sys.version_info >= (3, 11):
             if issubclass(et, asyncio.CancelledError):
                 return self._task.uncancel() <= self._cancelling
             return False
-
-        @property
-        def expired(self) -> bool:
-            return self._expired
 
     class _AsyncioRuntime:
         __slots__ = ("_deadlines", "_group", "_loop")
@@ -243,8 +273,8 @@ if sys.version_info >= (3, 11):
         def event(self) -> asyncio.Event:
             return asyncio.Event()
 
-        def guard(self, deadline: float) -> Guard:
-            return _AsyncioGuard(self._deadlines, deadline)
+        def guard(self, deadline: float, timeout: float | None = None) -> Guard:
+            return _AsyncioGuard(self._deadlines, deadline, timeout)
 
         async def open(self) -> None:
             await self._group.__aenter__()

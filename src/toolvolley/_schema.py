@@ -53,7 +53,15 @@ class ArgumentsError(Exception):
 class Arguments:
     """Validates a call's arguments and turns them into keyword arguments for the handler."""
 
-    __slots__ = ("_as_plain_data", "_fields", "_model", "_renamed", "json_schema")
+    __slots__ = (
+        "_as_plain_data",
+        "_fields",
+        "_model",
+        "_renamed",
+        "_validate_json",
+        "_validate_python",
+        "json_schema",
+    )
 
     def __init__(
         self,
@@ -64,6 +72,12 @@ class Arguments:
         as_plain_data: bool,
     ) -> None:
         self._model = model
+        # The compiled validator itself: every call of a batch goes through here, and the
+        # model's classmethods cost as much again as the validation of a small object.
+        if not model.__pydantic_complete__:
+            model.model_rebuild(raise_errors=True)
+        self._validate_json = model.__pydantic_validator__.validate_json
+        self._validate_python = model.__pydantic_validator__.validate_python
         self._fields = dict(fields)  # handler keyword -> model attribute
         self._renamed = any(keyword != attr for keyword, attr in self._fields.items())
         self._as_plain_data = as_plain_data
@@ -72,13 +86,13 @@ class Arguments:
     def validate(self, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
         """Return the handler's keyword arguments, or raise :class:`ArgumentsError`."""
         try:
-            if isinstance(raw, Mapping):
-                instance = self._model.model_validate(raw)
+            if isinstance(raw, (str, bytes)):
+                instance: BaseModel = self._validate_json(raw)
             else:
-                if not raw.strip():
-                    raw = "{}"  # some models send "" for a tool without parameters
-                instance = self._model.model_validate_json(raw)
+                instance = self._validate_python(raw)
         except ValidationError as exc:
+            if isinstance(raw, (str, bytes)) and not raw.strip():
+                return self.validate("{}")  # some models send "" for a tool without parameters
             raise ArgumentsError(self._describe(exc), cause=exc) from exc
         if self._as_plain_data:
             return instance.model_dump(mode="python", by_alias=True, exclude_unset=True)
