@@ -179,7 +179,6 @@ class Batch:
         self._ids: set[str] = set()
         self._runtime: Runtime | None = None
         self._state: Literal["new", "open", "closed"] = "new"
-        self._serial = executor.mode == "serial"
         self._deadline = math.inf
         self._closed_at = 0.0
         self._limiter: anyio.CapacityLimiter | None = None
@@ -261,7 +260,7 @@ class Batch:
         runtime = self._runtime
         assert runtime is not None
         gate, phase = self._gate, self._phase
-        if self._serial or tool.sequential:
+        if self._executor.mode == "serial" or tool.sequential:
             done = self._gate = runtime.event()
             self._phase = _Phase()
             runtime.spawn(self._run, slot, tool, kwargs, gate, phase, done, name=call.id)
@@ -407,7 +406,7 @@ class Batch:
 
     def _finish_value(self, slot: _Slot, tool: Tool, value: Any) -> None:
         try:
-            content = value if type(value) is str else to_content(value)
+            content = to_content(value)
         except UnserializableResult as exc:
             message = f"Tool {tool.name!r} {exc}; no result can be shown."
             self._finish(slot, "error", message, value, exc)
