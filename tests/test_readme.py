@@ -8,7 +8,9 @@ import re
 import textwrap
 from pathlib import Path
 
-import pytest
+import typer.main
+
+from toolvolley._cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -85,11 +87,8 @@ def test_files_it_points_to_exist() -> None:
 
 def test_command_line_options_exist() -> None:
     """Every ``--option`` the README mentions belongs to the toolvolley command or a benchmark."""
-    typer_main = pytest.importorskip("typer.main", reason="the cli extra is not installed")
-    from toolvolley._cli import app
-
     known = set(OTHER_TOOLS_OPTIONS)
-    group = typer_main.get_command(app)
+    group = typer.main.get_command(app)  # the dev extra installs the cli extra
     for command in getattr(group, "commands", {}).values():
         for param in command.params:
             known.update(param.opts, param.secondary_opts)
