@@ -59,8 +59,11 @@ def test_names_the_examples_import_exist() -> None:
     for block in _code_blocks("python"):
         tree = ast.parse(block)
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("toolvolley"):
-                assert node.module is not None
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("toolvolley")
+            ):
                 module = importlib.import_module(node.module)
                 for alias in node.names:
                     assert hasattr(module, alias.name), f"{node.module}.{alias.name}"
