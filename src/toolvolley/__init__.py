@@ -14,7 +14,14 @@
 """
 
 from ._calls import ToolCall, ToolResult, ToolStatus
-from ._errors import ToolError, ToolvolleyError, UserError
+from ._errors import (
+    MaxTurnsExceeded,
+    ModelError,
+    StreamCutError,
+    ToolError,
+    ToolvolleyError,
+    UserError,
+)
 from ._events import (
     CallFinished,
     CallReady,
@@ -24,9 +31,10 @@ from ._events import (
     TextDelta,
     TurnEvent,
     TurnFinished,
+    TurnStats,
 )
 from ._executor import Batch, Executor, Mode
-from ._loop import LoopResult, MaxTurnsExceeded, TurnStats, run_loop, run_turn
+from ._loop import LoopResult, run_loop, run_turn
 from ._model import ModelAdapter, ModelResponse, Usage
 from ._report import BatchReport
 from ._timeline import Bar, Timeline, save_timelines, timelines_svg
@@ -46,8 +54,10 @@ __all__ = [
     "MaxTurnsExceeded",
     "Mode",
     "ModelAdapter",
+    "ModelError",
     "ModelResponse",
     "RunIn",
+    "StreamCutError",
     "StreamUpdate",
     "TextDelta",
     "Timeline",

@@ -3,17 +3,37 @@
 A tool that fails is not an exception here: it becomes a :class:`~toolvolley.ToolResult` that is
 sent back to the model. Exceptions are for the developer::
 
-    ToolvolleyError            root of everything toolvolley raises
-    ├── UserError              the library was used wrongly (bad tool definition, bad setting)
-    └── ToolError              raised *by a tool* to report a failure to the model in its own words
+    ToolvolleyError              root of everything toolvolley raises
+    ├── UserError                the library was used wrongly (bad tool definition, bad setting)
+    ├── ToolError                raised *by a tool* to tell the model what failed, in its own words
+    ├── ModelError               the model call failed; ``__cause__`` is the SDK's own exception
+    │   └── StreamCutError       the response stream ended without its finish signal
+    └── MaxTurnsExceeded         the model still asked for tools after ``max_turns`` model calls
 
 ``ToolError`` is the one exception meant to be raised inside tools: its message becomes the
 result's content verbatim, without the "raised ..." prefix other exceptions get.
+
+``ModelError`` is the one exception to catch around :func:`~toolvolley.run_loop` for "the model
+failed" (HTTP errors, refused connections, cut streams); ``exc.__cause__`` is what the SDK raised,
+e.g. ``openai.BadRequestError``, with its status code and body.
 """
 
 from __future__ import annotations
 
-__all__ = ["ToolError", "ToolvolleyError", "UserError"]
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._events import TurnStats
+
+__all__ = [
+    "MaxTurnsExceeded",
+    "ModelError",
+    "StreamCutError",
+    "ToolError",
+    "ToolvolleyError",
+    "UserError",
+]
 
 
 class ToolvolleyError(Exception):
@@ -38,3 +58,51 @@ class ToolError(ToolvolleyError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class ModelError(ToolvolleyError):
+    """The model call failed: the provider answered with an error, the connection failed, or
+    the response could not be read. ``__cause__`` is the SDK's exception; ``provider`` names the
+    adapter (``"openai"``, ``"openai-responses"``, ``"anthropic"`` ...).
+
+    The calls of a turn that had already started still get their results (the batch finishes
+    before this is raised); ``transcript`` is the conversation up to the failed model call.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        transcript: Sequence[dict[str, Any]] = (),
+        turns: Sequence[TurnStats] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.transcript = list(transcript)
+        self.turns = tuple(turns)
+
+
+class StreamCutError(ModelError):
+    """The response stream ended (or broke) before the provider's finish signal, so its text is
+    not a whole answer. Calls whose arguments were complete still ran and have their results."""
+
+
+class MaxTurnsExceeded(ToolvolleyError):
+    """The model was still asking for tools after ``max_turns`` model calls.
+
+    ``transcript`` and ``turns`` hold the conversation so far (every call has its result).
+    """
+
+    def __init__(
+        self, max_turns: int, transcript: Sequence[dict[str, Any]], turns: Sequence[TurnStats]
+    ) -> None:
+        super().__init__(
+            f"The model still asked for tools after {max_turns} model calls (max_turns). "
+            "Raise max_turns if the task needs more steps, or look at the tool results in "
+            ".transcript: a model that repeats a call is often reacting to a failure."
+        )
+        self.max_turns = max_turns
+        self.transcript = list(transcript)
+        self.turns = tuple(turns)

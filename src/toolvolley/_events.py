@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._calls import ToolCall, ToolResult
+from ._report import BatchReport
 
 if TYPE_CHECKING:
     from ._executor import Batch
-    from ._loop import TurnStats
 
 __all__ = [
     "CallFinished",
@@ -20,6 +20,7 @@ __all__ = [
     "TextDelta",
     "TurnEvent",
     "TurnFinished",
+    "TurnStats",
 ]
 
 
@@ -54,6 +55,29 @@ class CallFinished:
     """A call has its one result."""
 
     result: ToolResult
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStats:
+    """One model call and the tool batch that answered it (if it asked for tools).
+
+    ``started_at`` and ``model_ended_at`` are ``time.perf_counter()`` stamps, on the same clock
+    as the results' times, so a timeline can show calls starting before the model finished.
+    """
+
+    index: int
+    calls: int
+    model_s: float
+    tools_s: float
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    results: tuple[ToolResult, ...] = ()
+    report: BatchReport | None = None
+    wall_s: float = 0.0
+    started_at: float = 0.0
+    model_ended_at: float = 0.0
+    streamed: bool = False
+    stream_error: BaseException | None = None
 
 
 @dataclass(frozen=True, slots=True)

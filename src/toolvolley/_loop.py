@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._calls import ToolCall, ToolResult
-from ._errors import ToolvolleyError, UserError
+from ._errors import MaxTurnsExceeded, UserError
 from ._events import (
     CallFinished,
     CallReady,
@@ -23,6 +23,7 @@ from ._events import (
     TextDelta,
     TurnEvent,
     TurnFinished,
+    TurnStats,
 )
 from ._executor import Batch, Executor
 from ._model import Message, ModelAdapter, ModelResponse, Usage
@@ -31,32 +32,9 @@ from ._toolbox import Toolbox
 from ._tools import Tool
 from ._tracing import resolve_tracer, turn_span
 
-__all__ = ["LoopResult", "MaxTurnsExceeded", "TurnStats", "run_loop", "run_turn"]
+__all__ = ["LoopResult", "run_loop", "run_turn"]
 
 OnEvent = Callable[[TurnEvent], None]
-
-
-@dataclass(frozen=True, slots=True)
-class TurnStats:
-    """One model call and the tool batch that answered it (if it asked for tools).
-
-    ``started_at`` and ``model_ended_at`` are ``time.perf_counter()`` stamps, on the same clock
-    as the results' times, so a timeline can show calls starting before the model finished.
-    """
-
-    index: int
-    calls: int
-    model_s: float
-    tools_s: float
-    text: str = ""
-    tool_calls: tuple[ToolCall, ...] = ()
-    results: tuple[ToolResult, ...] = ()
-    report: BatchReport | None = None
-    wall_s: float = 0.0
-    started_at: float = 0.0
-    model_ended_at: float = 0.0
-    streamed: bool = False
-    stream_error: BaseException | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +70,6 @@ class LoopResult:
     @property
     def wall_s(self) -> float:
         return sum(t.wall_s for t in self.turns)
-
-
-class MaxTurnsExceeded(ToolvolleyError):
-    """The model was still asking for tools after ``max_turns`` model calls.
-
-    ``transcript`` and ``turns`` hold the conversation so far (every call has its result).
-    """
-
-    def __init__(self, max_turns: int, transcript: list[Message], turns: Sequence[TurnStats]):
-        super().__init__(
-            f"The model still asked for tools after {max_turns} model calls (max_turns). "
-            "Raise max_turns if the task needs more steps, or look at the tool results in "
-            ".transcript: a model that repeats a call is often reacting to a failure."
-        )
-        self.max_turns = max_turns
-        self.transcript = transcript
-        self.turns = tuple(turns)
 
 
 class _Relay(ExecutionHooks):

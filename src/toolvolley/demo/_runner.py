@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from .._calls import ToolCall, ToolResult
 from .._errors import UserError
-from .._events import CallStarted, TurnEvent
+from .._events import CallStarted, TurnEvent, TurnStats
 from .._executor import Executor
-from .._loop import LoopResult, TurnStats, run_loop, run_turn
+from .._loop import LoopResult, run_loop, run_turn
 from .._model import Message, ModelAdapter
 from .._optional import require
 from .._report import BatchReport
