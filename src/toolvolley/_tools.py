@@ -32,6 +32,10 @@ class Tool:
       once it has finished. For tools with side effects that others depend on.
     * ``run_in``: ``"thread"`` (default) or ``"process"`` for CPU-bound sync functions, which must
       then be importable by name (defined at module level).
+    * Side effects, in MCP's vocabulary (``readOnlyHint``, ``destructiveHint``, ``idempotentHint``):
+      ``read_only`` (changes nothing), ``destructive`` (may destroy or overwrite state), and
+      ``idempotent`` (calling it again with the same arguments has no further effect). Nothing is
+      assumed when they are left unset.
 
     A tool is still callable as the function it wraps.
     """
@@ -45,6 +49,9 @@ class Tool:
     max_concurrency: int | None = None
     sequential: bool = False
     run_in: RunIn = "thread"
+    read_only: bool = False
+    destructive: bool = False
+    idempotent: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -57,6 +64,11 @@ class Tool:
             or self.max_concurrency < 1
         ):
             raise UserError(f"Tool {self.name!r}: max_concurrency must be an integer >= 1.")
+        for flag in ("sequential", "read_only", "destructive", "idempotent"):
+            if not isinstance(getattr(self, flag), bool):
+                raise UserError(f"Tool {self.name!r}: {flag} must be True or False.")
+        if self.read_only and self.destructive:
+            raise UserError(f"Tool {self.name!r} cannot be both read_only and destructive.")
         if self.run_in not in ("thread", "process"):
             raise UserError(f"Tool {self.name!r}: run_in must be 'thread' or 'process'.")
         if self.run_in == "process" and self.is_async:
@@ -86,6 +98,9 @@ class Tool:
         max_concurrency: int | None = None,
         sequential: bool | None = None,
         run_in: RunIn | None = None,
+        read_only: bool | None = None,
+        destructive: bool | None = None,
+        idempotent: bool | None = None,
     ) -> Tool:
         """A copy with the given options changed (those left as ``None`` are kept)."""
         changes: dict[str, Any] = {
@@ -95,6 +110,9 @@ class Tool:
             "max_concurrency": max_concurrency,
             "sequential": sequential,
             "run_in": run_in,
+            "read_only": read_only,
+            "destructive": destructive,
+            "idempotent": idempotent,
         }
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -110,6 +128,9 @@ class Tool:
         max_concurrency: int | None = None,
         sequential: bool = False,
         run_in: RunIn = "thread",
+        read_only: bool = False,
+        destructive: bool = False,
+        idempotent: bool = False,
     ) -> Tool:
         """A tool from a JSON Schema of its parameters and a callable that takes them by name.
 
@@ -132,6 +153,9 @@ class Tool:
             max_concurrency=max_concurrency,
             sequential=sequential,
             run_in=run_in,
+            read_only=read_only,
+            destructive=destructive,
+            idempotent=idempotent,
             arguments=arguments,
         )
 
@@ -149,6 +173,9 @@ def tool(
     max_concurrency: int | None = None,
     sequential: bool = False,
     run_in: RunIn = "thread",
+    read_only: bool = False,
+    destructive: bool = False,
+    idempotent: bool = False,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -162,6 +189,9 @@ def tool(
     max_concurrency: int | None = None,
     sequential: bool = False,
     run_in: RunIn = "thread",
+    read_only: bool = False,
+    destructive: bool = False,
+    idempotent: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a sync or async function into a :class:`Tool`.
 
@@ -191,6 +221,9 @@ def tool(
             max_concurrency=max_concurrency,
             sequential=sequential,
             run_in=run_in,
+            read_only=read_only,
+            destructive=destructive,
+            idempotent=idempotent,
             arguments=arguments,
         )
 
