@@ -241,10 +241,12 @@ async def test_caller_cancellation_propagates_and_leaves_one_result_per_call() -
     @tool
     def slow_sync() -> str:
         if running.enter("sync") == 2:
-            anyio.from_thread.run_sync(both_running.set)  # events belong to the loop's thread
+            # events belong to the loop's thread; the token finds it on every backend
+            anyio.from_thread.run_sync(both_running.set, token=token)
         release.wait(30)
         return "late"
 
+    token = anyio.lowlevel.current_token()
     executor = Executor([fast, slow_async, slow_sync])
     batch = executor.batch()
     try:

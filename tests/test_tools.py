@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from toolvolley import Tool, UserError, tool
+from toolvolley import Executor, Tool, UserError, tool
 from toolvolley._schema import ArgumentsError
 
 
@@ -124,7 +124,14 @@ def test_options_are_validated() -> None:
     with pytest.raises(UserError, match="max_concurrency"):
         tool(max_concurrency=0)(f)
     with pytest.raises(UserError, match="run_in"):
-        tool(run_in="cluster")(f)  # type: ignore[call-overload]
+        tool(run_in=3)(f)  # type: ignore[call-overload]
+    with pytest.raises(UserError, match="timeout"):
+        tool(timeout=True)(f)
+    with pytest.raises(UserError, match="sequential"):
+        tool(sequential=1)(f)  # type: ignore[call-overload]
+    elsewhere = tool(run_in="cluster")(f)  # a runner name: the executor must have it
+    with pytest.raises(UserError, match="no runner of that name"):
+        Executor([elsewhere])
     with pytest.raises(UserError, match="module level"):
         tool(run_in="process")(f)
 

@@ -13,6 +13,7 @@
     results = executor.run_sync([ToolCall("c1", "get_weather", '{"city": "Paris"}')])
 """
 
+from ._batch import Batch
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._errors import (
     MaxTurnsExceeded,
@@ -23,6 +24,7 @@ from ._errors import (
     UserError,
 )
 from ._events import (
+    BatchView,
     CallFinished,
     CallReady,
     CallStarted,
@@ -33,10 +35,14 @@ from ._events import (
     TurnFinished,
     TurnStats,
 )
-from ._executor import Batch, Executor, Mode
+from ._executor import Executor
 from ._loop import LoopResult, run_loop, run_turn
 from ._model import ModelAdapter, ModelResponse, Usage
+from ._processes import ProcessRunner
 from ._report import BatchReport
+from ._runners import Runner
+from ._scheduling import Mode
+from ._threads import ThreadRunner
 from ._timeline import Bar, Timeline, save_timelines, timelines_svg
 from ._toolbox import Toolbox
 from ._tools import RunIn, Tool, tool
@@ -45,6 +51,7 @@ __all__ = [
     "Bar",
     "Batch",
     "BatchReport",
+    "BatchView",
     "CallFinished",
     "CallReady",
     "CallStarted",
@@ -56,10 +63,13 @@ __all__ = [
     "ModelAdapter",
     "ModelError",
     "ModelResponse",
+    "ProcessRunner",
     "RunIn",
+    "Runner",
     "StreamCutError",
     "StreamUpdate",
     "TextDelta",
+    "ThreadRunner",
     "Timeline",
     "Tool",
     "ToolCall",

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ._calls import ToolCall, ToolResult
 from ._report import BatchReport
-
-if TYPE_CHECKING:
-    from ._executor import Batch
+from ._scheduling import Mode
 
 __all__ = [
+    "BatchView",
     "CallFinished",
     "CallReady",
     "CallStarted",
@@ -90,15 +89,30 @@ class TurnFinished:
 TurnEvent = TextDelta | CallReady | CallStarted | CallFinished | TurnFinished
 
 
+class BatchView(Protocol):
+    """What hooks can read of a batch: a read-only view, so hooks cannot change it."""
+
+    @property
+    def mode(self) -> Mode:
+        """``"parallel"`` or ``"serial"``."""
+        ...
+
+    @property
+    def size(self) -> int:
+        """Calls submitted so far."""
+        ...
+
+
 class ExecutionHooks:
     """Told by the executor about each batch and call, for logging, metrics or tracing.
 
     Subclass and override what you need; the defaults do nothing. Hooks run on the event loop
-    and must not block. An exception in a hook is a bug in the hook: it propagates.
+    and must not block. A hook cannot change a result or stop a batch: an exception it raises is
+    logged (logger ``"toolvolley"``) and kept in the batch's ``hook_errors``, and the batch goes on.
     Times are ``time.perf_counter()`` seconds, like the results' times.
     """
 
-    def batch_started(self, batch: Batch) -> None:
+    def batch_started(self, batch: BatchView) -> None:
         """The batch opened (before any call was submitted)."""
 
     def call_started(self, call: ToolCall, at: float) -> None:
@@ -107,5 +121,5 @@ class ExecutionHooks:
     def call_finished(self, result: ToolResult) -> None:
         """A call has its one result (also for calls that never ran)."""
 
-    def batch_finished(self, batch: Batch) -> None:
+    def batch_finished(self, batch: BatchView) -> None:
         """Every call of the batch has its result (or the batch was cancelled)."""

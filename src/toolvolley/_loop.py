@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._errors import MaxTurnsExceeded, UserError
 from ._events import (
@@ -25,7 +26,7 @@ from ._events import (
     TurnFinished,
     TurnStats,
 )
-from ._executor import Batch, Executor
+from ._executor import Executor
 from ._model import Message, ModelAdapter, ModelResponse, Usage
 from ._report import BatchReport
 from ._toolbox import Toolbox

@@ -183,7 +183,10 @@ if sys.version_info >= (3, 11):
             self._handle = self.loop.call_at(when, self._fire)
 
         def _fire(self) -> None:
-            due, self._armed, self._handle = self._armed, math.inf, None
+            # Every deadline that has passed by now, not only the one the timer was armed
+            # for: a call whose deadline passed must not go on to start its body.
+            self._armed, self._handle = math.inf, None
+            due = self.time()
             heap = self._heap
             while heap and heap[0][0] <= due:
                 when, _, guard = heapq.heappop(heap)

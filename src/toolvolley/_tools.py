@@ -5,18 +5,22 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, overload
 
 from ._docstrings import parse_docstring
 from ._errors import UserError
+from ._options import check_count, check_flag, check_seconds
+from ._processes import ProcessRunner
+from ._runners import Runner
 from ._schema import Arguments, arguments_from_function, arguments_from_schema
 
 __all__ = ["RunIn", "Tool", "tool"]
 
-RunIn = Literal["thread", "process"]
-"""Where a sync tool runs: a worker thread (default) or a worker process (CPU-bound work)."""
+RunIn = Literal["thread", "process"] | str | Runner
+"""Where a sync tool runs: ``"thread"`` (default), ``"process"`` (CPU-bound work), the name of
+another runner the executor has, or a :class:`Runner` object. Async tools run on the event loop
+unless they name a runner object."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -31,7 +35,8 @@ class Tool:
     * ``sequential``: a barrier. Calls before it finish first, it runs alone, calls after it start
       once it has finished. For tools with side effects that others depend on.
     * ``run_in``: ``"thread"`` (default) or ``"process"`` for CPU-bound sync functions, which must
-      then be importable by name (defined at module level).
+      then be importable by name (defined at module level); or the name of another runner of
+      the executor, or a :class:`Runner` object.
     * Side effects, in MCP's vocabulary (``readOnlyHint``, ``destructiveHint``, ``idempotentHint``):
       ``read_only`` (changes nothing), ``destructive`` (may destroy or overwrite state), and
       ``idempotent`` (calling it again with the same arguments has no further effect). Nothing is
@@ -56,30 +61,29 @@ class Tool:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise UserError("A tool needs a non-empty name.")
-        if self.timeout is not None and not (self.timeout > 0 and math.isfinite(self.timeout)):
-            raise UserError(f"Tool {self.name!r}: timeout must be a positive number of seconds.")
-        if self.max_concurrency is not None and (
-            isinstance(self.max_concurrency, bool)
-            or not isinstance(self.max_concurrency, int)
-            or self.max_concurrency < 1
-        ):
-            raise UserError(f"Tool {self.name!r}: max_concurrency must be an integer >= 1.")
+        check_seconds(f"Tool {self.name!r}: timeout", self.timeout)
+        check_count(f"Tool {self.name!r}: max_concurrency", self.max_concurrency)
         for flag in ("sequential", "read_only", "destructive", "idempotent"):
-            if not isinstance(getattr(self, flag), bool):
-                raise UserError(f"Tool {self.name!r}: {flag} must be True or False.")
+            check_flag(f"Tool {self.name!r}: {flag}", getattr(self, flag))
         if self.read_only and self.destructive:
             raise UserError(f"Tool {self.name!r} cannot be both read_only and destructive.")
-        if self.run_in not in ("thread", "process"):
-            raise UserError(f"Tool {self.name!r}: run_in must be 'thread' or 'process'.")
-        if self.run_in == "process" and self.is_async:
+        if isinstance(self.run_in, Runner):
+            self.run_in.check(self)
+        elif not isinstance(self.run_in, str) or not self.run_in:
             raise UserError(
-                f"Tool {self.name!r} is async; run_in='process' is for CPU-bound sync functions."
+                f"Tool {self.name!r}: run_in must be 'thread', 'process', the name of a runner "
+                f"or a Runner, not {self.run_in!r}."
             )
-        if self.run_in == "process" and "<" in getattr(self.func, "__qualname__", "<"):
-            raise UserError(
-                f"Tool {self.name!r}: run_in='process' needs a function defined at module level, "
-                "so that the worker process can import it by name."
-            )
+        elif self.run_in == "process":
+            ProcessRunner().check(self)
+
+    @property
+    def placement(self) -> str | Runner:
+        """The runner this tool names: a :class:`Runner`, or a name the executor resolves
+        (``"loop"`` for async tools, else ``run_in``)."""
+        if isinstance(self.run_in, Runner):
+            return self.run_in
+        return "loop" if self.is_async and self.run_in == "thread" else self.run_in
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -233,6 +237,7 @@ def tool(
 def _is_async(func: Callable[..., Any]) -> bool:
     while isinstance(func, functools.partial):
         func = func.func
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)  # noqa: B004 - async callable objects
+    call = getattr(func, "__call__", None)  # noqa: B004 - async callable objects
+    return any(
+        inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (func, call)
     )

@@ -18,13 +18,10 @@ import contextlib
 import functools
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ._calls import ToolCall, ToolResult
-from ._events import ExecutionHooks
-
-if TYPE_CHECKING:
-    from ._executor import Batch
+from ._events import BatchView, ExecutionHooks
 
 __all__ = ["SpanHooks", "Tracing", "resolve_tracer", "turn_span"]
 
@@ -76,7 +73,7 @@ class SpanHooks(ExecutionHooks):
         self._context: Any = None
         self._calls: dict[str, Any] = {}
 
-    def batch_started(self, batch: Batch) -> None:
+    def batch_started(self, batch: BatchView) -> None:
         self._batch_span = self._tracer.start_span(
             "toolvolley.batch",
             attributes={"toolvolley.mode": batch.mode},
@@ -116,7 +113,7 @@ class SpanHooks(ExecutionHooks):
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, result.content))
         span.end(end_time=_ns(result.ended_at, self._offset))
 
-    def batch_finished(self, batch: Batch) -> None:
+    def batch_finished(self, batch: BatchView) -> None:
         for span in self._calls.values():  # cancelled before they finished
             span.set_attribute("toolvolley.status", "cancelled")
             span.end()

@@ -1,0 +1,328 @@
+"""A batch: the calls of one model turn, each run once and answered once.
+
+The batch owns its call tasks (the runtime's task group), asks the :class:`Scheduler` when each
+call may start, hands the body to the tool's :class:`Runner`, and writes the one result. What it
+promises, whatever happens:
+
+* every submitted call gets exactly one :class:`ToolResult`, in submission order;
+* anything a tool raises is that call's ``error`` (``BaseException`` subclasses included); only
+  the runtime's own cancellation propagates. A tool that raises ``KeyboardInterrupt`` or
+  ``SystemExit`` gets its ``error`` result too, its siblings finish, and the batch re-raises the
+  first such exception when it closes, so the program still stops as the tool asked;
+* hooks are told of each call once, and cannot change a result or stop the batch (see
+  :class:`ExecutionHooks`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+
+from ._calls import ToolCall, ToolResult, ToolStatus, new_result
+from ._content import UnserializableResult, to_content
+from ._errors import ToolError, UserError
+from ._events import ExecutionHooks
+from ._report import BatchReport
+from ._runtime import Runtime, current_runtime
+from ._scheduling import Mode, Scheduler, Turn
+from ._schema import ArgumentsError
+
+if TYPE_CHECKING:
+    from ._executor import Executor
+    from ._runners import Runner
+    from ._tools import Tool
+
+__all__ = ["Batch", "describe_exception"]
+
+logger = logging.getLogger("toolvolley")
+
+_MAX_ERROR_TEXT = 500
+_clock = time.perf_counter  # the clock of every ToolResult
+
+
+class _Slot:
+    __slots__ = ("call", "queued_at", "result", "started_at")
+
+    def __init__(self, call: ToolCall, queued_at: float) -> None:
+        self.call = call
+        self.queued_at = queued_at
+        self.started_at: float | None = None
+        self.result: ToolResult | None = None
+
+
+class Batch:
+    """Calls submitted together; use as an async context manager (see :meth:`Executor.batch`).
+
+    Leaving the block waits for every call. After it, :meth:`results` gives one result per
+    submitted call even if the block was cancelled: calls that did not finish are ``cancelled``.
+    ``hook_errors`` lists what hooks raised (each was also logged).
+    """
+
+    def __init__(self, executor: Executor, *, hooks: Sequence[ExecutionHooks] = ()) -> None:
+        self._executor = executor
+        self._hooks = tuple(hooks)
+        self._slots: list[_Slot] = []
+        self._ids: set[str] = set()
+        self._runtime: Runtime | None = None
+        self._scheduler: Scheduler | None = None
+        self._state: Literal["new", "open", "closed"] = "new"
+        self._deadline = math.inf
+        self._closed_at = 0.0
+        self._cancelled_exc: type[BaseException] = BaseException
+        self._interrupt: BaseException | None = None
+        self.hook_errors: list[BaseException] = []
+
+    async def __aenter__(self) -> Batch:
+        if self._state != "new":
+            raise UserError("A Batch can be entered once; make a new one with executor.batch().")
+        executor = self._executor
+        runtime = self._runtime = current_runtime()
+        if executor.deadline is not None:
+            self._deadline = runtime.now() + executor.deadline
+        self._scheduler = Scheduler(
+            runtime, serial=executor.mode == "serial", max_concurrency=executor.max_concurrency
+        )
+        self._cancelled_exc = anyio.get_cancelled_exc_class()
+        await runtime.open()
+        self._state = "open"
+        self._tell("batch_started", self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._runtime is not None
+        try:
+            suppress = await self._runtime.close(exc_type, exc, tb)
+        finally:
+            self._state = "closed"
+            self._closed_at = _clock()
+            self._tell("batch_finished", self)
+        if self._interrupt is not None and exc_type is None:
+            raise self._interrupt  # every call has its result; now stop as the tool asked
+        return suppress
+
+    @property
+    def mode(self) -> Mode:
+        return self._executor.mode
+
+    @property
+    def size(self) -> int:
+        """Calls submitted so far (failed ones included)."""
+        return len(self._slots)
+
+    def submit(self, call: ToolCall) -> int:
+        """Start ``call`` (subject to limits and barriers) and return its index in the batch."""
+        if self._state != "open":
+            raise UserError("Submit calls inside 'async with executor.batch() as batch:'.")
+        if not isinstance(call, ToolCall):
+            raise UserError(f"Batch.submit takes a ToolCall, not {type(call).__name__}.")
+        slot = _Slot(call, _clock())
+        index = len(self._slots)
+        self._slots.append(slot)
+        if call.id in self._ids:
+            message = (
+                f"Duplicate tool call id {call.id!r}: an earlier call in this turn has the same "
+                "id, so this one was not run. Give every call its own id."
+            )
+            self._reject(slot, "error", message)
+            return index
+        self._ids.add(call.id)
+        executor = self._executor
+        tool = executor.toolbox.get(call.name)
+        if tool is None:
+            available = ", ".join(executor.toolbox.wire_names) or "none"
+            message = f"Unknown tool {call.name!r}. Available tools: {available}."
+            self._reject(slot, "unknown_tool", message)
+            return index
+        try:
+            kwargs = tool.arguments.validate(call.arguments)
+        except ArgumentsError as exc:
+            self._reject(slot, "invalid_arguments", exc.message, exc.cause)
+            return index
+        assert self._runtime is not None
+        assert self._scheduler is not None
+        turn = self._scheduler.admit(tool)
+        runner = executor.runner_for(tool)
+        self._runtime.spawn(self._run, slot, tool, kwargs, turn, runner, name=call.id)
+        return index
+
+    def fail(self, call: ToolCall, message: str, *, status: ToolStatus = "error") -> int:
+        """Record ``call`` as failed without running it (e.g. its arguments were cut off), so it
+        still gets its one result, in order. Returns its index in the batch."""
+        if self._state != "open":
+            raise UserError("Record calls inside 'async with executor.batch() as batch:'.")
+        if status == "ok":
+            raise UserError("Batch.fail records a failure; its status cannot be 'ok'.")
+        slot = _Slot(call, _clock())
+        self._slots.append(slot)
+        self._ids.add(call.id)
+        self._reject(slot, status, message)
+        return len(self._slots) - 1
+
+    def results(self) -> list[ToolResult]:
+        """One result per submitted call, in submission order (after the batch has closed)."""
+        if self._state == "open":
+            raise UserError("The batch is still running; read results() after the 'async with'.")
+        return [slot.result or self._cancelled(slot) for slot in self._slots]
+
+    def report(self) -> BatchReport:
+        """Wall time, sequential time, speedup and efficiency of the batch."""
+        return BatchReport.from_results(self.results())
+
+    # --- one call -----------------------------------------------------------------------------
+
+    async def _run(
+        self, slot: _Slot, tool: Tool, kwargs: dict[str, Any], turn: Turn, runner: Runner
+    ) -> None:
+        """Run one call: wait for its turn, run its body under its timeout, write its result.
+
+        This is the path every call takes, so the common case (no barrier, no limit, no hooks)
+        costs as little as it can: see scenario D in ``benchmarks/executor.py``.
+        """
+        runtime = self._runtime
+        assert runtime is not None
+        timeout = tool.timeout if tool.timeout is not None else self._executor.timeout
+        waits = turn.waits
+        guard = None
+        try:
+            # The call's own timeout starts when the call does: now, or after its wait.
+            with runtime.guard(self._deadline, None if waits else timeout) as guard:
+                if waits:
+                    await turn.wait(slot)
+                    if timeout is not None:
+                        guard.reschedule(min(self._deadline, runtime.now() + timeout))
+                try:
+                    slot.started_at = _clock()
+                    if self._hooks:
+                        self._tell("call_started", slot.call, slot.started_at)
+                    deadline = guard.deadline
+                    if deadline != math.inf:  # the runners' clock is time.monotonic()
+                        deadline += time.monotonic() - runtime.now()
+                    value = await runner.run(tool, kwargs, deadline)
+                finally:
+                    if waits:
+                        turn.release(slot)
+            if guard.expired:
+                self._finish_timeout(slot, tool, timeout, guard.deadline)
+            else:
+                self._finish_value(slot, tool, value)
+        except ToolError as exc:
+            self._finish(slot, "error", exc.message, None, exc)
+        except BaseException as exc:
+            if isinstance(exc, self._cancelled_exc):
+                raise  # the runtime's cancellation: the batch is being cancelled
+            if guard is not None and guard.expired:  # the tool turned our timeout into another
+                self._finish_timeout(slot, tool, timeout, guard.deadline)
+            else:
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)) and self._interrupt is None:
+                    self._interrupt = exc
+                message = f"Tool {tool.name!r} failed with {describe_exception(exc)}"
+                self._finish(slot, "error", message, None, exc)
+        finally:
+            turn.finish()
+
+    # --- results ------------------------------------------------------------------------------
+
+    def _finish_value(self, slot: _Slot, tool: Tool, value: Any) -> None:
+        try:
+            content = to_content(value)
+        except UnserializableResult as exc:
+            message = f"Tool {tool.name!r} {exc}; no result can be shown."
+            self._finish(slot, "error", message, value, exc)
+            return
+        self._finish(slot, "ok", content, value)
+
+    def _finish_timeout(
+        self, slot: _Slot, tool: Tool, timeout: float | None, deadline: float
+    ) -> None:
+        """The call's own ``timeout`` if that was what ran out, else the batch deadline."""
+        if timeout is not None and deadline < self._deadline:
+            message = (
+                f"Tool {tool.name!r} did not finish within its {timeout:g} s timeout and was "
+                "stopped. Continue without this result, or call it again if it is worth the wait."
+            )
+        else:
+            when = "could start" if slot.started_at is None else "finished; it was stopped"
+            message = (
+                f"The batch deadline of {self._executor.deadline:g} s passed before tool "
+                f"{tool.name!r} {when}. Continue without this result."
+            )
+        self._finish(slot, "timeout", message, None, TimeoutError(message))
+
+    def _reject(
+        self, slot: _Slot, status: ToolStatus, message: str, error: BaseException | None = None
+    ) -> None:
+        """A call that ends before it starts."""
+        slot.started_at = slot.queued_at
+        self._finish(slot, status, message, None, error)
+
+    def _finish(
+        self,
+        slot: _Slot,
+        status: ToolStatus,
+        content: str,
+        value: Any = None,
+        error: BaseException | None = None,
+    ) -> None:
+        ended = _clock()
+        started = slot.started_at if slot.started_at is not None else ended
+        call = slot.call
+        result = slot.result = new_result(
+            call.id, call.name, status, content, value, error, slot.queued_at, started, ended
+        )
+        if self._hooks:
+            self._tell("call_finished", result)
+
+    def _cancelled(self, slot: _Slot) -> ToolResult:
+        started = slot.started_at if slot.started_at is not None else self._closed_at
+        return ToolResult(
+            call_id=slot.call.id,
+            name=slot.call.name,
+            status="cancelled",
+            content=(
+                f"The call to {slot.call.name!r} was cancelled before it finished; "
+                "no result is available."
+            ),
+            queued_at=slot.queued_at,
+            started_at=started,
+            ended_at=max(started, self._closed_at),
+        )
+
+    # --- hooks --------------------------------------------------------------------------------
+
+    def _tell(self, event: str, *args: Any) -> None:
+        """Tell every hook of ``event``; a hook that raises is logged and kept, never obeyed."""
+        for hook in self._hooks:
+            try:
+                getattr(hook, event)(*args)
+            except Exception as exc:
+                self.hook_errors.append(exc)
+                logger.error("Hook %r raised in %s; the batch goes on.", hook, event, exc_info=exc)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"TypeName: message"``, cut to a readable length; never fails, even for an exception
+    whose ``__str__`` raises."""
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:
+        try:
+            text = repr(exc)
+        except Exception:
+            text = "(its message could not be read)"
+    return _cut(f"{name}: {text}" if text else name)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 3] + "..."

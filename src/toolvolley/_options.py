@@ -1,0 +1,36 @@
+"""The rules every option of toolvolley is checked by, wherever it is given (a tool, an executor,
+a runner): one wording, and ``True`` is never taken for ``1``."""
+
+from __future__ import annotations
+
+import math
+
+from ._errors import UserError
+
+__all__ = ["check_count", "check_flag", "check_seconds"]
+
+
+def check_seconds(label: str, value: object) -> None:
+    """``value`` is ``None`` or a positive, finite number of seconds."""
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < math.inf  # NaN fails this too
+    ):
+        raise UserError(f"{label} must be a positive number of seconds or None, not {value!r}.")
+
+
+def check_count(label: str, value: object) -> None:
+    """``value`` is ``None`` or an integer of at least 1."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"{label} must be an integer >= 1 or None, not {value!r}.")
+
+
+def check_flag(label: str, value: object) -> None:
+    """``value`` is ``True`` or ``False`` (not a truthy stand-in)."""
+    if not isinstance(value, bool):
+        raise UserError(f"{label} must be True or False, not {value!r}.")

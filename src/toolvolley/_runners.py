@@ -1,0 +1,96 @@
+"""Where a call's body runs: the :class:`Runner` interface, and the event loop as a runner.
+
+A runner takes a tool, its validated arguments and a deadline, runs the body somewhere (the
+event loop, a worker thread, a worker process; later a Ray cluster or an MCP session) and returns
+the value, with every lazy part of it (a generator, ``map(...)``, an async generator) consumed
+where the body ran, inside the call's time. It keeps three promises the executor builds on:
+
+* **Cancellation** of the awaiting task stops the body, or abandons it where it cannot be
+  stopped (a thread), and the runner counts what it abandoned.
+* **Nothing starts late**: a body never starts after ``deadline`` has passed or after its
+  call was cancelled, even if a worker only becomes free then.
+* **Failures are exceptions**: whatever the body raised, or the runner's own trouble (a worker
+  that died), comes out of :meth:`Runner.run` as an exception, which the executor turns into the
+  call's result. Only the runtime's own cancellation means "stopped".
+
+The executor picks a tool's runner by name (``tool.run_in``: ``"thread"``, ``"process"``; async
+tools run on ``"loop"``) from its table of runners, or uses the ``Runner`` object a tool names
+directly; it has no list of kinds. Adding a runner is one new module.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._tools import Tool
+
+__all__ = ["LoopRunner", "Runner", "consume", "is_lazy"]
+
+# Values that are certainly not lazy: checked first, so the common case costs one lookup.
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, dict, list, tuple, type(None)})
+
+
+class Runner(ABC):
+    """Runs call bodies somewhere. Subclass it to add a place to run tools."""
+
+    name: str = "runner"
+
+    def check(self, tool: Tool) -> None:
+        """Refuse, with a :class:`~toolvolley.UserError`, a tool this runner cannot run.
+
+        Called when a tool naming this runner is defined, so mistakes show up at import time.
+        """
+        return
+
+    @property
+    def abandoned(self) -> int:
+        """Bodies still running whose calls were given up on (timed out or cancelled)."""
+        return 0
+
+    @abstractmethod
+    async def run(self, tool: Tool, kwargs: Mapping[str, Any], deadline: float) -> Any:
+        """Run ``tool``'s body with ``kwargs`` and return its value, lazy parts consumed.
+
+        ``deadline`` is a ``time.monotonic()`` time after which the body must not start
+        (``math.inf``: none). The executor's own timer stops the call at the deadline; the
+        runner only has to make sure that work queued for a worker does not start after it.
+        """
+
+
+class LoopRunner(Runner):
+    """Async tools run on the event loop, in the call's own task: cancelling the task stops
+    them. An async generator is consumed there too, inside the call's time."""
+
+    name = "loop"
+
+    def check(self, tool: Tool) -> None:
+        from ._errors import UserError
+
+        if not tool.is_async:
+            raise UserError(f"Tool {tool.name!r} is not async; only async tools run on the loop.")
+
+    async def run(self, tool: Tool, kwargs: Mapping[str, Any], deadline: float) -> Any:
+        value = tool.func(**kwargs)
+        if inspect.isawaitable(value):
+            value = await value
+        if type(value) in _PLAIN:
+            return value
+        if isinstance(value, AsyncIterator):
+            return [item async for item in value]
+        return consume(value)
+
+
+def is_lazy(value: Any) -> bool:
+    """Whether ``value`` still has work to do when iterated (a generator, ``map``, ``zip``...)."""
+    return type(value) not in _PLAIN and isinstance(value, Iterator)
+
+
+def consume(value: Any) -> Any:
+    """``value``, with a lazy iterator turned into the list of what it yields."""
+    if type(value) not in _PLAIN and isinstance(value, Iterator):
+        return list(value)
+    return value

@@ -1,0 +1,140 @@
+"""When each call of a batch may start: barriers, concurrency limits and serial mode.
+
+The :class:`Scheduler` sees calls in the order they are submitted and gives each a
+:class:`Turn`: what it must wait for before its body runs, and what it frees when it ends. It
+knows nothing of where bodies run (that is the runners' business), so another policy (calls
+that wait for the results of others, say) can take its place without touching them.
+
+* A **barrier** (a ``sequential`` tool, or every call in ``serial`` mode) waits for the calls
+  submitted before it to finish, runs alone, and the calls after it wait for it.
+* **Limits**: the tool's own ``max_concurrency`` first, then the batch's, so a call waiting
+  for its tool's turn holds no place that others could use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+
+if TYPE_CHECKING:
+    from ._runtime import Runtime
+    from ._tools import Tool
+
+__all__ = ["Mode", "Scheduler", "Turn"]
+
+Mode = Literal["parallel", "serial"]
+"""``parallel``: every call starts at once. ``serial``: one call at a time, in order."""
+
+
+class _Phase:
+    """The calls submitted since the last barrier; a barrier waits until ``pending`` is zero."""
+
+    __slots__ = ("drained", "pending")
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.drained: Any = None  # made by a barrier that has to wait; set when pending hits 0
+
+    def leave(self) -> None:
+        self.pending -= 1
+        if self.pending == 0 and self.drained is not None:
+            self.drained.set()
+
+
+class Turn:
+    """One call's place in the schedule.
+
+    ``waits`` says whether :meth:`wait` has anything to do (the common case, a call with no
+    barrier and no limit, skips it). :meth:`release` frees the limits' places as soon as the
+    body is done; :meth:`finish` lets the calls behind a barrier go, once the call has its result.
+    """
+
+    __slots__ = ("_done", "_drain", "_gate", "_limiters", "_runtime", "waits")
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        gate: Any,
+        drain: _Phase | None,
+        done: Any,
+        limiters: tuple[anyio.CapacityLimiter, ...],
+    ) -> None:
+        self._runtime = runtime
+        self._gate = gate  # the previous barrier's done event, to wait for
+        self._drain = drain  # for a barrier: the phase before it, to wait out
+        self._done = done  # a barrier's own event, or the phase the call belongs to
+        self._limiters = limiters
+        self.waits = gate is not None or drain is not None or bool(limiters)
+
+    async def wait(self, owner: object) -> None:
+        """Wait for the barrier before the call and for a place in each limit. On failure
+        (cancellation), frees what it took."""
+        if self._gate is not None:
+            await self._gate.wait()
+        drain = self._drain
+        if drain is not None and drain.pending:
+            drain.drained = self._runtime.event()
+            await drain.drained.wait()
+        acquired: list[anyio.CapacityLimiter] = []
+        try:
+            for limiter in self._limiters:
+                await limiter.acquire_on_behalf_of(owner)
+                acquired.append(limiter)
+        except BaseException:
+            for limiter in reversed(acquired):
+                limiter.release_on_behalf_of(owner)
+            raise
+
+    def release(self, owner: object) -> None:
+        """The body is done: free the places it held in the limits."""
+        for limiter in reversed(self._limiters):
+            limiter.release_on_behalf_of(owner)
+
+    def finish(self) -> None:
+        """The call has its result: it no longer holds up a barrier."""
+        done = self._done
+        if type(done) is _Phase:
+            done.leave()
+        else:
+            done.set()
+
+
+class Scheduler:
+    """Hands out turns for one batch (see the module docstring)."""
+
+    __slots__ = ("_batch_limiter", "_gate", "_phase", "_runtime", "_serial", "_tool_limiters")
+
+    def __init__(self, runtime: Runtime, *, serial: bool, max_concurrency: int | None) -> None:
+        self._runtime = runtime
+        self._serial = serial
+        self._batch_limiter = (
+            anyio.CapacityLimiter(max_concurrency) if max_concurrency is not None else None
+        )
+        self._tool_limiters: dict[str, anyio.CapacityLimiter] = {}
+        self._gate: Any = None  # the last barrier's done event (the runtime's event type)
+        self._phase = _Phase()
+
+    def admit(self, tool: Tool) -> Turn:
+        """The turn of the next call, in submission order."""
+        gate, phase = self._gate, self._phase
+        limiters = self._limiters(tool)
+        if self._serial or tool.sequential:
+            done = self._gate = self._runtime.event()
+            self._phase = _Phase()
+            return Turn(self._runtime, gate, phase, done, limiters)
+        phase.pending += 1
+        return Turn(self._runtime, gate, None, phase, limiters)
+
+    def _limiters(self, tool: Tool) -> tuple[anyio.CapacityLimiter, ...]:
+        limiters: tuple[anyio.CapacityLimiter, ...] = ()
+        if tool.max_concurrency is not None:
+            limiter = self._tool_limiters.get(tool.name)
+            if limiter is None:
+                limiter = self._tool_limiters[tool.name] = anyio.CapacityLimiter(
+                    tool.max_concurrency
+                )
+            limiters = (limiter,)
+        if self._batch_limiter is not None:
+            limiters = (*limiters, self._batch_limiter)
+        return limiters

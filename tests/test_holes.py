@@ -1,0 +1,324 @@
+"""Regression tests for the holes an attacker's pass found (issue 15). Each one reproduced its
+hole on 97f165f: a call reported as stopped whose body started anyway, a program that could not
+exit, a tool body running on the event loop, one tool's exception costing its siblings their
+results, a broken exception or hook crashing the batch."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from toolvolley import ExecutionHooks, Executor, ToolCall, ToolResult, tool
+
+SHORT = 0.2  # a timeout the test waits out; order is forced by events, not by this value
+
+
+def _calls(name: str, n: int) -> list[ToolCall]:
+    return [ToolCall(f"c{i}", name, {"i": i}) for i in range(n)]
+
+
+# --- 1. queued sync calls never start after their call timed out -----------------------------
+
+
+@pytest.mark.anyio
+async def test_queued_sync_calls_do_not_start_after_their_timeout() -> None:
+    entered: list[tuple[int, float]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    @tool(timeout=SHORT)
+    def block(i: int) -> str:
+        with lock:
+            entered.append((i, time.perf_counter()))
+        stop.wait(10)
+        return "x"
+
+    try:
+        with anyio.fail_after(20):
+            results = await Executor([block], max_threads=4).run(_calls("block", 40))
+    finally:
+        stop.set()
+    assert [r.status for r in results] == ["timeout"] * 40
+    # A body may only start before its call's deadline (the call's start plus its timeout).
+    late = [
+        (i, at - results[i].started_at) for i, at in entered if at >= results[i].started_at + SHORT
+    ]
+    assert late == []
+    # Four threads, and every queued call's deadline passed while it waited for one.
+    assert len(entered) <= 8, f"{len(entered)} bodies started"
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_batch_starts_no_queued_sync_call() -> None:
+    entered: list[int] = []
+    running = threading.Event()
+    stop = threading.Event()
+
+    @tool
+    def block(i: int) -> str:
+        entered.append(i)
+        running.set()
+        stop.wait(10)
+        return "x"
+
+    batch = Executor([block], max_threads=1).batch()
+    try:
+        with anyio.fail_after(20), anyio.CancelScope() as scope:
+            async with batch:
+                for call in _calls("block", 5):
+                    batch.submit(call)
+                await anyio.to_thread.run_sync(running.wait, 10)
+                scope.cancel()
+        time.sleep(0.05)  # a queued body that wrongly starts would do so now
+    finally:
+        stop.set()
+    assert [r.status for r in batch.results()] == ["cancelled"] * 5
+    assert len(entered) == 1
+
+
+# --- 2. a program can always exit after a sync call was abandoned ----------------------------
+
+_NEVER_ENDING = """
+import threading, sys
+from toolvolley import Executor, ToolCall, tool
+
+@tool(timeout=0.2)
+def never() -> str:
+    threading.Event().wait()
+    return "never"
+
+{run}
+print(results[0].status, flush=True)
+"""
+
+_RUNS = {
+    "run_sync": "results = Executor([never]).run_sync([ToolCall('1', 'never')])",
+    "asyncio.run": (
+        "import asyncio\nresults = asyncio.run(Executor([never]).run([ToolCall('1', 'never')]))"
+    ),
+    "trio": (
+        "import trio\n"
+        "async def main():\n"
+        "    return await Executor([never]).run([ToolCall('1', 'never')])\n"
+        "results = trio.run(main)"
+    ),
+}
+
+
+@pytest.mark.parametrize("how", sorted(_RUNS))
+def test_program_exits_after_a_sync_call_is_abandoned(how: str) -> None:
+    script = _NEVER_ENDING.format(run=_RUNS[how])
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "timeout"
+
+
+# --- 3. lazy results are consumed where the tool ran, inside its timeout ---------------------
+
+
+@pytest.mark.anyio
+async def test_a_generator_result_runs_in_the_worker_thread_inside_the_timeout() -> None:
+    release = threading.Event()
+    threads: list[threading.Thread] = []
+
+    @tool(timeout=SHORT)
+    def numbers() -> Iterator[int]:
+        threads.append(threading.current_thread())
+        yield 1
+        release.wait(10)  # the rest of the work: past the timeout
+        yield 2
+
+    try:
+        with anyio.fail_after(20):
+            (result,) = await Executor([numbers]).run([ToolCall("1", "numbers")])
+    finally:
+        release.set()
+    assert result.status == "timeout"
+    assert threads and threads[0] is not threading.main_thread()
+
+
+@pytest.mark.anyio
+async def test_iterator_results_become_lists() -> None:
+    @tool
+    def squares(n: int) -> Any:
+        return map(lambda x: x * x, range(n))
+
+    @tool
+    def words() -> Iterator[str]:
+        yield from ("a", "b")
+
+    @tool
+    async def agen(n: int) -> Any:
+        for i in range(n):
+            await anyio.lowlevel.checkpoint()
+            yield i
+
+    results = await Executor([squares, words, agen]).run(
+        [
+            ToolCall("1", "squares", {"n": 4}),
+            ToolCall("2", "words"),
+            ToolCall("3", "agen", {"n": 3}),
+        ]
+    )
+    assert [r.content for r in results] == ["[0,1,4,9]", '["a","b"]', "[0,1,2]"]
+
+
+# --- 7. any exception a tool raises is that call's error -------------------------------------
+
+
+class Custom(BaseException):
+    pass
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("is_async", [True, False], ids=["async", "thread"])
+async def test_a_base_exception_is_one_calls_error(is_async: bool) -> None:
+    if is_async:
+
+        @tool(name="bad")
+        async def bad_async() -> str:
+            raise Custom("odd")
+
+        bad = bad_async
+    else:
+
+        @tool(name="bad")
+        def bad_sync() -> str:
+            raise Custom("odd")
+
+        bad = bad_sync
+
+    @tool
+    async def fine() -> str:
+        await anyio.lowlevel.checkpoint()
+        return "fine"
+
+    results = await Executor([bad, fine]).run(
+        [ToolCall("1", "fine"), ToolCall("2", "bad"), ToolCall("3", "fine")]
+    )
+    assert [r.status for r in results] == ["ok", "error", "ok"]
+    assert "Custom: odd" in results[1].content
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("is_async", [True, False], ids=["async", "thread"])
+@pytest.mark.parametrize("kind", [KeyboardInterrupt, SystemExit])
+async def test_interrupt_from_a_tool_keeps_every_result_then_reraises(
+    is_async: bool, kind: type[BaseException]
+) -> None:
+    sibling_started = anyio.Event() if is_async else None
+    gate = threading.Event()
+
+    if is_async:
+
+        @tool(name="stop")
+        async def stop_async() -> str:
+            raise kind()
+
+        stop = stop_async
+    else:
+
+        @tool(name="stop")
+        def stop_sync() -> str:
+            raise kind()
+
+        stop = stop_sync
+
+    @tool
+    async def slow() -> str:
+        await anyio.to_thread.run_sync(gate.wait, 10)
+        return "done"
+
+    batch = Executor([stop, slow]).batch()
+    gate.set()
+    with anyio.fail_after(20), pytest.raises(kind):
+        async with batch:
+            batch.submit(ToolCall("1", "slow"))
+            batch.submit(ToolCall("2", "stop"))
+    assert sibling_started is None or not sibling_started.is_set()
+    results = batch.results()
+    assert [r.status for r in results] == ["ok", "error"]
+    assert kind.__name__ in results[1].content
+
+
+# --- 8. broken exceptions and raising hooks --------------------------------------------------
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+@pytest.mark.anyio
+async def test_an_exception_that_cannot_be_printed_still_gives_a_message() -> None:
+    @tool
+    async def broken() -> str:
+        raise Unprintable
+
+    @tool
+    async def fine() -> str:
+        return "fine"
+
+    results = await Executor([broken, fine]).run([ToolCall("1", "broken"), ToolCall("2", "fine")])
+    assert [r.status for r in results] == ["error", "ok"]
+    assert "Unprintable" in results[0].content
+
+
+class Raising(ExecutionHooks):
+    def __init__(self) -> None:
+        self.finished: list[str] = []
+        self.started: list[str] = []
+
+    def batch_started(self, batch: Any) -> None:
+        raise RuntimeError("hook bug at batch start")
+
+    def call_started(self, call: ToolCall, at: float) -> None:
+        self.started.append(call.id)
+        raise RuntimeError("hook bug at call start")
+
+    def call_finished(self, result: ToolResult) -> None:
+        self.finished.append(result.call_id)
+        raise RuntimeError("hook bug at call end")
+
+    def batch_finished(self, batch: Any) -> None:
+        raise RuntimeError("hook bug at batch end")
+
+
+@pytest.mark.anyio
+async def test_a_raising_hook_changes_no_result_and_runs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @tool
+    async def fine(i: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        return i
+
+    hooks = Raising()
+    caplog.set_level(logging.ERROR, logger="toolvolley")
+    batch = Executor([fine], hooks=[hooks]).batch()
+    async with batch:
+        for call in _calls("fine", 3):
+            batch.submit(call)
+    assert [r.status for r in batch.results()] == ["ok"] * 3
+    assert [r.content for r in batch.results()] == ["0", "1", "2"]
+    assert sorted(hooks.started) == sorted(hooks.finished) == ["c0", "c1", "c2"]
+    assert len(batch.hook_errors) == 3 + 3 + 2
+    assert "hook bug at call end" in caplog.text
