@@ -146,9 +146,11 @@ def test_common_value_types() -> None:
         "colour": Colour.RED,
         "set": {3},
         "frozen": frozenset({"a"}),
-        "keys": {1: "one", 2.5: "half", False: "no"},
+        "non-str keys": {1: "one", 2.5: "half", False: "no"},
         "text": b"plain text",
         "deque": collections.deque([1, 2]),
+        "dict keys": {"k": 1}.keys(),
+        "dict values": {"k": 1}.values(),
     }
     assert strict_json(to_content(value)) == {
         "when": "2026-01-02T03:04:05Z",
@@ -159,9 +161,11 @@ def test_common_value_types() -> None:
         "colour": "red",
         "set": [3],
         "frozen": ["a"],
-        "keys": {"1": "one", "2.5": "half", "false": "no"},
+        "non-str keys": {"1": "one", "2.5": "half", "false": "no"},
         "text": "plain text",
         "deque": [1, 2],
+        "dict keys": ["k"],
+        "dict values": [1],
     }
 
 
@@ -298,3 +302,12 @@ mixed_values = st.recursive(
 @given(mixed_values)
 def test_content_of_a_non_string_is_always_strict_json(value: Any) -> None:
     strict_json(to_content(value))
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_a_value_nested_too_deeply_is_refused(depth: int) -> None:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    with pytest.raises(UnserializableResult, match="nested too deeply"):
+        to_content(value)
