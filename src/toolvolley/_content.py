@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence, ValuesView
+from collections.abc import Set as AbstractSet
+from pathlib import PurePath
 from typing import Any
 
 import pydantic_core
+from pydantic import BaseModel
 
 __all__ = ["UnserializableResult", "to_content"]
+
+_FAILURES = (pydantic_core.PydanticSerializationError, ValueError, TypeError, RecursionError)
 
 
 class UnserializableResult(Exception):
@@ -14,13 +23,125 @@ class UnserializableResult(Exception):
 
 
 def to_content(value: Any) -> str:
-    """Strings go as they are; everything else as compact JSON (pydantic models, dataclasses,
-    dicts, lists, dates, enums ...)."""
+    """Strings go as they are; everything else as compact, strict JSON.
+
+    pydantic writes what it knows (models, dataclasses, namedtuples, dicts, lists, sets, dates,
+    UUIDs, paths, enums; ``Decimal`` and ``Fraction`` as their exact text, e.g. ``"19.990"``).
+    Number-likes such as numpy and mpmath values become JSON numbers and arrays through
+    ``tolist()``, ``__index__`` or ``__float__``. Bytes are UTF-8 text, or base64 when they are
+    not text. NaN and infinities become ``null``, so the content always parses as JSON.
+    Anything else (an arbitrary object, a reference cycle) raises :class:`UnserializableResult`
+    naming where it sits, e.g. ``result["items"][2]``.
+    """
     if isinstance(value, str):
         return value
     try:
-        return pydantic_core.to_json(value).decode()
-    except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
-        raise UnserializableResult(
-            f"returned a value of type {type(value).__name__} that cannot be written as JSON"
-        ) from exc
+        return pydantic_core.to_json(value, inf_nan_mode="null", fallback=_json_form).decode()
+    except _FAILURES:
+        pass  # the rare case: walk the value to convert what pydantic refused, or to say where
+    plain = _plain(value, "result", set())
+    try:
+        return pydantic_core.to_json(plain, inf_nan_mode="null", fallback=_json_form).decode()
+    except _FAILURES as exc:  # nested deeper than pydantic writes (a few hundred levels)
+        raise _refused(f"result is nested too deeply ({exc})") from exc
+
+
+def _json_form(value: Any) -> Any:
+    """The JSON-able stand-in for a value pydantic does not know, duck-typed (numpy, mpmath)."""
+    kind = type(value)
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    if hasattr(kind, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if hasattr(kind, "__index__"):
+        return value.__index__()
+    if hasattr(kind, "__float__"):
+        return float(value)
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (Sequence, AbstractSet, ValuesView)):
+        return list(value)
+    raise TypeError(f"{kind.__name__} has no JSON form")
+
+
+def _plain(value: Any, where: str, active: set[int]) -> Any:
+    """``value`` as plain JSON data, or :class:`UnserializableResult` saying what is at ``where``.
+
+    Only runs when pydantic refused the value, so it can afford to be thorough.
+    """
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            return base64.b64encode(data).decode("ascii")
+    if id(value) in active:
+        raise _refused(f"{where} contains itself (a reference cycle)")
+    active.add(id(value))
+    try:
+        return _plain_container(value, where, active)
+    except RecursionError:
+        raise _refused(f"{where} is nested too deeply") from None
+    finally:
+        active.discard(id(value))
+
+
+def _plain_container(value: Any, where: str, active: set[int]) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            _plain_key(key, where): _plain(item, f"{where}[{_show_key(key)}]", active)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple, AbstractSet)) or _is_iterable_value(value):
+        return [_plain(item, f"{where}[{i}]", active) for i, item in enumerate(value)]
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields
+        return {
+            (info.serialization_alias or info.alias or name): _plain(
+                getattr(value, name), f"{where}.{name}", active
+            )
+            for name, info in fields.items()
+        }
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _plain(getattr(value, field.name), f"{where}.{field.name}", active)
+            for field in dataclasses.fields(value)
+        }
+    try:  # dates, UUIDs, enums, Decimal ... as pydantic writes them
+        return pydantic_core.to_jsonable_python(value, inf_nan_mode="null")
+    except _FAILURES:
+        pass
+    try:
+        converted = _json_form(value)
+    except Exception as exc:  # a number-like's own conversion may fail in any way
+        reason = f"{where} is of type {type(value).__name__}, which has no JSON form"
+        raise _refused(reason) from exc
+    return _plain(converted, where, active)
+
+
+def _is_iterable_value(value: Any) -> bool:
+    """Sequences that pydantic writes as arrays (deque, range ...); not the number-likes."""
+    return isinstance(value, (Sequence, ValuesView)) and not hasattr(type(value), "tolist")
+
+
+def _plain_key(key: Any, where: str) -> Any:
+    """A key pydantic can write as an object key (it writes 1 as "1", True as "true" ...)."""
+    if isinstance(key, str):
+        return key
+    try:
+        pydantic_core.to_json({key: None}, fallback=_json_form)
+    except _FAILURES:
+        raise _refused(f"{where} has a key of type {type(key).__name__}") from None
+    return key
+
+
+def _show_key(key: Any) -> str:
+    return json.dumps(key) if isinstance(key, str) else repr(key)
+
+
+def _refused(reason: str) -> UnserializableResult:
+    return UnserializableResult(f"returned a value that cannot be written as JSON: {reason}")

@@ -7,6 +7,12 @@ Two sources are supported, and both end as a pydantic model with ``extra="forbid
 * a JSON Schema (``Tool.from_schema``), as tools from MCP servers, OpenAPI specs or the Berkeley
   Function Calling Leaderboard arrive. BFCL's type words (``dict``, ``float``, ``tuple``, ``any``)
   are translated to JSON Schema so the definitions sent to providers are valid.
+
+``null`` is a value wherever the type allows it. Elsewhere, ``null`` for a parameter (or a
+nested property) that is not required means "not given": a Python default applies, and a
+``from_schema`` handler does not receive the key. A parameter's declared default is always
+accepted as its value, even when the type refuses it (``x: int = None``, BFCL's
+``{"type": "integer", "default": null}``). ``null`` for a required parameter stays an error.
 """
 
 from __future__ import annotations
@@ -84,7 +90,10 @@ class Arguments:
         self.json_schema = json_schema
 
     def validate(self, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
-        """Return the handler's keyword arguments, or raise :class:`ArgumentsError`."""
+        """Return the handler's keyword arguments, or raise :class:`ArgumentsError`.
+
+        ``null`` for an optional parameter means "not given" (see the module docstring).
+        """
         try:
             if isinstance(raw, (str, bytes)):
                 instance: BaseModel = self._validate_json(raw)
@@ -93,13 +102,45 @@ class Arguments:
         except ValidationError as exc:
             if isinstance(raw, (str, bytes)) and not raw.strip():
                 return self.validate("{}")  # some models send "" for a tool without parameters
-            raise ArgumentsError(self._describe(exc), cause=exc) from exc
+            instance = self._without_null_optionals(raw, exc)
         if self._as_plain_data:
             return instance.model_dump(mode="python", by_alias=True, exclude_unset=True)
         values: dict[str, Any] = instance.__dict__  # the instance is thrown away: no copy
         if not self._renamed:
             return values
         return {keyword: values[attr] for keyword, attr in self._fields.items()}
+
+    def _without_null_optionals(
+        self, raw: str | bytes | Mapping[str, Any], exc: ValidationError
+    ) -> BaseModel:
+        """Validate again with ``null`` taken to mean "not given" where a parameter is optional.
+
+        Real models send ``null`` for what they leave out (OpenAI's strict mode makes every field
+        required and nullable). Only the failure path pays for this: a ``null`` the type accepts
+        is a value, and never reaches here.
+        """
+        errors = exc.errors(include_url=False)
+        data: Any = None
+        if errors and errors[0]["type"] != "json_invalid":
+            try:
+                data = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+            except ValueError:
+                data = None
+        if isinstance(data, Mapping):
+            paths = {
+                path
+                for error in errors
+                if (path := _null_path(data, error["loc"])) and _is_optional(self.json_schema, path)
+            }
+            if paths:
+                data = _without(data, paths)
+                try:
+                    if isinstance(raw, (str, bytes)):  # the JSON parser's rules, not Python's
+                        return self._validate_json(json.dumps(data))  # type: ignore[no-any-return]
+                    return self._validate_python(data)  # type: ignore[no-any-return]
+                except ValidationError as retry_exc:
+                    exc = retry_exc  # the problems that remain
+        raise ArgumentsError(self._describe(exc), cause=exc) from exc
 
     def _describe(self, exc: ValidationError) -> str:
         errors = exc.errors(include_url=False)
@@ -116,6 +157,82 @@ class Arguments:
             + f". Expected parameters: {_signature_hint(self.json_schema)}."
             + " Fix the arguments and call the tool again."
         )
+
+
+def _null_path(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """Where in ``data`` the ``null`` an error is about sits; () if it is not about a ``null``."""
+    node: Any = data
+    path: list[int | str] = []
+    for part in loc:
+        is_key = isinstance(node, Mapping) and isinstance(part, str) and part in node
+        is_index = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (is_key or is_index):
+            continue  # a union member's tag ("int", "Window" ...), not a step into the data
+        node = node[part]
+        path.append(part)
+        if node is None:
+            return tuple(path) if isinstance(part, str) else ()
+    return ()
+
+
+def _is_optional(schema: Mapping[str, Any], path: tuple[int | str, ...]) -> bool:
+    """Whether the property ``path`` leads to is declared and not required."""
+    node: Any = schema
+    for part in path[:-1]:
+        node = _step(schema, node, part)
+        if node is None:
+            return False
+    key = path[-1]
+    owner = _step(schema, node, key, owner=True)
+    return owner is not None and key not in owner.get("required", ())
+
+
+def _step(
+    root: Mapping[str, Any], node: Any, part: int | str, *, owner: bool = False
+) -> Mapping[str, Any] | None:
+    """The schema of ``node[part]`` (or, with ``owner``, the object schema declaring ``part``)."""
+    for option in _options(root, node):
+        if isinstance(part, int):
+            items = option.get("items")
+            if isinstance(items, Mapping):
+                return option if owner else items
+            continue
+        spec = option.get("properties", {}).get(part) if isinstance(option, Mapping) else None
+        if isinstance(spec, Mapping):
+            return option if owner else spec
+    return None
+
+
+def _options(root: Mapping[str, Any], node: Any, depth: int = 0) -> list[Mapping[str, Any]]:
+    """``node`` with its ``$ref`` resolved and its ``anyOf``/``oneOf``/``allOf`` spread out."""
+    if not isinstance(node, Mapping) or depth > 8:
+        return []
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(("#/$defs/", "#/definitions/")):
+        section, _, key = ref[2:].partition("/")
+        return _options(root, root.get(section, {}).get(key), depth + 1)
+    found = [node]
+    for key in ("anyOf", "oneOf", "allOf"):
+        for member in node.get(key, ()):
+            found.extend(_options(root, member, depth + 1))
+    return found
+
+
+def _without(data: Any, paths: set[tuple[int | str, ...]]) -> Any:
+    """A copy of ``data`` without the keys at ``paths`` (copied only along them)."""
+    heads: dict[Any, set[tuple[int | str, ...]]] = {}
+    for head, *rest in paths:
+        heads.setdefault(head, set()).add(tuple(rest))
+    if isinstance(data, Mapping):
+        out: Any = dict(data)
+    else:
+        out = list(data)
+    for head, rests in heads.items():
+        if () in rests:
+            del out[head]
+        else:
+            out[head] = _without(out[head], rests)
+    return out
 
 
 def _describe_error(error: Any) -> str:
@@ -162,6 +279,7 @@ def arguments_from_function(func: Callable[..., Any], doc: Docstring | None = No
             "Define the types it names at module level."
         ) from exc
     definitions: dict[str, Any] = {}
+    defaults: dict[str, tuple[str, Any]] = {}
     fields: dict[str, str] = {}
     for index, param in enumerate(inspect.signature(func).parameters.values()):
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
@@ -179,22 +297,62 @@ def arguments_from_function(func: Callable[..., Any], doc: Docstring | None = No
             attr, alias = f"param_{index}", param.name  # would shadow pydantic's own attributes
         options: dict[str, Any] = {"description": description, "alias": alias}
         default = ... if param.default is param.empty else param.default
+        if default is not ... and not isinstance(default, FieldInfo):
+            defaults[attr] = (param.name, default)
         # Only options that are set: an explicit None would override Annotated metadata.
         info = Field(default, **{k: v for k, v in options.items() if v is not None})
         definitions[attr] = (annotation, info)
         fields[param.name] = attr
     try:
-        model = create_model(
-            f"{func.__name__}_arguments",
-            __config__=_CONFIG,
-            **definitions,
-        )
+        model = _model(f"{func.__name__}_arguments", _CONFIG, definitions, defaults)
         schema = model.model_json_schema()
     except Exception as exc:  # pydantic raises several kinds for unsupported annotations
         raise UserError(
             f"Cannot build a JSON Schema for the parameters of {func.__qualname__!r}: {exc}"
         ) from exc
     return Arguments(model, fields, _tidy(schema), as_plain_data=False)
+
+
+def _model(
+    name: str,
+    config: ConfigDict,
+    definitions: dict[str, Any],
+    defaults: Mapping[str, tuple[str, Any]],
+) -> type[BaseModel]:
+    """``create_model``, with each declared default accepted as a value even outside its type.
+
+    ``defaults`` maps a field to its key in the arguments and its default. A default the type
+    refuses (``x: int = None``, BFCL's ``{"type": "integer", "default": null}``) is still what
+    a model may send: such fields alone get a validator that lets exactly that value through,
+    so the others pay nothing and the JSON Schema is unchanged.
+    """
+    model = create_model(name, __config__=config, **definitions)
+    if not defaults:
+        return model
+    try:
+        model.__pydantic_validator__.validate_python(dict(defaults.values()))
+    except ValidationError as exc:
+        refused = {e["loc"][0] for e in exc.errors() if e["loc"] and e["type"] != "missing"}
+    else:
+        return model
+    widened = dict(definitions)
+    for attr, (key, default) in defaults.items():
+        if key in refused:
+            annotation, info = definitions[attr]
+            widened[attr] = (Annotated[annotation, WrapValidator(_or_exactly(default))], info)
+    return create_model(name, __config__=config, **widened)
+
+
+def _or_exactly(default: Any) -> Callable[[Any, ValidatorFunctionWrapHandler], Any]:
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            if type(value) is type(default) and value == default:
+                return value
+            raise
+
+    return validate
 
 
 def _has_description(annotation: Any) -> bool:
@@ -284,17 +442,21 @@ class _SchemaTypes:
     def object_model(self, name: str, schema: Mapping[str, Any]) -> type[BaseModel]:
         required = set(schema.get("required", ()))
         definitions: dict[str, Any] = {}
+        defaults: dict[str, tuple[str, Any]] = {}
         for index, (prop, spec) in enumerate(schema.get("properties", {}).items()):
-            annotation = self.annotation(spec if isinstance(spec, Mapping) else {})
+            spec = spec if isinstance(spec, Mapping) else {}
+            annotation = self.annotation(spec)
             default = ... if prop in required else None
             definitions[f"field_{index}"] = (annotation, Field(default=default, alias=prop))
+            if "default" in spec:
+                defaults[f"field_{index}"] = (prop, spec["default"])
         extra = schema.get("additionalProperties", True)
         config = ConfigDict(
             extra="forbid" if extra is False or schema is self._root else "allow",
             protected_namespaces=(),
         )
         self._count += 1
-        return create_model(f"{name}_{self._count}", __config__=config, **definitions)
+        return _model(f"{name}_{self._count}", config, definitions, defaults)
 
     def annotation(self, spec: Mapping[str, Any]) -> Any:
         if "$ref" in spec:
