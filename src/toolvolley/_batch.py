@@ -29,8 +29,9 @@ from ._content import UnserializableResult, to_content
 from ._errors import ToolError, UserError
 from ._events import ExecutionHooks
 from ._report import BatchReport
+from ._runners import PLAIN, consume
 from ._runtime import Runtime, current_runtime
-from ._scheduling import Mode, Scheduler, Turn
+from ._scheduling import Mode, Scheduler, TurnLike
 from ._schema import ArgumentsError
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ __all__ = ["Batch", "describe_exception"]
 logger = logging.getLogger("toolvolley")
 
 _MAX_ERROR_TEXT = 500
+_INF = math.inf
 _clock = time.perf_counter  # the clock of every ToolResult
 
 
@@ -152,7 +154,7 @@ class Batch:
         assert self._runtime is not None
         assert self._scheduler is not None
         turn = self._scheduler.admit(tool)
-        runner = executor.runner_for(tool)
+        runner = executor.route(tool)
         self._runtime.spawn(self._run, slot, tool, kwargs, turn, runner, name=call.id)
         return index
 
@@ -182,12 +184,14 @@ class Batch:
     # --- one call -----------------------------------------------------------------------------
 
     async def _run(
-        self, slot: _Slot, tool: Tool, kwargs: dict[str, Any], turn: Turn, runner: Runner
+        self, slot: _Slot, tool: Tool, kwargs: dict[str, Any], turn: TurnLike, runner: Runner | None
     ) -> None:
         """Run one call: wait for its turn, run its body under its timeout, write its result.
 
         This is the path every call takes, so the common case (no barrier, no limit, no hooks)
-        costs as little as it can: see scenario D in ``benchmarks/executor.py``.
+        costs as little as it can: see scenario D in ``benchmarks/executor.py``. ``runner`` is
+        None for a coroutine function on the event loop, awaited here directly: what
+        :class:`LoopRunner` would do, without its frame.
         """
         runtime = self._runtime
         assert runtime is not None
@@ -205,10 +209,15 @@ class Batch:
                     slot.started_at = _clock()
                     if self._hooks:
                         self._tell("call_started", slot.call, slot.started_at)
-                    deadline = guard.deadline
-                    if deadline != math.inf:  # the runners' clock is time.monotonic()
-                        deadline += time.monotonic() - runtime.now()
-                    value = await runner.run(tool, kwargs, deadline)
+                    if runner is None:
+                        value = await tool.func(**kwargs)
+                        if type(value) not in PLAIN:
+                            value = consume(value)
+                    else:
+                        deadline = guard.deadline
+                        if deadline != _INF:  # the runners' clock is time.monotonic()
+                            deadline += time.monotonic() - runtime.now()
+                        value = await runner.run(tool, kwargs, deadline)
                 finally:
                     if waits:
                         turn.release(slot)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -48,7 +49,8 @@ class Executor:
     """
 
     __slots__ = (
-        "_placements",
+        "_loop",
+        "_routes",
         "_runners",
         "deadline",
         "hooks",
@@ -98,7 +100,8 @@ class Executor:
         self.tracing: Tracing = tracing
         resolve_tracer(tracing)  # fail now, not mid-conversation, if the extra is missing
         self._runners = table
-        self._placements: dict[Tool, Runner] = {}
+        self._loop = table["loop"]
+        self._routes: dict[Tool, Runner | None] = {}
         for tool in self.toolbox:
             self.runner_for(tool)  # a tool naming a runner this executor lacks fails here
 
@@ -116,20 +119,28 @@ class Executor:
     def runner_for(self, tool: Tool) -> Runner:
         """The runner ``tool``'s body runs on: the one it names, or this executor's runner of
         that name (``"loop"`` for async tools)."""
-        runner = self._placements.get(tool)
+        where = tool.placement
+        if isinstance(where, Runner):
+            return where
+        runner = self._runners.get(where)
         if runner is None:
-            where = tool.placement
-            if isinstance(where, str):
-                found = self._runners.get(where)
-                if found is None:
-                    known = ", ".join(sorted(self._runners))
-                    raise UserError(
-                        f"Tool {tool.name!r} runs in {where!r}, but this executor has no runner "
-                        f"of that name (it has: {known}). Pass runners={{{where!r}: ...}}."
-                    )
-                where = found
-            runner = self._placements[tool] = where
+            known = ", ".join(sorted(self._runners))
+            raise UserError(
+                f"Tool {tool.name!r} runs in {where!r}, but this executor has no runner "
+                f"of that name (it has: {known}). Pass runners={{{where!r}: ...}}."
+            )
         return runner
+
+    def route(self, tool: Tool) -> Runner | None:
+        """:meth:`runner_for`, remembered per tool; ``None`` for a coroutine function on the
+        default event-loop runner, which the batch awaits directly (the per-call hot path)."""
+        try:
+            return self._routes[tool]
+        except KeyError:
+            runner = self.runner_for(tool)
+            direct = runner is self._loop and inspect.iscoroutinefunction(tool.func)
+            route = self._routes[tool] = None if direct else runner
+            return route
 
     def batch(self, *, hooks: Sequence[ExecutionHooks] = ()) -> Batch:
         """A batch to submit calls to one at a time, e.g. as a stream delivers them::

@@ -18,6 +18,7 @@ import anyio.to_process
 
 from ._errors import UserError
 from ._runners import Runner, consume
+from ._threads import START_MARGIN
 
 if TYPE_CHECKING:
     from ._tools import Tool
@@ -68,7 +69,7 @@ def call_by_reference(
     ``@tool`` replaces a module's function with a ``Tool``, so the function itself cannot be
     pickled by name; the tool is looked up instead and its function called.
     """
-    if time.monotonic() >= deadline:
+    if time.monotonic() >= deadline - START_MARGIN:
         raise _TooLate
     target: Any = importlib.import_module(module)
     for part in qualname.split("."):

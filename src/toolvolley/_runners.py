@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._tools import Tool
 
-__all__ = ["LoopRunner", "Runner", "consume", "is_lazy"]
+__all__ = ["PLAIN", "LoopRunner", "Runner", "consume"]
 
 # Values that are certainly not lazy: checked first, so the common case costs one lookup.
-_PLAIN: frozenset[type] = frozenset({str, int, float, bool, dict, list, tuple, type(None)})
+PLAIN: frozenset[type] = frozenset({str, int, float, bool, dict, list, tuple, type(None)})
 
 
 class Runner(ABC):
@@ -77,20 +77,15 @@ class LoopRunner(Runner):
         value = tool.func(**kwargs)
         if inspect.isawaitable(value):
             value = await value
-        if type(value) in _PLAIN:
+        if type(value) in PLAIN:
             return value
         if isinstance(value, AsyncIterator):
             return [item async for item in value]
         return consume(value)
 
 
-def is_lazy(value: Any) -> bool:
-    """Whether ``value`` still has work to do when iterated (a generator, ``map``, ``zip``...)."""
-    return type(value) not in _PLAIN and isinstance(value, Iterator)
-
-
 def consume(value: Any) -> Any:
     """``value``, with a lazy iterator turned into the list of what it yields."""
-    if type(value) not in _PLAIN and isinstance(value, Iterator):
+    if type(value) not in PLAIN and isinstance(value, Iterator):
         return list(value)
     return value

@@ -21,22 +21,34 @@ if TYPE_CHECKING:
     from ._runtime import Runtime
     from ._tools import Tool
 
-__all__ = ["Mode", "Scheduler", "Turn"]
+__all__ = ["Mode", "Scheduler", "Turn", "TurnLike"]
 
 Mode = Literal["parallel", "serial"]
 """``parallel``: every call starts at once. ``serial``: one call at a time, in order."""
 
 
 class _Phase:
-    """The calls submitted since the last barrier; a barrier waits until ``pending`` is zero."""
+    """The calls submitted since the last barrier; a barrier waits until ``pending`` is zero.
+
+    It is also the turn of a call that waits for nothing (no barrier before it, no limit): one
+    object shared by those calls, so the common case allocates nothing.
+    """
 
     __slots__ = ("drained", "pending")
+
+    waits = False
 
     def __init__(self) -> None:
         self.pending = 0
         self.drained: Any = None  # made by a barrier that has to wait; set when pending hits 0
 
-    def leave(self) -> None:
+    async def wait(self, owner: object) -> None:
+        return None
+
+    def release(self, owner: object) -> None:
+        return None
+
+    def finish(self) -> None:
         self.pending -= 1
         if self.pending == 0 and self.drained is not None:
             self.drained.set()
@@ -95,9 +107,14 @@ class Turn:
         """The call has its result: it no longer holds up a barrier."""
         done = self._done
         if type(done) is _Phase:
-            done.leave()
+            done.finish()
         else:
             done.set()
+
+
+TurnLike = Turn | _Phase
+"""What :meth:`Scheduler.admit` hands out: both have ``waits``, ``wait``, ``release`` and
+``finish``."""
 
 
 class Scheduler:
@@ -115,7 +132,7 @@ class Scheduler:
         self._gate: Any = None  # the last barrier's done event (the runtime's event type)
         self._phase = _Phase()
 
-    def admit(self, tool: Tool) -> Turn:
+    def admit(self, tool: Tool) -> TurnLike:
         """The turn of the next call, in submission order."""
         gate, phase = self._gate, self._phase
         limiters = self._limiters(tool)
@@ -124,9 +141,13 @@ class Scheduler:
             self._phase = _Phase()
             return Turn(self._runtime, gate, phase, done, limiters)
         phase.pending += 1
+        if gate is None and not limiters:
+            return phase
         return Turn(self._runtime, gate, None, phase, limiters)
 
     def _limiters(self, tool: Tool) -> tuple[anyio.CapacityLimiter, ...]:
+        if tool.max_concurrency is None and self._batch_limiter is None:
+            return ()
         limiters: tuple[anyio.CapacityLimiter, ...] = ()
         if tool.max_concurrency is not None:
             limiter = self._tool_limiters.get(tool.name)
