@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._calls import ToolCall, ToolResult
-from ._errors import MaxTurnsExceeded, UserError
+from ._errors import MaxTurnsExceeded, StreamCutError, UserError
 from ._events import (
     CallFinished,
     CallReady,
@@ -171,6 +171,10 @@ async def _turn(
     return response, batch, model_ended
 
 
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 async def run_loop(
     model: ModelAdapter,
     prompt: str | Sequence[Mapping[str, Any]],
@@ -188,6 +192,11 @@ async def run_loop(
     with a default one. ``parallel_tool_calls=False`` asks the model for one call per response.
     ``stream=True`` (default) starts each call while the model is still writing the rest;
     ``on_event`` hears text deltas, calls ready, started and finished, and each turn's end.
+
+    A stream that ends without its finish signal raises :class:`StreamCutError` if the turn
+    made no calls: its text is not an answer. If the cut turn made calls, every call has a
+    result (the cut-off ones an error saying so), so the conversation goes on and the model
+    sees what happened; the turn's ``stream_error`` records the cut.
     """
     if not isinstance(max_turns, int) or isinstance(max_turns, bool) or max_turns < 1:
         raise UserError("max_turns must be an integer >= 1.")
@@ -198,6 +207,7 @@ async def run_loop(
     usage = Usage()
     turns: list[TurnStats] = []
     for index in range(max_turns):
+        before = len(transcript)
         response, stats = await run_turn(
             model,
             transcript,
@@ -210,7 +220,27 @@ async def run_loop(
         usage += response.usage
         turns.append(stats)
         if not stats.calls:
-            if response.stream_error is not None:
-                raise response.stream_error  # a final answer cut short is no answer
+            if response.stream_error is not None:  # a final answer cut short is no answer
+                raise _cut(model, response.stream_error, transcript[:before], turns)
             return LoopResult(response.text, transcript, usage, tuple(turns))
     raise MaxTurnsExceeded(max_turns, transcript, turns)
+
+
+def _cut(
+    model: ModelAdapter,
+    error: BaseException,
+    transcript: list[Message],
+    turns: list[TurnStats],
+) -> StreamCutError:
+    """The cut turn's error, carrying the conversation before it and every turn's stats."""
+    if not isinstance(error, StreamCutError):  # an adapter's own record of a broken stream
+        cut = StreamCutError(
+            f"The {model.provider} response stream broke before its finish signal "
+            f"({_describe(error)}): what it said is not a whole answer.",
+            provider=model.provider,
+        )
+        cut.__cause__ = error
+        error = cut
+    error.transcript = list(transcript)
+    error.turns = tuple(turns)
+    return error
