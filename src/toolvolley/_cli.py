@@ -83,7 +83,10 @@ def demo(
     timeline: Annotated[
         str | None, typer.Option(help="Also write the timelines to this .svg or .html file.")
     ] = None,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(help="On an error, print the full traceback instead of one line."),
+    ] = False,
 ) -> None:
     """The three-city weather exercise, measured: one response carrying several tool calls, run
     one after another and then at once, and every result sent back in one follow-up."""

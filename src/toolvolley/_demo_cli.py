@@ -6,6 +6,7 @@ import contextlib
 import functools
 import json
 import os
+import traceback
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -13,6 +14,7 @@ import anyio
 from rich.console import Console
 from rich.markup import escape
 
+from ._errors import ModelError
 from ._serving import serve_in_thread
 from ._timeline import Bar, Timeline, save_timelines
 from .demo import DemoReport, DemoSettings, WeatherService, run_demo
@@ -79,9 +81,10 @@ def run_demo_command(
                 )
             )
     except Exception as exc:
-        if debug:
-            raise
-        err.print(f"[bold red]error:[/] {escape(_describe(exc))}")
+        if debug:  # the whole chain: ModelError, then the SDK's exception that caused it
+            err.out("".join(traceback.format_exception(exc)), highlight=False, end="")
+        else:
+            err.print(f"[bold red]error:[/] {escape(_describe(exc))}", soft_wrap=True)
         return 1
     if json_output:
         out.print_json(json.dumps(report.as_json()))
@@ -112,10 +115,19 @@ def _weather(url: str | None, latency: float, jitter: float) -> Iterator[str]:
 
 
 def _describe(exc: BaseException) -> str:
+    """One line: what failed and the exception that says why."""
+    if isinstance(exc, ModelError):
+        cause = exc.__cause__
+        why = exc.message if cause is None else _named(cause)
+        return " ".join(f"model call failed ({exc.provider}): {why}".split())
     name = type(exc).__name__
     if "Connection" in name or "Connect" in name:
         return f"could not reach the model or service ({name}: {exc})"
-    return f"{name}: {exc}" if str(exc) else name
+    return " ".join(_named(exc).split())
+
+
+def _named(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _render(console: Console, report: DemoReport, weather: str) -> None:

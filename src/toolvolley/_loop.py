@@ -14,7 +14,7 @@ from typing import Any
 
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult
-from ._errors import MaxTurnsExceeded, UserError
+from ._errors import MaxTurnsExceeded, ModelError, StreamCutError, ToolvolleyError, UserError
 from ._events import (
     CallFinished,
     CallReady,
@@ -143,33 +143,57 @@ async def _turn(
     relay: bool,
 ) -> tuple[ModelResponse, Batch, float]:
     toolbox = executor.toolbox
+    ours: list[Exception] = []  # raised by the executor or the caller's on_event, not the model
+    failed: Exception | None = None
     async with executor.batch(hooks=[_Relay(emit)] if relay else ()) as batch:
 
         def ready(update: StreamUpdate) -> None:
-            if isinstance(update, CallReady):
-                batch.submit(update.call)
-            emit(update)
+            try:
+                if isinstance(update, CallReady):
+                    batch.submit(update.call)
+                emit(update)
+            except Exception as exc:
+                ours.append(exc)
+                raise
 
-        if stream:
-            response = await model.stream(
-                transcript, toolbox, parallel_tool_calls=parallel_tool_calls, on_update=ready
-            )
+        # A failed model call must not fail the batch's task group: the calls it already
+        # started finish and keep their results, and the error is raised once the batch closes.
+        try:
+            if stream:
+                response = await model.stream(
+                    transcript, toolbox, parallel_tool_calls=parallel_tool_calls, on_update=ready
+                )
+            else:
+                response = await model.respond(
+                    transcript, toolbox, parallel_tool_calls=parallel_tool_calls
+                )
+                if response.text:
+                    ready(TextDelta(response.text))
+                for call in response.calls:
+                    ready(CallReady(call, time.perf_counter()))
+        except Exception as exc:
+            failed = exc
         else:
-            response = await model.respond(
-                transcript, toolbox, parallel_tool_calls=parallel_tool_calls
-            )
-            if response.text:
-                ready(TextDelta(response.text))
-            for call in response.calls:
-                ready(CallReady(call, time.perf_counter()))
-        model_ended = time.perf_counter()
-        for call in response.incomplete:
-            batch.fail(
-                call,
-                f"The response stream ended before the arguments of {call.name!r} were "
-                "complete, so the call was not run. Call it again with complete arguments.",
-            )
+            model_ended = time.perf_counter()
+            for call in response.incomplete:
+                batch.fail(
+                    call,
+                    f"The response stream ended before the arguments of {call.name!r} were "
+                    "complete, so the call was not run. Call it again with complete arguments.",
+                )
+    if failed is not None:
+        if isinstance(failed, ToolvolleyError) or any(failed is exc for exc in ours):
+            raise failed
+        raise ModelError(
+            f"The model call failed ({model.provider}): {_describe(failed)}",
+            provider=model.provider,
+            transcript=transcript,
+        ) from failed
     return response, batch, model_ended
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 async def run_loop(
@@ -189,6 +213,13 @@ async def run_loop(
     with a default one. ``parallel_tool_calls=False`` asks the model for one call per response.
     ``stream=True`` (default) starts each call while the model is still writing the rest;
     ``on_event`` hears text deltas, calls ready, started and finished, and each turn's end.
+
+    A failed model call raises :class:`ModelError` (``__cause__`` is the SDK's exception) after
+    the calls already started in that turn have finished. A stream that ends without its finish
+    signal raises :class:`StreamCutError` if the turn made no calls: its text is not an answer.
+    If the cut turn made calls, every call has a result (the cut-off ones an error saying so),
+    so the conversation goes on and the model sees what happened; the turn's ``stream_error``
+    records the cut.
     """
     if not isinstance(max_turns, int) or isinstance(max_turns, bool) or max_turns < 1:
         raise UserError("max_turns must be an integer >= 1.")
@@ -199,19 +230,44 @@ async def run_loop(
     usage = Usage()
     turns: list[TurnStats] = []
     for index in range(max_turns):
-        response, stats = await run_turn(
-            model,
-            transcript,
-            executor,
-            index=index,
-            stream=stream,
-            parallel_tool_calls=parallel_tool_calls,
-            on_event=on_event,
-        )
+        before = len(transcript)
+        try:
+            response, stats = await run_turn(
+                model,
+                transcript,
+                executor,
+                index=index,
+                stream=stream,
+                parallel_tool_calls=parallel_tool_calls,
+                on_event=on_event,
+            )
+        except ModelError as exc:
+            exc.turns = tuple(turns)
+            raise
         usage += response.usage
         turns.append(stats)
         if not stats.calls:
-            if response.stream_error is not None:
-                raise response.stream_error  # a final answer cut short is no answer
+            if response.stream_error is not None:  # a final answer cut short is no answer
+                raise _cut(model, response.stream_error, transcript[:before], turns)
             return LoopResult(response.text, transcript, usage, tuple(turns))
     raise MaxTurnsExceeded(max_turns, transcript, turns)
+
+
+def _cut(
+    model: ModelAdapter,
+    error: BaseException,
+    transcript: list[Message],
+    turns: list[TurnStats],
+) -> StreamCutError:
+    """The cut turn's error, carrying the conversation before it and every turn's stats."""
+    if not isinstance(error, StreamCutError):  # an adapter's own record of a broken stream
+        cut = StreamCutError(
+            f"The {model.provider} response stream broke before its finish signal "
+            f"({_describe(error)}): what it said is not a whole answer.",
+            provider=model.provider,
+        )
+        cut.__cause__ = error
+        error = cut
+    error.transcript = list(transcript)
+    error.turns = tuple(turns)
+    return error

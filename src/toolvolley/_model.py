@@ -47,7 +47,9 @@ class ModelResponse:
     usage: Usage = Usage()
     raw: Any = None
     incomplete: tuple[ToolCall, ...] = ()  # streamed calls whose arguments were cut off
-    stream_error: BaseException | None = None  # what broke the stream, if it broke
+    # a StreamCutError if the stream ended or broke before its finish signal (its __cause__ is
+    # the read error, if it broke); a custom adapter may record any exception here
+    stream_error: BaseException | None = None
 
 
 class ModelAdapter(ABC):

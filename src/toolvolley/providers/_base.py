@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import anyio.lowlevel
 
 from .._calls import ToolCall
+from .._errors import StreamCutError
 from .._events import StreamUpdate
 from .._model import Message, ModelAdapter, ModelResponse, Usage
 from .._optional import require
@@ -96,7 +97,7 @@ class SDKAdapter(ModelAdapter):
         *,
         raw: Any = None,
         incomplete: tuple[ToolCall, ...] = (),
-        stream_error: Exception | None = None,
+        stream_error: StreamCutError | None = None,
     ) -> ModelResponse:
         return ModelResponse(
             text=text,
@@ -132,17 +133,41 @@ class SDKAdapter(ModelAdapter):
     ) -> ModelResponse:
         request = self._request(transcript, toolbox, parallel_tool_calls)
         assembler = self._assembler(on_update)
-        error: Exception | None = None
+        broke: Exception | None = None
         stream = await self._send(request | {"stream": True} | self._stream_options())
         try:
-            async for event in stream:
+            while True:
+                # Only reading the stream can break it: an exception from on_update (a caller's
+                # bug) is not a cut stream, and propagates.
+                try:
+                    event = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:  # the stream broke: keep what was assembled
+                    broke = exc
+                    break
                 if assembler.feed(event.model_dump(mode="json", exclude_none=True)):
                     await anyio.lowlevel.checkpoint()  # let the call start before parsing on
-        except Exception as exc:  # the stream broke: keep what was assembled
-            error = exc
         finally:
             await stream.close()
         done: Assembled = assembler.finish()
+        cut: StreamCutError | None = None
+        if broke is not None or not done.finished:
+            cut = StreamCutError(self._cut_message(done, broke), provider=self.provider)
+            cut.__cause__ = broke
         return self._build(
-            done.text, done.calls, done.usage, incomplete=done.incomplete, stream_error=error
+            done.text, done.calls, done.usage, incomplete=done.incomplete, stream_error=cut
+        )
+
+    def _cut_message(self, done: Assembled, broke: Exception | None) -> str:
+        how = f"broke ({type(broke).__name__}: {broke})" if broke is not None else "ended"
+        if done.failure:
+            how = f"ended with the response failed ({done.failure})"
+        said = f"{len(done.text)} characters of text"
+        if done.calls or done.incomplete:
+            said += f", {len(done.calls)} complete and {len(done.incomplete)} cut-off tool calls"
+        return (
+            f"The {self.provider} response stream {how} before its finish signal "
+            f"({self._assembler.finish_signal}), after {said}: what it said is not a whole "
+            "answer. Ask again; if it keeps happening, look at the network or the server."
         )

@@ -9,7 +9,7 @@ from typing import Any
 from .._calls import ToolCall, ToolResult
 from .._model import Message, Usage
 from .._toolbox import Toolbox
-from ._assembly import AnthropicAssembler
+from ._assembly import AnthropicAssembler, generated_id
 from ._base import SDKAdapter
 
 __all__ = ["AnthropicMessages"]
@@ -76,7 +76,8 @@ class AnthropicMessages(SDKAdapter):
         texts: list[str] = []
         for block in raw.content:
             if block.type == "tool_use":
-                calls.append(ToolCall(block.id, block.name, dict(block.input)))
+                call_id = getattr(block, "id", None) or generated_id("toolu_")
+                calls.append(ToolCall(call_id, block.name, dict(block.input)))
             elif block.type == "text":
                 texts.append(block.text)
         usage = raw.usage

@@ -8,7 +8,7 @@ from typing import Any
 from .._calls import ToolCall, ToolResult
 from .._model import Message, Usage
 from .._toolbox import Toolbox
-from ._assembly import ChatAssembler
+from ._assembly import ChatAssembler, generated_id
 from ._base import SDKAdapter
 
 __all__ = ["OpenAIChat"]
@@ -79,7 +79,7 @@ class OpenAIChat(SDKAdapter):
     def _parse(self, raw: Any) -> tuple[str, tuple[ToolCall, ...], Usage]:
         message = raw.choices[0].message
         calls = tuple(
-            ToolCall(c.id, c.function.name, c.function.arguments or "")
+            ToolCall(c.id or generated_id("call_"), c.function.name, c.function.arguments or "")
             for c in message.tool_calls or ()
             if getattr(c, "type", "function") == "function"
         )

@@ -8,7 +8,7 @@ from typing import Any
 from .._calls import ToolCall, ToolResult
 from .._model import Message, Usage
 from .._toolbox import Toolbox
-from ._assembly import ResponsesAssembler
+from ._assembly import ResponsesAssembler, generated_id
 from ._base import SDKAdapter
 
 __all__ = ["OpenAIResponses"]
@@ -48,7 +48,8 @@ class OpenAIResponses(SDKAdapter):
         texts: list[str] = []
         for item in raw.output:
             if item.type == "function_call":
-                calls.append(ToolCall(item.call_id, item.name, item.arguments or ""))
+                call_id = getattr(item, "call_id", None) or generated_id("call_")
+                calls.append(ToolCall(call_id, item.name, item.arguments or ""))
             elif item.type == "message":
                 texts.append("".join(c.text for c in item.content if c.type == "output_text"))
         usage = raw.usage
