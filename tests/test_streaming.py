@@ -215,18 +215,39 @@ OFFLINE: dict[str, Callable[[OfflineModel], ModelAdapter]] = {
 }
 
 
+# Where each format's stream begins the second call: the stream is held there.
+SECOND_CALL = {
+    "chat": b'"index": 1, "id"',
+    "responses": b'"output_index": 1',
+    "anthropic": b'"index": 1',
+}
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 @pytest.mark.parametrize("kind", KINDS)
 async def test_first_call_starts_before_the_stream_ends(kind: str) -> None:
     flight = InFlight()
     events: list[TurnEvent] = []
-    # 100 tokens a second: each further call takes the model tens of milliseconds to write.
-    async with OFFLINE[kind](OfflineModel(token_rate=100, first_token_s=0)) as model:
+    first_finished = anyio.Event()
+
+    def on_event(event: TurnEvent) -> None:
+        events.append(event)
+        if isinstance(event, CallFinished):
+            first_finished.set()
+
+    canned = encode(kind, [("get_weather", {"city": c}) for c in CITIES])
+    # The model stops writing before the second call until the first call has finished: it
+    # cannot finish unless it was started from the stream, while the model was still writing.
+    marker = canned.stream.index(SECOND_CALL[kind])
+    canned.pause_at = canned.stream.rindex(b"\n\n", 0, marker) + 2
+    canned.resume = first_finished.wait
+    async with adapter_for(kind, canned) as model:
         transcript = [model.user_message("Weather in Seoul, Tokyo and Paris?")]
-        _, stats = await run_turn(
-            model, transcript, Executor([weather_tool(flight)]), on_event=events.append
-        )
+        with anyio.fail_after(10):
+            _, stats = await run_turn(
+                model, transcript, Executor([weather_tool(flight)]), on_event=on_event
+            )
     started = [e for e in events if isinstance(e, CallStarted)]
     assert [e.call.arguments_text() for e in started] == [json.dumps({"city": c}) for c in CITIES]
     assert started[0].at < stats.model_ended_at  # the first tool ran while the model wrote
@@ -242,12 +263,33 @@ async def test_first_call_starts_before_the_stream_ends(kind: str) -> None:
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_serial_mode_streams_but_runs_one_call_at_a_time_in_order() -> None:
     flight = InFlight()
+    ready: list[CallReady] = []
+    all_written = anyio.Event()
+
+    def on_event(event: TurnEvent) -> None:
+        if isinstance(event, CallReady):
+            ready.append(event)
+            if len(ready) == len(CITIES):
+                all_written.set()
+
+    @tool
+    async def get_weather(city: Annotated[str, Field(examples=CITIES)]) -> str:
+        """Weather for a city."""
+        flight.enter(city)
+        # Each call stays in flight until the model has written every call: the calls written
+        # meanwhile would have started by then, were the executor not serial.
+        await all_written.wait()
+        flight.leave(city)
+        return f"sunny in {city}"
+
     async with OpenAIChat.offline(OfflineModel(token_rate=5000, first_token_s=0)) as model:
-        outcome = await run_loop(
-            model,
-            "Weather in Paris, Seoul and Tokyo?",
-            Executor([weather_tool(flight)], mode="serial"),
-        )
+        with anyio.fail_after(10):
+            outcome = await run_loop(
+                model,
+                "Weather in Paris, Seoul and Tokyo?",
+                Executor([get_weather], mode="serial"),
+                on_event=on_event,
+            )
     assert flight.peak == 1
     assert flight.order() == [
         f"{kind}:{city}" for city in ("Paris", "Seoul", "Tokyo") for kind in ("start", "end")
