@@ -32,7 +32,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> Backend:
 
     Every async test that does not pin its backend runs on all three, not only the concurrency
     tests: the 63 uvloop variants (mostly the executor's) took about 3 s together on the 2-core
-    CI machine, against a suite of over a minute, so a marker choosing modules would save little
+    CI machine, against a suite of about 55 s, so a marker choosing modules would save little
     and could leave a runtime-specific bug unseen. Without uvloop (Windows) that variant skips.
     """
     backend: Backend = request.param
