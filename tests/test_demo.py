@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from typer.testing import CliRunner
 
 from toolvolley._cli import app
 from toolvolley.demo import WeatherService
+from toolvolley.demo._weather_service import Receive, Scope, Send
+from toolvolley.offline import OfflineModel
+from toolvolley.offline._wire import Frame
 
 FAST = ["--latency", "0.2", "--jitter", "0", "--token-rate", "5000", "--first-token", "0"]
 
@@ -24,17 +30,76 @@ def run(*args: str) -> tuple[int, dict[str, Any] | None, str]:
     return result.exit_code, report, result.stderr
 
 
-def test_default_run_has_three_calls_in_one_response_and_a_near_ideal_speedup() -> None:
+class WatchedService(WeatherService):
+    """The demo's weather service, recording how many requests were in flight as each arrived.
+
+    The first ``together`` requests (the parallel run's look-ups) are held until that many are
+    in flight at once, so running them one after another fails instead of passing slowly.
+    """
+
+    def __init__(self, *, together: int = 3, **options: Any) -> None:
+        super().__init__(**options)
+        self.together = together
+        self.in_flight = 0
+        self.seen: list[int] = []  # requests in flight as each one arrived, this one included
+        self.first_request = threading.Event()  # for the model, which runs in another thread
+        self._all_in: anyio.Event | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        if self._all_in is None:
+            self._all_in = anyio.Event()  # made on the service's own event loop
+        self.in_flight += 1
+        self.seen.append(self.in_flight)
+        self.first_request.set()
+        try:
+            if len(self.seen) == self.together:
+                self._all_in.set()
+            if len(self.seen) <= self.together:
+                with anyio.fail_after(10):
+                    await self._all_in.wait()
+            await super().__call__(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.fixture
+def watched(monkeypatch: pytest.MonkeyPatch) -> list[WatchedService]:
+    """The weather services the demo command starts, watched."""
+    import toolvolley._demo_cli
+
+    made: list[WatchedService] = []
+
+    def make(**options: Any) -> WatchedService:
+        made.append(WatchedService(**options))
+        return made[-1]
+
+    monkeypatch.setattr(toolvolley._demo_cli, "WeatherService", make)
+    return made
+
+
+def test_default_run_has_three_calls_in_one_response_and_runs_them_at_once(
+    watched: list[WatchedService],
+) -> None:
     code, report, _ = run("--json", *FAST)
     assert code == 0
     assert report is not None
     assert report["tool_calls_in_first_response"] == 3
     assert report["model_turns"] == 2
     assert [c["status"] for c in report["calls"]] == ["ok", "ok", "ok"]
-    # Three equal calls (two 0.2 s requests each): ideal 3x; generous bound for a shared machine.
-    assert report["ideal_speedup"] == pytest.approx(3.0, rel=0.15)
-    assert report["speedup"] >= 0.75 * report["ideal_speedup"]
-    assert report["sequential_s"] > report["parallel_s"]
+    # Two requests a look-up: the parallel run's three look-ups were in flight together, then
+    # the sequential run's requests each arrived with nothing else in flight.
+    (service,) = watched
+    assert service.seen[:3] == [1, 2, 3]
+    assert service.seen[6:] == [1] * 6
+    # The report's figures agree with its own measurements (how fast belongs in benchmarks).
+    sequential = [c["sequential_duration_s"] for c in report["calls"]]
+    assert report["sequential_s"] >= sum(sequential) - 0.001  # one after another
+    assert report["ideal_speedup"] == pytest.approx(sum(sequential) / max(sequential), abs=0.01)
+    assert report["speedup"] == pytest.approx(
+        report["sequential_s"] / report["parallel_s"], abs=0.01
+    )
     for city in ("Seoul", "Tokyo", "Paris"):
         assert city in report["final_answer"]
 
@@ -169,10 +234,23 @@ def test_latency_has_fixed_jitter_per_request() -> None:
     assert len(delays) == 3
 
 
-def test_calls_start_while_the_model_is_still_writing() -> None:
-    # 200 tokens a second: the model takes tens of milliseconds to write each further call.
-    args = ["--latency", "0.05", "--jitter", "0", "--token-rate", "200", "--first-token", "0"]
-    code, report, _ = run("--json", *args)
+def test_calls_start_while_the_model_is_still_writing(
+    watched: list[WatchedService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model stops writing before the second call until the weather service has had the
+    first call's request: only a call started from the stream can send it."""
+    import toolvolley.demo._runner
+
+    class HeldModel(OfflineModel):
+        async def _paced(self, frames: Sequence[Frame]) -> AsyncIterator[bytes]:
+            async for data in super()._paced(frames):
+                if b'"tool_calls": [{"index": 1, "id"' in data:
+                    (service,) = watched
+                    await anyio.to_thread.run_sync(service.first_request.wait, 10)
+                yield data
+
+    monkeypatch.setattr(toolvolley.demo._runner, "OfflineModel", HeldModel)
+    code, report, _ = run("--json", *FAST)
     assert code == 0
     assert report is not None
     assert report["calls_started_while_streaming"] >= 1

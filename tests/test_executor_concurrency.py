@@ -11,7 +11,7 @@ import anyio.lowlevel
 import pytest
 
 from helpers import InFlight
-from toolvolley import Executor, Tool, Toolbox, ToolCall, tool
+from toolvolley import ExecutionHooks, Executor, Tool, Toolbox, ToolCall, ToolResult, tool
 
 N_VALUES = [2, 8, 64]
 
@@ -121,20 +121,48 @@ async def test_tool_max_concurrency_caps_that_tool_only() -> None:
 
 @pytest.mark.anyio
 async def test_sync_thread_ceiling_caps_threads() -> None:
+    limit, n = 2, 6
     flight = InFlight()
-    lock = threading.Lock()
+    changed = threading.Condition()
+    release = threading.Event()
 
     @tool
     def work(i: int) -> int:
-        flight.enter(str(i))
-        with lock:
-            pass
+        with changed:
+            flight.enter(str(i))
+            changed.notify_all()
+        release.wait(30)  # hold the thread, so every call the ceiling lets in is seen at once
         flight.leave(str(i))
         return i
 
-    results = await Executor([work], max_threads=2).run(_calls("work", 12))
-    assert all(r.ok for r in results)
-    assert flight.peak <= 2
+    def more_than(count: int, within: float) -> bool:
+        """Whether more than ``count`` calls are in their threads at once, within ``within`` s."""
+        with changed:
+            return changed.wait_for(lambda: flight.current > count, within)
+
+    executor = Executor([work], max_threads=limit)
+    results: list[ToolResult] = []
+
+    async def run() -> None:
+        results.extend(await executor.run(_calls("work", n)))
+
+    try:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                reached = await anyio.to_thread.run_sync(more_than, limit - 1, 5)
+                assert reached, f"only {flight.current} of {limit} threads ran at once"
+                # Every call task has now handed its work to a thread or is waiting for one;
+                # give the threads handed work the time to enter. A thread past the ceiling
+                # shows up at once and ends the wait early; the ceiling holding costs the grace.
+                await anyio.wait_all_tasks_blocked()
+                over = await anyio.to_thread.run_sync(more_than, limit, 0.25)
+                assert not over, f"{flight.current} threads ran at once, above max_threads={limit}"
+                release.set()
+    finally:
+        release.set()
+    assert [r.value for r in results] == list(range(n))
+    assert flight.peak == limit
 
 
 @pytest.mark.anyio
@@ -201,6 +229,9 @@ async def test_serial_mode_runs_one_at_a_time_in_order(is_async: bool) -> None:
         @tool(name="step")
         def step_sync(i: int) -> int:
             flight.enter(str(i))
+            # Hold the call until the event loop has nothing left to run: had the executor
+            # started the next calls too, they would have started (`started_at`) by then.
+            anyio.from_thread.run(anyio.wait_all_tasks_blocked)
             flight.leave(str(i))
             return i
 
@@ -468,7 +499,25 @@ async def test_a_tool_that_swallows_its_timeout_still_times_out() -> None:
 @pytest.mark.anyio
 async def test_staggered_timeouts_each_end_their_own_call() -> None:
     """Many deadlines share one timer: each call still ends at its own, whatever finishes
-    around it (calls that never suspend, calls that finish in time)."""
+    around it (calls that never suspend, calls that finish in time), never earlier, and without
+    waiting for a later one: a call whose deadline is far off (pushed on the timer first) is
+    only let go once every shorter deadline has ended its call."""
+
+    timeouts = [0.25, 0.05, 0.15, 0.1, 0.2]
+    timed_out: set[str] = set()
+    shorter_deadlines_passed = anyio.Event()
+
+    class Watch(ExecutionHooks):
+        def call_finished(self, result: ToolResult) -> None:
+            if result.status == "timeout":
+                timed_out.add(result.call_id)
+                if len(timed_out) == len(timeouts):
+                    shorter_deadlines_passed.set()
+
+    @tool(timeout=30)
+    async def outlast() -> str:
+        await shorter_deadlines_passed.wait()
+        return "let go"
 
     @tool
     async def hang(i: int) -> int:
@@ -484,20 +533,19 @@ async def test_staggered_timeouts_each_end_their_own_call() -> None:
         await anyio.lowlevel.checkpoint()
         return i
 
-    timeouts = [0.25, 0.05, 0.15, 0.1, 0.2]
-    tools = [instant, prompt] + [
+    tools = [outlast, instant, prompt] + [
         hang.with_options(name=f"hang_{i}", timeout=t) for i, t in enumerate(timeouts)
     ]
-    calls = [ToolCall(f"x{i}", "instant", {"i": i}) for i in range(50)]
+    calls = [ToolCall("long", "outlast")]
+    calls += [ToolCall(f"x{i}", "instant", {"i": i}) for i in range(50)]
     calls += [ToolCall(f"p{i}", "prompt", {"i": i}) for i in range(50)]
     calls += [ToolCall(f"h{i}", f"hang_{i}", {"i": i}) for i in range(len(timeouts))]
     with anyio.fail_after(10):
-        results = await Executor(tools).run(calls)
-    assert [r.status for r in results[:100]] == ["ok"] * 100
-    hung = results[100:]
+        results = await Executor(tools, hooks=[Watch()]).run(calls)
+    assert (results[0].status, results[0].value) == ("ok", "let go")
+    assert [r.status for r in results[1:101]] == ["ok"] * 100
+    hung = results[101:]
     assert [r.status for r in hung] == ["timeout"] * len(timeouts)
     for result, timeout in zip(hung, timeouts, strict=True):
         assert result.duration >= timeout * 0.99  # never early (the loop clock may round)
         assert f"{timeout:g} s timeout" in result.content
-    by_end = sorted(range(len(timeouts)), key=lambda i: hung[i].ended_at)
-    assert by_end == sorted(range(len(timeouts)), key=lambda i: timeouts[i])

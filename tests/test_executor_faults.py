@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -13,7 +13,17 @@ import anyio.lowlevel
 import pytest
 from pydantic import BaseModel
 
-from toolvolley import Executor, Mode, Tool, Toolbox, ToolCall, ToolError, ToolResult, tool
+from toolvolley import (
+    ExecutionHooks,
+    Executor,
+    Mode,
+    Tool,
+    Toolbox,
+    ToolCall,
+    ToolError,
+    ToolResult,
+    tool,
+)
 
 TIMEOUT = 0.2
 
@@ -24,18 +34,43 @@ class Forecast(BaseModel):
 
 
 @dataclass
+class Siblings:
+    """Whether ``echo`` calls wait, while in flight, until a call of the batch has failed:
+    then a fault can only leave them alone if it really does, not because they were done."""
+
+    hold: bool = False
+    fault_seen: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self) -> None:
+        if self.hold and not self.fault_seen.wait(10):
+            raise AssertionError("no call of the batch failed while this one was in flight")
+
+
+class SeeFaults(ExecutionHooks):
+    def __init__(self, siblings: Siblings) -> None:
+        self.siblings = siblings
+
+    def call_finished(self, result: ToolResult) -> None:
+        if not result.ok:
+            self.siblings.fault_seen.set()
+
+
+@dataclass
 class Flavor:
     name: str
     toolbox: Toolbox
     release: threading.Event
+    siblings: Siblings
 
 
-def _make_tools(is_async: bool, release: threading.Event) -> list[Tool]:
+def _make_tools(is_async: bool, release: threading.Event, siblings: Siblings) -> list[Tool]:
     if is_async:
 
         @tool(name="echo")
         async def echo_async(text: str) -> dict[str, str]:
             await anyio.lowlevel.checkpoint()
+            if siblings.hold:
+                await anyio.to_thread.run_sync(siblings.wait)
             return {"echo": text}
 
         @tool(name="boom")
@@ -59,6 +94,7 @@ def _make_tools(is_async: bool, release: threading.Event) -> list[Tool]:
 
     @tool(name="echo")
     def echo(text: str) -> dict[str, str]:
+        siblings.wait()
         return {"echo": text}
 
     @tool(name="boom")
@@ -83,9 +119,9 @@ def _make_tools(is_async: bool, release: threading.Event) -> list[Tool]:
 
 @pytest.fixture(params=["async", "sync"])
 def flavor(request: pytest.FixtureRequest) -> Iterator[Flavor]:
-    release = threading.Event()
-    tools = _make_tools(request.param == "async", release)
-    yield Flavor(request.param, Toolbox(tools), release)
+    release, siblings = threading.Event(), Siblings()
+    tools = _make_tools(request.param == "async", release, siblings)
+    yield Flavor(request.param, Toolbox(tools), release, siblings)
     release.set()
 
 
@@ -143,8 +179,12 @@ async def test_one_fault_leaves_siblings_alone(flavor: Flavor, mode: Mode, fault
         bad,
         ToolCall("last", "echo", {"text": "two"}),
     ]
-    executor = Executor(flavor.toolbox, mode=mode)
-    results = await executor.run(calls)
+    # In parallel, the siblings are still running when the fault happens; in serial mode the
+    # first has finished before it and the last starts after it.
+    flavor.siblings.hold = mode == "parallel"
+    executor = Executor(flavor.toolbox, mode=mode, hooks=[SeeFaults(flavor.siblings)])
+    with anyio.fail_after(10):
+        results = await executor.run(calls)
 
     assert [r.call_id for r in results] == [c.id for c in calls]
     assert [r.status for r in results] == ["ok", status, "ok"]
