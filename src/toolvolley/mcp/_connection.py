@@ -81,8 +81,8 @@ class Connection:
                     await self._stop.wait()
         except Exception as exc:
             if not started:
-                raise
-            self.lost = self.lost or f"failed ({_describe_exception(exc)})"
+                raise ConnectFailed(describe_exception(exc)) from exc
+            self.lost = self.lost or f"failed ({describe_exception(exc)})"
         finally:
             self.lost = self.lost or "closed the connection"
             self.closed.set()
@@ -134,10 +134,12 @@ async def list_tools(session: ClientSession) -> list[mcp_types.Tool]:
     return tools
 
 
-def _describe_exception(exc: BaseException) -> str:
+def describe_exception(exc: BaseException) -> str:
     # Task groups wrap what failed in an exception group; one failure reads better unwrapped.
     inner: tuple[BaseException, ...] = getattr(exc, "exceptions", ())
     while len(inner) == 1:
         exc = inner[0]
         inner = getattr(exc, "exceptions", ())
+    if isinstance(exc, ConnectFailed):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

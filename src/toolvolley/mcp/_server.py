@@ -152,6 +152,10 @@ class MCPServer:
     def _who(self) -> str:
         return f"MCP server {self.name!r} ({self._transport.label})"
 
+    @property
+    def _reached(self) -> str:
+        return "started" if isinstance(self._transport, StdioTransport) else "reached"
+
     async def _connection(self) -> Connection:
         current = self._current
         if current is not None and current.usable:
@@ -167,10 +171,8 @@ class MCPServer:
             connection = Connection(self._transport, self._tools_changed)
             try:
                 await self._task_group.start(connection.run)
-            except (ConnectFailed, OSError) as exc:
-                raise MCPServerError(f"{self._who} could not be started: {exc}") from exc
-            except Exception as exc:
-                raise MCPServerError(f"{self._who} could not be reached: {exc}") from exc
+            except ConnectFailed as exc:
+                raise MCPServerError(f"{self._who} could not be {self._reached}: {exc}") from exc
             self._connections.add(connection)
             self._current = connection
             self._listing = connection.tools
@@ -216,7 +218,9 @@ class MCPServer:
                 result = await connection.session.call_tool(name, arguments)
             except MCPError as exc:
                 if exc.error.code != mcp_types.CONNECTION_CLOSED:
-                    raise ToolError(f"{self._who} refused the call: {_error_text(exc)}") from exc
+                    raise ToolError(
+                        f"{self._who} answered the call with an error: {_error_text(exc)}"
+                    ) from exc
                 what = await connection.describe(exc)
                 connection.retire(what)
                 if resend and attempt == 1:
