@@ -19,8 +19,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ImageContent, TextContent, ToolAnnotations
 from pydantic import BaseModel
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _serve import serve
+sys.path.insert(0, str(Path(__file__).parents[1]))  # run as a script: find the package
+from mcp_servers._serve import serve
 
 server = MCPServer("counting", log_level="WARNING")
 running: collections.Counter[str] = collections.Counter()

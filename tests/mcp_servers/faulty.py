@@ -20,8 +20,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _serve import serve
+sys.path.insert(0, str(Path(__file__).parents[1]))  # run as a script: find the package
+from mcp_servers._serve import serve
 
 
 async def mangle(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
