@@ -30,8 +30,8 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def counting_url() -> Iterator[str]:
-    with http_server(COUNTING) as url:
-        yield url
+    with http_server(COUNTING) as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module", params=["stdio", "http"])

@@ -26,25 +26,49 @@ SDK_TRIO_WARNINGS = pytest.mark.filterwarnings(
 )
 
 
+class HttpServer:
+    """A server process serving streamable HTTP on a socket this process keeps listening.
+
+    Because the socket outlives the process, :meth:`restart` is what a supervisor does after a
+    crash: same URL, new process, and connections made in between wait in the backlog.
+    """
+
+    def __init__(self, script: str, sock: socket.socket) -> None:
+        self.script = script
+        self.sock = sock
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        fd = self.sock.fileno()
+        return subprocess.Popen([PYTHON, self.script, "http", str(fd)], pass_fds=[fd])
+
+    def restart(self) -> None:
+        self.stop()
+        self.process = self._spawn()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 @contextlib.contextmanager
-def http_server(script: str, port: int = 0) -> Iterator[str]:
-    """Serve ``script`` over streamable HTTP in a subprocess; yield its MCP URL.
+def http_server(script: str) -> Iterator[HttpServer]:
+    """Serve ``script`` over streamable HTTP in a subprocess.
 
     The test binds and listens first and hands the socket down, so the URL is known and
     connections made before uvicorn is up wait in the backlog instead of failing.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
+        sock.bind(("127.0.0.1", 0))
         sock.listen(256)
-        fd = sock.fileno()
-        process = subprocess.Popen([PYTHON, script, "http", str(fd)], pass_fds=[fd])
+        server = HttpServer(script, sock)
         try:
-            yield f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+            yield server
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            server.stop()
