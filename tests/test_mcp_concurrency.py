@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import pytest
-from mcp_servers.fixtures import COUNTING, PYTHON, SDK_TRIO_WARNINGS, http_server
 
+from mcp_servers.fixtures import COUNTING, PYTHON, SDK_TRIO_WARNINGS, http_server
 from toolvolley import Executor, ToolCall, ToolResult
 from toolvolley.mcp import MCPServer
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from mcp.server import stdio as sdk_stdio
 from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp_types import ToolAnnotations
@@ -44,7 +45,7 @@ async def _until_running(count: int) -> None:
         await anyio.sleep(0.01)
 
 
-@server.tool()
+@server.tool(structured_output=False)
 async def wait(seconds: float) -> str:
     """Sleep (a call with side effects: never sent twice)."""
     global waiting
@@ -56,7 +57,7 @@ async def wait(seconds: float) -> str:
     return f"waited {seconds}"
 
 
-@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+@server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
 async def peek(seconds: float) -> str:
     """Sleep (read-only: safe to send again after a reconnect)."""
     global waiting
@@ -80,7 +81,11 @@ async def crash(code: int, when_running: int) -> str:
 async def garbage(when_running: int) -> str:
     """Write a line that is not JSON-RPC to stdout, then never answer."""
     await _until_running(when_running)
-    os.write(1, b"Traceback (most recent call last): oops\n")
+    # This SDK diverts fd 1 to stderr so that stray prints cannot corrupt the protocol; servers
+    # built otherwise (or a native library writing to fd 1) do corrupt it. Write to the wire itself.
+    claim = sdk_stdio._claims.get(1)
+    wire = claim.private_fd if claim is not None and claim.private_fd is not None else 1
+    os.write(wire, b"Traceback (most recent call last): oops\n")
     await anyio.sleep_forever()
     return "unreachable"
 
@@ -92,7 +97,7 @@ async def hang() -> str:
     return "unreachable"
 
 
-@server.tool()
+@server.tool(structured_output=False)
 async def stubborn(seconds: float, group: str) -> str:
     """Ignore cancellation: finish the sleep whatever the client says."""
     running[group] += 1
@@ -104,10 +109,10 @@ async def stubborn(seconds: float, group: str) -> str:
     return f"finished anyway after {seconds}"
 
 
-@server.tool(annotations=ToolAnnotations(read_only_hint=True))
-def stubborn_running(group: str) -> int:
+@server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
+def stubborn_running(group: str) -> str:
     """How many ``stubborn`` handlers of ``group`` are still running."""
-    return running[group]
+    return str(running[group])
 
 
 @server.tool()

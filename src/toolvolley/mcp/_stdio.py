@@ -12,7 +12,7 @@ import collections
 import contextlib
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 import anyio
@@ -99,8 +99,8 @@ class _StdioLink:
             self.stdout_closed = True
 
     async def _pump_stdout(self, stdout: anyio.abc.ByteReceiveStream) -> None:
-        async with self._read_send:
-            async for line in _lines(stdout):
+        async with self._read_send, contextlib.aclosing(_lines(stdout)) as lines:
+            async for line in lines:
                 if not line.strip():
                     continue
                 item: SessionMessage | Exception
@@ -131,9 +131,10 @@ class _StdioLink:
     async def pump_stderr(self) -> None:
         assert self.process.stderr is not None
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            async for line in _lines(self.process.stderr):
-                if text := line.decode(errors="replace").strip():
-                    self.stderr_tail.append(text)
+            async with contextlib.aclosing(_lines(self.process.stderr)) as lines:
+                async for line in lines:
+                    if text := line.decode(errors="replace").strip():
+                        self.stderr_tail.append(text)
 
     async def close_streams(self) -> None:
         for stream in (self._read_send, self.read_stream, self.write_stream, self._write_receive):
@@ -161,7 +162,7 @@ class _StdioLink:
         return what
 
 
-async def _lines(stream: anyio.abc.ByteReceiveStream) -> AsyncIterator[bytes]:
+async def _lines(stream: anyio.abc.ByteReceiveStream) -> AsyncGenerator[bytes, None]:
     buffer = b""
     with contextlib.suppress(anyio.EndOfStream, anyio.ClosedResourceError):
         async for chunk in stream:
