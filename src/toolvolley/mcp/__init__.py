@@ -1,0 +1,19 @@
+"""Tools from MCP servers: ``pip install 'toolvolley[mcp]'``.
+
+::
+
+    from toolvolley import Executor
+    from toolvolley.mcp import MCPServer
+
+    async with MCPServer.stdio("python", ["server.py"]) as server:
+        executor = Executor(await server.tools(), timeout=10)
+        results = await executor.run(calls)
+"""
+
+from .._optional import require
+
+require("mcp", "mcp")
+
+from ._server import MCPServer, MCPServerError  # noqa: E402
+
+__all__ = ["MCPServer", "MCPServerError"]

@@ -1,0 +1,145 @@
+"""One MCP session with a server, from its handshake to its close.
+
+A connection is run by a task in the :class:`~toolvolley.mcp.MCPServer`'s task group and carries
+any number of calls at once. Once it is lost (the server exited, wrote garbage, dropped a call's
+response) it takes no new calls, and it closes when the last call on it has its answer, so a
+reconnect never cuts off calls that could still finish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import anyio.abc
+import mcp_types
+from mcp import ClientSession
+from mcp.client.session import IncomingMessage
+from mcp.shared.exceptions import MCPError
+
+from ._transport import Link, Transport
+
+__all__ = ["ConnectFailed", "Connection"]
+
+_CLIENT_INFO = mcp_types.Implementation(name="toolvolley", version="0")
+_HANDSHAKE_TIMEOUT = 30.0
+_MAX_TOOL_PAGES = 100  # a paginator that never ends cannot hang a listing
+
+
+class ConnectFailed(Exception):
+    """The server could not be started or reached, or failed its handshake; ``str()`` says how."""
+
+
+class Connection:
+    def __init__(self, transport: Transport, on_tools_changed: Callable[[], None]) -> None:
+        self._transport = transport
+        self._on_tools_changed = on_tools_changed
+        self._session: ClientSession | None = None
+        self._link: Link | None = None
+        self._stop = anyio.Event()
+        self.closed = anyio.Event()
+        self.lost: str | None = None  # what happened, once the connection is unusable
+        self.active = 0  # calls in flight on this connection
+        self.server_name: str | None = None
+        self.tools: list[mcp_types.Tool] = []
+
+    @property
+    def session(self) -> ClientSession:
+        assert self._session is not None, "the connection is not open"
+        return self._session
+
+    @property
+    def usable(self) -> bool:
+        return self.lost is None and self._link is not None and self._link.alive
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Connect, list the tools, then hold the session open until :meth:`stop`."""
+        started = False
+        try:
+            async with self._transport.connect() as link:
+                self._link = link
+                async with ClientSession(
+                    link.read_stream,
+                    link.write_stream,
+                    message_handler=self._on_message,
+                    client_info=_CLIENT_INFO,
+                ) as session:
+                    try:
+                        with anyio.fail_after(_HANDSHAKE_TIMEOUT):
+                            result = await session.initialize()
+                            self.tools = await list_tools(session)
+                    except MCPError as exc:
+                        raise ConnectFailed(await self.describe(exc)) from exc
+                    except TimeoutError as exc:
+                        raise ConnectFailed(
+                            f"did not finish the MCP handshake within {_HANDSHAKE_TIMEOUT:g} s"
+                        ) from exc
+                    self.server_name = result.server_info.name
+                    self._session = session
+                    started = True
+                    task_status.started()
+                    await self._stop.wait()
+        except Exception as exc:
+            if not started:
+                raise ConnectFailed(describe_exception(exc)) from exc
+            self.lost = self.lost or f"failed ({describe_exception(exc)})"
+        finally:
+            self.lost = self.lost or "closed the connection"
+            self.closed.set()
+
+    async def describe(self, error: MCPError) -> str:
+        """What became of the server, for a request that got ``error`` (connection closed)."""
+        if self.lost is not None:
+            return self.lost
+        assert self._link is not None
+        return await self._link.describe_loss(error.error.message)
+
+    def retire(self, reason: str) -> None:
+        """Take no new calls; close once the calls in flight have their answers."""
+        self.lost = self.lost or reason
+        if self.active == 0:
+            self._stop.set()
+
+    def release(self) -> None:
+        self.active -= 1
+        if self.lost is not None and self.active == 0:
+            self._stop.set()
+
+    def stop(self, reason: str) -> None:
+        """Close now: calls in flight are answered "connection closed"."""
+        self.lost = self.lost or reason
+        self._stop.set()
+
+    async def _on_message(self, message: IncomingMessage) -> None:
+        if isinstance(message, Exception):
+            # Nothing in a stream that is out of step can be trusted to belong to any request, and
+            # the request it answered would wait forever: end the session, every call hears why.
+            assert self._link is not None
+            self.stop(await self._link.describe_loss(str(message)))
+        elif isinstance(message, mcp_types.ToolListChangedNotification):
+            self._on_tools_changed()
+        await anyio.lowlevel.checkpoint()
+
+
+async def list_tools(session: ClientSession) -> list[mcp_types.Tool]:
+    tools: list[mcp_types.Tool] = []
+    cursor: str | None = None
+    for _ in range(_MAX_TOOL_PAGES):
+        params = mcp_types.PaginatedRequestParams(cursor=cursor) if cursor else None
+        page = await session.list_tools(params=params)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return tools
+
+
+def describe_exception(exc: BaseException) -> str:
+    # Task groups wrap what failed in an exception group; one failure reads better unwrapped.
+    inner: tuple[BaseException, ...] = getattr(exc, "exceptions", ())
+    while len(inner) == 1:
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", ())
+    if isinstance(exc, ConnectFailed):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

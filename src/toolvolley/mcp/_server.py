@@ -1,0 +1,256 @@
+"""An MCP server as a source of tools: :class:`MCPServer`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.abc
+import mcp_types
+from mcp.shared.exceptions import MCPError
+from pydantic import ValidationError
+from typing_extensions import Self
+
+from .._errors import ToolError, ToolvolleyError, UserError
+from .._tools import Tool
+from ._annotations import may_resend, side_effects
+from ._connection import ConnectFailed, Connection, list_tools
+from ._http import HttpTransport
+from ._results import result_value
+from ._stdio import StdioTransport
+from ._transport import Transport
+
+__all__ = ["MCPServer", "MCPServerError"]
+
+_MAX_ERROR_DATA = 500
+
+
+class MCPServerError(ToolvolleyError):
+    """An MCP server could not be started, reached or listed (outside a tool call).
+
+    Inside a tool call the same failures are the call's ``error`` result instead.
+    """
+
+
+class MCPServer:
+    """Tools from an MCP server, called concurrently over one session.
+
+    ::
+
+        async with MCPServer.stdio("python", ["server.py"]) as files:
+            executor = Executor(await files.tools(), timeout=10)
+            results = await executor.run(calls)
+
+    Each call is one request on the shared session. A call's timeout, the batch deadline or a
+    cancelled batch sends the server ``notifications/cancelled`` for it. When the server goes
+    away mid-call (exits, closes the stream, writes garbage), every call in flight gets an
+    ``error`` naming the server and what happened, and the next call or :meth:`tools` connects
+    again (a new process for stdio, a new session for HTTP). A call lost that way is sent again
+    only if the server marked its tool ``readOnlyHint`` or ``idempotentHint``.
+    """
+
+    def __init__(self, transport: Transport, *, name: str | None = None) -> None:
+        self._transport = transport
+        self._name = name
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._current: Connection | None = None
+        self._connections: set[Connection] = set()
+        self._connect_lock = anyio.Lock()
+        self._listing: list[mcp_types.Tool] | None = None
+
+    @classmethod
+    def stdio(
+        cls,
+        command: str,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        cwd: str | PathLike[str] | None = None,
+        *,
+        name: str | None = None,
+    ) -> MCPServer:
+        """A server run as a subprocess speaking MCP on stdin/stdout. ``env`` is added to a
+        minimal environment (``PATH``, ``HOME`` ...), as the MCP SDK does."""
+        if isinstance(args, str):
+            raise UserError("MCPServer.stdio: args is a list of arguments, not one string.")
+        transport = StdioTransport(
+            command, tuple(args), dict(env) if env else None, None if cwd is None else str(cwd)
+        )
+        return cls(transport, name=name)
+
+    @classmethod
+    def http(
+        cls, url: str, headers: Mapping[str, str] | None = None, *, name: str | None = None
+    ) -> MCPServer:
+        """A server at ``url`` speaking MCP's streamable HTTP transport."""
+        return cls(HttpTransport(url, dict(headers) if headers else None), name=name)
+
+    @property
+    def name(self) -> str:
+        """The name in messages: ``name=`` if given, else the name the server gave itself."""
+        if self._name is not None:
+            return self._name
+        if self._current is not None and self._current.server_name:
+            return self._current.server_name
+        return self._transport.label
+
+    def __repr__(self) -> str:
+        return f"MCPServer({self.name!r}, {self._transport.label!r})"
+
+    async def __aenter__(self) -> Self:
+        if self._task_group is not None:
+            raise UserError(f"{self!r} is already open.")
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        try:
+            await self._connection()
+        except BaseException:
+            # Unwind the task group we entered before the error propagates (LIFO exit).
+            self._task_group = None
+            task_group.cancel_scope.cancel()
+            task_group.cancel_scope.shield = True
+            await task_group.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        task_group = self._task_group
+        assert task_group is not None
+        for connection in self._connections:
+            connection.stop("was closed by the client")
+        self._task_group = self._current = None
+        self._connections.clear()
+        return await task_group.__aexit__(exc_type, exc, tb)
+
+    async def tools(self, *, prefix: str = "") -> list[Tool]:
+        """The server's tools as toolvolley tools, listed again after the server said its list
+        changed (``notifications/tools/list_changed``) or after a reconnect.
+
+        ``prefix`` goes in front of every name (``prefix="files_"``: ``read`` becomes
+        ``files_read``), for servers whose tool names clash; the server is still called by its
+        own names.
+        """
+        connection = await self._connection_or_raise()
+        if self._listing is None:
+            try:
+                self._listing = await list_tools(connection.session)
+            except MCPError as exc:
+                raise MCPServerError(f"{self._who} could not list its tools: {exc}") from exc
+        return [self._tool(mcp_tool, prefix) for mcp_tool in self._listing]
+
+    # --- connections --------------------------------------------------------------------------
+
+    @property
+    def _who(self) -> str:
+        return f"MCP server {self.name!r} ({self._transport.label})"
+
+    @property
+    def _reached(self) -> str:
+        return "started" if isinstance(self._transport, StdioTransport) else "reached"
+
+    async def _connection(self) -> Connection:
+        current = self._current
+        if current is not None and current.usable:
+            return current
+        async with self._connect_lock:
+            current = self._current
+            if current is not None and current.usable:
+                return current
+            if self._task_group is None:
+                raise UserError(f"Open the server first: async with {self!r}: ...")
+            if current is not None:
+                current.retire(current.lost or "went away")
+            connection = Connection(self._transport, self._tools_changed)
+            try:
+                await self._task_group.start(connection.run)
+            except ConnectFailed as exc:
+                raise MCPServerError(f"{self._who} could not be {self._reached}: {exc}") from exc
+            self._connections.add(connection)
+            self._current = connection
+            self._listing = connection.tools
+            self._task_group.start_soon(self._forget, connection)
+            return connection
+
+    async def _connection_or_raise(self) -> Connection:
+        if self._task_group is None:
+            raise UserError(f"Open the server first: async with {self!r}: ...")
+        return await self._connection()
+
+    async def _forget(self, connection: Connection) -> None:
+        await connection.closed.wait()
+        self._connections.discard(connection)
+
+    def _tools_changed(self) -> None:
+        self._listing = None
+
+    # --- calls --------------------------------------------------------------------------------
+
+    def _tool(self, mcp_tool: mcp_types.Tool, prefix: str) -> Tool:
+        resend = may_resend(mcp_tool.annotations)
+
+        async def call(**arguments: Any) -> Any:
+            return await self._call(mcp_tool.name, arguments, resend=resend)
+
+        return Tool.from_schema(
+            prefix + mcp_tool.name,
+            mcp_tool.description or mcp_tool.title or "",
+            mcp_tool.input_schema,
+            call,
+            **side_effects(mcp_tool.annotations),
+        )
+
+    async def _call(self, name: str, arguments: dict[str, Any], *, resend: bool) -> Any:
+        for attempt in (1, 2):
+            try:
+                connection = await self._connection()
+            except MCPServerError as exc:
+                raise ToolError(str(exc)) from exc
+            connection.active += 1
+            try:
+                result = await connection.session.call_tool(name, arguments)
+            except MCPError as exc:
+                if exc.error.code != mcp_types.CONNECTION_CLOSED:
+                    raise ToolError(
+                        f"{self._who} answered the call with an error: {_error_text(exc)}"
+                    ) from exc
+                what = await connection.describe(exc)
+                connection.retire(what)
+                if resend and attempt == 1:
+                    continue  # the server marked the tool safe to call again
+                raise ToolError(
+                    f"{self._who} {what} while the call was running; the call may or may not "
+                    "have taken effect"
+                ) from exc
+            except ValidationError as exc:
+                raise ToolError(
+                    f"{self._who} answered with a malformed result: "
+                    f"{exc.error_count()} problem(s), first: {_first_error(exc)}"
+                ) from exc
+            except RuntimeError as exc:  # the SDK's outputSchema check
+                raise ToolError(f"{self._who} sent an unusable result: {exc}") from exc
+            finally:
+                connection.release()
+            return result_value(result)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _error_text(exc: MCPError) -> str:
+    text = f"{exc.error.message} (code {exc.error.code})"
+    if exc.error.data is not None:
+        data = str(exc.error.data)
+        text += f": {data[:_MAX_ERROR_DATA]}"
+    return text
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "result"
+    return f"{where}: {error['msg']}"

@@ -1,0 +1,42 @@
+"""What a connection to an MCP server needs from its transport, whichever it is."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from mcp.client._transport import ReadStream, WriteStream  # the types ClientSession takes
+from mcp.shared.message import SessionMessage
+
+__all__ = ["Link", "Transport"]
+
+
+class Link(Protocol):
+    """One open connection: the session's two streams, and what to say when it is lost."""
+
+    @property
+    def read_stream(self) -> ReadStream[SessionMessage | Exception]: ...
+
+    @property
+    def write_stream(self) -> WriteStream[SessionMessage]: ...
+
+    @property
+    def alive(self) -> bool:
+        """False once the server is known to be gone (a new request would not reach it)."""
+        ...
+
+    async def describe_loss(self, error: str) -> str:
+        """What happened to the server, to follow its name: e.g. "exited with code 1".
+
+        ``error`` is the SDK's own account (e.g. "Connection closed").
+        """
+        ...
+
+
+class Transport(Protocol):
+    """How to reach a server. ``connect()`` may be entered again after a connection is lost."""
+
+    @property
+    def label(self) -> str: ...  # "stdio: python server.py", "http: http://127.0.0.1:8000/mcp"
+
+    def connect(self) -> AbstractAsyncContextManager[Link]: ...

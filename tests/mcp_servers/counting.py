@@ -1,0 +1,153 @@
+"""A well-behaved server that counts its handlers, so tests can see what reached it.
+
+``slow`` records, per ``group``, how many of its handlers are running now and the most that ran
+at once; ``stats`` reports them. A handler cancelled by ``notifications/cancelled`` leaves the
+count through its ``finally``, so a count that stays up means cancellations did not arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ImageContent, TextContent, ToolAnnotations
+from pydantic import BaseModel
+
+sys.path.insert(0, str(Path(__file__).parents[1]))  # run as a script: find the package
+from mcp_servers._serve import serve
+
+server = MCPServer("counting", log_level="WARNING")
+running: collections.Counter[str] = collections.Counter()
+most: collections.Counter[str] = collections.Counter()
+finished: collections.Counter[str] = collections.Counter()
+cancelled: collections.Counter[str] = collections.Counter()
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
+def echo(text: str) -> str:
+    """Say the text back."""
+    return text
+
+
+@server.tool(
+    annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True),
+    structured_output=False,
+)
+async def slow(seconds: float, group: str) -> str:
+    """Sleep, counting the handlers of ``group`` that are running."""
+    running[group] += 1
+    most[group] = max(most[group], running[group])
+    try:
+        await anyio.sleep(seconds)
+    except anyio.get_cancelled_exc_class():
+        cancelled[group] += 1
+        raise
+    finally:
+        running[group] -= 1
+    finished[group] += 1
+    return f"slept {seconds}"
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def stats(group: str) -> dict[str, int]:
+    """Handlers of ``group``: running now, most at once, finished, cancelled."""
+    return {
+        "running": running[group],
+        "most": most[group],
+        "finished": finished[group],
+        "cancelled": cancelled[group],
+    }
+
+
+@server.tool()
+def fail(message: str) -> str:
+    """Fail with the message (an isError result)."""
+    raise ToolError(message)
+
+
+class Forecast(BaseModel):
+    city: str
+    celsius: float
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def forecast(city: str) -> Forecast:
+    """A structured result, with an output schema."""
+    return Forecast(city=city, celsius=21.5)
+
+
+@server.tool(structured_output=False)
+def picture() -> list[Any]:
+    """Text and a 4-byte image."""
+    return [
+        TextContent(type="text", text="a tiny picture"),
+        ImageContent(type="image", data=base64.b64encode(b"PNG!").decode(), mime_type="image/png"),
+    ]
+
+
+@server.tool(structured_output=False)
+async def progress(steps: int, ctx: Context) -> str:
+    """Report progress ``steps`` times, then answer."""
+    for step in range(1, steps + 1):
+        await ctx.report_progress(step, steps, f"step {step}")
+    return "done"
+
+
+@server.tool()
+async def add_tool(name: str, ctx: Context) -> str:
+    """Add a tool called ``name`` and tell the client the list changed."""
+
+    def added() -> str:
+        return f"I am {name}"
+
+    server.add_tool(
+        added, name=name, description=f"Added at run time: {name}", structured_output=False
+    )
+    await ctx.session.send_tool_list_changed()
+    return f"added {name}"
+
+
+@server.tool()
+def http_500() -> str:
+    """Never runs: over HTTP the wrapper below answers its request with a 500."""
+    return "unreachable"
+
+
+def fail_http_500(app: Any) -> Any:
+    """Answer any POST that calls ``http_500`` with HTTP 500, as a broken proxy would."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if b'"http_500"' in body:
+            await send({"type": "http.response.start", "status": 500, "headers": []})
+            await send({"type": "http.response.body", "body": b"proxy error"})
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await app(scope, replay, send)
+
+    return wrapped
+
+
+if __name__ == "__main__":
+    serve(server, wrap=fail_http_500)

@@ -1,0 +1,158 @@
+"""Calls to an MCP server run at once over one session, and every way a call stops early reaches
+the server as ``notifications/cancelled``.
+
+What reached the server is read from the server itself: ``counting.py`` counts, per group, the
+``slow`` handlers running now, the most that ran at once, and how many were cancelled. A handler
+only leaves the count when it returns or is cancelled, so "0 running" after timed-out calls means
+the cancellations arrived; wall time is never used to infer overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import pytest
+
+from mcp_servers.fixtures import COUNTING, PYTHON, SDK_TRIO_WARNINGS, http_server
+from toolvolley import Executor, ToolCall, ToolResult
+from toolvolley.mcp import MCPServer
+
+pytestmark = [SDK_TRIO_WARNINGS, pytest.mark.anyio]
+
+
+@pytest.fixture(scope="module", params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def counting_url() -> Iterator[str]:
+    with http_server(COUNTING) as served:
+        yield served.url
+
+
+@pytest.fixture(scope="module", params=["stdio", "http"])
+async def server(
+    request: pytest.FixtureRequest, anyio_backend: str, counting_url: str
+) -> AsyncIterator[MCPServer]:
+    if request.param == "stdio":
+        opened = MCPServer.stdio(PYTHON, [COUNTING])
+    else:
+        opened = MCPServer.http(counting_url)
+    async with opened:
+        yield opened
+
+
+@pytest.fixture
+def group() -> str:
+    return uuid.uuid4().hex
+
+
+def slow(seconds: float, group: str, call_id: str) -> ToolCall:
+    return ToolCall(call_id, "slow", json.dumps({"seconds": seconds, "group": group}))
+
+
+async def stats(server: MCPServer, group: str) -> dict[str, int]:
+    [result] = await Executor(await server.tools()).run(
+        [ToolCall("stats", "stats", json.dumps({"group": group}))]
+    )
+    assert result.status == "ok", result.content
+    value: dict[str, int] = json.loads(result.content)
+    return value
+
+
+async def settled(server: MCPServer, group: str) -> dict[str, int]:
+    """The group's counts once no handler is running, or as they stand after 10 s."""
+    with anyio.move_on_after(10):
+        while (counts := await stats(server, group))["running"]:  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+    return counts
+
+
+async def test_64_calls_of_half_a_second_overlap_on_one_server(
+    server: MCPServer, group: str
+) -> None:
+    executor = Executor(await server.tools(), timeout=60)
+    results = await executor.run([slow(0.5, group, f"c{i}") for i in range(64)])
+    assert [r.status for r in results] == ["ok"] * 64
+    counts = await stats(server, group)
+    assert counts["most"] == 64  # all 64 handlers were running at the same moment
+    assert counts["finished"] == 64
+
+
+async def test_two_parallel_calls_both_answer(server: MCPServer, group: str) -> None:
+    executor = Executor(await server.tools(), timeout=60)
+    first, second = await executor.run([slow(0.3, group, "a"), slow(0.3, group, "b")])
+    assert (first.status, first.content) == ("ok", "slept 0.3")
+    assert (second.status, second.content) == ("ok", "slept 0.3")
+    assert (await stats(server, group))["most"] == 2
+
+
+async def test_50_timed_out_calls_leave_no_handler_running(server: MCPServer, group: str) -> None:
+    executor = Executor(await server.tools(), timeout=0.5)
+    results = await executor.run([slow(60, group, f"c{i}") for i in range(50)])
+    assert [r.status for r in results] == ["timeout"] * 50
+    counts = await settled(server, group)
+    assert counts["running"] == 0
+    assert counts["cancelled"] == 50
+    assert counts["most"] == 50  # they did all start: the cancellations stopped them
+
+
+async def test_batch_deadline_cancels_on_the_server(server: MCPServer, group: str) -> None:
+    executor = Executor(await server.tools(), deadline=0.5)
+    results = await executor.run([slow(60, group, f"c{i}") for i in range(5)])
+    assert [r.status for r in results] == ["timeout"] * 5
+    assert (await settled(server, group))["cancelled"] == 5
+
+
+async def test_a_cancelled_batch_cancels_its_calls_on_the_server(
+    server: MCPServer, group: str
+) -> None:
+    executor = Executor(await server.tools())
+    batch = executor.batch()
+    with anyio.move_on_after(0.5):
+        async with batch:
+            for i in range(10):
+                batch.submit(slow(60, group, f"c{i}"))
+    assert [r.status for r in batch.results()] == ["cancelled"] * 10
+    counts = await settled(server, group)
+    assert (counts["running"], counts["cancelled"]) == (0, 10)
+
+
+async def test_a_timeout_never_fails_a_sibling(server: MCPServer, group: str) -> None:
+    tools = {tool.name: tool for tool in await server.tools()}
+    tools["slow"] = tools["slow"].with_options(timeout=0.3)
+    executor = Executor(list(tools.values()), timeout=30)
+    results = await executor.run(
+        [
+            slow(60, group, "stuck"),
+            ToolCall("echo", "echo", '{"text": "still here"}'),
+            ToolCall("forecast", "forecast", '{"city": "Oslo"}'),
+        ]
+    )
+    assert [r.status for r in results] == ["timeout", "ok", "ok"]
+    assert results[1].content == "still here"
+    # and the session goes on serving
+    [again] = await executor.run([ToolCall("echo", "echo", '{"text": "again"}')])
+    assert again.content == "again"
+
+
+async def test_an_http_error_never_fails_a_sibling(
+    server: MCPServer, group: str, request: pytest.FixtureRequest
+) -> None:
+    if "stdio" in request.node.callspec.id:
+        pytest.skip("HTTP status codes exist only over HTTP")
+    executor = Executor(await server.tools(), timeout=30)
+    results: list[ToolResult] = await executor.run(
+        [
+            ToolCall("bad", "http_500", "{}"),
+            slow(0.2, group, "slow"),
+            ToolCall("echo", "echo", '{"text": "fine"}'),
+        ]
+    )
+    assert [r.status for r in results] == ["error", "ok", "ok"]
+    assert "MCP server 'counting' (http: " in results[0].content
+    assert "Server returned an error response" in results[0].content

@@ -1,0 +1,121 @@
+"""A server that fails mid-batch: every call in flight gets a result naming the server and what
+happened, and the next batch reconnects. Each test starts its own ``faulty.py`` server, since
+most of them end it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+
+from mcp_servers.fixtures import FAULTY, PYTHON, SDK_TRIO_WARNINGS, http_server
+from toolvolley import Executor, ToolCall, ToolResult
+from toolvolley.mcp import MCPServer
+
+pytestmark = [SDK_TRIO_WARNINGS, pytest.mark.anyio]
+
+WHO = "MCP server 'faulty' (stdio: "
+
+
+@pytest.fixture
+async def faulty(anyio_backend: str) -> AsyncIterator[MCPServer]:
+    async with MCPServer.stdio(PYTHON, [FAULTY]) as server:
+        yield server
+
+
+def call(call_id: str, name: str, **arguments: object) -> ToolCall:
+    return ToolCall(call_id, name, json.dumps(arguments))
+
+
+async def run(server: MCPServer, *calls: ToolCall, limit: float = 30) -> list[ToolResult]:
+    return await Executor(await server.tools(), timeout=limit).run(calls)
+
+
+async def test_crash_mid_call(faulty: MCPServer) -> None:
+    wait, peek, crash = await run(
+        faulty,
+        call("wait", "wait", seconds=30),
+        call("peek", "peek", seconds=0.5),
+        call("crash", "crash", code=3, when_running=2),
+    )
+    for result in (wait, crash):
+        assert result.status == "error"
+        assert result.content.startswith(WHO)
+        assert "exited with code 3" in result.content
+        assert "boom: crashing on purpose" in result.content  # its last stderr line
+        assert result.content.endswith("the call may or may not have taken effect")
+    # peek is read-only, so it was sent again to the restarted server
+    assert (peek.status, peek.content) == ("ok", "peeked 0.5")
+    [after] = await run(faulty, call("after", "wait", seconds=0))
+    assert (after.status, after.content) == ("ok", "waited 0.0")
+
+
+async def test_garbage_on_stdout_fails_every_call_in_flight(faulty: MCPServer) -> None:
+    results = await run(
+        faulty,
+        call("a", "wait", seconds=30),
+        call("b", "wait", seconds=30),
+        call("garbage", "garbage", when_running=2),
+    )
+    for result in results:
+        assert result.status == "error"
+        assert result.content.startswith(WHO)
+        assert "wrote a line to stdout that is not JSON-RPC" in result.content
+        assert "Traceback (most recent call last): oops" in result.content
+    [after] = await run(faulty, call("after", "wait", seconds=0))
+    assert after.status == "ok"
+
+
+async def test_a_hung_server_times_out_and_still_closes(anyio_backend: str) -> None:
+    with anyio.fail_after(30):  # closing stops the wedged process (stdin, SIGTERM, SIGKILL)
+        async with MCPServer.stdio(PYTHON, [FAULTY]) as server:
+            [hung] = await run(server, call("hang", "hang"), limit=0.5)
+            assert hung.status == "timeout"
+
+
+async def test_a_server_that_ignores_cancellation(faulty: MCPServer) -> None:
+    [stubborn] = await run(faulty, call("s", "stubborn", seconds=1.0, group="g"), limit=0.2)
+    assert stubborn.status == "timeout"
+    # the server kept running it (it ignores the cancellation) ...
+    [running] = await run(faulty, call("r", "stubborn_running", group="g"))
+    assert running.content == "1"
+    # ... and its late answer, dropped by the client, disturbs nothing
+    with anyio.fail_after(10):
+        while (await run(faulty, call("r", "stubborn_running", group="g")))[0].content != "0":  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+    [after] = await run(faulty, call("after", "wait", seconds=0))
+    assert after.status == "ok"
+
+
+async def test_malformed_results_are_errors_and_spare_siblings(faulty: MCPServer) -> None:
+    malformed, off_schema, wait = await run(
+        faulty,
+        call("m", "malformed"),
+        call("o", "off_schema"),
+        call("w", "wait", seconds=0.1),
+    )
+    assert malformed.status == "error"
+    assert malformed.content.startswith(WHO)
+    assert "answered with a malformed result" in malformed.content
+    assert off_schema.status == "error"
+    assert "Invalid structured content returned by tool off_schema" in off_schema.content
+    assert (wait.status, wait.content) == ("ok", "waited 0.1")
+
+
+async def test_http_server_crash_then_a_new_session(anyio_backend: str) -> None:
+    with http_server(FAULTY) as served:
+        async with MCPServer.http(served.url) as server:
+            wait, crash = await run(
+                server,
+                call("wait", "wait", seconds=30),
+                call("crash", "crash", code=1, when_running=1),
+            )
+            for result in (wait, crash):
+                assert result.status == "error"
+                assert result.content.startswith(f"MCP server 'faulty' (http: {served.url})")
+                assert "the call may or may not have taken effect" in result.content
+            await anyio.to_thread.run_sync(served.restart)
+            [after] = await run(server, call("after", "wait", seconds=0))
+            assert (after.status, after.content) == ("ok", "waited 0.0")
