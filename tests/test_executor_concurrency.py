@@ -214,6 +214,7 @@ async def test_sequential_tool_is_a_barrier() -> None:
 @pytest.mark.parametrize("is_async", [True, False])
 async def test_serial_mode_runs_one_at_a_time_in_order(is_async: bool) -> None:
     flight = InFlight()
+    token = anyio.lowlevel.current_token()
     if is_async:
 
         @tool(name="step")
@@ -231,7 +232,7 @@ async def test_serial_mode_runs_one_at_a_time_in_order(is_async: bool) -> None:
             flight.enter(str(i))
             # Hold the call until the event loop has nothing left to run: had the executor
             # started the next calls too, they would have started (`started_at`) by then.
-            anyio.from_thread.run(anyio.wait_all_tasks_blocked)
+            anyio.from_thread.run(anyio.wait_all_tasks_blocked, token=token)
             flight.leave(str(i))
             return i
 

@@ -21,11 +21,13 @@ from typer.testing import CliRunner
 from toolvolley import (
     CallFinished,
     CallReady,
+    CallStarted,
     ModelAdapter,
     ModelError,
     ModelResponse,
     StreamCutError,
     StreamUpdate,
+    TextDelta,
     Tool,
     Toolbox,
     ToolResult,
@@ -300,17 +302,25 @@ async def test_cancellation_propagates_untouched() -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # see tests/test_stream_assembly.py
-async def test_an_error_in_on_event_propagates_as_it_is_not_as_a_cut_stream() -> None:
+async def test_an_error_in_on_event_is_logged_and_kept_never_a_cut_stream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     class Oops(Exception):
         pass
 
     def on_event(event: TurnEvent) -> None:
-        if isinstance(event, CallReady):
-            raise Oops("a bug in the caller's handler")
+        if isinstance(event, (CallReady, CallStarted, CallFinished, TextDelta)):
+            raise Oops(f"a bug in the caller's handler ({type(event).__name__})")
 
     async with OpenAIResponses.offline(OfflineModel(token_rate=5000, first_token_s=0)) as model:
-        with pytest.raises(Oops):
-            await run_loop(model, "Weather in Paris?", [get_city_weather], on_event=on_event)
+        outcome = await run_loop(model, "Weather in Paris?", [get_city_weather], on_event=on_event)
+    first = outcome.turns[0]
+    assert first.stream_error is None
+    assert [r.status for r in first.results] == ["ok"]
+    assert outcome.final_text  # the conversation went on to its answer
+    kinds = {str(e) for e in first.hook_errors}
+    assert {f"a bug in the caller's handler ({k})" for k in ("CallReady", "CallStarted")} <= kinds
+    assert "a bug in the caller's handler" in caplog.text
 
 
 @tool

@@ -77,6 +77,7 @@ class TurnStats:
     model_ended_at: float = 0.0
     streamed: bool = False
     stream_error: BaseException | None = None
+    hook_errors: tuple[BaseException, ...] = ()  # what on_event and hooks raised (also logged)
 
 
 @dataclass(frozen=True, slots=True)

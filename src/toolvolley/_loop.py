@@ -7,6 +7,7 @@ while the model is still writing the others (early dispatch).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from ._tools import Tool
 from ._tracing import resolve_tracer, turn_span
 
 __all__ = ["LoopResult", "run_loop", "run_turn"]
+
+logger = logging.getLogger("toolvolley")
 
 OnEvent = Callable[[TurnEvent], None]
 
@@ -102,12 +105,14 @@ async def run_turn(
     while the model goes on writing; a call whose arguments the stream cut off gets an error
     result. Every call gets exactly one result, in the order the model wrote them.
     """
-    emit: OnEvent = on_event or (lambda _: None)
+    errors: list[BaseException] = []  # what on_event and the hooks raised: logged, kept
+    emit = _guarded(on_event, errors)
     started = time.perf_counter()
     with turn_span(resolve_tracer(executor.tracing), index, model.provider):
         response, batch, model_ended = await _turn(
             model, transcript, executor, stream, parallel_tool_calls, emit, bool(on_event)
         )
+    errors.extend(batch.hook_errors)
     ended = time.perf_counter()
     results = batch.results()
     transcript.extend(response.messages)
@@ -128,9 +133,28 @@ async def run_turn(
         model_ended_at=model_ended,
         streamed=stream,
         stream_error=response.stream_error,
+        hook_errors=tuple(errors),
     )
     emit(TurnFinished(stats))
     return response, stats
+
+
+def _guarded(on_event: OnEvent | None, errors: list[BaseException]) -> OnEvent:
+    """``on_event``, made harmless: what it raises is logged and kept, never obeyed, so a bug
+    in the caller's handler cannot cut the model's stream or change a call's result."""
+    if on_event is None:
+        return lambda _: None
+
+    def emit(event: TurnEvent) -> None:
+        try:
+            on_event(event)
+        except Exception as exc:
+            errors.append(exc)
+            logger.error(
+                "on_event raised on %s; the turn goes on.", type(event).__name__, exc_info=exc
+            )
+
+    return emit
 
 
 async def _turn(
@@ -143,7 +167,7 @@ async def _turn(
     relay: bool,
 ) -> tuple[ModelResponse, Batch, float]:
     toolbox = executor.toolbox
-    ours: list[Exception] = []  # raised by the executor or the caller's on_event, not the model
+    ours: list[Exception] = []  # raised by the executor, not the model
     failed: Exception | None = None
     async with executor.batch(hooks=[_Relay(emit)] if relay else ()) as batch:
 
