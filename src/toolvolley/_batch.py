@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 
@@ -35,9 +35,31 @@ from ._scheduling import Mode, Scheduler, TurnLike
 from ._schema import ArgumentsError
 
 if TYPE_CHECKING:
-    from ._executor import Executor
     from ._runners import Runner
+    from ._toolbox import Toolbox
     from ._tools import Tool
+
+
+class BatchSettings(Protocol):
+    """What a batch reads of the executor that made it (an :class:`Executor` is one)."""
+
+    @property
+    def toolbox(self) -> Toolbox: ...
+
+    @property
+    def mode(self) -> Mode: ...
+
+    @property
+    def timeout(self) -> float | None: ...
+
+    @property
+    def deadline(self) -> float | None: ...
+
+    @property
+    def max_concurrency(self) -> int | None: ...
+
+    def route(self, tool: Tool) -> Runner | None: ...
+
 
 __all__ = ["Batch", "describe_exception"]
 
@@ -66,7 +88,7 @@ class Batch:
     ``hook_errors`` lists what hooks raised (each was also logged).
     """
 
-    def __init__(self, executor: Executor, *, hooks: Sequence[ExecutionHooks] = ()) -> None:
+    def __init__(self, executor: BatchSettings, *, hooks: Sequence[ExecutionHooks] = ()) -> None:
         self._executor = executor
         self._hooks = tuple(hooks)
         self._slots: list[_Slot] = []

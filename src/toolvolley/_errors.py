@@ -21,10 +21,7 @@ e.g. ``openai.BadRequestError``, with its status code and body.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ._events import TurnStats
+from typing import Any
 
 __all__ = [
     "MaxTurnsExceeded",
@@ -63,7 +60,7 @@ class ToolError(ToolvolleyError):
 class ModelError(ToolvolleyError):
     """The model call failed: the provider answered with an error, the connection failed, or
     the response could not be read. ``__cause__`` is the SDK's exception; ``provider`` names the
-    adapter (``"openai"``, ``"openai-responses"``, ``"anthropic"`` ...).
+    adapter (``"openai-chat"``, ``"openai-responses"``, ``"anthropic"`` ...).
 
     The calls of a turn that had already started still get their results (the batch finishes
     before this is raised); ``transcript`` is the conversation up to the failed model call.
@@ -75,7 +72,7 @@ class ModelError(ToolvolleyError):
         *,
         provider: str = "",
         transcript: Sequence[dict[str, Any]] = (),
-        turns: Sequence[TurnStats] = (),
+        turns: Sequence[Any] = (),  # TurnStats (not imported: _events depends on this module)
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -96,7 +93,7 @@ class MaxTurnsExceeded(ToolvolleyError):
     """
 
     def __init__(
-        self, max_turns: int, transcript: Sequence[dict[str, Any]], turns: Sequence[TurnStats]
+        self, max_turns: int, transcript: Sequence[dict[str, Any]], turns: Sequence[Any]
     ) -> None:
         super().__init__(
             f"The model still asked for tools after {max_turns} model calls (max_turns). "

@@ -12,16 +12,13 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.to_process
 
 from ._errors import UserError
-from ._runners import Runner, consume
+from ._runners import Runner, ToolSpec, consume
 from ._threads import START_MARGIN
-
-if TYPE_CHECKING:
-    from ._tools import Tool
 
 __all__ = ["ProcessRunner", "call_by_reference"]
 
@@ -35,7 +32,7 @@ class ProcessRunner(Runner):
 
     name = "process"
 
-    def check(self, tool: Tool) -> None:
+    def check(self, tool: ToolSpec) -> None:
         if tool.is_async:
             raise UserError(
                 f"Tool {tool.name!r} is async; run_in='process' is for CPU-bound sync functions."
@@ -46,7 +43,7 @@ class ProcessRunner(Runner):
                 "so that the worker process can import it by name."
             )
 
-    async def run(self, tool: Tool, kwargs: Mapping[str, Any], deadline: float) -> Any:
+    async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
         func = tool.func
         try:
             return await anyio.to_process.run_sync(

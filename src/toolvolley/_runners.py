@@ -22,13 +22,24 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._tools import Tool
+__all__ = ["PLAIN", "LoopRunner", "Runner", "ToolSpec", "consume"]
 
-__all__ = ["PLAIN", "LoopRunner", "Runner", "consume"]
+
+class ToolSpec(Protocol):
+    """What a runner needs of a tool (a :class:`~toolvolley.Tool` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def func(self) -> Callable[..., Any]: ...
+
+    @property
+    def is_async(self) -> bool: ...
+
 
 # Values that are certainly not lazy: checked first, so the common case costs one lookup.
 PLAIN: frozenset[type] = frozenset({str, int, float, bool, dict, list, tuple, type(None)})
@@ -39,7 +50,7 @@ class Runner(ABC):
 
     name: str = "runner"
 
-    def check(self, tool: Tool) -> None:
+    def check(self, tool: ToolSpec) -> None:
         """Refuse, with a :class:`~toolvolley.UserError`, a tool this runner cannot run.
 
         Called when a tool naming this runner is defined, so mistakes show up at import time.
@@ -52,7 +63,7 @@ class Runner(ABC):
         return 0
 
     @abstractmethod
-    async def run(self, tool: Tool, kwargs: Mapping[str, Any], deadline: float) -> Any:
+    async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
         """Run ``tool``'s body with ``kwargs`` and return its value, lazy parts consumed.
 
         ``deadline`` is a ``time.monotonic()`` time after which the body must not start
@@ -67,13 +78,13 @@ class LoopRunner(Runner):
 
     name = "loop"
 
-    def check(self, tool: Tool) -> None:
+    def check(self, tool: ToolSpec) -> None:
         from ._errors import UserError
 
         if not tool.is_async:
             raise UserError(f"Tool {tool.name!r} is not async; only async tools run on the loop.")
 
-    async def run(self, tool: Tool, kwargs: Mapping[str, Any], deadline: float) -> Any:
+    async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
         value = tool.func(**kwargs)
         if inspect.isawaitable(value):
             value = await value

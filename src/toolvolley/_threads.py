@@ -26,16 +26,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from anyio._core._eventloop import threadlocals as _threadlocals
 from anyio.lowlevel import current_token
 
 from ._options import check_count
-from ._runners import Runner, consume
-
-if TYPE_CHECKING:
-    from ._tools import Tool
+from ._runners import Runner, ToolSpec, consume
 
 __all__ = ["ThreadRunner"]
 
@@ -181,7 +178,7 @@ class ThreadRunner(Runner):
         with self._pool._lock:
             return self._pool.abandoned
 
-    async def run(self, tool: Tool, kwargs: Mapping[str, Any], deadline: float) -> Any:
+    async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
         pool = self._pool
         job = _Job(functools.partial(tool.func, **kwargs), deadline, current_token())
         waiter = job.waiter = _waiter(lambda: pool.give_up(job))
