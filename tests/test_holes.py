@@ -54,8 +54,8 @@ async def test_queued_sync_calls_do_not_start_after_their_timeout() -> None:
         (i, at - results[i].started_at) for i, at in entered if at >= results[i].started_at + SHORT
     ]
     assert late == []
-    # Four threads, and every queued call's deadline passed while it waited for one.
-    assert len(entered) <= 8, f"{len(entered)} bodies started"
+    # (How many start depends on how far apart the calls' deadlines are: under load a queued
+    # call can still have time left when a thread frees up. Only late starts are wrong.)
 
 
 @pytest.mark.anyio
