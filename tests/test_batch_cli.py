@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.lowlevel
@@ -135,7 +135,7 @@ ACTIVE, PEAK = [0], [0]
 
 
 @tool
-async def echo(word: str) -> str:
+async def echo(word: Literal["alpha", "beta"]) -> str:
     """Echo a word.
 
     Args:
@@ -170,8 +170,7 @@ async def test_run_many_bounds_concurrency_and_answers_every_prompt(anyio_backen
     assert sorted(o.id for o in outcomes) == list(range(10))
     assert sorted(seen) == list(range(10))
     assert all(o.ok for o in outcomes)
-    assert all(
-        o.tool_calls == [{"id": o.tool_calls[0]["id"], "name": "echo", "status": "ok", "turn": 0}]
-        for o in outcomes
-    )
+    calls = [c for o in outcomes for c in o.tool_calls]
+    assert calls
+    assert {(c["name"], c["status"]) for c in calls} == {("echo", "ok")}
     assert 1 <= PEAK[0] <= 3  # never more conversations at once than asked
