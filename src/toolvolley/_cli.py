@@ -160,5 +160,67 @@ def bench(
     )
 
 
+@app.command("batch")
+def batch(
+    input_path: Annotated[
+        str,
+        typer.Argument(
+            metavar="INPUT.jsonl",
+            help='One conversation a line: {"id": ..., "prompt": ...} or "messages": [...].',
+        ),
+    ],
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="JSONL results (appended; re-run to resume).")
+    ],
+    tools: Annotated[
+        str | None,
+        typer.Option(
+            help="MODULE:ATTR: a Toolbox, Executor or list of tools (default: demo weather)."
+        ),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Conversations at once.")] = 16,
+    max_turns: Annotated[int, typer.Option(help="Model turns per conversation at most.")] = 10,
+    provider: Annotated[
+        str, typer.Option(help="offline (default), or openai, responses, anthropic.")
+    ] = "offline",
+    base_url: Annotated[str | None, typer.Option(help="The provider's base URL.")] = None,
+    model: Annotated[str | None, typer.Option(help="The model name.")] = None,
+    token_rate: Annotated[float, typer.Option(help="Offline model: tokens a second.")] = 50.0,
+    first_token: Annotated[
+        float, typer.Option(help="Offline model: seconds to first token.")
+    ] = 0.2,
+    latency: Annotated[float, typer.Option(help="Default weather tool: seconds a request.")] = 0.2,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="auto|ADDRESS: spread conversations over Ray (not implemented yet).",
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run many conversations from a JSONL file, concurrently; each is written as it ends, and
+    re-running with the same output resumes where it stopped."""
+    from ._batch_cli import run_batch_command
+
+    raise typer.Exit(
+        run_batch_command(
+            input_path=input_path,
+            output=output,
+            tools_spec=tools,
+            concurrency=concurrency,
+            max_turns=max_turns,
+            provider=provider,
+            base_url=base_url,
+            model=model,
+            token_rate=token_rate,
+            first_token=first_token,
+            latency=latency,
+            ray_address=ray,
+            json_summary=json_output,
+        )
+    )
+
+
 def main() -> None:
     app()

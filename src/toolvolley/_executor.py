@@ -16,6 +16,7 @@ from ._errors import UserError
 from ._events import ExecutionHooks
 from ._options import check_count, check_seconds
 from ._processes import ProcessRunner
+from ._ray import ray_available
 from ._runners import LoopRunner, Runner
 from ._scheduling import Mode
 from ._threads import ThreadRunner
@@ -36,7 +37,8 @@ class Executor:
     * ``max_threads``: ceiling on worker threads running this executor's sync calls at once
       (the default ``"thread"`` runner's; see :class:`ThreadRunner`).
     * ``runners``: where tools run, by the name a tool gives in ``run_in``; the defaults are
-      ``"loop"`` (async tools), ``"thread"`` and ``"process"``. Give a :class:`Runner` here to
+      ``"loop"`` (async tools), ``"thread"``, ``"process"`` and, with the ``ray`` extra,
+      ``"ray"`` (a default :class:`RayRunner`). Give a :class:`Runner` here to
       replace one or add a name.
     * ``hooks``: objects told when each call starts and finishes (see :class:`ExecutionHooks`).
     * ``tracing``: OpenTelemetry spans, ``"auto"`` (when an SDK is configured), ``True``,
@@ -86,6 +88,10 @@ class Executor:
             "thread": ThreadRunner(max_threads),
             "process": ProcessRunner(),
         }
+        if ray_available():  # "ray" only with the extra; ray itself is imported on first call
+            from ._ray import RayRunner
+
+            table["ray"] = RayRunner()
         for name, runner in (runners or {}).items():
             if not isinstance(runner, Runner):
                 raise UserError(f"runners[{name!r}] must be a Runner, not {runner!r}.")

@@ -76,6 +76,10 @@ class Tool:
             )
         elif self.run_in == "process":
             ProcessRunner().check(self)
+        elif self.run_in == "ray":
+            from ._ray import check_ray_installed  # never imports ray itself
+
+            check_ray_installed()
 
     @property
     def placement(self) -> str | Runner:

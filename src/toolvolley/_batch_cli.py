@@ -1,0 +1,357 @@
+"""``toolvolley batch``: many conversations from a JSONL file, each written as it ends.
+
+The output file is the checkpoint:
+
+* **One line, one write.** Each finished conversation is one JSON line written with a single
+  ``os.write`` of the whole line on a file opened ``O_APPEND``. Once it returns, the line is the
+  kernel's: killing the process (SIGKILL included) cannot lose or cut it. A line is only ever
+  cut by the machine itself going down mid-write; on the next run a trailing line without its
+  newline is truncated away and that conversation runs again.
+* **fsync policy**: the file is fsynced at most once a second while running and once at the
+  end, so a power loss can cost at most the last second of lines (they run again on resume).
+* **Resume**: ids already in the output are skipped; re-running the same command finishes what
+  is left. Every id appears exactly once in a complete output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ._executor import Executor
+from ._many import Outcome, Prompt, run_many
+from ._model import ModelAdapter
+from ._toolbox import Toolbox
+
+__all__ = ["read_done", "run_batch_command"]
+
+_FSYNC_EVERY_S = 1.0
+
+
+class BatchInputError(ValueError):
+    """The input file or the --tools target is not usable."""
+
+
+def read_done(path: Path) -> set[str]:
+    """The ids (as JSON text) already in ``path``; a trailing partial line is truncated away."""
+    if not path.exists():
+        return set()
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end != len(data):
+        with open(path, "r+b") as f:
+            f.truncate(end)
+            f.flush()
+            os.fsync(f.fileno())
+    done: set[str] = set()
+    for line in data[:end].splitlines():
+        if line.strip():
+            done.add(json.dumps(json.loads(line)["id"]))
+    return done
+
+
+def _load_tools(spec: str | None) -> tuple[Executor | Toolbox | list[Any] | None, str]:
+    if spec is None:
+        return None, "the demo's get_weather (a local Open-Meteo-style service on loopback)"
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise BatchInputError(f"--tools must be MODULE:ATTR, not {spec!r}")
+    sys.path.insert(0, os.getcwd())
+    try:
+        target: Any = importlib.import_module(module_name)
+    finally:
+        sys.path.pop(0)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    if isinstance(target, (Executor, Toolbox)):
+        return target, spec
+    if isinstance(target, (list, tuple)):
+        return list(target), spec
+    raise BatchInputError(
+        f"--tools {spec} is a {type(target).__name__}, not a Toolbox, Executor or list of tools"
+    )
+
+
+def _prompts(path: Path, done: set[str], skipped: list[int]) -> Iterator[tuple[Any, Prompt]]:
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                id_ = item.get("id", number)
+                prompt: Prompt = item["messages"] if "messages" in item else item["prompt"]
+            except (ValueError, KeyError, AttributeError) as exc:
+                raise BatchInputError(
+                    f'{path}:{number}: expected {{"id": ..., "prompt": ...}} or '
+                    f'"messages": [...] ({type(exc).__name__}: {exc})'
+                ) from exc
+            if json.dumps(id_) in done:
+                skipped[0] += 1
+                continue
+            done.add(json.dumps(id_))  # a repeated id in the input runs once
+            yield id_, prompt
+
+
+class _Writer:
+    """Appends whole lines with one os.write each; fsyncs at most once a second."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.synced = time.monotonic()
+
+    def write(self, outcome: Outcome) -> None:
+        line = (json.dumps(outcome.as_json(), ensure_ascii=False, default=str) + "\n").encode()
+        written = os.write(self.fd, line)
+        if written != len(line):  # never seen on a regular file; a cut line is fixed on resume
+            raise OSError(f"short write to the output ({written} of {len(line)} bytes)")
+        now = time.monotonic()
+        if now - self.synced >= _FSYNC_EVERY_S:
+            os.fsync(self.fd)
+            self.synced = now
+
+    def close(self) -> None:
+        os.fsync(self.fd)
+        os.close(self.fd)
+
+
+@dataclass
+class Totals:
+    done: int = 0
+    failed: int = 0
+    calls: int = 0
+    model_s: float = 0.0
+    tools_s: float = 0.0
+    sequential_s: float = 0.0  # model time + every call one after another
+
+    def add(self, o: Outcome) -> None:
+        self.done += 1
+        self.failed += not o.ok
+        self.calls += len(o.tool_calls)
+        self.model_s += o.model_s
+        self.tools_s += o.tools_s
+        self.sequential_s += o.model_s + o.calls_sequential_s
+
+
+class _Progress:
+    """A rich bar on a terminal, a plain line every few seconds otherwise (on stderr)."""
+
+    def __init__(self, total: int, interactive: bool) -> None:
+        self.total = total
+        self.started = time.perf_counter()
+        self.last = 0.0
+        self.bar: Any = None
+        if interactive:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("[bold]batch"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self.task = self.bar.add_task("batch", total=total, info="")
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def update(self, t: Totals) -> None:
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate = t.done / elapsed
+        info = f"failed {t.failed} · tool calls {t.calls} · {rate:.1f} conv/s"
+        if self.bar is not None:
+            self.bar.update(self.task, completed=t.done, info=info)
+        elif time.monotonic() - self.last >= 2.0 or t.done == self.total:
+            self.last = time.monotonic()
+            eta = (self.total - t.done) / rate if rate else float("inf")
+            print(
+                f"batch: {t.done}/{self.total} done · {info} · ETA {eta:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def run_batch_command(
+    *,
+    input_path: str,
+    output: str,
+    tools_spec: str | None,
+    concurrency: int,
+    max_turns: int,
+    provider: str,
+    base_url: str | None,
+    model: str | None,
+    token_rate: float,
+    first_token: float,
+    latency: float,
+    ray_address: str | None,
+    json_summary: bool,
+) -> int:
+    """Run the batch; returns the exit code (0 even if conversations failed: they are
+    recorded; 2 for unusable input)."""
+    try:
+        tools, tools_label = _load_tools(tools_spec)
+        out = Path(output)
+        done = read_done(out)
+        if ray_address is not None:
+            raise BatchInputError("--ray is not implemented yet; run without it")
+        summary = anyio.run(
+            _run,
+            Path(input_path),
+            out,
+            done,
+            tools,
+            concurrency,
+            max_turns,
+            provider,
+            base_url,
+            model,
+            token_rate,
+            first_token,
+            latency,
+            json_summary,
+        )
+    except (BatchInputError, OSError, ImportError, AttributeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if json_summary:
+        print(json.dumps(summary))
+    else:
+        print(_render(summary, tools_label))
+    return 0
+
+
+async def _run(
+    input_path: Path,
+    out: Path,
+    done: set[str],
+    tools: Executor | Toolbox | list[Any] | None,
+    concurrency: int,
+    max_turns: int,
+    provider: str,
+    base_url: str | None,
+    model_name: str | None,
+    token_rate: float,
+    first_token: float,
+    latency: float,
+    quiet: bool,
+) -> dict[str, Any]:
+    from .demo import DemoSettings
+    from .demo._runner import make_model
+
+    already = len(done)
+    total = sum(1 for line in input_path.open(encoding="utf-8") if line.strip())
+    skipped = [0]
+    settings = DemoSettings(
+        provider=provider,  # type: ignore[arg-type]
+        base_url=base_url,
+        model=model_name,
+        token_rate=token_rate,
+        first_token_s=first_token,
+    )
+    adapter: ModelAdapter = make_model(settings)
+    totals = Totals()
+    writer = _Writer(out)
+    started = time.perf_counter()
+    interactive = sys.stderr.isatty() and not quiet
+    try:
+        async with adapter, _default_tools(tools, latency) as toolset:
+            with _Progress(total - already, interactive) as progress:
+
+                def record(outcome: Outcome) -> None:
+                    writer.write(outcome)
+                    totals.add(outcome)
+                    progress.update(totals)
+
+                await run_many(
+                    adapter,
+                    _aiter(_prompts(input_path, done, skipped)),
+                    toolset,
+                    concurrency=concurrency,
+                    max_turns=max_turns,
+                    on_result=record,
+                    keep=False,
+                )
+    finally:
+        writer.close()
+    wall = time.perf_counter() - started
+    return {
+        "conversations": totals.done,
+        "failed": totals.failed,
+        "skipped_already_done": skipped[0],
+        "tool_calls": totals.calls,
+        "wall_s": round(wall, 3),
+        "conversations_per_s": round(totals.done / wall, 2) if wall else 0.0,
+        "tool_calls_per_s": round(totals.calls / wall, 2) if wall else 0.0,
+        "model_s": round(totals.model_s, 3),
+        "tools_s": round(totals.tools_s, 3),
+        "one_after_another_s": round(totals.sequential_s, 3),
+        "concurrency": concurrency,
+        "output": str(out),
+    }
+
+
+async def _aiter(items: Iterator[tuple[Any, Prompt]]) -> AsyncIterator[tuple[Any, Prompt]]:
+    for item in items:
+        yield item
+
+
+@contextlib.asynccontextmanager
+async def _default_tools(
+    tools: Executor | Toolbox | list[Any] | None, latency: float
+) -> AsyncIterator[Executor | Toolbox | list[Any]]:
+    if tools is not None:
+        yield tools
+        return
+    import httpx
+
+    from ._serving import serve_in_thread
+    from .demo import WeatherService, weather_tool
+
+    with serve_in_thread(WeatherService(latency_s=latency, jitter_s=latency / 4)) as url:
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+            yield [weather_tool(forecast_url=url, geocoding_url=url, http_client=http)]
+
+
+def _render(s: dict[str, Any], tools_label: str) -> str:
+    speedup = s["one_after_another_s"] / s["wall_s"] if s["wall_s"] else 0.0
+    return "\n".join(
+        [
+            f"toolvolley batch · tools: {tools_label}",
+            f"{s['conversations']} conversations ({s['failed']} failed, "
+            f"{s['skipped_already_done']} already done) in {s['wall_s']:.2f} s "
+            f"at concurrency {s['concurrency']}",
+            f"{s['conversations_per_s']:.1f} conversations/s · {s['tool_calls']} tool calls, "
+            f"{s['tool_calls_per_s']:.1f}/s",
+            f"time in the model {s['model_s']:.1f} s · in tools {s['tools_s']:.1f} s "
+            "(summed over conversations)",
+            f"one conversation and one call after another: {s['one_after_another_s']:.1f} s "
+            f"({speedup:.1f}x slower than this run)",
+            f"written to {s['output']}",
+        ]
+    )

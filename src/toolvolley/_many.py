@@ -1,0 +1,180 @@
+"""Many conversations at once: :func:`run_many`.
+
+Conversations run on ``concurrency`` workers that take the next prompt when they finish one
+(no task per prompt, so 10,000 prompts cost 10,000 results, not 10,000 tasks), all sharing one
+executor and one model client. A conversation that fails is an :class:`Outcome` with its
+``error``; it never stops the others. Cancellation stops them all and propagates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from ._errors import UserError
+from ._executor import Executor
+from ._loop import run_loop
+from ._model import ModelAdapter
+from ._options import check_count
+from ._toolbox import Toolbox
+from ._tools import Tool
+
+__all__ = ["Outcome", "Prompt", "run_many"]
+
+Prompt = str | Sequence[Mapping[str, Any]]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How one conversation of :func:`run_many` ended (``error`` is None when it answered)."""
+
+    id: Any
+    final_text: str | None
+    error: str | None
+    transcript: list[Any] = field(default_factory=list)
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    wall_s: float = 0.0
+    model_s: float = 0.0
+    tools_s: float = 0.0
+    calls_sequential_s: float = 0.0  # the calls' durations added up: one after another
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ok": self.ok,
+            "final_text": self.final_text,
+            "error": self.error,
+            "wall_s": round(self.wall_s, 6),
+            "model_s": round(self.model_s, 6),
+            "tools_s": round(self.tools_s, 6),
+            "calls_sequential_s": round(self.calls_sequential_s, 6),
+            "turns": self.turns,
+            "tool_calls": self.tool_calls,
+            "transcript": self.transcript,
+        }
+
+
+async def run_many(
+    model: ModelAdapter,
+    prompts: Iterable[Prompt] | Iterable[tuple[Any, Prompt]] | AsyncIterator[tuple[Any, Prompt]],
+    tools: Executor | Toolbox | Iterable[Tool],
+    *,
+    concurrency: int = 16,
+    max_turns: int = 10,
+    stream: bool = True,
+    parallel_tool_calls: bool = True,
+    on_result: Callable[[Outcome], None] | None = None,
+    keep: bool = True,
+) -> list[Outcome]:
+    """Run a conversation per prompt, ``concurrency`` at a time, and return their outcomes in
+    the order they finished (``keep=False``: an empty list; use ``on_result``).
+
+    ``prompts`` are texts or transcripts (ids 0, 1, 2 ...), or ``(id, prompt)`` pairs, from a
+    list, a generator or an async iterator (read lazily: only ``concurrency`` are in memory).
+    ``on_result`` is called on the event loop with each outcome as soon as it ends; if it
+    raises, the batch stops and the exception propagates (e.g. the output disk is full)::
+
+        outcomes = await run_many(OpenAIChat.offline(), ["Weather in Paris?"], [get_weather])
+    """
+    check_count("concurrency", concurrency)
+    if concurrency is None:
+        raise UserError("concurrency must be an integer >= 1.")
+    executor = tools if isinstance(tools, Executor) else Executor(tools)
+    source = _pairs(prompts)
+    lock = anyio.Lock()
+    kept: list[Outcome] = []
+
+    async def next_prompt() -> tuple[Any, Prompt] | None:
+        async with lock:  # an async iterator may not be read by two tasks at once
+            try:
+                return await source.__anext__()
+            except StopAsyncIteration:
+                return None
+
+    async def worker() -> None:
+        while (item := await next_prompt()) is not None:
+            outcome = await _one(
+                model, item[0], item[1], executor, max_turns, stream, parallel_tool_calls
+            )
+            if keep:
+                kept.append(outcome)
+            if on_result is not None:
+                on_result(outcome)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(worker)
+    return kept
+
+
+async def _pairs(prompts: Any) -> AsyncIterator[tuple[Any, Prompt]]:
+    if hasattr(prompts, "__aiter__"):
+        async for item in prompts:
+            yield item
+        return
+    for index, item in enumerate(prompts):
+        if isinstance(item, tuple):
+            yield item
+        else:
+            yield index, item
+
+
+async def _one(
+    model: ModelAdapter,
+    id_: Any,
+    prompt: Prompt,
+    executor: Executor,
+    max_turns: int,
+    stream: bool,
+    parallel_tool_calls: bool,
+) -> Outcome:
+    started = time.perf_counter()
+    try:
+        result = await run_loop(
+            model,
+            prompt,
+            executor,
+            max_turns=max_turns,
+            stream=stream,
+            parallel_tool_calls=parallel_tool_calls,
+        )
+    except Exception as exc:  # recorded; cancellation (not an Exception) propagates
+        turns = tuple(getattr(exc, "turns", ()) or ())
+        transcript = list(getattr(exc, "transcript", None) or [])
+        message = getattr(exc, "message", None) or str(exc)
+        outcome = Outcome(id_, None, f"{type(exc).__name__}: {message}", transcript)
+        _fill(outcome, turns)
+    else:
+        outcome = Outcome(id_, result.final_text, None, result.transcript)
+        _fill(outcome, result.turns)
+    outcome.wall_s = time.perf_counter() - started
+    return outcome
+
+
+def _fill(outcome: Outcome, turns: Sequence[Any]) -> None:
+    for turn in turns:
+        outcome.model_s += turn.model_s
+        outcome.tools_s += turn.tools_s
+        outcome.turns.append(
+            {
+                "index": turn.index,
+                "calls": turn.calls,
+                "model_s": round(turn.model_s, 6),
+                "tools_s": round(turn.tools_s, 6),
+                "wall_s": round(turn.wall_s, 6),
+            }
+        )
+        for r in turn.results:
+            outcome.calls_sequential_s += r.ended_at - r.started_at
+            outcome.tool_calls.append(
+                {"id": r.call_id, "name": r.name, "status": r.status, "turn": turn.index}
+            )

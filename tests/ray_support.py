@@ -1,0 +1,117 @@
+"""One Ray for the whole test session, on loopback only: a local instance or a three-node
+``ray.cluster_utils.Cluster``; switching between them restarts Ray, so test modules using the
+same kind run together (test_ray.py, then test_ray_cluster.py)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ray: Any = pytest.importorskip("ray")
+from ray import cluster_utils  # noqa: E402
+from ray._private import ray_constants  # noqa: E402
+
+TESTS = str(Path(__file__).parent)
+
+# Ray picks its node address by asking the OS for the route to a public address unless told
+# this "cluster" is single-machine: this flag (despite its name, the only switch in Ray 2.60)
+# makes it use 127.0.0.1, so the GCS, raylets and workers bind and talk on loopback only.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+ray_constants.ENABLE_RAY_CLUSTER = False
+# Workers inherit the raylet's environment: let them import the test helper modules too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (TESTS, os.environ.get("PYTHONPATH", "")) if p
+)
+
+_INIT = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+
+
+class _Session:
+    def __init__(self) -> None:
+        self.kind: str | None = None
+        self.cluster: Any = None
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        if ray.is_initialized():
+            ray.shutdown()
+        if self.cluster is not None:
+            self.cluster.shutdown()
+            self.cluster = None
+        self.kind = None
+
+    def local(self) -> None:
+        if self.kind != "local":
+            self.stop()
+            ray.init(num_cpus=2, _node_ip_address="127.0.0.1", **_INIT)
+            self.kind = "local"
+
+    def three_nodes(self) -> Any:
+        """Head (1 CPU, the limiter and gate actors) and two workers: "steady" and "doomed"."""
+        if self.kind != "cluster":
+            self.stop()
+            cluster = cluster_utils.Cluster(
+                initialize_head=True,
+                head_node_args={
+                    "num_cpus": 1,
+                    "resources": {"head": 1},
+                    "include_dashboard": False,
+                },
+            )
+            self.cluster = cluster
+            cluster.add_node(num_cpus=2, resources={"steady": 100})
+            cluster.add_node(num_cpus=2, resources={"doomed": 100})
+            cluster.wait_for_nodes()
+            ray.init(address=cluster.address, **_INIT)
+            self.kind = "cluster"
+        return self.cluster
+
+
+SESSION = _Session()
+
+
+class Gate:
+    """A named actor the tools report to and wait on: order across processes by events."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.started: list[str] = []
+        self.changed = asyncio.Event()
+        self.open = asyncio.Event()
+
+    async def start(self, who: str) -> None:
+        self.started.append(who)
+        self.changed.set()
+
+    async def wait_started(self, n: int) -> list[str]:
+        while len(self.started) < n:
+            self.changed.clear()
+            await self.changed.wait()
+        return list(self.started)
+
+    async def release(self) -> None:
+        self.open.set()
+
+    async def wait_open(self) -> None:
+        await self.open.wait()
+
+    async def count(self) -> int:
+        return len(self.started)
+
+
+def new_gate(name: str, **options: Any) -> Any:
+    """A fresh named gate (namespace ``toolvolley-tests``)."""
+    remote: Any = ray.remote(Gate)
+    return remote.options(
+        name=name, namespace="toolvolley-tests", max_concurrency=1000, num_cpus=0, **options
+    ).remote()
+
+
+def gate(name: str) -> Any:
+    """Inside a tool: the gate called ``name``."""
+    return ray.get_actor(name, namespace="toolvolley-tests")

@@ -1,0 +1,337 @@
+"""The Ray runner against a real local Ray instance (2 CPUs, loopback only), started once."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from ray_support import SESSION, gate, new_gate, ray
+from toolvolley import Executor, ToolCall, ToolError, tool
+from toolvolley._ray import _Ray, _TooLate
+from toolvolley.ray import RayActorRunner, RayRunner, actor_state, limiter_name
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _local_ray() -> None:
+    SESSION.local()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Ray's futures complete on Ray's own threads; asyncio and trio are both covered by the
+    tests that name them, the rest run on asyncio (each Ray test costs worker processes)."""
+    return "asyncio"
+
+
+async def got(ref: Any) -> Any:
+    """An ObjectRef's value, awaited on asyncio or trio (``await ref`` is asyncio only)."""
+    return await _Ray.get().wait(ref, lambda: None)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def _until_dead(pid: int) -> None:
+    with anyio.fail_after(20):
+        while _alive(pid):  # noqa: ASYNC110 - a process's death has no event to await here
+            await anyio.sleep(0.05)
+
+
+@tool(run_in="ray")
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@tool(run_in="ray")
+def countdown(n: int) -> Iterator[int]:
+    yield from range(n, 0, -1)  # a generator: consumed on the worker
+
+
+@tool(run_in="ray")
+async def async_pid(tag: str) -> str:
+    await anyio.lowlevel.checkpoint()
+    return f"{tag}:{os.getpid()}"
+
+
+@tool(run_in="ray")
+def refuse() -> int:
+    raise ToolError("no such account")
+
+
+@tool(run_in="ray", timeout=3)  # time for a fresh worker to start
+def hang(gate_name: str, marker: str) -> int:
+    Path(marker).write_text(str(os.getpid()))
+    ray.get(gate(gate_name).start.remote("hang"))
+    time.sleep(3600)
+    return 0
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.anyio
+async def test_sync_async_and_lazy_tools_run_as_ray_tasks(anyio_backend: str) -> None:
+    executor = Executor([add, countdown, async_pid, refuse])
+    results = await executor.run(
+        [
+            ToolCall("a", "add", '{"a": 2, "b": 3}'),
+            ToolCall("g", "countdown", '{"n": 3}'),
+            ToolCall("s", "async_pid", '{"tag": "t"}'),
+            ToolCall("e", "refuse", "{}"),
+        ]
+    )
+    assert [r.status for r in results] == ["ok", "ok", "ok", "error"]
+    assert results[0].content == "5"
+    assert results[1].value == [3, 2, 1]
+    tag, pid = results[2].value.split(":")
+    assert tag == "t"
+    assert int(pid) != os.getpid()  # it ran in a Ray worker, not here
+    assert results[3].content == "no such account"  # a ToolError keeps its exact message
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.anyio
+async def test_timeout_kills_the_ray_task(tmp_path: Path, anyio_backend: str) -> None:
+    name = f"gate-{uuid.uuid4().hex}"
+    g = new_gate(name)  # kept: a named actor lives as long as a handle to it
+    marker = tmp_path / "pid"
+    results = await Executor([hang]).run(
+        [ToolCall("h", "hang", f'{{"gate_name": "{name}", "marker": "{marker}"}}')]
+    )
+    assert results[0].status == "timeout", results[0].content
+    assert await got(g.count.remote()) == 1  # it had started: the timeout stopped a running body
+    await _until_dead(int(marker.read_text()))  # ray.cancel(force=True) killed the worker
+
+
+@pytest.mark.anyio
+async def test_cancelled_batch_gives_cancelled_and_kills_the_task(tmp_path: Path) -> None:
+    name = f"gate-{uuid.uuid4().hex}"
+    g = new_gate(name)
+    marker = tmp_path / "pid"
+    executor = Executor([hang.with_options(timeout=60)])
+    batch = executor.batch()
+    with anyio.CancelScope() as scope:
+        async with batch:
+            batch.submit(ToolCall("h", "hang", f'{{"gate_name": "{name}", "marker": "{marker}"}}'))
+            await got(g.wait_started.remote(1))  # the body is running on a worker
+            scope.cancel()
+    results = batch.results()
+    assert [r.status for r in results] == ["cancelled"]
+    await _until_dead(int(marker.read_text()))
+
+
+def _write(marker: str) -> str:
+    Path(marker).write_text("ran")
+    return "ran"
+
+
+@pytest.mark.anyio
+async def test_a_task_past_its_deadline_never_starts_its_body(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    r = _Ray.get()
+    ref = r.body.options(max_retries=0).remote(_write, {"marker": str(marker)}, time.time() - 1)
+    with pytest.raises(_TooLate):
+        await r.wait(ref, lambda: None)
+    assert not marker.exists()
+    ref = r.body.remote(_write, {"marker": str(marker)}, time.time() + 60)
+    assert await r.wait(ref, lambda: None) == "ran"  # the same path runs it when in time
+
+
+@pytest.mark.anyio
+async def test_a_call_queued_past_its_timeout_never_starts(tmp_path: Path) -> None:
+    """Both CPUs busy: the queued call times out and is cancelled before a worker frees."""
+    name = f"gate-{uuid.uuid4().hex}"
+    g = new_gate(name)
+
+    @tool(run_in=RayRunner(num_cpus=2), timeout=60)
+    def hog(gate_name: str) -> str:
+        ray.get(gate(gate_name).start.remote("hog"))
+        ray.get(gate(gate_name).wait_open.remote())
+        return "done"
+
+    @tool(run_in=RayRunner(num_cpus=1), timeout=0.3)
+    def late(marker: str) -> str:
+        Path(marker).write_text("ran")
+        return "ran"
+
+    marker = tmp_path / "late"
+    executor = Executor([hog, late])
+    async with anyio.create_task_group() as tg:
+
+        async def release_after_late_timed_out() -> None:
+            await got(g.wait_started.remote(1))
+            late_result = await executor.run([ToolCall("l", "late", f'{{"marker": "{marker}"}}')])
+            assert late_result[0].status == "timeout"
+            await got(g.release.remote())
+
+        tg.start_soon(release_after_late_timed_out)
+        results = await executor.run([ToolCall("h", "hog", f'{{"gate_name": "{name}"}}')])
+    assert results[0].status == "ok"
+    # The CPUs are free now: had the cancelled task been left queued, it would run before (or
+    # with) a task of the same shape submitted after it.
+    after = tmp_path / "after"
+    patient = Executor([late.with_options(timeout=60)])
+    assert (await patient.run([ToolCall("p", "late", f'{{"marker": "{after}"}}')]))[
+        0
+    ].value == "ran"
+    assert not marker.exists()
+
+
+@tool(run_in="ray")
+def crash() -> int:
+    os._exit(3)
+
+
+@tool(run_in="ray", idempotent=True)
+def crash_once(marker: str) -> str:
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("1")
+        os._exit(3)
+    return "second try"
+
+
+@tool(run_in="ray")
+def crash_once_unsafe(marker: str) -> str:
+    path = Path(marker)
+    path.write_text(path.read_text() + "x" if path.exists() else "x")
+    os._exit(3)
+
+
+@pytest.mark.anyio
+async def test_a_lost_worker_is_an_error_naming_it_and_idempotent_tools_retry_once(
+    tmp_path: Path,
+) -> None:
+    executor = Executor([crash, crash_once, crash_once_unsafe, add])
+    once, unsafe = tmp_path / "once", tmp_path / "unsafe"
+    results = await executor.run(
+        [
+            ToolCall("c", "crash", "{}"),
+            ToolCall("i", "crash_once", f'{{"marker": "{once}"}}'),
+            ToolCall("u", "crash_once_unsafe", f'{{"marker": "{unsafe}"}}'),
+            ToolCall("a", "add", '{"a": 1, "b": 2}'),
+        ]
+    )
+    assert [r.status for r in results] == ["error", "ok", "error", "ok"]
+    assert "RayWorkerLost" in results[0].content
+    assert "worker running 'crash' was lost" in results[0].content
+    assert results[1].content == "second try"
+    assert unsafe.read_text() == "x"  # not idempotent: it ran exactly once
+
+
+@pytest.mark.anyio
+async def test_cluster_wide_limit_is_shared_by_executors_and_frees_every_slot() -> None:
+    tool_name = f"limited_{uuid.uuid4().hex[:8]}"
+    name = f"gate-{uuid.uuid4().hex}"
+    g = new_gate(name)
+
+    def body(gate_name: str) -> str:
+        ray.get(gate(gate_name).start.remote("x"))
+        ray.get(gate(gate_name).wait_open.remote())
+        return "ok"
+
+    def limited(limit: int) -> Any:
+        return tool(name=tool_name, run_in=RayRunner(num_cpus=0, max_concurrency_cluster=limit))(
+            body
+        )
+
+    # Two executors, each with its own runner object: the limit lives in the named actor.
+    first, second = Executor([limited(2)]), Executor([limited(2)])
+    calls = [ToolCall(f"c{i}", tool_name, f'{{"gate_name": "{name}"}}') for i in range(3)]
+    outcomes: list[list[str]] = []
+    async with anyio.create_task_group() as tg:
+
+        async def run(executor: Executor) -> None:
+            outcomes.append([r.status for r in await executor.run(calls)])
+
+        tg.start_soon(run, first)
+        tg.start_soon(run, second)
+        await got(g.wait_started.remote(2))
+        limiter = ray.get_actor(limiter_name(tool_name), namespace="toolvolley")
+        stats = await got(limiter.stats.remote())
+        assert stats["held"] == 2  # 6 calls wanted to run; the cluster allows 2
+        assert await got(g.count.remote()) == 2
+        await got(g.release.remote())
+    assert outcomes == [["ok"] * 3, ["ok"] * 3]
+    stats = await got(limiter.stats.remote())
+    assert stats == {"limit": 2, "held": 0, "peak": 2}
+
+    # A call cancelled while it waits for a slot gives it back: nothing leaks.
+    g2 = f"gate-{uuid.uuid4().hex}"
+    gate2 = new_gate(g2)
+    batch = first.batch()
+    with anyio.CancelScope() as scope:
+        async with batch:
+            for i in range(4):
+                batch.submit(ToolCall(f"w{i}", tool_name, f'{{"gate_name": "{g2}"}}'))
+            await got(gate2.wait_started.remote(2))
+            scope.cancel()
+    assert [r.status for r in batch.results()] == ["cancelled"] * 4
+    with anyio.fail_after(20):
+        await got(limiter.wait_idle.remote())  # the releases are messages: until they land
+
+
+class Counter:
+    def __init__(self, start: int) -> None:
+        self.total = start
+
+
+@pytest.mark.anyio
+async def test_a_stateful_tool_keeps_its_state_in_one_actor() -> None:
+    name = f"counter-{uuid.uuid4().hex}"
+
+    @tool(run_in=RayActorRunner(Counter, 10, name=name))
+    def bump(by: int) -> list[int]:
+        counter = actor_state(Counter)
+        counter.total += by
+        return [counter.total, os.getpid()]
+
+    # Another executor, another runner object, same actor name: the same state.
+    @tool(name="bump", run_in=RayActorRunner(Counter, 999, name=name))
+    def bump_again(by: int) -> list[int]:
+        counter = actor_state(Counter)
+        counter.total += by
+        return [counter.total, os.getpid()]
+
+    first = await Executor([bump]).run([ToolCall(f"b{i}", "bump", '{"by": 1}') for i in range(3)])
+    second = await Executor([bump_again]).run([ToolCall("x", "bump", '{"by": 100}')])
+    totals = sorted(r.value[0] for r in first)
+    assert totals == [11, 12, 13]  # one at a time, one state
+    assert second[0].value[0] == 113
+    assert len({r.value[1] for r in [*first, *second]}) == 1  # one actor process
+
+
+def test_run_in_ray_without_the_extra_fails_at_definition(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` sees when not installed
+
+    def f() -> int:
+        return 1
+
+    with pytest.raises(ImportError, match=r"pip install 'toolvolley\[ray\]'"):
+        tool(run_in="ray")(f)
+    with pytest.raises(ImportError, match=r"pip install 'toolvolley\[ray\]'"):
+        tool(run_in=RayRunner())(f)
+    assert "ray" not in Executor([tool(f)])._runners  # no "ray" runner without the extra
+
+
+def test_importing_toolvolley_does_not_import_ray() -> None:
+    import subprocess
+
+    code = "import sys, toolvolley, toolvolley.ray; print('ray' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "False"
