@@ -37,6 +37,7 @@ from ._events import (
 )
 from ._executor import Executor
 from ._loop import LoopResult, run_loop, run_turn
+from ._many import Outcome, run_many
 from ._model import ModelAdapter, ModelResponse, Usage
 from ._processes import ProcessRunner
 from ._report import BatchReport
@@ -63,6 +64,7 @@ __all__ = [
     "ModelAdapter",
     "ModelError",
     "ModelResponse",
+    "Outcome",
     "ProcessRunner",
     "RunIn",
     "Runner",
@@ -84,6 +86,7 @@ __all__ = [
     "Usage",
     "UserError",
     "run_loop",
+    "run_many",
     "run_turn",
     "save_timelines",
     "timelines_svg",

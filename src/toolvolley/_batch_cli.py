@@ -208,7 +208,6 @@ def run_batch_command(
     token_rate: float,
     first_token: float,
     latency: float,
-    ray_address: str | None,
     json_summary: bool,
 ) -> int:
     """Run the batch; returns the exit code (0 even if conversations failed: they are
@@ -217,8 +216,6 @@ def run_batch_command(
         tools, tools_label = _load_tools(tools_spec)
         out = Path(output)
         done = read_done(out)
-        if ray_address is not None:
-            raise BatchInputError("--ray is not implemented yet; run without it")
         summary = anyio.run(
             _run,
             Path(input_path),

@@ -190,13 +190,6 @@ def batch(
         float, typer.Option(help="Offline model: seconds to first token.")
     ] = 0.2,
     latency: Annotated[float, typer.Option(help="Default weather tool: seconds a request.")] = 0.2,
-    ray: Annotated[
-        str | None,
-        typer.Option(
-            "--ray",
-            help="auto|ADDRESS: spread conversations over Ray (not implemented yet).",
-        ),
-    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run many conversations from a JSONL file, concurrently; each is written as it ends, and
@@ -216,7 +209,6 @@ def batch(
             token_rate=token_rate,
             first_token=first_token,
             latency=latency,
-            ray_address=ray,
             json_summary=json_output,
         )
     )

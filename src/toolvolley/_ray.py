@@ -42,18 +42,15 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
 from ._errors import UserError
 from ._optional import require
 from ._options import check_count
-from ._runners import Runner, consume
+from ._runners import Runner, ToolSpec, consume
 from ._threads import START_MARGIN, _waiter
-
-if TYPE_CHECKING:
-    from ._tools import Tool
 
 __all__ = [
     "RayActorRunner",
@@ -275,7 +272,7 @@ class _Ray:
             raise
 
 
-def _lost(tool: Tool, exc: BaseException, where: str) -> RayWorkerLost:
+def _lost(tool: ToolSpec, exc: BaseException, where: str) -> RayWorkerLost:
     return RayWorkerLost(
         f"the Ray {where} running {tool.name!r} was lost before it answered "
         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
@@ -290,16 +287,16 @@ class _RayBase(Runner):
     address: str | None
     _where = "worker"
 
-    def check(self, tool: Tool) -> None:
+    def check(self, tool: ToolSpec) -> None:
         check_ray_installed()
 
-    def _submit(self, ray: _Ray, tool: Tool, kwargs: dict[str, Any], wall: float) -> Any:
+    def _submit(self, ray: _Ray, tool: ToolSpec, kwargs: dict[str, Any], wall: float) -> Any:
         raise NotImplementedError
 
     def _cancel(self, ray: _Ray, ref: Any) -> None:
         raise NotImplementedError
 
-    async def run(self, tool: Tool, kwargs: Mapping[str, Any], deadline: float) -> Any:
+    async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
         ray = _Ray.get()
         ray.ensure_connected(self.address)
         wall = math.inf if deadline == math.inf else time.time() + (deadline - time.monotonic())
@@ -320,7 +317,7 @@ class _RayBase(Runner):
         await ray.wait(limiter.release.remote(token), lambda: None)  # freed before we answer
         return value
 
-    async def _attempts(self, ray: _Ray, tool: Tool, args: dict[str, Any], wall: float) -> Any:
+    async def _attempts(self, ray: _Ray, tool: ToolSpec, args: dict[str, Any], wall: float) -> Any:
         for attempt in (0, 1):
             ref = self._submit(ray, tool, args, wall)
             try:
@@ -333,7 +330,7 @@ class _RayBase(Runner):
                 raise _lost(tool, exc, self._where) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _limiter(self, ray: _Ray, tool: Tool) -> Any:
+    def _limiter(self, ray: _Ray, tool: ToolSpec) -> Any:
         if self.max_concurrency_cluster is None:
             return None
         cache: dict[str, Any] = self.__dict__.setdefault("_limiters", {})
@@ -407,7 +404,7 @@ class RayRunner(_RayBase):
             parts.append(f"max_concurrency_cluster={self.max_concurrency_cluster}")
         return f"RayRunner({', '.join(parts)})"
 
-    def _submit(self, ray: _Ray, tool: Tool, kwargs: dict[str, Any], wall: float) -> Any:
+    def _submit(self, ray: _Ray, tool: ToolSpec, kwargs: dict[str, Any], wall: float) -> Any:
         remote = self._remote
         if remote is None:
             remote = self._remote = ray.body.options(**self.options)
@@ -488,7 +485,7 @@ class RayActorRunner(_RayBase):
             )
         return self._handle
 
-    def _submit(self, ray: _Ray, tool: Tool, kwargs: dict[str, Any], wall: float) -> Any:
+    def _submit(self, ray: _Ray, tool: ToolSpec, kwargs: dict[str, Any], wall: float) -> Any:
         return self.handle().call.remote(tool.func, kwargs, wall)
 
     def _cancel(self, ray: _Ray, ref: Any) -> None:

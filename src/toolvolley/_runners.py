@@ -40,6 +40,9 @@ class ToolSpec(Protocol):
     @property
     def is_async(self) -> bool: ...
 
+    @property
+    def idempotent(self) -> bool: ...
+
 
 # Values that are certainly not lazy: checked first, so the common case costs one lookup.
 PLAIN: frozenset[type] = frozenset({str, int, float, bool, dict, list, tuple, type(None)})
