@@ -39,6 +39,7 @@ from ._executor import Executor
 from ._loop import LoopResult, run_loop, run_turn
 from ._model import ModelAdapter, ModelResponse, Usage
 from ._processes import ProcessRunner
+from ._references import references_prompt
 from ._report import BatchReport
 from ._runners import Runner
 from ._scheduling import Mode
@@ -83,6 +84,7 @@ __all__ = [
     "TurnStats",
     "Usage",
     "UserError",
+    "references_prompt",
     "run_loop",
     "run_turn",
     "save_timelines",

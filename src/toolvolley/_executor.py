@@ -14,7 +14,7 @@ from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._errors import UserError
 from ._events import ExecutionHooks
-from ._options import check_count, check_seconds
+from ._options import check_count, check_flag, check_seconds
 from ._processes import ProcessRunner
 from ._runners import LoopRunner, Runner
 from ._scheduling import Mode
@@ -39,6 +39,9 @@ class Executor:
       ``"loop"`` (async tools), ``"thread"`` and ``"process"``. Give a :class:`Runner` here to
       replace one or add a name.
     * ``hooks``: objects told when each call starts and finishes (see :class:`ExecutionHooks`).
+    * ``references``: let an argument name an earlier call's result, ``"$1"`` or
+      ``"$1.field"``; the call then runs once that result is in (see
+      :func:`references_prompt`). Off by default, because ``"$1"`` may be a real value.
     * ``tracing``: OpenTelemetry spans, ``"auto"`` (when an SDK is configured), ``True``,
       ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
 
@@ -57,6 +60,7 @@ class Executor:
         "max_concurrency",
         "max_threads",
         "mode",
+        "references",
         "timeout",
         "toolbox",
         "tracing",
@@ -74,6 +78,7 @@ class Executor:
         hooks: Sequence[ExecutionHooks] = (),
         tracing: Tracing = "auto",
         runners: Mapping[str, Runner] | None = None,
+        references: bool = False,
     ) -> None:
         if mode not in ("parallel", "serial"):
             raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
@@ -81,6 +86,7 @@ class Executor:
         check_seconds("deadline", deadline)
         check_count("max_concurrency", max_concurrency)
         check_count("max_threads", max_threads)
+        check_flag("references", references)
         table: dict[str, Runner] = {
             "loop": LoopRunner(),
             "thread": ThreadRunner(max_threads),
@@ -98,6 +104,7 @@ class Executor:
         self.max_threads = max_threads
         self.hooks = tuple(hooks)
         self.tracing: Tracing = tracing
+        self.references = references
         resolve_tracer(tracing)  # fail now, not mid-conversation, if the extra is missing
         self._runners = table
         self._loop = table["loop"]
