@@ -38,6 +38,7 @@ from ._events import (
 from ._executor import Executor
 from ._loop import LoopResult, run_loop, run_turn
 from ._model import ModelAdapter, ModelResponse, Usage
+from ._policies import Hedge, Retry
 from ._processes import ProcessRunner
 from ._references import references_prompt
 from ._report import BatchReport
@@ -58,6 +59,7 @@ __all__ = [
     "CallStarted",
     "ExecutionHooks",
     "Executor",
+    "Hedge",
     "LoopResult",
     "MaxTurnsExceeded",
     "Mode",
@@ -65,6 +67,7 @@ __all__ = [
     "ModelError",
     "ModelResponse",
     "ProcessRunner",
+    "Retry",
     "RunIn",
     "Runner",
     "StreamCutError",

@@ -28,6 +28,7 @@ from ._calls import ToolCall, ToolResult, ToolStatus, new_result
 from ._content import UnserializableResult, to_content
 from ._errors import ToolError, UserError
 from ._events import ExecutionHooks
+from ._policies import Attempts, PolicyRunner
 from ._references import ReferenceTurn, Unresolved, plan_references, resolve
 from ._report import BatchReport
 from ._runners import PLAIN, consume
@@ -50,7 +51,7 @@ _clock = time.perf_counter  # the clock of every ToolResult
 
 
 class _Slot:
-    __slots__ = ("arguments", "call", "done", "queued_at", "result", "started_at")
+    __slots__ = ("arguments", "call", "done", "queued_at", "result", "started_at", "tries")
 
     def __init__(self, call: ToolCall, queued_at: float) -> None:
         self.call = call
@@ -59,6 +60,7 @@ class _Slot:
         self.result: ToolResult | None = None
         self.done: Any = None  # an event, made when a later call waits for this one's result
         self.arguments: dict[str, Any] | None = None  # with references: validated when run
+        self.tries: Attempts | None = None  # with a Retry or Hedge: each attempt
 
 
 class Batch:
@@ -253,7 +255,11 @@ class Batch:
                         deadline = guard.deadline
                         if deadline != _INF:  # the runners' clock is time.monotonic()
                             deadline += time.monotonic() - runtime.now()
-                        value = await runner.run(tool, kwargs, deadline)
+                        if type(runner) is PolicyRunner:  # retries, hedges: count attempts
+                            slot.tries = Attempts()
+                            value = await runner.attempt(slot.tries, tool, kwargs, deadline)
+                        else:
+                            value = await runner.run(tool, kwargs, deadline)
                 finally:
                     if waits:
                         turn.release(slot)
@@ -333,9 +339,25 @@ class Batch:
         ended = _clock()
         started = slot.started_at if slot.started_at is not None else ended
         call = slot.call
-        result = slot.result = new_result(
-            call.id, call.name, status, content, value, error, slot.queued_at, started, ended
-        )
+        tries = slot.tries
+        if tries is None:
+            result = slot.result = new_result(
+                call.id, call.name, status, content, value, error, slot.queued_at, started, ended
+            )
+        else:
+            result = slot.result = new_result(
+                call.id,
+                call.name,
+                status,
+                content,
+                value,
+                error,
+                slot.queued_at,
+                started,
+                ended,
+                max(tries.count, 1),
+                tuple(tries.errors),
+            )
         if slot.done is not None:
             slot.done.set()
         if self._hooks:
@@ -354,6 +376,8 @@ class Batch:
             queued_at=slot.queued_at,
             started_at=started,
             ended_at=max(started, self._closed_at),
+            attempts=max(slot.tries.count, 1) if slot.tries is not None else 1,
+            attempt_errors=tuple(slot.tries.errors) if slot.tries is not None else (),
         )
 
     # --- hooks --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from ._calls import ToolCall, ToolResult
 from ._errors import UserError
 from ._events import ExecutionHooks
 from ._options import check_count, check_flag, check_seconds
+from ._policies import Hedge, PolicyRunner, Retry
 from ._processes import ProcessRunner
 from ._runners import LoopRunner, Runner
 from ._scheduling import Mode
@@ -42,6 +43,8 @@ class Executor:
     * ``references``: let an argument name an earlier call's result, ``"$1"`` or
       ``"$1.field"``; the call then runs once that result is in (see
       :func:`references_prompt`). Off by default, because ``"$1"`` may be a real value.
+    * ``retry``, ``hedge``: a :class:`Retry` / :class:`Hedge` for every tool marked
+      ``idempotent`` that has none of its own; other tools are never sent twice.
     * ``tracing``: OpenTelemetry spans, ``"auto"`` (when an SDK is configured), ``True``,
       ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
 
@@ -56,11 +59,13 @@ class Executor:
         "_routes",
         "_runners",
         "deadline",
+        "hedge",
         "hooks",
         "max_concurrency",
         "max_threads",
         "mode",
         "references",
+        "retry",
         "timeout",
         "toolbox",
         "tracing",
@@ -79,6 +84,8 @@ class Executor:
         tracing: Tracing = "auto",
         runners: Mapping[str, Runner] | None = None,
         references: bool = False,
+        retry: Retry | None = None,
+        hedge: Hedge | None = None,
     ) -> None:
         if mode not in ("parallel", "serial"):
             raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
@@ -87,6 +94,10 @@ class Executor:
         check_count("max_concurrency", max_concurrency)
         check_count("max_threads", max_threads)
         check_flag("references", references)
+        if retry is not None and not isinstance(retry, Retry):
+            raise UserError(f"retry must be a Retry or None, not {retry!r}.")
+        if hedge is not None and not isinstance(hedge, Hedge):
+            raise UserError(f"hedge must be a Hedge or None, not {hedge!r}.")
         table: dict[str, Runner] = {
             "loop": LoopRunner(),
             "thread": ThreadRunner(max_threads),
@@ -105,6 +116,8 @@ class Executor:
         self.hooks = tuple(hooks)
         self.tracing: Tracing = tracing
         self.references = references
+        self.retry = retry
+        self.hedge = hedge
         resolve_tracer(tracing)  # fail now, not mid-conversation, if the extra is missing
         self._runners = table
         self._loop = table["loop"]
@@ -145,6 +158,14 @@ class Executor:
             return self._routes[tool]
         except KeyError:
             runner = self.runner_for(tool)
+            retry, hedge = tool.retry, tool.hedge
+            if tool.idempotent:  # the executor's policies: for idempotent tools only
+                retry = retry or self.retry
+                hedge = hedge or self.hedge
+            if retry is not None or hedge is not None:
+                route: Runner | None = PolicyRunner(runner, retry, hedge)
+                self._routes[tool] = route
+                return route
             direct = runner is self._loop and inspect.iscoroutinefunction(tool.func)
             route = self._routes[tool] = None if direct else runner
             return route
