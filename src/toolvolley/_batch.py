@@ -26,6 +26,7 @@ import anyio
 
 from ._calls import ToolCall, ToolResult, ToolStatus, new_result
 from ._content import UnserializableResult, to_content
+from ._dedupe import dedupe_key, ends_sharing
 from ._errors import ToolError, UserError
 from ._events import ExecutionHooks
 from ._policies import Attempts, PolicyRunner
@@ -83,6 +84,7 @@ class Batch:
         self._closed_at = 0.0
         self._cancelled_exc: type[BaseException] = BaseException
         self._interrupt: BaseException | None = None
+        self._shared: dict[tuple[str, str], _Slot] = {}  # with dedupe: the first of each kind
         self.hook_errors: list[BaseException] = []
 
     async def __aenter__(self) -> Batch:
@@ -151,6 +153,16 @@ class Batch:
             message = f"Unknown tool {call.name!r}. Available tools: {available}."
             self._reject(slot, "unknown_tool", message)
             return index
+        key = None
+        if executor.dedupe:
+            if ends_sharing(tool, executor.mode == "serial"):
+                self._shared.clear()
+            key = dedupe_key(tool, call)
+            first = self._shared.get(key) if key is not None else None
+            if first is not None:  # an identical call is running: share its result
+                assert self._runtime is not None
+                self._runtime.spawn(self._share, slot, first, name=call.id)
+                return index
         plan = None
         try:
             if executor.references:
@@ -168,6 +180,8 @@ class Batch:
             turn = ReferenceTurn(admitted, self._events_of(needed))
         runner = executor.route(tool)
         self._runtime.spawn(self._run, slot, tool, kwargs, turn, runner, name=call.id)
+        if key is not None:
+            self._shared[key] = slot
         return index
 
     def _events_of(self, indices: tuple[int, ...]) -> tuple[Any, ...]:
@@ -292,6 +306,19 @@ class Batch:
             return tool.arguments.validate(arguments)
         except ArgumentsError as exc:
             raise Unresolved("invalid_arguments", exc.message, exc.cause) from exc
+
+    async def _share(self, slot: _Slot, first: _Slot) -> None:
+        """An identical call's result, once the first of them has it, under this call's id."""
+        if first.result is None:
+            assert self._runtime is not None
+            if first.done is None:
+                first.done = self._runtime.event()
+            await first.done.wait()
+        result = first.result
+        assert result is not None
+        slot.tries = first.tries
+        slot.started_at = max(slot.queued_at, result.started_at)
+        self._finish(slot, result.status, result.content, result.value, result.error)
 
     # --- results ------------------------------------------------------------------------------
 

@@ -45,6 +45,8 @@ class Executor:
       :func:`references_prompt`). Off by default, because ``"$1"`` may be a real value.
     * ``retry``, ``hedge``: a :class:`Retry` / :class:`Hedge` for every tool marked
       ``idempotent`` that has none of its own; other tools are never sent twice.
+    * ``dedupe``: identical calls to an ``idempotent`` tool in one batch (same arguments) run
+      once, and each gets the result under its own id (see ``_dedupe.py`` for what ends that).
     * ``tracing``: OpenTelemetry spans, ``"auto"`` (when an SDK is configured), ``True``,
       ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
 
@@ -59,6 +61,7 @@ class Executor:
         "_routes",
         "_runners",
         "deadline",
+        "dedupe",
         "hedge",
         "hooks",
         "max_concurrency",
@@ -86,6 +89,7 @@ class Executor:
         references: bool = False,
         retry: Retry | None = None,
         hedge: Hedge | None = None,
+        dedupe: bool = False,
     ) -> None:
         if mode not in ("parallel", "serial"):
             raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
@@ -94,6 +98,7 @@ class Executor:
         check_count("max_concurrency", max_concurrency)
         check_count("max_threads", max_threads)
         check_flag("references", references)
+        check_flag("dedupe", dedupe)
         if retry is not None and not isinstance(retry, Retry):
             raise UserError(f"retry must be a Retry or None, not {retry!r}.")
         if hedge is not None and not isinstance(hedge, Hedge):
@@ -116,6 +121,7 @@ class Executor:
         self.hooks = tuple(hooks)
         self.tracing: Tracing = tracing
         self.references = references
+        self.dedupe = dedupe
         self.retry = retry
         self.hedge = hedge
         resolve_tracer(tracing)  # fail now, not mid-conversation, if the extra is missing
