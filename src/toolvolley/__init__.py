@@ -39,7 +39,9 @@ from ._executor import Executor
 from ._loop import LoopResult, run_loop, run_turn
 from ._many import Outcome, run_many
 from ._model import ModelAdapter, ModelResponse, Usage
+from ._policies import Hedge, Retry
 from ._processes import ProcessRunner
+from ._references import references_prompt
 from ._report import BatchReport
 from ._runners import Runner
 from ._scheduling import Mode
@@ -58,6 +60,7 @@ __all__ = [
     "CallStarted",
     "ExecutionHooks",
     "Executor",
+    "Hedge",
     "LoopResult",
     "MaxTurnsExceeded",
     "Mode",
@@ -66,6 +69,7 @@ __all__ = [
     "ModelResponse",
     "Outcome",
     "ProcessRunner",
+    "Retry",
     "RunIn",
     "Runner",
     "StreamCutError",
@@ -85,6 +89,7 @@ __all__ = [
     "TurnStats",
     "Usage",
     "UserError",
+    "references_prompt",
     "run_loop",
     "run_many",
     "run_turn",

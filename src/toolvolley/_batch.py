@@ -26,8 +26,11 @@ import anyio
 
 from ._calls import ToolCall, ToolResult, ToolStatus, new_result
 from ._content import UnserializableResult, to_content
+from ._dedupe import dedupe_key, ends_sharing
 from ._errors import ToolError, UserError
 from ._events import ExecutionHooks
+from ._policies import Attempts, PolicyRunner
+from ._references import ReferenceTurn, Unresolved, plan_references, resolve
 from ._report import BatchReport
 from ._runners import PLAIN, consume
 from ._runtime import Runtime, current_runtime
@@ -71,13 +74,16 @@ _clock = time.perf_counter  # the clock of every ToolResult
 
 
 class _Slot:
-    __slots__ = ("call", "queued_at", "result", "started_at")
+    __slots__ = ("arguments", "call", "done", "queued_at", "result", "started_at", "tries")
 
     def __init__(self, call: ToolCall, queued_at: float) -> None:
         self.call = call
         self.queued_at = queued_at
         self.started_at: float | None = None
         self.result: ToolResult | None = None
+        self.done: Any = None  # an event, made when a later call waits for this one's result
+        self.arguments: dict[str, Any] | None = None  # with references: validated when run
+        self.tries: Attempts | None = None  # with a Retry or Hedge: each attempt
 
 
 class Batch:
@@ -100,6 +106,7 @@ class Batch:
         self._closed_at = 0.0
         self._cancelled_exc: type[BaseException] = BaseException
         self._interrupt: BaseException | None = None
+        self._shared: dict[tuple[str, str], _Slot] = {}  # with dedupe: the first of each kind
         self.hook_errors: list[BaseException] = []
 
     async def __aenter__(self) -> Batch:
@@ -168,17 +175,54 @@ class Batch:
             message = f"Unknown tool {call.name!r}. Available tools: {available}."
             self._reject(slot, "unknown_tool", message)
             return index
+        key = None
+        if executor.dedupe:
+            if ends_sharing(tool, executor.mode == "serial"):
+                self._shared.clear()
+            key = dedupe_key(tool, call)
+            first = self._shared.get(key) if key is not None else None
+            if first is not None:  # an identical call is running: share its result
+                assert self._runtime is not None
+                self._runtime.spawn(self._share, slot, first, name=call.id)
+                return index
+        plan = None
         try:
-            kwargs = tool.arguments.validate(call.arguments)
+            if executor.references:
+                plan = plan_references(call, index)
+            kwargs = tool.arguments.validate(call.arguments) if plan is None else None
         except ArgumentsError as exc:
             self._reject(slot, "invalid_arguments", exc.message, exc.cause)
             return index
         assert self._runtime is not None
         assert self._scheduler is not None
-        turn = self._scheduler.admit(tool)
+        admitted = self._scheduler.admit(tool)
+        turn: TurnLike | ReferenceTurn = admitted
+        if plan is not None:  # references: validated once the calls they name have results
+            slot.arguments, needed = plan
+            turn = ReferenceTurn(admitted, self._events_of(needed))
         runner = executor.route(tool)
         self._runtime.spawn(self._run, slot, tool, kwargs, turn, runner, name=call.id)
+        if key is not None:
+            self._shared[key] = slot
         return index
+
+    def _events_of(self, indices: tuple[int, ...]) -> tuple[Any, ...]:
+        """Events set when each of those earlier calls has its result (none for those that
+        already have it)."""
+        assert self._runtime is not None
+        events = []
+        for i in indices:
+            slot = self._slots[i]
+            if slot.result is None:
+                if slot.done is None:
+                    slot.done = self._runtime.event()
+                events.append(slot.done)
+        return tuple(events)
+
+    def _result_at(self, index: int) -> ToolResult:
+        result = self._slots[index].result
+        assert result is not None, "a reference is resolved only after its call has a result"
+        return result
 
     def fail(self, call: ToolCall, message: str, *, status: ToolStatus = "error") -> int:
         """Record ``call`` as failed without running it (e.g. its arguments were cut off), so it
@@ -206,14 +250,20 @@ class Batch:
     # --- one call -----------------------------------------------------------------------------
 
     async def _run(
-        self, slot: _Slot, tool: Tool, kwargs: dict[str, Any], turn: TurnLike, runner: Runner | None
+        self,
+        slot: _Slot,
+        tool: Tool,
+        kwargs: dict[str, Any] | None,
+        turn: TurnLike | ReferenceTurn,
+        runner: Runner | None,
     ) -> None:
         """Run one call: wait for its turn, run its body under its timeout, write its result.
 
         This is the path every call takes, so the common case (no barrier, no limit, no hooks)
         costs as little as it can: see scenario D in ``benchmarks/executor.py``. ``runner`` is
         None for a coroutine function on the event loop, awaited here directly: what
-        :class:`LoopRunner` would do, without its frame.
+        :class:`LoopRunner` would do, without its frame. ``kwargs`` is None for a call with
+        references (see ``_references.py``): they are filled in and validated after its wait.
         """
         runtime = self._runtime
         assert runtime is not None
@@ -228,6 +278,8 @@ class Batch:
                     if timeout is not None:
                         guard.reschedule(min(self._deadline, runtime.now() + timeout))
                 try:
+                    if kwargs is None:
+                        kwargs = self._resolved(slot, tool)
                     slot.started_at = _clock()
                     if self._hooks:
                         self._tell("call_started", slot.call, slot.started_at)
@@ -239,7 +291,11 @@ class Batch:
                         deadline = guard.deadline
                         if deadline != _INF:  # the runners' clock is time.monotonic()
                             deadline += time.monotonic() - runtime.now()
-                        value = await runner.run(tool, kwargs, deadline)
+                        if type(runner) is PolicyRunner:  # retries, hedges: count attempts
+                            slot.tries = Attempts()
+                            value = await runner.attempt(slot.tries, tool, kwargs, deadline)
+                        else:
+                            value = await runner.run(tool, kwargs, deadline)
                 finally:
                     if waits:
                         turn.release(slot)
@@ -249,6 +305,8 @@ class Batch:
                 self._finish_value(slot, tool, value)
         except ToolError as exc:
             self._finish(slot, "error", exc.message, None, exc)
+        except Unresolved as exc:
+            self._finish(slot, exc.status, exc.message, None, exc.cause or exc)
         except BaseException as exc:
             if isinstance(exc, self._cancelled_exc):
                 raise  # the runtime's cancellation: the batch is being cancelled
@@ -261,6 +319,28 @@ class Batch:
                 self._finish(slot, "error", message, None, exc)
         finally:
             turn.finish()
+
+    def _resolved(self, slot: _Slot, tool: Tool) -> dict[str, Any]:
+        """A call's arguments with its references filled in, validated against its schema."""
+        assert slot.arguments is not None
+        arguments = resolve(slot.arguments, self._result_at)
+        try:
+            return tool.arguments.validate(arguments)
+        except ArgumentsError as exc:
+            raise Unresolved("invalid_arguments", exc.message, exc.cause) from exc
+
+    async def _share(self, slot: _Slot, first: _Slot) -> None:
+        """An identical call's result, once the first of them has it, under this call's id."""
+        if first.result is None:
+            assert self._runtime is not None
+            if first.done is None:
+                first.done = self._runtime.event()
+            await first.done.wait()
+        result = first.result
+        assert result is not None
+        slot.tries = first.tries
+        slot.started_at = max(slot.queued_at, result.started_at)
+        self._finish(slot, result.status, result.content, result.value, result.error)
 
     # --- results ------------------------------------------------------------------------------
 
@@ -308,9 +388,27 @@ class Batch:
         ended = _clock()
         started = slot.started_at if slot.started_at is not None else ended
         call = slot.call
-        result = slot.result = new_result(
-            call.id, call.name, status, content, value, error, slot.queued_at, started, ended
-        )
+        tries = slot.tries
+        if tries is None:
+            result = slot.result = new_result(
+                call.id, call.name, status, content, value, error, slot.queued_at, started, ended
+            )
+        else:
+            result = slot.result = new_result(
+                call.id,
+                call.name,
+                status,
+                content,
+                value,
+                error,
+                slot.queued_at,
+                started,
+                ended,
+                max(tries.count, 1),
+                tuple(tries.errors),
+            )
+        if slot.done is not None:
+            slot.done.set()
         if self._hooks:
             self._tell("call_finished", result)
 
@@ -327,6 +425,8 @@ class Batch:
             queued_at=slot.queued_at,
             started_at=started,
             ended_at=max(started, self._closed_at),
+            attempts=max(slot.tries.count, 1) if slot.tries is not None else 1,
+            attempt_errors=tuple(slot.tries.errors) if slot.tries is not None else (),
         )
 
     # --- hooks --------------------------------------------------------------------------------

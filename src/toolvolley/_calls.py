@@ -43,6 +43,8 @@ class ToolResult:
     values) or, when the call failed, a short message saying what was wrong and what to do.
     Times are seconds on the monotonic ``time.perf_counter()`` clock: ``queued_at`` when the call
     was handed to the executor, ``started_at`` when the tool began, ``ended_at`` when it ended.
+    ``attempts`` counts the times the body was started (more than one with a :class:`Retry` or
+    :class:`Hedge`); ``attempt_errors`` says why each attempt that did not answer failed.
     """
 
     call_id: str
@@ -54,6 +56,8 @@ class ToolResult:
     queued_at: float = 0.0
     started_at: float = 0.0
     ended_at: float = 0.0
+    attempts: int = 1
+    attempt_errors: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -76,7 +80,11 @@ class ToolResult:
         return self.started_at - self.queued_at
 
 
-_RESULT_SLOTS = tuple(getattr(ToolResult, f.name).__set__ for f in fields(ToolResult))
+class _Unfrozen:
+    """The layout of :class:`ToolResult` (the same slots, in the same order) without the frozen
+    ``__setattr__``: filled in with plain stores, then given its real class."""
+
+    __slots__ = tuple(f.name for f in fields(ToolResult))
 
 
 def new_result(
@@ -89,21 +97,26 @@ def new_result(
     queued_at: float,
     started_at: float,
     ended_at: float,
+    attempts: int = 1,
+    attempt_errors: tuple[str, ...] = (),
 ) -> ToolResult:
-    """``ToolResult(...)`` at about half the cost, for the executor's hot path.
+    """``ToolResult(...)`` at about a quarter of the cost, for the executor's hot path.
 
     A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` once per field; this
-    fills the slots directly. The object is the same in every respect.
+    stores into an object of the same layout and then sets its class (allowed because the slots
+    are the same). The object is the same in every respect.
     """
-    result = object.__new__(ToolResult)
-    s0, s1, s2, s3, s4, s5, s6, s7, s8 = _RESULT_SLOTS
-    s0(result, call_id)
-    s1(result, name)
-    s2(result, status)
-    s3(result, content)
-    s4(result, value)
-    s5(result, error)
-    s6(result, queued_at)
-    s7(result, started_at)
-    s8(result, ended_at)
-    return result
+    result: Any = object.__new__(_Unfrozen)
+    result.call_id = call_id
+    result.name = name
+    result.status = status
+    result.content = content
+    result.value = value
+    result.error = error
+    result.queued_at = queued_at
+    result.started_at = started_at
+    result.ended_at = ended_at
+    result.attempts = attempts
+    result.attempt_errors = attempt_errors
+    result.__class__ = ToolResult
+    return result  # type: ignore[no-any-return]

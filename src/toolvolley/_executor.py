@@ -14,7 +14,8 @@ from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._errors import UserError
 from ._events import ExecutionHooks
-from ._options import check_count, check_seconds
+from ._options import check_count, check_flag, check_seconds
+from ._policies import Hedge, PolicyRunner, Retry
 from ._processes import ProcessRunner
 from ._ray import ray_available
 from ._runners import LoopRunner, Runner
@@ -41,6 +42,13 @@ class Executor:
       ``"ray"`` (a default :class:`RayRunner`). Give a :class:`Runner` here to
       replace one or add a name.
     * ``hooks``: objects told when each call starts and finishes (see :class:`ExecutionHooks`).
+    * ``references``: let an argument name an earlier call's result, ``"$1"`` or
+      ``"$1.field"``; the call then runs once that result is in (see
+      :func:`references_prompt`). Off by default, because ``"$1"`` may be a real value.
+    * ``retry``, ``hedge``: a :class:`Retry` / :class:`Hedge` for every tool marked
+      ``idempotent`` that has none of its own; other tools are never sent twice.
+    * ``dedupe``: identical calls to an ``idempotent`` tool in one batch (same arguments) run
+      once, and each gets the result under its own id (see ``_dedupe.py`` for what ends that).
     * ``tracing``: OpenTelemetry spans, ``"auto"`` (when an SDK is configured), ``True``,
       ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
 
@@ -55,10 +63,14 @@ class Executor:
         "_routes",
         "_runners",
         "deadline",
+        "dedupe",
+        "hedge",
         "hooks",
         "max_concurrency",
         "max_threads",
         "mode",
+        "references",
+        "retry",
         "timeout",
         "toolbox",
         "tracing",
@@ -76,6 +88,10 @@ class Executor:
         hooks: Sequence[ExecutionHooks] = (),
         tracing: Tracing = "auto",
         runners: Mapping[str, Runner] | None = None,
+        references: bool = False,
+        retry: Retry | None = None,
+        hedge: Hedge | None = None,
+        dedupe: bool = False,
     ) -> None:
         if mode not in ("parallel", "serial"):
             raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
@@ -83,6 +99,12 @@ class Executor:
         check_seconds("deadline", deadline)
         check_count("max_concurrency", max_concurrency)
         check_count("max_threads", max_threads)
+        check_flag("references", references)
+        check_flag("dedupe", dedupe)
+        if retry is not None and not isinstance(retry, Retry):
+            raise UserError(f"retry must be a Retry or None, not {retry!r}.")
+        if hedge is not None and not isinstance(hedge, Hedge):
+            raise UserError(f"hedge must be a Hedge or None, not {hedge!r}.")
         table: dict[str, Runner] = {
             "loop": LoopRunner(),
             "thread": ThreadRunner(max_threads),
@@ -104,6 +126,10 @@ class Executor:
         self.max_threads = max_threads
         self.hooks = tuple(hooks)
         self.tracing: Tracing = tracing
+        self.references = references
+        self.dedupe = dedupe
+        self.retry = retry
+        self.hedge = hedge
         resolve_tracer(tracing)  # fail now, not mid-conversation, if the extra is missing
         self._runners = table
         self._loop = table["loop"]
@@ -144,6 +170,14 @@ class Executor:
             return self._routes[tool]
         except KeyError:
             runner = self.runner_for(tool)
+            retry, hedge = tool.retry, tool.hedge
+            if tool.idempotent:  # the executor's policies: for idempotent tools only
+                retry = retry or self.retry
+                hedge = hedge or self.hedge
+            if retry is not None or hedge is not None:
+                route: Runner | None = PolicyRunner(runner, retry, hedge)
+                self._routes[tool] = route
+                return route
             direct = runner is self._loop and inspect.iscoroutinefunction(tool.func)
             route = self._routes[tool] = None if direct else runner
             return route

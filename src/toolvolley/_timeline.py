@@ -35,6 +35,7 @@ class Bar:
     queued_s: float
     start_s: float
     end_s: float
+    attempts: int = 1  # bodies started: more than one after retries or a hedge
 
     @property
     def duration_s(self) -> float:
@@ -73,6 +74,7 @@ class Timeline:
                     queued_s=r.queued_at - zero,
                     start_s=r.started_at - zero,
                     end_s=r.ended_at - zero,
+                    attempts=r.attempts,
                 )
                 for r, label in zip(results, names, strict=True)
             )
@@ -93,6 +95,8 @@ class Timeline:
             end = max(start + 1, round(bar.end_s / span * width)) if span > 0 else 1
             cells = " " * start + "█" * (end - start)
             mark = "" if bar.status == "ok" else f" {bar.status}"
+            if bar.attempts > 1:
+                mark += f" ({bar.attempts} attempts)"
             lines.append(
                 f"{bar.label:<{label_width}} │{cells:<{width}}│ {bar.duration_s:.2f} s{mark}"
             )
@@ -125,6 +129,7 @@ def timelines_svg(sections: Sequence[tuple[str, Timeline]], *, width: int = 900)
             tip = escape(
                 f"{bar.label}: {bar.start_s:.3f} to {bar.end_s:.3f} s "
                 f"({bar.duration_s:.3f} s, queued {bar.start_s - bar.queued_s:.3f} s) {bar.status}"
+                + (f", {bar.attempts} attempts" if bar.attempts > 1 else "")
             )
             parts.append(f'<text x="8" y="{y + 15}" class="label">{escape(bar.label)}</text>')
             if bar.start_s > bar.queued_s:

@@ -11,6 +11,7 @@ from typing import Any, Literal, overload
 from ._docstrings import parse_docstring
 from ._errors import UserError
 from ._options import check_count, check_flag, check_seconds
+from ._policies import Hedge, Retry
 from ._processes import ProcessRunner
 from ._runners import Runner
 from ._schema import Arguments, arguments_from_function, arguments_from_schema
@@ -41,6 +42,8 @@ class Tool:
       ``read_only`` (changes nothing), ``destructive`` (may destroy or overwrite state), and
       ``idempotent`` (calling it again with the same arguments has no further effect). Nothing is
       assumed when they are left unset.
+    * ``retry``, ``hedge``: a :class:`Retry` or :class:`Hedge` policy, for ``idempotent`` tools
+      only (a UserError otherwise): they send the body again.
 
     A tool is still callable as the function it wraps.
     """
@@ -57,6 +60,8 @@ class Tool:
     read_only: bool = False
     destructive: bool = False
     idempotent: bool = False
+    retry: Retry | None = None
+    hedge: Hedge | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -67,6 +72,7 @@ class Tool:
             check_flag(f"Tool {self.name!r}: {flag}", getattr(self, flag))
         if self.read_only and self.destructive:
             raise UserError(f"Tool {self.name!r} cannot be both read_only and destructive.")
+        _check_policies(self)
         if isinstance(self.run_in, Runner):
             self.run_in.check(self)
         elif not isinstance(self.run_in, str) or not self.run_in:
@@ -109,6 +115,8 @@ class Tool:
         read_only: bool | None = None,
         destructive: bool | None = None,
         idempotent: bool | None = None,
+        retry: Retry | None = None,
+        hedge: Hedge | None = None,
     ) -> Tool:
         """A copy with the given options changed (those left as ``None`` are kept)."""
         changes: dict[str, Any] = {
@@ -121,6 +129,8 @@ class Tool:
             "read_only": read_only,
             "destructive": destructive,
             "idempotent": idempotent,
+            "retry": retry,
+            "hedge": hedge,
         }
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -139,6 +149,8 @@ class Tool:
         read_only: bool = False,
         destructive: bool = False,
         idempotent: bool = False,
+        retry: Retry | None = None,
+        hedge: Hedge | None = None,
     ) -> Tool:
         """A tool from a JSON Schema of its parameters and a callable that takes them by name.
 
@@ -164,6 +176,8 @@ class Tool:
             read_only=read_only,
             destructive=destructive,
             idempotent=idempotent,
+            retry=retry,
+            hedge=hedge,
             arguments=arguments,
         )
 
@@ -184,6 +198,8 @@ def tool(
     read_only: bool = False,
     destructive: bool = False,
     idempotent: bool = False,
+    retry: Retry | None = None,
+    hedge: Hedge | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -200,6 +216,8 @@ def tool(
     read_only: bool = False,
     destructive: bool = False,
     idempotent: bool = False,
+    retry: Retry | None = None,
+    hedge: Hedge | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a sync or async function into a :class:`Tool`.
 
@@ -232,10 +250,26 @@ def tool(
             read_only=read_only,
             destructive=destructive,
             idempotent=idempotent,
+            retry=retry,
+            hedge=hedge,
             arguments=arguments,
         )
 
     return build if func is None else build(func)
+
+
+def _check_policies(tool: Tool) -> None:
+    for label, policy, kind in (("retry", tool.retry, Retry), ("hedge", tool.hedge, Hedge)):
+        if policy is None:
+            continue
+        if not isinstance(policy, kind):
+            raise UserError(f"Tool {tool.name!r}: {label} must be a {kind.__name__} or None.")
+        if not tool.idempotent:
+            raise UserError(
+                f"Tool {tool.name!r} has a {label} policy but is not idempotent: sending its "
+                "body again could repeat its effect. Mark it idempotent=True if calling it "
+                f"twice with the same arguments is harmless, or drop the {label}."
+            )
 
 
 def _is_async(func: Callable[..., Any]) -> bool:

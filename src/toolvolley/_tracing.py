@@ -3,8 +3,10 @@
 One span per tool execution, following the GenAI semantic conventions: named
 ``execute_tool {gen_ai.tool.name}``, with ``gen_ai.operation.name = "execute_tool"``,
 ``gen_ai.tool.name``, ``gen_ai.tool.call.id``, ``gen_ai.tool.type`` and, on failure, an error
-status and ``error.type``. Each is a child of a ``toolvolley.batch`` span, itself a child of a
-``toolvolley.turn`` span when the batch answers a model turn.
+status and ``error.type``. A call retried or hedged has ``toolvolley.attempts`` and one
+``toolvolley.attempt_failed`` event per attempt that did not answer. Each is a child of a
+``toolvolley.batch`` span, itself a child of a ``toolvolley.turn`` span when the batch answers
+a model turn.
 
 ``tracing="auto"`` (the default everywhere) records spans only when opentelemetry-api is
 installed and an SDK tracer provider has been set globally; otherwise nothing is imported and
@@ -105,6 +107,13 @@ class SpanHooks(ExecutionHooks):
             span = self._call_span(call, "", _ns(result.started_at, self._offset))
         span.set_attribute("toolvolley.status", result.status)
         span.set_attribute("toolvolley.queue_s", result.queue_time)
+        if result.attempts > 1:
+            span.set_attribute("toolvolley.attempts", result.attempts)
+            for number, error in enumerate(result.attempt_errors, start=1):
+                span.add_event(
+                    "toolvolley.attempt_failed",
+                    attributes={"toolvolley.attempt": number, "error.message": error},
+                )
         if result.is_error:
             span.set_attribute(
                 "error.type",

@@ -1,0 +1,29 @@
+"""The plans benchmark runs end to end in miniature (figures are not checked here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "plans.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("plans_benchmark", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_plans_report_has_every_figure() -> None:
+    report = _load().main(["--calls", "40", "--median", "0.001", "--pairs", "5", "--json"])
+    assert set(report["hedging"]) >= {"p99_plain_s", "p99_hedged_s", "extra_calls_share"}
+    assert 0 <= report["hedging"]["extra_calls_share"] <= 0.05 + 1 / 40
+    assert 0 <= report["retries"]["success_share"] <= 1
+    assert report["references"]["ready_to_start_p99_ms"] >= 0
+    assert report["plans"] is None
