@@ -27,7 +27,7 @@ import anyio
 from ._calls import ToolCall, ToolResult, ToolStatus, new_result
 from ._content import UnserializableResult, to_content
 from ._dedupe import dedupe_key, ends_sharing
-from ._errors import ToolError, UserError
+from ._errors import ToolError, UserError, describe_exception
 from ._events import ExecutionHooks
 from ._policies import Attempts, PolicyRunner
 from ._references import ReferenceTurn, Unresolved, plan_references, resolve
@@ -61,10 +61,16 @@ class BatchSettings(Protocol):
     @property
     def max_concurrency(self) -> int | None: ...
 
+    @property
+    def references(self) -> bool: ...
+
+    @property
+    def dedupe(self) -> bool: ...
+
     def route(self, tool: Tool) -> Runner | None: ...
 
 
-__all__ = ["Batch", "describe_exception"]
+__all__ = ["Batch", "BatchSettings"]
 
 logger = logging.getLogger("toolvolley")
 
@@ -439,20 +445,6 @@ class Batch:
             except Exception as exc:
                 self.hook_errors.append(exc)
                 logger.error("Hook %r raised in %s; the batch goes on.", hook, event, exc_info=exc)
-
-
-def describe_exception(exc: BaseException) -> str:
-    """``"TypeName: message"``, cut to a readable length; never fails, even for an exception
-    whose ``__str__`` raises."""
-    name = type(exc).__name__
-    try:
-        text = str(exc)
-    except Exception:
-        try:
-            text = repr(exc)
-        except Exception:
-            text = "(its message could not be read)"
-    return _cut(f"{name}: {text}" if text else name)
 
 
 def _cut(text: str) -> str:

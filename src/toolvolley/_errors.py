@@ -103,3 +103,21 @@ class MaxTurnsExceeded(ToolvolleyError):
         self.max_turns = max_turns
         self.transcript = list(transcript)
         self.turns = tuple(turns)
+
+
+_MAX_TEXT = 500
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"TypeName: message"``, cut to a readable length; never fails, even for an exception
+    whose ``__str__`` raises."""
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:
+        try:
+            text = repr(exc)
+        except Exception:
+            text = "(its message could not be read)"
+    text = f"{name}: {text}" if text else name
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."

@@ -24,16 +24,13 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
-from ._errors import UserError
+from ._errors import UserError, describe_exception
 from ._options import check_count, check_flag, check_seconds
-from ._runners import Runner
-
-if TYPE_CHECKING:
-    from ._tools import Tool
+from ._runners import Runner, ToolSpec
 
 __all__ = ["Attempts", "Hedge", "PolicyRunner", "Retry"]
 
@@ -152,15 +149,13 @@ class PolicyRunner(Runner):
         self.calls = 0  # attempts that could have been hedged
         self.hedges = 0
 
-    async def run(self, tool: Tool, kwargs: Mapping[str, Any], deadline: float) -> Any:
+    async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
         return await self.attempt(Attempts(), tool, kwargs, deadline)
 
     async def attempt(
-        self, tries: Attempts, tool: Tool, kwargs: Mapping[str, Any], deadline: float
+        self, tries: Attempts, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float
     ) -> Any:
         """Run the body, retried and hedged by the policies, recording each attempt."""
-        from ._batch import describe_exception
-
         retry = self.retry
         failed = 0
         while True:
@@ -177,7 +172,7 @@ class PolicyRunner(Runner):
             await anyio.sleep(delay)
 
     async def _once(
-        self, tries: Attempts, tool: Tool, kwargs: Mapping[str, Any], deadline: float
+        self, tries: Attempts, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float
     ) -> Any:
         hedge = self.hedge
         if hedge is None:
@@ -191,7 +186,7 @@ class PolicyRunner(Runner):
         return await self._race(tries, tool, kwargs, deadline, after)
 
     async def _timed_run(
-        self, tool: Tool, kwargs: Mapping[str, Any], deadline: float
+        self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float
     ) -> tuple[float, Any]:
         started = time.monotonic()
         value = await self.inner.run(tool, kwargs, deadline)
@@ -212,7 +207,7 @@ class PolicyRunner(Runner):
     async def _race(
         self,
         tries: Attempts,
-        tool: Tool,
+        tool: ToolSpec,
         kwargs: Mapping[str, Any],
         deadline: float,
         after: float,
