@@ -18,7 +18,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from toolvolley import ExecutionHooks, Executor, ToolCall, ToolResult, tool
+from toolvolley import ExecutionHooks, Executor, ToolCall, ToolResult, UserError, tool
 
 SHORT = 0.2  # a timeout the test waits out; order is forced by events, not by this value
 
@@ -325,3 +325,218 @@ async def test_a_raising_hook_changes_no_result_and_runs_once(
     assert sorted(hooks.started) == sorted(hooks.finished) == ["c0", "c1", "c2"]
     assert len(batch.hook_errors) == 3 + 3 + 2
     assert "hook bug at call end" in caplog.text
+
+
+# --- a second attacker's pass over the redesigned executor --------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_batch_cancelled_right_after_submit_starts_no_sync_body() -> None:
+    entered: list[int] = []
+
+    @tool
+    def work(i: int) -> int:
+        entered.append(i)
+        return i
+
+    executor = Executor([work], max_threads=16)
+    await executor.run(_calls("work", 16))  # idle workers, ready to take jobs at once
+    entered.clear()
+    batch = executor.batch()
+    with anyio.CancelScope() as scope:
+        async with batch:
+            for call in _calls("work", 16):
+                batch.submit(call)
+            scope.cancel()
+    assert [r.status for r in batch.results()] == ["cancelled"] * 16
+    assert entered == []
+
+
+@pytest.mark.anyio
+async def test_an_interrupt_from_a_tool_is_raised_even_if_the_batch_is_cancelled() -> None:
+    @tool
+    def interrupt() -> int:
+        raise KeyboardInterrupt
+
+    @tool
+    async def slow() -> int:
+        await anyio.sleep_forever()
+        return 1
+
+    batch = Executor([interrupt, slow]).batch()
+
+    async def run_batch() -> None:
+        with anyio.CancelScope() as scope:
+            async with batch:
+                batch.submit(ToolCall("a", "interrupt"))
+                batch.submit(ToolCall("b", "slow"))
+                while not batch._slots[0].result:
+                    await anyio.lowlevel.checkpoint()
+                scope.cancel()
+
+    with anyio.fail_after(10), pytest.raises(KeyboardInterrupt):
+        await run_batch()
+    assert [r.status for r in batch.results()] == ["error", "cancelled"]
+
+
+def _numbers() -> Iterator[int]:
+    yield 1
+    raise ValueError("the second number is missing")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("is_async", [False, True], ids=["thread", "async"])
+async def test_a_failing_generator_nested_in_a_result_is_an_error_not_an_empty_list(
+    is_async: bool,
+) -> None:
+    if is_async:
+
+        @tool(name="nested")
+        async def nested_async() -> dict[str, Any]:
+            return {"items": _numbers()}
+
+        nested = nested_async
+    else:
+
+        @tool(name="nested")
+        def nested_sync() -> dict[str, Any]:
+            return {"items": _numbers()}
+
+        nested = nested_sync
+
+    (result,) = await Executor([nested]).run([ToolCall("1", "nested")])
+    assert result.status == "error"
+    assert "[]" not in result.content
+
+
+@pytest.mark.anyio
+async def test_a_nested_generator_of_a_sync_tool_runs_in_its_thread_inside_the_timeout() -> None:
+    release = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def slow() -> Iterator[int]:
+        threads.append(threading.current_thread())
+        yield 1
+        release.wait(10)
+        yield 2
+
+    @tool(timeout=SHORT)
+    def nested() -> dict[str, Any]:
+        return {"items": slow()}
+
+    try:
+        with anyio.fail_after(20):
+            (result,) = await Executor([nested]).run([ToolCall("1", "nested")])
+    finally:
+        release.set()
+    assert result.status == "timeout"
+    assert threads[0] is not threading.main_thread()
+
+
+@pytest.mark.anyio
+async def test_async_generators_handed_back_by_any_tool_are_collected() -> None:
+    async def agen() -> Any:
+        for i in range(3):
+            await anyio.lowlevel.checkpoint()
+            yield i
+
+    @tool
+    def sync_gives_agen() -> Any:
+        return agen()
+
+    @tool
+    async def async_gives_agen() -> Any:
+        return agen()
+
+    @tool
+    def sync_gives_coroutine() -> Any:
+        async def coro() -> list[int]:
+            return [7]
+
+        return coro()
+
+    results = await Executor([sync_gives_agen, async_gives_agen, sync_gives_coroutine]).run(
+        [
+            ToolCall("1", "sync_gives_agen"),
+            ToolCall("2", "async_gives_agen"),
+            ToolCall("3", "sync_gives_coroutine"),
+        ]
+    )
+    assert [r.content for r in results] == ["[0,1,2]", "[0,1,2]", "[7]"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("is_async", [False, True], ids=["thread", "async"])
+async def test_a_tool_raising_cancelled_error_itself_is_an_error(is_async: bool) -> None:
+    import asyncio
+
+    if is_async:
+
+        @tool(name="odd")
+        async def odd_async() -> str:
+            raise asyncio.CancelledError
+
+        odd = odd_async
+    else:
+
+        @tool(name="odd")
+        def odd_sync() -> str:
+            raise asyncio.CancelledError
+
+        odd = odd_sync
+
+    (result,) = await Executor([odd]).run([ToolCall("1", "odd")])
+    assert result.status == "error"
+    assert "CancelledError" in result.content
+
+
+class Stop(BaseException):
+    pass
+
+
+class RaisingBase(ExecutionHooks):
+    def __init__(self) -> None:
+        self.finished: list[str] = []
+
+    def batch_started(self, batch: Any) -> None:
+        raise Stop("hook at batch start")
+
+    def call_started(self, call: ToolCall, at: float) -> None:
+        raise Stop("hook at call start")
+
+    def call_finished(self, result: ToolResult) -> None:
+        self.finished.append(result.call_id)
+        raise Stop("hook at call end")
+
+
+@pytest.mark.anyio
+async def test_a_hook_raising_a_base_exception_changes_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    @tool
+    async def fine(i: int) -> int:
+        await anyio.lowlevel.checkpoint()
+        return i
+
+    hooks = RaisingBase()
+    caplog.set_level(logging.ERROR, logger="toolvolley")
+    batch = Executor([fine], hooks=[hooks]).batch()
+    async with batch:
+        for call in _calls("fine", 2):
+            batch.submit(call)
+    assert [r.status for r in batch.results()] == ["ok", "ok"]
+    assert sorted(hooks.finished) == ["c0", "c1"]
+    assert len(batch.hook_errors) == 1 + 2 + 2
+
+
+@pytest.mark.anyio
+async def test_submit_from_another_thread_is_refused() -> None:
+    @tool
+    async def fine() -> str:
+        return "fine"
+
+    batch = Executor([fine]).batch()
+    async with batch:
+        with pytest.raises(UserError, match="another thread"):
+            await anyio.to_thread.run_sync(batch.submit, ToolCall("1", "fine"))
+    assert batch.results() == []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from types import TracebackType
@@ -32,7 +33,7 @@ from ._events import ExecutionHooks
 from ._policies import Attempts, PolicyRunner
 from ._references import ReferenceTurn, Unresolved, plan_references, resolve
 from ._report import BatchReport
-from ._runners import PLAIN, consume
+from ._runners import PLAIN, settle
 from ._runtime import Runtime, current_runtime
 from ._scheduling import Mode, Scheduler, TurnLike
 from ._schema import ArgumentsError
@@ -112,6 +113,8 @@ class Batch:
         self._closed_at = 0.0
         self._cancelled_exc: type[BaseException] = BaseException
         self._interrupt: BaseException | None = None
+        self._stopping = False  # the batch is being cancelled: no body may start any more
+        self._thread = 0  # the event loop's thread, where submit() must be called
         self._shared: dict[tuple[str, str], _Slot] = {}  # with dedupe: the first of each kind
         self.hook_errors: list[BaseException] = []
 
@@ -126,6 +129,7 @@ class Batch:
             runtime, serial=executor.mode == "serial", max_concurrency=executor.max_concurrency
         )
         self._cancelled_exc = anyio.get_cancelled_exc_class()
+        self._thread = threading.get_ident()
         await runtime.open()
         self._state = "open"
         self._tell("batch_started", self)
@@ -137,15 +141,26 @@ class Batch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        assert self._runtime is not None
+        runtime = self._runtime
+        assert runtime is not None
+        if exc_type is not None or runtime.host_cancelling():
+            # The block is being left because of a cancellation (or an error): calls that have
+            # not started their body yet must not start it now, before the cancellation (on
+            # its way to them) arrives.
+            self._stopping = True
         try:
-            suppress = await self._runtime.close(exc_type, exc, tb)
+            suppress = await runtime.close(exc_type, exc, tb)
+        except BaseException:
+            if self._interrupt is not None:
+                raise self._interrupt from None  # a tool asked the program to stop: that wins
+            raise
         finally:
             self._state = "closed"
             self._closed_at = _clock()
             self._tell("batch_finished", self)
-        if self._interrupt is not None and exc_type is None:
-            raise self._interrupt  # every call has its result; now stop as the tool asked
+        if self._interrupt is not None:
+            # Every call has its result; now stop as the tool asked.
+            raise self._interrupt
         return suppress
 
     @property
@@ -161,6 +176,11 @@ class Batch:
         """Start ``call`` (subject to limits and barriers) and return its index in the batch."""
         if self._state != "open":
             raise UserError("Submit calls inside 'async with executor.batch() as batch:'.")
+        if threading.get_ident() != self._thread:
+            raise UserError(
+                "Batch.submit was called from another thread; call it on the event loop's thread "
+                "(from a worker thread: anyio.from_thread.run_sync(batch.submit, call))."
+            )
         if not isinstance(call, ToolCall):
             raise UserError(f"Batch.submit takes a ToolCall, not {type(call).__name__}.")
         slot = _Slot(call, _clock())
@@ -284,6 +304,8 @@ class Batch:
                     if timeout is not None:
                         guard.reschedule(min(self._deadline, runtime.now() + timeout))
                 try:
+                    if self._stopping:
+                        return  # no result: it is reported as cancelled, its body never ran
                     if kwargs is None:
                         kwargs = self._resolved(slot, tool)
                     slot.started_at = _clock()
@@ -291,8 +313,8 @@ class Batch:
                         self._tell("call_started", slot.call, slot.started_at)
                     if runner is None:
                         value = await tool.func(**kwargs)
-                        if type(value) not in PLAIN:
-                            value = consume(value)
+                        if type(value) not in PLAIN:  # nested lazy values: see _content
+                            value = await settle(value)
                     else:
                         deadline = guard.deadline
                         if deadline != _INF:  # the runners' clock is time.monotonic()
@@ -314,7 +336,7 @@ class Batch:
         except Unresolved as exc:
             self._finish(slot, exc.status, exc.message, None, exc.cause or exc)
         except BaseException as exc:
-            if isinstance(exc, self._cancelled_exc):
+            if isinstance(exc, self._cancelled_exc) and runtime.cancelling():
                 raise  # the runtime's cancellation: the batch is being cancelled
             if guard is not None and guard.expired:  # the tool turned our timeout into another
                 self._finish_timeout(slot, tool, timeout, guard.deadline)
@@ -442,7 +464,11 @@ class Batch:
         for hook in self._hooks:
             try:
                 getattr(hook, event)(*args)
-            except Exception as exc:
+            except BaseException as exc:  # a hook's bug, whatever its kind, is only reported
+                if isinstance(exc, self._cancelled_exc):
+                    raise
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)) and self._interrupt is None:
+                    self._interrupt = exc
                 self.hook_errors.append(exc)
                 logger.error("Hook %r raised in %s; the batch goes on.", hook, event, exc_info=exc)
 

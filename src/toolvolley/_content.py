@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence, ValuesView
+from collections.abc import Iterator, Mapping, Sequence, ValuesView
 from collections.abc import Set as AbstractSet
 from pathlib import PurePath
 from typing import Any
@@ -91,6 +91,13 @@ def _plain(value: Any, where: str, active: set[int]) -> Any:
 
 
 def _plain_container(value: Any, where: str, active: set[int]) -> Any:
+    if isinstance(value, Iterator):
+        # pydantic's attempt has iterated it already (and may have stopped at an error in it):
+        # what is left is not the value, so say so rather than send a part of it.
+        raise _refused(
+            f"{where} is a generator or iterator that could not be written out; "
+            "return a list instead"
+        )
     if isinstance(value, Mapping):
         return {
             _plain_key(key, where): _plain(item, f"{where}[{_show_key(key)}]", active)

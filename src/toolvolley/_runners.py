@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Protocol
 
-__all__ = ["PLAIN", "LoopRunner", "Runner", "ToolSpec", "consume"]
+__all__ = ["PLAIN", "LoopRunner", "Runner", "ToolSpec", "consume", "settle"]
 
 
 class ToolSpec(Protocol):
@@ -88,18 +88,40 @@ class LoopRunner(Runner):
             raise UserError(f"Tool {tool.name!r} is not async; only async tools run on the loop.")
 
     async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
-        value = tool.func(**kwargs)
-        if inspect.isawaitable(value):
-            value = await value
-        if type(value) in PLAIN:
-            return value
-        if isinstance(value, AsyncIterator):
-            return [item async for item in value]
-        return consume(value)
+        return await settle(tool.func(**kwargs))
+
+
+async def settle(value: Any) -> Any:
+    """On the event loop: ``value`` awaited if it is awaitable, an async generator collected,
+    and lazy iterators anywhere in it turned into lists (see :func:`consume`)."""
+    if type(value) in PLAIN and type(value) not in _CONTAINERS:
+        return value
+    if inspect.isawaitable(value):
+        value = await value
+    if isinstance(value, AsyncIterator):
+        value = [item async for item in value]
+    return consume(value)
+
+
+_CONTAINERS = (dict, list, tuple)
 
 
 def consume(value: Any) -> Any:
-    """``value``, with a lazy iterator turned into the list of what it yields."""
-    if type(value) not in PLAIN and isinstance(value, Iterator):
-        return list(value)
+    """``value`` with every lazy iterator in it (at the top, or inside dicts, lists and tuples)
+    turned into the list of what it yields, so it runs here, inside the call's time, and its
+    errors are the call's errors. Run it where the body ran."""
+    kind = type(value)
+    if kind in _CONTAINERS:
+        if kind is dict:
+            if any(type(item) not in _ATOMS for item in value.values()):
+                return {key: consume(item) for key, item in value.items()}
+            return value
+        if any(type(item) not in _ATOMS for item in value):
+            return kind(consume(item) for item in value)
+        return value
+    if kind not in PLAIN and isinstance(value, Iterator):
+        return [consume(item) for item in value]
     return value
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})

@@ -14,6 +14,7 @@ import asyncio
 import heapq
 import math
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any, Protocol
@@ -57,6 +58,15 @@ class Runtime(Protocol):
         ...
 
     async def open(self) -> None: ...
+
+    def host_cancelling(self) -> bool:
+        """In the task that opened the batch: whether a cancellation of it is on its way."""
+        ...
+
+    def cancelling(self) -> bool:
+        """In a call's task that caught the runtime's cancellation exception: whether the task
+        really is being cancelled (a tool may raise ``asyncio.CancelledError`` on its own)."""
+        ...
 
     def spawn(self, func: CallFunc, *args: Any, name: str) -> None: ...
 
@@ -124,6 +134,12 @@ class _AnyioRuntime:
     async def open(self) -> None:
         await self._group.__aenter__()
 
+    def cancelling(self) -> bool:
+        return True  # trio's Cancelled cannot be raised by hand; asyncio 3.10 cannot tell
+
+    def host_cancelling(self) -> bool:
+        return anyio.current_effective_deadline() == -math.inf
+
     def spawn(self, func: CallFunc, *args: Any, name: str) -> None:
         self._group.start_soon(func, *args, name=name)
 
@@ -152,7 +168,11 @@ if sys.version_info >= (3, 11):
 
         def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
             self.loop = loop
-            self.time = loop.time
+            # time.monotonic, not loop.time: the same clock as asyncio's, but uvloop's loop.time
+            # is cached per iteration and cut to milliseconds, which made deadlines early.
+            # A timer that fires early anyway (uvloop rounds delays) expires nothing: _fire
+            # re-arms for the deadline still ahead.
+            self.time = time.monotonic
             self._heap: list[tuple[float, int, _AsyncioGuard]] = []
             self._new: list[tuple[float, _AsyncioGuard]] = []
             self._flush: asyncio.Handle | None = None
@@ -271,7 +291,7 @@ if sys.version_info >= (3, 11):
             self._deadlines = _Deadlines(self._loop)
 
         def now(self) -> float:
-            return self._loop.time()
+            return time.monotonic()
 
         def event(self) -> asyncio.Event:
             return asyncio.Event()
@@ -281,6 +301,16 @@ if sys.version_info >= (3, 11):
 
         async def open(self) -> None:
             await self._group.__aenter__()
+
+        def cancelling(self) -> bool:
+            task = asyncio.current_task()
+            return task is None or task.cancelling() > 0
+
+        def host_cancelling(self) -> bool:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling() > 0:
+                return True  # asyncio's own task.cancel(), e.g. a TaskGroup or wait_for
+            return anyio.current_effective_deadline() == -math.inf  # an anyio scope's
 
         def spawn(self, func: CallFunc, *args: Any, name: str) -> None:
             self._group.create_task(func(*args), name=name)

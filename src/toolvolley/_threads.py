@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import inspect
 import threading
 import time
 from collections import deque
@@ -32,7 +31,7 @@ from anyio._core._eventloop import threadlocals as _threadlocals
 from anyio.lowlevel import current_token
 
 from ._options import check_count
-from ._runners import Runner, ToolSpec, consume
+from ._runners import PLAIN, Runner, ToolSpec, consume, settle
 
 __all__ = ["ThreadRunner"]
 
@@ -191,9 +190,9 @@ class ThreadRunner(Runner):
         if job.error is not None:
             raise job.error
         value = job.value
-        if inspect.isawaitable(value):
-            return await value  # a sync handler that hands back a coroutine
-        return value
+        if type(value) in PLAIN:
+            return value
+        return await settle(value)  # a sync handler that hands back a coroutine or async gen
 
 
 class _Waiter(Protocol):
