@@ -26,6 +26,7 @@ from ._errors import (
 from ._events import (
     BatchView,
     CallFinished,
+    CallProgress,
     CallReady,
     CallStarted,
     ExecutionHooks,
@@ -34,6 +35,7 @@ from ._events import (
     TurnEvent,
     TurnFinished,
     TurnStats,
+    report_progress,
 )
 from ._executor import Executor
 from ._loop import LoopResult, run_loop, run_turn
@@ -41,7 +43,7 @@ from ._model import ModelAdapter, ModelResponse, Usage
 from ._processes import ProcessRunner
 from ._report import BatchReport
 from ._runners import Runner
-from ._scheduling import Mode
+from ._scheduling import Mode, SideEffectsPolicy
 from ._threads import ThreadRunner
 from ._timeline import Bar, Timeline, save_timelines, timelines_svg
 from ._toolbox import Toolbox
@@ -53,6 +55,7 @@ __all__ = [
     "BatchReport",
     "BatchView",
     "CallFinished",
+    "CallProgress",
     "CallReady",
     "CallStarted",
     "ExecutionHooks",
@@ -66,6 +69,7 @@ __all__ = [
     "ProcessRunner",
     "RunIn",
     "Runner",
+    "SideEffectsPolicy",
     "StreamCutError",
     "StreamUpdate",
     "TextDelta",
@@ -83,6 +87,7 @@ __all__ = [
     "TurnStats",
     "Usage",
     "UserError",
+    "report_progress",
     "run_loop",
     "run_turn",
     "save_timelines",

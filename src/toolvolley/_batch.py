@@ -27,7 +27,7 @@ import anyio
 from ._calls import ToolCall, ToolResult, ToolStatus, new_result
 from ._content import UnserializableResult, to_content
 from ._errors import ToolError, UserError
-from ._events import ExecutionHooks
+from ._events import ExecutionHooks, ProgressReporter, current_reporter
 from ._report import BatchReport
 from ._runners import PLAIN, consume
 from ._runtime import Runtime, current_runtime
@@ -88,7 +88,10 @@ class Batch:
         if executor.deadline is not None:
             self._deadline = runtime.now() + executor.deadline
         self._scheduler = Scheduler(
-            runtime, serial=executor.mode == "serial", max_concurrency=executor.max_concurrency
+            runtime,
+            serial=executor.mode == "serial",
+            max_concurrency=executor.max_concurrency,
+            side_effects=executor.side_effects,
         )
         self._cancelled_exc = anyio.get_cancelled_exc_class()
         await runtime.open()
@@ -209,6 +212,8 @@ class Batch:
                     slot.started_at = _clock()
                     if self._hooks:
                         self._tell("call_started", slot.call, slot.started_at)
+                        # The call's own task context: report_progress() reaches this batch.
+                        current_reporter.set(ProgressReporter(self._tell, slot))
                     if runner is None:
                         value = await tool.func(**kwargs)
                         if type(value) not in PLAIN:
