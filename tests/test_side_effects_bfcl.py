@@ -355,4 +355,6 @@ async def test_without_flags_the_same_batches_end_elsewhere(
         for case in cases
         if (await batched(case, harness, "declared"))[1] != expected[case.id][1]
     ]
-    assert len(differs) >= 50, differs  # 100 of 200
+    # 100 of 200 on asyncio; 45-61 on trio, whose scheduler starts tasks woken together in
+    # either order, so "last submitted" is sometimes not last
+    assert len(differs) >= 20, differs
