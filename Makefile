@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# BFCL's multi-turn backends for tests/test_side_effects_bfcl.py; --no-deps skips its model SDKs
+	$(BIN)/python -m pip install --quiet --no-deps 'bfcl-eval==2026.3.23' && $(BIN)/python -m pip install --quiet 'mpmath>=1.3'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -35,3 +35,40 @@ def test_benchmark_report_has_every_scenario_and_variant() -> None:
         "textbook_gather",
         "toolvolley_parallel",
     }
+
+
+def _load_script(name: str) -> ModuleType:
+    path = SCRIPT.with_name(name)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mcp_benchmark_report_has_both_transports_and_the_overheads() -> None:
+    args = ["--calls", "4", "--latency", "0.01", "--repeat", "1", "--noops", "5"]
+    report = _load_script("mcp_bench.py").main(args)
+    for transport in ("stdio", "http"):
+        row = report[transport]
+        assert set(row) == {"wall_s", "ideal_s", "efficiency", "bare_sdk_wall_s", "ratio_to_bare"}
+        assert row["ideal_s"] == 0.01
+        assert row["wall_s"] >= 0.01
+        assert row["bare_sdk_wall_s"] >= 0.01
+    assert set(report["overhead_us_per_call"]) == {"mcp", "python"}
+    assert report["command"].startswith("python benchmarks/mcp_bench.py")
+
+
+def test_bench_command_runs_the_mcp_benchmark_when_asked() -> None:
+    from typer.testing import CliRunner
+
+    from toolvolley._cli import app
+
+    args = ["bench", "--only", "", "--no-streaming", "--mcp", "--repeat", "1", "--scale", "0.02"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "MCP: 64 calls of 0.01 s" in result.stdout
+    assert "stdio" in result.stdout
+    assert "http" in result.stdout

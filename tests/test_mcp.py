@@ -75,23 +75,40 @@ def test_missing_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         importlib.import_module("toolvolley.mcp")
 
 
+def flags(tool: Tool) -> tuple[bool, bool, bool]:
+    return (tool.read_only, tool.destructive, tool.idempotent)
+
+
 @pytest.mark.anyio
-async def test_tools_carry_schema_description_and_annotations(server: MCPServer) -> None:
-    tools = by_name(await server.tools())
+async def test_tools_carry_schema_description_and_trusted_annotations(server: MCPServer) -> None:
+    server.trust_hints = True
+    try:
+        tools = by_name(await server.tools())
+    finally:
+        server.trust_hints = False
     assert {"echo", "slow", "stats", "fail", "forecast", "picture"} <= tools.keys()
     echo = tools["echo"]
     assert echo.description == "Say the text back."
     assert echo.parameters["properties"]["text"]["type"] == "string"
     assert echo.parameters["required"] == ["text"]
     # readOnlyHint
-    assert (echo.read_only, echo.destructive, echo.idempotent) == (True, False, False)
+    assert flags(echo) == (True, False, False)
     # destructiveHint false, idempotentHint true
-    slow = tools["slow"]
-    assert (slow.read_only, slow.destructive, slow.idempotent) == (False, False, True)
+    assert flags(tools["slow"]) == (False, False, True)
     # no annotations: no claims either way
-    fail = tools["fail"]
-    assert (fail.read_only, fail.destructive, fail.idempotent) == (False, False, False)
+    assert flags(tools["fail"]) == (False, False, False)
     assert server.name == "counting"
+
+
+@pytest.mark.anyio
+async def test_untrusted_hints_are_kept_but_not_flags(server: MCPServer) -> None:
+    assert server.trust_hints is False  # the default
+    tools = by_name(await server.tools())
+    assert all(flags(tool) == (False, False, False) for tool in tools.values())
+    hints = server.hints
+    assert hints["echo"] == {"read_only": True, "destructive": False, "idempotent": False}
+    assert hints["slow"] == {"read_only": False, "destructive": False, "idempotent": True}
+    assert hints["fail"] == {"read_only": False, "destructive": False, "idempotent": False}
 
 
 @pytest.mark.anyio

@@ -33,7 +33,9 @@ async def run(server: MCPServer, *calls: ToolCall, limit: float = 30) -> list[To
     return await Executor(await server.tools(), timeout=limit).run(calls)
 
 
-async def test_crash_mid_call(faulty: MCPServer) -> None:
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted", "untrusted"])
+async def test_crash_mid_call(faulty: MCPServer, trusted: bool) -> None:
+    faulty.trust_hints = trusted
     wait, peek, crash = await run(
         faulty,
         call("wait", "wait", seconds=30),
@@ -46,8 +48,11 @@ async def test_crash_mid_call(faulty: MCPServer) -> None:
         assert "exited with code 3" in result.content
         assert "boom: crashing on purpose" in result.content  # its last stderr line
         assert result.content.endswith("the call may or may not have taken effect")
-    # peek is read-only, so it was sent again to the restarted server
-    assert (peek.status, peek.content) == ("ok", "peeked 0.5")
+    if trusted:  # peek is read-only, so it was sent again to the restarted server
+        assert (peek.status, peek.content) == ("ok", "peeked 0.5")
+    else:  # an untrusted server's hints decide nothing: peek is lost like the others
+        assert peek.status == "error"
+        assert peek.content.endswith("the call may or may not have taken effect")
     [after] = await run(faulty, call("after", "wait", seconds=0))
     assert (after.status, after.content) == ("ok", "waited 0.0")
 

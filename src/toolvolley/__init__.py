@@ -26,6 +26,7 @@ from ._errors import (
 from ._events import (
     BatchView,
     CallFinished,
+    CallProgress,
     CallReady,
     CallStarted,
     ExecutionHooks,
@@ -34,6 +35,7 @@ from ._events import (
     TurnEvent,
     TurnFinished,
     TurnStats,
+    report_progress,
 )
 from ._executor import Executor
 from ._loop import LoopResult, run_loop, run_turn
@@ -44,7 +46,7 @@ from ._processes import ProcessRunner
 from ._references import references_prompt
 from ._report import BatchReport
 from ._runners import Runner
-from ._scheduling import Mode
+from ._scheduling import Mode, SideEffectsPolicy
 from ._threads import ThreadRunner
 from ._timeline import Bar, Timeline, save_timelines, timelines_svg
 from ._toolbox import Toolbox
@@ -56,6 +58,7 @@ __all__ = [
     "BatchReport",
     "BatchView",
     "CallFinished",
+    "CallProgress",
     "CallReady",
     "CallStarted",
     "ExecutionHooks",
@@ -72,6 +75,7 @@ __all__ = [
     "Retry",
     "RunIn",
     "Runner",
+    "SideEffectsPolicy",
     "StreamCutError",
     "StreamUpdate",
     "TextDelta",
@@ -90,6 +94,7 @@ __all__ = [
     "Usage",
     "UserError",
     "references_prompt",
+    "report_progress",
     "run_loop",
     "run_many",
     "run_turn",

@@ -29,13 +29,13 @@ from ._calls import ToolCall, ToolResult, ToolStatus, new_result
 from ._content import UnserializableResult, to_content
 from ._dedupe import dedupe_key, ends_sharing
 from ._errors import ToolError, UserError, describe_exception
-from ._events import ExecutionHooks
+from ._events import ExecutionHooks, ProgressReporter, current_reporter
 from ._policies import Attempts, PolicyRunner
 from ._references import ReferenceTurn, Unresolved, plan_references, resolve
 from ._report import BatchReport
 from ._runners import PLAIN, settle
 from ._runtime import Runtime, current_runtime
-from ._scheduling import Mode, Scheduler, TurnLike
+from ._scheduling import Mode, Scheduler, SideEffectsPolicy, TurnLike
 from ._schema import ArgumentsError
 
 if TYPE_CHECKING:
@@ -67,6 +67,9 @@ class BatchSettings(Protocol):
 
     @property
     def dedupe(self) -> bool: ...
+
+    @property
+    def side_effects(self) -> SideEffectsPolicy: ...
 
     def route(self, tool: Tool) -> Runner | None: ...
 
@@ -126,7 +129,10 @@ class Batch:
         if executor.deadline is not None:
             self._deadline = runtime.now() + executor.deadline
         self._scheduler = Scheduler(
-            runtime, serial=executor.mode == "serial", max_concurrency=executor.max_concurrency
+            runtime,
+            serial=executor.mode == "serial",
+            max_concurrency=executor.max_concurrency,
+            side_effects=executor.side_effects,
         )
         self._cancelled_exc = anyio.get_cancelled_exc_class()
         self._thread = threading.get_ident()
@@ -311,6 +317,8 @@ class Batch:
                     slot.started_at = _clock()
                     if self._hooks:
                         self._tell("call_started", slot.call, slot.started_at)
+                        # The call's own task context: report_progress() reaches this batch.
+                        current_reporter.set(ProgressReporter(self._tell, slot))
                     if runner is None:
                         value = await tool.func(**kwargs)
                         if type(value) not in PLAIN:  # nested lazy values: see _content

@@ -21,10 +21,11 @@ from .bench._plot import sweep_svg
 __all__ = ["run_bench_command"]
 
 
-def _steps(only: str, streaming: bool, sizes: Sequence[int] | None) -> int:
+def _steps(only: str, streaming: bool, sizes: Sequence[int] | None, mcp: bool = False) -> int:
     latency = {"A": 4, "B": 3, "C": 3, "E": 4}  # async scenarios add the bare-gather floor
     total = sum(latency.get(k, 0) for k in only) + (3 if "D" in only else 0)
     total += 9 if streaming else 0
+    total += 4 if mcp else 0
     total += 3 * 3 * len(sizes) if sizes else 0
     return total
 
@@ -42,6 +43,7 @@ def run_bench_command(
     max_calls: int,
     token_rate: float = 50.0,
     first_token_s: float = 0.2,
+    mcp: bool = False,
 ) -> int:
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
@@ -57,7 +59,7 @@ def run_bench_command(
         console=err,
         transient=True,
     ) as progress:
-        task = progress.add_task("benchmark", total=_steps(only, streaming, sizes))
+        task = progress.add_task("benchmark", total=_steps(only, streaming, sizes, mcp))
 
         def step(name: str) -> None:
             progress.update(task, advance=1, description=name)
@@ -77,6 +79,13 @@ def run_bench_command(
             )
         if sizes:
             report["sweep"] = run_sweep(latency=sweep_latency, sizes=sizes, progress=step)
+        if mcp:
+            from .bench._mcp import run_mcp_benchmark  # needs the mcp extra
+
+            noops = max(10, int(200 * min(scale, 1.0)))
+            report["mcp"] = run_mcp_benchmark(
+                repeat=repeat, latency=0.5 * scale, noops=noops, progress=step
+            )
     if plot and "sweep" in report:
         Path(plot).write_text(sweep_svg(report["sweep"]), encoding="utf-8")
         err.print(f"chart written to {plot}")
@@ -157,6 +166,26 @@ def _render(console: Console, report: dict[str, Any]) -> None:
             f"early dispatch within {100 * (streaming['worst_early_over_bound'] - 1):.2f}% of "
             f"the lower bound; never slower than after the stream: "
             f"{'yes' if streaming['early_never_slower'] else 'NO'}"
+        )
+    mcp = report.get("mcp")
+    if mcp:
+        table = Table(title=f"MCP: {mcp['calls']} calls of {mcp['latency_s']:g} s, one server")
+        for column in ("transport", "toolvolley", "bare SDK", "ratio", "efficiency"):
+            table.add_column(column)
+        for transport in ("stdio", "http"):
+            row = mcp[transport]
+            table.add_row(
+                transport,
+                f"{row['wall_s']:.3f} s",
+                f"{row['bare_sdk_wall_s']:.3f} s",
+                f"{row['ratio_to_bare']:.3f}",
+                f"{row['efficiency']:.3f}",
+            )
+        console.print(table)
+        overhead = mcp["overhead_us_per_call"]
+        console.print(
+            f"toolvolley's cost per call: {overhead['mcp']:.0f} µs over the bare SDK (MCP), "
+            f"{overhead['python']:.1f} µs over a bare gather (Python tools)"
         )
     sweep = report.get("sweep")
     if sweep:

@@ -138,6 +138,9 @@ def bench(
     first_token: Annotated[float, typer.Option(help="Streaming: seconds to the first token.")] = (
         0.2
     ),
+    mcp: Annotated[
+        bool, typer.Option(help="Run the MCP benchmark (64 calls over stdio and HTTP; mcp extra).")
+    ] = False,
 ) -> None:
     """Measure toolvolley parallel, toolvolley serial and the textbook gather code side by side
     (and early dispatch while streaming), all in this run."""
@@ -156,6 +159,7 @@ def bench(
             max_calls=max_calls,
             token_rate=token_rate,
             first_token_s=first_token,
+            mcp=mcp,
         )
     )
 

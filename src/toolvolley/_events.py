@@ -1,9 +1,16 @@
-"""What callers can watch while a turn runs: text as it streams, calls as they start and end."""
+"""What callers can watch while a turn runs: text as it streams, calls as they start, report
+progress and end.
+
+A tool reports progress with :func:`report_progress`; the batch running it passes that on to its
+hooks (``call_progress``) and :func:`~toolvolley.run_loop` to ``on_event`` as :class:`CallProgress`.
+"""
 
 from __future__ import annotations
 
+import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ._calls import ToolCall, ToolResult
 from ._report import BatchReport
@@ -12,6 +19,7 @@ from ._scheduling import Mode
 __all__ = [
     "BatchView",
     "CallFinished",
+    "CallProgress",
     "CallReady",
     "CallStarted",
     "ExecutionHooks",
@@ -20,6 +28,7 @@ __all__ = [
     "TurnEvent",
     "TurnFinished",
     "TurnStats",
+    "report_progress",
 ]
 
 
@@ -46,6 +55,18 @@ class CallStarted:
     """A tool began running (after any barrier and concurrency limit)."""
 
     call: ToolCall
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallProgress:
+    """A running call reported progress (:func:`report_progress`, or an MCP server's
+    ``notifications/progress``). ``total`` and ``message`` are ``None`` when not given."""
+
+    call: ToolCall
+    progress: float
+    total: float | None
+    message: str | None
     at: float
 
 
@@ -87,7 +108,7 @@ class TurnFinished:
     turn: TurnStats
 
 
-TurnEvent = TextDelta | CallReady | CallStarted | CallFinished | TurnFinished
+TurnEvent = TextDelta | CallReady | CallStarted | CallProgress | CallFinished | TurnFinished
 
 
 class BatchView(Protocol):
@@ -119,8 +140,60 @@ class ExecutionHooks:
     def call_started(self, call: ToolCall, at: float) -> None:
         """A tool began running (after any barrier and concurrency limit)."""
 
+    def call_progress(
+        self, call: ToolCall, progress: float, total: float | None, message: str | None
+    ) -> None:
+        """A running call reported progress (see :func:`report_progress`)."""
+
     def call_finished(self, result: ToolResult) -> None:
         """A call has its one result (also for calls that never ran)."""
 
     def batch_finished(self, batch: BatchView) -> None:
         """Every call of the batch has its result (or the batch was cancelled)."""
+
+
+class ProgressReporter:
+    """What :func:`report_progress` reaches inside one call: its batch's hooks.
+
+    The batch sets one for a call only when it has hooks, so a batch without them pays nothing.
+    Progress is passed on from the event loop's thread only (hooks run there) and only until
+    the call has its result.
+    """
+
+    __slots__ = ("_slot", "_tell", "_thread")
+
+    def __init__(self, tell: Any, slot: Any) -> None:
+        self._tell = tell  # Batch._tell: a raising hook is logged and kept, never obeyed
+        self._slot = slot
+        self._thread = threading.get_ident()
+
+    def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        slot = self._slot
+        if slot.result is None and threading.get_ident() == self._thread:
+            self._tell("call_progress", slot.call, progress, total, message)
+
+
+current_reporter: ContextVar[ProgressReporter | None] = ContextVar(
+    "toolvolley_progress", default=None
+)
+
+
+def report_progress(
+    progress: float, total: float | None = None, message: str | None = None
+) -> None:
+    """Tell whoever watches the running call how far it has got::
+
+        @tool
+        async def index(paths: list[str]) -> int:
+            for done, path in enumerate(paths, 1):
+                await scan(path)
+                report_progress(done, len(paths), f"scanned {path}")
+            return len(paths)
+
+    Reaches ``ExecutionHooks.call_progress`` and ``run_loop``'s ``on_event`` (as
+    :class:`CallProgress`). Does nothing outside a call, in a batch without hooks, and in sync
+    tools (their threads are not the event loop's, where hooks run).
+    """
+    reporter = current_reporter.get()
+    if reporter is not None:
+        reporter(progress, total, message)

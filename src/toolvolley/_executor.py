@@ -19,7 +19,7 @@ from ._policies import Hedge, PolicyRunner, Retry
 from ._processes import ProcessRunner
 from ._ray import ray_available
 from ._runners import LoopRunner, Runner
-from ._scheduling import Mode
+from ._scheduling import Mode, SideEffectsPolicy
 from ._threads import ThreadRunner
 from ._toolbox import Toolbox
 from ._tools import Tool
@@ -35,6 +35,11 @@ class Executor:
     * ``timeout``: seconds one call may run, sync or async (a tool's own ``timeout`` wins).
     * ``deadline``: seconds the whole batch may take; calls unfinished by then time out.
     * ``max_concurrency``: calls running at once in a batch (``None``: no limit).
+    * ``side_effects``: how tools' side-effect flags schedule a parallel batch. ``"declared"``
+      (default): a tool declared ``destructive`` waits for the calls before it, runs alone and
+      holds the calls after it; the rest start at once. ``"strict"``: only ``read_only`` tools
+      start at once, every other call is such a barrier. Flags declared on Python tools always
+      count; an MCP server's hints only when the server is trusted (``trust_hints=True``).
     * ``max_threads``: ceiling on worker threads running this executor's sync calls at once
       (the default ``"thread"`` runner's; see :class:`ThreadRunner`).
     * ``runners``: where tools run, by the name a tool gives in ``run_in``; the defaults are
@@ -71,6 +76,7 @@ class Executor:
         "mode",
         "references",
         "retry",
+        "side_effects",
         "timeout",
         "toolbox",
         "tracing",
@@ -84,6 +90,7 @@ class Executor:
         timeout: float | None = None,
         deadline: float | None = None,
         max_concurrency: int | None = None,
+        side_effects: SideEffectsPolicy = "declared",
         max_threads: int = 256,
         hooks: Sequence[ExecutionHooks] = (),
         tracing: Tracing = "auto",
@@ -95,6 +102,8 @@ class Executor:
     ) -> None:
         if mode not in ("parallel", "serial"):
             raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
+        if side_effects not in ("declared", "strict"):
+            raise UserError(f"side_effects must be 'declared' or 'strict', not {side_effects!r}.")
         check_seconds("timeout", timeout)
         check_seconds("deadline", deadline)
         check_count("max_concurrency", max_concurrency)
@@ -123,6 +132,7 @@ class Executor:
         self.timeout = timeout
         self.deadline = deadline
         self.max_concurrency = max_concurrency
+        self.side_effects: SideEffectsPolicy = side_effects
         self.max_threads = max_threads
         self.hooks = tuple(hooks)
         self.tracing: Tracing = tracing

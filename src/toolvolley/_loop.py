@@ -18,6 +18,7 @@ from ._calls import ToolCall, ToolResult
 from ._errors import MaxTurnsExceeded, ModelError, StreamCutError, ToolvolleyError, UserError
 from ._events import (
     CallFinished,
+    CallProgress,
     CallReady,
     CallStarted,
     ExecutionHooks,
@@ -77,13 +78,18 @@ class LoopResult:
 
 
 class _Relay(ExecutionHooks):
-    """Executor hooks that pass call starts and ends on as events."""
+    """Executor hooks that pass call starts, progress and ends on as events."""
 
     def __init__(self, emit: OnEvent) -> None:
         self._emit = emit
 
     def call_started(self, call: ToolCall, at: float) -> None:
         self._emit(CallStarted(call, at))
+
+    def call_progress(
+        self, call: ToolCall, progress: float, total: float | None, message: str | None
+    ) -> None:
+        self._emit(CallProgress(call, progress, total, message, time.perf_counter()))
 
     def call_finished(self, result: ToolResult) -> None:
         self._emit(CallFinished(result))

@@ -7,6 +7,9 @@ that wait for the results of others, say) can take its place without touching th
 
 * A **barrier** (a ``sequential`` tool, or every call in ``serial`` mode) waits for the calls
   submitted before it to finish, runs alone, and the calls after it wait for it.
+* **Side effects** (:data:`SideEffectsPolicy`) add barriers: under ``"declared"`` a tool
+  declared ``destructive`` is one, under ``"strict"`` every tool not declared ``read_only`` is.
+  Calls between two barriers run at once.
 * **Limits**: the tool's own ``max_concurrency`` first, then the batch's, so a call waiting
   for its tool's turn holds no place that others could use.
 """
@@ -21,10 +24,20 @@ if TYPE_CHECKING:
     from ._runtime import Runtime
     from ._tools import Tool
 
-__all__ = ["Mode", "Scheduler", "Turn", "TurnLike"]
+__all__ = ["Mode", "Scheduler", "SideEffectsPolicy", "Turn", "TurnLike"]
 
 Mode = Literal["parallel", "serial"]
 """``parallel``: every call starts at once. ``serial``: one call at a time, in order."""
+
+SideEffectsPolicy = Literal["declared", "strict"]
+"""How a tool's side-effect flags schedule its calls in a parallel batch.
+
+* ``"declared"`` (default): a tool declared ``destructive=True`` is a barrier (the calls before
+  it finish, it runs alone, the calls after it wait); every other call starts at once. Tools
+  that declare nothing run as before.
+* ``"strict"``: only ``read_only=True`` tools start at once; every other call, destructive or
+  undeclared, is a barrier. For tools that share state and did not all say what they change.
+"""
 
 
 class _Phase:
@@ -120,11 +133,27 @@ TurnLike = Turn | _Phase
 class Scheduler:
     """Hands out turns for one batch (see the module docstring)."""
 
-    __slots__ = ("_batch_limiter", "_gate", "_phase", "_runtime", "_serial", "_tool_limiters")
+    __slots__ = (
+        "_batch_limiter",
+        "_gate",
+        "_phase",
+        "_runtime",
+        "_serial",
+        "_strict",
+        "_tool_limiters",
+    )
 
-    def __init__(self, runtime: Runtime, *, serial: bool, max_concurrency: int | None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        serial: bool,
+        max_concurrency: int | None,
+        side_effects: SideEffectsPolicy = "declared",
+    ) -> None:
         self._runtime = runtime
         self._serial = serial
+        self._strict = side_effects == "strict"
         self._batch_limiter = (
             anyio.CapacityLimiter(max_concurrency) if max_concurrency is not None else None
         )
@@ -136,7 +165,12 @@ class Scheduler:
         """The turn of the next call, in submission order."""
         gate, phase = self._gate, self._phase
         limiters = self._limiters(tool)
-        if self._serial or tool.sequential:
+        if (
+            self._serial
+            or tool.sequential
+            or tool.destructive
+            or (self._strict and not tool.read_only)
+        ):
             done = self._gate = self._runtime.event()
             self._phase = _Phase()
             return Turn(self._runtime, gate, phase, done, limiters)

@@ -54,6 +54,51 @@ async def slow(seconds: float, group: str) -> str:
     return f"slept {seconds}"
 
 
+live: collections.defaultdict[str, list[list[int]]] = collections.defaultdict(list)
+order: collections.defaultdict[str, list[str]] = collections.defaultdict(list)
+
+
+async def _beside(group: str, count: int, tag: str) -> None:
+    """Count this handler in ``group`` and wait until it has run beside ``count - 1`` others
+    at some moment (a sibling that already finished still counts)."""
+    running[group] += 1
+    most[group] = max(most[group], running[group])
+    order[group].append(f"+{tag}")
+    peak = [0]
+    live[group].append(peak)
+    for other in live[group]:
+        other[0] = max(other[0], running[group])
+    try:
+        while peak[0] < count:  # noqa: ASYNC110 - other requests' handlers move the count
+            await anyio.sleep(0.005)
+    finally:
+        live[group].remove(peak)
+        running[group] -= 1
+        order[group].append(f"-{tag}")
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
+async def look(group: str, until: int, tag: str) -> str:
+    """Read-only: wait until ``until`` handlers of ``group`` have run at once (this included)."""
+    await _beside(group, until, tag)
+    return "looked"
+
+
+@server.tool(annotations=ToolAnnotations(destructive_hint=True), structured_output=False)
+async def wipe(group: str, until: int, tag: str) -> str:
+    """Destructive: like ``look``, answering how many handlers of ``group`` were running when
+    it started."""
+    before = running[group]
+    await _beside(group, until, tag)
+    return f"{before} running before"
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
+def history(group: str) -> str:
+    """The starts (``+tag``) and ends (``-tag``) of ``look`` and ``wipe`` in ``group``."""
+    return " ".join(order[group])
+
+
 @server.tool(annotations=ToolAnnotations(read_only_hint=True))
 def stats(group: str) -> dict[str, int]:
     """Handlers of ``group``: running now, most at once, finished, cancelled."""

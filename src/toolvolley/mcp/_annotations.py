@@ -6,13 +6,16 @@ from typing import TypedDict
 
 import mcp_types
 
-__all__ = ["SideEffects", "may_resend", "side_effects"]
+__all__ = ["NO_SIDE_EFFECTS", "SideEffects", "may_resend", "side_effects"]
 
 
 class SideEffects(TypedDict):
     read_only: bool
     destructive: bool
     idempotent: bool
+
+
+NO_SIDE_EFFECTS = SideEffects(read_only=False, destructive=False, idempotent=False)
 
 
 def side_effects(annotations: mcp_types.ToolAnnotations | None) -> SideEffects:
@@ -23,7 +26,7 @@ def side_effects(annotations: mcp_types.ToolAnnotations | None) -> SideEffects:
     true and ``idempotentHint`` false (both meaningful only for a tool that is not read-only).
     """
     if annotations is None:
-        return SideEffects(read_only=False, destructive=False, idempotent=False)
+        return NO_SIDE_EFFECTS.copy()
     if annotations.read_only_hint:
         return SideEffects(read_only=True, destructive=False, idempotent=False)
     return SideEffects(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from types import TracebackType
 from typing import Any
@@ -15,8 +16,9 @@ from pydantic import ValidationError
 from typing_extensions import Self
 
 from .._errors import ToolError, ToolvolleyError, UserError
+from .._events import current_reporter
 from .._tools import Tool
-from ._annotations import may_resend, side_effects
+from ._annotations import NO_SIDE_EFFECTS, SideEffects, may_resend, side_effects
 from ._connection import ConnectFailed, Connection, list_tools
 from ._http import HttpTransport
 from ._results import result_value
@@ -48,13 +50,28 @@ class MCPServer:
     cancelled batch sends the server ``notifications/cancelled`` for it. When the server goes
     away mid-call (exits, closes the stream, writes garbage), every call in flight gets an
     ``error`` naming the server and what happened, and the next call or :meth:`tools` connects
-    again (a new process for stdio, a new session for HTTP). A call lost that way is sent again
-    only if the server marked its tool ``readOnlyHint`` or ``idempotentHint``.
+    again (a new process for stdio, a new session for HTTP). The server's progress notifications
+    for a call reach the batch's hooks as that call's progress (see
+    :func:`~toolvolley.report_progress`).
+
+    **Annotations are hints.** The MCP spec asks clients to treat a server's tool annotations
+    as untrusted unless the server is, so by default (``trust_hints=False``) they are kept in
+    :attr:`hints`, for display, and change nothing: the tools carry no side-effect flags (under
+    ``Executor(side_effects="strict")`` each call is a barrier) and a call lost with its
+    connection is never sent again. With ``trust_hints=True`` ``readOnlyHint``,
+    ``destructiveHint`` and ``idempotentHint`` become the tools' ``read_only``, ``destructive``
+    and ``idempotent`` flags, which the executor schedules by, and a lost call to a read-only or
+    idempotent tool is sent once more on a new connection.
     """
 
-    def __init__(self, transport: Transport, *, name: str | None = None) -> None:
+    def __init__(
+        self, transport: Transport, *, name: str | None = None, trust_hints: bool = False
+    ) -> None:
+        if not isinstance(trust_hints, bool):
+            raise UserError(f"MCPServer: trust_hints must be True or False, not {trust_hints!r}.")
         self._transport = transport
         self._name = name
+        self.trust_hints = trust_hints
         self._task_group: anyio.abc.TaskGroup | None = None
         self._current: Connection | None = None
         self._connections: set[Connection] = set()
@@ -70,22 +87,38 @@ class MCPServer:
         cwd: str | PathLike[str] | None = None,
         *,
         name: str | None = None,
+        trust_hints: bool = False,
     ) -> MCPServer:
         """A server run as a subprocess speaking MCP on stdin/stdout. ``env`` is added to a
-        minimal environment (``PATH``, ``HOME`` ...), as the MCP SDK does."""
+        minimal environment (``PATH``, ``HOME`` ...), as the MCP SDK does. ``trust_hints``: see
+        the class docstring."""
         if isinstance(args, str):
             raise UserError("MCPServer.stdio: args is a list of arguments, not one string.")
         transport = StdioTransport(
             command, tuple(args), dict(env) if env else None, None if cwd is None else str(cwd)
         )
-        return cls(transport, name=name)
+        return cls(transport, name=name, trust_hints=trust_hints)
 
     @classmethod
     def http(
-        cls, url: str, headers: Mapping[str, str] | None = None, *, name: str | None = None
+        cls,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        name: str | None = None,
+        trust_hints: bool = False,
     ) -> MCPServer:
-        """A server at ``url`` speaking MCP's streamable HTTP transport."""
-        return cls(HttpTransport(url, dict(headers) if headers else None), name=name)
+        """A server at ``url`` speaking MCP's streamable HTTP transport. ``trust_hints``: see
+        the class docstring."""
+        transport = HttpTransport(url, dict(headers) if headers else None)
+        return cls(transport, name=name, trust_hints=trust_hints)
+
+    @property
+    def hints(self) -> dict[str, SideEffects]:
+        """What the server's annotations claim of each tool (by the server's own names), as of
+        the last listing, trusted or not: ``{"read_only": ..., "destructive": ...,
+        "idempotent": ...}``."""
+        return {t.name: side_effects(t.annotations) for t in self._listing or ()}
 
     @property
     def name(self) -> str:
@@ -194,7 +227,9 @@ class MCPServer:
     # --- calls --------------------------------------------------------------------------------
 
     def _tool(self, mcp_tool: mcp_types.Tool, prefix: str) -> Tool:
-        resend = may_resend(mcp_tool.annotations)
+        trusted = self.trust_hints
+        resend = trusted and may_resend(mcp_tool.annotations)
+        flags = side_effects(mcp_tool.annotations) if trusted else NO_SIDE_EFFECTS
 
         async def call(**arguments: Any) -> Any:
             return await self._call(mcp_tool.name, arguments, resend=resend)
@@ -204,10 +239,15 @@ class MCPServer:
             mcp_tool.description or mcp_tool.title or "",
             mcp_tool.input_schema,
             call,
-            **side_effects(mcp_tool.annotations),
+            **flags,
         )
 
     async def _call(self, name: str, arguments: dict[str, Any], *, resend: bool) -> Any:
+        # Read in the call's own task: the SDK runs progress callbacks in tasks of its own.
+        reporter = current_reporter.get()
+        on_progress: _Progress | None = None
+        if reporter is not None:
+            on_progress = _Progress(reporter)
         for attempt in (1, 2):
             try:
                 connection = await self._connection()
@@ -215,7 +255,9 @@ class MCPServer:
                 raise ToolError(str(exc)) from exc
             connection.active += 1
             try:
-                result = await connection.session.call_tool(name, arguments)
+                result = await connection.session.call_tool(
+                    name, arguments, progress_callback=on_progress
+                )
             except MCPError as exc:
                 if exc.error.code != mcp_types.CONNECTION_CLOSED:
                     raise ToolError(
@@ -240,6 +282,27 @@ class MCPServer:
                 connection.release()
             return result_value(result)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Progress:
+    """The SDK's progress callback for one call: passes ``notifications/progress`` on to the
+    call's batch.
+
+    The SDK runs each notification's callback in a task of its own, and trio may run tasks
+    woken together in either order; MCP requires progress to increase with every notification,
+    so one that does not is stale and is dropped, and the events stay in order.
+    """
+
+    __slots__ = ("_last", "_reporter")
+
+    def __init__(self, reporter: Callable[[float, float | None, str | None], None]) -> None:
+        self._reporter = reporter
+        self._last = -math.inf
+
+    async def __call__(self, progress: float, total: float | None, message: str | None) -> None:
+        if progress > self._last:
+            self._last = progress
+            self._reporter(progress, total, message)
 
 
 def _error_text(exc: MCPError) -> str:
