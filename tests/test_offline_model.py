@@ -86,27 +86,38 @@ async def test_malformed_requests_get_provider_errors() -> None:
     status, body = await _body(FAST, "/v1/chat/completions", b"{not json")
     assert status == 400
     assert "not valid JSON" in json.loads(body)["error"]["message"]
-    status, body = await _body(FAST, "/v1/messages", {"model": "m", "messages": []})
+    status, body = await _body(FAST, "/v1/messages", {"model": "offline", "messages": []})
     assert status == 400
     assert json.loads(body)["error"]["message"] == "max_tokens: Field required"
     status, body = await _body(FAST, "/v1/nowhere", {})
     assert status == 404
-    orphan = {"model": "m", "messages": [{"role": "tool", "tool_call_id": "x", "content": "1"}]}
+    tool_message = {"role": "tool", "tool_call_id": "x", "content": "1"}
+    orphan = {"model": "offline", "messages": [tool_message]}
     status, body = await _body(FAST, "/v1/chat/completions", orphan)
     assert status == 400
     assert "must be a response to a preceeding message" in json.loads(body)["error"]["message"]
 
 
 @pytest.mark.anyio
-async def test_same_request_same_answer() -> None:
+async def test_same_request_same_answer_with_fresh_ids() -> None:
     request = {
-        "model": "m",
+        "model": "offline",
         "messages": [{"role": "user", "content": "Paris"}],
         "tools": CHAT_TOOLS,
     }
-    first = await _body(FAST, "/v1/chat/completions", request)
-    second = await _body(FAST, "/v1/chat/completions", request)
-    assert first == second
+    model = OfflineModel(token_rate=10_000, first_token_s=0)
+    first = json.loads((await _body(model, "/v1/chat/completions", request))[1])
+    second = json.loads((await _body(model, "/v1/chat/completions", request))[1])
+    assert (
+        first["choices"][0]["message"]["tool_calls"][0]["function"]
+        == (second["choices"][0]["message"]["tool_calls"][0]["function"])
+    )
+    ids = {first["id"], second["id"]}
+    ids |= {r["choices"][0]["message"]["tool_calls"][0]["id"] for r in (first, second)}
+    assert len(ids) == 4  # every response and every call has an id of its own
+    # ... and a fresh model gives the same ids in the same order: still deterministic.
+    again = OfflineModel(token_rate=10_000, first_token_s=0)
+    assert json.loads((await _body(again, "/v1/chat/completions", request))[1]) == first
 
 
 def test_settings_are_validated() -> None:
@@ -131,7 +142,7 @@ async def test_openai_chat_stream_parses_into_the_same_calls() -> None:
         base_url="http://x.invalid/v1", api_key="k", http_client=http
     ) as client:
         request: dict[str, Any] = {
-            "model": "m",
+            "model": "offline",
             "messages": [{"role": "user", "content": "Paris and York"}],
             "tools": CHAT_TOOLS,
         }
@@ -166,7 +177,7 @@ async def test_openai_responses_stream_parses_into_the_same_calls() -> None:
     async with openai.AsyncOpenAI(
         base_url="http://x.invalid/v1", api_key="k", http_client=http
     ) as client:
-        request: dict[str, Any] = {"model": "m", "input": "Paris and York", "tools": tools}
+        request: dict[str, Any] = {"model": "offline", "input": "Paris and York", "tools": tools}
         whole = await client.responses.create(**request)
         done: list[tuple[str, str]] = []
         stream = await client.responses.create(**request, stream=True)
@@ -191,7 +202,7 @@ async def test_anthropic_stream_parses_into_the_same_message() -> None:
         base_url="http://x.invalid", api_key="k", http_client=http
     ) as client:
         request: dict[str, Any] = {
-            "model": "m",
+            "model": "offline",
             "max_tokens": 100,
             "messages": [{"role": "user", "content": "Paris and York"}],
             "tools": tools,

@@ -32,18 +32,55 @@ def serve_model(
     first_token_s: Annotated[
         float, typer.Option("--first-token-s", help="Seconds before the first token.")
     ] = 0.2,
+    model_name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", help="A model name to answer to (repeat; default toolvolley-offline)."
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Largest request body accepted (413 past it).")
+    ] = 8 * 1024 * 1024,
+    script: Annotated[
+        str | None,
+        typer.Option(help="Replay the turns in this JSON file instead of planning (see docs)."),
+    ] = None,
 ) -> None:
     """Serve the offline model over HTTP: OpenAI Chat Completions and Responses under /v1,
     Anthropic Messages at /v1/messages. It is a deterministic planner, not an LLM."""
-    from ._serving import serve_forever
+    from ._errors import UserError
+    from ._serving import bind, serve_forever
     from .offline import OfflineApp, OfflineModel
 
-    model = OfflineModel(token_rate=token_rate, first_token_s=first_token_s)
+    names = model_name or ["toolvolley-offline", "offline"]
+    try:
+        if max_body_bytes < 1:
+            raise UserError("--max-body-bytes must be at least 1.")
+        model = OfflineModel(
+            token_rate=token_rate,
+            first_token_s=first_token_s,
+            name=names[0],
+            aliases=names[1:],
+            script=script,
+        )
+        sock = bind(host, port)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {_reason(exc)}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(
-        f"Offline model on http://{host}:{port}  "
+        f"Offline model {', '.join(model.models)} on http://{host}:{port}  "
         f"(OpenAI base_url http://{host}:{port}/v1, Anthropic base_url http://{host}:{port})"
     )
-    serve_forever(OfflineApp(model), host=host, port=port)
+    serve_forever(OfflineApp(model, max_body_bytes=max_body_bytes), sock=sock)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} (errno {exc.errno})"
+    return str(exc)
 
 
 @app.command()
