@@ -144,3 +144,18 @@ def served_slow() -> Iterator[tuple[str, Any]]:
         if process.poll() is None:
             process.kill()
             process.wait(10)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_local_server_needs_no_api_key(
+    served: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolvolley import Toolbox, run_loop
+    from toolvolley.demo import weather_tool
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    async with OpenAIChat(base_url=f"{served}/v1", model="offline") as model:
+        tool = weather_tool(forecast_url="http://127.0.0.1:9", geocoding_url="http://127.0.0.1:9")
+        outcome = await run_loop(model, "Weather in Seoul?", Toolbox([tool]))
+    assert [t.calls for t in outcome.turns] == [1, 0]

@@ -89,9 +89,14 @@ def demo(
         "What's the weather in Seoul, Tokyo and Paris?"
     ),
     serial: Annotated[
-        bool, typer.Option("--serial", help="Parallel tool calls off: one call per model turn.")
+        bool,
+        typer.Option(
+            "--serial", metavar="", help="Parallel tool calls off: one call per model turn."
+        ),
     ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print the report as JSON.")
+    ] = False,
     provider: Annotated[
         str,
         typer.Option(help="offline (default), or openai, responses, anthropic for a real model."),
@@ -120,9 +125,15 @@ def demo(
     timeline: Annotated[
         str | None, typer.Option(help="Also write the timelines to this .svg or .html file.")
     ] = None,
+    trace: Annotated[
+        str | None,
+        typer.Option(help="Also write a Chrome trace (chrome://tracing, Perfetto) to this .json."),
+    ] = None,
     debug: Annotated[
         bool,
-        typer.Option(help="On an error, print the full traceback instead of one line."),
+        typer.Option(
+            "--debug", metavar="", help="On an error, print the full traceback instead of one line."
+        ),
     ] = False,
 ) -> None:
     """The three-city weather exercise, measured: one response carrying several tool calls, run
@@ -145,6 +156,7 @@ def demo(
         extra_cities=tuple(extra_city or ()),
         debug=debug,
         timeline=timeline,
+        trace=trace,
     )
     raise typer.Exit(code)
 
@@ -157,9 +169,11 @@ def bench(
         str, typer.Option(help="Executor scenarios to run, e.g. ACE ('' for none).")
     ] = "ABCDE",
     streaming: Annotated[
-        bool, typer.Option(help="Run the streaming (early dispatch) scenarios.")
+        bool, typer.Option(metavar="", help="Run the streaming (early dispatch) scenarios.")
     ] = True,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print the report as JSON.")
+    ] = False,
     plot: Annotated[
         str | None,
         typer.Option(help="Also sweep 1 to 1,000 calls and chart speedup and efficiency (SVG)."),
@@ -168,6 +182,10 @@ def bench(
     max_calls: Annotated[int, typer.Option(help="Largest batch in the sweep.")] = 1000,
     timeline: Annotated[
         str | None, typer.Option(help="Write scenario A's timelines to this .svg or .html file.")
+    ] = None,
+    trace: Annotated[
+        str | None,
+        typer.Option(help="Write scenario A as a Chrome trace (chrome://tracing) to this .json."),
     ] = None,
     token_rate: Annotated[
         float, typer.Option(help="Streaming: the offline model's tokens a second.")
@@ -189,6 +207,7 @@ def bench(
             json_output=json_output,
             plot=plot,
             timeline=timeline,
+            trace=trace,
             sweep_latency=sweep_latency,
             max_calls=max_calls,
             token_rate=token_rate,
