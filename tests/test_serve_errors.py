@@ -135,6 +135,8 @@ def test_bad_field_is_named(url: str) -> None:
     body = _chat_tool(name="f", parameters="nope")
     error = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=10).json()["error"]
     assert error["param"] == "tools.0.function.parameters"
+    error = httpx.post(f"{url}/v1/chat/completions", json=OK_CHAT | {"n": 2}, timeout=10).json()
+    assert "generates one choice: n must be 1" in error["error"]["message"]
 
 
 def test_a_body_past_the_limit_is_refused_without_a_content_length(url: str) -> None:

@@ -100,9 +100,18 @@ class ChatRequest(_Open):
     stream_options: StreamOptions | None = None
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
-    n: Annotated[int, Field(ge=1, le=1)] | None = None  # one choice: the planner is deterministic
+    n: int | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+
+    @field_validator("n")
+    @classmethod
+    def _one_choice(cls, n: int | None) -> int | None:
+        if n is not None and n != 1:
+            raise ValueError(
+                "the offline model is deterministic and generates one choice: n must be 1"
+            )
+        return n
 
 
 # --- OpenAI Responses -----------------------------------------------------------------------
