@@ -14,7 +14,7 @@ import anyio
 from rich.console import Console
 from rich.markup import escape
 
-from ._errors import ModelError
+from ._errors import ModelError, UserError
 from ._serving import serve_in_thread
 from ._timeline import Bar, Timeline, save_timelines
 from ._trace import check_writable, demo_trace, write_trace
@@ -128,6 +128,8 @@ def _describe(exc: BaseException) -> str:
         cause = exc.__cause__
         why = exc.message if cause is None else _named(cause)
         return " ".join(f"model call failed ({exc.provider}): {why}".split())
+    if isinstance(exc, UserError):  # already says what to do
+        return str(exc)
     name = type(exc).__name__
     if "Connection" in name or "Connect" in name:
         return f"could not reach the model or service ({name}: {exc})"

@@ -235,13 +235,19 @@ def validate(kind: Kind, data: Any) -> Any:
     try:
         return _MODELS[kind].model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"] if not _is_union_branch(part))
-        if first["type"] == "missing":
+        errors = exc.errors()
+        where = _where(errors[0]["loc"])
+        same = [e for e in errors if _where(e["loc"]) == where]  # a union's branches
+        if errors[0]["type"] == "missing":
             message = f"{where}: Field required"
         else:
-            message = f"{where}: {first['msg']} (got {_short(first.get('input'))})"
+            reasons = " or ".join(dict.fromkeys(e["msg"] for e in same))
+            message = f"{where}: {reasons} (got {_short(errors[0].get('input'))})"
         raise wire_error(kind, 400, message, param=where or None) from exc
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc if not _is_union_branch(part))
 
 
 def _short(value: Any) -> str:
