@@ -128,3 +128,43 @@ async def test_the_readme_example_makes_its_three_calls_offline() -> None:
         "Paris: 3 C",
     ]
     assert "Paris: 3 C" in outcome.final_text
+
+
+def test_serve_model_replays_a_script_file(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    script = tmp_path / "turns.json"
+    script.write_text(json.dumps([TWO_CALLS, {"text": "Done."}]))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = ["serve-model", "--port", str(port), "--first-token-s", "0", "--token-rate", "5000"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "toolvolley", *args, "--script", str(script)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    body = {"model": "offline", "messages": [{"role": "user", "content": "x"}]}
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                first = httpx.post(url, json=body, timeout=5).json()
+                break
+            except httpx.TransportError:
+                assert process.poll() is None
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        calls = first["choices"][0]["message"]["tool_calls"]
+        assert [json.loads(c["function"]["arguments"]) for c in calls] == [
+            {"city": "Oslo"},
+            {"city": "Nowhere"},
+        ]
+        second = httpx.post(url, json=body, timeout=5).json()
+        assert second["choices"][0]["message"]["content"] == "Done."
+    finally:
+        process.terminate()
+        process.wait(10)
