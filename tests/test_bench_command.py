@@ -49,3 +49,15 @@ def test_bench_without_anything_to_run_prints_nothing_much() -> None:
     result = CliRunner().invoke(app, ["bench", "--only", "", "--no-streaming", "--json"])
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {}
+
+
+def test_bad_options_are_one_line_before_any_work(tmp_path: Path) -> None:
+    for args in (["--repeat", "0"], ["--trace", str(tmp_path / "no" / "x.json")]):
+        result = CliRunner().invoke(app, ["bench", "--only", "A", *args])
+        assert result.exit_code == 2
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.startswith("error:")
+    result = CliRunner().invoke(app, ["bench", "--help"], env={"COLUMNS": "200"})
+    flags = [line for line in result.stdout.splitlines() if "--json" in line or "--serial" in line]
+    assert flags
+    assert not [line for line in flags if "<bool>" in line]  # --json, not --json <bool>

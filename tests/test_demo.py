@@ -96,7 +96,11 @@ def test_default_run_has_three_calls_in_one_response_and_runs_them_at_once(
     # The report's figures agree with its own measurements (how fast belongs in benchmarks).
     sequential = [c["sequential_duration_s"] for c in report["calls"]]
     assert report["sequential_s"] >= sum(sequential) - 0.001  # one after another
-    assert report["ideal_speedup"] == pytest.approx(sum(sequential) / max(sequential), abs=0.01)
+    parallel = [c["parallel_duration_s"] for c in report["calls"]]
+    assert report["ideal_speedup"] == pytest.approx(
+        report["sequential_s"] / max(parallel), abs=0.01
+    )
+    assert report["speedup"] <= report["ideal_speedup"]  # the ideal bounds what was measured
     assert report["speedup"] == pytest.approx(
         report["sequential_s"] / report["parallel_s"], abs=0.01
     )
@@ -266,3 +270,55 @@ def test_timeline_file_has_a_bar_per_call_and_the_model(tmp_path: Any) -> None:
     assert "timeline written" in stderr
     rects = ET.parse(path).getroot().iter("{http://www.w3.org/2000/svg}rect")
     assert len([r for r in rects if r.get("class") == "bar"]) == 3 + 4  # twice 3 calls, + model
+
+
+class CountingService(WeatherService):
+    """The demo's weather service, counting the requests it answers."""
+
+    requests = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            type(self).requests += 1
+        await super().__call__(scope, receive, send)
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> type[CountingService]:
+    import toolvolley._demo_cli
+
+    CountingService.requests = 0
+    monkeypatch.setattr(toolvolley._demo_cli, "WeatherService", CountingService)
+    return CountingService
+
+
+def test_serial_reports_only_what_it_ran(counted: type[CountingService]) -> None:
+    code, report, _ = run("--json", "--serial", *FAST)
+    assert code == 0
+    assert report is not None
+    # Two requests a look-up: three look-ups in the serial conversation and three in the
+    # parallel one it is compared with; no other run of the calls.
+    assert counted.requests == 12
+    assert [c["name"] for c in report["calls"]] == ["get_weather"] * 3
+    assert all(c["sequential_duration_s"] is not None for c in report["calls"])
+    result = CliRunner().invoke(app, ["demo", "--serial", *FAST], env={"COLUMNS": "120"})
+    assert "Parallel tool calls off, one call per model turn" in result.stdout
+    assert "All at once" not in result.stdout
+
+
+def test_an_unwritable_output_path_fails_before_the_demo_runs(
+    counted: type[CountingService],
+) -> None:
+    for flag in ("--timeline", "--trace"):
+        code, _, stderr = run(*FAST, flag, "/no/such/dir/x.svg")
+        assert code == 1
+        assert stderr.count("\n") == 1
+        assert "does not exist" in stderr
+    assert counted.requests == 0  # checked before any work
+
+
+def test_help_shows_boolean_options_as_flags() -> None:
+    result = CliRunner().invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
+    flags = [line for line in result.stdout.splitlines() if "--json" in line or "--serial" in line]
+    assert flags
+    assert not [line for line in flags if "<bool>" in line]  # --json, not --json <bool>

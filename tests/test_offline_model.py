@@ -86,27 +86,38 @@ async def test_malformed_requests_get_provider_errors() -> None:
     status, body = await _body(FAST, "/v1/chat/completions", b"{not json")
     assert status == 400
     assert "not valid JSON" in json.loads(body)["error"]["message"]
-    status, body = await _body(FAST, "/v1/messages", {"model": "m", "messages": []})
+    status, body = await _body(FAST, "/v1/messages", {"model": "offline", "messages": []})
     assert status == 400
     assert json.loads(body)["error"]["message"] == "max_tokens: Field required"
     status, body = await _body(FAST, "/v1/nowhere", {})
     assert status == 404
-    orphan = {"model": "m", "messages": [{"role": "tool", "tool_call_id": "x", "content": "1"}]}
+    tool_message = {"role": "tool", "tool_call_id": "x", "content": "1"}
+    orphan = {"model": "offline", "messages": [tool_message]}
     status, body = await _body(FAST, "/v1/chat/completions", orphan)
     assert status == 400
     assert "must be a response to a preceeding message" in json.loads(body)["error"]["message"]
 
 
 @pytest.mark.anyio
-async def test_same_request_same_answer() -> None:
+async def test_same_request_same_answer_with_fresh_ids() -> None:
     request = {
-        "model": "m",
+        "model": "offline",
         "messages": [{"role": "user", "content": "Paris"}],
         "tools": CHAT_TOOLS,
     }
-    first = await _body(FAST, "/v1/chat/completions", request)
-    second = await _body(FAST, "/v1/chat/completions", request)
-    assert first == second
+    model = OfflineModel(token_rate=10_000, first_token_s=0)
+    first = json.loads((await _body(model, "/v1/chat/completions", request))[1])
+    second = json.loads((await _body(model, "/v1/chat/completions", request))[1])
+    assert (
+        first["choices"][0]["message"]["tool_calls"][0]["function"]
+        == (second["choices"][0]["message"]["tool_calls"][0]["function"])
+    )
+    ids = {first["id"], second["id"]}
+    ids |= {r["choices"][0]["message"]["tool_calls"][0]["id"] for r in (first, second)}
+    assert len(ids) == 4  # every response and every call has an id of its own
+    # ... and a fresh model gives the same ids in the same order: still deterministic.
+    again = OfflineModel(token_rate=10_000, first_token_s=0)
+    assert json.loads((await _body(again, "/v1/chat/completions", request))[1]) == first
 
 
 def test_settings_are_validated() -> None:
@@ -131,7 +142,7 @@ async def test_openai_chat_stream_parses_into_the_same_calls() -> None:
         base_url="http://x.invalid/v1", api_key="k", http_client=http
     ) as client:
         request: dict[str, Any] = {
-            "model": "m",
+            "model": "offline",
             "messages": [{"role": "user", "content": "Paris and York"}],
             "tools": CHAT_TOOLS,
         }
@@ -166,7 +177,7 @@ async def test_openai_responses_stream_parses_into_the_same_calls() -> None:
     async with openai.AsyncOpenAI(
         base_url="http://x.invalid/v1", api_key="k", http_client=http
     ) as client:
-        request: dict[str, Any] = {"model": "m", "input": "Paris and York", "tools": tools}
+        request: dict[str, Any] = {"model": "offline", "input": "Paris and York", "tools": tools}
         whole = await client.responses.create(**request)
         done: list[tuple[str, str]] = []
         stream = await client.responses.create(**request, stream=True)
@@ -191,7 +202,7 @@ async def test_anthropic_stream_parses_into_the_same_message() -> None:
         base_url="http://x.invalid", api_key="k", http_client=http
     ) as client:
         request: dict[str, Any] = {
-            "model": "m",
+            "model": "offline",
             "max_tokens": 100,
             "messages": [{"role": "user", "content": "Paris and York"}],
             "tools": tools,
@@ -203,3 +214,142 @@ async def test_anthropic_stream_parses_into_the_same_message() -> None:
         (b.type, getattr(b, "input", None)) for b in whole.content
     ]
     assert streamed.stop_reason == "tool_use"
+
+
+# --- free text, parameters honoured ---------------------------------------------------------
+
+CITY_ONLY = ToolSpec(
+    "get_weather",
+    {
+        "type": "object",
+        "properties": {"city": {"type": "string", "description": "City name"}},
+        "required": ["city"],
+    },
+)
+
+
+def test_a_list_in_the_text_is_one_call_per_item() -> None:
+    reply = plan(Conversation([CITY_ONLY], "What's the weather in Seoul, Tokyo and Paris?"))
+    assert [c.arguments for c in reply.calls] == [
+        {"city": "Seoul"},
+        {"city": "Tokyo"},
+        {"city": "Paris"},
+    ]
+
+
+def test_each_items_parts_go_to_the_parameters_they_fit() -> None:
+    tool = ToolSpec(
+        "get_weather",
+        {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "state": {"type": "string", "description": "the state's full name"},
+                "country": {"type": "string"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["city"],
+        },
+    )
+    text = "Weather for Dallas, TX, Lyon, France and Austin, Texas in celsius please"
+    assert [c.arguments for c in plan(Conversation([tool], text)).calls] == [
+        {"city": "Dallas", "state": "Texas", "unit": "celsius"},
+        {"city": "Lyon", "country": "France", "unit": "celsius"},
+        {"city": "Austin", "state": "Texas", "unit": "celsius"},
+    ]
+
+
+def test_the_follow_up_answers_whatever_the_transcript_wrote() -> None:
+    conversation = Conversation(
+        [CITY_ONLY],
+        "weather in Seoul and Paris",
+        calls_made=[("get_weather", {"city": "SEOUL, KR"}), ("get_weather", {"city": "paris"})],
+        results=[("get_weather", "7 C", False), ("get_weather", "9 C", False)],
+    )
+    reply = plan(conversation)
+    assert reply.calls == []
+    assert "7 C" in reply.text
+    assert "9 C" in reply.text
+
+
+def test_tool_choice_none_required_and_named() -> None:
+    text = "What's the weather in Seoul and Paris?"
+    assert plan(Conversation([CITY_ONLY, TIME], text, tool_choice="none")).calls == []
+    named = plan(
+        Conversation([CITY_ONLY, TIME], text, tool_choice="required", forced_tool="get_time")
+    )
+    assert [c.name for c in named.calls] == ["get_time"]  # nothing fits: one call all the same
+    required = plan(Conversation([TIME], "Hello", tool_choice="required"))
+    assert [c.name for c in required.calls] == ["get_time"]
+
+
+@pytest.mark.anyio
+async def test_max_tokens_cuts_with_each_providers_stop_reason() -> None:
+    text = {"role": "user", "content": "Hello " * 40}
+    status, body = await _body(
+        FAST, "/v1/chat/completions", {"model": "offline", "messages": [text], "max_tokens": 3}
+    )
+    choice = json.loads(body)["choices"][0]
+    assert (status, choice["finish_reason"]) == (200, "length")
+    assert len(choice["message"]["content"]) == 12  # 3 tokens of 4 characters
+    _, body = await _body(
+        FAST, "/v1/messages", {"model": "offline", "messages": [text], "max_tokens": 3}
+    )
+    assert json.loads(body)["stop_reason"] == "max_tokens"
+    _, body = await _body(
+        FAST, "/v1/responses", {"model": "offline", "input": "Hi " * 40, "max_output_tokens": 3}
+    )
+    response = json.loads(body)
+    assert response["status"] == "incomplete"
+    assert response["incomplete_details"] == {"reason": "max_output_tokens"}
+    # Tool calls that do not fit whole are left out, and the stop reason says so.
+    request = {
+        "model": "offline",
+        "messages": [{"role": "user", "content": "Paris and New York"}],
+        "tools": CHAT_TOOLS,
+        "max_completion_tokens": 12,
+    }
+    choice = json.loads((await _body(FAST, "/v1/chat/completions", request))[1])["choices"][0]
+    assert choice["finish_reason"] == "length"
+    assert len(choice["message"]["tool_calls"]) == 1
+
+
+@pytest.mark.anyio
+async def test_previous_response_id_continues_a_stored_conversation() -> None:
+    model = OfflineModel(token_rate=10_000, first_token_s=0, stored_responses=1)
+    tools = [{"type": "function", "name": "get_weather", "parameters": WEATHER.parameters}]
+    first = json.loads(
+        (
+            await _body(
+                model, "/v1/responses", {"model": "offline", "input": "Paris", "tools": tools}
+            )
+        )[1]
+    )
+    call = first["output"][0]
+    follow_up = {
+        "model": "offline",
+        "previous_response_id": first["id"],
+        "input": [{"type": "function_call_output", "call_id": call["call_id"], "output": "9 C"}],
+        "tools": tools,
+    }
+    status, body = await _body(model, "/v1/responses", follow_up)
+    assert status == 200
+    assert "9 C" in json.loads(body)["output"][0]["content"][0]["text"]
+    # Bounded: one response is kept, so the first one has been forgotten by now.
+    status, body = await _body(model, "/v1/responses", follow_up)
+    assert status == 400
+    assert json.loads(body)["error"]["param"] == "previous_response_id"
+
+
+@pytest.mark.anyio
+async def test_include_usage_adds_a_usage_chunk() -> None:
+    request = {
+        "model": "offline",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    _, body = await _body(FAST, "/v1/chat/completions", request)
+    events = [json.loads(line[6:]) for line in body.decode().splitlines() if line[6:7] == "{"]
+    assert events[-1]["choices"] == []
+    assert events[-1]["usage"]["completion_tokens"] > 0

@@ -9,11 +9,15 @@ from typing import Any
 
 import anyio
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ._calls import ToolResult
+from ._errors import UserError
 from ._executor import Executor
 from ._timeline import Timeline, save_timelines
+from ._trace import TraceSection, check_writable, write_trace
 from .bench import run_executor_benchmark, run_streaming_benchmark, run_sweep
 from .bench._executor import TOOLBOX, make_calls, scenarios
 from .bench._plot import sweep_svg
@@ -44,9 +48,18 @@ def run_bench_command(
     token_rate: float = 50.0,
     first_token_s: float = 0.2,
     mcp: bool = False,
+    trace: str | None = None,
 ) -> int:
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
+    try:  # every option that can fail is checked before the benchmark runs
+        if repeat < 1:
+            raise UserError(f"--repeat must be at least 1, not {repeat}.")
+        for flag, target in (("--plot", plot), ("--timeline", timeline), ("--trace", trace)):
+            check_writable(target, flag)
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
     sizes = (
         [n for n in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if n <= max_calls] if plot else None
     )
@@ -89,9 +102,26 @@ def run_bench_command(
     if plot and "sweep" in report:
         Path(plot).write_text(sweep_svg(report["sweep"]), encoding="utf-8")
         err.print(f"chart written to {plot}")
-    if timeline:
-        path = _timeline(timeline, scale)
-        err.print(f"timeline written to {path}")
+    if timeline or trace:
+        serial, parallel, description = _scenario_a(scale)
+        if timeline:
+            path = save_timelines(
+                timeline,
+                [
+                    (f"{description}, serial", Timeline.from_results(serial)),
+                    (f"{description}, parallel", Timeline.from_results(parallel)),
+                ],
+            )
+            err.print(f"timeline written to {path}")
+        if trace:
+            path = write_trace(
+                trace,
+                [
+                    TraceSection(f"{description}, serial", serial),
+                    TraceSection(f"{description}, parallel", parallel),
+                ],
+            )
+            err.print(f"trace written to {path}")
     if json_output:
         out.print_json(json.dumps(report))
     else:
@@ -99,19 +129,13 @@ def run_bench_command(
     return 0
 
 
-def _timeline(path: str, scale: float) -> Path:
-    """Scenario A once each way, as a picture."""
+def _scenario_a(scale: float) -> tuple[list[ToolResult], list[ToolResult], str]:
+    """Scenario A once each way, for the timeline and the trace."""
     scenario = scenarios(scale)[0]
     calls = make_calls(scenario.tool, scenario.latencies, "seconds")
     serial = anyio.run(Executor(TOOLBOX, mode="serial").run, calls)
     parallel = anyio.run(Executor(TOOLBOX).run, calls)
-    return save_timelines(
-        path,
-        [
-            (f"{scenario.description}, serial", Timeline.from_results(serial)),
-            (f"{scenario.description}, parallel", Timeline.from_results(parallel)),
-        ],
-    )
+    return serial, parallel, scenario.description
 
 
 def _render(console: Console, report: dict[str, Any]) -> None:

@@ -32,18 +32,55 @@ def serve_model(
     first_token_s: Annotated[
         float, typer.Option("--first-token-s", help="Seconds before the first token.")
     ] = 0.2,
+    model_name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", help="A model name to answer to (repeat; default toolvolley-offline)."
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Largest request body accepted (413 past it).")
+    ] = 8 * 1024 * 1024,
+    script: Annotated[
+        str | None,
+        typer.Option(help="Replay the turns in this JSON file instead of planning (see docs)."),
+    ] = None,
 ) -> None:
     """Serve the offline model over HTTP: OpenAI Chat Completions and Responses under /v1,
     Anthropic Messages at /v1/messages. It is a deterministic planner, not an LLM."""
-    from ._serving import serve_forever
+    from ._errors import UserError
+    from ._serving import bind, serve_forever
     from .offline import OfflineApp, OfflineModel
 
-    model = OfflineModel(token_rate=token_rate, first_token_s=first_token_s)
+    names = model_name or ["toolvolley-offline", "offline"]
+    try:
+        if max_body_bytes < 1:
+            raise UserError("--max-body-bytes must be at least 1.")
+        model = OfflineModel(
+            token_rate=token_rate,
+            first_token_s=first_token_s,
+            name=names[0],
+            aliases=names[1:],
+            script=script,
+        )
+        sock = bind(host, port)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {_reason(exc)}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(
-        f"Offline model on http://{host}:{port}  "
+        f"Offline model {', '.join(model.models)} on http://{host}:{port}  "
         f"(OpenAI base_url http://{host}:{port}/v1, Anthropic base_url http://{host}:{port})"
     )
-    serve_forever(OfflineApp(model), host=host, port=port)
+    serve_forever(OfflineApp(model, max_body_bytes=max_body_bytes), sock=sock)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} (errno {exc.errno})"
+    return str(exc)
 
 
 @app.command()
@@ -52,9 +89,14 @@ def demo(
         "What's the weather in Seoul, Tokyo and Paris?"
     ),
     serial: Annotated[
-        bool, typer.Option("--serial", help="Parallel tool calls off: one call per model turn.")
+        bool,
+        typer.Option(
+            "--serial", metavar="", help="Parallel tool calls off: one call per model turn."
+        ),
     ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print the report as JSON.")
+    ] = False,
     provider: Annotated[
         str,
         typer.Option(help="offline (default), or openai, responses, anthropic for a real model."),
@@ -83,9 +125,15 @@ def demo(
     timeline: Annotated[
         str | None, typer.Option(help="Also write the timelines to this .svg or .html file.")
     ] = None,
+    trace: Annotated[
+        str | None,
+        typer.Option(help="Also write a Chrome trace (chrome://tracing, Perfetto) to this .json."),
+    ] = None,
     debug: Annotated[
         bool,
-        typer.Option(help="On an error, print the full traceback instead of one line."),
+        typer.Option(
+            "--debug", metavar="", help="On an error, print the full traceback instead of one line."
+        ),
     ] = False,
 ) -> None:
     """The three-city weather exercise, measured: one response carrying several tool calls, run
@@ -108,6 +156,7 @@ def demo(
         extra_cities=tuple(extra_city or ()),
         debug=debug,
         timeline=timeline,
+        trace=trace,
     )
     raise typer.Exit(code)
 
@@ -120,9 +169,11 @@ def bench(
         str, typer.Option(help="Executor scenarios to run, e.g. ACE ('' for none).")
     ] = "ABCDE",
     streaming: Annotated[
-        bool, typer.Option(help="Run the streaming (early dispatch) scenarios.")
+        bool, typer.Option(metavar="", help="Run the streaming (early dispatch) scenarios.")
     ] = True,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", metavar="", help="Print the report as JSON.")
+    ] = False,
     plot: Annotated[
         str | None,
         typer.Option(help="Also sweep 1 to 1,000 calls and chart speedup and efficiency (SVG)."),
@@ -131,6 +182,10 @@ def bench(
     max_calls: Annotated[int, typer.Option(help="Largest batch in the sweep.")] = 1000,
     timeline: Annotated[
         str | None, typer.Option(help="Write scenario A's timelines to this .svg or .html file.")
+    ] = None,
+    trace: Annotated[
+        str | None,
+        typer.Option(help="Write scenario A as a Chrome trace (chrome://tracing) to this .json."),
     ] = None,
     token_rate: Annotated[
         float, typer.Option(help="Streaming: the offline model's tokens a second.")
@@ -155,6 +210,7 @@ def bench(
             json_output=json_output,
             plot=plot,
             timeline=timeline,
+            trace=trace,
             sweep_latency=sweep_latency,
             max_calls=max_calls,
             token_rate=token_rate,

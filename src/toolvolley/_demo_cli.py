@@ -14,9 +14,10 @@ import anyio
 from rich.console import Console
 from rich.markup import escape
 
-from ._errors import ModelError
+from ._errors import ModelError, UserError
 from ._serving import serve_in_thread
 from ._timeline import Bar, Timeline, save_timelines
+from ._trace import check_writable, demo_trace, write_trace
 from .demo import DemoReport, DemoSettings, WeatherService, run_demo
 from .demo._runner import Provider
 
@@ -46,11 +47,14 @@ def run_demo_command(
     extra_cities: tuple[str, ...],
     debug: bool,
     timeline: str | None = None,
+    trace: str | None = None,
 ) -> int:
     """Run the demo and print it; returns the exit code (1 when anything failed)."""
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     try:
+        for flag, path in (("--timeline", timeline), ("--trace", trace)):
+            check_writable(path, flag)  # before the demo runs, not after
         if provider not in ("offline", "openai", "responses", "anthropic"):
             raise ValueError(
                 f"--provider must be offline, openai, responses or anthropic, not {provider!r}"
@@ -92,14 +96,18 @@ def run_demo_command(
         _render(out, report, weather_url or "a local Open-Meteo-style service on loopback")
     if timeline:
         sequential, parallel = _timelines(report)
+        first, second = _headings(report)
         saved = save_timelines(
             timeline,
             [
-                (f"One after another: {report.sequential_s:.2f} s", sequential),
-                (f"All at once, as written: {report.parallel_s:.2f} s", parallel),
+                (f"{first}: {report.sequential_s:.2f} s", sequential),
+                (f"{second}: {report.parallel_s:.2f} s", parallel),
             ],
         )
         err.print(f"timeline written to {saved}")
+    if trace:
+        saved_trace = write_trace(trace, demo_trace(report))
+        err.print(f"trace written to {saved_trace}")
     for failed in report.failed:
         err.print(f"[bold red]failed:[/] {failed.call_id} {failed.name}: {escape(failed.content)}")
     return 1 if report.failed else 0
@@ -120,6 +128,8 @@ def _describe(exc: BaseException) -> str:
         cause = exc.__cause__
         why = exc.message if cause is None else _named(cause)
         return " ".join(f"model call failed ({exc.provider}): {why}".split())
+    if isinstance(exc, UserError):  # already says what to do
+        return str(exc)
     name = type(exc).__name__
     if "Connection" in name or "Connect" in name:
         return f"could not reach the model or service ({name}: {exc})"
@@ -152,15 +162,15 @@ def _render(console: Console, report: DemoReport, weather: str) -> None:
         )
     sequential, parallel = _timelines(report)
     span = max(sequential.span_s, parallel.span_s, 1e-9)  # both drawn to the same scale
+    first, second = _headings(report)
     console.print()
-    console.print(f"[bold]One after another[/]  {report.sequential_s:.2f} s")
+    console.print(f"[bold]{first}[/]  {report.sequential_s:.2f} s")
     console.print(escape(sequential.render(width=36, span_s=span)))
-    heading = "All at once, as written" if report.first_turn else "All at once"
-    console.print(f"[bold]{heading}[/]  {report.parallel_s:.2f} s")
+    console.print(f"[bold]{second}[/]  {report.parallel_s:.2f} s")
     console.print(escape(parallel.render(width=36, span_s=span)))
     console.print(
         f"\n[bold]Speedup {report.speedup:.2f}x[/] (ideal {report.ideal_speedup:.2f}x: "
-        "the calls' total time over the longest call)"
+        "the time one after another over the longest call at once)"
     )
     console.print(
         f"\n[bold]Final answer[/] ({report.model_turns} model turns, "
@@ -174,6 +184,17 @@ def _render(console: Console, report: DemoReport, weather: str) -> None:
             f"model turns: parallel tool calls off cost "
             f"{report.end_to_end_s - report.parallel_conversation_s:.2f} s here."
         )
+
+
+def _headings(report: DemoReport) -> tuple[str, str]:
+    """What each timeline shows: in --serial mode, the tool time of the serial conversation
+    (one call per model turn) and of the parallel comparison conversation's first turn."""
+    if report.mode == "serial":
+        return (
+            "Parallel tool calls off, one call per model turn (tool time)",
+            "Parallel tool calls on, the comparison conversation's first turn",
+        )
+    return "One after another", "All at once, as written" if report.first_turn else "All at once"
 
 
 def _timelines(report: DemoReport) -> tuple[Timeline, Timeline]:

@@ -11,21 +11,38 @@ from typing import Any
 
 from ._optional import require
 
-__all__ = ["serve_forever", "serve_in_thread"]
+__all__ = ["bind", "serve_forever", "serve_in_thread"]
 
 
-def _server(app: Any) -> Any:
+def _server(app: Any, graceful_s: float = 0.5) -> Any:
     uvicorn: Any = require("uvicorn", "cli")
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    # Open streams are cut after graceful_s on shutdown, so SIGTERM ends the server within a second.
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_graceful_shutdown=graceful_s,
+    )
     return uvicorn.Server(config)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; ``OSError`` (e.g. the port is in use) before anything is printed."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 @contextmanager
 def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``app`` from a background thread; yields its base URL (``http://127.0.0.1:PORT``)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock = bind(host, port)
     server = _server(app)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="toolvolley-server", daemon=True
@@ -44,9 +61,9 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iter
         sock.close()
 
 
-def serve_forever(app: Any, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve ``app`` until interrupted (used by the CLI)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    _server(app).run(sockets=[sock])
+def serve_forever(app: Any, *, sock: socket.socket) -> None:
+    """Serve ``app`` on the bound ``sock`` until SIGINT or SIGTERM (used by the CLI)."""
+    try:
+        _server(app).run(sockets=[sock])
+    finally:
+        sock.close()

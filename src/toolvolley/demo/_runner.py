@@ -80,10 +80,46 @@ class DemoReport:
 
     @property
     def failed(self) -> tuple[ToolResult, ...]:
-        return tuple(r for r in self.parallel if not r.ok)
+        made = self.sequential if self.mode == "serial" else self.parallel
+        return tuple(r for r in made if not r.ok)
 
     def as_json(self) -> dict[str, Any]:
+        if self.mode == "serial":  # the calls the serial conversation made, in its order
+            pairs: list[tuple[ToolResult, ToolResult | None]] = list(
+                zip(self.sequential, self.parallel, strict=False)
+            )
+            pairs += [(r, None) for r in self.sequential[len(pairs) :]]
+            return self._json(
+                [
+                    {
+                        "id": r.call_id,
+                        "name": r.name,
+                        "status": r.status,
+                        "content": r.content,
+                        "sequential_duration_s": round(r.duration, 4),
+                        "parallel_duration_s": None if p is None else round(p.duration, 4),
+                    }
+                    for r, p in pairs
+                ]
+            )
         by_id = {r.call_id: r for r in self.sequential}
+        return self._json(
+            [
+                {
+                    "id": r.call_id,
+                    "name": r.name,
+                    "status": r.status,
+                    "content": r.content,
+                    "sequential_duration_s": round(by_id[r.call_id].duration, 4)
+                    if r.call_id in by_id
+                    else None,
+                    "parallel_duration_s": round(r.duration, 4),
+                }
+                for r in self.parallel
+            ]
+        )
+
+    def _json(self, calls: list[dict[str, Any]]) -> dict[str, Any]:
         return {
             "prompt": self.prompt,
             "provider": self.provider,
@@ -110,19 +146,7 @@ class DemoReport:
             else round(self.parallel_conversation_s, 4),
             "parallel_conversation_turns": self.parallel_conversation_turns,
             "failed_calls": len(self.failed),
-            "calls": [
-                {
-                    "id": r.call_id,
-                    "name": r.name,
-                    "status": r.status,
-                    "content": r.content,
-                    "sequential_duration_s": round(by_id[r.call_id].duration, 4)
-                    if r.call_id in by_id
-                    else None,
-                    "parallel_duration_s": round(r.duration, 4),
-                }
-                for r in self.parallel
-            ],
+            "calls": calls,
         }
 
 
@@ -134,7 +158,11 @@ def make_model(settings: DemoSettings) -> ModelAdapter:
     if settings.model:
         options["model"] = settings.model
     if settings.provider == "offline":
-        engine = OfflineModel(token_rate=settings.token_rate, first_token_s=settings.first_token_s)
+        engine = OfflineModel(
+            token_rate=settings.token_rate,
+            first_token_s=settings.first_token_s,
+            aliases=(settings.model,) if settings.model else ("offline",),
+        )
         return OpenAIChat.offline(engine, **options)
     key = settings.api_key or ("not-needed" if settings.base_url else None)
     kinds: dict[str, type[OpenAIChat | OpenAIResponses | AnthropicMessages]] = {
@@ -210,7 +238,7 @@ async def _parallel(
         sequential_s=sequential_s,
         parallel_s=parallel_s,
         speedup=sequential_s / parallel_s if parallel_s > 0 else 1.0,
-        ideal_speedup=_ideal(sequential),
+        ideal_speedup=_ideal(sequential_s, parallel),
         end_to_end_s=first.wall_s + rest.wall_s,
         model_s=first.model_s + rest.model_s,
         final_answer=rest.final_text,
@@ -238,12 +266,14 @@ async def _serial(
     calls = [c for turn in outcome.turns for c in turn.tool_calls]
     if not calls:
         raise UserError(f"The model answered without calling a tool: {outcome.final_text!r}")
-    progress(f"For comparison, running the same {len(calls)} calls at once")
-    parallel, parallel_s = await _timed_run(Executor(toolbox), calls)
+    # The comparison is a conversation the demo really has: the same prompt with parallel tool
+    # calls on. Its first turn's calls are the "at once" run.
     progress("For comparison, the same conversation with parallel tool calls on")
     started = time.perf_counter()
     with_parallel = await run_loop(model, settings.prompt, toolbox, max_turns=16)
     parallel_conversation_s = time.perf_counter() - started
+    parallel = list(with_parallel.turns[0].results)
+    parallel_s = with_parallel.turns[0].tools_s
     sequential_s = sum(t.tools_s for t in outcome.turns)
     return DemoReport(
         prompt=settings.prompt,
@@ -255,7 +285,7 @@ async def _serial(
         sequential_s=sequential_s,
         parallel_s=parallel_s,
         speedup=sequential_s / parallel_s if parallel_s > 0 else 1.0,
-        ideal_speedup=_ideal(sequential),
+        ideal_speedup=_ideal(sequential_s, parallel),
         end_to_end_s=end_to_end,
         model_s=outcome.model_s,
         final_answer=outcome.final_text,
@@ -263,7 +293,7 @@ async def _serial(
         parallel_conversation_turns=with_parallel.model_turns,
         sequential=tuple(sequential),
         parallel=tuple(parallel),
-        calls=tuple(calls),
+        calls=(*calls, *with_parallel.turns[0].tool_calls),
     )
 
 
@@ -275,6 +305,9 @@ async def _timed_run(
     return results, time.perf_counter() - started
 
 
-def _ideal(results: Sequence[ToolResult]) -> float:
-    report = BatchReport.from_results(results)
-    return report.sum_s / report.ideal_s if report.ideal_s > 0 else 1.0
+def _ideal(sequential_s: float, parallel: Sequence[ToolResult]) -> float:
+    """The one-after-another time over the longest call of the run at once: the speedup if
+    every call had started at the same moment. The run's wall time is at least its longest
+    call, so the measured speedup cannot exceed it."""
+    longest = BatchReport.from_results(parallel).ideal_s
+    return sequential_s / longest if longest > 0 else 1.0

@@ -18,11 +18,7 @@ def error(message: str, status: int = 400) -> WireError:
 
 
 def parse(body: dict[str, Any]) -> Conversation:
-    if not isinstance(body.get("max_tokens"), int):
-        raise error("max_tokens: Field required")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise error("messages: at least one message is required")
+    messages: list[dict[str, Any]] = body["messages"]  # checked by _requests
     tools = [
         ToolSpec(t["name"], t.get("input_schema") or {})
         for t in body.get("tools") or []
@@ -52,6 +48,10 @@ def parse(body: dict[str, Any]) -> Conversation:
         calls_made=calls,
         results=results,
         parallel=not choice.get("disable_parallel_tool_use", False),
+        tool_choice={"none": "none", "any": "required", "tool": "required"}.get(
+            str(choice.get("type")), "auto"
+        ),
+        forced_tool=choice.get("name") if choice.get("type") == "tool" else None,
     )
 
 
@@ -104,6 +104,12 @@ def _content(gen: Generation) -> list[dict[str, Any]]:
     return blocks
 
 
+def _stop_reason(gen: Generation) -> str:
+    if gen.truncated:
+        return "max_tokens"
+    return "tool_use" if gen.reply.calls else "end_turn"
+
+
 def _message(gen: Generation, *, done: bool) -> dict[str, Any]:
     return {
         "id": gen.message_id("msg_"),
@@ -111,7 +117,7 @@ def _message(gen: Generation, *, done: bool) -> dict[str, Any]:
         "role": "assistant",
         "model": gen.model,
         "content": _content(gen) if done else [],
-        "stop_reason": ("tool_use" if gen.reply.calls else "end_turn") if done else None,
+        "stop_reason": _stop_reason(gen) if done else None,
         "stop_sequence": None,
         "usage": {
             "input_tokens": gen.input_tokens,
@@ -158,7 +164,7 @@ def stream_frames(gen: Generation) -> list[Frame]:
                 for piece in pieces(json.dumps(block["input"], ensure_ascii=False))
             ]
         frames.append(event("content_block_stop", index=index))
-    stop = "tool_use" if gen.reply.calls else "end_turn"
+    stop = _stop_reason(gen)
     frames.append(
         event(
             "message_delta",

@@ -39,7 +39,16 @@ def parse(body: dict[str, Any]) -> Conversation:
         calls_made=calls,
         results=results,
         parallel=body.get("parallel_tool_calls", True) is not False,
+        **_choice(body.get("tool_choice")),
     )
+
+
+def _choice(choice: Any) -> dict[str, Any]:
+    """``tool_choice`` ("none", "auto", "required" or a named function) as planner settings."""
+    if isinstance(choice, dict):
+        named = choice.get("function") or choice  # Chat nests the name, Responses does not
+        return {"tool_choice": "required", "forced_tool": named.get("name")}
+    return {"tool_choice": choice or "auto"}
 
 
 def _check_tool_answers(messages: list[dict[str, Any]]) -> None:
@@ -96,6 +105,8 @@ def _usage(gen: Generation) -> dict[str, int]:
 
 
 def _finish_reason(gen: Generation) -> str:
+    if gen.truncated:
+        return "length"
     return "tool_calls" if gen.reply.calls else "stop"
 
 

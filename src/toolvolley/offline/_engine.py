@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
-from collections.abc import AsyncIterator, Sequence
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +16,12 @@ import anyio
 
 from .._errors import UserError
 from . import _anthropic, _chat, _responses
-from ._planner import plan
-from ._wire import Frame, Generation, WireError, bad_request, tokens_in
+from ._planner import Conversation, plan
+from ._requests import validate
+from ._script import Script
+from ._wire import Frame, Generation, Kind, WireError, tokens_in, truncate, wire_error
 
-__all__ = ["OfflineModel", "OfflineResponse"]
+__all__ = ["OfflineModel", "OfflineResponse", "StreamCut", "kind_of"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,12 @@ class OfflineModel:
 
     * ``token_rate``: tokens generated per second (default 50), streamed or not.
     * ``first_token_s``: seconds before the first token (default 0.2).
+    * ``name`` and ``aliases``: the model names it answers to (others get 404
+      ``model_not_found``).
+    * ``script``: turns to replay instead of planning (see :class:`Script`): text, tool calls,
+      errors and cut streams, one turn a request.
+    * ``stored_responses``: how many Responses API responses to keep for
+      ``previous_response_id`` (the oldest are forgotten first).
 
     Reach it in-process through an SDK (``OpenAIChat.offline(...)``) or over HTTP
     (``toolvolley serve-model``).
@@ -43,56 +54,93 @@ class OfflineModel:
         token_rate: float = 50.0,
         first_token_s: float = 0.2,
         name: str = "toolvolley-offline",
+        aliases: Sequence[str] = ("offline",),
+        script: Script | Sequence[Any] | str | os.PathLike[str] | None = None,
+        stored_responses: int = 1000,
     ) -> None:
         if not (isinstance(token_rate, (int, float)) and 0 < token_rate < math.inf):
             raise UserError("token_rate must be a positive number of tokens per second.")
         if not (isinstance(first_token_s, (int, float)) and 0 <= first_token_s < math.inf):
             raise UserError("first_token_s must be a number of seconds >= 0.")
+        if stored_responses < 0:
+            raise UserError("stored_responses must be >= 0.")
         self.token_rate = float(token_rate)
         self.first_token_s = float(first_token_s)
         self.name = name
+        self.models = (name, *(a for a in aliases if a != name))
+        self.script = script if isinstance(script, Script) or script is None else Script(script)
+        self.active_generations = 0  # streams being generated right now
+        self._stored: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._stored_max = stored_responses
+        self._counter = itertools.count()
 
     def __repr__(self) -> str:
         return f"OfflineModel(token_rate={self.token_rate:g}, first_token_s={self.first_token_s:g})"
 
     async def handle(self, method: str, path: str, body: bytes) -> OfflineResponse:
-        """Answer one HTTP request (the transport and the server both call this)."""
+        """Answer one HTTP request (the in-process transport calls this; the server routes
+        with Starlette and calls :meth:`models_list` and :meth:`respond`)."""
+        path = path.rstrip("/")
+        if method == "GET" and path.endswith("/models"):
+            return _json_response(200, self.models_list())
+        kind = kind_of(path)
+        if kind is None or method != "POST":
+            status = 404 if kind is None else 405
+            error = wire_error(kind or "chat", status, f"No route for {method} {path}.")
+            return _json_response(error.status, error.payload)
+        return await self.respond(kind, body)
+
+    def models_list(self) -> dict[str, Any]:
+        """The body of ``GET /v1/models``: every name this model answers to."""
+        data = [
+            {"id": name, "object": "model", "created": 0, "owned_by": "toolvolley"}
+            for name in self.models
+        ]
+        return {"object": "list", "data": data}
+
+    async def respond(self, kind: Kind, body: bytes) -> OfflineResponse:
+        """Answer one request body sent to ``kind``'s endpoint."""
         try:
-            return self._route(method, path.rstrip("/"), body)
+            return self._respond(kind, body)
         except WireError as exc:
             return _json_response(exc.status, exc.payload)
 
-    def _route(self, method: str, path: str, body: bytes) -> OfflineResponse:
-        if method == "GET" and path.endswith("/models"):
-            model = {"id": self.name, "object": "model", "created": 0, "owned_by": "toolvolley"}
-            return _json_response(200, {"object": "list", "data": [model]})
-        kind = next((k for k, suffix in _ENDPOINTS if path.endswith(suffix)), None)
-        if kind is None or method != "POST":
-            raise WireError(
-                404,
-                {
-                    "error": {
-                        "message": f"No route for {method} {path}.",
-                        "type": "invalid_request_error",
-                    }
-                },
-            )
+    def _respond(self, kind: Kind, body: bytes) -> OfflineResponse:
         try:
-            request: Any = json.loads(body or b"{}")
+            text = body.decode() if body else "{}"
+        except UnicodeDecodeError as exc:
+            raise wire_error(kind, 400, f"The request body is not valid UTF-8: {exc}") from exc
+        try:
+            request: Any = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise bad_request(f"The request body is not valid JSON: {exc}") from exc
-        if not isinstance(request, dict):
-            raise bad_request("The request body must be a JSON object.")
-        parse = {"chat": _chat.parse, "responses": _responses.parse, "anthropic": _anthropic.parse}[
-            kind
-        ]
-        conversation = parse(request)
+            raise wire_error(kind, 400, f"The request body is not valid JSON: {exc}") from exc
+        validate(kind, request)
+        if request["model"] not in self.models:
+            message = (
+                f"The model `{request['model']}` does not exist. This server answers to: "
+                f"{', '.join(self.models)}."
+            )
+            raise wire_error(kind, 404, message, param="model", code="model_not_found")
+        if kind == "responses":
+            request = self._with_previous(request)
+        conversation = _PARSERS[kind](request)
+        seed = f"{hashlib.sha256(body).hexdigest()}:{next(self._counter)}"
+        cut_after: int | None = None
+        if self.script is not None:
+            turn = self.script.next_turn(kind)
+            reply, cut_after = turn.reply, turn.cut_after
+        else:
+            reply = plan(conversation)
+        reply, truncated = truncate(reply, _max_tokens(kind, request))
         generation = Generation(
-            reply=plan(conversation),
-            model=str(request.get("model") or self.name),
-            seed=hashlib.sha256(body).hexdigest(),
-            input_tokens=tokens_in(body.decode(errors="replace")),
+            reply=reply,
+            model=request["model"],
+            seed=seed,
+            input_tokens=tokens_in(text),
+            truncated=truncated,
         )
+        if kind == "responses" and request.get("store", True) is not False:
+            self._store(generation, request)
         if not request.get("stream"):
             payload = {
                 "chat": _chat.response_body,
@@ -100,34 +148,91 @@ class OfflineModel:
                 "anthropic": _anthropic.response_body,
             }[kind](generation)
             frame = Frame(json.dumps(payload).encode(), generation.output_tokens)
-            return OfflineResponse(
-                200, [("content-type", "application/json")], self._paced([frame])
-            )
-        if kind == "chat":
-            options = request.get("stream_options") or {}
-            frames = _chat.stream_frames(
-                generation, include_usage=bool(options.get("include_usage"))
-            )
-        elif kind == "responses":
-            frames = _responses.stream_frames(generation, parallel=conversation.parallel)
+            frames = [frame]
+            headers = [("content-type", "application/json")]
         else:
-            frames = _anthropic.stream_frames(generation)
-        headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
+            if kind == "chat":
+                options = request.get("stream_options") or {}
+                frames = _chat.stream_frames(
+                    generation, include_usage=bool(options.get("include_usage"))
+                )
+            elif kind == "responses":
+                frames = _responses.stream_frames(generation, parallel=conversation.parallel)
+            else:
+                frames = _anthropic.stream_frames(generation)
+            headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
+        if cut_after is not None:
+            frames = [*frames[:cut_after], _CUT]
         return OfflineResponse(200, headers, self._paced(frames))
+
+    def _with_previous(self, request: dict[str, Any]) -> dict[str, Any]:
+        previous = request.get("previous_response_id")
+        if not previous:
+            return request
+        if previous not in self._stored:
+            raise wire_error(
+                "responses",
+                400,
+                f"Previous response with id '{previous}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        return request | {"input": self._stored[previous] + _responses.input_items(request)}
+
+    def _store(self, generation: Generation, request: dict[str, Any]) -> None:
+        if self._stored_max == 0:
+            return
+        items = _responses.input_items(request) + _responses.output_items(generation)
+        self._stored[generation.message_id("resp_")] = items
+        while len(self._stored) > self._stored_max:
+            self._stored.popitem(last=False)
 
     async def _paced(self, frames: Sequence[Frame]) -> AsyncIterator[bytes]:
         """Send each frame when its tokens would have been generated (no drift across frames)."""
-        start = anyio.current_time() + self.first_token_s
-        tokens = 0
-        for frame in frames:
-            tokens += frame.tokens
-            delay = start + tokens / self.token_rate - anyio.current_time()
-            if delay > 0:
-                await anyio.sleep(delay)
-            yield frame.data
+        self.active_generations += 1
+        try:
+            start = anyio.current_time() + self.first_token_s
+            tokens = 0
+            for frame in frames:
+                if frame is _CUT:
+                    raise StreamCut("the script cuts the stream here")
+                tokens += frame.tokens
+                delay = start + tokens / self.token_rate - anyio.current_time()
+                if delay > 0:
+                    await anyio.sleep(delay)
+                yield frame.data
+        finally:
+            self.active_generations -= 1
 
 
-_ENDPOINTS = (
+class StreamCut(Exception):
+    """The scripted stream ends here without its last event, as a dropped connection does."""
+
+
+_CUT = Frame(b"")
+_PARSERS: dict[Kind, Callable[[dict[str, Any]], Conversation]] = {
+    "chat": _chat.parse,
+    "responses": _responses.parse,
+    "anthropic": _anthropic.parse,
+}
+
+
+def kind_of(path: str) -> Kind | None:
+    """Which API a path belongs to (``/v1/chat/completions`` -> ``"chat"``)."""
+    return next((k for k, suffix in _ENDPOINTS if path.rstrip("/").endswith(suffix)), None)
+
+
+def _max_tokens(kind: Kind, request: dict[str, Any]) -> int | None:
+    if kind == "chat":
+        value = request.get("max_completion_tokens") or request.get("max_tokens")
+    elif kind == "responses":
+        value = request.get("max_output_tokens")
+    else:
+        value = request.get("max_tokens")
+    return value if isinstance(value, int) else None
+
+
+_ENDPOINTS: tuple[tuple[Kind, str], ...] = (
     ("chat", "/chat/completions"),
     ("responses", "/responses"),
     ("anthropic", "/messages"),

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._freetext import Item, fill_for_item, plan_from_text
+
 __all__ = ["Conversation", "PlannedCall", "Reply", "ToolSpec", "plan"]
 
 
@@ -31,6 +33,8 @@ class Conversation:
     calls_made: Sequence[tuple[str, dict[str, Any]]] = ()  # since the latest user message
     results: Sequence[tuple[str, str, bool]] = ()  # (tool name, content, is_error), same span
     parallel: bool = True
+    tool_choice: str = "auto"  # "none", "auto" or "required"
+    forced_tool: str | None = None  # a tool the request names in tool_choice
 
 
 @dataclass(frozen=True)
@@ -50,22 +54,70 @@ class Reply:
 
 
 def plan(conversation: Conversation) -> Reply:
-    planned = _planned_calls(conversation.tools, conversation.user_text)
-    made = [(name, _canonical(args)) for name, args in conversation.calls_made]
-    remaining = [c for c in planned if (c.name, _canonical(c.arguments)) not in made]
+    tools = list(conversation.tools)
+    if conversation.tool_choice == "none":
+        tools = []
+    elif conversation.forced_tool is not None:
+        tools = [t for t in tools if t.name == conversation.forced_tool]
+    planned = _best_plan(tools, conversation.user_text)
+    remaining = _unanswered(planned, conversation.calls_made)
     if remaining:
         return Reply(calls=remaining if conversation.parallel else remaining[:1])
     if conversation.results:
         return Reply(text=_summary(conversation.results))
+    if conversation.tool_choice == "required" and tools:
+        forced = _forced_call(tools[0], conversation.user_text)
+        if forced is not None:
+            return Reply(calls=[forced])
     if conversation.tools:
         names = ", ".join(t.name for t in conversation.tools)
         return Reply(
             text=(
                 "I am toolvolley's offline planner, not a language model: I call a tool when your "
-                f"message names one of the values its parameters list. Tools available: {names}."
+                "message names one of the values its parameters list, or lists places or things "
+                f'its parameters take ("in Seoul, Tokyo and Paris"). Tools available: {names}.'
             )
         )
     return Reply(text=f"You said: {conversation.user_text}")
+
+
+def _best_plan(tools: Sequence[ToolSpec], text: str) -> list[PlannedCall]:
+    """The plan from listed values, unless reading the text as a list finds more calls."""
+    listed = _planned_calls(tools, text)
+    free = [
+        PlannedCall(name, arguments)
+        for name, arguments in plan_from_text([(t.name, t.parameters) for t in tools], text)
+    ]
+    return free if len(free) > len(listed) else listed
+
+
+def _unanswered(
+    planned: Sequence[PlannedCall], made: Sequence[tuple[str, dict[str, Any]]]
+) -> list[PlannedCall]:
+    """The planned calls not made yet. A call the transcript made with other arguments (another
+    model wrote it, or the arguments were edited) counts for the next planned call of that tool."""
+    remaining = list(planned)
+    others: list[str] = []
+    for name, arguments in made:
+        key = (name, _canonical(arguments))
+        match = next((c for c in remaining if (c.name, _canonical(c.arguments)) == key), None)
+        if match is not None:
+            remaining.remove(match)
+        else:
+            others.append(name)
+    for name in others:
+        match = next((c for c in remaining if c.name == name), None)
+        if match is not None:
+            remaining.remove(match)
+    return remaining
+
+
+def _forced_call(tool: ToolSpec, text: str) -> PlannedCall | None:
+    """One call to ``tool`` when the request insists on a call and the text gives none."""
+    arguments = _fill_required(tool.parameters, {})
+    if arguments is None:
+        arguments = fill_for_item(tool.parameters, Item(text.strip(" ?.!"), None, None), text)
+    return PlannedCall(tool.name, arguments) if arguments is not None else None
 
 
 def _planned_calls(tools: Sequence[ToolSpec], text: str) -> list[PlannedCall]:

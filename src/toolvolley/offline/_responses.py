@@ -4,25 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._chat import _loads
+from ._chat import _choice, _loads
 from ._planner import Conversation, ToolSpec
 from ._wire import Frame, Generation, bad_request, pieces, sse, text_of
 
 __all__ = ["parse", "response_body", "stream_frames"]
 
 
-def parse(body: dict[str, Any]) -> Conversation:
+def input_items(body: dict[str, Any]) -> list[dict[str, Any]]:
     raw = body.get("input")
-    items: list[dict[str, Any]] = (
-        [{"role": "user", "content": raw}] if isinstance(raw, str) else list(raw or [])
-    )
+    return [{"role": "user", "content": raw}] if isinstance(raw, str) else list(raw or [])
+
+
+def output_items(gen: Generation) -> list[dict[str, Any]]:
+    """The response's output as input items, to store for ``previous_response_id``."""
+    return _items(gen, done=True)
+
+
+def parse(body: dict[str, Any]) -> Conversation:
+    items = input_items(body)
     if not items:
         raise bad_request("'input' must be a string or a non-empty array of items.", param="input")
-    if body.get("previous_response_id"):
-        raise bad_request(
-            "The offline model keeps no state: send the whole conversation in 'input'.",
-            param="previous_response_id",
-        )
     tools = [
         ToolSpec(t["name"], t.get("parameters") or {})
         for t in body.get("tools") or []
@@ -54,6 +56,7 @@ def parse(body: dict[str, Any]) -> Conversation:
         calls_made=made,
         results=results,
         parallel=body.get("parallel_tool_calls", True) is not False,
+        **_choice(body.get("tool_choice")),
     )
 
 
@@ -93,20 +96,24 @@ def _items(gen: Generation, *, done: bool) -> list[dict[str, Any]]:
     return items
 
 
+def _status(gen: Generation) -> str:
+    return "incomplete" if gen.truncated else "completed"
+
+
 def response_body(gen: Generation, *, done: bool = True, parallel: bool = True) -> dict[str, Any]:
     out = gen.output_tokens
     return {
         "id": gen.message_id("resp_"),
         "object": "response",
         "created_at": gen.created,
-        "status": "completed" if done else "in_progress",
+        "status": _status(gen) if done else "in_progress",
         "model": gen.model,
         "output": _items(gen, done=True) if done else [],
         "parallel_tool_calls": parallel,
         "tool_choice": "auto",
         "tools": [],
         "error": None,
-        "incomplete_details": None,
+        "incomplete_details": {"reason": "max_output_tokens"} if done and gen.truncated else None,
         "usage": {
             "input_tokens": gen.input_tokens,
             "input_tokens_details": {"cached_tokens": 0},
@@ -164,5 +171,6 @@ def stream_frames(gen: Generation, *, parallel: bool = True) -> list[Frame]:
                 )
             )
         frames.append(event("response.output_item.done", output_index=output_index, item=finished))
-    frames.append(event("response.completed", response=response_body(gen, parallel=parallel)))
+    final = "response.incomplete" if gen.truncated else "response.completed"
+    frames.append(event(final, response=response_body(gen, parallel=parallel)))
     return frames

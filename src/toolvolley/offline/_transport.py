@@ -10,7 +10,7 @@ import importlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._engine import OfflineModel
+from ._engine import OfflineModel, StreamCut
 
 __all__ = ["http_client_for"]
 
@@ -25,8 +25,13 @@ def http_client_for(model: OfflineModel, client_class: type[Any]) -> Any:
             self._chunks = chunks
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            async for chunk in self._chunks:
-                yield chunk
+            try:
+                async for chunk in self._chunks:
+                    yield chunk
+            except StreamCut as exc:  # what httpx raises when a server drops the connection
+                raise http.RemoteProtocolError(
+                    "peer closed connection without sending complete message body"
+                ) from exc
 
         async def aclose(self) -> None:
             await self._chunks.aclose()  # type: ignore[attr-defined]

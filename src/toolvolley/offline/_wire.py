@@ -6,11 +6,25 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from ._planner import Reply
+from ._planner import PlannedCall, Reply
 
-__all__ = ["Frame", "Generation", "WireError", "pieces", "sse", "tokens_in"]
+__all__ = [
+    "Frame",
+    "Generation",
+    "Kind",
+    "WireError",
+    "bad_request",
+    "pieces",
+    "reply_tokens",
+    "sse",
+    "tokens_in",
+    "truncate",
+    "wire_error",
+]
+
+Kind = Literal["chat", "responses", "anthropic"]
 
 CHARS_PER_TOKEN = 4
 
@@ -38,9 +52,10 @@ class Generation:
 
     reply: Reply
     model: str
-    seed: str  # makes ids deterministic for the same request
+    seed: str  # makes ids deterministic: a fresh model gives the same ids in the same order
     input_tokens: int
     created: int = 1_700_000_000
+    truncated: bool = False  # cut short by the request's max_tokens
 
     def call_id(self, prefix: str, index: int) -> str:
         call = self.reply.calls[index]
@@ -52,10 +67,37 @@ class Generation:
 
     @property
     def output_tokens(self) -> int:
-        total = tokens_in(self.reply.text) if self.reply.text else 0
-        for call in self.reply.calls:
-            total += 1 + tokens_in(call.arguments_json)  # one for the call's name and id
-        return total
+        return reply_tokens(self.reply)
+
+
+def reply_tokens(reply: Reply) -> int:
+    total = tokens_in(reply.text) if reply.text else 0
+    for call in reply.calls:
+        total += call_tokens(call)
+    return total
+
+
+def call_tokens(call: PlannedCall) -> int:
+    return 1 + tokens_in(call.arguments_json)  # one for the call's name and id
+
+
+def truncate(reply: Reply, max_tokens: int | None) -> tuple[Reply, bool]:
+    """``reply`` within ``max_tokens``: the text cut at the limit, and only the tool calls that
+    fit whole (a cut call would be unusable). The flag says whether anything was cut."""
+    if max_tokens is None or reply_tokens(reply) <= max_tokens:
+        return reply, False
+    budget = max_tokens
+    text = reply.text
+    if text and tokens_in(text) > budget:
+        return Reply(text=text[: budget * CHARS_PER_TOKEN]), True
+    budget -= tokens_in(text) if text else 0
+    calls: list[PlannedCall] = []
+    for call in reply.calls:
+        if call_tokens(call) > budget:
+            break
+        budget -= call_tokens(call)
+        calls.append(call)
+    return Reply(text=text, calls=calls), True
 
 
 def tokens_in(text: str) -> int:
@@ -97,4 +139,39 @@ def bad_request(message: str, **extra: Any) -> WireError:
             }
             | extra
         },
+    )
+
+
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    500: "api_error",
+}
+
+
+def wire_error(
+    kind: Kind, status: int, message: str, *, param: str | None = None, code: str | None = None
+) -> WireError:
+    """The provider's own error: Anthropic's ``{"type": "error", ...}`` or OpenAI's."""
+    if kind == "anthropic":
+        kind_name = _ANTHROPIC_TYPES.get(status, "invalid_request_error")
+        return WireError(
+            status, {"type": "error", "error": {"type": kind_name, "message": message}}
+        )
+    return (
+        bad_request(message, param=param, code=code)
+        if status == 400
+        else WireError(
+            status,
+            {
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": param,
+                    "code": code,
+                }
+            },
+        )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -50,12 +51,18 @@ class SDKAdapter(ModelAdapter):
     ) -> None:
         if client is None:
             sdk: Any = require(self._sdk, self._sdk)
+            if base_url is not None and api_key is None and not self._key_in_environment():
+                api_key = "not-needed"  # local servers (vLLM, serve-model ...) take no key
             client = getattr(sdk, self._client_class)(base_url=base_url, api_key=api_key)
             self._owned_client = client
         self.client = client
         self.model = model or self._default_model
         self.system = system
         self.request_options = dict(request_options or {})
+
+    def _key_in_environment(self) -> bool:
+        """Whether the SDK will find its key by itself (``OPENAI_API_KEY`` ...)."""
+        return bool(os.environ.get(f"{self._sdk.upper()}_API_KEY"))
 
     @classmethod
     def offline(cls, model: OfflineModel | None = None, **options: Any) -> Self:
