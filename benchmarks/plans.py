@@ -3,7 +3,7 @@
 ::
 
     python benchmarks/plans.py --json              # 1,000 hedging calls, about 15 s
-    python benchmarks/plans.py --calls 50 --json   # a quick look
+    python benchmarks/plans.py --calls 50 --json   # a quick look (the capitals task: ~45 s)
 
 * ``hedging``: a tool whose latency is lognormal (median ``--median`` s, sigma 0.99, so its
   p99 is about 10x its p50), ``--calls`` calls at once, without and with
@@ -13,8 +13,12 @@
   the share of calls that succeed, against the share that would without retries.
 * ``references``: pairs of calls where the second refers to the first (``"$1.v"``): from the
   first call's end to the second's start (``ready_to_start_p99_ms``).
-* ``plans``: the end-to-end figure needs a model that writes references (the offline model does
-  not yet), so it is ``null``.
+* ``plans``: the capitals task ("What's the weather in the capitals of France, Japan and
+  Peru?", ``toolvolley demo --plan``) end to end with the offline model in-process and the local
+  weather service on loopback, default pacing (50 tokens/s, 0.2 s to the first token, 1 s +/-
+  0.25 s a request; the capital look-up takes as long as one request): the flat conversation
+  (three model turns) against the planned one (two turns, references), the median of
+  ``--plan-runs`` runs each. ``speedup`` is ``flat_s / planned_s``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import argparse
 import json
 import math
 import random
+import statistics
 import sys
 from typing import Any
 
@@ -30,6 +35,8 @@ import anyio
 import anyio.lowlevel
 
 from toolvolley import Executor, Hedge, Retry, Tool, ToolCall, ToolResult
+from toolvolley._serving import serve_in_thread
+from toolvolley.demo import PlanSettings, WeatherService, run_plan_demo
 
 SIGMA = math.log(10) / 2.326  # p99 / p50 = exp(2.326 sigma) = 10
 
@@ -131,16 +138,44 @@ async def references(pairs: int) -> dict[str, Any]:
     }
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def plans(args: argparse.Namespace, weather_url: str) -> dict[str, Any]:
+    runs, latency = args.plan_runs, args.plan_latency
+    settings = PlanSettings(
+        token_rate=args.plan_token_rate,
+        first_token_s=args.plan_first_token,
+        capital_latency_s=latency,
+        capital_jitter_s=latency / 4,
+    )
+    flat: list[float] = []
+    planned: list[float] = []
+    turns: set[tuple[int, int]] = set()
+    for _ in range(runs):
+        report = await run_plan_demo(settings, weather_url=weather_url)
+        assert not report.failed, report.failed
+        flat.append(report.flat.end_to_end_s)
+        planned.append(report.planned.end_to_end_s)
+        turns.add((report.flat.model_turns, report.planned.model_turns))
+    flat_s, planned_s = statistics.median(flat), statistics.median(planned)
+    ((flat_turns, planned_turns),) = turns  # the planner is deterministic
+    return {
+        "runs": runs,
+        "latency_s": latency,
+        "token_rate": settings.token_rate,
+        "first_token_s": settings.first_token_s,
+        "flat_turns": flat_turns,
+        "planned_turns": planned_turns,
+        "flat_s": round(flat_s, 4),
+        "planned_s": round(planned_s, 4),
+        "speedup": round(flat_s / planned_s, 3),
+    }
+
+
+async def run(args: argparse.Namespace, weather_url: str) -> dict[str, Any]:
     return {
         "hedging": await hedging(args.calls, args.median, args.seed),
         "retries": await retries(args.calls, args.seed),
         "references": await references(args.pairs),
-        "plans": None,
-        "plans_note": (
-            "The end-to-end capitals figure needs the offline model to write references "
-            "($1.capital); it does not yet, so it is not measured."
-        ),
+        "plans": await plans(args, weather_url),
     }
 
 
@@ -150,9 +185,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--median", type=float, default=0.05, help="median tool latency, s")
     parser.add_argument("--pairs", type=int, default=500, help="reference pairs")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--plan-runs", type=int, default=3, help="capitals task runs, each way")
+    parser.add_argument(
+        "--plan-latency", type=float, default=1.0, help="capitals task: seconds a tool request"
+    )
+    parser.add_argument("--plan-token-rate", type=float, default=50.0, help="tokens a second")
+    parser.add_argument("--plan-first-token", type=float, default=0.2, help="s to first token")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    report = anyio.run(run, args)
+    service = WeatherService(latency_s=args.plan_latency, jitter_s=args.plan_latency / 4)
+    with serve_in_thread(service) as weather_url:
+        report = anyio.run(run, args, weather_url)
     report["command"] = "python benchmarks/plans.py " + " ".join(
         sys.argv[1:] if argv is None else argv
     )

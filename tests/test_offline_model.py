@@ -353,3 +353,110 @@ async def test_include_usage_adds_a_usage_chunk() -> None:
     events = [json.loads(line[6:]) for line in body.decode().splitlines() if line[6:7] == "{"]
     assert events[-1]["choices"] == []
     assert events[-1]["usage"]["completion_tokens"] > 0
+
+
+# --- dependent calls: "the weather in the capitals of ..." ----------------------------------
+
+CAPITALS_PROMPT = "What's the weather in the capitals of France, Japan and Peru?"
+_COUNTRY = {
+    "type": "object",
+    "properties": {"country": {"type": "string"}},
+    "required": ["country"],
+}
+_CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+CAPITAL = ToolSpec("get_capital", _COUNTRY, 'Returns {"country": ..., "capital": ...}.')
+CITY_WEATHER = ToolSpec("get_weather", _CITY, "Current weather for a city.")
+
+
+def _capitals(**options: Any) -> Conversation:
+    return Conversation(tools=[CAPITAL, CITY_WEATHER], user_text=CAPITALS_PROMPT, **options)
+
+
+def _calls(reply: Any) -> list[tuple[str, dict[str, Any]]]:
+    return [(c.name, c.arguments) for c in reply.calls]
+
+
+def test_flat_chain_looks_up_then_calls_with_the_values_then_answers() -> None:
+    first = plan(_capitals())
+    assert _calls(first) == [("get_capital", {"country": c}) for c in ("France", "Japan", "Peru")]
+    looked_up = [
+        ("get_capital", json.dumps({"country": c, "capital": city}), False)
+        for c, city in (("France", "Paris"), ("Japan", "Tokyo"), ("Peru", "Lima"))
+    ]
+    second = plan(_capitals(calls_made=_calls(first), results=looked_up))
+    assert _calls(second) == [("get_weather", {"city": c}) for c in ("Paris", "Tokyo", "Lima")]
+    weather = [("get_weather", f"{c}: 20 C", False) for c in ("Paris", "Tokyo", "Lima")]
+    third = plan(_capitals(calls_made=_calls(first) + _calls(second), results=looked_up + weather))
+    assert third.calls == []
+    assert "Lima: 20 C" in third.text
+
+
+def test_references_put_every_call_in_one_response() -> None:
+    reply = plan(_capitals(references=True))
+    assert _calls(reply)[3:] == [("get_weather", {"city": f"${n}.capital"}) for n in (1, 2, 3)]
+    results = [("get_capital", "{}", False)] * 3 + [("get_weather", "20 C", False)] * 3
+    answer = plan(_capitals(references=True, calls_made=_calls(reply), results=results))
+    assert answer.calls == []
+    assert answer.text.startswith("Here is what the tools returned")
+
+
+def test_whole_result_reference_when_the_description_names_no_field() -> None:
+    plain = ToolSpec("get_capital", _COUNTRY, "The capital of a country.")
+    reply = plan(Conversation([plain, CITY_WEATHER], CAPITALS_PROMPT, references=True))
+    assert [c.arguments for c in reply.calls[3:]] == [{"city": f"${n}"} for n in (1, 2, 3)]
+    # flat, a plain-text result is the value itself; an error's long text is not
+    made = [("get_capital", {"country": c}) for c in ("France", "Japan", "Peru")]
+    results = [
+        ("get_capital", "Paris", False),
+        ("get_capital", "Tool 'get_capital' failed with ValueError: " + "x" * 80, False),
+        ("get_capital", "Lima", True),
+    ]
+    flat = plan(Conversation([plain, CITY_WEATHER], CAPITALS_PROMPT, made, results))
+    assert _calls(flat) == [("get_weather", {"city": "Paris"})]
+
+
+def test_references_need_parallel_calls_and_a_tool_named_after_the_noun() -> None:
+    serial = plan(_capitals(references=True, parallel=False))
+    assert _calls(serial) == [("get_capital", {"country": "France"})]
+    no_source = plan(Conversation([CITY_WEATHER], CAPITALS_PROMPT, references=True))
+    assert all("$" not in json.dumps(c.arguments) for c in no_source.calls)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["chat", "responses", "anthropic"])
+async def test_the_references_prompt_in_the_system_prompt_turns_references_on(kind: str) -> None:
+    from toolvolley import references_prompt
+
+    flat_tools: list[dict[str, Any]] = [
+        {"type": "function", "name": t.name, "description": t.description,
+         "parameters": dict(t.parameters)}
+        for t in (CAPITAL, CITY_WEATHER)
+    ]  # fmt: skip
+    tools_chat = [{"type": "function", "function": f} for f in flat_tools]
+
+    def request(system: str | None) -> tuple[str, dict[str, Any]]:
+        user = {"role": "user", "content": CAPITALS_PROMPT}
+        if kind == "chat":
+            messages = ([{"role": "system", "content": system}] if system else []) + [user]
+            return "/v1/chat/completions", {
+                "model": "offline", "messages": messages, "tools": tools_chat
+            }  # fmt: skip
+        if kind == "responses":
+            return "/v1/responses", {"model": "offline", "input": [user], "tools": flat_tools,
+                                     **({"instructions": system} if system else {})}  # fmt: skip
+        anthropic_tools = [
+            {"name": t["name"], "description": t["description"], "input_schema": t["parameters"]}
+            for t in flat_tools
+        ]
+        return "/v1/messages", {"model": "offline", "max_tokens": 500, "messages": [user],
+                                "tools": anthropic_tools,
+                                **({"system": system} if system else {})}  # fmt: skip
+
+    for system, expected in ((None, 3), ("You are helpful.\n" + references_prompt(), 6)):
+        path, payload = request(system)
+        status, body = await _body(FAST, path, payload)
+        assert status == 200, body
+        text = body.decode()
+        assert text.count("get_capital") == 3
+        assert text.count("get_weather") == expected - 3
+        assert ("$3.capital" in text) is (expected == 6)

@@ -21,9 +21,16 @@ def _load() -> ModuleType:
 
 
 def test_plans_report_has_every_figure() -> None:
-    report = _load().main(["--calls", "40", "--median", "0.001", "--pairs", "5", "--json"])
+    fast_plans = ["--plan-latency", "0.01", "--plan-token-rate", "5000", "--plan-first-token", "0"]
+    report = _load().main(
+        ["--calls", "40", "--median", "0.001", "--pairs", "5", "--plan-runs", "1", *fast_plans]
+    )
     assert set(report["hedging"]) >= {"p99_plain_s", "p99_hedged_s", "extra_calls_share"}
     assert 0 <= report["hedging"]["extra_calls_share"] <= 0.05 + 1 / 40
     assert 0 <= report["retries"]["success_share"] <= 1
     assert report["references"]["ready_to_start_p99_ms"] >= 0
-    assert report["plans"] is None
+    plans = report["plans"]
+    assert (plans["flat_turns"], plans["planned_turns"]) == (3, 2)
+    assert plans["flat_s"] > 0
+    assert plans["planned_s"] > 0
+    assert abs(plans["speedup"] - plans["flat_s"] / plans["planned_s"]) < 0.01

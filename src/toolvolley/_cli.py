@@ -135,6 +135,15 @@ def demo(
             "--debug", metavar="", help="On an error, print the full traceback instead of one line."
         ),
     ] = False,
+    plan: Annotated[
+        bool,
+        typer.Option(
+            "--plan",
+            metavar="",
+            help="The capitals exercise: flat (3 model turns) against planned with references "
+            "(2 turns), offline model.",
+        ),
+    ] = False,
 ) -> None:
     """The three-city weather exercise, measured: one response carrying several tool calls, run
     one after another and then at once, and every result sent back in one follow-up."""
@@ -157,6 +166,7 @@ def demo(
         debug=debug,
         timeline=timeline,
         trace=trace,
+        plan=plan,
     )
     raise typer.Exit(code)
 

@@ -48,10 +48,28 @@ def run_demo_command(
     debug: bool,
     timeline: str | None = None,
     trace: str | None = None,
+    plan: bool = False,
 ) -> int:
     """Run the demo and print it; returns the exit code (1 when anything failed)."""
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
+    if plan:  # the capitals exercise, flat against planned (toolvolley.demo._plan)
+        from .demo._plan import run_plan_command
+
+        return run_plan_command(
+            out,
+            err,
+            prompt=prompt,
+            json_output=json_output,
+            weather=functools.partial(_weather, weather_url, latency, jitter),
+            geocoding_url=geocoding_url,
+            token_rate=token_rate,
+            first_token=first_token,
+            latency=latency,
+            jitter=jitter,
+            describe=_describe,
+            debug=debug,
+        )
     try:
         for flag, path in (("--timeline", timeline), ("--trace", trace)):
             check_writable(path, flag)  # before the demo runs, not after

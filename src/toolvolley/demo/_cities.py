@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CITIES", "City"]
+__all__ = ["CAPITALS", "CITIES", "City", "capital_of"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class City:
     latitude: float
     longitude: float
     timezone: str
+    capital: bool = False  # the country's capital (only for countries whose capital is listed)
 
 
 _TABLE = """
@@ -146,9 +147,33 @@ Honolulu|United States|US|21.31|-157.86|Pacific/Honolulu
 Anchorage|United States|US|61.22|-149.90|America/Anchorage
 """
 
+# Capitals among the cities above; countries whose capital is not in the table have none here.
+_CAPITALS = {
+    "Seoul", "Tokyo", "Paris", "London", "Washington", "Mexico City", "Havana", "Bogota", "Lima",
+    "Santiago", "Buenos Aires", "Caracas", "Quito", "Montevideo", "Berlin", "Madrid", "Lisbon",
+    "Rome", "Amsterdam", "Brussels", "Vienna", "Prague", "Warsaw", "Budapest", "Copenhagen",
+    "Stockholm", "Oslo", "Helsinki", "Reykjavik", "Dublin", "Athens", "Ankara", "Kyiv", "Moscow",
+    "Bucharest", "Sofia", "Belgrade", "Zagreb", "Cairo", "Tunis", "Algiers", "Accra", "Dakar",
+    "Nairobi", "Addis Ababa", "Kinshasa", "Kampala", "Luanda", "Abu Dhabi", "Riyadh", "Doha",
+    "Tehran", "Baghdad", "Amman", "Beirut", "Dhaka", "Kathmandu", "Bangkok", "Hanoi",
+    "Kuala Lumpur", "Singapore", "Jakarta", "Manila", "Beijing", "Ulaanbaatar", "Tashkent",
+    "Wellington",
+}  # fmt: skip
+
 CITIES: tuple[City, ...] = tuple(
-    City(index + 1, name, country, code, float(lat), float(lon), zone)
+    City(index + 1, name, country, code, float(lat), float(lon), zone, name in _CAPITALS)
     for index, (name, country, code, lat, lon, zone) in enumerate(
         line.split("|") for line in _TABLE.strip().splitlines()
     )
 )
+CAPITALS: dict[str, City] = {c.country: c for c in CITIES if c.capital}
+"""Each country's capital by the country's name, e.g. ``CAPITALS["Peru"].name == "Lima"``."""
+
+
+def capital_of(country: str) -> City | None:
+    """The capital of ``country`` (its name or ISO code, any case), or None if not listed."""
+    wanted = country.strip().lower()
+    return next(
+        (c for c in CAPITALS.values() if wanted in (c.country.lower(), c.country_code.lower())),
+        None,
+    )

@@ -16,6 +16,7 @@ import anyio
 
 from .._errors import UserError
 from . import _anthropic, _chat, _responses
+from ._hints import with_hints
 from ._planner import Conversation, plan
 from ._requests import validate
 from ._script import Script
@@ -123,7 +124,7 @@ class OfflineModel:
             raise wire_error(kind, 404, message, param="model", code="model_not_found")
         if kind == "responses":
             request = self._with_previous(request)
-        conversation = _PARSERS[kind](request)
+        conversation = with_hints(_PARSERS[kind](request), kind, request)
         seed = f"{hashlib.sha256(body).hexdigest()}:{next(self._counter)}"
         cut_after: int | None = None
         if self.script is not None:

@@ -3,6 +3,8 @@
 For each tool, each string parameter that lists its values (``enum`` or ``examples``) is matched
 against the latest user message; every mention becomes one call, in the order mentioned. When the
 planned calls have all been answered, it replies with a short text built from the results.
+A request for something about "the capitals of France, Japan and Peru" with a tool named after
+the noun plans dependent calls, flat or with references (see :mod:`._chains`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._chains import Chain, find_chain, value_from
 from ._freetext import Item, fill_for_item, plan_from_text
 
 __all__ = ["Conversation", "PlannedCall", "Reply", "ToolSpec", "plan"]
@@ -22,6 +25,7 @@ __all__ = ["Conversation", "PlannedCall", "Reply", "ToolSpec", "plan"]
 class ToolSpec:
     name: str
     parameters: Mapping[str, Any]
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Conversation:
     parallel: bool = True
     tool_choice: str = "auto"  # "none", "auto" or "required"
     forced_tool: str | None = None  # a tool the request names in tool_choice
+    references: bool = False  # the system prompt allows "$1" references between calls
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,13 @@ def plan(conversation: Conversation) -> Reply:
         tools = []
     elif conversation.forced_tool is not None:
         tools = [t for t in tools if t.name == conversation.forced_tool]
+    chain = find_chain(
+        [(t.name, t.parameters, t.description) for t in tools], conversation.user_text
+    )
+    if chain is not None:
+        chained = _chained(chain, tools, conversation)
+        if chained is not None:
+            return chained
     planned = _best_plan(tools, conversation.user_text)
     remaining = _unanswered(planned, conversation.calls_made)
     if remaining:
@@ -79,6 +91,57 @@ def plan(conversation: Conversation) -> Reply:
             )
         )
     return Reply(text=f"You said: {conversation.user_text}")
+
+
+def _chained(chain: Chain, tools: Sequence[ToolSpec], conversation: Conversation) -> Reply | None:
+    """The next step of a chain: the look-ups, then the dependent calls (in the same response
+    with references when allowed), then the answer from the results."""
+    specs = {t.name: t for t in tools}
+    lookups = [
+        PlannedCall(chain.source, arguments)
+        for item in chain.items
+        if (arguments := _fill_required(specs[chain.source].parameters, {chain.source_param: item}))
+    ]
+    made = conversation.calls_made
+    if conversation.references and conversation.parallel and not made:
+        referring = [
+            _dependent(chain, specs, chain.reference(position))
+            for position in range(1, len(lookups) + 1)
+        ]
+        return Reply(calls=lookups + [d for d in referring if d is not None])
+    remaining = _unanswered(lookups, made)
+    if remaining:
+        return Reply(calls=remaining if conversation.parallel else remaining[:1])
+    dependents: list[PlannedCall] = []
+    for value in _looked_up(chain, conversation):
+        call = _dependent(chain, specs, value)
+        if call is not None and call not in dependents:
+            dependents.append(call)
+    remaining = _unanswered(dependents, made)
+    if remaining:
+        return Reply(calls=remaining if conversation.parallel else remaining[:1])
+    return Reply(text=_summary(conversation.results)) if conversation.results else None
+
+
+def _dependent(chain: Chain, specs: Mapping[str, ToolSpec], value: Any) -> PlannedCall | None:
+    arguments = _fill_required(specs[chain.target].parameters, {chain.target_param: value})
+    return PlannedCall(chain.target, arguments) if arguments is not None else None
+
+
+def _looked_up(chain: Chain, conversation: Conversation) -> list[Any]:
+    """The values the look-ups returned, in the order of their results (failed ones left out).
+    A value counts only as one short line of text: Chat Completions has no error flag, and an
+    error's message is no capital."""
+    values = []
+    for name, content, is_error in conversation.results:
+        value = None if is_error or name != chain.source else value_from(content, chain.field)
+        if isinstance(value, str) and value and _short_line(value):
+            values.append(value)
+    return values
+
+
+def _short_line(text: str) -> bool:
+    return len(text) <= 80 and "\n" not in text
 
 
 def _best_plan(tools: Sequence[ToolSpec], text: str) -> list[PlannedCall]:
