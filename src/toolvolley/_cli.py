@@ -196,6 +196,10 @@ def bench(
     mcp: Annotated[
         bool, typer.Option(help="Run the MCP benchmark (64 calls over stdio and HTTP; mcp extra).")
     ] = False,
+    scale_bench: Annotated[
+        bool,
+        typer.Option(help="Run the scale benchmark (run_many against its ideal, memory, Ray)."),
+    ] = False,
 ) -> None:
     """Measure toolvolley parallel, toolvolley serial and the textbook gather code side by side
     (and early dispatch while streaming), all in this run."""
@@ -216,6 +220,7 @@ def bench(
             token_rate=token_rate,
             first_token_s=first_token,
             mcp=mcp,
+            scale_bench=scale_bench,
         )
     )
 
