@@ -256,6 +256,17 @@ def batch(
     ] = 0.2,
     latency: Annotated[float, typer.Option(help="Default weather tool: seconds a request.")] = 0.2,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            metavar="auto|ADDRESS",
+            help="Spread the conversations over a Ray cluster (auto: RAY_ADDRESS or a local Ray).",
+        ),
+    ] = None,
+    trace: Annotated[
+        str | None,
+        typer.Option(help="Also write a Chrome trace (chrome://tracing, Perfetto) to this .json."),
+    ] = None,
 ) -> None:
     """Run many conversations from a JSONL file, concurrently; each is written as it ends, and
     re-running with the same output resumes where it stopped."""
@@ -275,6 +286,8 @@ def batch(
             first_token=first_token,
             latency=latency,
             json_summary=json_output,
+            ray=ray,
+            trace=trace,
         )
     )
 

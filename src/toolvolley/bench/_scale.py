@@ -209,12 +209,11 @@ def _add(a: int, b: int) -> int:
 
 
 def _ray_overhead(n: int, repeat: int) -> dict[str, Any]:
-    from .._ray import RayRunner, _Ray
+    from .._ray import RayRunner, _Ray, connect_ray
     from .._tools import tool
 
     ray = _Ray.get()
-    if not ray.ray.is_initialized():
-        _start_local_ray(ray.ray)
+    connect_ray(ray, "auto")  # the Ray already connected, or a local one on 127.0.0.1
     add = tool(name="add", run_in=RayRunner())(_add)
     executor = Executor([add])
     raw = ray.ray.remote(_add).options(max_retries=0)
@@ -248,17 +247,3 @@ def _ray_overhead(n: int, repeat: int) -> dict[str, Any]:
         "raw_ray_us_per_call": round(statistics.median(walls["raw"]) / n * 1e6, 1),
         "ratio": round(statistics.median(ratios), 3),
     }
-
-
-def _start_local_ray(ray: Any) -> None:
-    """A local Ray on loopback only (Ray otherwise binds to the address of the default route)."""
-    from ray._private import ray_constants
-
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    ray.init(
-        _node_ip_address="127.0.0.1",
-        include_dashboard=False,
-        log_to_driver=False,
-        configure_logging=False,
-    )
