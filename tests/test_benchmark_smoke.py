@@ -72,3 +72,23 @@ def test_bench_command_runs_the_mcp_benchmark_when_asked() -> None:
     assert "MCP: 64 calls of 0.01 s" in result.stdout
     assert "stdio" in result.stdout
     assert "http" in result.stdout
+
+
+def test_scale_benchmark_report_has_its_ratios_in_miniature() -> None:
+    args = ["--conversations", "6", "--concurrency", "3", "--calls", "2", "--latency", "0.01"]
+    args += ["--token-rate", "20000", "--first-token", "0", "--many-conversations", "12"]
+    report = _load_script("scale.py").main([*args, "--no-ray"])
+    batch = report["batch"]
+    assert batch["conversations"] == 6
+    assert batch["concurrency"] == 3
+    assert batch["failed"] == 0
+    assert batch["ideal_s"] == round(2 * batch["one_conversation_s"], 3)  # two waves
+    assert abs(batch["ratio"] - batch["wall_s"] / batch["ideal_s"]) < 0.01 * batch["ratio"]
+    many = report["many"]
+    assert many["conversations"] == 12
+    assert many["concurrency"] == 30  # ten times --concurrency unless given
+    assert many["failed"] == 0
+    assert many["peak_rss_mb"] >= many["peak_rss_mb_before"] > 0
+    assert "ray" not in report
+    assert report["calls_per_conversation"] == 2
+    assert report["command"].startswith("python benchmarks/scale.py --conversations 6")

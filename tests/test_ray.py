@@ -335,3 +335,73 @@ def test_importing_toolvolley_does_not_import_ray() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip() == "False"
+
+
+def test_batch_on_ray_writes_every_id_once_records_failures_and_traces(tmp_path: Path) -> None:
+    """``toolvolley batch --ray`` in-process (this session's Ray): the conversations run in Ray
+    workers, the driver alone writes; a conversation that fails is a line of its own; the
+    trace has one process per conversation with its model turns and calls."""
+    import json
+
+    from toolvolley._batch_cli import run_batch_command
+
+    source, out, trace = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "t.json"
+    lines = [{"id": f"c{i}", "prompt": "Weather in Seoul and Paris?"} for i in range(7)]
+    lines.append({"id": "short", "prompt": "Weather in Tokyo?"})
+    source.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out.write_text(json.dumps({"id": "c0", "ok": True}) + "\n")  # done by an earlier run
+    options: dict[str, Any] = {
+        "input_path": str(source),
+        "output": str(out),
+        "tools_spec": None,
+        "concurrency": 4,
+        "max_turns": 10,
+        "provider": "offline",
+        "base_url": None,
+        "model": None,
+        "token_rate": 20_000,
+        "first_token": 0,
+        "latency": 0.01,
+        "json_summary": True,
+        "ray": "auto",
+    }
+    assert run_batch_command(**options, trace=str(trace)) == 0
+    rows = [json.loads(line) for line in out.read_bytes().splitlines()]
+    assert sorted(r["id"] for r in rows) == sorted(x["id"] for x in lines)  # each id once
+    for r in rows[1:]:
+        assert r["ok"], r["error"]
+        assert len(r["tool_calls"]) == (1 if r["id"] == "short" else 2)
+    events = json.loads(trace.read_text())["traceEvents"]
+    names = {e["args"]["name"] for e in events if e["name"] == "process_name"}
+    assert names == {f"conversation {x['id']}" for x in lines[1:]}
+    spans = [e for e in events if e["ph"] == "X"]
+    assert sum(e["cat"] == "tool" for e in spans) == 6 * 2 + 1
+    assert sum(e["cat"] == "model" for e in spans) == 7 * 2  # a turn asking, a turn answering
+    assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in spans)
+    # A conversation that fails on a worker is recorded, and the batch goes on.
+    failing = tmp_path / "fail.jsonl"
+    options.update(output=str(failing), max_turns=1)
+    assert run_batch_command(**options) == 0
+    rows = [json.loads(line) for line in failing.read_bytes().splitlines()]
+    assert len(rows) == 8
+    assert all(r["error"].startswith("MaxTurnsExceeded") for r in rows)
+
+
+def test_bench_scale_bench_reports_the_ray_ratio() -> None:
+    from typer.testing import CliRunner
+
+    from toolvolley._cli import app
+
+    args = ["bench", "--only", "", "--no-streaming", "--scale-bench", "--repeat", "1"]
+    result = CliRunner().invoke(app, [*args, "--scale", "0.01", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    scale = json.loads(result.stdout)["scale"]
+    assert scale["batch"]["conversations"] == 10
+    assert scale["batch"]["failed"] == 0
+    assert scale["many"]["conversations"] == 100
+    ray_ = scale["ray"]
+    assert ray_["calls"] == 10
+    assert ray_["toolvolley_us_per_call"] > 0
+    assert ray_["raw_ray_us_per_call"] > 0

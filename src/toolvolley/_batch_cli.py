@@ -11,11 +11,19 @@ The output file is the checkpoint:
   end, so a power loss can cost at most the last second of lines (they run again on resume).
 * **Resume**: ids already in the output are skipped; re-running the same command finishes what
   is left. Every id appears exactly once in a complete output.
+* **--ray**: the conversations run on a Ray cluster (``run_many(ray=...)``); each worker builds
+  its own model client and tools (``--tools`` is imported there, with this directory on its
+  path; the default weather tool starts its own local service). Only this process writes the
+  output, with the guarantees above. A conversation lost with its worker or node is written
+  as failed, its error naming the loss, and is not run again.
+* **--trace FILE.json**: the Chrome trace-event format, one process per conversation, its
+  model turns on a ``model`` track and each tool call on a track of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -32,6 +40,7 @@ from ._executor import Executor
 from ._many import Outcome, Prompt, run_many
 from ._model import ModelAdapter
 from ._toolbox import Toolbox
+from ._trace import check_writable
 
 __all__ = ["read_done", "run_batch_command"]
 
@@ -209,14 +218,21 @@ def run_batch_command(
     first_token: float,
     latency: float,
     json_summary: bool,
+    ray: str | None = None,
+    trace: str | None = None,
 ) -> int:
     """Run the batch; returns the exit code (0 even if conversations failed: they are
     recorded; 2 for unusable input)."""
+    from ._errors import UserError
+
     try:
+        check_writable(trace, "--trace")
         tools, tools_label = _load_tools(tools_spec)
         out = Path(output)
         done = read_done(out)
-        summary = anyio.run(
+        events: list[dict[str, Any]] | None = [] if trace is not None else None
+        run = functools.partial(
+            anyio.run,
             _run,
             Path(input_path),
             out,
@@ -231,8 +247,16 @@ def run_batch_command(
             first_token,
             latency,
             json_summary,
+            _OnRay(ray, tools_spec, os.getcwd()) if ray is not None else None,
+            events,
         )
-    except (BatchInputError, OSError, ImportError, AttributeError) as exc:
+        try:
+            summary = run()
+        finally:
+            if trace is not None:  # what finished is traced even if the batch stopped
+                trace_doc = {"traceEvents": events, "displayTimeUnit": "ms"}
+                Path(trace).write_text(json.dumps(trace_doc), encoding="utf-8")
+    except (BatchInputError, OSError, ImportError, AttributeError, UserError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if json_summary:
@@ -256,12 +280,15 @@ async def _run(
     first_token: float,
     latency: float,
     quiet: bool,
+    on_ray: _OnRay | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     from .demo import DemoSettings
     from .demo._runner import make_model
 
     already = len(done)
-    total = sum(1 for line in input_path.open(encoding="utf-8") if line.strip())
+    with input_path.open(encoding="utf-8") as f:
+        total = sum(1 for line in f if line.strip())
     skipped = [0]
     settings = DemoSettings(
         provider=provider,  # type: ignore[arg-type]
@@ -270,29 +297,45 @@ async def _run(
         token_rate=token_rate,
         first_token_s=first_token,
     )
-    adapter: ModelAdapter = make_model(settings)
     totals = Totals()
     writer = _Writer(out)
     started = time.perf_counter()
     interactive = sys.stderr.isatty() and not quiet
+    zero = time.time()
     try:
-        async with adapter, _default_tools(tools, latency) as toolset:
-            with _Progress(total - already, interactive) as progress:
+        with _Progress(total - already, interactive) as progress:
 
-                def record(outcome: Outcome) -> None:
-                    writer.write(outcome)
-                    totals.add(outcome)
-                    progress.update(totals)
+            def record(outcome: Outcome) -> None:
+                writer.write(outcome)
+                totals.add(outcome)
+                progress.update(totals)
+                if events is not None:
+                    events.extend(_trace_events(outcome, totals.done, zero))
 
+            prompts = _aiter(_prompts(input_path, done, skipped))
+            if on_ray is not None:
                 await run_many(
-                    adapter,
-                    _aiter(_prompts(input_path, done, skipped)),
-                    toolset,
+                    functools.partial(make_model, settings),
+                    prompts,
+                    on_ray.tools_factory(latency),
                     concurrency=concurrency,
                     max_turns=max_turns,
                     on_result=record,
                     keep=False,
+                    ray=on_ray.address,
                 )
+            else:
+                adapter: ModelAdapter = make_model(settings)
+                async with adapter, _default_tools(tools, latency) as toolset:
+                    await run_many(
+                        adapter,
+                        prompts,
+                        toolset,
+                        concurrency=concurrency,
+                        max_turns=max_turns,
+                        on_result=record,
+                        keep=False,
+                    )
     finally:
         writer.close()
     wall = time.perf_counter() - started
@@ -310,6 +353,62 @@ async def _run(
         "concurrency": concurrency,
         "output": str(out),
     }
+
+
+@dataclass(frozen=True)
+class _OnRay:
+    """--ray: where, and how each worker builds the tools (by the same rules as here)."""
+
+    address: str
+    tools_spec: str | None
+    cwd: str
+
+    def tools_factory(self, latency: float) -> Any:
+        if self.tools_spec is None:
+            return functools.partial(_default_tools, None, latency)
+        return functools.partial(_worker_tools, self.tools_spec, self.cwd)
+
+
+def _worker_tools(spec: str, cwd: str) -> Any:
+    """On a Ray worker: --tools imported there, the driver's directory on the path."""
+    if cwd not in sys.path:
+        sys.path.append(cwd)
+    return _load_tools(spec)[0]
+
+
+def _trace_events(outcome: Outcome, pid: int, zero: float) -> list[dict[str, Any]]:
+    """One process per conversation: the model on track 0, each call on a track of its own."""
+    events: list[dict[str, Any]] = [
+        {
+            "name": "process_name",
+            "ph": "M",
+            "pid": pid,
+            "tid": 0,
+            "args": {"name": f"conversation {outcome.id}"},
+        },
+        {"name": "thread_name", "ph": "M", "pid": pid, "tid": 0, "args": {"name": "model"}},
+    ]
+    tids: dict[str, int] = {"model": 0}
+    for track, label, start, end in outcome.spans:
+        tid = tids.get(track)
+        if tid is None:
+            tid = tids[track] = len(tids)
+            events.append(
+                {"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": track}}
+            )
+        events.append(
+            {
+                "name": label,
+                "cat": "model" if tid == 0 else "tool",
+                "ph": "X",
+                "pid": pid,
+                "tid": tid,
+                "ts": round((start - zero) * 1e6, 1),
+                "dur": max(0.0, round((end - start) * 1e6, 1)),
+                "args": {"conversation": outcome.id, "ok": outcome.ok},
+            }
+        )
+    return events
 
 
 async def _aiter(items: Iterator[tuple[Any, Prompt]]) -> AsyncIterator[tuple[Any, Prompt]]:

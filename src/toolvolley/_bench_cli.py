@@ -49,6 +49,7 @@ def run_bench_command(
     first_token_s: float = 0.2,
     mcp: bool = False,
     trace: str | None = None,
+    scale_bench: bool = False,
 ) -> int:
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
@@ -72,7 +73,8 @@ def run_bench_command(
         console=err,
         transient=True,
     ) as progress:
-        task = progress.add_task("benchmark", total=_steps(only, streaming, sizes, mcp))
+        total = _steps(only, streaming, sizes, mcp) + (3 if scale_bench else 0)
+        task = progress.add_task("benchmark", total=total)
 
         def step(name: str) -> None:
             progress.update(task, advance=1, description=name)
@@ -98,6 +100,23 @@ def run_bench_command(
             noops = max(10, int(200 * min(scale, 1.0)))
             report["mcp"] = run_mcp_benchmark(
                 repeat=repeat, latency=0.5 * scale, noops=noops, progress=step
+            )
+        if scale_bench:
+            from ._ray import ray_available
+            from .bench._scale import run_scale_benchmark
+
+            conversations = max(10, int(1000 * min(scale, 1.0)))
+            concurrency = max(2, conversations // 10)
+            report["scale"] = run_scale_benchmark(
+                conversations=conversations,
+                concurrency=concurrency,
+                many_conversations=10 * conversations,
+                many_concurrency=10 * concurrency,
+                latency=0.5 * scale,
+                ray=ray_available(),
+                ray_calls=max(10, int(200 * min(scale, 1.0))),
+                repeat=repeat,
+                progress=step,
             )
     if plot and "sweep" in report:
         Path(plot).write_text(sweep_svg(report["sweep"]), encoding="utf-8")
@@ -211,6 +230,26 @@ def _render(console: Console, report: dict[str, Any]) -> None:
             f"toolvolley's cost per call: {overhead['mcp']:.0f} µs over the bare SDK (MCP), "
             f"{overhead['python']:.1f} µs over a bare gather (Python tools)"
         )
+    scale = report.get("scale")
+    if scale:
+        b, m = scale["batch"], scale.get("many")
+        console.print(
+            f"Scale: {b['conversations']} conversations x {scale['calls_per_conversation']} "
+            f"calls at concurrency {b['concurrency']}: {b['wall_s']:.2f} s, ideal "
+            f"{b['ideal_s']:.2f} s, ratio {b['ratio']:.3f}"
+        )
+        if m:
+            console.print(
+                f"{m['conversations']} at concurrency {m['concurrency']}: "
+                f"{m['conversations_per_s']:.1f} conversations/s, "
+                f"peak RSS {m['peak_rss_mb']:.0f} MB"
+            )
+        if "ray" in scale:
+            r = scale["ray"]
+            console.print(
+                f"Ray: {r['toolvolley_us_per_call']:.0f} µs/call against raw Ray tasks "
+                f"{r['raw_ray_us_per_call']:.0f} µs/call, ratio {r['ratio']:.3f}"
+            )
     sweep = report.get("sweep")
     if sweep:
         largest = max(p["calls"] for p in sweep["points"])

@@ -206,6 +206,10 @@ def bench(
     mcp: Annotated[
         bool, typer.Option(help="Run the MCP benchmark (64 calls over stdio and HTTP; mcp extra).")
     ] = False,
+    scale_bench: Annotated[
+        bool,
+        typer.Option(help="Run the scale benchmark (run_many against its ideal, memory, Ray)."),
+    ] = False,
 ) -> None:
     """Measure toolvolley parallel, toolvolley serial and the textbook gather code side by side
     (and early dispatch while streaming), all in this run."""
@@ -226,6 +230,7 @@ def bench(
             token_rate=token_rate,
             first_token_s=first_token,
             mcp=mcp,
+            scale_bench=scale_bench,
         )
     )
 
@@ -261,6 +266,17 @@ def batch(
     ] = 0.2,
     latency: Annotated[float, typer.Option(help="Default weather tool: seconds a request.")] = 0.2,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            metavar="auto|ADDRESS",
+            help="Spread the conversations over a Ray cluster (auto: RAY_ADDRESS or a local Ray).",
+        ),
+    ] = None,
+    trace: Annotated[
+        str | None,
+        typer.Option(help="Also write a Chrome trace (chrome://tracing, Perfetto) to this .json."),
+    ] = None,
 ) -> None:
     """Run many conversations from a JSONL file, concurrently; each is written as it ends, and
     re-running with the same output resumes where it stopped."""
@@ -280,6 +296,8 @@ def batch(
             first_token=first_token,
             latency=latency,
             json_summary=json_output,
+            ray=ray,
+            trace=trace,
         )
     )
 

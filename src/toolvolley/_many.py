@@ -8,10 +8,13 @@ executor and one model client. A conversation that fails is an :class:`Outcome` 
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import anyio
 
@@ -42,6 +45,9 @@ class Outcome:
     model_s: float = 0.0
     tools_s: float = 0.0
     calls_sequential_s: float = 0.0  # the calls' durations added up: one after another
+    # (track, label, start, end) in wall-clock seconds (time.time(), comparable across
+    # machines): the model's turns on track "model", each call on its own; not in as_json().
+    spans: list[tuple[str, str, float, float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -63,10 +69,13 @@ class Outcome:
         }
 
 
+Tools = Executor | Toolbox | Iterable[Tool]
+
+
 async def run_many(
-    model: ModelAdapter,
+    model: ModelAdapter | Callable[[], ModelAdapter],
     prompts: Iterable[Prompt] | Iterable[tuple[Any, Prompt]] | AsyncIterator[tuple[Any, Prompt]],
-    tools: Executor | Toolbox | Iterable[Tool],
+    tools: Tools | Callable[[], Any],
     *,
     concurrency: int = 16,
     max_turns: int = 10,
@@ -74,6 +83,7 @@ async def run_many(
     parallel_tool_calls: bool = True,
     on_result: Callable[[Outcome], None] | None = None,
     keep: bool = True,
+    ray: str | None = None,
 ) -> list[Outcome]:
     """Run a conversation per prompt, ``concurrency`` at a time, and return their outcomes in
     the order they finished (``keep=False``: an empty list; use ``on_result``).
@@ -84,11 +94,42 @@ async def run_many(
     raises, the batch stops and the exception propagates (e.g. the output disk is full)::
 
         outcomes = await run_many(OpenAIChat.offline(), ["Weather in Paris?"], [get_weather])
+
+    ``ray="auto"`` (``RAY_ADDRESS``, or a new local Ray on 127.0.0.1) or ``ray=ADDRESS`` runs
+    the conversations on a Ray cluster (see the module docstring). ``model`` is then a factory
+    (e.g. ``functools.partial(OpenAIChat, model="gpt-4.1-mini")``), and ``tools`` the tools
+    themselves (shipped with cloudpickle) or a factory returning them or an async context
+    manager of them, called on the worker::
+
+        await run_many(OpenAIChat.offline, prompts, [get_weather], ray="auto", keep=False,
+                       on_result=write)
     """
     check_count("concurrency", concurrency)
     if concurrency is None:
         raise UserError("concurrency must be an integer >= 1.")
-    executor = tools if isinstance(tools, Executor) else Executor(tools)
+    if ray is not None:
+        return await _on_ray(
+            ray,
+            model,
+            prompts,
+            tools,
+            concurrency,
+            functools.partial(
+                _ChunkSettings,
+                max_turns=max_turns,
+                stream=stream,
+                parallel_tool_calls=parallel_tool_calls,
+            ),
+            on_result,
+            keep,
+        )
+    if not isinstance(model, ModelAdapter):
+        raise UserError("run_many takes a ModelAdapter (a factory only with ray=).")
+    if callable(tools) and not isinstance(tools, (Executor, Toolbox, Tool)):
+        raise UserError(
+            "run_many takes tools, an Executor or a Toolbox (a factory only with ray=)."
+        )
+    executor = tools if isinstance(tools, Executor) else Executor(cast("Toolbox", tools))
     source = _pairs(prompts)
     lock = anyio.Lock()
     kept: list[Outcome] = []
@@ -161,7 +202,16 @@ async def _one(
 
 
 def _fill(outcome: Outcome, turns: Sequence[Any]) -> None:
+    wall = time.time() - time.perf_counter()  # turns and results are stamped by perf_counter
     for turn in turns:
+        outcome.spans.append(
+            (
+                "model",
+                f"model turn {turn.index}",
+                wall + turn.started_at,
+                wall + turn.model_ended_at,
+            )
+        )
         outcome.model_s += turn.model_s
         outcome.tools_s += turn.tools_s
         outcome.turns.append(
@@ -178,3 +228,120 @@ def _fill(outcome: Outcome, turns: Sequence[Any]) -> None:
             outcome.tool_calls.append(
                 {"id": r.call_id, "name": r.name, "status": r.status, "turn": turn.index}
             )
+            outcome.spans.append(
+                (
+                    f"{r.name} {r.call_id}",
+                    f"{r.name} ({r.status})",
+                    wall + r.started_at,
+                    wall + r.ended_at,
+                )
+            )
+
+
+# --- conversations on a Ray cluster --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ChunkSettings:
+    concurrency: int
+    max_turns: int
+    stream: bool
+    parallel_tool_calls: bool
+
+
+def _run_chunk(
+    model: Callable[[], ModelAdapter],
+    tools: Any,
+    items: list[tuple[Any, Prompt]],
+    settings: _ChunkSettings,
+) -> list[Outcome]:
+    """On a Ray worker: one chunk of conversations, on an event loop of its own."""
+    return anyio.run(_chunk, model, tools, items, settings)
+
+
+async def _chunk(
+    model_factory: Callable[[], ModelAdapter],
+    tools: Any,
+    items: list[tuple[Any, Prompt]],
+    settings: _ChunkSettings,
+) -> list[Outcome]:
+    made = (
+        tools() if callable(tools) and not isinstance(tools, (Executor, Toolbox, Tool)) else tools
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        toolset = await stack.enter_async_context(made) if hasattr(made, "__aenter__") else made
+        model = await stack.enter_async_context(model_factory())
+        return await run_many(
+            model,
+            items,
+            toolset,
+            concurrency=settings.concurrency,
+            max_turns=settings.max_turns,
+            stream=settings.stream,
+            parallel_tool_calls=settings.parallel_tool_calls,
+        )
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: the stack may swallow)
+
+
+async def _on_ray(
+    address: str,
+    model: Any,
+    prompts: Any,
+    tools: Any,
+    concurrency: int,
+    settings: Callable[..., _ChunkSettings],
+    on_result: Callable[[Outcome], None] | None,
+    keep: bool,
+) -> list[Outcome]:
+    from ._ray import _Ray, connect_ray
+
+    if isinstance(model, ModelAdapter) or not callable(model):
+        raise UserError("With ray=, model must be a factory (a callable returning the adapter).")
+    ray = _Ray.get()
+    cpus = await anyio.to_thread.run_sync(connect_ray, ray, address)  # never blocks the loop
+    tasks = max(1, min(concurrency, int(cpus)))
+    per_task = math.ceil(concurrency / tasks)
+    chunk_settings = settings(concurrency=per_task)
+    remote = ray.ray.remote(_run_chunk).options(max_retries=0, retry_exceptions=False)
+    model_ref, tools_ref = ray.ray.put(model), ray.ray.put(tools)  # shipped once, not per chunk
+    source = _pairs(prompts)
+    lock = anyio.Lock()
+    kept: list[Outcome] = []
+
+    async def next_chunk() -> list[tuple[Any, Prompt]]:
+        chunk: list[tuple[Any, Prompt]] = []
+        async with lock:
+            with contextlib.suppress(StopAsyncIteration):
+                while len(chunk) < per_task:
+                    chunk.append(await source.__anext__())
+        return chunk
+
+    def cancel(ref: Any) -> None:
+        with contextlib.suppress(Exception):  # already finished, or Ray is shutting down
+            ray.ray.cancel(ref, force=True)
+
+    async def dispatcher() -> None:
+        while chunk := await next_chunk():
+            ref = remote.remote(model_ref, tools_ref, chunk, chunk_settings)
+            try:
+                outcomes = await ray.wait(ref, functools.partial(cancel, ref))
+            except ray.lost as exc:
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                error = (
+                    "RayWorkerLost: the Ray worker running this conversation was lost before it "
+                    f"answered ({type(exc).__name__}: {first}); not run again"
+                )
+                outcomes = [Outcome(id_, None, error) for id_, _ in chunk]
+            except Exception as exc:  # the chunk could not run (e.g. a factory raised)
+                error = f"{type(exc).__name__}: {exc}"
+                outcomes = [Outcome(id_, None, error) for id_, _ in chunk]
+            for outcome in outcomes:
+                if keep:
+                    kept.append(outcome)
+                if on_result is not None:
+                    on_result(outcome)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(tasks):
+            tg.start_soon(dispatcher)
+    return kept

@@ -272,6 +272,28 @@ class _Ray:
             raise
 
 
+def connect_ray(ray: _Ray, address: str) -> float:
+    """Connect for ``run_many(ray=...)`` (blocking: call it in a thread); the cluster's CPUs.
+
+    ``"auto"``: ``RAY_ADDRESS`` if set, else a new local Ray bound to 127.0.0.1 (a local
+    instance serves this machine only); anything else is an address for ``ray.init``.
+    """
+    if not ray.ray.is_initialized():
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address != "auto":
+            ray.ray.init(address=address, **options)
+        elif os.environ.get("RAY_ADDRESS"):
+            ray.ray.init(**options)
+        else:
+            from ray._private import ray_constants
+
+            # Otherwise Ray binds to the address of the default route, even for one machine.
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+            ray_constants.ENABLE_RAY_CLUSTER = False
+            ray.ray.init(_node_ip_address="127.0.0.1", **options)
+    return float(ray.ray.cluster_resources().get("CPU", 1.0))
+
+
 def _lost(tool: ToolSpec, exc: BaseException, where: str) -> RayWorkerLost:
     return RayWorkerLost(
         f"the Ray {where} running {tool.name!r} was lost before it answered "
