@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--mcp-calls", type=int, default=64)
     parser.add_argument("--mcp-latency", type=float, default=0.5)
     parser.add_argument("--no-mcp-fault", action="store_true", help="skip the MCP fault row")
-    parser.add_argument("--mcp-fault-timeout", type=float, default=1.0)
+    parser.add_argument("--mcp-fault-timeout", type=float, default=2.0)
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
     for batch in batches(args.scale) if args.only != "mcp" else []:
