@@ -3,10 +3,12 @@ AI, in one run, each framework with its defaults and a fake model that asks for 
 
     make peers                                  # sets up .venv-peers and runs this
     .venv-peers/bin/python benchmarks/peers/run.py --repeat 3 --json
+    .venv-peers/bin/python benchmarks/peers/run.py --only mcp --mcp-calls 16 --mcp-latency 0.1
 
 Reported: wall time for the latency scenarios (the model is instant, so it is the time to run
 the tools and return), microseconds per call for 1,000 no-op calls, and whether one failing
-call lost its siblings' results. These frameworks are not dependencies of toolvolley.
+call lost its siblings' results. Then the same 64 MCP calls through each framework's MCP client
+(``mcp_peers.py``). These frameworks are not dependencies of toolvolley.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
+
+from mcp_peers import PACKAGES as MCP_PACKAGES  # a sibling: run.py is run as a script
+from mcp_peers import mcp_markdown, run_mcp_peers
 
 import toolvolley
 
@@ -235,9 +240,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", choices=("frameworks", "mcp"), help="one of the two tables")
+    parser.add_argument("--mcp-calls", type=int, default=64)
+    parser.add_argument("--mcp-latency", type=float, default=0.5)
+    parser.add_argument("--no-mcp-fault", action="store_true", help="skip the MCP fault row")
+    parser.add_argument("--mcp-fault-timeout", type=float, default=2.0)
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
-    for batch in batches(args.scale):
+    for batch in batches(args.scale) if args.only != "mcp" else []:
         row: dict[str, Any] = {"batch": batch.name, "calls": len(batch.latencies)}
         for name, runner in RUNNERS.items():
             print(f"  {batch.name}: {name}", file=sys.stderr)
@@ -250,16 +260,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "results": runs[-1][1],
             }
         rows.append(row)
+    mcp = None
+    if args.only != "frameworks":
+        mcp = run_mcp_peers(
+            calls=args.mcp_calls,
+            latency=args.mcp_latency,
+            repeat=args.repeat,
+            fault=not args.no_mcp_fault,
+            fault_timeout=args.mcp_fault_timeout,
+        )
     return {
         "date": dt.date.today().isoformat(),
         "python": platform.python_version(),
-        "versions": {name: version(pkg) for name, pkg in PACKAGES.items()},
+        "versions": {name: version(pkg) for name, pkg in {**PACKAGES, **MCP_PACKAGES}.items()},
         "repeat": args.repeat,
         "rows": rows,
+        "mcp": mcp,
     }
 
 
 def markdown(report: dict[str, Any]) -> str:
+    tables = [frameworks_markdown(report)] if report["rows"] else []
+    if report["mcp"]:
+        tables.append(mcp_markdown(report["mcp"], report["versions"]))
+    return "\n\n".join(tables)
+
+
+def frameworks_markdown(report: dict[str, Any]) -> str:
     names = list(RUNNERS)
     head = "| batch | " + " | ".join(f"{n} {report['versions'][n]}" for n in names) + " |"
     lines = [head, "|" + " --- |" * (len(names) + 1)]
