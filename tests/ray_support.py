@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import atexit
 import os
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 ray: Any = pytest.importorskip("ray")
 from ray import cluster_utils  # noqa: E402
 from ray._private import ray_constants  # noqa: E402
+
+from toolvolley import tool  # noqa: E402
 
 TESTS = str(Path(__file__).parent)
 
@@ -28,12 +31,18 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 _INIT = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+# "pool" (steady 1, doomed 2): a call pinned to it can run on either worker node, so it has
+# somewhere to go again when the doomed one is removed. "pair": one call per worker node.
+STEADY = {"steady": 100, "pool": 1, "pair": 1}
+DOOMED = {"doomed": 100, "pool": 2, "pair": 1}
 
 
 class _Session:
     def __init__(self) -> None:
         self.kind: str | None = None
         self.cluster: Any = None
+        self.steady_node: Any = None
+        self.doomed_node: Any = None
         atexit.register(self.stop)
 
     def stop(self) -> None:
@@ -63,30 +72,62 @@ class _Session:
                 },
             )
             self.cluster = cluster
-            cluster.add_node(num_cpus=2, resources={"steady": 100})
-            cluster.add_node(num_cpus=2, resources={"doomed": 100})
+            self.steady_node = cluster.add_node(num_cpus=2, resources=STEADY)
+            self.doomed_node = cluster.add_node(num_cpus=2, resources=DOOMED)
             cluster.wait_for_nodes()
             ray.init(address=cluster.address, **_INIT)
             self.kind = "cluster"
         return self.cluster
+
+    def doomed(self) -> Any:
+        """The worker node a test may remove; started again (about a second) if one was."""
+        cluster = self.three_nodes()
+        if self.doomed_node not in cluster.worker_nodes:
+            self.doomed_node = cluster.add_node(num_cpus=2, resources=DOOMED)
+            cluster.wait_for_nodes()
+        return self.doomed_node
 
 
 SESSION = _Session()
 
 
 class Gate:
-    """A named actor the tools report to and wait on: order across processes by events."""
+    """A named actor the tools report to and wait on: order across processes by events.
+
+    ``enter``/``leave`` around a body meter the bodies running at once, with a timestamped log
+    (one actor, one call at a time: the count is exact whatever node the bodies run on)."""
 
     def __init__(self) -> None:
         import asyncio
 
         self.started: list[str] = []
+        self.nodes: list[str] = []  # where each start ran, in step with started
         self.changed = asyncio.Event()
         self.open = asyncio.Event()
+        self.running = 0
+        self.peak = 0
+        self.log: list[tuple[float, int, str]] = []  # (time.time(), running after, who)
 
-    async def start(self, who: str) -> None:
+    async def start(self, who: str, node: str = "") -> None:
         self.started.append(who)
+        self.nodes.append(node)
         self.changed.set()
+
+    async def enter(self, who: str, node: str) -> None:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        self.log.append((time.time(), self.running, who))
+        await self.start(who, node)
+
+    async def leave(self, who: str) -> None:
+        self.running -= 1
+        self.log.append((time.time(), self.running, who))
+
+    async def meter(self) -> dict[str, Any]:
+        return {"running": self.running, "peak": self.peak, "log": list(self.log)}
+
+    async def starts(self) -> list[tuple[str, str]]:
+        return list(zip(self.started, self.nodes, strict=True))
 
     async def wait_started(self, n: int) -> list[str]:
         while len(self.started) < n:
@@ -115,3 +156,27 @@ def new_gate(name: str, **options: Any) -> Any:
 def gate(name: str) -> Any:
     """Inside a tool: the gate called ``name``."""
     return ray.get_actor(name, namespace="toolvolley-tests")
+
+
+def node_id() -> str:
+    """Inside a task: the id of the node it runs on (as ``Node.node_id``)."""
+    return str(ray.get_runtime_context().get_node_id())
+
+
+BATCH_GATE = "batch-gate"  # fixed: --tools names a module attribute, no arguments
+
+
+@tool
+def hold(word: Literal["alpha", "beta"]) -> str:
+    """Hold until the batch gate opens; return the node it ran on.
+
+    Args:
+        word: one of "alpha", "beta".
+    """
+    node = node_id()
+    ray.get(gate(BATCH_GATE).start.remote(word, node))
+    ray.get(gate(BATCH_GATE).wait_open.remote())
+    return node
+
+
+HELD = [hold]  # toolvolley batch --tools ray_support:HELD
