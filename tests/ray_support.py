@@ -56,7 +56,8 @@ class _Session:
     def local(self) -> None:
         if self.kind != "local":
             self.stop()
-            ray.init(num_cpus=2, _node_ip_address="127.0.0.1", **_INIT)
+            # "local": a new instance, never one another process left running on this machine
+            ray.init(address="local", num_cpus=2, _node_ip_address="127.0.0.1", **_INIT)
             self.kind = "local"
 
     def three_nodes(self) -> Any:

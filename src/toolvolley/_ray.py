@@ -290,7 +290,8 @@ def connect_ray(ray: _Ray, address: str) -> float:
             # Otherwise Ray binds to the address of the default route, even for one machine.
             os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
             ray_constants.ENABLE_RAY_CLUSTER = False
-            ray.ray.init(_node_ip_address="127.0.0.1", **options)
+            # address="local": a new instance, never another process's cluster on this machine
+            ray.ray.init(address="local", _node_ip_address="127.0.0.1", **options)
     return float(ray.ray.cluster_resources().get("CPU", 1.0))
 
 
