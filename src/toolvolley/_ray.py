@@ -36,6 +36,7 @@ import functools
 import importlib.util
 import inspect
 import itertools
+import logging
 import math
 import os
 import sys
@@ -279,7 +280,12 @@ def connect_ray(ray: _Ray, address: str) -> float:
     instance serves this machine only); anything else is an address for ``ray.init``.
     """
     if not ray.ray.is_initialized():
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        # Ray's own start-up warnings would break the command's one-line output.
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.ERROR,
+        }
         if address != "auto":
             ray.ray.init(address=address, **options)
         elif os.environ.get("RAY_ADDRESS"):
