@@ -83,7 +83,9 @@ def test_scale_benchmark_report_has_its_ratios_in_miniature() -> None:
     assert batch["concurrency"] == 3
     assert batch["failed"] == 0
     assert batch["ideal_s"] == round(2 * batch["one_conversation_s"], 3)  # two waves
-    assert abs(batch["ratio"] - batch["wall_s"] / batch["ideal_s"]) < 0.01 * batch["ratio"]
+    # The report rounds to milliseconds; at these tiny sizes that rounding is most of the error.
+    rounding = batch["ratio"] * (0.0005 / batch["wall_s"] + 0.0005 / batch["ideal_s"]) + 0.001
+    assert abs(batch["ratio"] - batch["wall_s"] / batch["ideal_s"]) <= rounding
     many = report["many"]
     assert many["conversations"] == 12
     assert many["concurrency"] == 30  # ten times --concurrency unless given
