@@ -15,6 +15,8 @@ times the server's CPU a request, so the clients, not the server, set the latenc
   reused after 5 s idle): what the httpx clients met at 500 in flight;
 * ``added_latency_ms`` p50/p99: the time a client waited beyond the pace the model was asked for
   (``--first-token-s`` + output tokens / ``--token-rate``), i.e. what serving adds under load;
+  ``added_latency_ms_by_round`` the same per round: the first round's requests all arrive at
+  once, later ones as earlier requests end;
 * ``server_cpu_ms_per_request``: the server process's user + system CPU over the run, per request
   (Linux: read from /proc); ``client_cpu_ms_per_request`` the same for the clients, which run on
   the same machine and, when it is short of cores, add latency of their own.
@@ -182,14 +184,14 @@ def _client(
     barrier: Any,
     out: Any,
 ) -> None:
-    async def run() -> list[float | str]:
-        results: list[float | str] = []
+    async def run() -> list[tuple[int, float | str]]:
+        results: list[tuple[int, float | str]] = []  # (round, what _one returned)
 
         async def slot() -> None:  # one connection per request in flight, kept alive
             connection = _Connection("127.0.0.1", port)
             try:
-                for _ in range(rounds):
-                    results.append(await _one(connection, settings))
+                for round_ in range(rounds):
+                    results.append((round_, await _one(connection, settings)))
             finally:
                 await connection.close()
 
@@ -250,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             worker.start()
         barrier.wait(timeout=60)
         cpu_before, started = _cpu_seconds(server.pid), time.perf_counter()
-        results: list[float | str] = []
+        results: list[tuple[int, float | str]] = []
         client_cpu = 0.0
         for _ in workers:
             got, spent = queue.get(timeout=600)
@@ -263,11 +265,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         server.terminate()
         server.wait(10)
-    added = sorted(r for r in results if isinstance(r, float))
-    failures = collections.Counter(r for r in results if isinstance(r, str))
-    quantiles = (
-        statistics.quantiles(added, n=100, method="inclusive") if len(added) > 1 else added * 99
-    )
+    added = sorted(r for _, r in results if isinstance(r, float))
+    failures = collections.Counter(r for _, r in results if isinstance(r, str))
     return {
         "concurrency": args.concurrency,
         "client_processes": args.clients,
@@ -277,15 +276,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "wall_s": round(wall, 3),
         "requests_per_s": round(len(results) / wall, 1),
         "model_pace": f"first token {args.first_token_s} s, {args.token_rate:g} tokens/s",
-        "added_latency_ms": {
-            "p50": round(1000 * statistics.median(added), 1) if added else None,
-            "p99": round(1000 * quantiles[98], 1) if added else None,
-            "max": round(1000 * added[-1], 1) if added else None,
-        },
+        "added_latency_ms": _latencies(added),
+        # The first round's requests all arrive at once; later rounds arrive as earlier ones end.
+        "added_latency_ms_by_round": [
+            _latencies(sorted(r for n, r in results if n == round_ and isinstance(r, float)))
+            for round_ in range(args.rounds)
+        ],
         "server_cpu_ms_per_request": round(1000 * cpu / max(1, len(results)), 3),
         # The clients share the machine: when they are busy, they add latency the server did not.
         "client_cpu_ms_per_request": round(1000 * client_cpu / max(1, len(results)), 3),
         "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def _latencies(added: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of sorted seconds, in milliseconds."""
+    if not added:
+        return {"p50": None, "p99": None, "max": None}
+    quantiles = (
+        statistics.quantiles(added, n=100, method="inclusive") if len(added) > 1 else added * 99
+    )
+    return {
+        "p50": round(1000 * statistics.median(added), 1),
+        "p99": round(1000 * quantiles[98], 1),
+        "max": round(1000 * added[-1], 1),
     }
 
 
