@@ -5,11 +5,18 @@
 
 Starts ``serve-model`` on 127.0.0.1 (a free port), runs ``--clients`` client processes that keep
 ``--concurrency`` streaming Chat Completions requests in flight between them (at most 500) for
-``--rounds`` rounds, then stops the server and prints a JSON report:
+``--rounds`` rounds, then stops the server and prints a JSON report. Each request in flight has
+its own keep-alive connection, spoken by a small hand-written HTTP/1.1 client: httpx cost six
+times the server's CPU a request, so the clients, not the server, set the latency.
 
-* ``errors``: requests that did not end with a 200, a finish reason and ``[DONE]`` (should be 0);
+* ``errors``: requests that did not end with a 200, a finish reason and ``[DONE]`` (should be 0),
+  and ``error_kinds`` saying what happened to them. A client too slow to send its next request
+  within uvicorn's 5 s keep-alive finds its connection closed (``EndOfStream`` on a connection
+  reused after 5 s idle): what the httpx clients met at 500 in flight;
 * ``added_latency_ms`` p50/p99: the time a client waited beyond the pace the model was asked for
   (``--first-token-s`` + output tokens / ``--token-rate``), i.e. what serving adds under load;
+  ``added_latency_ms_by_round`` the same per round: the first round's requests all arrive at
+  once, later ones as earlier requests end;
 * ``server_cpu_ms_per_request``: the server process's user + system CPU over the run, per request
   (Linux: read from /proc); ``client_cpu_ms_per_request`` the same for the clients, which run on
   the same machine and, when it is short of cores, add latency of their own.
@@ -18,6 +25,7 @@ Starts ``serve-model`` on 127.0.0.1 (a free port), runs ``--clients`` client pro
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import multiprocessing
 import os
@@ -29,6 +37,7 @@ import time
 from typing import Any
 
 import anyio
+import anyio.abc
 import httpx
 
 MAX_CONCURRENCY = 500
@@ -64,61 +73,132 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _one(client: httpx.AsyncClient, url: str, settings: dict[str, float]) -> float | None:
-    """One streamed request; the latency it added over the requested pace, or None on error."""
-    body = {
-        "model": "offline",
-        "messages": [{"role": "user", "content": PROMPT}],
-        "tools": TOOLS,
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
+class _Connection:
+    """One keep-alive HTTP/1.1 connection, spoken by hand.
+
+    httpx cost the clients 6-10 ms of CPU a streamed request here (six times the server's), so
+    on a 2-core machine the clients, not the server, set the latency; this costs a fraction.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.stream: anyio.abc.SocketStream | None = None
+        self.buffer = bytearray()
+        self.idle_since = 0.0
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """The status and the whole (de-chunked) body."""
+        if self.stream is None:
+            self.stream = await anyio.connect_tcp(self.host, self.port)
+            self.buffer.clear()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        await self.stream.send(head.encode() + body)
+        status_line, *lines = (await self._until(b"\r\n\r\n")).split(b"\r\n")
+        headers = dict(line.lower().split(b": ", 1) for line in lines)
+        if headers.get(b"transfer-encoding") == b"chunked":
+            parts = []
+            while size := int((await self._until(b"\r\n")).split(b";")[0], 16):
+                parts.append(await self._exactly(size + 2))
+            await self._until(b"\r\n")  # no trailers
+            content = b"".join(part[:-2] for part in parts)
+        else:
+            content = await self._exactly(int(headers.get(b"content-length", b"0")))
+        if headers.get(b"connection") == b"close":
+            await self.close()
+        self.idle_since = time.perf_counter()
+        return int(status_line.split()[1]), content
+
+    async def close(self) -> None:
+        if self.stream is not None:
+            await self.stream.aclose()
+            self.stream = None
+
+    async def _fill(self) -> None:
+        assert self.stream is not None
+        self.buffer += await self.stream.receive(65536)
+
+    async def _until(self, separator: bytes) -> bytes:
+        while (at := self.buffer.find(separator)) < 0:
+            await self._fill()
+        found = bytes(self.buffer[:at])
+        del self.buffer[: at + len(separator)]
+        return found
+
+    async def _exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            await self._fill()
+        found = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return found
+
+
+async def _one(connection: _Connection, settings: dict[str, float]) -> float | str:
+    """One streamed request: the latency it added over the requested pace, or what went wrong."""
+    body = json.dumps(
+        {
+            "model": "offline",
+            "messages": [{"role": "user", "content": PROMPT}],
+            "tools": TOOLS,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+    ).encode()
+    reused = connection.stream is not None
+    idle = time.perf_counter() - connection.idle_since
     started = time.perf_counter()
-    tokens, finished, done = 0, False, False
     try:
-        async with client.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
-            if response.status_code != 200:
-                return None
-            async for line in response.aiter_lines():
-                if not line.startswith("data: "):
-                    continue
-                if line == "data: [DONE]":
-                    done = True
-                    continue
-                chunk = json.loads(line[6:])
-                if chunk.get("usage"):
-                    tokens = chunk["usage"]["completion_tokens"]
-                if any(c.get("finish_reason") for c in chunk.get("choices", [])):
-                    finished = True
-    except httpx.HTTPError:
-        return None
+        with anyio.fail_after(120):
+            status, content = await connection.post("/v1/chat/completions", body)
+    except (OSError, anyio.EndOfStream, anyio.BrokenResourceError, TimeoutError) as exc:
+        await connection.close()
+        where = f"a connection reused after {idle:.1f} s idle" if reused else "a new connection"
+        return f"{type(exc).__name__} on {where}"
     elapsed = time.perf_counter() - started
+    if status != 200:
+        return f"HTTP {status}"
+    tokens, finished, done = 0, False, False
+    for line in content.decode().split("\n"):  # every event parsed, as a client would
+        if not line.startswith("data: "):
+            continue
+        if line == "data: [DONE]":
+            done = True
+            continue
+        chunk = json.loads(line[6:])
+        if chunk.get("usage"):
+            tokens = chunk["usage"]["completion_tokens"]
+        if any(c.get("finish_reason") for c in chunk.get("choices", [])):
+            finished = True
     if not (done and finished and tokens):
-        return None
+        return "stream ended without a finish reason, usage and [DONE]"
     return elapsed - (settings["first_token_s"] + tokens / settings["token_rate"])
 
 
 def _client(
-    url: str,
+    port: int,
     slots: int,
     rounds: int,
     settings: dict[str, float],
     barrier: Any,
     out: Any,
 ) -> None:
-    async def run() -> list[float | None]:
-        results: list[float | None] = []
-        limits = httpx.Limits(max_connections=slots, max_keepalive_connections=slots)
-        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+    async def run() -> list[tuple[int, float | str]]:
+        results: list[tuple[int, float | str]] = []  # (round, what _one returned)
 
-            async def slot() -> None:
-                for _ in range(rounds):
-                    results.append(await _one(client, url, settings))
+        async def slot() -> None:  # one connection per request in flight, kept alive
+            connection = _Connection("127.0.0.1", port)
+            try:
+                for round_ in range(rounds):
+                    results.append((round_, await _one(connection, settings)))
+            finally:
+                await connection.close()
 
-            barrier.wait()  # every process starts at once
-            async with anyio.create_task_group() as group:
-                for _ in range(slots):
-                    group.start_soon(slot)
+        barrier.wait()  # every process starts at once
+        async with anyio.create_task_group() as group:
+            for _ in range(slots):
+                group.start_soon(slot)
         return results
 
     cpu_before = time.process_time()
@@ -164,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             shares[i] += 1
         workers = [
             context.Process(
-                target=_client, args=(url, n, args.rounds, settings, barrier, queue), daemon=True
+                target=_client, args=(port, n, args.rounds, settings, barrier, queue), daemon=True
             )
             for n in shares
         ]
@@ -172,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             worker.start()
         barrier.wait(timeout=60)
         cpu_before, started = _cpu_seconds(server.pid), time.perf_counter()
-        results: list[float | None] = []
+        results: list[tuple[int, float | str]] = []
         client_cpu = 0.0
         for _ in workers:
             got, spent = queue.get(timeout=600)
@@ -185,27 +265,41 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         server.terminate()
         server.wait(10)
-    added = sorted(r for r in results if r is not None)
-    quantiles = (
-        statistics.quantiles(added, n=100, method="inclusive") if len(added) > 1 else added * 99
-    )
+    added = sorted(r for _, r in results if isinstance(r, float))
+    failures = collections.Counter(r for _, r in results if isinstance(r, str))
     return {
         "concurrency": args.concurrency,
         "client_processes": args.clients,
         "requests": len(results),
-        "errors": sum(r is None for r in results),
+        "errors": sum(failures.values()),
+        "error_kinds": dict(failures.most_common()),
         "wall_s": round(wall, 3),
         "requests_per_s": round(len(results) / wall, 1),
         "model_pace": f"first token {args.first_token_s} s, {args.token_rate:g} tokens/s",
-        "added_latency_ms": {
-            "p50": round(1000 * statistics.median(added), 1) if added else None,
-            "p99": round(1000 * quantiles[98], 1) if added else None,
-            "max": round(1000 * added[-1], 1) if added else None,
-        },
+        "added_latency_ms": _latencies(added),
+        # The first round's requests all arrive at once; later rounds arrive as earlier ones end.
+        "added_latency_ms_by_round": [
+            _latencies(sorted(r for n, r in results if n == round_ and isinstance(r, float)))
+            for round_ in range(args.rounds)
+        ],
         "server_cpu_ms_per_request": round(1000 * cpu / max(1, len(results)), 3),
         # The clients share the machine: when they are busy, they add latency the server did not.
         "client_cpu_ms_per_request": round(1000 * client_cpu / max(1, len(results)), 3),
         "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def _latencies(added: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of sorted seconds, in milliseconds."""
+    if not added:
+        return {"p50": None, "p99": None, "max": None}
+    quantiles = (
+        statistics.quantiles(added, n=100, method="inclusive") if len(added) > 1 else added * 99
+    )
+    return {
+        "p50": round(1000 * statistics.median(added), 1),
+        "p99": round(1000 * quantiles[98], 1),
+        "max": round(1000 * added[-1], 1),
     }
 
 

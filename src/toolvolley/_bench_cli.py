@@ -17,7 +17,7 @@ from ._calls import ToolResult
 from ._errors import UserError
 from ._executor import Executor
 from ._timeline import Timeline, save_timelines
-from ._trace import TraceSection, check_writable, write_trace
+from ._trace import TraceSection, TraceTurn, check_writable, write_trace
 from .bench import run_executor_benchmark, run_streaming_benchmark, run_sweep
 from .bench._executor import TOOLBOX, make_calls, scenarios
 from .bench._plot import sweep_svg
@@ -65,6 +65,7 @@ def run_bench_command(
         [n for n in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if n <= max_calls] if plot else None
     )
     report: dict[str, Any] = {}
+    early_turns: list[tuple[str, TraceTurn]] = []  # the streaming part's, for --trace
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -91,6 +92,7 @@ def run_bench_command(
                 token_rate=token_rate,
                 first_token_s=first_token_s,
                 progress=step,
+                record=lambda name, turn: early_turns.append((name, turn)),
             )
         if sizes:
             report["sweep"] = run_sweep(latency=sweep_latency, sizes=sizes, progress=step)
@@ -133,13 +135,15 @@ def run_bench_command(
             )
             err.print(f"timeline written to {path}")
         if trace:
-            path = write_trace(
-                trace,
-                [
-                    TraceSection(f"{description}, serial", serial),
-                    TraceSection(f"{description}, parallel", parallel),
-                ],
-            )
+            sections = [
+                TraceSection(f"{description}, serial", serial),
+                TraceSection(f"{description}, parallel", parallel),
+            ]
+            sections += [
+                TraceSection(f"streaming, early dispatch: {name}", turns=[turn])
+                for name, turn in early_turns
+            ]
+            path = write_trace(trace, sections)
             err.print(f"trace written to {path}")
     if json_output:
         out.print_json(json.dumps(report))

@@ -22,11 +22,12 @@ from typing import Annotated, Any
 import anyio
 from pydantic import Field
 
-from .._events import CallReady, StreamUpdate, TurnEvent
+from .._events import StreamUpdate
 from .._executor import Executor
 from .._loop import run_turn
 from .._model import ModelAdapter
 from .._tools import Tool, tool
+from .._trace import StreamRecorder, TraceTurn
 from ..offline import OfflineModel
 
 __all__ = ["StreamingScenario", "run_streaming_benchmark", "streaming_scenarios"]
@@ -64,17 +65,16 @@ def _work_tool(latencies: Sequence[float]) -> Tool:
     return work
 
 
-async def _early(model: ModelAdapter, executor: Executor, prompt: str) -> tuple[float, float]:
-    """One early-dispatch turn: (turn latency, lower bound)."""
-    ready: dict[str, float] = {}
-
-    def note(event: TurnEvent) -> None:
-        if isinstance(event, CallReady):
-            ready[event.call.id] = event.at
-
-    _, stats = await run_turn(model, [model.user_message(prompt)], executor, on_event=note)
+async def _early(
+    model: ModelAdapter, executor: Executor, prompt: str
+) -> tuple[float, float, TraceTurn]:
+    """One early-dispatch turn: (turn latency, lower bound, the turn with its stream's times)."""
+    recorder = StreamRecorder()
+    _, stats = await run_turn(model, [model.user_message(prompt)], executor, on_event=recorder)
+    (turn,) = recorder.turns
+    ready = turn.ready_at
     bound = max([stats.model_ended_at] + [ready[r.call_id] + r.duration for r in stats.results])
-    return stats.wall_s, bound - stats.started_at
+    return stats.wall_s, bound - stats.started_at, turn
 
 
 async def _after(model: ModelAdapter, executor: Executor, prompt: str) -> float:
@@ -91,7 +91,7 @@ async def _after(model: ModelAdapter, executor: Executor, prompt: str) -> float:
 
 async def _measure(
     scenario: StreamingScenario, repeat: int, token_rate: float, first_token_s: float
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], TraceTurn]:
     from ..providers import OpenAIChat
 
     n = len(scenario.latencies)
@@ -104,12 +104,12 @@ async def _measure(
     async with OpenAIChat.offline(engine) as model:
         await _after(model, executor, prompt)  # warm up the SDK's first-use costs
         for _ in range(repeat):  # interleaved, so drift on a shared machine hits both alike
-            wall, bound = await _early(model, executor, prompt)
+            wall, bound, turn = await _early(model, executor, prompt)
             early.append(wall)
             bounds.append(bound)
             after.append(await _after(model, executor, prompt))
     e, a, b = statistics.median(early), statistics.median(after), statistics.median(bounds)
-    return {
+    row = {
         "scenario": scenario.name,
         "calls": n,
         "latencies_s": list(scenario.latencies),
@@ -119,6 +119,7 @@ async def _measure(
         "early_over_bound": round(e / b, 4),
         "saved_s": round(a - e, 4),
     }
+    return row, turn
 
 
 def run_streaming_benchmark(
@@ -128,12 +129,16 @@ def run_streaming_benchmark(
     token_rate: float = 50.0,
     first_token_s: float = 0.2,
     progress: Callable[[str], None] = lambda _: None,
+    record: Callable[[str, TraceTurn], None] = lambda *_: None,
 ) -> dict[str, Any]:
-    """Run every streaming scenario; returns a JSON-ready report."""
+    """Run every streaming scenario; returns a JSON-ready report. ``record`` is given each
+    scenario's name and its last early-dispatch turn (for ``bench --trace``)."""
     rows = []
     for scenario in streaming_scenarios(scale):
         progress(scenario.name)
-        rows.append(anyio.run(_measure, scenario, repeat, token_rate, first_token_s))
+        row, turn = anyio.run(_measure, scenario, repeat, token_rate, first_token_s)
+        rows.append(row)
+        record(scenario.name, turn)
     return {
         "model": f"offline, {token_rate:g} tokens/s, {first_token_s:g} s to first token",
         "repeat": repeat,

@@ -17,6 +17,7 @@ from .._model import Message, ModelAdapter
 from .._optional import require
 from .._report import BatchReport
 from .._toolbox import Toolbox
+from .._trace import StreamRecorder, TraceTurn
 from ..offline import OfflineModel
 from ._weather_tool import weather_tool
 
@@ -63,6 +64,10 @@ class DemoReport:
     sequential: tuple[ToolResult, ...] = field(repr=False, default=())
     parallel: tuple[ToolResult, ...] = field(repr=False, default=())
     calls: tuple[ToolCall, ...] = field(repr=False, default=())  # in the order they were made
+    # every model turn with its stream's times, for --trace: the conversation (the first turn
+    # and its follow-ups; under --serial the serial one), and --serial's comparison conversation
+    conversation_turns: tuple[TraceTurn, ...] = field(repr=False, default=())
+    comparison_turns: tuple[TraceTurn, ...] = field(repr=False, default=())
 
     @property
     def started_while_streaming(self) -> int:
@@ -218,7 +223,8 @@ async def _parallel(
         if isinstance(event, CallStarted):
             progress(f"{event.call.name} started while the model is writing")
 
-    response, first = await run_turn(model, transcript, Executor(toolbox), on_event=watch)
+    recorder = StreamRecorder(then=watch)
+    response, first = await run_turn(model, transcript, Executor(toolbox), on_event=recorder)
     calls = response.calls
     if not calls:
         raise UserError(f"The model answered without calling a tool: {response.text!r}")
@@ -227,7 +233,7 @@ async def _parallel(
     progress(f"For comparison, running the {len(calls)} calls one after another")
     sequential, sequential_s = await _timed_run(Executor(toolbox, mode="serial"), calls)
     progress("Every result went back in one follow-up; waiting for the answer")
-    rest = await run_loop(model, transcript, toolbox, max_turns=8)
+    rest = await run_loop(model, transcript, toolbox, max_turns=8, on_event=recorder)
     return DemoReport(
         prompt=settings.prompt,
         provider=settings.provider,
@@ -246,6 +252,7 @@ async def _parallel(
         sequential=tuple(sequential),
         parallel=tuple(parallel),
         calls=tuple(calls),
+        conversation_turns=tuple(recorder.turns),
     )
 
 
@@ -257,9 +264,10 @@ async def _serial(
     progress: Callable[[str], None],
 ) -> DemoReport:
     progress("Running the conversation with parallel tool calls off (one call per model turn)")
+    recorder, comparison = StreamRecorder(), StreamRecorder()
     started = time.perf_counter()
     outcome: LoopResult = await run_loop(
-        model, settings.prompt, toolbox, parallel_tool_calls=False, max_turns=16
+        model, settings.prompt, toolbox, parallel_tool_calls=False, max_turns=16, on_event=recorder
     )
     end_to_end = time.perf_counter() - started
     sequential = [r for turn in outcome.turns for r in turn.results]
@@ -270,7 +278,9 @@ async def _serial(
     # calls on. Its first turn's calls are the "at once" run.
     progress("For comparison, the same conversation with parallel tool calls on")
     started = time.perf_counter()
-    with_parallel = await run_loop(model, settings.prompt, toolbox, max_turns=16)
+    with_parallel = await run_loop(
+        model, settings.prompt, toolbox, max_turns=16, on_event=comparison
+    )
     parallel_conversation_s = time.perf_counter() - started
     parallel = list(with_parallel.turns[0].results)
     parallel_s = with_parallel.turns[0].tools_s
@@ -294,6 +304,8 @@ async def _serial(
         sequential=tuple(sequential),
         parallel=tuple(parallel),
         calls=(*calls, *with_parallel.turns[0].tool_calls),
+        conversation_turns=tuple(recorder.turns),
+        comparison_turns=tuple(comparison.turns),
     )
 
 
