@@ -195,7 +195,7 @@ def bench(
     ] = None,
     trace: Annotated[
         str | None,
-        typer.Option(help="Write scenario A as a Chrome trace (chrome://tracing) to this .json."),
+        typer.Option(help="Write scenario A (and the streaming runs) as a Chrome trace to this .json."),
     ] = None,
     token_rate: Annotated[
         float, typer.Option(help="Streaming: the offline model's tokens a second.")
