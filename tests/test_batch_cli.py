@@ -174,3 +174,41 @@ async def test_run_many_bounds_concurrency_and_answers_every_prompt(anyio_backen
     assert calls
     assert {(c["name"], c["status"]) for c in calls} == {("echo", "ok")}
     assert 1 <= PEAK[0] <= 3  # never more conversations at once than asked
+
+
+def test_tools_from_an_mcp_server_answer_every_call(tmp_path: Path) -> None:
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    prompts = ["Please do a lookup for Paris, Tokyo and Lima.", "A lookup for Seoul and Oslo."]
+    source.write_text(
+        "".join(json.dumps({"id": i, "prompt": p}) + "\n" for i, p in enumerate(prompts))
+    )
+    server = Path(__file__).parent / "mcp_servers" / "lookup.py"
+    result = subprocess.run(
+        _cli(str(source), "-o", str(out), "--mcp", f"{sys.executable} {server}", "--json", *FAST),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["failed"] == 0
+    rows = sorted(_lines(out), key=lambda r: r["id"])
+    calls = [[(c["name"], c["status"]) for c in r["tool_calls"]] for r in rows]
+    assert calls == [[("lookup", "ok")] * 3, [("lookup", "ok")] * 2]
+    assert "Tokyo: found by the MCP server" in rows[0]["final_text"]
+
+
+def test_mcp_with_ray_is_refused_in_one_line(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": 1, "prompt": "hi"}) + "\n")
+    result = subprocess.run(
+        _cli(str(source), "-o", str(tmp_path / "o.jsonl"), "--mcp", "x", "--ray", "auto"),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == "error: --mcp with --ray is not supported yet: run without --ray"
+    )

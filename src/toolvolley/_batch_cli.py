@@ -27,9 +27,10 @@ import functools
 import importlib
 import json
 import os
+import shlex
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,7 @@ def run_batch_command(
     json_summary: bool,
     ray: str | None = None,
     trace: str | None = None,
+    mcp: Sequence[str] = (),
 ) -> int:
     """Run the batch; returns the exit code (0 even if conversations failed: they are
     recorded; 2 for unusable input)."""
@@ -227,7 +229,12 @@ def run_batch_command(
 
     try:
         check_writable(trace, "--trace")
+        if mcp and ray is not None:
+            raise BatchInputError("--mcp with --ray is not supported yet: run without --ray")
         tools, tools_label = _load_tools(tools_spec)
+        if mcp:
+            servers = ", ".join(mcp)
+            tools_label = f"{tools_spec} and {servers}" if tools_spec else f"MCP {servers}"
         out = Path(output)
         done = read_done(out)
         events: list[dict[str, Any]] | None = [] if trace is not None else None
@@ -249,6 +256,7 @@ def run_batch_command(
             json_summary,
             _OnRay(ray, tools_spec, os.getcwd()) if ray is not None else None,
             events,
+            tuple(mcp),
         )
         try:
             summary = run()
@@ -282,6 +290,7 @@ async def _run(
     quiet: bool,
     on_ray: _OnRay | None = None,
     events: list[dict[str, Any]] | None = None,
+    mcp: Sequence[str] = (),
 ) -> dict[str, Any]:
     from .demo import DemoSettings
     from .demo._runner import make_model
@@ -326,7 +335,7 @@ async def _run(
                 )
             else:
                 adapter: ModelAdapter = make_model(settings)
-                async with adapter, _default_tools(tools, latency) as toolset:
+                async with adapter, _default_tools(tools, latency, mcp) as toolset:
                     await run_many(
                         adapter,
                         prompts,
@@ -418,11 +427,41 @@ async def _aiter(items: Iterator[tuple[Any, Prompt]]) -> AsyncIterator[tuple[Any
 
 @contextlib.asynccontextmanager
 async def _default_tools(
-    tools: Executor | Toolbox | list[Any] | None, latency: float
+    tools: Executor | Toolbox | list[Any] | None, latency: float, mcp: Sequence[str] = ()
 ) -> AsyncIterator[Executor | Toolbox | list[Any]]:
-    if tools is not None:
-        yield tools
-        return
+    """The batch's tools: ``--tools`` (or the demo's weather tool when neither ``--tools`` nor
+    ``--mcp`` is given), plus the tools of each ``--mcp`` server, open for the whole batch."""
+    async with contextlib.AsyncExitStack() as stack:
+        served: list[Any] = []
+        for spec in mcp:
+            served.extend(await (await stack.enter_async_context(_mcp_server(spec))).tools())
+        if tools is None and not mcp:
+            tools = await stack.enter_async_context(_weather_tools(latency))
+        if not served:
+            assert tools is not None
+            yield tools
+        elif tools is None:
+            yield served
+        elif isinstance(tools, Executor):
+            raise BatchInputError("--mcp adds tools to a Toolbox or a list; --tools is an Executor")
+        else:
+            yield tools.with_tools(*served) if isinstance(tools, Toolbox) else [*tools, *served]
+
+
+def _mcp_server(spec: str) -> Any:
+    """``--mcp``: an http(s) URL (streamable HTTP), or a command line (stdio)."""
+    from .mcp import MCPServer
+
+    if spec.startswith(("http://", "https://")):
+        return MCPServer.http(spec)
+    command = shlex.split(spec)
+    if not command:
+        raise BatchInputError("--mcp needs a URL or a command line")
+    return MCPServer.stdio(command[0], command[1:])
+
+
+@contextlib.asynccontextmanager
+async def _weather_tools(latency: float) -> AsyncIterator[list[Any]]:
     import httpx
 
     from ._serving import serve_in_thread

@@ -195,7 +195,9 @@ def bench(
     ] = None,
     trace: Annotated[
         str | None,
-        typer.Option(help="Write scenario A (and the streaming runs) as a Chrome trace to this .json."),
+        typer.Option(
+            help="Write scenario A (and the streaming runs) as a Chrome trace to this .json."
+        ),
     ] = None,
     token_rate: Annotated[
         float, typer.Option(help="Streaming: the offline model's tokens a second.")
@@ -265,6 +267,13 @@ def batch(
         float, typer.Option(help="Offline model: seconds to first token.")
     ] = 0.2,
     latency: Annotated[float, typer.Option(help="Default weather tool: seconds a request.")] = 0.2,
+    mcp: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mcp",
+            help="An MCP server's tools too: an http(s) URL, or a command line (repeatable).",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     ray: Annotated[
         str | None,
@@ -298,6 +307,7 @@ def batch(
             json_summary=json_output,
             ray=ray,
             trace=trace,
+            mcp=tuple(mcp or ()),
         )
     )
 
