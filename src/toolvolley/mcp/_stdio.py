@@ -68,6 +68,11 @@ class StdioTransport:
             with anyio.move_on_after(_EXIT_GRACE, shield=True):
                 await link.close_streams()
                 await process.aclose()
+            if process.returncode is None:  # the grace ran out: never leave it running
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                with anyio.CancelScope(shield=True):
+                    await process.aclose()
 
 
 @dataclass(eq=False)
