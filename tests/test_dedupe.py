@@ -8,7 +8,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from toolvolley import Executor, Tool, ToolCall, ToolError
+from toolvolley import Executor, Tool, ToolCall, ToolError, tool
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
 
@@ -123,3 +123,34 @@ async def test_a_shared_call_waits_for_the_first_and_is_cancelled_with_the_batch
         ("c1", "cancelled"),
     ]
     assert started == ["Rome"]
+
+
+@pytest.mark.anyio
+async def test_under_strict_a_write_between_identical_reads_ends_the_sharing() -> None:
+    """Under side_effects="strict" a tool that is not read-only runs after the calls before it,
+    so a read after it must see it, not the result of the read before it."""
+    store = {"a": "v1"}
+    ran: list[str] = []
+
+    @tool(idempotent=True)
+    async def read(key: str) -> str:
+        ran.append("read")
+        await anyio.lowlevel.checkpoint()
+        return store[key]
+
+    @tool
+    async def append(key: str) -> str:
+        ran.append("append")
+        store[key] += "+"
+        return "ok"
+
+    executor = Executor([read, append], side_effects="strict", dedupe=True)
+    results = await executor.run(
+        [
+            ToolCall("1", "read", {"key": "a"}),
+            ToolCall("2", "append", {"key": "a"}),
+            ToolCall("3", "read", {"key": "a"}),
+        ]
+    )
+    assert [r.content for r in results] == ["v1", "ok", "v1+"]
+    assert ran == ["read", "append", "read"]

@@ -330,7 +330,12 @@ async def test_a_sync_tool_is_hedged_in_another_thread() -> None:
         return "hedge"
 
     sync = Tool.from_schema(
-        "read", "Read.", {"type": "object"}, read, idempotent=True, hedge=Hedge(after=0.01)
+        "read",
+        "Read.",
+        {"type": "object"},
+        read,
+        idempotent=True,
+        hedge=Hedge(after=0.01, max_share=1),  # one call: a smaller share would forbid the hedge
     )
     executor = Executor([sync], hedge=Hedge(after=3600))  # the tool's own policy wins
     try:
@@ -347,3 +352,35 @@ def test_the_hedge_threshold_follows_recent_latencies() -> None:
     assert runner._threshold(policy) == 5  # too few samples: the fixed time
     runner.latencies.extend(float(n) for n in range(1, 11))
     assert runner._threshold(policy) == 9.0
+
+
+@pytest.mark.anyio
+async def test_the_hedge_budget_is_a_ceiling_from_the_first_call() -> None:
+    """max_share=0.05: the first slow call would make hedges 100% of the calls, so it is not
+    hedged; no share of hedges ever passes the budget."""
+    bodies: list[int] = []
+    release = anyio.Event()
+
+    @tool(idempotent=True, hedge=Hedge(after=0.01, max_share=0.05))
+    async def slow() -> str:
+        bodies.append(1)
+        await release.wait()
+        return "done"
+
+    async def let_go() -> None:
+        await anyio.sleep(0.1)  # past the hedge threshold: a hedge would have started by now
+        release.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(let_go)
+        (result,) = await Executor([slow]).run([ToolCall("1", "slow")])
+    assert result.status == "ok"
+    assert result.attempts == 1
+    assert len(bodies) == 1
+
+
+def test_retry_refuses_none_for_its_seconds() -> None:
+    with pytest.raises(UserError, match=r"Retry\.backoff must be a number of seconds"):
+        Retry(backoff=None)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"Retry\.max_backoff must be a number of seconds"):
+        Retry(max_backoff=None)  # type: ignore[arg-type]

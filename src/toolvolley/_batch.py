@@ -209,7 +209,11 @@ class Batch:
             return index
         key = None
         if executor.dedupe:
-            if ends_sharing(tool, executor.mode == "serial"):
+            # In serial mode and under side_effects="strict" every call that is not read-only
+            # is ordered after the calls before it: a later identical call must not reuse a
+            # result from before it.
+            ordered = executor.mode == "serial" or executor.side_effects == "strict"
+            if ends_sharing(tool, ordered):
                 self._shared.clear()
             key = dedupe_key(tool, call)
             first = self._shared.get(key) if key is not None else None

@@ -33,6 +33,8 @@ def dedupe_key(tool: Tool, call: ToolCall) -> tuple[str, str] | None:
         return None  # not JSON: validation will say so, call by call
 
 
-def ends_sharing(tool: Tool, serial: bool) -> bool:
-    """Whether a call to ``tool`` may change what identical calls before it saw."""
-    return tool.sequential or tool.destructive or (serial and not tool.read_only)
+def ends_sharing(tool: Tool, ordered: bool) -> bool:
+    """Whether a call to ``tool`` may change what identical calls before it saw. ``ordered``:
+    every call that is not read-only runs after the calls before it (serial mode, or
+    ``side_effects="strict"``)."""
+    return tool.sequential or tool.destructive or (ordered and not tool.read_only)

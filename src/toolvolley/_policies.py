@@ -61,6 +61,9 @@ class Retry:
 
     def __post_init__(self) -> None:
         check_count("Retry.attempts", self.attempts)
+        for label, seconds in (("backoff", self.backoff), ("max_backoff", self.max_backoff)):
+            if seconds is None:
+                raise UserError(f"Retry.{label} must be a number of seconds, not None.")
         if self.backoff != 0:
             check_seconds("Retry.backoff", self.backoff)
         check_seconds("Retry.max_backoff", self.max_backoff)
@@ -220,7 +223,8 @@ class PolicyRunner(Runner):
         async def copy(scope: anyio.CancelScope, first: bool) -> None:
             if not first:
                 await anyio.sleep(after)
-                if self.hedges >= hedge.max_share * self.calls or time.monotonic() >= deadline:
+                over_budget = self.hedges + 1 > hedge.max_share * self.calls  # never past it
+                if over_budget or time.monotonic() >= deadline:
                     return  # over budget, or too late: the first copy answers alone
                 self.hedges += 1
             tries.count += 1
