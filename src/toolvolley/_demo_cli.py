@@ -67,8 +67,7 @@ def run_demo_command(
             first_token=first_token,
             latency=latency,
             jitter=jitter,
-            describe=_describe,
-            debug=debug,
+            fail=functools.partial(_print_failure, err, debug=debug),
         )
     try:
         for flag, path in (("--timeline", timeline), ("--trace", trace)):
@@ -103,10 +102,7 @@ def run_demo_command(
                 )
             )
     except Exception as exc:
-        if debug:  # the whole chain: ModelError, then the SDK's exception that caused it
-            err.out("".join(traceback.format_exception(exc)), highlight=False, end="")
-        else:
-            err.print(f"[bold red]error:[/] {escape(_describe(exc))}", soft_wrap=True)
+        _print_failure(err, exc, debug=debug)
         return 1
     if json_output:
         out.print_json(json.dumps(report.as_json()))
@@ -138,6 +134,15 @@ def _weather(url: str | None, latency: float, jitter: float) -> Iterator[str]:
         return
     with serve_in_thread(WeatherService(latency_s=latency, jitter_s=jitter)) as local:
         yield local
+
+
+def _print_failure(err: Console, exc: BaseException, *, debug: bool) -> None:
+    """One line on stderr, or with ``--debug`` the whole chain (a ModelError, then the SDK's
+    exception that caused it)."""
+    if debug:
+        err.out("".join(traceback.format_exception(exc)), highlight=False, end="")
+    else:
+        err.print(f"[bold red]error:[/] {escape(_describe(exc))}", soft_wrap=True)
 
 
 def _describe(exc: BaseException) -> str:

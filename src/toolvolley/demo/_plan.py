@@ -248,13 +248,12 @@ def run_plan_command(
     first_token: float,
     latency: float,
     jitter: float,
-    describe: Callable[[BaseException], str],
-    debug: bool,
+    fail: Callable[[BaseException], None],
 ) -> int:
     """``toolvolley demo --plan``: run, print, and return the exit code (1 when anything
-    failed). ``weather`` gives the weather service's URL for the run's duration."""
+    failed). ``weather`` gives the weather service's URL for the run's duration; ``fail``
+    prints an exception the run ended with (as the demo does, ``--debug`` included)."""
     import functools
-    import traceback
 
     import anyio
     from rich.markup import escape
@@ -280,10 +279,7 @@ def run_plan_command(
                 )
             )
     except Exception as exc:
-        if debug:
-            err.out("".join(traceback.format_exception(exc)), highlight=False, end="")
-        else:
-            err.print(f"[bold red]error:[/] {escape(describe(exc))}", soft_wrap=True)
+        fail(exc)
         return 1
     if json_output:
         out.print_json(json.dumps(report.as_json()))
