@@ -9,41 +9,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import pytest
 
 import toolvolley.mcp
-from mcp_servers.fixtures import COUNTING, PYTHON, SDK_TRIO_WARNINGS, http_server
+from mcp_servers.fixtures import COUNTING, PYTHON, SDK_TRIO_WARNINGS, module_fixtures
 from toolvolley import Executor, Tool, ToolCall, ToolResult
 from toolvolley.mcp import MCPServer, MCPServerError
 
 pytestmark = SDK_TRIO_WARNINGS
 
 
-@pytest.fixture(scope="module", params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Module-wide, so one server per transport and backend serves the whole module."""
-    return str(request.param)
-
-
-@pytest.fixture(scope="module")
-def counting_url() -> Iterator[str]:
-    with http_server(COUNTING) as served:
-        yield served.url
-
-
-@pytest.fixture(scope="module", params=["stdio", "http"])
-async def server(
-    request: pytest.FixtureRequest, anyio_backend: str, counting_url: str
-) -> AsyncIterator[MCPServer]:
-    if request.param == "stdio":
-        opened = MCPServer.stdio(PYTHON, [COUNTING])
-    else:
-        opened = MCPServer.http(counting_url)
-    async with opened:
-        yield opened
+# One server per module, backend and transport (see mcp_servers.fixtures).
+anyio_backend, counting_url, server = module_fixtures()
 
 
 async def run(server: MCPServer, *calls: tuple[str, dict[str, object]]) -> list[ToolResult]:

@@ -8,13 +8,12 @@ before it finished, and arrive in order (progress increasing).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import pytest
 from pydantic import Field
 
-from mcp_servers.fixtures import COUNTING, PYTHON, SDK_TRIO_WARNINGS, http_server
+from mcp_servers.fixtures import SDK_TRIO_WARNINGS, module_fixtures
 from toolvolley import (
     CallFinished,
     CallProgress,
@@ -69,27 +68,8 @@ def check_progress(events: list[tuple[Any, ...]], call_id: str, steps: int) -> l
     return values
 
 
-@pytest.fixture(scope="module", params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(scope="module")
-def counting_url() -> Iterator[str]:
-    with http_server(COUNTING) as served:
-        yield served.url
-
-
-@pytest.fixture(scope="module", params=["stdio", "http"])
-async def server(
-    request: pytest.FixtureRequest, anyio_backend: str, counting_url: str
-) -> AsyncIterator[MCPServer]:
-    if request.param == "stdio":
-        opened = MCPServer.stdio(PYTHON, [COUNTING])
-    else:
-        opened = MCPServer.http(counting_url)
-    async with opened:
-        yield opened
+# One server per module, backend and transport (see mcp_servers.fixtures).
+anyio_backend, counting_url, server = module_fixtures()
 
 
 async def test_mcp_progress_reaches_hooks_in_order_naming_each_call(

@@ -6,10 +6,13 @@ import contextlib
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from toolvolley.mcp import MCPServer
 
 HERE = Path(__file__).parent
 COUNTING = str(HERE / "counting.py")
@@ -72,3 +75,32 @@ def http_server(script: str) -> Iterator[HttpServer]:
             yield server
         finally:
             server.stop()
+
+
+def module_fixtures() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """``anyio_backend, counting_url, server = module_fixtures()`` in a test module: module-wide
+    fixtures, so one counting server per transport and backend serves the whole module (a
+    conftest here would apply them to every test, and importing the functions themselves
+    makes each test's ``server`` parameter shadow an import)."""
+
+    @pytest.fixture(scope="module", params=["asyncio", "trio"])
+    def anyio_backend(request: pytest.FixtureRequest) -> str:
+        return str(request.param)
+
+    @pytest.fixture(scope="module")
+    def counting_url() -> Iterator[str]:
+        with http_server(COUNTING) as served:
+            yield served.url
+
+    @pytest.fixture(scope="module", params=["stdio", "http"])
+    async def server(
+        request: pytest.FixtureRequest, anyio_backend: str, counting_url: str
+    ) -> AsyncIterator[MCPServer]:
+        if request.param == "stdio":
+            opened = MCPServer.stdio(PYTHON, [COUNTING])
+        else:
+            opened = MCPServer.http(counting_url)
+        async with opened:
+            yield opened
+
+    return anyio_backend, counting_url, server
