@@ -14,7 +14,7 @@ import anyio
 from rich.console import Console
 from rich.markup import escape
 
-from ._errors import ModelError, UserError
+from ._errors import ModelError, UserError, describe_exception
 from ._serving import serve_in_thread
 from ._timeline import Bar, Timeline, save_timelines
 from ._trace import check_writable, demo_trace, write_trace
@@ -149,18 +149,14 @@ def _describe(exc: BaseException) -> str:
     """One line: what failed and the exception that says why."""
     if isinstance(exc, ModelError):
         cause = exc.__cause__
-        why = exc.message if cause is None else _named(cause)
+        why = exc.message if cause is None else describe_exception(cause, limit=None)
         return " ".join(f"model call failed ({exc.provider}): {why}".split())
     if isinstance(exc, UserError):  # already says what to do
         return str(exc)
     name = type(exc).__name__
     if "Connection" in name or "Connect" in name:
         return f"could not reach the model or service ({name}: {exc})"
-    return " ".join(_named(exc).split())
-
-
-def _named(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return " ".join(describe_exception(exc, limit=None).split())
 
 
 def _render(console: Console, report: DemoReport, weather: str) -> None:

@@ -108,9 +108,9 @@ class MaxTurnsExceeded(ToolvolleyError):
 _MAX_TEXT = 500
 
 
-def describe_exception(exc: BaseException) -> str:
-    """``"TypeName: message"``, cut to a readable length; never fails, even for an exception
-    whose ``__str__`` raises."""
+def describe_exception(exc: BaseException, limit: int | None = _MAX_TEXT) -> str:
+    """``"TypeName: message"``, cut to ``limit`` characters (``None``: whole); never fails,
+    even for an exception whose ``__str__`` raises."""
     name = type(exc).__name__
     try:
         text = str(exc)
@@ -120,4 +120,4 @@ def describe_exception(exc: BaseException) -> str:
         except Exception:
             text = "(its message could not be read)"
     text = f"{name}: {text}" if text else name
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."

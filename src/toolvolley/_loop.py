@@ -15,7 +15,14 @@ from typing import Any
 
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult
-from ._errors import MaxTurnsExceeded, ModelError, StreamCutError, ToolvolleyError, UserError
+from ._errors import (
+    MaxTurnsExceeded,
+    ModelError,
+    StreamCutError,
+    ToolvolleyError,
+    UserError,
+    describe_exception,
+)
 from ._events import (
     CallFinished,
     CallProgress,
@@ -215,15 +222,11 @@ async def _turn(
         if isinstance(failed, ToolvolleyError) or any(failed is exc for exc in ours):
             raise failed
         raise ModelError(
-            f"The model call failed ({model.provider}): {_describe(failed)}",
+            f"The model call failed ({model.provider}): {describe_exception(failed, limit=None)}",
             provider=model.provider,
             transcript=transcript,
         ) from failed
     return response, batch, model_ended
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 async def run_loop(
@@ -293,7 +296,7 @@ def _cut(
     if not isinstance(error, StreamCutError):  # an adapter's own record of a broken stream
         cut = StreamCutError(
             f"The {model.provider} response stream broke before its finish signal "
-            f"({_describe(error)}): what it said is not a whole answer.",
+            f"({describe_exception(error, limit=None)}): what it said is not a whole answer.",
             provider=model.provider,
         )
         cut.__cause__ = error
