@@ -384,3 +384,43 @@ def test_retry_refuses_none_for_its_seconds() -> None:
         Retry(backoff=None)  # type: ignore[arg-type]
     with pytest.raises(UserError, match=r"Retry\.max_backoff must be a number of seconds"):
         Retry(max_backoff=None)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_the_hedge_budget_is_counted_over_the_recent_window_not_saved_up() -> None:
+    """A long run of fast calls must not bank a budget that a sudden slowdown then spends at
+    once (a hedge storm on a backend that has just slowed down): with ``window=4`` and
+    ``max_share=0.5``, at most 2 of the 4 slow calls are hedged, however many fast calls came
+    before."""
+    release = anyio.Event()
+    started: list[str] = []
+
+    async def lookup(key: int, slow: bool) -> str:
+        copy = "hedge" if f"start {key}" in started else "first"
+        started.append(f"start {key}")
+        if slow and copy == "first":
+            await release.wait()
+        return f"{copy} answered {key}"
+
+    schema = {
+        "type": "object",
+        "properties": {"key": {"type": "integer"}, "slow": {"type": "boolean"}},
+    }
+    policy = Hedge(after=0.05, max_share=0.5, window=4)
+    made = Tool.from_schema("lookup", "Look up.", schema, lookup, idempotent=True, hedge=policy)
+    executor = Executor([made])
+    fast = await executor.run(
+        [ToolCall(f"f{k}", "lookup", {"key": k, "slow": False}) for k in range(8)]
+    )
+    assert [r.attempts for r in fast] == [1] * 8
+    heard = Finished(2)
+    with anyio.fail_after(10):
+        async with executor.batch(hooks=[heard]) as batch:
+            for key in range(100, 104):
+                batch.submit(ToolCall(f"s{key}", "lookup", {"key": key, "slow": True}))
+            await heard.enough.wait()  # two slow calls answered by their hedges
+            await anyio.sleep(0.2)  # the other two hedge timers have long fired (and been refused)
+            release.set()
+    assert sorted(r.attempts for r in batch.results()) == [1, 1, 2, 2]
+    slow_bodies = [s for s in started if int(s.split()[1]) >= 100]
+    assert len(slow_bodies) == 6  # 4 first copies, 2 hedges

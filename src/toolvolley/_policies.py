@@ -98,7 +98,8 @@ class Hedge:
     The copy starts ``after`` seconds, or once the call has run longer than the
     ``percentile`` of this tool's recent latencies (the last ``window`` calls of this
     executor, once there are ``min_samples``; before that ``after``, if given, else no hedge).
-    ``max_share`` caps hedges to that share of the tool's calls::
+    ``max_share`` caps hedges to that share of the same ``window`` of recent calls, so a long
+    quiet spell banks no budget for a slowdown to spend at once::
 
         Hedge(percentile=95, max_share=0.05)   # hedge the slowest 5 %, never more
     """
@@ -150,7 +151,7 @@ class PolicyRunner(Runner):
         self.hedge = hedge
         self.latencies: deque[float] = deque(maxlen=hedge.window if hedge else 1)
         self.calls = 0  # attempts that could have been hedged
-        self.hedges = 0
+        self.hedged_at: deque[int] = deque()  # self.calls when each recent hedge started
 
     async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
         return await self.attempt(Attempts(), tool, kwargs, deadline)
@@ -207,6 +208,13 @@ class PolicyRunner(Runner):
             return ordered[rank]
         return hedge.after
 
+    def _within_budget(self, hedge: Hedge) -> bool:
+        """Whether one more hedge keeps hedges within ``max_share`` of the last ``window``
+        calls (never past it, from the first call on)."""
+        while self.hedged_at and self.hedged_at[0] <= self.calls - hedge.window:
+            self.hedged_at.popleft()
+        return len(self.hedged_at) + 1 <= hedge.max_share * min(self.calls, hedge.window)
+
     async def _race(
         self,
         tries: Attempts,
@@ -223,10 +231,9 @@ class PolicyRunner(Runner):
         async def copy(scope: anyio.CancelScope, first: bool) -> None:
             if not first:
                 await anyio.sleep(after)
-                over_budget = self.hedges + 1 > hedge.max_share * self.calls  # never past it
-                if over_budget or time.monotonic() >= deadline:
+                if not self._within_budget(hedge) or time.monotonic() >= deadline:
                     return  # over budget, or too late: the first copy answers alone
-                self.hedges += 1
+                self.hedged_at.append(self.calls)
             tries.count += 1
             try:
                 answers.append((True, self._timed(await self._timed_run(tool, kwargs, deadline))))
