@@ -1,26 +1,43 @@
 """CPU-bound sync tools in worker processes: :class:`ProcessRunner`.
 
-Calls go to anyio's worker process pool. Cancellation (a timeout, a cancelled batch) kills the
-worker, so CPU-bound work that timed out really stops. The worker checks the call's deadline
-before it starts the body (``time.monotonic()`` is one clock for every process of the machine),
-so a call that waited for a free worker past its deadline never starts; a generator result is
-consumed in the worker, since only its values can cross back.
+Calls go to a pool of worker processes, one pool per event loop with at most one busy worker
+per CPU (as anyio's ``to_process``, whose pool this replaces: it leaves a worker running, and
+on trio its ``Popen`` to the garbage collector, when the caller is cancelled while that worker
+starts). Here a worker is killed and reaped whenever an exchange with it does not finish: a
+timeout or a cancelled batch at any point, its start included, so CPU-bound work that timed out
+really stops and nothing is left behind. Idle workers are reaped when their event loop is gone,
+or after five idle minutes.
+
+The worker checks the call's deadline before it starts the body (``time.monotonic()`` is one
+clock for every process of the machine), so a call that waited for a free worker past its
+deadline never starts; a generator result is consumed in the worker, since only its values can
+cross back. The pipes are awaited with ``anyio.wait_readable``/``wait_writable``: an event loop
+that can watch file descriptors (not asyncio's Proactor loop on Windows).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import pickle
+import subprocess
+import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import IO, Any
 
-import anyio.to_process
+import anyio
+from anyio import BrokenWorkerProcess
+from anyio.lowlevel import RunVar
 
 from ._errors import UserError
+from ._frames import HEADER, frame
 from ._runners import Runner, ToolSpec, consume
 from ._threads import START_MARGIN
 
 __all__ = ["ProcessRunner", "call_by_reference"]
+
+IDLE_SECONDS = 300.0
 
 
 class _TooLate(Exception):
@@ -28,7 +45,7 @@ class _TooLate(Exception):
 
 
 class ProcessRunner(Runner):
-    """Runs module-level sync functions in anyio's worker process pool."""
+    """Runs module-level sync functions in worker processes."""
 
     name = "process"
 
@@ -45,15 +62,9 @@ class ProcessRunner(Runner):
 
     async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
         func = tool.func
+        request = (call_by_reference, (func.__module__, func.__qualname__, dict(kwargs), deadline))
         try:
-            return await anyio.to_process.run_sync(
-                call_by_reference,
-                func.__module__,
-                func.__qualname__,
-                dict(kwargs),
-                deadline,
-                cancellable=True,
-            )
+            return await _pool().call(request)
         except _TooLate:
             await anyio.sleep_forever()  # the call's own timer ends it, as a timeout
 
@@ -73,3 +84,133 @@ def call_by_reference(
         target = getattr(target, part)
     func = getattr(target, "func", target)
     return consume(func(**kwargs))
+
+
+class _Worker:
+    """One worker process and its two pipes, read and written without blocking the loop."""
+
+    def __init__(self) -> None:
+        command = [sys.executable, "-u", "-m", "toolvolley._process_worker"]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.requests: IO[bytes] = self.process.stdin  # type: ignore[assignment]
+        self.answers: IO[bytes] = self.process.stdout  # type: ignore[assignment]
+        os.set_blocking(self.requests.fileno(), False)
+        os.set_blocking(self.answers.fileno(), False)
+        self.idle_since = 0.0
+        self.started = False
+
+    async def exchange(self, request: tuple[Any, ...]) -> tuple[bool, Any]:
+        """Send ``request`` and wait for the answer: ``(True, value)`` or ``(False, exception)``.
+        Whatever stops it half way leaves the worker unusable (the caller kills it)."""
+        if not self.started:
+            main_path = getattr(sys.modules["__main__"], "__file__", None)
+            await self._write(frame(("init", list(sys.path), main_path)))
+            ok, error = await self._answer()
+            if not ok:
+                return ok, error  # the parent's main script failed to load in the worker
+            self.started = True
+        await self._write(frame(request))
+        return await self._answer()
+
+    async def _answer(self) -> tuple[bool, Any]:
+        (size,) = HEADER.unpack(await self._read(HEADER.size))
+        data = await self._read(size)
+        try:
+            ok, value = pickle.loads(data)
+        except Exception as exc:  # e.g. an exception class whose __init__ needs other arguments
+            problem = f"The tool's answer could not be rebuilt from its process: {exc}"
+            return False, TypeError(problem)
+        return bool(ok), value
+
+    async def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self.requests.fileno(), view)
+            except BlockingIOError:
+                await anyio.wait_writable(self.requests.fileno())
+                continue
+            except BrokenPipeError:
+                raise self._broken() from None
+            view = view[written:]
+
+    async def _read(self, size: int) -> bytes:
+        chunks: list[bytes] = []
+        while size:
+            try:
+                chunk = os.read(self.answers.fileno(), min(size, 1 << 20))
+            except BlockingIOError:
+                await anyio.wait_readable(self.answers.fileno())
+                continue
+            if not chunk:
+                raise self._broken()
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def _broken(self) -> BrokenWorkerProcess:
+        self.kill()
+        return BrokenWorkerProcess(
+            f"The worker process ended (exit code {self.process.returncode}) before it answered."
+        )
+
+    def kill(self) -> None:
+        """Kill the worker, reap it and close its pipes (SIGKILL: the wait is immediate)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.requests.close()
+        self.answers.close()
+
+
+class _Pool:
+    """The idle workers of one event loop, and the limit on busy ones."""
+
+    def __init__(self) -> None:
+        self.idle: list[_Worker] = []
+        self.limiter = anyio.CapacityLimiter(os.cpu_count() or 2)
+
+    async def call(self, request: tuple[Any, ...]) -> Any:
+        async with self.limiter:
+            worker = self._checkout()
+            try:
+                ok, value = await worker.exchange(request)
+            except BaseException:
+                worker.kill()  # stopped half way (a timeout, a cancellation, a dead worker)
+                raise
+            self._checkin(worker)
+        if not ok:
+            raise value
+        return value
+
+    def _checkout(self) -> _Worker:
+        now = time.monotonic()
+        for stale in [w for w in self.idle if not _alive(w) or now - w.idle_since > IDLE_SECONDS]:
+            self.idle.remove(stale)
+            stale.kill()
+        return self.idle.pop() if self.idle else _Worker()
+
+    def _checkin(self, worker: _Worker) -> None:
+        worker.idle_since = time.monotonic()
+        self.idle.append(worker)
+
+    def __del__(self) -> None:  # the event loop is gone: so are its idle workers
+        for worker in self.idle:
+            worker.kill()
+
+
+def _alive(worker: _Worker) -> bool:
+    """Still running (it exits after answering a tool's SystemExit)."""
+    return worker.process.poll() is None
+
+
+_POOLS: RunVar[_Pool] = RunVar("toolvolley_process_pool")
+
+
+def _pool() -> _Pool:
+    try:
+        return _POOLS.get()
+    except LookupError:
+        pool = _Pool()
+        _POOLS.set(pool)
+        return pool

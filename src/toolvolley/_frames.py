@@ -1,0 +1,17 @@
+"""The frames between the executor and its worker processes: an 8-byte big-endian length, then
+a pickle (see :mod:`toolvolley._process_worker`)."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from typing import Any
+
+__all__ = ["HEADER", "frame"]
+
+HEADER = struct.Struct(">Q")
+
+
+def frame(value: Any) -> bytes:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
