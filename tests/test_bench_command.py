@@ -61,3 +61,20 @@ def test_bad_options_are_one_line_before_any_work(tmp_path: Path) -> None:
     flags = [line for line in result.stdout.splitlines() if "--json" in line or "--serial" in line]
     assert flags
     assert not [line for line in flags if "<bool>" in line]  # --json, not --json <bool>
+
+
+def test_bench_plans_runs_the_plans_benchmark() -> None:
+    args = [
+        "bench", "--plans", "--only", "", "--no-streaming", "--repeat", "1", "--scale", "0.002",
+        "--token-rate", "5000", "--first-token", "0",
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    plans = json.loads(result.stdout)["plans"]
+    assert sorted(plans) == ["hedging", "hedging_stragglers", "plans", "references", "retries"]
+    assert (plans["plans"]["flat_turns"], plans["plans"]["planned_turns"]) == (3, 2)
+    assert plans["hedging"]["calls"] == 20
+    shown = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "2% stragglers" in shown.stdout
+    assert "Capitals task: flat" in shown.stdout

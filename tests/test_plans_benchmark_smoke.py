@@ -22,11 +22,14 @@ def _load() -> ModuleType:
 
 def test_plans_report_has_every_figure() -> None:
     fast_plans = ["--plan-latency", "0.01", "--plan-token-rate", "5000", "--plan-first-token", "0"]
-    report = _load().main(
-        ["--calls", "40", "--median", "0.001", "--pairs", "5", "--plan-runs", "1", *fast_plans]
-    )
-    assert set(report["hedging"]) >= {"p99_plain_s", "p99_hedged_s", "extra_calls_share"}
-    assert 0 <= report["hedging"]["extra_calls_share"] <= 0.05 + 1 / 40
+    small = ["--calls", "40", "--median", "0.001", "--pairs", "5", "--plan-runs", "1"]
+    report = _load().main([*small, *fast_plans, "--plan-sweep", "0.001,0"])
+    for scenario in ("hedging", "hedging_stragglers"):
+        hedging = report[scenario]
+        assert set(hedging) >= {"p99_plain_s", "p99_hedged_s", "p99_ratio_bound"}
+        # at most 5 % of the window's calls: the 40 measured and the 20 of the warm-up
+        assert 0 <= hedging["extra_calls_share"] * 40 <= 0.05 * (40 + 20)
+        assert hedging["p99_ratio_bound"] >= 1
     assert 0 <= report["retries"]["success_share"] <= 1
     assert report["references"]["ready_to_start_p99_ms"] >= 0
     plans = report["plans"]
@@ -34,3 +37,5 @@ def test_plans_report_has_every_figure() -> None:
     assert plans["flat_s"] > 0
     assert plans["planned_s"] > 0
     assert abs(plans["speedup"] - plans["flat_s"] / plans["planned_s"]) < 0.01
+    assert [p["first_token_s"] for p in report["plans_sweep"]] == [0.001, 0]
+    assert report["command"].endswith("--plan-sweep 0.001,0")

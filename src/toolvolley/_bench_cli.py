@@ -20,6 +20,8 @@ from ._timeline import Timeline, save_timelines
 from ._trace import TraceSection, TraceTurn, check_writable, write_trace
 from .bench import run_executor_benchmark, run_streaming_benchmark, run_sweep
 from .bench._executor import TOOLBOX, make_calls, scenarios
+from .bench._plans import run_plans_benchmark
+from .bench._plans import steps as plan_steps
 from .bench._plot import sweep_svg
 
 __all__ = ["run_bench_command"]
@@ -50,6 +52,7 @@ def run_bench_command(
     mcp: bool = False,
     trace: str | None = None,
     scale_bench: bool = False,
+    plans: bool = False,
 ) -> int:
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
@@ -75,6 +78,7 @@ def run_bench_command(
         transient=True,
     ) as progress:
         total = _steps(only, streaming, sizes, mcp) + (3 if scale_bench else 0)
+        total += plan_steps(()) if plans else 0
         task = progress.add_task("benchmark", total=total)
 
         def step(name: str) -> None:
@@ -118,6 +122,17 @@ def run_bench_command(
                 ray=ray_available(),
                 ray_calls=max(10, int(200 * min(scale, 1.0))),
                 repeat=repeat,
+                progress=step,
+            )
+        if plans:
+            report["plans"] = run_plans_benchmark(
+                calls=max(20, int(1000 * min(scale, 1.0))),
+                median=0.05 * scale,
+                pairs=max(5, int(500 * min(scale, 1.0))),
+                plan_runs=max(1, min(repeat, 3)),
+                plan_latency=scale,
+                token_rate=token_rate,
+                first_token_s=first_token_s,
                 progress=step,
             )
     if plot and "sweep" in report:
@@ -254,6 +269,9 @@ def _render(console: Console, report: dict[str, Any]) -> None:
                 f"Ray: {r['toolvolley_us_per_call']:.0f} µs/call against raw Ray tasks "
                 f"{r['raw_ray_us_per_call']:.0f} µs/call, ratio {r['ratio']:.3f}"
             )
+    plans = report.get("plans")
+    if plans:
+        _render_plans(console, plans)
     sweep = report.get("sweep")
     if sweep:
         largest = max(p["calls"] for p in sweep["points"])
@@ -269,3 +287,35 @@ def _render(console: Console, report: dict[str, Any]) -> None:
             ]
             table.add_row(kind, *cells)
         console.print(table)
+
+
+def _render_plans(console: Console, report: dict[str, Any]) -> None:
+    table = Table(
+        title="Hedging: p99 latency without and with Hedge(percentile=95, max_share=0.05)"
+    )
+    for column in ("latency", "plain p99", "hedged p99", "ratio", "best possible", "extra calls"):
+        table.add_column(column)
+    for key, label in (
+        ("hedging", "lognormal, sigma 0.99"),
+        ("hedging_stragglers", "2% stragglers"),
+    ):
+        h = report[key]
+        table.add_row(
+            label,
+            f"{h['p99_plain_s']:.3f} s",
+            f"{h['p99_hedged_s']:.3f} s",
+            f"{h['p99_ratio']:.2f}x",
+            f"{h['p99_ratio_bound']:.2f}x",
+            f"{100 * h['extra_calls_share']:.1f}%",
+        )
+    console.print(table)
+    r, refs, p = report["retries"], report["references"], report["plans"]
+    console.print(
+        f"Retries (30% failing, at most {r['max_retries']}): success "
+        f"{r['success_share_without_retries']:.3f} -> {r['success_share']:.3f}; references: "
+        f"ready to start p99 {refs['ready_to_start_p99_ms']:.3f} ms"
+    )
+    console.print(
+        f"Capitals task: flat {p['flat_s']:.2f} s ({p['flat_turns']} turns), planned "
+        f"{p['planned_s']:.2f} s ({p['planned_turns']} turns): {p['speedup']:.2f}x"
+    )

@@ -212,6 +212,10 @@ def bench(
         bool,
         typer.Option(help="Run the scale benchmark (run_many against its ideal, memory, Ray)."),
     ] = False,
+    plans: Annotated[
+        bool,
+        typer.Option(help="Run the plans benchmark (hedging, retries, references, capitals)."),
+    ] = False,
 ) -> None:
     """Measure toolvolley parallel, toolvolley serial and the textbook gather code side by side
     (and early dispatch while streaming), all in this run."""
@@ -233,6 +237,7 @@ def bench(
             first_token_s=first_token,
             mcp=mcp,
             scale_bench=scale_bench,
+            plans=plans,
         )
     )
 
