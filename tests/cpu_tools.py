@@ -21,3 +21,9 @@ def spin() -> None:
     """Never returns: only killing the worker process stops it."""
     while True:
         pass
+
+
+@tool(run_in="process")
+def stop(code: int) -> None:
+    """Raises SystemExit in the worker, as a tool calling sys.exit() does."""
+    raise SystemExit(code)

@@ -7,9 +7,10 @@ import pickle
 import struct
 from typing import Any
 
-__all__ = ["HEADER", "frame"]
+__all__ = ["HEADER", "READY", "frame"]
 
 HEADER = struct.Struct(">Q")
+READY = b"toolvolley worker ready\n"  # a worker's first bytes: anything else is not a worker
 
 
 def frame(value: Any) -> bytes:

@@ -1,23 +1,27 @@
 """The program a worker process runs (``python -m toolvolley._process_worker``).
 
 It reads requests from its standard input and answers on its standard output, each a frame
-(:mod:`toolvolley._frames`). The first request is ``("init", sys.path,
-main_path)``: the parent's import path, and its main script, loaded here as ``__mp_main__`` (as
+(:mod:`toolvolley._frames`). It first moves the pipes off file descriptors 0 and 1, so whatever
+a tool prints goes to standard error and cannot break a frame, and writes :data:`READY`. The
+first request is ``("init", sys.path, main_module, main_path)``: the parent's import path, and
+its main module (by name for ``python -m``, else by path), loaded here as ``__mp_main__`` (as
 :mod:`multiprocessing` does) so that tools defined in a script can be found. Then each request
-is ``(func, args)`` and each answer ``(True, value)`` or ``(False, exception)``. The pipes are
-moved off file descriptors 0 and 1 first, so whatever a tool prints goes to standard error
-and cannot break a frame. End of input ends the worker.
+is ``(func, args)`` and each answer ``(True, value)`` or ``(False, exception)``. End of input
+ends the worker, and so does its parent's death (Linux: ``PR_SET_PDEATHSIG``); Ctrl-C is the
+parent's to handle.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import runpy
+import signal
 import sys
 from typing import Any, BinaryIO
 
-from toolvolley._frames import HEADER, frame
+from toolvolley._frames import HEADER, READY, frame
 
 __all__ = ["main"]
 
@@ -33,38 +37,55 @@ def _read(stream: BinaryIO) -> Any:
     return pickle.loads(data)
 
 
-def _load_main(path: str | None) -> None:
-    if path and os.path.isfile(path):
-        main_module = type(sys)("__mp_main__")
-        main_module.__dict__.update(runpy.run_path(path, run_name="__mp_main__"))
-        sys.modules["__main__"] = sys.modules["__mp_main__"] = main_module
+def _load_main(name: str | None, path: str | None) -> None:
+    if name and name != "__main__":  # python -m package.module: relative imports need the name
+        found = runpy.run_module(name, run_name="__mp_main__", alter_sys=True)
+    elif path and os.path.isfile(path):
+        found = runpy.run_path(path, run_name="__mp_main__")
+    else:
+        return
+    main_module = type(sys)("__mp_main__")
+    main_module.__dict__.update(found)
+    sys.modules["__main__"] = sys.modules["__mp_main__"] = main_module
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this worker when its parent dies, even mid-body."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # it died before the line above
+            os._exit(1)
 
 
 def main() -> None:
+    if len(sys.argv) > 1:
+        _die_with_parent(int(sys.argv[1]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers on Ctrl-C
     requests = os.fdopen(os.dup(0), "rb")
     answers = os.fdopen(os.dup(1), "wb")
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    answers.write(READY)
+    answers.flush()
     while True:
         try:
             request = _read(requests)
         except EOFError:
             return
-        exit_after: BaseException | None = None
         try:
             if request[0] == "init":
                 sys.path[:] = request[1]
-                _load_main(request[2])
+                _load_main(request[2], request[3])
                 answer: tuple[bool, Any] = (True, None)
             else:
                 func, args = request
                 answer = (True, func(*args))
-        except BaseException as exc:  # the caller's to judge, cancellation is not a thing here
-            answer = (False, exc)
-            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
-                exit_after = exc
+        except BaseException as exc:  # the caller's to judge (it retires this worker after
+            answer = (False, exc)  # a SystemExit or KeyboardInterrupt)
         try:
             data = frame(answer)
         except Exception as exc:  # the value (or the exception) has no pickled form
@@ -73,8 +94,6 @@ def main() -> None:
             data = frame((False, problem))
         answers.write(data)
         answers.flush()
-        if exit_after is not None:
-            raise exit_after
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ per CPU (as anyio's ``to_process``, whose pool this replaces: it leaves a worker
 on trio its ``Popen`` to the garbage collector, when the caller is cancelled while that worker
 starts). Here a worker is killed and reaped whenever an exchange with it does not finish: a
 timeout or a cancelled batch at any point, its start included, so CPU-bound work that timed out
-really stops and nothing is left behind. Idle workers are reaped when their event loop is gone,
-or after five idle minutes.
+really stops and nothing is left behind. A worker that answered with ``SystemExit`` or
+``KeyboardInterrupt`` is retired too. Idle workers are reaped when their event loop ends, and
+one idle for five minutes when a worker is next needed. A worker dies with its parent (Linux).
 
 The worker checks the call's deadline before it starts the body (``time.monotonic()`` is one
 clock for every process of the machine), so a call that waited for a free worker past its
@@ -30,14 +31,15 @@ import anyio
 from anyio import BrokenWorkerProcess
 from anyio.lowlevel import RunVar
 
-from ._errors import UserError
-from ._frames import HEADER, frame
+from ._errors import UserError, describe_exception
+from ._frames import HEADER, READY, frame
 from ._runners import Runner, ToolSpec, consume
 from ._threads import START_MARGIN
 
 __all__ = ["ProcessRunner", "call_by_reference"]
 
 IDLE_SECONDS = 300.0
+START_SECONDS = 20.0  # from spawning a worker to its READY line
 
 
 class _TooLate(Exception):
@@ -83,6 +85,8 @@ def call_by_reference(
     for part in qualname.split("."):
         target = getattr(target, part)
     func = getattr(target, "func", target)
+    if time.monotonic() >= deadline - START_MARGIN:  # the import itself may have been slow
+        raise _TooLate
     return consume(func(**kwargs))
 
 
@@ -90,7 +94,7 @@ class _Worker:
     """One worker process and its two pipes, read and written without blocking the loop."""
 
     def __init__(self) -> None:
-        command = [sys.executable, "-u", "-m", "toolvolley._process_worker"]
+        command = [sys.executable, "-u", "-m", "toolvolley._process_worker", str(os.getpid())]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.requests: IO[bytes] = self.process.stdin  # type: ignore[assignment]
         self.answers: IO[bytes] = self.process.stdout  # type: ignore[assignment]
@@ -103,14 +107,33 @@ class _Worker:
         """Send ``request`` and wait for the answer: ``(True, value)`` or ``(False, exception)``.
         Whatever stops it half way leaves the worker unusable (the caller kills it)."""
         if not self.started:
-            main_path = getattr(sys.modules["__main__"], "__file__", None)
-            await self._write(frame(("init", list(sys.path), main_path)))
-            ok, error = await self._answer()
-            if not ok:
-                return ok, error  # the parent's main script failed to load in the worker
+            await self._start()
             self.started = True
         await self._write(frame(request))
         return await self._answer()
+
+    async def _start(self) -> None:
+        main = sys.modules["__main__"]
+        spec = getattr(main, "__spec__", None)
+        path = getattr(main, "__file__", None)
+        init = ("init", list(sys.path), getattr(spec, "name", None), path)
+        await self._write(frame(init))
+        with anyio.move_on_after(START_SECONDS) as start:
+            ready = await self._read(len(READY))
+        if start.cancelled_caught or ready != READY:
+            self.kill()
+            said = "nothing" if start.cancelled_caught else repr(ready)
+            raise BrokenWorkerProcess(
+                f"The worker process did not start: it wrote {said} to its standard output "
+                f"instead of {READY!r} (a sitecustomize or startup hook that prints?)."
+            )
+        ok, error = await self._answer()
+        if not ok:
+            self.kill()
+            raise BrokenWorkerProcess(
+                f"The worker process could not load the main module "
+                f"({path or getattr(spec, 'name', None)}): {describe_exception(error)}"
+            )
 
     async def _answer(self) -> tuple[bool, Any]:
         (size,) = HEADER.unpack(await self._read(HEADER.size))
@@ -149,9 +172,13 @@ class _Worker:
         return b"".join(chunks)
 
     def _broken(self) -> BrokenWorkerProcess:
+        try:  # its pipe is closed: it is exiting, or gone
+            code: int | str = self.process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            code = "none yet: killed"
         self.kill()
         return BrokenWorkerProcess(
-            f"The worker process ended (exit code {self.process.returncode}) before it answered."
+            f"The worker process ended (exit code {code}) before it answered."
         )
 
     def kill(self) -> None:
@@ -178,7 +205,10 @@ class _Pool:
             except BaseException:
                 worker.kill()  # stopped half way (a timeout, a cancellation, a dead worker)
                 raise
-            self._checkin(worker)
+            if not ok and isinstance(value, SystemExit | KeyboardInterrupt):
+                worker.kill()  # a worker told to stop is not handed to the next call
+            else:
+                self._checkin(worker)
         if not ok:
             raise value
         return value
@@ -194,9 +224,13 @@ class _Pool:
         worker.idle_since = time.monotonic()
         self.idle.append(worker)
 
+    def close(self) -> None:
+        """Kill and reap the idle workers (the event loop ends)."""
+        while self.idle:
+            self.idle.pop().kill()
+
     def __del__(self) -> None:  # the event loop is gone: so are its idle workers
-        for worker in self.idle:
-            worker.kill()
+        self.close()
 
 
 def _alive(worker: _Worker) -> bool:
@@ -213,4 +247,27 @@ def _pool() -> _Pool:
     except LookupError:
         pool = _Pool()
         _POOLS.set(pool)
+        # Values pickled from classes of a script are named after __mp_main__ in the worker
+        sys.modules.setdefault("__mp_main__", sys.modules["__main__"])
+        _close_with_trio(pool)
         return pool
+
+
+def _close_with_trio(pool: _Pool) -> None:
+    """On trio, the pool's RunVar lives until a cyclic garbage collection: a system task, which
+    trio cancels as its run ends, closes the pool then instead."""
+    trio = sys.modules.get("trio")  # a trio run has imported it
+    if trio is None:
+        return
+    try:
+        trio.lowlevel.current_trio_token()
+    except RuntimeError:
+        return  # not in a trio run (asyncio frees the pool with its loop)
+
+    async def close_at_exit() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            pool.close()
+
+    trio.lowlevel.spawn_system_task(close_at_exit)
