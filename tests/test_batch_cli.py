@@ -198,17 +198,28 @@ def test_tools_from_an_mcp_server_answer_every_call(tmp_path: Path) -> None:
     assert "Tokyo: found by the MCP server" in rows[0]["final_text"]
 
 
-def test_mcp_with_ray_is_refused_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("spec", "said"),
+    [
+        ("", "error: --mcp needs a URL or a command line"),
+        ('python "server.py', "error: --mcp 'python \"server.py' is not a command line: "),
+    ],
+)
+@pytest.mark.parametrize("ray", [[], ["--ray", "auto"]])
+def test_a_bad_mcp_server_is_refused_in_one_line_before_any_work(
+    tmp_path: Path, spec: str, said: str, ray: list[str]
+) -> None:
+    """Checked by the driver, so a Ray batch cannot fail chunk by chunk on every worker."""
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"id": 1, "prompt": "hi"}) + "\n")
     result = subprocess.run(
-        _cli(str(source), "-o", str(tmp_path / "o.jsonl"), "--mcp", "x", "--ray", "auto"),
+        _cli(str(source), "-o", str(tmp_path / "o.jsonl"), "--mcp", spec, *ray),
         env=_env(),
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 2
-    assert (
-        result.stderr.strip() == "error: --mcp with --ray is not supported yet: run without --ray"
-    )
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(said)
+    assert not (tmp_path / "o.jsonl").exists() or not (tmp_path / "o.jsonl").read_text()

@@ -387,6 +387,46 @@ def test_batch_on_ray_writes_every_id_once_records_failures_and_traces(tmp_path:
     assert all(r["error"].startswith("MaxTurnsExceeded") for r in rows)
 
 
+def test_batch_on_ray_with_tools_from_an_mcp_server(tmp_path: Path) -> None:
+    """``toolvolley batch --ray --mcp``: each chunk of conversations opens the stdio server on
+    its worker, and every call is answered by it."""
+    import json
+
+    from toolvolley._batch_cli import run_batch_command
+
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    prompts = ["Please do a lookup for Paris, Tokyo and Lima.", "A lookup for Seoul and Oslo."]
+    source.write_text(
+        "".join(json.dumps({"id": i, "prompt": p}) + "\n" for i, p in enumerate(prompts * 3))
+    )
+    server = Path(__file__).parent / "mcp_servers" / "lookup.py"
+    code = run_batch_command(
+        input_path=str(source),
+        output=str(out),
+        tools_spec=None,
+        concurrency=2,
+        max_turns=10,
+        provider="offline",
+        base_url=None,
+        model=None,
+        token_rate=20_000,
+        first_token=0,
+        latency=0.01,
+        json_summary=True,
+        ray="auto",
+        mcp=(f"{sys.executable} {server}",),
+    )
+    assert code == 0
+    rows = sorted(
+        (json.loads(line) for line in out.read_bytes().splitlines()), key=lambda r: r["id"]
+    )
+    assert [r["id"] for r in rows] == list(range(6))
+    assert all(r["ok"] for r in rows), [r["error"] for r in rows]
+    calls = [[(c["name"], c["status"]) for c in r["tool_calls"]] for r in rows]
+    assert calls == [[("lookup", "ok")] * 3, [("lookup", "ok")] * 2] * 3
+    assert "Tokyo: found by the MCP server" in rows[0]["final_text"]
+
+
 def test_bench_scale_bench_reports_the_ray_ratio() -> None:
     from typer.testing import CliRunner
 

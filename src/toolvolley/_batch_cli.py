@@ -13,7 +13,9 @@ The output file is the checkpoint:
   is left. Every id appears exactly once in a complete output.
 * **--ray**: the conversations run on a Ray cluster (``run_many(ray=...)``); each worker builds
   its own model client and tools (``--tools`` is imported there, with this directory on its
-  path; the default weather tool starts its own local service). Only this process writes the
+  path; the default weather tool starts its own local service; each ``--mcp`` server is opened
+  by every chunk of conversations on its worker, so a stdio command must run on every node and
+  a URL be reachable from each). Only this process writes the
   output, with the guarantees above. A conversation lost with its worker or node is written
   as failed, its error naming the loss, and is not run again.
 * **--trace FILE.json**: the Chrome trace-event format, one process per conversation, its
@@ -229,9 +231,11 @@ def run_batch_command(
 
     try:
         check_writable(trace, "--trace")
-        if mcp and ray is not None:
-            raise BatchInputError("--mcp with --ray is not supported yet: run without --ray")
+        for spec in mcp:
+            _mcp_command(spec)  # a bad one is refused here, not by each worker
         tools, tools_label = _load_tools(tools_spec)
+        if mcp and isinstance(tools, Executor):
+            raise BatchInputError("--mcp adds tools to a Toolbox or a list; --tools is an Executor")
         if mcp:
             servers = ", ".join(mcp)
             tools_label = f"{tools_spec} and {servers}" if tools_spec else f"MCP {servers}"
@@ -254,7 +258,7 @@ def run_batch_command(
             first_token,
             latency,
             json_summary,
-            _OnRay(ray, tools_spec, os.getcwd()) if ray is not None else None,
+            _OnRay(ray, tools_spec, os.getcwd(), tuple(mcp)) if ray is not None else None,
             events,
             tuple(mcp),
         )
@@ -371,18 +375,21 @@ class _OnRay:
     address: str
     tools_spec: str | None
     cwd: str
+    mcp: tuple[str, ...] = ()
 
     def tools_factory(self, latency: float) -> Any:
-        if self.tools_spec is None:
-            return functools.partial(_default_tools, None, latency)
-        return functools.partial(_worker_tools, self.tools_spec, self.cwd)
+        return functools.partial(_worker_tools, self.tools_spec, self.cwd, latency, self.mcp)
 
 
-def _worker_tools(spec: str, cwd: str) -> Any:
-    """On a Ray worker: --tools imported there, the driver's directory on the path."""
-    if cwd not in sys.path:
-        sys.path.append(cwd)
-    return _load_tools(spec)[0]
+def _worker_tools(spec: str | None, cwd: str, latency: float, mcp: Sequence[str]) -> Any:
+    """On a Ray worker, for one chunk of conversations: --tools imported there (the driver's
+    directory on the path) and the --mcp servers opened there, as an async context manager."""
+    tools = None
+    if spec is not None:
+        if cwd not in sys.path:
+            sys.path.append(cwd)
+        tools = _load_tools(spec)[0]
+    return _default_tools(tools, latency, mcp)
 
 
 def _trace_events(outcome: Outcome, pid: int, zero: float) -> list[dict[str, Any]]:
@@ -452,12 +459,23 @@ def _mcp_server(spec: str) -> Any:
     """``--mcp``: an http(s) URL (streamable HTTP), or a command line (stdio)."""
     from .mcp import MCPServer
 
-    if spec.startswith(("http://", "https://")):
+    command = _mcp_command(spec)
+    if command is None:
         return MCPServer.http(spec)
-    command = shlex.split(spec)
+    return MCPServer.stdio(command[0], command[1:])
+
+
+def _mcp_command(spec: str) -> list[str] | None:
+    """The command line of a stdio ``--mcp`` server (``None`` for a URL), or why it is none."""
+    if spec.startswith(("http://", "https://")):
+        return None
+    try:
+        command = shlex.split(spec)
+    except ValueError as exc:  # an unclosed quote
+        raise BatchInputError(f"--mcp {spec!r} is not a command line: {exc}") from None
     if not command:
         raise BatchInputError("--mcp needs a URL or a command line")
-    return MCPServer.stdio(command[0], command[1:])
+    return command
 
 
 @contextlib.asynccontextmanager
