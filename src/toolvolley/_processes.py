@@ -154,7 +154,7 @@ class _Worker:
                 await anyio.wait_writable(self.requests.fileno())
                 continue
             except BrokenPipeError:
-                raise self._broken() from None
+                raise await self._broken() from None
             view = view[written:]
 
     async def _read(self, size: int) -> bytes:
@@ -166,19 +166,23 @@ class _Worker:
                 await anyio.wait_readable(self.answers.fileno())
                 continue
             if not chunk:
-                raise self._broken()
+                raise await self._broken()
             chunks.append(chunk)
             size -= len(chunk)
         return b"".join(chunks)
 
-    def _broken(self) -> BrokenWorkerProcess:
-        try:  # its pipe is closed: it is exiting, or gone
-            code: int | str = self.process.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            code = "none yet: killed"
+    async def _broken(self) -> BrokenWorkerProcess:
+        """Its pipe is closed: it is exiting, or gone. Its exit code, waited for off the loop's
+        back (a worker that closed its pipe and kept running is killed after half a second)."""
+        with anyio.move_on_after(0.5):
+            # Popen has no awaitable exit, and a thread in wait() would hold the lock kill() needs
+            while self.process.poll() is None:  # noqa: ASYNC110
+                await anyio.sleep(0.005)
+        code = self.process.returncode
         self.kill()
+        shown = "none: killed" if code is None else code
         return BrokenWorkerProcess(
-            f"The worker process ended (exit code {code}) before it answered."
+            f"The worker process ended (exit code {shown}) before it answered."
         )
 
     def kill(self) -> None:
@@ -218,7 +222,12 @@ class _Pool:
         for stale in [w for w in self.idle if not _alive(w) or now - w.idle_since > IDLE_SECONDS]:
             self.idle.remove(stale)
             stale.kill()
-        return self.idle.pop() if self.idle else _Worker()
+        if self.idle:
+            return self.idle.pop()
+        # Spawned in the loop's thread (fork and exec: a few milliseconds, once per worker, as
+        # asyncio's own subprocesses), not in a passing worker thread: the kernel's
+        # parent-death signal follows the thread that forked, and would kill the worker with it.
+        return _Worker()
 
     def _checkin(self, worker: _Worker) -> None:
         worker.idle_since = time.monotonic()
