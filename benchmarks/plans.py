@@ -16,6 +16,7 @@ import json
 import sys
 from typing import Any
 
+from toolvolley import UserError
 from toolvolley.bench import run_plans_benchmark
 
 
@@ -49,18 +50,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON (default)")
     args = parser.parse_args(argv)
-    report = run_plans_benchmark(
-        calls=args.calls,
-        median=args.median,
-        pairs=args.pairs,
-        seed=args.seed,
-        plan_runs=args.plan_runs,
-        plan_latency=args.plan_latency,
-        token_rate=args.plan_token_rate,
-        first_token_s=args.plan_first_token,
-        sweep_first_token=args.plan_sweep,
-        progress=lambda step: print(f"  {step}", file=sys.stderr),
-    )
+    try:
+        report = run_plans_benchmark(
+            calls=args.calls,
+            median=args.median,
+            pairs=args.pairs,
+            seed=args.seed,
+            plan_runs=args.plan_runs,
+            plan_latency=args.plan_latency,
+            token_rate=args.plan_token_rate,
+            first_token_s=args.plan_first_token,
+            sweep_first_token=args.plan_sweep,
+            progress=lambda step: print(f"  {step}", file=sys.stderr),
+        )
+    except UserError as exc:
+        parser.error(str(exc))
     report["command"] = "python benchmarks/plans.py " + " ".join(
         sys.argv[1:] if argv is None else argv
     )

@@ -27,3 +27,24 @@ def spin() -> None:
 def stop(code: int) -> None:
     """Raises SystemExit in the worker, as a tool calling sys.exit() does."""
     raise SystemExit(code)
+
+
+@tool(run_in="process")
+def fork_and_return(x: int) -> int:
+    """Forks, and both processes return: only the worker may answer."""
+    os.fork()
+    return x
+
+
+@tool(run_in="process")
+def die_leaving_a_child(pid_file: str) -> None:
+    """Forks a child that holds the worker's pipes for a minute, writes its pid, and exits."""
+    child = os.fork()
+    if child == 0:
+        import time
+
+        time.sleep(60)
+        os._exit(0)
+    with open(pid_file, "w") as f:
+        f.write(str(child))
+    os._exit(3)

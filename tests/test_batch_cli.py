@@ -223,3 +223,28 @@ def test_a_bad_mcp_server_is_refused_in_one_line_before_any_work(
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(said)
     assert not (tmp_path / "o.jsonl").exists() or not (tmp_path / "o.jsonl").read_text()
+
+
+@pytest.mark.parametrize(
+    ("spec", "said"),
+    [
+        ("nosuchcommand-for-toolvolley", "could not be started: FileNotFoundError"),
+        ("HTTP://127.0.0.1:1/mcp", "could not be reached: ConnectError"),  # any case: a URL
+    ],
+)
+def test_an_mcp_server_that_cannot_be_started_or_reached_is_one_line(
+    tmp_path: Path, spec: str, said: str
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": 1, "prompt": "A lookup for Paris."}) + "\n")
+    result = subprocess.run(
+        _cli(str(source), "-o", str(tmp_path / "o.jsonl"), "--mcp", spec),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: MCP server")
+    assert said in result.stderr

@@ -52,7 +52,13 @@ def test_bench_without_anything_to_run_prints_nothing_much() -> None:
 
 
 def test_bad_options_are_one_line_before_any_work(tmp_path: Path) -> None:
-    for args in (["--repeat", "0"], ["--trace", str(tmp_path / "no" / "x.json")]):
+    for args in (
+        ["--repeat", "0"],
+        ["--trace", str(tmp_path / "no" / "x.json")],
+        ["--scale", "0"],
+        ["--token-rate", "0"],
+        ["--first-token", "-1"],
+    ):
         result = CliRunner().invoke(app, ["bench", "--only", "A", *args])
         assert result.exit_code == 2
         assert result.stderr.count("\n") == 1, result.stderr

@@ -8,12 +8,13 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from cpu_tools import fib
-from toolvolley import Executor, ToolCall
+from toolvolley import Executor, ToolCall, ToolResult
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -251,3 +252,151 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "gone"
+
+
+def test_a_tool_that_forks_and_returns_twice_does_not_shift_the_answers() -> None:
+    from cpu_tools import fork_and_return
+
+    async def main() -> list[Any]:
+        executor = Executor([fork_and_return, fib])
+        values = []
+        for n in (3, 4, 5):
+            (forked,) = await executor.run([ToolCall("f", "fork_and_return", {"x": n})])
+            (after,) = await executor.run([ToolCall("c", "fib", {"n": n})])
+            values += [forked.value, after.value["value"]]
+        return values
+
+    assert anyio.run(main) == [3, 2, 4, 3, 5, 5]
+
+
+def test_a_worker_that_dies_while_its_child_holds_the_pipe_is_broken_and_the_child_killed(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    from cpu_tools import die_leaving_a_child
+
+    pid_file = tmp_path / "child.pid"
+
+    async def main() -> tuple[str, str]:
+        tool_ = die_leaving_a_child.with_options(timeout=30)
+        (result,) = await Executor([tool_]).run(
+            [ToolCall("c", "die_leaving_a_child", {"pid_file": str(pid_file)})]
+        )
+        return result.status, result.content
+
+    status, content = anyio.run(main)
+    assert status == "error"  # not a timeout: the worker's death is noticed with the pipe open
+    assert "BrokenWorkerProcess: The worker process ended (exit code 3)" in content
+    child = int(pid_file.read_text())
+    for _ in range(100):  # killed with the worker's group (bounded wait: 10 s)
+        if not Path(f"/proc/{child}").exists() or _state(child) == "Z":
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, 9)
+        pytest.fail("the worker's child outlived it")
+
+
+def test_a_path_added_after_a_worker_started_is_the_workers_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from toolvolley import tool
+
+    (tmp_path / "late_tools.py").write_text("def triple(x: int) -> int:\n    return 3 * x\n")
+
+    async def main() -> list[str]:
+        executor = Executor([fib])
+        (warm,) = await executor.run([ToolCall("w", "fib", {"n": 3})])  # a worker, started
+        monkeypatch.syspath_prepend(str(tmp_path))
+        late = tool(run_in="process")(importlib.import_module("late_tools").triple)
+        (result,) = await Executor([late]).run([ToolCall("t", "triple", {"x": 2})])
+        return [warm.status, result.status, result.content]
+
+    assert anyio.run(main) == ["ok", "ok", "6"]
+
+
+def test_arguments_that_cannot_be_pickled_fail_before_a_worker_is_taken() -> None:
+    from toolvolley._processes import ProcessRunner
+
+    async def main() -> None:
+        with pytest.raises(TypeError, match="cannot be sent to the worker process"):
+            await ProcessRunner().run(fib, {"n": lambda: 3}, float("inf"))
+
+    before = children()
+    anyio.run(main)
+    assert set(children()) <= set(before)  # no worker was started for it
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_pool_closes_as_its_run_ends_even_if_results_keep_the_loop(backend: str) -> None:
+    """A failed call's result holds an exception, whose traceback holds the loop's frames: the
+    pool must not wait for the loop to be garbage."""
+    from cpu_tools import stop
+
+    async def main() -> list[ToolResult]:
+        executor = Executor([fib, stop])
+        results = await executor.run([ToolCall("c", "fib", {"n": 3})])
+        results += await executor.run([ToolCall("e", "fib", {"n": "x"})])
+        return results
+
+    gc.disable()
+    try:
+        before = children()
+        kept = anyio.run(main, backend=backend)
+        assert kept[0].status == "ok"
+        assert {p for p in children() if p not in before} == set()
+    finally:
+        gc.enable()
+
+
+def test_a_closed_pool_takes_no_worker_back() -> None:
+    from toolvolley._processes import _Pool
+
+    pool = _Pool()
+    worker = pool._checkout()
+    pool.close()
+    pool._checkin(worker)  # a call that ended while its run was shutting down
+    assert pool.idle == []
+    assert worker.process.poll() is not None
+
+
+@pytest.mark.parametrize(
+    ("program", "said"),
+    [
+        (
+            "from toolvolley import tool\n"
+            "@tool(run_in='process')\n"
+            "def f(x: int) -> int:\n"
+            "    return x\n",
+            "`python -c`, a REPL or a notebook has none",
+        ),
+    ],
+)
+def test_a_process_tool_in_python_c_is_refused_when_defined(program: str, said: str) -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert said in done.stderr
+
+
+def test_an_unguarded_script_is_told_to_guard_its_top_level(tmp_path: Path) -> None:
+    import subprocess
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import os\nfrom toolvolley import Executor, ToolCall, tool\n\n"
+        "@tool(run_in='process')\ndef pid() -> int:\n    return os.getpid()\n\n"
+        "(r,) = Executor([pid]).run_sync([ToolCall('a', 'pid')])\nprint(r.status, r.content)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok ")  # the script's own call ran in a worker
+    assert "Put that code under `if __name__ == '__main__':`" in done.stderr

@@ -227,7 +227,7 @@ def run_batch_command(
 ) -> int:
     """Run the batch; returns the exit code (0 even if conversations failed: they are
     recorded; 2 for unusable input)."""
-    from ._errors import UserError
+    from ._errors import ToolvolleyError
 
     try:
         check_writable(trace, "--trace")
@@ -268,7 +268,9 @@ def run_batch_command(
             if trace is not None:  # what finished is traced even if the batch stopped
                 trace_doc = {"traceEvents": events, "displayTimeUnit": "ms"}
                 Path(trace).write_text(json.dumps(trace_doc), encoding="utf-8")
-    except (BatchInputError, OSError, ImportError, AttributeError, UserError) as exc:
+    # ToolvolleyError: a misuse (UserError), or an --mcp server that could not be started or
+    # reached (MCPServerError); conversations that fail are lines of the output, not this.
+    except (BatchInputError, OSError, ImportError, AttributeError, ToolvolleyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if json_summary:
@@ -461,13 +463,13 @@ def _mcp_server(spec: str) -> Any:
 
     command = _mcp_command(spec)
     if command is None:
-        return MCPServer.http(spec)
+        return MCPServer.http(spec.strip())
     return MCPServer.stdio(command[0], command[1:])
 
 
 def _mcp_command(spec: str) -> list[str] | None:
     """The command line of a stdio ``--mcp`` server (``None`` for a URL), or why it is none."""
-    if spec.startswith(("http://", "https://")):
+    if spec.strip().lower().startswith(("http://", "https://")):
         return None
     try:
         command = shlex.split(spec)

@@ -59,6 +59,12 @@ def run_bench_command(
     try:  # every option that can fail is checked before the benchmark runs
         if repeat < 1:
             raise UserError(f"--repeat must be at least 1, not {repeat}.")
+        if not scale > 0:
+            raise UserError(f"--scale must be a positive number, not {scale}.")
+        if not token_rate > 0:
+            raise UserError(f"--token-rate must be a positive number, not {token_rate}.")
+        if not first_token_s >= 0:
+            raise UserError(f"--first-token must be a number of seconds >= 0, not {first_token_s}.")
         for flag, target in (("--plot", plot), ("--timeline", timeline), ("--trace", trace)):
             check_writable(target, flag)
     except UserError as exc:

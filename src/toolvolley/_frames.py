@@ -7,10 +7,11 @@ import pickle
 import struct
 from typing import Any
 
-__all__ = ["HEADER", "READY", "frame"]
+__all__ = ["HEADER", "LOADING_MAIN", "READY", "frame"]
 
 HEADER = struct.Struct(">Q")
 READY = b"toolvolley worker ready\n"  # a worker's first bytes: anything else is not a worker
+LOADING_MAIN = "TOOLVOLLEY_WORKER_LOADING_MAIN"  # set in a worker while the parent's main loads
 
 
 def frame(value: Any) -> bytes:

@@ -98,8 +98,9 @@ class Hedge:
     The copy starts ``after`` seconds, or once the call has run longer than the
     ``percentile`` of this tool's recent latencies (the last ``window`` calls of this
     executor, once there are ``min_samples``; before that ``after``, if given, else no hedge).
-    ``max_share`` caps hedges to that share of the same ``window`` of recent calls, so a long
-    quiet spell banks no budget for a slowdown to spend at once::
+    ``max_share`` caps the extra load: hedges are counted when they start, and no more than
+    ``max_share`` times the calls started meanwhile start over any ``window`` calls (from the
+    first call on), so a long quiet spell banks no budget for a slowdown to spend at once::
 
         Hedge(percentile=95, max_share=0.05)   # hedge the slowest 5 %, never more
     """

@@ -6,7 +6,9 @@ a tool prints goes to standard error and cannot break a frame, and writes :data:
 first request is ``("init", sys.path, main_module, main_path)``: the parent's import path, and
 its main module (by name for ``python -m``, else by path), loaded here as ``__mp_main__`` (as
 :mod:`multiprocessing` does) so that tools defined in a script can be found. Then each request
-is ``(func, args)`` and each answer ``(True, value)`` or ``(False, exception)``. End of input
+is ``(sys.path, func, args)`` (the parent's path as it is now) and each answer ``(True,
+value)`` or ``(False, exception)``. A process a tool forked never answers: only the worker
+writes frames. End of input
 ends the worker, and so does its parent's death (Linux: ``PR_SET_PDEATHSIG``); Ctrl-C is the
 parent's to handle.
 """
@@ -21,7 +23,7 @@ import signal
 import sys
 from typing import Any, BinaryIO
 
-from toolvolley._frames import HEADER, READY, frame
+from toolvolley._frames import HEADER, LOADING_MAIN, READY, frame
 
 __all__ = ["main"]
 
@@ -38,12 +40,16 @@ def _read(stream: BinaryIO) -> Any:
 
 
 def _load_main(name: str | None, path: str | None) -> None:
-    if name and name != "__main__":  # python -m package.module: relative imports need the name
-        found = runpy.run_module(name, run_name="__mp_main__", alter_sys=True)
-    elif path and os.path.isfile(path):
-        found = runpy.run_path(path, run_name="__mp_main__")
-    else:
-        return
+    os.environ[LOADING_MAIN] = "1"  # an unguarded script must not start workers of its own
+    try:
+        if name and name != "__main__":  # python -m package.module: relative imports need it
+            found = runpy.run_module(name, run_name="__mp_main__", alter_sys=True)
+        elif path and os.path.isfile(path):
+            found = runpy.run_path(path, run_name="__mp_main__")
+        else:
+            found = {}  # never this module: a tool named main() must not find ours
+    finally:
+        del os.environ[LOADING_MAIN]
     main_module = type(sys)("__mp_main__")
     main_module.__dict__.update(found)
     sys.modules["__main__"] = sys.modules["__mp_main__"] = main_module
@@ -71,6 +77,7 @@ def main() -> None:
     sys.stdout = sys.stderr
     answers.write(READY)
     answers.flush()
+    me = os.getpid()
     while True:
         try:
             request = _read(requests)
@@ -82,10 +89,13 @@ def main() -> None:
                 _load_main(request[2], request[3])
                 answer: tuple[bool, Any] = (True, None)
             else:
-                func, args = request
+                path, func, args = request
+                sys.path[:] = path
                 answer = (True, func(*args))
         except BaseException as exc:  # the caller's to judge (it retires this worker after
             answer = (False, exc)  # a SystemExit or KeyboardInterrupt)
+        if os.getpid() != me:  # the tool forked, and this is the child coming back
+            os._exit(0)
         try:
             data = frame(answer)
         except Exception as exc:  # the value (or the exception) has no pickled form

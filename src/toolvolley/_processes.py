@@ -18,9 +18,11 @@ that can watch file descriptors (not asyncio's Proactor loop on Windows).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import time
@@ -32,7 +34,7 @@ from anyio import BrokenWorkerProcess
 from anyio.lowlevel import RunVar
 
 from ._errors import UserError, describe_exception
-from ._frames import HEADER, READY, frame
+from ._frames import HEADER, LOADING_MAIN, READY, frame
 from ._runners import Runner, ToolSpec, consume
 from ._threads import START_MARGIN
 
@@ -61,10 +63,29 @@ class ProcessRunner(Runner):
                 f"Tool {tool.name!r}: run_in='process' needs a function defined at module level, "
                 "so that the worker process can import it by name."
             )
+        main = sys.modules["__main__"]
+        if tool.func.__module__ == "__main__" and not (
+            getattr(main, "__file__", None)
+            or getattr(getattr(main, "__spec__", None), "name", None)
+        ):
+            raise UserError(
+                f"Tool {tool.name!r}: run_in='process' needs the tool in a file the worker process "
+                "can load; `python -c`, a REPL or a notebook has none. Put it in a module."
+            )
 
     async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
+        if os.environ.get(LOADING_MAIN):
+            raise UserError(
+                "A worker process loading the main script was asked to start worker processes "
+                "itself: the script runs its tools at import. Put that code under "
+                "`if __name__ == '__main__':`."
+            )
         func = tool.func
-        request = (call_by_reference, (func.__module__, func.__qualname__, dict(kwargs), deadline))
+        args = (func.__module__, func.__qualname__, dict(kwargs), deadline)
+        try:  # here, before a worker is taken: a healthy worker is not lost to it
+            request = frame((list(sys.path), call_by_reference, args))
+        except Exception as exc:
+            raise TypeError(f"The arguments cannot be sent to the worker process: {exc}") from exc
         try:
             return await _pool().call(request)
         except _TooLate:
@@ -95,7 +116,10 @@ class _Worker:
 
     def __init__(self) -> None:
         command = [sys.executable, "-u", "-m", "toolvolley._process_worker", str(os.getpid())]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        # A session of its own: kill() takes whatever the tool forked with the worker.
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
+        )
         self.requests: IO[bytes] = self.process.stdin  # type: ignore[assignment]
         self.answers: IO[bytes] = self.process.stdout  # type: ignore[assignment]
         os.set_blocking(self.requests.fileno(), False)
@@ -103,13 +127,13 @@ class _Worker:
         self.idle_since = 0.0
         self.started = False
 
-    async def exchange(self, request: tuple[Any, ...]) -> tuple[bool, Any]:
+    async def exchange(self, request: bytes) -> tuple[bool, Any]:
         """Send ``request`` and wait for the answer: ``(True, value)`` or ``(False, exception)``.
         Whatever stops it half way leaves the worker unusable (the caller kills it)."""
         if not self.started:
             await self._start()
             self.started = True
-        await self._write(frame(request))
+        await self._write(request)
         return await self._answer()
 
     async def _start(self) -> None:
@@ -163,7 +187,11 @@ class _Worker:
             try:
                 chunk = os.read(self.answers.fileno(), min(size, 1 << 20))
             except BlockingIOError:
-                await anyio.wait_readable(self.answers.fileno())
+                with anyio.move_on_after(1.0):
+                    await anyio.wait_readable(self.answers.fileno())
+                    continue
+                if self.process.poll() is not None:  # gone, its pipe held open by a child
+                    raise await self._broken() from None
                 continue
             if not chunk:
                 raise await self._broken()
@@ -186,10 +214,11 @@ class _Worker:
         )
 
     def kill(self) -> None:
-        """Kill the worker, reap it and close its pipes (SIGKILL: the wait is immediate)."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """Kill the worker and what it forked, reap it and close its pipes (SIGKILL: the wait
+        is immediate). Its pid stays its group's id while any member lives, never reused."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
         self.requests.close()
         self.answers.close()
 
@@ -200,8 +229,10 @@ class _Pool:
     def __init__(self) -> None:
         self.idle: list[_Worker] = []
         self.limiter = anyio.CapacityLimiter(os.cpu_count() or 2)
+        self.closed = False
+        self.closer: Any = None  # the task that closes the pool as its run ends
 
-    async def call(self, request: tuple[Any, ...]) -> Any:
+    async def call(self, request: bytes) -> Any:
         async with self.limiter:
             worker = self._checkout()
             try:
@@ -230,11 +261,15 @@ class _Pool:
         return _Worker()
 
     def _checkin(self, worker: _Worker) -> None:
+        if self.closed:  # a call made while the run shuts down
+            worker.kill()
+            return
         worker.idle_since = time.monotonic()
         self.idle.append(worker)
 
     def close(self) -> None:
         """Kill and reap the idle workers (the event loop ends)."""
+        self.closed = True
         while self.idle:
             self.idle.pop().kill()
 
@@ -258,25 +293,33 @@ def _pool() -> _Pool:
         _POOLS.set(pool)
         # Values pickled from classes of a script are named after __mp_main__ in the worker
         sys.modules.setdefault("__mp_main__", sys.modules["__main__"])
-        _close_with_trio(pool)
+        pool.closer = _close_at_run_end(pool)
         return pool
 
 
-def _close_with_trio(pool: _Pool) -> None:
-    """On trio, the pool's RunVar lives until a cyclic garbage collection: a system task, which
-    trio cancels as its run ends, closes the pool then instead."""
-    trio = sys.modules.get("trio")  # a trio run has imported it
-    if trio is None:
-        return
+async def _close_when_cancelled(pool: _Pool) -> None:
     try:
-        trio.lowlevel.current_trio_token()
-    except RuntimeError:
-        return  # not in a trio run (asyncio frees the pool with its loop)
+        await anyio.sleep_forever()
+    finally:
+        pool.close()
 
-    async def close_at_exit() -> None:
+
+def _close_at_run_end(pool: _Pool) -> Any:
+    """A task that lives as long as the run and closes the pool as the run ends: a trio system
+    task (cancelled as the run ends), or an asyncio task (``asyncio.run`` and ``anyio.run``
+    cancel what is left). Without it the pool would wait for its loop to be garbage, which
+    anything holding a traceback of the loop delays (anyio's own pool does the same)."""
+    trio = sys.modules.get("trio")
+    if trio is not None:
         try:
-            await trio.sleep_forever()
-        finally:
-            pool.close()
+            trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            pass  # trio is imported, but this is not a trio run
+        else:
+            trio.lowlevel.spawn_system_task(_close_when_cancelled, pool)
+            return None
+    import asyncio
 
-    trio.lowlevel.spawn_system_task(close_at_exit)
+    return asyncio.get_running_loop().create_task(
+        _close_when_cancelled(pool), name="toolvolley: close the process pool at the end"
+    )

@@ -38,6 +38,7 @@ import anyio
 import anyio.lowlevel
 
 from .._calls import ToolCall, ToolResult
+from .._errors import UserError
 from .._executor import Executor
 from .._policies import Hedge, Retry
 from .._serving import serve_in_thread
@@ -47,7 +48,7 @@ from ..demo import PlanSettings, WeatherService, run_plan_demo
 __all__ = ["run_plans_benchmark"]
 
 SIGMA = math.log(10) / 2.326  # p99 / p50 = exp(2.326 sigma) = 10
-HEDGE = Hedge(percentile=95, max_share=0.05, window=1000)
+MAX_SHARE = 0.05
 
 Latency = Callable[[random.Random], float]  # a call's latency in medians
 
@@ -87,14 +88,17 @@ def _latency(r: ToolResult) -> float:
 async def hedging(calls: int, median: float, seed: int, latency: Latency) -> dict[str, Any]:
     rng = random.Random(seed)
     plain = await Executor([_slow_tool(rng, median, latency, None)]).run(_calls("fetch", calls))
-    executor = Executor([_slow_tool(rng, median, latency, HEDGE)])
-    warm_up = max(HEDGE.min_samples, calls // 5)
+    # The window is the measured batch: its hedges are at most MAX_SHARE of its own calls,
+    # whatever the warm-up before it, as the bound below assumes.
+    policy = Hedge(percentile=95, max_share=MAX_SHARE, window=calls)
+    executor = Executor([_slow_tool(rng, median, latency, policy)])
+    warm_up = max(policy.min_samples, calls // 5)
     await executor.run(_calls("fetch", warm_up, start=calls))  # fills the latency window
     hedged = await executor.run(_calls("fetch", calls))
     plain_s = [_latency(r) for r in plain]
     p99_plain = _p(plain_s, 99)
     p99_hedged = _p([_latency(r) for r in hedged], 99)
-    bound_q = 99 - 100 * HEDGE.max_share
+    bound_q = 99 - 100 * MAX_SHARE
     return {
         "calls": calls,
         "median_s": median,
@@ -204,6 +208,12 @@ def run_plans_benchmark(
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """The report described in the module docstring."""
+    for label, count in (("calls", calls), ("pairs", pairs), ("plan_runs", plan_runs)):
+        if count < 1:
+            raise UserError(f"{label} must be at least 1, not {count}.")
+    for label, seconds in (("median", median), ("plan_latency", plan_latency)):
+        if not seconds > 0:
+            raise UserError(f"{label} must be a positive number of seconds, not {seconds}.")
     service = WeatherService(latency_s=plan_latency, jitter_s=plan_latency / 4)
 
     def settings(first_token: float) -> PlanSettings:
