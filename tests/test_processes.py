@@ -400,3 +400,27 @@ def test_an_unguarded_script_is_told_to_guard_its_top_level(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok ")  # the script's own call ran in a worker
     assert "Put that code under `if __name__ == '__main__':`" in done.stderr
+
+
+def test_a_loop_closed_without_cancelling_its_tasks_still_takes_its_workers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``run_until_complete`` then ``close``: nothing cancels the pool's closing task, which
+    goes with the loop's timers, quietly, and takes the idle workers with it."""
+    import asyncio
+
+    async def one() -> int:
+        (result,) = await Executor([fib]).run([ToolCall("c", "fib", {"n": 3})])
+        pid: int = result.value["pid"]
+        return pid
+
+    loop = asyncio.new_event_loop()
+    try:
+        pid = loop.run_until_complete(one())
+        assert pid in children()  # idle in the pool while the loop lives
+    finally:
+        loop.close()
+    del loop
+    gc.collect()
+    assert pid not in children()
+    assert not [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]

@@ -230,7 +230,6 @@ class _Pool:
         self.idle: list[_Worker] = []
         self.limiter = anyio.CapacityLimiter(os.cpu_count() or 2)
         self.closed = False
-        self.closer: Any = None  # the task that closes the pool as its run ends
 
     async def call(self, request: bytes) -> Any:
         async with self.limiter:
@@ -293,7 +292,7 @@ def _pool() -> _Pool:
         _POOLS.set(pool)
         # Values pickled from classes of a script are named after __mp_main__ in the worker
         sys.modules.setdefault("__mp_main__", sys.modules["__main__"])
-        pool.closer = _close_at_run_end(pool)
+        _close_at_run_end(pool)
         return pool
 
 
@@ -304,11 +303,24 @@ async def _close_when_cancelled(pool: _Pool) -> None:
         pool.close()
 
 
-def _close_at_run_end(pool: _Pool) -> Any:
-    """A task that lives as long as the run and closes the pool as the run ends: a trio system
-    task (cancelled as the run ends), or an asyncio task (``asyncio.run`` and ``anyio.run``
-    cancel what is left). Without it the pool would wait for its loop to be garbage, which
-    anything holding a traceback of the loop delays (anyio's own pool does the same)."""
+async def _close_with_the_loop(pool: _Pool) -> None:
+    import asyncio
+
+    try:
+        # One of the loop's timers holds this task, so nothing else has to (an Event would not)
+        while True:  # noqa: ASYNC110
+            await asyncio.sleep(3600)
+    finally:
+        pool.close()
+
+
+def _close_at_run_end(pool: _Pool) -> None:
+    """Start a task that lives as long as the run and closes the pool as the run ends. On trio
+    it is a system task, cancelled as the run ends. On asyncio ``asyncio.run`` and
+    ``anyio.run`` cancel it, and ``loop.close()`` drops it with the loop's timers. Without it
+    the pool would wait for its loop to be garbage, which anything holding a traceback of the
+    loop delays. The pool must not hold the task: the task holds the loop, which would then
+    never be freed. anyio's own pool does the same."""
     trio = sys.modules.get("trio")
     if trio is not None:
         try:
@@ -317,9 +329,13 @@ def _close_at_run_end(pool: _Pool) -> Any:
             pass  # trio is imported, but this is not a trio run
         else:
             trio.lowlevel.spawn_system_task(_close_when_cancelled, pool)
-            return None
+            return
     import asyncio
 
-    return asyncio.get_running_loop().create_task(
-        _close_when_cancelled(pool), name="toolvolley: close the process pool at the end"
+    task = asyncio.get_running_loop().create_task(
+        _close_with_the_loop(pool), name="toolvolley: close the process pool at the end"
     )
+    # Dropped pending with a loop closed without cancelling its tasks (run_until_complete):
+    # expected of this one, so not logged as "Task was destroyed but it is pending!".
+    with contextlib.suppress(AttributeError):
+        task._log_destroy_pending = False  # type: ignore[attr-defined]
