@@ -424,3 +424,15 @@ def test_a_loop_closed_without_cancelling_its_tasks_still_takes_its_workers(
     gc.collect()
     assert pid not in children()
     assert not [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]
+
+
+def test_a_process_tool_can_be_defined_while_main_is_absent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """anyio's own worker deletes ``__main__`` while it loads the parent's script: a module that
+    script imports may define process tools then (it raised KeyError)."""
+    from toolvolley import tool
+
+    monkeypatch.delitem(sys.modules, "__main__")
+    made = tool(run_in="process")(fib.func)
+    assert made.name == "fib"

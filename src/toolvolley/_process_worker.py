@@ -75,6 +75,14 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    # A child the tool forks gets /dev/null in place of the pipes (exec'd ones get nothing:
+    # dup makes them non-inheritable), so this worker's death is the pipe's end, and only
+    # this worker ever answers.
+    os.register_at_fork(
+        after_in_child=lambda: [
+            os.dup2(devnull, fd) for fd in (requests.fileno(), answers.fileno())
+        ]
+    )
     answers.write(READY)
     answers.flush()
     me = os.getpid()

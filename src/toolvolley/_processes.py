@@ -63,8 +63,9 @@ class ProcessRunner(Runner):
                 f"Tool {tool.name!r}: run_in='process' needs a function defined at module level, "
                 "so that the worker process can import it by name."
             )
-        main = sys.modules["__main__"]
-        if tool.func.__module__ == "__main__" and not (
+        # __main__ only for a tool defined there; absent while some workers load a script
+        main = sys.modules.get("__main__") if tool.func.__module__ == "__main__" else None
+        if main is not None and not (
             getattr(main, "__file__", None)
             or getattr(getattr(main, "__spec__", None), "name", None)
         ):
@@ -137,7 +138,7 @@ class _Worker:
         return await self._answer()
 
     async def _start(self) -> None:
-        main = sys.modules["__main__"]
+        main = sys.modules.get("__main__")
         spec = getattr(main, "__spec__", None)
         path = getattr(main, "__file__", None)
         init = ("init", list(sys.path), getattr(spec, "name", None), path)
@@ -187,11 +188,7 @@ class _Worker:
             try:
                 chunk = os.read(self.answers.fileno(), min(size, 1 << 20))
             except BlockingIOError:
-                with anyio.move_on_after(1.0):
-                    await anyio.wait_readable(self.answers.fileno())
-                    continue
-                if self.process.poll() is not None:  # gone, its pipe held open by a child
-                    raise await self._broken() from None
+                await anyio.wait_readable(self.answers.fileno())
                 continue
             if not chunk:
                 raise await self._broken()
@@ -291,7 +288,8 @@ def _pool() -> _Pool:
         pool = _Pool()
         _POOLS.set(pool)
         # Values pickled from classes of a script are named after __mp_main__ in the worker
-        sys.modules.setdefault("__mp_main__", sys.modules["__main__"])
+        if "__main__" in sys.modules:
+            sys.modules.setdefault("__mp_main__", sys.modules["__main__"])
         _close_at_run_end(pool)
         return pool
 
