@@ -181,3 +181,24 @@ def hold(word: Literal["alpha", "beta"]) -> str:
 
 
 HELD = [hold]  # toolvolley batch --tools ray_support:HELD
+
+
+def batch_on_ray(source: Path, out: Path, **changes: Any) -> dict[str, Any]:
+    """``run_batch_command``'s options for a fast offline batch on Ray from ``source`` to
+    ``out``, with ``changes`` on top."""
+    return {
+        "input_path": str(source),
+        "output": str(out),
+        "tools_spec": None,
+        "concurrency": 4,
+        "max_turns": 10,
+        "provider": "offline",
+        "base_url": None,
+        "model": None,
+        "token_rate": 20_000,
+        "first_token": 0,
+        "latency": 0.01,
+        "json_summary": True,
+        "ray": "auto",
+        **changes,
+    }

@@ -14,7 +14,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from ray_support import SESSION, gate, new_gate, ray
+from ray_support import SESSION, batch_on_ray, gate, new_gate, ray
 from toolvolley import Executor, ToolCall, ToolError, tool
 from toolvolley._ray import _Ray, _TooLate
 from toolvolley.ray import RayActorRunner, RayRunner, actor_state, limiter_name
@@ -350,21 +350,7 @@ def test_batch_on_ray_writes_every_id_once_records_failures_and_traces(tmp_path:
     lines.append({"id": "short", "prompt": "Weather in Tokyo?"})
     source.write_text("".join(json.dumps(x) + "\n" for x in lines))
     out.write_text(json.dumps({"id": "c0", "ok": True}) + "\n")  # done by an earlier run
-    options: dict[str, Any] = {
-        "input_path": str(source),
-        "output": str(out),
-        "tools_spec": None,
-        "concurrency": 4,
-        "max_turns": 10,
-        "provider": "offline",
-        "base_url": None,
-        "model": None,
-        "token_rate": 20_000,
-        "first_token": 0,
-        "latency": 0.01,
-        "json_summary": True,
-        "ray": "auto",
-    }
+    options = batch_on_ray(source, out)
     assert run_batch_command(**options, trace=str(trace)) == 0
     rows = [json.loads(line) for line in out.read_bytes().splitlines()]
     assert sorted(r["id"] for r in rows) == sorted(x["id"] for x in lines)  # each id once
@@ -399,23 +385,8 @@ def test_batch_on_ray_with_tools_from_an_mcp_server(tmp_path: Path) -> None:
     source.write_text(
         "".join(json.dumps({"id": i, "prompt": p}) + "\n" for i, p in enumerate(prompts * 3))
     )
-    server = Path(__file__).parent / "mcp_servers" / "lookup.py"
-    code = run_batch_command(
-        input_path=str(source),
-        output=str(out),
-        tools_spec=None,
-        concurrency=2,
-        max_turns=10,
-        provider="offline",
-        base_url=None,
-        model=None,
-        token_rate=20_000,
-        first_token=0,
-        latency=0.01,
-        json_summary=True,
-        ray="auto",
-        mcp=(f"{sys.executable} {server}",),
-    )
+    server = f"{sys.executable} {Path(__file__).parent / 'mcp_servers' / 'lookup.py'}"
+    code = run_batch_command(**batch_on_ray(source, out, concurrency=2, mcp=(server,)))
     assert code == 0
     rows = sorted(
         (json.loads(line) for line in out.read_bytes().splitlines()), key=lambda r: r["id"]

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
-from ray_support import BATCH_GATE, SESSION, gate, new_gate, node_id, ray
+from ray_support import BATCH_GATE, SESSION, batch_on_ray, gate, new_gate, node_id, ray
 from toolvolley import Executor, ToolCall, tool
 from toolvolley._ray import _Ray
 from toolvolley.ray import RayRunner, limiter_name
@@ -225,19 +225,13 @@ def test_a_node_removed_mid_batch_on_ray_fails_its_conversations_only(
         batch = threading.Thread(
             target=lambda: codes.append(
                 run_batch_command(
-                    input_path=str(source),
-                    output=str(out),
-                    tools_spec="ray_support:HELD",
-                    concurrency=in_flight,
-                    max_turns=4,
-                    provider="offline",
-                    base_url=None,
-                    model=None,
-                    token_rate=20_000,
-                    first_token=0,
-                    latency=0.01,
-                    json_summary=True,
-                    ray="auto",
+                    **batch_on_ray(
+                        source,
+                        out,
+                        tools_spec="ray_support:HELD",
+                        concurrency=in_flight,
+                        max_turns=4,
+                    )
                 )
             )
         )
