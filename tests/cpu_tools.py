@@ -38,7 +38,8 @@ def fork_and_return(x: int) -> int:
 
 @tool(run_in="process")
 def die_leaving_a_child(pid_file: str) -> None:
-    """Forks a child that holds the worker's pipes for a minute, writes its pid, and exits."""
+    """Forks a child that lives on for a minute (once it held the worker's pipes open, hiding
+    the worker's death), writes its pid, and exits."""
     child = os.fork()
     if child == 0:
         import time

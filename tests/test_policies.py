@@ -424,3 +424,33 @@ async def test_the_hedge_budget_is_counted_over_the_recent_window_not_saved_up()
     assert sorted(r.attempts for r in batch.results()) == [1, 1, 2, 2]
     slow_bodies = [s for s in started if int(s.split()[1]) >= 100]
     assert len(slow_bodies) == 6  # 4 first copies, 2 hedges
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("window", "most"), [(200, 10), (1000, 50)])
+async def test_a_burst_larger_than_the_window_gets_at_most_max_share_of_the_window(
+    window: int, most: int
+) -> None:
+    """As the README says: 1,000 slow calls at once, at the defaults (window 200), get at most
+    0.05 x 200 = 10 hedges; window=1000 allows 50."""
+    release, enough = anyio.Event(), anyio.Event()
+    bodies = [0]
+
+    async def lookup(key: int) -> int:
+        bodies[0] += 1
+        if bodies[0] == 1000 + most:
+            enough.set()  # every first copy, and as many hedges as the budget allows
+        await release.wait()
+        return key
+
+    schema = {"type": "object", "properties": {"key": {"type": "integer"}}}
+    policy = Hedge(after=0.01, max_share=0.05, window=window)
+    made = Tool.from_schema("lookup", "Look up.", schema, lookup, idempotent=True, hedge=policy)
+    with anyio.fail_after(30):
+        async with Executor([made]).batch() as batch:
+            for key in range(1000):
+                batch.submit(ToolCall(f"c{key}", "lookup", {"key": key}))
+            await enough.wait()
+            await anyio.sleep(0.1)  # room for more hedges to (wrongly) start
+            release.set()
+    assert sum(r.attempts - 1 for r in batch.results()) == most

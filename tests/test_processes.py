@@ -269,7 +269,7 @@ def test_a_tool_that_forks_and_returns_twice_does_not_shift_the_answers() -> Non
     assert anyio.run(main) == [3, 2, 4, 3, 5, 5]
 
 
-def test_a_worker_that_dies_while_its_child_holds_the_pipe_is_broken_and_the_child_killed(
+def test_a_worker_that_dies_leaving_a_child_is_broken_at_once_and_the_child_killed(
     tmp_path: Path,
 ) -> None:
     import time
@@ -286,7 +286,7 @@ def test_a_worker_that_dies_while_its_child_holds_the_pipe_is_broken_and_the_chi
         return result.status, result.content
 
     status, content = anyio.run(main)
-    assert status == "error"  # not a timeout: the worker's death is noticed with the pipe open
+    assert status == "error"  # not a timeout: the child did not keep the worker's pipe open
     assert "BrokenWorkerProcess: The worker process ended (exit code 3)" in content
     child = int(pid_file.read_text())
     for _ in range(100):  # killed with the worker's group (bounded wait: 10 s)
@@ -436,3 +436,21 @@ def test_a_process_tool_can_be_defined_while_main_is_absent(
     monkeypatch.delitem(sys.modules, "__main__")
     made = tool(run_in="process")(fib.func)
     assert made.name == "fib"
+
+
+def test_without_the_own_pool_calls_go_to_anyios_as_on_windows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Windows has no process groups nor pipes an event loop can watch: anyio's to_process."""
+    from cpu_tools import spin
+    from toolvolley import _processes
+
+    monkeypatch.setattr(_processes, "OWN_POOL", False)
+
+    async def main() -> list[str]:
+        executor = Executor([fib, spin.with_options(timeout=0.5)])
+        results = await executor.run([ToolCall("a", "fib", {"n": 5}), ToolCall("b", "spin")])
+        assert results[0].value["pid"] != os.getpid()
+        return [r.status for r in results]
+
+    assert anyio.run(main) == ["ok", "timeout"]

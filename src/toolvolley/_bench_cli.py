@@ -297,7 +297,7 @@ def _render(console: Console, report: dict[str, Any]) -> None:
 
 def _render_plans(console: Console, report: dict[str, Any]) -> None:
     table = Table(
-        title="Hedging: p99 latency without and with Hedge(percentile=95, max_share=0.05)"
+        title="Hedging: p99 without and with Hedge(percentile=95, max_share=0.05, window=calls)"
     )
     for column in ("latency", "plain p99", "hedged p99", "ratio", "best possible", "extra calls"):
         table.add_column(column)

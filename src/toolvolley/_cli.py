@@ -174,7 +174,9 @@ def demo(
 @app.command()
 def bench(
     repeat: Annotated[int, typer.Option(help="Runs per figure (the median is reported).")] = 5,
-    scale: Annotated[float, typer.Option(help="Multiply every scenario's latencies.")] = 1.0,
+    scale: Annotated[
+        float, typer.Option(help="Multiply every scenario's latencies (below 1: fewer calls too).")
+    ] = 1.0,
     only: Annotated[
         str, typer.Option(help="Executor scenarios to run, e.g. ACE ('' for none).")
     ] = "ABCDE",
@@ -200,11 +202,11 @@ def bench(
         ),
     ] = None,
     token_rate: Annotated[
-        float, typer.Option(help="Streaming: the offline model's tokens a second.")
+        float, typer.Option(help="Streaming and --plans: the offline model's tokens a second.")
     ] = 50.0,
-    first_token: Annotated[float, typer.Option(help="Streaming: seconds to the first token.")] = (
-        0.2
-    ),
+    first_token: Annotated[
+        float, typer.Option(help="Streaming and --plans: seconds to the first token.")
+    ] = (0.2),
     mcp: Annotated[
         bool, typer.Option(help="Run the MCP benchmark (64 calls over stdio and HTTP; mcp extra).")
     ] = False,

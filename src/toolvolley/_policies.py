@@ -100,9 +100,11 @@ class Hedge:
     executor, once there are ``min_samples``; before that ``after``, if given, else no hedge).
     ``max_share`` caps the extra load: hedges are counted when they start, and no more than
     ``max_share`` times the calls started meanwhile start over any ``window`` calls (from the
-    first call on), so a long quiet spell banks no budget for a slowdown to spend at once::
+    first call on; retries count as calls), so a long quiet spell banks no budget for a
+    slowdown to spend at once. A burst larger than ``window`` therefore gets at most
+    ``max_share * window`` hedges: size ``window`` to the bursts you want hedged::
 
-        Hedge(percentile=95, max_share=0.05)   # hedge the slowest 5 %, never more
+        Hedge(percentile=95, max_share=0.05, window=1000)   # the slowest 5 % of 1,000 at once
     """
 
     after: float | None = None

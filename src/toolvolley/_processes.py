@@ -12,8 +12,9 @@ one idle for five minutes when a worker is next needed. A worker dies with its p
 The worker checks the call's deadline before it starts the body (``time.monotonic()`` is one
 clock for every process of the machine), so a call that waited for a free worker past its
 deadline never starts; a generator result is consumed in the worker, since only its values can
-cross back. The pipes are awaited with ``anyio.wait_readable``/``wait_writable``: an event loop
-that can watch file descriptors (not asyncio's Proactor loop on Windows).
+cross back. The pool is POSIX: process groups, and pipes awaited with
+``anyio.wait_readable``/``wait_writable``. On Windows calls go to anyio's ``to_process``, as
+before this pool (its start-up leak included).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 import anyio
+import anyio.to_process
 from anyio import BrokenWorkerProcess
 from anyio.lowlevel import RunVar
 
@@ -40,6 +42,7 @@ from ._threads import START_MARGIN
 
 __all__ = ["ProcessRunner", "call_by_reference"]
 
+OWN_POOL = sys.platform != "win32"  # else anyio's to_process (a test flips it)
 IDLE_SECONDS = 300.0
 START_SECONDS = 20.0  # from spawning a worker to its READY line
 
@@ -83,6 +86,11 @@ class ProcessRunner(Runner):
             )
         func = tool.func
         args = (func.__module__, func.__qualname__, dict(kwargs), deadline)
+        if not OWN_POOL:
+            try:
+                return await anyio.to_process.run_sync(call_by_reference, *args, cancellable=True)
+            except _TooLate:
+                await anyio.sleep_forever()
         try:  # here, before a worker is taken: a healthy worker is not lost to it
             request = frame((list(sys.path), call_by_reference, args))
         except Exception as exc:
@@ -274,7 +282,7 @@ class _Pool:
 
 
 def _alive(worker: _Worker) -> bool:
-    """Still running (it exits after answering a tool's SystemExit)."""
+    """Still running (not killed from outside, or by the kernel with its parent)."""
     return worker.process.poll() is None
 
 

@@ -2,8 +2,9 @@
 
 * ``hedging``: a tool whose latency is lognormal (median ``median`` s, sigma 0.99, so its p99
   is about 10x its p50), ``calls`` calls at once, without and with
-  ``Hedge(percentile=95, max_share=0.05)`` (after a warm-up batch that fills the latency
-  window). ``extra_calls_share``: bodies started beyond one per call, over the measured calls.
+  ``Hedge(percentile=95, max_share=0.05, window=calls)`` (after a warm-up batch of a fifth
+  as many calls, at least ``min_samples``, that gives the percentile its first latencies).
+  ``extra_calls_share``: bodies started beyond one per call, over the measured calls.
   ``p99_ratio_bound``: the best ratio any hedging policy could reach at that share. Hedges on
   at most 5 % of the calls leave at least 95 % with their own latency, so at least
   ``P(latency > x) - 5 %`` of the calls still end after ``x``. A p99 of ``x`` then needs
@@ -93,7 +94,7 @@ async def hedging(calls: int, median: float, seed: int, latency: Latency) -> dic
     policy = Hedge(percentile=95, max_share=MAX_SHARE, window=calls)
     executor = Executor([_slow_tool(rng, median, latency, policy)])
     warm_up = max(policy.min_samples, calls // 5)
-    await executor.run(_calls("fetch", warm_up, start=calls))  # fills the latency window
+    await executor.run(_calls("fetch", warm_up, start=calls))  # the percentile's first samples
     hedged = await executor.run(_calls("fetch", calls))
     plain_s = [_latency(r) for r in plain]
     p99_plain = _p(plain_s, 99)
@@ -214,6 +215,10 @@ def run_plans_benchmark(
     for label, seconds in (("median", median), ("plan_latency", plan_latency)):
         if not seconds > 0:
             raise UserError(f"{label} must be a positive number of seconds, not {seconds}.")
+    if not token_rate > 0:
+        raise UserError(f"token_rate must be a positive number, not {token_rate}.")
+    if not first_token_s >= 0:
+        raise UserError(f"first_token_s must be a number of seconds >= 0, not {first_token_s}.")
     service = WeatherService(latency_s=plan_latency, jitter_s=plan_latency / 4)
 
     def settings(first_token: float) -> PlanSettings:
