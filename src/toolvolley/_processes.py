@@ -78,27 +78,23 @@ class ProcessRunner(Runner):
             )
 
     async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
-        if os.environ.get(LOADING_MAIN):
-            raise UserError(
-                "A worker process loading the main script was asked to start worker processes "
-                "itself: the script runs its tools at import. Put that code under "
-                "`if __name__ == '__main__':`."
-            )
         func = tool.func
         args = (func.__module__, func.__qualname__, dict(kwargs), deadline)
-        if not OWN_POOL:
-            try:
-                return await anyio.to_process.run_sync(call_by_reference, *args, cancellable=True)
-            except _TooLate:
-                await anyio.sleep_forever()
-        try:  # here, before a worker is taken: a healthy worker is not lost to it
-            request = frame((list(sys.path), call_by_reference, args))
-        except Exception as exc:
-            raise TypeError(f"The arguments cannot be sent to the worker process: {exc}") from exc
         try:
-            return await _pool().call(request)
+            if not OWN_POOL:
+                return await anyio.to_process.run_sync(call_by_reference, *args, cancellable=True)
+            return await _pool().call(_request(args))
         except _TooLate:
             await anyio.sleep_forever()  # the call's own timer ends it, as a timeout
+
+
+def _request(args: tuple[Any, ...]) -> bytes:
+    """The frame of one call, made before a worker is taken: a healthy worker is not lost to
+    arguments that cannot be pickled."""
+    try:
+        return frame((list(sys.path), call_by_reference, args))
+    except Exception as exc:
+        raise TypeError(f"The arguments cannot be sent to the worker process: {exc}") from exc
 
 
 def call_by_reference(
@@ -220,7 +216,10 @@ class _Worker:
 
     def kill(self) -> None:
         """Kill the worker and what it forked, reap it and close its pipes (SIGKILL: the wait
-        is immediate). Its pid stays its group's id while any member lives, never reused."""
+        is immediate). Its pid stays its group's id while any member lives, never reused.
+        Once only: the pipes it closes last say it was done (its pid may be reused after)."""
+        if self.answers.closed:
+            return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
@@ -293,6 +292,12 @@ def _pool() -> _Pool:
     try:
         return _POOLS.get()
     except LookupError:
+        if os.environ.get(LOADING_MAIN):  # only a new loop's first call can meet this
+            raise UserError(
+                "A worker process loading the main script was asked to start worker processes "
+                "itself: the script runs its tools at import. Put that code under "
+                "`if __name__ == '__main__':`."
+            ) from None
         pool = _Pool()
         _POOLS.set(pool)
         # Values pickled from classes of a script are named after __mp_main__ in the worker
@@ -302,20 +307,12 @@ def _pool() -> _Pool:
         return pool
 
 
-async def _close_when_cancelled(pool: _Pool) -> None:
+async def _close_at_the_end(pool: _Pool) -> None:
     try:
-        await anyio.sleep_forever()
-    finally:
-        pool.close()
-
-
-async def _close_with_the_loop(pool: _Pool) -> None:
-    import asyncio
-
-    try:
-        # One of the loop's timers holds this task, so nothing else has to (an Event would not)
+        # On asyncio one of the loop's timers holds this task, so nothing else has to (an Event
+        # would not); a trio system task is cancelled as the run ends either way.
         while True:  # noqa: ASYNC110
-            await asyncio.sleep(3600)
+            await anyio.sleep(3600)
     finally:
         pool.close()
 
@@ -334,12 +331,12 @@ def _close_at_run_end(pool: _Pool) -> None:
         except RuntimeError:
             pass  # trio is imported, but this is not a trio run
         else:
-            trio.lowlevel.spawn_system_task(_close_when_cancelled, pool)
+            trio.lowlevel.spawn_system_task(_close_at_the_end, pool)
             return
     import asyncio
 
     task = asyncio.get_running_loop().create_task(
-        _close_with_the_loop(pool), name="toolvolley: close the process pool at the end"
+        _close_at_the_end(pool), name="toolvolley: close the process pool at the end"
     )
     # Dropped pending with a loop closed without cancelling its tasks (run_until_complete):
     # expected of this one, so not logged as "Task was destroyed but it is pending!".
