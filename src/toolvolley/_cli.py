@@ -206,7 +206,7 @@ def bench(
     ] = 50.0,
     first_token: Annotated[
         float, typer.Option(help="Streaming and --plans: seconds to the first token.")
-    ] = (0.2),
+    ] = 0.2,
     mcp: Annotated[
         bool, typer.Option(help="Run the MCP benchmark (64 calls over stdio and HTTP; mcp extra).")
     ] = False,

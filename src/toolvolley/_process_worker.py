@@ -8,9 +8,8 @@ its main module (by name for ``python -m``, else by path), loaded here as ``__mp
 :mod:`multiprocessing` does) so that tools defined in a script can be found. Then each request
 is ``(sys.path, func, args)`` (the parent's path as it is now) and each answer ``(True,
 value)`` or ``(False, exception)``. A process a tool forked never answers: only the worker
-writes frames. End of input
-ends the worker, and so does its parent's death (Linux: ``PR_SET_PDEATHSIG``); Ctrl-C is the
-parent's to handle.
+writes frames. End of input ends the worker, and so does its parent's death (Linux:
+``PR_SET_PDEATHSIG``); Ctrl-C is the parent's to handle.
 """
 
 from __future__ import annotations

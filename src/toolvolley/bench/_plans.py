@@ -39,12 +39,13 @@ import anyio
 import anyio.lowlevel
 
 from .._calls import ToolCall, ToolResult
-from .._errors import UserError
 from .._executor import Executor
+from .._options import check_count, check_seconds
 from .._policies import Hedge, Retry
 from .._serving import serve_in_thread
 from .._tools import Tool
 from ..demo import PlanSettings, WeatherService, run_plan_demo
+from ..offline import OfflineModel
 
 __all__ = ["run_plans_benchmark"]
 
@@ -209,16 +210,13 @@ def run_plans_benchmark(
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """The report described in the module docstring."""
+    # Before any work, by the rules the options and the offline model have anyway
     for label, count in (("calls", calls), ("pairs", pairs), ("plan_runs", plan_runs)):
-        if count < 1:
-            raise UserError(f"{label} must be at least 1, not {count}.")
+        check_count(label, count)
     for label, seconds in (("median", median), ("plan_latency", plan_latency)):
-        if not seconds > 0:
-            raise UserError(f"{label} must be a positive number of seconds, not {seconds}.")
-    if not token_rate > 0:
-        raise UserError(f"token_rate must be a positive number, not {token_rate}.")
-    if not first_token_s >= 0:
-        raise UserError(f"first_token_s must be a number of seconds >= 0, not {first_token_s}.")
+        check_seconds(label, seconds)
+    for first_token in (first_token_s, *sweep_first_token):
+        OfflineModel(token_rate=token_rate, first_token_s=first_token)
     service = WeatherService(latency_s=plan_latency, jitter_s=plan_latency / 4)
 
     def settings(first_token: float) -> PlanSettings:
