@@ -1,57 +1,98 @@
 # `make test` and `make demo` work on a fresh clone with only Python and the package registries.
+#
+# The library keeps open dependency ranges for its users (pyproject.toml); the environments made
+# here are locked (uv.lock), so a fresh clone tests exactly what CI tested. `make lock` moves the
+# lock to the newest releases on purpose; `make test-latest` runs the checks against them without
+# touching the lock, so drift is found before it lands.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
+# uv resolves and installs; it is itself pinned and installed with pip into a venv of its own.
+UV_VERSION := 0.13.9
+TOOLS := .venv-tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+# BFCL's multi-turn backends for tests/test_side_effects_bfcl.py. Installed without its
+# dependencies (model SDKs, torch, faiss ...); what the tests need of them (mpmath) is locked.
+BFCL := bfcl-eval==2026.3.23
+
+DEV_STAMP := $(VENV)/.dev-installed
+DEMO_STAMP := $(VENV)/.demo-installed
+
+LATEST_VENV := .venv-latest
 PEERS_VENV ?= .venv-peers
 PEERS_STAMP := $(PEERS_VENV)/.installed
 
-.PHONY: help install test lint typecheck pytest demo bench peers clean
+.PHONY: help install test lint typecheck pytest demo bench lock test-latest peers clean
 
 help:
-	@echo "make demo   set up .venv and run the main example"
-	@echo "make test   set up .venv and run ruff, mypy --strict and pytest"
-	@echo "make bench  run the benchmarks (toolvolley bench)"
-	@echo "make peers  compare with LangGraph, the OpenAI Agents SDK and Pydantic AI"
+	@echo "make demo         set up what the demo needs and run the weather exercise"
+	@echo "make test         set up the locked .venv and run ruff, mypy --strict and pytest"
+	@echo "make lock         move uv.lock to the newest releases"
+	@echo "make test-latest  run the checks against the newest releases (lock untouched)"
+	@echo "make bench        run the benchmarks (toolvolley bench)"
+	@echo "make peers        compare with LangGraph, the OpenAI Agents SDK and Pydantic AI"
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# BFCL's multi-turn backends for tests/test_side_effects_bfcl.py; --no-deps skips its model SDKs
-	$(BIN)/python -m pip install --quiet --no-deps 'bfcl-eval==2026.3.23' && $(BIN)/python -m pip install --quiet 'mpmath>=1.3'
-	touch $(STAMP)
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'
 
-install: $(STAMP)
+$(DEV_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --quiet --locked --extra dev --python $(PYTHON)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps '$(BFCL)'
+	touch $@
 
-lint: $(STAMP)
+# Only the demo's extra; --inexact keeps a development environment that is already there.
+$(DEMO_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --quiet --locked --inexact --extra cli --python $(PYTHON)
+	touch $@
+
+install: $(DEV_STAMP)
+
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(DEV_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/toolvolley demo
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/toolvolley bench
 
+lock: $(UV)
+	$(UV) lock --upgrade
+
+# A throwaway environment with the newest release of everything pyproject.toml allows.
+test-latest: $(UV)
+	rm -rf $(LATEST_VENV)
+	$(UV) venv --quiet --python $(PYTHON) $(LATEST_VENV)
+	$(UV) pip install --quiet --refresh --upgrade --python $(LATEST_VENV)/bin/python -e '.[dev]'
+	$(UV) pip install --quiet --python $(LATEST_VENV)/bin/python --no-deps '$(BFCL)'
+	$(LATEST_VENV)/bin/ruff check .
+	$(LATEST_VENV)/bin/ruff format --check .
+	$(LATEST_VENV)/bin/mypy
+	$(LATEST_VENV)/bin/pytest
+
 # The frameworks compared with live in their own environment, never in the library's.
-$(PEERS_STAMP): pyproject.toml benchmarks/peers/requirements.txt
-	$(PYTHON) -m venv $(PEERS_VENV)
-	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(PEERS_VENV)/bin/python -m pip install --quiet -e '.[cli]' -r benchmarks/peers/requirements.txt
-	touch $(PEERS_STAMP)
+$(PEERS_STAMP): pyproject.toml benchmarks/peers/requirements.txt | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) $(PEERS_VENV)
+	$(UV) pip install --quiet --python $(PEERS_VENV)/bin/python -e '.[cli]' \
+		-r benchmarks/peers/requirements.txt
+	touch $@
 
 peers: $(PEERS_STAMP)
 	$(PEERS_VENV)/bin/python benchmarks/peers/run.py
 
 clean:
-	rm -rf $(VENV) $(PEERS_VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(LATEST_VENV) $(PEERS_VENV) .mypy_cache .pytest_cache .ruff_cache
