@@ -140,9 +140,11 @@ async def test_a_refused_connection_is_a_model_error(kind: str) -> None:
     async with sdk_adapter(kind, REFUSED) as model:
         with pytest.raises(ModelError) as info:
             await run_loop(model, "Weather in Paris?", [get_weather])
-    assert isinstance(info.value.__cause__, sdk_errors(kind).APIConnectionError)
+    cause = info.value.__cause__
+    assert isinstance(cause, sdk_errors(kind).APIConnectionError)
+    # The SDK's own wording changes between releases (anthropic 2.17 changed it); ours does not.
     assert str(info.value) == (
-        f"The model call failed ({model.provider}): APIConnectionError: Connection error."
+        f"The model call failed ({model.provider}): APIConnectionError: {cause}"
     )
 
 
@@ -340,9 +342,8 @@ def demo(*args: str) -> tuple[int, str]:
 def test_demo_prints_one_line_when_the_model_cannot_be_reached() -> None:
     code, stderr = demo("--provider", "openai", "--base-url", f"{REFUSED}/v1")
     assert code == 1
-    assert stderr.strip().splitlines() == [
-        "error: model call failed (openai-chat): APIConnectionError: Connection error."
-    ]
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("error: model call failed (openai-chat): APIConnectionError: ")
 
 
 @pytest.mark.parametrize("status", [400, 500])
@@ -367,5 +368,5 @@ def test_demo_debug_prints_the_whole_traceback() -> None:
     code, stderr = demo("--provider", "openai", "--base-url", f"{REFUSED}/v1", "--debug")
     assert code == 1
     assert "Traceback (most recent call last)" in stderr
-    assert "openai.APIConnectionError: Connection error." in stderr
+    assert "openai.APIConnectionError: " in stderr
     assert "toolvolley._errors.ModelError: The model call failed (openai-chat)" in stderr
