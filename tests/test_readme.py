@@ -138,11 +138,12 @@ PROGRAMS = [
     for program in _programs(text)
 ]
 
-# Installed as sitecustomize in every process an example starts (Ray's and MCP servers'
-# included): a connection to anything but loopback is refused and written down. Ray's head
-# process asks the cloud metadata address which cloud it runs on whatever the settings
-# (ray/_common/usage/usage_lib.py, get_cloud_from_metadata_requests, from the dashboard's
-# usage_stats_head.py): refused too, but not held against the example.
+# Installed as sitecustomize in the example's process and those that inherit its environment
+# (Ray's; an MCP stdio server gets a minimal environment of its own): a connection to anything
+# but loopback is refused and written down. Ray's head process asks the cloud metadata address
+# which cloud it runs on whatever the settings (ray/_common/usage/usage_lib.py,
+# get_cloud_from_metadata_requests, called by the dashboard's usage_stats_head.py): refused
+# too, but not held against the example.
 LOOPBACK_ONLY = """\
 import ipaddress
 import os
@@ -185,8 +186,9 @@ socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
 
 
 def _normalised(output: str) -> str:
-    """Output with what varies from run to run blanked: durations and the bars drawn from them."""
-    output = re.sub(r"\b\d+\.\d+ s\b", "#.## s", output)
+    """Output with what varies from run to run blanked: figures printed with two decimals
+    (durations and the ratios made of them) and the bars drawn from durations."""
+    output = re.sub(r"(?<![\d.])\d+\.\d\d(?!\d)", "#.##", output)
     output = re.sub(r"│[█▏▎▍▌▋▊▉ ]*│", "│…│", output)
     return "\n".join(line.rstrip() for line in output.strip().splitlines())
 
