@@ -181,6 +181,17 @@ async def test_a_group_is_unwrapped_only_when_it_holds_nothing_but_user_errors()
 
 
 @pytest.mark.anyio
+async def test_one_tool_or_none_instead_of_a_list_of_tools_raises_user_error() -> None:
+    for tools in (get_weather, None):
+        with pytest.raises(UserError, match="a list of tools"):
+            Executor(tools)  # type: ignore[arg-type]
+        with pytest.raises(UserError, match="a list of tools"):
+            await run_loop(OpenAIChat.offline(), "hi", tools)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"got one Tool: pass \[get_weather\]"):
+        Executor(get_weather)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
 async def test_run_loop_with_a_prompt_of_another_kind_raises_user_error() -> None:
     model = OpenAIChat.offline()
     for prompt in (5, [5], {"role": "user", "content": "hi"}):

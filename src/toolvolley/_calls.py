@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from ._errors import UserError
+from ._errors import UserError, type_name
 
 __all__ = ["ToolCall", "ToolResult", "ToolStatus", "new_result", "not_a_call"]
 
@@ -40,14 +40,8 @@ class ToolCall:
 def not_a_call(value: object, where: str) -> UserError:
     """The error for ``value`` passed where a :class:`ToolCall` belongs: what it is, and how to
     make ToolCalls of it if it is a provider's own tool call (an SDK object or its dict)."""
-    kind = type(value)
-    name = (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}"
-    )
     how = _how_to_convert(value)
-    return UserError(f"{where} takes toolvolley.ToolCall objects; got {name}. {how}")
+    return UserError(f"{where} takes toolvolley.ToolCall objects; got {type_name(value)}. {how}")
 
 
 def _how_to_convert(value: object) -> str:

@@ -134,6 +134,14 @@ def _only_user_errors(group: BaseExceptionGroup[BaseException]) -> UserError | N
     return first
 
 
+def type_name(value: object) -> str:
+    """``value``'s class as a developer would look it up: ``dict``, ``openai.AsyncOpenAI``."""
+    kind = type(value)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 _MAX_TEXT = 500
 
 

@@ -209,7 +209,8 @@ class Executor:
         """Run ``calls`` and return one result per call, in the order of ``calls``.
 
         If the caller is cancelled, running tools are cancelled and the cancellation propagates;
-        use :meth:`batch` to still read a result per call afterwards.
+        use :meth:`batch` to still read a result per call afterwards. Anything in ``calls`` that
+        is not a :class:`ToolCall` is a :class:`UserError` before any call starts.
         """
         calls = _checked(calls, "Executor.run()")
         async with self.batch() as batch:

@@ -91,7 +91,10 @@ async def run_many(
     ``prompts`` are texts or transcripts (ids 0, 1, 2 ...), or ``(id, prompt)`` pairs, from a
     list, a generator or an async iterator (read lazily: only ``concurrency`` are in memory).
     ``on_result`` is called on the event loop with each outcome as soon as it ends; if it
-    raises, the batch stops and the exception propagates (e.g. the output disk is full)::
+    raises, the batch stops and the exception propagates (e.g. the output disk is full).
+    Misuse (one prompt text instead of a list, a malformed pair, a bad option) raises
+    :class:`UserError` itself, even when a worker meets it; a prompt that is neither text nor
+    a transcript is that conversation's ``error``::
 
         outcomes = await run_many(OpenAIChat.offline(), ["Weather in Paris?"], [get_weather])
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._calls import ToolCall, ToolResult
-from ._errors import UserError
+from ._errors import UserError, type_name
 from ._events import CallReady, StreamUpdate, TextDelta
 from ._toolbox import Toolbox
 
@@ -120,14 +120,11 @@ def check_adapter(model: object, where: str) -> None:
     """Misuse: ``model`` is not an adapter (most often the SDK's client itself)."""
     if isinstance(model, ModelAdapter):
         return
-    kind = type(model)
-    package = kind.__module__.split(".")[0]
+    package = type(model).__module__.split(".")[0]
     if package == "openai":
         wrap = " Wrap the client: OpenAIChat(client, model=...) or OpenAIResponses(client, ...)."
     elif package == "anthropic":
         wrap = " Wrap the client: AnthropicMessages(client, model=...)."
     else:
         wrap = " Use one from toolvolley.providers (e.g. OpenAIChat(model=...)) or subclass it."
-    raise UserError(
-        f"{where} takes a ModelAdapter; got {kind.__module__}.{kind.__qualname__}.{wrap}"
-    )
+    raise UserError(f"{where} takes a ModelAdapter; got {type_name(model)}.{wrap}")
