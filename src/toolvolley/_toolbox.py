@@ -32,10 +32,11 @@ class Toolbox:
     __slots__ = ("_by_name", "_by_wire", "_tools", "_wire")
 
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
-        if isinstance(tools, Tool):
-            raise UserError(f"Tools come as a list of tools; got one Tool: pass [{tools.name}].")
-        if isinstance(tools, (str, bytes)) or not isinstance(tools, Iterable):
-            raise UserError(f"Tools come as a list of tools; got {type_name(tools)}.")
+        given: object = tools  # what a caller may pass, whatever the annotation says
+        if isinstance(given, Tool):
+            raise UserError(f"Tools come as a list of tools; got one Tool: pass [{given.name}].")
+        if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+            raise UserError(f"Tools come as a list of tools; got {type_name(given)}.")
         self._tools: tuple[Tool, ...] = tuple(tools)
         for item in self._tools:
             if not isinstance(item, Tool):
