@@ -12,7 +12,7 @@ import anyio
 
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult, not_a_call
-from ._errors import UserError
+from ._errors import UserError, type_name
 from ._events import ExecutionHooks
 from ._options import check_count, check_flag, check_seconds
 from ._policies import Hedge, PolicyRunner, Retry
@@ -235,7 +235,7 @@ def _checked(calls: Iterable[ToolCall], where: str) -> list[ToolCall]:
     if isinstance(calls, ToolCall):
         raise UserError(f"{where} takes a list of ToolCall objects; got one ToolCall: pass [call].")
     if isinstance(calls, (str, bytes, Mapping)) or not isinstance(calls, Iterable):
-        raise UserError(f"{where} takes a list of ToolCall objects; got {type(calls).__name__}.")
+        raise UserError(f"{where} takes a list of ToolCall objects; got {type_name(calls)}.")
     checked = list(calls)
     for call in checked:
         if not isinstance(call, ToolCall):
