@@ -72,6 +72,30 @@ async def test_a_failure_is_shared_too() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_shared_timeout_says_whose_result_it_is() -> None:
+    """The timeout was the first call's: the one that shared it did not run out a timeout of
+    its own, and its content says it got call c0's result."""
+    never = anyio.Event()
+
+    async def slow(city: str) -> str:
+        await never.wait()
+        return city
+
+    tool = Tool.from_schema("slow", "Slow.", SCHEMA, slow, idempotent=True, timeout=0.05)
+    with anyio.fail_after(10):
+        first, shared = await Executor([tool], dedupe=True).run(
+            calls(*[("slow", '{"city": "Rome"}')] * 2)
+        )
+    assert (first.status, shared.status) == ("timeout", "timeout")
+    assert first.content.startswith("Tool 'slow' did not finish within its 0.05 s timeout")
+    assert shared.content == (
+        f"Same call as c0 (same tool and arguments), run once for both; its result: {first.content}"
+    )
+    assert isinstance(shared.error, TimeoutError)
+    assert str(shared.error) == shared.content
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("between", ["sequential", "destructive"])
 async def test_a_call_that_may_change_state_ends_the_sharing(between: str) -> None:
     weather, runs = counting("weather", idempotent=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -20,6 +21,7 @@ from toolvolley import (
     Timeline,
     Tool,
     ToolCall,
+    ToolError,
     ToolResult,
     UserError,
     tool,
@@ -234,6 +236,98 @@ async def test_a_slow_call_is_hedged_and_the_loser_cancelled() -> None:
     assert result.content == "hedge answered 1"
     assert (result.attempts, result.attempt_errors) == (2, (HEDGE_LOST,))
     assert log == ["start 1", "start 1", "cancelled 1"]
+
+
+Body = Callable[[], Awaitable[str]]
+
+
+def two_copies(first: Body, hedge: Body, after: float = 0.01) -> Tool:
+    """A hedged tool whose first copy runs ``first`` and whose hedge copy runs ``hedge``."""
+    started: list[str] = []
+
+    async def lookup() -> str:
+        started.append("hedge" if started else "first")
+        return await (hedge if len(started) == 2 else first)()
+
+    return Tool.from_schema(
+        "lookup", "Look up.", {"type": "object"}, lookup, idempotent=True,
+        hedge=Hedge(after=after, max_share=1),
+    )  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_hedge_copy_failing_fast_does_not_beat_a_slower_copy_that_succeeds() -> None:
+    """A failure answers only when no other copy is still running: the first success wins."""
+    hedge_failed = anyio.Event()
+
+    async def slow_success() -> str:
+        await hedge_failed.wait()
+        return "first answered"
+
+    async def fast_failure() -> str:
+        hedge_failed.set()
+        raise ConnectionError("reset")
+
+    lookup = two_copies(slow_success, fast_failure)
+    with anyio.fail_after(10):
+        (result,) = await Executor([lookup]).run([ToolCall("c1", "lookup")])
+    assert (result.status, result.value) == ("ok", "first answered")
+    assert (result.attempts, result.attempt_errors) == (2, ("ConnectionError: reset",))
+
+
+@pytest.mark.anyio
+async def test_a_first_copy_failing_while_its_hedge_runs_waits_for_the_hedge() -> None:
+    hedge_started, first_failed = anyio.Event(), anyio.Event()
+
+    async def failure_once_hedged() -> str:
+        await hedge_started.wait()
+        first_failed.set()
+        raise ConnectionError("reset")
+
+    async def success_after_it() -> str:
+        hedge_started.set()
+        await first_failed.wait()
+        return "hedge answered"
+
+    lookup = two_copies(failure_once_hedged, success_after_it)
+    with anyio.fail_after(10):
+        (result,) = await Executor([lookup]).run([ToolCall("c1", "lookup")])
+    assert (result.status, result.value) == ("ok", "hedge answered")
+    assert (result.attempts, result.attempt_errors) == (2, ("ConnectionError: reset",))
+
+
+@pytest.mark.anyio
+async def test_when_every_copy_fails_the_last_failure_answers() -> None:
+    hedge_failed = anyio.Event()
+
+    async def slow_failure() -> str:
+        await hedge_failed.wait()
+        raise ToolError("the first copy failed too")
+
+    async def fast_failure() -> str:
+        hedge_failed.set()
+        raise ConnectionError("reset")
+
+    lookup = two_copies(slow_failure, fast_failure)
+    with anyio.fail_after(10):
+        (result,) = await Executor([lookup]).run([ToolCall("c1", "lookup")])
+    assert (result.status, result.content) == ("error", "the first copy failed too")
+    assert (result.attempts, result.attempt_errors) == (2, ("ConnectionError: reset",))
+
+
+@pytest.mark.anyio
+async def test_a_failure_before_the_hedge_starts_answers_at_once_without_a_hedge() -> None:
+    async def failure() -> str:
+        raise ConnectionError("reset")
+
+    async def never() -> str:
+        raise AssertionError("the hedge must not start after the only copy failed")
+
+    lookup = two_copies(failure, never, after=3600)
+    with anyio.fail_after(10):
+        (result,) = await Executor([lookup]).run([ToolCall("c1", "lookup")])
+    assert (result.status, result.attempts, result.attempt_errors) == ("error", 1, ())
+    assert "ConnectionError: reset" in result.content
 
 
 class Finished(ExecutionHooks):

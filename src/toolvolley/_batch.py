@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 
-from ._calls import ToolCall, ToolResult, ToolStatus, new_result
+from ._calls import ToolCall, ToolResult, ToolStatus, new_result, not_a_call
 from ._content import UnserializableResult, to_content
 from ._dedupe import dedupe_key, ends_sharing
-from ._errors import ToolError, UserError, describe_exception
+from ._errors import ToolError, UserError, describe_exception, user_error_unwrapped
 from ._events import ExecutionHooks, ProgressReporter, current_reporter
 from ._policies import Attempts, PolicyRunner
 from ._references import ReferenceTurn, Unresolved, plan_references, resolve
@@ -155,7 +155,8 @@ class Batch:
             # its way to them) arrives.
             self._stopping = True
         try:
-            suppress = await runtime.close(exc_type, exc, tb)
+            with user_error_unwrapped():  # misuse inside the block (e.g. submit(a dict))
+                suppress = await runtime.close(exc_type, exc, tb)
         except BaseException:
             if self._interrupt is not None:
                 raise self._interrupt from None  # a tool asked the program to stop: that wins
@@ -188,7 +189,7 @@ class Batch:
                 "(from a worker thread: anyio.from_thread.run_sync(batch.submit, call))."
             )
         if not isinstance(call, ToolCall):
-            raise UserError(f"Batch.submit takes a ToolCall, not {type(call).__name__}.")
+            raise not_a_call(call, "Batch.submit()")
         slot = _Slot(call, _clock())
         index = len(self._slots)
         self._slots.append(slot)
@@ -380,7 +381,14 @@ class Batch:
         assert result is not None
         slot.tries = first.tries
         slot.started_at = max(slot.queued_at, result.started_at)
-        self._finish(slot, result.status, result.content, result.value, result.error)
+        content, error = result.content, result.error
+        if result.status == "timeout":  # the time ran out on the first call's run, not this one
+            content = (
+                f"Same call as {first.call.id} (same tool and arguments), run once for both; "
+                f"its result: {content}"
+            )
+            error = TimeoutError(content)
+        self._finish(slot, result.status, content, result.value, error)
 
     # --- results ------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 Two calls are identical when they name the same tool with the same arguments (compared as
 parsed JSON, so key order and spacing do not matter). For a tool marked ``idempotent`` the
 later ones wait for the first and each gets its own copy of its result, with its own call id.
+A timeout is the first call's: a call sharing it says so ("Same call as c0 ...; its result:").
 
 What may have changed state in between ends the sharing: a ``sequential`` or ``destructive``
 tool's call, or, in ``serial`` mode (where calls run in order), any call to a tool that is not

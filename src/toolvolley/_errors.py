@@ -20,8 +20,13 @@ e.g. ``openai.BadRequestError``, with its status code and body.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
+
+if sys.version_info < (3, 11):  # anyio's own dependency there
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
     "MaxTurnsExceeded",
@@ -103,6 +108,38 @@ class MaxTurnsExceeded(ToolvolleyError):
         self.max_turns = max_turns
         self.transcript = list(transcript)
         self.turns = tuple(turns)
+
+
+@contextmanager
+def user_error_unwrapped() -> Iterator[None]:
+    """Around a task group: an exception group holding nothing but :class:`UserError` comes out
+    as the (first) UserError itself, so ``except UserError`` catches misuse whichever task it
+    was found in. A group holding anything else (a failure, a cancellation) is left whole."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        misuse = _only_user_errors(group)
+        if misuse is None:
+            raise
+        raise misuse from misuse.__cause__  # not "during handling of" the group around it
+
+
+def _only_user_errors(group: BaseExceptionGroup[BaseException]) -> UserError | None:
+    first = None
+    for exc in group.exceptions:
+        found = _only_user_errors(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        if not isinstance(found, UserError):
+            return None
+        first = first or found
+    return first
+
+
+def type_name(value: object) -> str:
+    """``value``'s class as a developer would look it up: ``dict``, ``openai.AsyncOpenAI``."""
+    kind = type(value)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 _MAX_TEXT = 500

@@ -11,8 +11,8 @@ from typing import Any
 import anyio
 
 from ._batch import Batch
-from ._calls import ToolCall, ToolResult
-from ._errors import UserError
+from ._calls import ToolCall, ToolResult, not_a_call
+from ._errors import UserError, type_name
 from ._events import ExecutionHooks
 from ._options import check_count, check_flag, check_seconds
 from ._policies import Hedge, PolicyRunner, Retry
@@ -209,8 +209,10 @@ class Executor:
         """Run ``calls`` and return one result per call, in the order of ``calls``.
 
         If the caller is cancelled, running tools are cancelled and the cancellation propagates;
-        use :meth:`batch` to still read a result per call afterwards.
+        use :meth:`batch` to still read a result per call afterwards. Anything in ``calls`` that
+        is not a :class:`ToolCall` is a :class:`UserError` before any call starts.
         """
+        calls = _checked(calls, "Executor.run()")
         async with self.batch() as batch:
             for call in calls:
                 batch.submit(call)
@@ -224,7 +226,21 @@ class Executor:
                 f"run_sync() was called inside a running {running} event loop; "
                 "use 'await executor.run()' there."
             )
-        return anyio.run(self.run, list(calls))
+        return anyio.run(self.run, _checked(calls, "Executor.run_sync()"))
+
+
+def _checked(calls: Iterable[ToolCall], where: str) -> list[ToolCall]:
+    """``calls`` as a list, checked before any of them starts (misuse found in the batch's task
+    group would fail the calls already started with it)."""
+    if isinstance(calls, ToolCall):
+        raise UserError(f"{where} takes a list of ToolCall objects; got one ToolCall: pass [call].")
+    if isinstance(calls, (str, bytes, Mapping)) or not isinstance(calls, Iterable):
+        raise UserError(f"{where} takes a list of ToolCall objects; got {type_name(calls)}.")
+    checked = list(calls)
+    for call in checked:
+        if not isinstance(call, ToolCall):
+            raise not_a_call(call, where)
+    return checked
 
 
 def _running_event_loop() -> str | None:

@@ -36,13 +36,13 @@ from ._events import (
     TurnStats,
 )
 from ._executor import Executor
-from ._model import Message, ModelAdapter, ModelResponse, Usage
+from ._model import Message, ModelAdapter, ModelResponse, Usage, check_adapter
 from ._report import BatchReport
 from ._toolbox import Toolbox
 from ._tools import Tool
 from ._tracing import resolve_tracer, turn_span
 
-__all__ = ["LoopResult", "run_loop", "run_turn"]
+__all__ = ["LoopResult", "check_max_turns", "check_prompt", "run_loop", "run_turn"]
 
 logger = logging.getLogger("toolvolley")
 
@@ -254,8 +254,9 @@ async def run_loop(
     so the conversation goes on and the model sees what happened; the turn's ``stream_error``
     records the cut.
     """
-    if not isinstance(max_turns, int) or isinstance(max_turns, bool) or max_turns < 1:
-        raise UserError("max_turns must be an integer >= 1.")
+    check_adapter(model, "run_loop()")
+    check_prompt(prompt)
+    check_max_turns(max_turns)
     executor = tools if isinstance(tools, Executor) else Executor(tools)
     transcript: list[Message] = (
         [model.user_message(prompt)] if isinstance(prompt, str) else [dict(m) for m in prompt]
@@ -284,6 +285,31 @@ async def run_loop(
                 raise _cut(model, response.stream_error, transcript[:before], turns)
             return LoopResult(response.text, transcript, usage, tuple(turns))
     raise MaxTurnsExceeded(max_turns, transcript, turns)
+
+
+def check_prompt(prompt: object) -> None:
+    """Misuse: a prompt that is neither the user's text nor a transcript."""
+    if isinstance(prompt, str):
+        return
+    if isinstance(prompt, Sequence) and not isinstance(prompt, bytes):
+        if all(isinstance(message, Mapping) for message in prompt):
+            return
+        kind = f"a {type(prompt).__name__} holding {_kinds(prompt)}"
+    else:
+        kind = f"a {type(prompt).__name__}"
+    raise UserError(
+        "A prompt is the user's text or a transcript (a list of message dicts in the "
+        f"provider's format); got {kind}."
+    )
+
+
+def _kinds(items: Sequence[object]) -> str:
+    return ", ".join(sorted({type(item).__name__ for item in items}))
+
+
+def check_max_turns(max_turns: object) -> None:
+    if not isinstance(max_turns, int) or isinstance(max_turns, bool) or max_turns < 1:
+        raise UserError(f"max_turns must be an integer >= 1, not {max_turns!r}.")
 
 
 def _cut(

@@ -18,10 +18,10 @@ from typing import Any, cast
 
 import anyio
 
-from ._errors import UserError
+from ._errors import UserError, user_error_unwrapped
 from ._executor import Executor
-from ._loop import run_loop
-from ._model import ModelAdapter
+from ._loop import check_max_turns, run_loop
+from ._model import ModelAdapter, check_adapter
 from ._options import check_count
 from ._toolbox import Toolbox
 from ._tools import Tool
@@ -91,7 +91,10 @@ async def run_many(
     ``prompts`` are texts or transcripts (ids 0, 1, 2 ...), or ``(id, prompt)`` pairs, from a
     list, a generator or an async iterator (read lazily: only ``concurrency`` are in memory).
     ``on_result`` is called on the event loop with each outcome as soon as it ends; if it
-    raises, the batch stops and the exception propagates (e.g. the output disk is full)::
+    raises, the batch stops and the exception propagates (e.g. the output disk is full).
+    Misuse (one prompt text instead of a list, a malformed pair, a bad option) raises
+    :class:`UserError` itself, even when a worker meets it; a prompt that is neither text nor
+    a transcript is that conversation's ``error``::
 
         outcomes = await run_many(OpenAIChat.offline(), ["Weather in Paris?"], [get_weather])
 
@@ -107,6 +110,15 @@ async def run_many(
     check_count("concurrency", concurrency)
     if concurrency is None:
         raise UserError("concurrency must be an integer >= 1.")
+    check_max_turns(max_turns)
+    if isinstance(prompts, (str, Mapping)) or not (
+        hasattr(prompts, "__aiter__") or isinstance(prompts, Iterable)
+    ):
+        one = f" For one prompt, pass [{prompts!r}]." if isinstance(prompts, str) else ""
+        raise UserError(
+            "run_many takes a list of prompts (or of (id, prompt) pairs), an iterator or an "
+            f"async iterator of them; got {type(prompts).__name__}.{one}"
+        )
     if ray is not None:
         return await _on_ray(
             ray,
@@ -123,8 +135,9 @@ async def run_many(
             on_result,
             keep,
         )
-    if not isinstance(model, ModelAdapter):
+    if callable(model) and not isinstance(model, ModelAdapter):
         raise UserError("run_many takes a ModelAdapter (a factory only with ray=).")
+    check_adapter(model, "run_many()")
     if callable(tools) and not isinstance(tools, (Executor, Toolbox, Tool)):
         raise UserError(
             "run_many takes tools, an Executor or a Toolbox (a factory only with ray=)."
@@ -151,22 +164,30 @@ async def run_many(
             if on_result is not None:
                 on_result(outcome)
 
-    async with anyio.create_task_group() as tg:
-        for _ in range(concurrency):
-            tg.start_soon(worker)
+    with user_error_unwrapped():  # misuse a worker meets (a malformed pair) stops them all
+        async with anyio.create_task_group() as tg:
+            for _ in range(concurrency):
+                tg.start_soon(worker)
     return kept
 
 
 async def _pairs(prompts: Any) -> AsyncIterator[tuple[Any, Prompt]]:
     if hasattr(prompts, "__aiter__"):
         async for item in prompts:
-            yield item
+            yield _pair(item)
         return
     for index, item in enumerate(prompts):
-        if isinstance(item, tuple):
-            yield item
-        else:
-            yield index, item
+        yield _pair(item) if isinstance(item, tuple) else (index, item)
+
+
+def _pair(item: Any) -> tuple[Any, Prompt]:
+    if isinstance(item, tuple) and len(item) == 2:
+        return item
+    kind = f"tuple of {len(item)}" if isinstance(item, tuple) else type(item).__name__
+    raise UserError(
+        "run_many's prompts are texts, transcripts or (id, prompt) pairs (an async iterator "
+        f"yields (id, prompt) pairs); got a {kind}: {item!r:.80}"
+    )
 
 
 async def _one(
@@ -341,7 +362,8 @@ async def _on_ray(
                 if on_result is not None:
                     on_result(outcome)
 
-    async with anyio.create_task_group() as tg:
-        for _ in range(tasks):
-            tg.start_soon(dispatcher)
+    with user_error_unwrapped():
+        async with anyio.create_task_group() as tg:
+            for _ in range(tasks):
+                tg.start_soon(dispatcher)
     return kept

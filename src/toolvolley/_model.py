@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._calls import ToolCall, ToolResult
+from ._errors import UserError, type_name
 from ._events import CallReady, StreamUpdate, TextDelta
 from ._toolbox import Toolbox
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["ModelAdapter", "ModelResponse", "Usage"]
+__all__ = ["ModelAdapter", "ModelResponse", "Usage", "check_adapter"]
 
 Message = dict[str, Any]
 
@@ -113,3 +114,17 @@ class ModelAdapter(ABC):
     @abstractmethod
     def result_messages(self, results: Sequence[ToolResult]) -> list[Message]:
         """The follow-up messages answering every call of a turn, in the provider's format."""
+
+
+def check_adapter(model: object, where: str) -> None:
+    """Misuse: ``model`` is not an adapter (most often the SDK's client itself)."""
+    if isinstance(model, ModelAdapter):
+        return
+    package = type(model).__module__.split(".")[0]
+    if package == "openai":
+        wrap = " Wrap the client: OpenAIChat(client, model=...) or OpenAIResponses(client, ...)."
+    elif package == "anthropic":
+        wrap = " Wrap the client: AnthropicMessages(client, model=...)."
+    else:
+        wrap = " Use one from toolvolley.providers (e.g. OpenAIChat(model=...)) or subclass it."
+    raise UserError(f"{where} takes a ModelAdapter; got {type_name(model)}.{wrap}")

@@ -92,8 +92,13 @@ class Retry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Hedge:
-    """Start a second copy of a slow idempotent call; the first to finish answers, the other
-    is cancelled.
+    """Start a second copy of a slow idempotent call; the first copy to succeed answers, the
+    other is cancelled.
+
+    A copy's failure answers only when no other copy is still running: while one runs, the
+    failure waits for it (and is listed in ``attempt_errors`` if it does not answer); if both
+    fail, the last failure answers. A failure before the hedge has started answers at once, and
+    no hedge starts (retrying failures is :class:`Retry`'s job).
 
     The copy starts ``after`` seconds, or once the call has run longer than the
     ``percentile`` of this tool's recent latencies (the last ``window`` calls of this
@@ -229,31 +234,46 @@ class PolicyRunner(Runner):
         hedge = self.hedge
         assert hedge is not None
         cancelled = anyio.get_cancelled_exc_class()
-        answers: list[tuple[bool, Any]] = []
+        won: list[Any] = []  # what the copies that succeeded returned
+        failed: BaseException | None = None  # the failure that answers if none succeeds
+        running = 0  # copies whose body has started and not ended
 
         async def copy(scope: anyio.CancelScope, first: bool) -> None:
+            nonlocal running, failed
             if not first:
                 await anyio.sleep(after)
                 if not self._within_budget(hedge) or time.monotonic() >= deadline:
                     return  # over budget, or too late: the first copy answers alone
                 self.hedged_at.append(self.calls)
             tries.count += 1
+            running += 1
             try:
-                answers.append((True, self._timed(await self._timed_run(tool, kwargs, deadline))))
+                value = self._timed(await self._timed_run(tool, kwargs, deadline))
             except cancelled:
-                if answers:  # lost the race
+                running -= 1
+                if won or failed is not None:  # lost the race
                     tries.errors.append(HEDGE_LOST)
                 raise
-            except BaseException as exc:  # the body's own failure: this copy's answer
-                answers.append((False, exc))
-            scope.cancel()
+            except BaseException as exc:  # the body's own failure
+                running -= 1
+                if running:  # the other copy may yet succeed: a failure never beats it
+                    tries.errors.append(describe_exception(exc))
+                    return
+                if won:  # both ended at once
+                    tries.errors.append(describe_exception(exc))
+                else:
+                    failed = exc
+            else:
+                running -= 1
+                if won:  # both ended at once
+                    tries.errors.append(HEDGE_LOST)
+                won.append(value)
+            scope.cancel()  # answered: stop the other copy, or the hedge not started yet
 
         async with anyio.create_task_group() as group:
             group.start_soon(copy, group.cancel_scope, True)
             group.start_soon(copy, group.cancel_scope, False)
-        ok, answer = answers[0]
-        if len(answers) > 1:  # both ended before either could be cancelled
-            tries.errors.append(HEDGE_LOST)
-        if ok:
-            return answer
-        raise answer
+        if won:
+            return won[0]
+        assert failed is not None, "a copy ended, or the call was cancelled"
+        raise failed

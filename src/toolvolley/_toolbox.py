@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from ._errors import UserError
+from ._errors import UserError, type_name
 from ._tools import Tool
 
 __all__ = ["Toolbox", "assign_wire_names"]
@@ -32,6 +32,11 @@ class Toolbox:
     __slots__ = ("_by_name", "_by_wire", "_tools", "_wire")
 
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        given: object = tools  # what a caller may pass, whatever the annotation says
+        if isinstance(given, Tool):
+            raise UserError(f"Tools come as a list of tools; got one Tool: pass [{given.name}].")
+        if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+            raise UserError(f"Tools come as a list of tools; got {type_name(given)}.")
         self._tools: tuple[Tool, ...] = tuple(tools)
         for item in self._tools:
             if not isinstance(item, Tool):
