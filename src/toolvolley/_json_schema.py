@@ -30,7 +30,13 @@ from urllib.parse import unquote
 
 import jsonschema_rs
 
-from ._argument_messages import NOT_AN_OBJECT, describe_schema_errors, invalid_arguments, not_json
+from ._argument_messages import (
+    NOT_AN_OBJECT,
+    describe_schema_errors,
+    invalid_arguments,
+    location,
+    not_json,
+)
 from ._errors import SchemaError, UserError
 from ._schema import ArgumentsError
 
@@ -40,6 +46,7 @@ Dialect = Literal["json-schema", "bfcl"]
 Coercion = Literal["nulls", "defaults", "strings"]
 _COERCIONS: frozenset[str] = frozenset(get_args(Coercion))
 _BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
+_BFCL_WORDS = (*_BFCL_TYPES, "any")
 _REPAIR_PASSES = 3
 
 
@@ -172,6 +179,11 @@ def arguments_from_schema(
                 "definition under $defs and refer to it as '#/$defs/...'.",
             ) from exc
         reason = getattr(exc, "message", None) or str(exc).split("\n", 1)[0]
+        at = getattr(exc, "instance_path", None)
+        if at:
+            reason = f"{reason} (at {location(at)})"
+        if at and at[-1] == "type" and getattr(exc, "instance", None) in _BFCL_WORDS:
+            reason += "; BFCL's type words need Tool.from_schema(..., dialect='bfcl')"
         raise SchemaError(name, f"is not a valid JSON Schema: {reason}") from exc
     if schema.get("type", "object") != "object":
         raise SchemaError(name, "must be of type 'object' (the arguments are a JSON object).")
