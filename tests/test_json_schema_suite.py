@@ -64,7 +64,11 @@ def _left_out(key: str) -> str | None:
 
 def _as_parameters(schema: Any, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The tool's parameters and the call's arguments for one case."""
-    if isinstance(schema, dict) and isinstance(data, dict) and schema.get("type", "object") == "object":
+    if (
+        isinstance(schema, dict)
+        and isinstance(data, dict)
+        and schema.get("type", "object") == "object"
+    ):
         return schema, data
     inner = schema
     if isinstance(schema, dict) and "$id" not in schema:

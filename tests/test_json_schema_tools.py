@@ -268,6 +268,6 @@ async def test_an_mcp_tool_whose_schema_is_open_takes_extra_arguments() -> None:
                 ToolCall("2", "echo", '{"verbose": true}'),
             ]
         )
-    assert [(r.status, r.content) for r in results][0] == ("ok", "hi")
+    assert (results[0].status, results[0].content) == ("ok", "hi")
     assert results[1].status == "invalid_arguments"
     assert "text: missing required argument" in results[1].content

@@ -45,7 +45,7 @@ def invalid_arguments(problems: Sequence[str], schema: Mapping[str, Any]) -> str
 
 
 def location(parts: Iterable[int | str]) -> str:
-    """``["items", 2, "city"]`` as ``items[2].city``; the arguments themselves as ``(arguments)``."""
+    """``["items", 2, "city"]`` as ``items[2].city``; the whole arguments as ``(arguments)``."""
     text = ""
     for part in parts:
         if isinstance(part, int):

@@ -139,7 +139,9 @@ class SchemaArguments:
             owner = _owner_of(self._schema, steps, at[-1])
             if owner is not None and at[-1] not in owner.get("required", ()):
                 return _DROP
-        if "strings" in self._coerce and isinstance(error.kind, jsonschema_rs.ValidationErrorKind.Type):
+        if "strings" in self._coerce and isinstance(
+            error.kind, jsonschema_rs.ValidationErrorKind.Type
+        ):
             return _scalar_from(value, error.kind.types)
         return None
 
@@ -240,7 +242,9 @@ def _schema_at(root: Mapping[str, Any], steps: list[int | str]) -> Any:
     for step in steps:
         if step == "$ref" and isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
             node = _local(root, node["$ref"])
-        elif isinstance(node, Mapping) and step in node:
+        elif isinstance(node, Mapping):
+            if step not in node:
+                return None
             node = node[step]
         elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
             node = node[step]
@@ -265,7 +269,9 @@ def _local(root: Mapping[str, Any], ref: str) -> Any:
     return node
 
 
-def _owner_of(root: Mapping[str, Any], steps: list[int | str], key: str) -> Mapping[str, Any] | None:
+def _owner_of(
+    root: Mapping[str, Any], steps: list[int | str], key: str
+) -> Mapping[str, Any] | None:
     """The object schema whose ``properties`` declared ``key`` on this evaluation path."""
     for index in range(len(steps) - 2, -1, -1):
         if steps[index] == "properties" and steps[index + 1] == key:

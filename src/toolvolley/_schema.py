@@ -345,4 +345,3 @@ def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
         if isinstance(definition, dict):
             _tidy(definition)
     return schema
-

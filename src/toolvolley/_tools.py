@@ -10,11 +10,11 @@ from typing import Any, Literal, overload
 
 from ._docstrings import parse_docstring
 from ._errors import UserError
+from ._json_schema import Coercion, Dialect, arguments_from_schema
 from ._options import check_count, check_flag, check_seconds
 from ._policies import Hedge, Retry
 from ._processes import ProcessRunner
 from ._runners import Runner
-from ._json_schema import Coercion, Dialect, arguments_from_schema
 from ._schema import Arguments, arguments_from_function
 
 __all__ = ["RunIn", "Tool", "tool"]
