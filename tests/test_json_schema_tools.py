@@ -9,6 +9,7 @@ repairs happen only where a tool asks for them, and messages name each place tha
 from __future__ import annotations
 
 import json
+import pickle
 import sys
 from typing import Any
 
@@ -240,6 +241,14 @@ def test_the_bfcl_dialect_is_explicit() -> None:
     assert t.parameters["properties"] == {"r": {"type": "number"}, "a": {}}
     assert t.arguments.validate('{"r": 1, "a": [1]}') == {"r": 1, "a": [1]}
     assert "z: unexpected argument" in _message(t, {"z": 1})  # BFCL's parameters are closed
+
+
+def test_a_schema_tool_pickles_for_other_processes() -> None:
+    t = _tool({"type": "object", "properties": {"n": {"type": "integer"}}}, coerce={"strings"})
+    copied = pickle.loads(pickle.dumps(t.arguments))
+    assert copied.json_schema == t.parameters
+    assert copied.validate('{"n": "3"}') == {"n": 3}
+    assert "n: Input should be a valid integer" in _message(_tool(t.parameters), {"n": "x"})
 
 
 # --- through the executor and a real MCP server -------------------------------------------------

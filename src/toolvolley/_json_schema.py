@@ -76,6 +76,10 @@ class SchemaArguments:
         self._coerce = coerce
         self.json_schema = json_schema
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Compiled validators do not pickle; tools shipped to Ray workers (run_many) must.
+        return _rebuilt, (self._schema, self.json_schema, self._coerce)
+
     def validate(self, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
         """Return the handler's keyword arguments, or raise :class:`ArgumentsError`."""
         if isinstance(raw, (str, bytes)):
@@ -146,6 +150,12 @@ class SchemaArguments:
         return None
 
 
+def _rebuilt(
+    schema: dict[str, Any], json_schema: dict[str, Any], coerce: frozenset[str]
+) -> SchemaArguments:
+    return SchemaArguments(_compile(schema), schema, json_schema, coerce)
+
+
 def arguments_from_schema(
     name: str,
     parameters: Mapping[str, Any],
@@ -166,13 +176,8 @@ def arguments_from_schema(
     if dialect == "bfcl":
         schema = _from_bfcl(schema)
     refused: list[str] = []
-
-    def refuse(uri: str) -> Any:
-        refused.append(uri)
-        raise LookupError(f"{uri} is not part of this schema")
-
     try:
-        validator = jsonschema_rs.validator_for(schema, retriever=refuse)
+        validator = _compile(schema, refused)
     except Exception as exc:  # the validator refuses invalid schemas with several kinds
         if refused:
             raise SchemaError(
@@ -193,6 +198,17 @@ def arguments_from_schema(
     # schema may refer to itself ("$ref": "#") for values that are not objects.
     sent = {"type": "object", "properties": {}, **schema}
     return SchemaArguments(validator, schema, sent, frozenset(coerce))
+
+
+def _compile(schema: dict[str, Any], refused: list[str] | None = None) -> jsonschema_rs.Validator:
+    """The validator of ``schema``; every URI it would have to fetch is refused (and noted)."""
+
+    def refuse(uri: str) -> Any:
+        if refused is not None:
+            refused.append(uri)
+        raise LookupError(f"{uri} is not part of this schema")
+
+    return jsonschema_rs.validator_for(schema, retriever=refuse)
 
 
 def _not_json(constant: str) -> Any:
