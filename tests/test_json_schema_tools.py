@@ -233,6 +233,35 @@ def test_nulls_and_defaults_repairs() -> None:
     assert "inner.k: Input should be a valid string (got null)" in message
 
 
+def test_repairs_follow_refs_and_reach_the_handler() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"where": {"$ref": "#/$defs/Place"}, "n": {"type": "integer"}},
+        "$defs": {
+            "Place": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "zoom": {"type": "integer"}},
+                "required": ["city"],
+            }
+        },
+    }
+    received: list[dict[str, Any]] = []
+
+    def handler(**kwargs: Any) -> str:
+        received.append(kwargs)
+        return "ok"
+
+    t = Tool.from_schema("t", "", schema, handler, coerce=("nulls", "strings"))
+    calls = [
+        ToolCall("1", "t", '{"where": {"city": "Oslo", "zoom": null}, "n": "7"}'),
+        ToolCall("2", "t", '{"where": {"city": null}}'),
+    ]
+    results = Executor(Toolbox([t])).run_sync(calls)
+    assert [r.status for r in results] == ["ok", "invalid_arguments"]
+    assert received == [{"where": {"city": "Oslo"}, "n": 7}]
+    assert "where.city: Input should be a valid string (got null)" in results[1].content
+
+
 def test_the_bfcl_dialect_is_explicit() -> None:
     bfcl = {"type": "dict", "properties": {"r": {"type": "float"}, "a": {"type": "any"}}}
     with pytest.raises(SchemaError, match="not a valid JSON Schema"):

@@ -50,12 +50,8 @@ _BFCL_WORDS = (*_BFCL_TYPES, "any")
 _REPAIR_PASSES = 3
 
 
-class _Drop:
-    """Leave the key out (a ``null`` that means "not given")."""
-
-
-_DROP = _Drop()
-_ACCEPT = object()
+_DROP = object()  # a repair: leave the key out (a ``null`` that means "not given")
+_ACCEPT = object()  # a repair: the value stands as it is (a declared default)
 
 
 class SchemaArguments:
@@ -112,22 +108,23 @@ class SchemaArguments:
         self, data: Mapping[str, Any], errors: list[jsonschema_rs.ValidationError]
     ) -> tuple[Mapping[str, Any], list[jsonschema_rs.ValidationError]]:
         """``data`` with the declared repairs made, and the errors that remain."""
-        for _ in range(_REPAIR_PASSES):
+        for attempt in range(_REPAIR_PASSES + 1):
+            last = attempt == _REPAIR_PASSES
             remaining = []
             edits: dict[tuple[int | str, ...], Any] = {}
             for error in errors:
                 fix = self._fix(error)
                 if fix is _ACCEPT:
                     continue
-                if fix is None:
+                if fix is None or last:
                     remaining.append(error)
                 else:
                     edits[tuple(error.instance_path)] = fix
             if not edits:
-                return data, remaining
+                break
             data = _edited(data, edits)
             errors = list(self._validator.iter_errors(data))
-        return data, errors
+        return data, remaining
 
     def _fix(self, error: jsonschema_rs.ValidationError) -> Any:
         """How to repair what ``error`` is about: _ACCEPT, _DROP, a new value, or None."""
