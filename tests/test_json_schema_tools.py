@@ -8,9 +8,11 @@ repairs happen only where a tool asks for them, and messages name each place tha
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import pickle
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -309,3 +311,15 @@ async def test_an_mcp_tool_whose_schema_is_open_takes_extra_arguments() -> None:
     assert (results[0].status, results[0].content) == ("ok", "hi")
     assert results[1].status == "invalid_arguments"
     assert "text: missing required argument" in results[1].content
+
+
+def test_the_arguments_benchmark_runs() -> None:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "arguments.py"
+    spec = importlib.util.spec_from_file_location("arguments_benchmark", script)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    report = module.main(["--calls", "20", "--repeat", "1"])
+    assert set(report["us_per_call"]) == {"json_loads_only", "valid", "invalid"}
+    assert all(v > 0 for v in report["us_per_call"].values())
