@@ -115,7 +115,10 @@ def _echo(**kwargs: Any) -> dict[str, Any]:
     return kwargs
 
 
-search = Tool.from_schema("search", "Search.", SCHEMA, _echo)
+# BFCL's type words, and the repairs its ground truth needs, declared.
+search = Tool.from_schema(
+    "search", "Search.", SCHEMA, _echo, dialect="bfcl", coerce=("nulls", "defaults")
+)
 
 
 def test_schema_null_for_an_optional_parameter_means_not_given() -> None:

@@ -21,7 +21,7 @@ CASES = load_cases()
 SCHEMA_DEFECTS: dict[str, tuple[int, str]] = {
     "parallel_multiple_21": (1, "x: Input should be a valid array"),  # "data['sales']", a string
     "parallel_multiple_26": (1, "type: unexpected argument"),  # not a parameter of that function
-    "parallel_multiple_94": (0, "elements.0: Input should be a valid integer"),  # strings
+    "parallel_multiple_94": (0, "elements[0]: Input should be a valid integer"),  # strings
 }
 
 pytestmark = pytest.mark.skipif(
@@ -35,7 +35,9 @@ def _record(**kwargs: Any) -> dict[str, Any]:
 
 def _toolbox(case: Case) -> Toolbox:
     return Toolbox(
-        Tool.from_schema(f["name"], f.get("description", ""), f["parameters"], _record)
+        Tool.from_schema(
+            f["name"], f.get("description", ""), f["parameters"], _record, dialect="bfcl"
+        )
         for f in case.functions
     )
 

@@ -130,7 +130,9 @@ def _shared_adapter(kind: str) -> tuple[ModelAdapter, Canned]:
 
 def _check_case(case: Case, kind: str, sizes: Sequence[int]) -> None:
     toolbox = Toolbox(
-        Tool.from_schema(f["name"], f.get("description", ""), f["parameters"], lambda **kw: kw)
+        Tool.from_schema(
+            f["name"], f.get("description", ""), f["parameters"], lambda **kw: kw, dialect="bfcl"
+        )
         for f in case.functions
     )
     calls = [(toolbox.wire_name(name), args) for name, args in case.calls]

@@ -18,6 +18,7 @@ from ._calls import ToolCall, ToolResult, ToolStatus
 from ._errors import (
     MaxTurnsExceeded,
     ModelError,
+    SchemaError,
     StreamCutError,
     ToolError,
     ToolvolleyError,
@@ -75,6 +76,7 @@ __all__ = [
     "Retry",
     "RunIn",
     "Runner",
+    "SchemaError",
     "SideEffectsPolicy",
     "StreamCutError",
     "StreamUpdate",

@@ -5,6 +5,7 @@ sent back to the model. Exceptions are for the developer::
 
     ToolvolleyError              root of everything toolvolley raises
     ├── UserError                the library was used wrongly (bad tool definition, bad setting)
+    │   └── SchemaError          one tool's JSON Schema cannot be used (invalid, or a remote $ref)
     ├── ToolError                raised *by a tool* to tell the model what failed, in its own words
     ├── ModelError               the model call failed; ``__cause__`` is the SDK's own exception
     │   └── StreamCutError       the response stream ended without its finish signal
@@ -31,6 +32,7 @@ if sys.version_info < (3, 11):  # anyio's own dependency there
 __all__ = [
     "MaxTurnsExceeded",
     "ModelError",
+    "SchemaError",
     "StreamCutError",
     "ToolError",
     "ToolvolleyError",
@@ -44,6 +46,19 @@ class ToolvolleyError(Exception):
 
 class UserError(ToolvolleyError):
     """The library was used in a way it does not support; the message says how to fix it."""
+
+
+class SchemaError(UserError):
+    """One tool's parameters schema cannot be used: that tool cannot be built, nothing else is
+    affected. ``tool_name`` names it; ``reason`` says what is wrong with its schema.
+
+    A source of many tools (an MCP server) catches this per tool and leaves that tool out.
+    """
+
+    def __init__(self, tool_name: str, reason: str) -> None:
+        super().__init__(f"Tool {tool_name!r} cannot be used: its parameters schema {reason}")
+        self.tool_name = tool_name
+        self.reason = reason
 
 
 class ToolError(ToolvolleyError):

@@ -1,32 +1,25 @@
-"""Tool parameters: their JSON Schema and the pydantic validator that checks a call's arguments.
+"""Tool parameters: what checks a call's arguments, and for ``@tool`` functions, pydantic's check.
 
-Two sources are supported, and both end as a pydantic model with ``extra="forbid"``:
-
-* a Python signature (``@tool``): type hints, defaults, ``Annotated``/``Field`` metadata and the
-  docstring's parameter descriptions;
-* a JSON Schema (``Tool.from_schema``), as tools from MCP servers, OpenAPI specs or the Berkeley
-  Function Calling Leaderboard arrive. BFCL's type words (``dict``, ``float``, ``tuple``, ``any``)
-  are translated to JSON Schema so the definitions sent to providers are valid.
+A Python function's signature (``@tool``) is the source of truth for its parameters: type hints,
+defaults, ``Annotated``/``Field`` metadata and the docstring's parameter descriptions become a
+pydantic model with ``extra="forbid"``, and its JSON Schema is what providers are sent. Tools
+defined by a JSON Schema are checked by a JSON Schema validator instead (``_json_schema``).
 
 ``null`` is a value wherever the type allows it. Elsewhere, ``null`` for a parameter (or a
-nested property) that is not required means "not given": a Python default applies, and a
-``from_schema`` handler does not receive the key. A parameter's declared default is always
-accepted as its value, even when the type refuses it (``x: int = None``, BFCL's
-``{"type": "integer", "default": null}``). ``null`` for a required parameter stays an error.
+nested field) that is not required means "not given": its Python default applies. A parameter's
+default is always accepted as its value, even when the type refuses it (``x: int = None``).
+``null`` for a required parameter stays an error.
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
 import json
-import re
 import typing
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Protocol
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,14 +30,18 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+from ._argument_messages import NOT_AN_OBJECT, invalid_arguments, location, not_json, shown
 from ._docstrings import Docstring, parse_docstring
 from ._errors import UserError
 
-__all__ = ["Arguments", "ArgumentsError", "arguments_from_function", "arguments_from_schema"]
+__all__ = [
+    "Arguments",
+    "ArgumentsError",
+    "FunctionArguments",
+    "arguments_from_function",
+]
 
 _CONFIG = ConfigDict(extra="forbid", protected_namespaces=(), arbitrary_types_allowed=True)
-_BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
-_MAX_ERRORS_SHOWN = 5
 
 
 class ArgumentsError(Exception):
@@ -56,11 +53,21 @@ class ArgumentsError(Exception):
         self.cause = cause
 
 
-class Arguments:
-    """Validates a call's arguments and turns them into keyword arguments for the handler."""
+class Arguments(Protocol):
+    """Checks a call's arguments and turns them into keyword arguments for the handler."""
+
+    json_schema: dict[str, Any]
+    """The JSON Schema of the parameters, as sent to providers."""
+
+    def validate(self, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+        """Return the handler's keyword arguments, or raise :class:`ArgumentsError`."""
+        ...
+
+
+class FunctionArguments:
+    """A ``@tool`` function's arguments, checked by the pydantic model of its signature."""
 
     __slots__ = (
-        "_as_plain_data",
         "_fields",
         "_model",
         "_renamed",
@@ -74,8 +81,6 @@ class Arguments:
         model: type[BaseModel],
         fields: Mapping[str, str],
         json_schema: dict[str, Any],
-        *,
-        as_plain_data: bool,
     ) -> None:
         self._model = model
         # The compiled validator itself: every call of a batch goes through here, and the
@@ -86,7 +91,6 @@ class Arguments:
         self._validate_python = model.__pydantic_validator__.validate_python
         self._fields = dict(fields)  # handler keyword -> model attribute
         self._renamed = any(keyword != attr for keyword, attr in self._fields.items())
-        self._as_plain_data = as_plain_data
         self.json_schema = json_schema
 
     def validate(self, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
@@ -103,8 +107,6 @@ class Arguments:
             if isinstance(raw, (str, bytes)) and not raw.strip():
                 return self.validate("{}")  # some models send "" for a tool without parameters
             instance = self._without_null_optionals(raw, exc)
-        if self._as_plain_data:
-            return instance.model_dump(mode="python", by_alias=True, exclude_unset=True)
         values: dict[str, Any] = instance.__dict__  # the instance is thrown away: no copy
         if not self._renamed:
             return values
@@ -145,18 +147,10 @@ class Arguments:
     def _describe(self, exc: ValidationError) -> str:
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
-            return f"The arguments are not valid JSON ({errors[0]['msg']}). Send one JSON object."
+            return not_json(errors[0]["msg"])
         if len(errors) == 1 and not errors[0]["loc"] and errors[0]["type"].endswith("type"):
-            return "The arguments must be a JSON object with the tool's parameters as keys."
-        lines = [_describe_error(error) for error in errors[:_MAX_ERRORS_SHOWN]]
-        if len(errors) > _MAX_ERRORS_SHOWN:
-            lines.append(f"... and {len(errors) - _MAX_ERRORS_SHOWN} more problems")
-        return (
-            "Invalid arguments: "
-            + "; ".join(lines)
-            + f". Expected parameters: {_signature_hint(self.json_schema)}."
-            + " Fix the arguments and call the tool again."
-        )
+            return NOT_AN_OBJECT
+        return invalid_arguments([_describe_error(error) for error in errors], self.json_schema)
 
 
 def _null_path(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
@@ -236,33 +230,13 @@ def _without(data: Any, paths: set[tuple[int | str, ...]]) -> Any:
 
 
 def _describe_error(error: Any) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "(arguments)"
+    where = location(error["loc"])
     kind = error["type"]
     if kind == "missing":
         return f"{where}: missing required argument"
     if kind == "extra_forbidden":
         return f"{where}: unexpected argument"
-    got = error.get("input")
-    shown = (
-        json.dumps(got, default=repr) if not isinstance(got, (dict, list)) else type(got).__name__
-    )
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return f"{where}: {error['msg']} (got {shown})"
-
-
-def _signature_hint(schema: Mapping[str, Any]) -> str:
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    if not properties:
-        return "none"
-    required = set(schema.get("required", ()))
-    parts = []
-    for name, spec in properties.items():
-        kind = spec.get("type", "any") if isinstance(spec, Mapping) else "any"
-        if isinstance(kind, list):
-            kind = "|".join(str(k) for k in kind)
-        parts.append(f"{name} ({kind}{', required' if name in required else ''})")
-    return ", ".join(parts)
+    return f"{where}: {error['msg']} (got {shown(error.get('input'))})"
 
 
 # --- from a Python function -------------------------------------------------------------------
@@ -310,7 +284,7 @@ def arguments_from_function(func: Callable[..., Any], doc: Docstring | None = No
         raise UserError(
             f"Cannot build a JSON Schema for the parameters of {func.__qualname__!r}: {exc}"
         ) from exc
-    return Arguments(model, fields, _tidy(schema), as_plain_data=False)
+    return FunctionArguments(model, fields, _tidy(schema))
 
 
 def _model(
@@ -371,182 +345,3 @@ def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
         if isinstance(definition, dict):
             _tidy(definition)
     return schema
-
-
-# --- from a JSON Schema -----------------------------------------------------------------------
-
-
-def arguments_from_schema(name: str, parameters: Mapping[str, Any]) -> Arguments:
-    """Build the validator for a JSON Schema of parameters (BFCL type words accepted)."""
-    schema = normalize_schema(parameters)
-    if schema.get("type", "object") != "object":
-        raise UserError(f"Parameters of tool {name!r} must be a JSON Schema of type 'object'.")
-    builder = _SchemaTypes(schema)
-    try:
-        model = builder.object_model(re.sub(r"\W", "_", name) + "_arguments", schema)
-    except UserError:
-        raise
-    except Exception as exc:
-        raise UserError(f"Cannot build a validator for tool {name!r}: {exc}") from exc
-    return Arguments(model, {}, schema, as_plain_data=True)
-
-
-def normalize_schema(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a copy of ``parameters`` with BFCL type words turned into JSON Schema ones."""
-    if not isinstance(parameters, Mapping):
-        raise UserError("Tool parameters must be a JSON Schema object (a mapping).")
-    schema: dict[str, Any] = _normalize(copy.deepcopy(dict(parameters)))
-    if "type" not in schema and "properties" in schema:
-        schema["type"] = "object"
-    schema.setdefault("properties", {}) if schema.get("type") == "object" else None
-    return schema
-
-
-def _normalize(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_normalize(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key == "type":
-            out[key] = _normalize_type(value)
-            if out[key] is None:
-                del out[key]
-        elif key in ("properties", "$defs", "definitions", "patternProperties"):
-            out[key] = {k: _normalize(v) for k, v in value.items()}
-        elif key in ("enum", "const", "default", "examples", "required"):
-            out[key] = value
-        else:
-            out[key] = _normalize(value)
-    return out
-
-
-def _normalize_type(value: Any) -> Any:
-    if isinstance(value, list):
-        kinds = [_BFCL_TYPES.get(v, v) for v in value if v != "any"]
-        return kinds or None
-    if value == "any":
-        return None
-    return _BFCL_TYPES.get(value, value)
-
-
-class _SchemaTypes:
-    """Translates JSON Schema nodes to annotated Python types that pydantic validates."""
-
-    def __init__(self, root: Mapping[str, Any]) -> None:
-        self._root = root
-        self._resolving: set[str] = set()
-        self._count = 0
-
-    def object_model(self, name: str, schema: Mapping[str, Any]) -> type[BaseModel]:
-        required = set(schema.get("required", ()))
-        definitions: dict[str, Any] = {}
-        defaults: dict[str, tuple[str, Any]] = {}
-        for index, (prop, spec) in enumerate(schema.get("properties", {}).items()):
-            spec = spec if isinstance(spec, Mapping) else {}
-            annotation = self.annotation(spec)
-            default = ... if prop in required else None
-            definitions[f"field_{index}"] = (annotation, Field(default=default, alias=prop))
-            if "default" in spec:
-                defaults[f"field_{index}"] = (prop, spec["default"])
-        extra = schema.get("additionalProperties", True)
-        config = ConfigDict(
-            extra="forbid" if extra is False or schema is self._root else "allow",
-            protected_namespaces=(),
-        )
-        self._count += 1
-        return _model(f"{name}_{self._count}", config, definitions, defaults)
-
-    def annotation(self, spec: Mapping[str, Any]) -> Any:
-        if "$ref" in spec:
-            return self._ref(spec["$ref"])
-        for key in ("anyOf", "oneOf"):
-            if key in spec:
-                options = [self.annotation(s) for s in spec[key] if isinstance(s, Mapping)]
-                return Union[tuple(options)] if options else Any  # noqa: UP007
-        kind = spec.get("type")
-        if isinstance(kind, list):
-            options = [self.annotation({**spec, "type": k}) for k in kind]
-            return Union[tuple(options)]  # noqa: UP007
-        base = self._base(kind, spec)
-        if spec.get("nullable") is True:
-            base = Union[base, None]  # noqa: UP007
-        if "enum" in spec and isinstance(spec["enum"], list):
-            return _enum_type(base, spec["enum"])
-        return base
-
-    def _base(self, kind: Any, spec: Mapping[str, Any]) -> Any:
-        if kind == "string":
-            return Annotated[
-                str,
-                Field(
-                    min_length=spec.get("minLength"),
-                    max_length=spec.get("maxLength"),
-                    pattern=spec.get("pattern"),
-                ),
-            ]
-        if kind in ("integer", "number"):
-            base: Any = int if kind == "integer" else _NUMBER
-            return Annotated[
-                base,
-                Field(
-                    ge=spec.get("minimum"),
-                    le=spec.get("maximum"),
-                    gt=spec.get("exclusiveMinimum"),
-                    lt=spec.get("exclusiveMaximum"),
-                ),
-            ]
-        if kind == "boolean":
-            return bool
-        if kind == "null":
-            return None
-        if kind == "array":
-            items = spec.get("items")
-            item = self.annotation(items) if isinstance(items, Mapping) else Any
-            return Annotated[
-                list[item],  # type: ignore[valid-type]
-                Field(min_length=spec.get("minItems"), max_length=spec.get("maxItems")),
-            ]
-        if kind == "object":
-            if spec.get("properties"):
-                return self.object_model("object", spec)
-            extra = spec.get("additionalProperties")
-            value = self.annotation(extra) if isinstance(extra, Mapping) else Any
-            return dict[str, value]  # type: ignore[valid-type]
-        return Any
-
-    def _ref(self, ref: Any) -> Any:
-        prefixes = ("#/$defs/", "#/definitions/")
-        if not isinstance(ref, str) or not ref.startswith(prefixes) or ref in self._resolving:
-            return Any  # remote or recursive references are not checked locally
-        section, _, key = ref[2:].partition("/")
-        target = self._root.get(section, {}).get(key)
-        if not isinstance(target, Mapping):
-            raise UserError(f"Schema reference {ref!r} points to nothing.")
-        self._resolving.add(ref)
-        try:
-            return self.annotation(target)
-        finally:
-            self._resolving.discard(ref)
-
-
-def _keep_ints(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value  # JSON 5 stays 5, not 5.0, so arguments pass through unchanged
-    return handler(value)
-
-
-_NUMBER = Annotated[float, WrapValidator(_keep_ints)]
-
-
-def _enum_type(base: Any, values: list[Any]) -> Any:
-    if values and all(isinstance(v, (str, int, bool)) and v is not None for v in values):
-        return Literal[tuple(values)]
-
-    def check(value: Any) -> Any:
-        if value not in values:
-            raise ValueError(f"must be one of {json.dumps(values)}")
-        return value
-
-    return Annotated[base, AfterValidator(check)]

@@ -5,16 +5,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal, overload
 
 from ._docstrings import parse_docstring
 from ._errors import UserError
+from ._json_schema import Coercion, Dialect, arguments_from_schema
 from ._options import check_count, check_flag, check_seconds
 from ._policies import Hedge, Retry
 from ._processes import ProcessRunner
 from ._runners import Runner
-from ._schema import Arguments, arguments_from_function, arguments_from_schema
+from ._schema import Arguments, arguments_from_function
 
 __all__ = ["RunIn", "Tool", "tool"]
 
@@ -151,19 +152,33 @@ class Tool:
         idempotent: bool = False,
         retry: Retry | None = None,
         hedge: Hedge | None = None,
+        dialect: Dialect = "json-schema",
+        coerce: Collection[Coercion] = (),
     ) -> Tool:
         """A tool from a JSON Schema of its parameters and a callable that takes them by name.
 
-        ``handler`` (sync or async) receives the validated arguments as plain JSON values. BFCL's
-        type words ``dict``, ``float``, ``tuple`` and ``any`` are accepted and translated::
+        ``handler`` (sync or async) receives the arguments as the JSON values the model sent,
+        once a JSON Schema validator has found them valid (draft 2020-12 unless ``$schema``
+        names another; ``$ref`` only within the schema, never fetched)::
 
-            Tool.from_schema("spotify.play", "Play an artist.",
-                             {"type": "dict", "properties": {"artist": {"type": "string"}}},
-                             handler=play)
+            Tool.from_schema("weather", "Current weather.",
+                             {"type": "object", "properties": {"city": {"type": "string"}},
+                              "required": ["city"]},
+                             handler=get_weather)
+
+        ``coerce`` opts into lenient repairs, and the handler gets the repaired values:
+        ``"nulls"`` (``null`` for a property that is not required means "not given"),
+        ``"defaults"`` (a property's declared default is accepted as its value) and
+        ``"strings"`` (``"5"`` where a number is asked for becomes ``5``).
+        ``dialect="bfcl"`` reads BFCL's type words (``dict``, ``float``, ``tuple``, ``any``)
+        and closes the parameters object, as BFCL's checker does.
+
+        Raises :class:`SchemaError` (a :class:`UserError`) if the schema cannot be used: it is
+        invalid, or refers to another document.
         """
         if not callable(handler):
             raise UserError(f"Tool {name!r}: handler must be callable.")
-        arguments = arguments_from_schema(name, parameters)
+        arguments = arguments_from_schema(name, parameters, dialect=dialect, coerce=coerce)
         return cls(
             name=name,
             description=description,
