@@ -96,7 +96,7 @@ GOOD = _prompt("a", "Paris") + _prompt("b", "Lima")
 @pytest.mark.parametrize(
     ("content", "said"),
     [
-        (GOOD + b"not json\n", "line 3: not JSON (Expecting value at column 1)"),
+        (GOOD + b"not json\n", "line 3: not JSON (Expecting value: column 1)"),
         (GOOD + b'{"id": "c", "prompt": "x"\n', "line 3: not JSON ("),
         (GOOD + b'[{"id": "c", "prompt": "x"}]\n', "line 3: not a JSON object but an array"),
         (GOOD + b'"a lookup for Oslo"\n', "line 3: not a JSON object but a string"),
@@ -104,7 +104,7 @@ GOOD = _prompt("a", "Paris") + _prompt("b", "Lima")
         (GOOD + b'{"id": "c", "prompt": NaN}\n', "line 3: not JSON (NaN is not a JSON value)"),
         (GOOD + b"[" * 100_000 + b"\n", "line 3: not JSON (nested too deeply)"),
         (GOOD + b'{"id": "c"}\n', 'line 3: no "prompt" or "messages"'),
-        (GOOD + b'{"id": "c", "prompt": 3}\n', 'line 3: "prompt" must be a string, not int'),
+        (GOOD + b'{"id": "c", "prompt": 3}\n', 'line 3: "prompt" must be a string, not a number'),
         (GOOD + b'{"id": "c", "messages": "hi"}\n', 'line 3: "messages" must be a list of'),
         (GOOD + b'{"id": "c", "messages": []}\n', 'line 3: "messages" must be a list of'),
         (GOOD + b'{"id": "c", "messages": [1]}\n', 'line 3: "messages" must be a list of'),
@@ -141,7 +141,7 @@ def test_a_duplicate_id_message_says_where_derived_ids_come_from(home: Path) -> 
 @pytest.mark.parametrize(
     ("done", "said"),
     [
-        (b'{"id": "a", "ok": true}\nnot json\n', "line 2: not JSON (Expecting value at column 1)"),
+        (b'{"id": "a", "ok": true}\nnot json\n', "line 2: not JSON (Expecting value: column 1)"),
         (b'{"id": "a", "ok": true}\n["a"]\n', "line 2: not a JSON object but an array"),
         (b'{"id": "a", "ok": true}\n{"ok": true}\n', 'line 2: no "id"'),
         (b'{"id": "a", "ok": true}\n{"id": "Caf\xe9"}\n', "line 2: not UTF-8 text"),
@@ -353,6 +353,8 @@ def _same(home: Path) -> str:
         (["in.jsonl", "-o", "out.jsonl"], _unwritable, "error: -o out.jsonl is a directory"),
         (["in.jsonl", "-o", "same.jsonl"], _same, "error: -o same.jsonl is the input file"),
         (["in.jsonl", "-o", "in.jsonl"], None, "error: -o in.jsonl is the input file"),
+        (["in.jsonl", "-o", "fifo"], lambda h: os.mkfifo(h / "fifo"), "error: -o fifo is not a"),
+        (["fifo", "-o", "out.jsonl"], lambda h: os.mkfifo(h / "fifo"), "error: fifo is not a"),
     ],
 )
 def test_unusable_files_are_one_line_and_exit_2(
@@ -367,3 +369,61 @@ def test_unusable_files_are_one_line_and_exit_2(
     assert result.stderr.count("\n") == 1, result.stderr
     assert (home / "in.jsonl").read_bytes() == GOOD
     assert _calls(home) == []
+
+
+def test_a_last_output_line_without_its_newline_is_kept_when_whole(home: Path) -> None:
+    (home / "in.jsonl").write_bytes(GOOD)
+    (home / "out.jsonl").write_bytes(b'{"id": "a", "ok": true}')  # saved by an editor, say
+    result = _run(home, "in.jsonl", "-o", "out.jsonl", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["skipped_already_done"] == 1
+    assert [r["id"] for r in _lines(home / "out.jsonl")] == ["a", "b"]
+    assert _calls(home) == ["Lima"]
+
+
+def test_an_input_cut_while_the_batch_runs_stops_it_in_one_line(home: Path) -> None:
+    pad = " " * 100_000  # lines longer than the reader's buffer: line 2 is read from disk
+    lines = [json.dumps({"id": c, "prompt": f"A lookup for {c}.{pad}"}) + "\n" for c in "PLO"]
+    (home / "in.jsonl").write_text("".join(lines))
+    _fifos(home, "P")
+    first = _start(home, "in.jsonl", "-o", "out.jsonl", "--concurrency", "1")
+    try:
+        _wait_ready(home, first)
+        (home / "in.jsonl").write_text(lines[0])
+    finally:
+        _release(home)
+        _, err = first.communicate(timeout=60)
+    assert first.returncode == 2, err
+    # Line 2 gone, or cut: the reader may hold its start from before.
+    assert err.splitlines()[-1].startswith("error: in.jsonl changed while the batch ran")
+    assert [r["id"] for r in _lines(home / "out.jsonl")] == ["P"]
+
+
+def test_an_output_that_cannot_be_written_stops_the_batch_in_one_line(home: Path) -> None:
+    """A full disk, here a file size limit: every line before is whole, and a rerun resumes."""
+    cities = ["Paris", "Lima", "Oslo", "Rome"]
+    (home / "in.jsonl").write_bytes(b"".join(_prompt(c, c) for c in cities))
+    limited = (
+        "import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (2500, 2500)); "
+        "sys.argv[0] = 'toolvolley'; runpy.run_module('toolvolley', run_name='__main__')"
+    )
+    args = ["batch", "in.jsonl", "-o", "out.jsonl", "--concurrency", "1", "--tools"]
+    result = subprocess.run(
+        [sys.executable, "-c", limited, *args, "counted:tools", *FAST],
+        cwd=home,
+        env={**os.environ, "PYTHONPATH": SRC},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    *progress, said = result.stderr.splitlines()  # progress lines: stderr is no terminal
+    assert said.startswith("error: cannot write out.jsonl: only "), said
+    assert said.endswith(" bytes of a line were written (is the disk full?)"), said
+    assert all(line.startswith("batch: ") for line in progress)
+    written = (home / "out.jsonl").read_bytes()
+    whole = written[: written.rfind(b"\n") + 1]
+    assert 1 <= whole.count(b"\n") < len(cities)
+    again = _run(home, "in.jsonl", "-o", "out.jsonl", "--json")
+    assert again.returncode == 0, again.stderr
+    assert sorted(r["id"] for r in _lines(home / "out.jsonl")) == sorted(cities)

@@ -186,7 +186,7 @@ def run_batch_command(
             tools_label = f"{tools_label} and MCP {', '.join(mcp)}"
         source = Input(input_path)  # every line checked before any work
         with Output(output, source) as out:
-            already = len(source.lines) - source.pending(out.done)
+            already = len(source.ids) - source.pending(out.done)
             events: list[dict[str, Any]] | None = [] if trace is not None else None
             run = functools.partial(
                 anyio.run,
@@ -206,7 +206,7 @@ def run_batch_command(
                 summary = run()
             except KeyboardInterrupt:
                 print(
-                    f"interrupted: {already + totals.done} of {len(source.lines)} conversations "
+                    f"interrupted: {already + totals.done} of {len(source.ids)} conversations "
                     f"are in {output}; run the same command to resume",
                     file=sys.stderr,
                 )
@@ -226,7 +226,7 @@ def run_batch_command(
         print(f"error: {inner}", file=sys.stderr)
         return 2
     summary["skipped_already_done"] = already
-    summary["input_conversations"] = len(source.lines)
+    summary["input_conversations"] = len(source.ids)
     if json_summary:
         print(json.dumps(summary))
     else:

@@ -8,7 +8,8 @@ owned by one run at a time.
   checked run.
 * **Output**: opened ``O_APPEND`` and locked (``flock``, exclusive, not waiting): a second run on
   the same file is refused, naming the holder's pid where the system says it (Linux). Its lines,
-  an earlier run's work, are checked too, before a trailing torn line is cut away.
+  an earlier run's work, are checked too; a trailing line cut mid-write is cut away (one that
+  only lacks its newline is completed).
 * **Lines out** are strict UTF-8 JSON: a lone surrogate (a valid JSON escape, but no UTF-8
   character) is written as its ``\\uXXXX`` escape, so it reads back as it came in.
 """
@@ -69,7 +70,7 @@ def _object(raw: bytes, number: int) -> dict[str, Any] | None:
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from None
+        raise ValueError(f"not JSON ({exc.msg}: column {exc.colno})") from None
     except RecursionError:
         raise ValueError("not JSON (nested too deeply)") from None
     except ValueError as exc:  # NaN, or an integer too long to convert
@@ -82,7 +83,13 @@ def _object(raw: bytes, number: int) -> dict[str, Any] | None:
 def _kind(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
-    kinds = {list: "an array", str: "a string", int: "a number", float: "a number"}
+    kinds = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+    }
     return kinds.get(type(value), type(value).__name__)
 
 
@@ -97,33 +104,43 @@ class Input:
     def __init__(self, path: str) -> None:
         self.label = path
         self.path = Path(path)
-        self.lines: dict[str, int] = {}  # id (as JSON text) -> its line
-        if self.path.is_dir():
-            raise BatchInputError(f"{path} is a directory, not a JSONL file")
+        self.ids: dict[str, int] = {}  # id (as JSON text) -> its line
         try:
+            mode = self.path.stat().st_mode
+            if stat.S_ISDIR(mode):
+                raise BatchInputError(f"{path} is a directory, not a JSONL file")
+            if not stat.S_ISREG(mode):  # a pipe could not be read a second time
+                raise BatchInputError(
+                    f"{path} is not a regular file: the input is read twice (checked whole, "
+                    "then run); save it to a file first"
+                )
             for number, raw in _lines(self.path):
                 item = self._item(raw, number)
                 if item is not None:
-                    self.lines[_key(item[0])] = number
+                    self.ids[_key(item[0])] = number
         except OSError as exc:
             raise BatchInputError(f"cannot read {path}: {exc.strerror}") from None
 
     def pending(self, done: set[str]) -> int:
-        return sum(1 for key in self.lines if key not in done)
+        return sum(1 for key in self.ids if key not in done)
 
     def prompts(self, done: set[str]) -> Iterator[tuple[Any, Prompt]]:
         """The checked lines whose id is not in ``done``, read again one at a time."""
-        run = {number for key, number in self.lines.items() if key not in done}
+        run = {number for key, number in self.ids.items() if key not in done}
+        changed = f"{self.label} changed while the batch ran"
         for number, raw in _lines(self.path):
             if number not in run:
                 continue
+            run.discard(number)
             try:
                 item = self._item(raw, number, check_unique=False)
             except BatchInputError as exc:
-                raise BatchInputError(f"{self.label} changed while the batch ran: {exc}") from None
-            if item is None or self.lines.get(_key(item[0])) != number:
-                raise BatchInputError(f"{self.label} changed while the batch ran (line {number})")
+                raise BatchInputError(f"{changed}: {exc}") from None
+            if item is None or self.ids.get(_key(item[0])) != number:
+                raise BatchInputError(f"{changed} (line {number})")
             yield item
+        if run:
+            raise BatchInputError(f"{changed} (line {min(run)} is gone)")
 
     def _item(
         self, raw: bytes, number: int, check_unique: bool = True
@@ -135,7 +152,7 @@ class Input:
             id_, prompt = _id(item, number), _prompt(item)
         except ValueError as exc:
             raise BatchInputError(f"{self.label} line {number}: {exc}") from None
-        if check_unique and (first := self.lines.get(_key(id_))) is not None:
+        if check_unique and (first := self.ids.get(_key(id_))) is not None:
             derived = "id" not in item or id_ == first  # a line number standing in for an id
             note = " (a line without an id takes its line number)" if derived else ""
             raise BatchInputError(
@@ -168,7 +185,7 @@ def _prompt(item: dict[str, Any]) -> Prompt:
         raise ValueError('no "prompt" or "messages"')
     prompt = item["prompt"]
     if not isinstance(prompt, str):
-        raise ValueError(f'"prompt" must be a string, not {type(prompt).__name__}')
+        raise ValueError(f'"prompt" must be a string, not {_kind(prompt)}')
     return prompt
 
 
@@ -237,18 +254,24 @@ class Output:
         done: set[str] = set()
         for number, raw in enumerate(data[:end].splitlines(), 1):
             try:
-                item = _object(raw, number)
-                if item is not None and "id" not in item:
-                    raise ValueError('no "id"')
+                id_ = _done_id(raw, number)
             except ValueError as exc:
                 raise BatchInputError(
                     f"{self.label} line {number}: {exc}; it is an earlier run's output: fix or "
                     "delete that line"
                 ) from None
-            if item is not None:
-                done.add(_key(item["id"]))
+            if id_ is not None:
+                done.add(id_)
         if end != len(data):
-            os.ftruncate(self.fd, end)
+            try:  # a whole line that only lacks its newline (edited by hand) is kept
+                tail = _done_id(data[end:], data.count(b"\n") + 1)
+            except ValueError:
+                tail = None
+            if tail is not None:
+                os.write(self.fd, b"\n")
+                done.add(tail)
+            else:
+                os.ftruncate(self.fd, end)
             os.fsync(self.fd)
         return done
 
@@ -257,13 +280,24 @@ class Output:
         try:
             written = os.write(self.fd, line)
             if written != len(line):  # never seen on a regular file; a cut line is cut on resume
-                raise OSError(0, f"short write ({written} of {len(line)} bytes)")
+                short = f"only {written} of {len(line)} bytes of a line were written"
+                raise OSError(0, f"{short} (is the disk full?)")
             now = time.monotonic()
             if now - self.synced >= _FSYNC_EVERY_S:
                 os.fsync(self.fd)
                 self.synced = now
         except OSError as exc:
             raise BatchInputError(f"cannot write {self.label}: {exc.strerror}") from None
+
+
+def _done_id(raw: bytes, number: int) -> str | None:
+    """The id (as JSON text) of one output line, ``None`` for a blank one."""
+    item = _object(raw, number)
+    if item is None:
+        return None
+    if "id" not in item:
+        raise ValueError('no "id"')
+    return _key(item["id"])
 
 
 def read_done(path: Path) -> set[str]:
