@@ -5,14 +5,18 @@ The output file is the checkpoint:
 * **One line, one write.** Each finished conversation is one JSON line written with a single
   ``os.write`` of the whole line on a file opened ``O_APPEND``. Once it returns, the line is the
   kernel's: killing the process (SIGKILL included) cannot lose or cut it. A line is only ever
-  cut by the machine itself going down mid-write; on the next run a trailing line without its
-  newline is truncated away and that conversation runs again.
+  cut by the machine itself going down mid-write (or a full disk); on the next run a trailing
+  line without its newline is truncated away and that conversation runs again. Lines are strict
+  UTF-8 JSON, a lone surrogate written as its ``\\uXXXX`` escape.
 * **fsync policy**: the file is fsynced at most once a second while running and once at the
   end, so a power loss can cost at most the last second of lines (they run again on resume).
 * **Resume**: ids already in the output are skipped; re-running the same command finishes what
   is left. Every id appears exactly once in a complete output: ids are unique in the input, and
   one run at a time owns the output (a second is refused). The files are checked, and locked,
   by ``_batch_files`` before any work starts.
+* **Errors a user can cause** (a bad line, a locked or unusable file, the output failing
+  mid-batch) are one line on stderr and exit 2; Ctrl-C says how many conversations the output
+  holds, then stops (exit 130).
 * **--ray**: the conversations run on a Ray cluster (``run_many(ray=...)``); each worker builds
   its own model client and tools (``--tools`` is imported there, with this directory on its
   path; the default weather tool starts its own local service; each ``--mcp`` server is opened
