@@ -353,6 +353,8 @@ def _same(home: Path) -> str:
         (["in.jsonl", "-o", "out.jsonl"], _unwritable, "error: -o out.jsonl is a directory"),
         (["in.jsonl", "-o", "same.jsonl"], _same, "error: -o same.jsonl is the input file"),
         (["in.jsonl", "-o", "in.jsonl"], None, "error: -o in.jsonl is the input file"),
+        (["in.jsonl", "-o", "o", "--trace", "o"], None, "error: --trace o would overwrite the"),
+        (["in.jsonl", "-o", "o", "--trace", "in.jsonl"], None, "error: --trace in.jsonl would"),
         (["in.jsonl", "-o", "fifo"], lambda h: os.mkfifo(h / "fifo"), "error: -o fifo is not a"),
         (["fifo", "-o", "out.jsonl"], lambda h: os.mkfifo(h / "fifo"), "error: fifo is not a"),
     ],

@@ -45,7 +45,7 @@ from typing import Any
 
 import anyio
 
-from ._batch_files import BatchInputError, Input, Output, read_done
+from ._batch_files import BatchInputError, Input, Output, read_done, same_file
 from ._executor import Executor
 from ._many import Outcome, Prompt, run_many
 from ._model import ModelAdapter
@@ -190,6 +190,8 @@ def run_batch_command(
             tools_label = f"{tools_label} and MCP {', '.join(mcp)}"
         source = Input(input_path)  # every line checked before any work
         with Output(output, source) as out:
+            if trace is not None and any(same_file(trace, f) for f in (source.path, out.path)):
+                raise BatchInputError(f"--trace {trace} would overwrite the input or the output")
             already = len(source.ids) - source.pending(out.done)
             events: list[dict[str, Any]] | None = [] if trace is not None else None
             run = functools.partial(
@@ -240,8 +242,10 @@ def run_batch_command(
 
 def _inner(exc: Exception) -> Exception:
     """The one exception inside (nested) exception groups, else ``exc`` itself."""
-    while len(group := getattr(exc, "exceptions", ())) == 1 and isinstance(group[0], Exception):
+    group: Sequence[object] = getattr(exc, "exceptions", ())
+    while len(group) == 1 and isinstance(group[0], Exception):
         exc = group[0]
+        group = getattr(exc, "exceptions", ())
     return exc
 
 

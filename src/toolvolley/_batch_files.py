@@ -29,7 +29,7 @@ from typing import Any
 from ._many import Outcome, Prompt
 from ._trace import check_writable
 
-__all__ = ["BatchInputError", "Input", "Output", "json_line", "read_done"]
+__all__ = ["BatchInputError", "Input", "Output", "json_line", "read_done", "same_file"]
 
 _FSYNC_EVERY_S = 1.0
 _BOM = b"\xef\xbb\xbf"
@@ -195,7 +195,7 @@ class Output:
 
     def __init__(self, path: str, input_file: Input | None = None) -> None:
         self.label = path
-        target = Path(path)
+        self.path = target = Path(path)
         if not target.exists():
             check_writable(path, "-o")
         elif target.is_dir():
@@ -207,9 +207,7 @@ class Output:
         except OSError as exc:
             raise BatchInputError(f"cannot open -o {path}: {exc.strerror}") from None
         try:
-            if input_file is not None and os.path.samestat(
-                os.fstat(self.fd), os.stat(input_file.path)
-            ):
+            if input_file is not None and same_file(target, input_file.path):
                 raise BatchInputError(
                     f"-o {path} is the input file {input_file.label}; "
                     "write the output to another file"
@@ -288,6 +286,14 @@ class Output:
                 self.synced = now
         except OSError as exc:
             raise BatchInputError(f"cannot write {self.label}: {exc.strerror}") from None
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one existing file (links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _done_id(raw: bytes, number: int) -> str | None:
