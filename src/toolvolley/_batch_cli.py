@@ -231,8 +231,6 @@ def run_batch_command(
             raise
         print(f"error: {inner}", file=sys.stderr)
         return 2
-    summary["skipped_already_done"] = already
-    summary["input_conversations"] = len(source.ids)
     if json_summary:
         print(json.dumps(summary))
     else:
@@ -303,7 +301,8 @@ async def _run(
     return {
         "conversations": totals.done,
         "failed": totals.failed,
-        "skipped_already_done": 0,
+        "skipped_already_done": len(source.ids) - pending,
+        "input_conversations": len(source.ids),
         "tool_calls": totals.calls,
         "wall_s": round(wall, 3),
         "conversations_per_s": round(totals.done / wall, 2) if wall else 0.0,
