@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 SRC = str(Path(__file__).parents[1] / "src")
+POSIX = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, signals and rlimits")
+LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/locks")
 FAST = ["--token-rate", "20000", "--first-token", "0", "--latency", "0.02"]
 
 # A tool that writes each call to calls.txt; a call whose city is named in gate.txt first says
@@ -116,6 +118,26 @@ GOOD = _prompt("a", "Paris") + _prompt("b", "Lima")
         (_prompt(2, "Lima") + b'{"prompt": "A lookup for Oslo."}\n', "line 2: id 2 is also"),
         (b"\xef\xbb\xbf\xef\xbb\xbf" + GOOD, "line 1: not JSON"),  # one BOM is accepted
     ],
+    ids=[
+        "not-json",
+        "unterminated",
+        "array",
+        "string",
+        "not-utf8",
+        "nan",
+        "deep",
+        "no-prompt",
+        "prompt-number",
+        "messages-string",
+        "messages-empty",
+        "messages-item",
+        "id-list",
+        "id-bool",
+        "duplicate",
+        "derived-then-explicit",
+        "explicit-then-derived",
+        "two-boms",
+    ],
 )
 def test_an_unusable_input_line_is_one_line_and_exit_2_before_any_work(
     home: Path, content: bytes, said: str
@@ -146,6 +168,7 @@ def test_a_duplicate_id_message_says_where_derived_ids_come_from(home: Path) -> 
         (b'{"id": "a", "ok": true}\n{"ok": true}\n', 'line 2: no "id"'),
         (b'{"id": "a", "ok": true}\n{"id": "Caf\xe9"}\n', "line 2: not UTF-8 text"),
     ],
+    ids=["not-json", "array", "no-id", "not-utf8"],
 )
 def test_a_hand_edited_output_line_is_one_line_and_exit_2_before_any_work(
     home: Path, done: bytes, said: str
@@ -202,25 +225,18 @@ def _fifos(home: Path, city: str) -> None:
 
 
 @pytest.fixture
-def gated(home: Path) -> Iterator[Path]:
-    yield home
-    go = home / "go"
-    if go.exists():  # a gated call still waiting (the test failed): let it go
-        fd = os.open(go, os.O_WRONLY | os.O_NONBLOCK) if _has_reader(go) else None
-        if fd is not None:
-            os.close(fd)
+def running() -> Iterator[list[subprocess.Popen[str]]]:
+    """The batches a test starts; any still running when it ends (it failed) is killed."""
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
-def _has_reader(fifo: Path) -> bool:
-    try:
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-    except OSError:
-        return False
-    return True
-
-
-def _start(home: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+def _start(running: list[subprocess.Popen[str]], home: Path, *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
         _batch(home, *args),
         cwd=home,
         env={**os.environ, "PYTHONPATH": SRC},
@@ -228,6 +244,8 @@ def _start(home: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    running.append(proc)
+    return proc
 
 
 def _wait_ready(home: Path, proc: subprocess.Popen[str]) -> None:
@@ -241,17 +259,22 @@ def _wait_ready(home: Path, proc: subprocess.Popen[str]) -> None:
         os.close(fd)
 
 
-def _release(home: Path) -> None:
+def _release(home: Path, proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is not None:
+        return
     with (home / "go").open("w") as f:  # the gated call is waiting on the other end
         f.write("go")
 
 
-def test_a_second_batch_on_the_same_output_is_refused_in_one_line(gated: Path) -> None:
-    home = gated
+@POSIX
+@LINUX
+def test_a_second_batch_on_the_same_output_is_refused_in_one_line(
+    home: Path, running: list[subprocess.Popen[str]]
+) -> None:
     cities = ["Paris", "Lima", "Oslo", "Rome", "Cairo", "Quito"]
     (home / "in.jsonl").write_bytes(b"".join(_prompt(c, c) for c in cities))
     _fifos(home, "Lima")
-    first = _start(home, "in.jsonl", "-o", "out.jsonl", "--concurrency", "1")
+    first = _start(running, home, "in.jsonl", "-o", "out.jsonl", "--concurrency", "1")
     try:
         _wait_ready(home, first)  # the first run owns out.jsonl and is mid-batch
         second = _run(home, "in.jsonl", "-o", "./out.jsonl")
@@ -261,19 +284,21 @@ def test_a_second_batch_on_the_same_output_is_refused_in_one_line(gated: Path) -
             "wait for it to finish or write to another file\n"
         )
     finally:
-        _release(home)
+        _release(home, first)
         _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
     assert sorted(r["id"] for r in _lines(home / "out.jsonl")) == sorted(cities)
     assert sorted(_calls(home)) == sorted(cities)  # every call ran once, by the first run
 
 
-def test_ctrl_c_mid_batch_then_resume_loses_nothing_and_doubles_nothing(gated: Path) -> None:
-    home = gated
+@POSIX
+def test_ctrl_c_mid_batch_then_resume_loses_nothing_and_doubles_nothing(
+    home: Path, running: list[subprocess.Popen[str]]
+) -> None:
     cities = ["Paris", "Lima", "Oslo", "Rome", "Cairo", "Quito"]
     (home / "in.jsonl").write_bytes(b"".join(_prompt(c, c) for c in cities))
     _fifos(home, "Oslo")
-    first = _start(home, "in.jsonl", "-o", "out.jsonl", "--concurrency", "1")
+    first = _start(running, home, "in.jsonl", "-o", "out.jsonl", "--concurrency", "1")
     _wait_ready(home, first)  # Paris and Lima are written, Oslo's call is running
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=60)
@@ -355,8 +380,18 @@ def _same(home: Path) -> str:
         (["in.jsonl", "-o", "in.jsonl"], None, "error: -o in.jsonl is the input file"),
         (["in.jsonl", "-o", "o", "--trace", "o"], None, "error: --trace o would overwrite the"),
         (["in.jsonl", "-o", "o", "--trace", "in.jsonl"], None, "error: --trace in.jsonl would"),
-        (["in.jsonl", "-o", "fifo"], lambda h: os.mkfifo(h / "fifo"), "error: -o fifo is not a"),
-        (["fifo", "-o", "out.jsonl"], lambda h: os.mkfifo(h / "fifo"), "error: fifo is not a"),
+        pytest.param(
+            ["in.jsonl", "-o", "fifo"],
+            lambda h: os.mkfifo(h / "fifo"),
+            "error: -o fifo is not a regular file",
+            marks=POSIX,
+        ),
+        pytest.param(
+            ["fifo", "-o", "out.jsonl"],
+            lambda h: os.mkfifo(h / "fifo"),
+            "error: fifo is not a regular file: the input is read twice",
+            marks=POSIX,
+        ),
     ],
 )
 def test_unusable_files_are_one_line_and_exit_2(
@@ -383,17 +418,20 @@ def test_a_last_output_line_without_its_newline_is_kept_when_whole(home: Path) -
     assert _calls(home) == ["Lima"]
 
 
-def test_an_input_cut_while_the_batch_runs_stops_it_in_one_line(home: Path) -> None:
+@POSIX
+def test_an_input_cut_while_the_batch_runs_stops_it_in_one_line(
+    home: Path, running: list[subprocess.Popen[str]]
+) -> None:
     pad = " " * 100_000  # lines longer than the reader's buffer: line 2 is read from disk
     lines = [json.dumps({"id": c, "prompt": f"A lookup for {c}.{pad}"}) + "\n" for c in "PLO"]
     (home / "in.jsonl").write_text("".join(lines))
     _fifos(home, "P")
-    first = _start(home, "in.jsonl", "-o", "out.jsonl", "--concurrency", "1")
+    first = _start(running, home, "in.jsonl", "-o", "out.jsonl", "--concurrency", "1")
     try:
         _wait_ready(home, first)
         (home / "in.jsonl").write_text(lines[0])
     finally:
-        _release(home)
+        _release(home, first)
         _, err = first.communicate(timeout=60)
     assert first.returncode == 2, err
     # Line 2 gone, or cut: the reader may hold its start from before.
@@ -401,6 +439,7 @@ def test_an_input_cut_while_the_batch_runs_stops_it_in_one_line(home: Path) -> N
     assert [r["id"] for r in _lines(home / "out.jsonl")] == ["P"]
 
 
+@POSIX
 def test_an_output_that_cannot_be_written_stops_the_batch_in_one_line(home: Path) -> None:
     """A full disk, here a file size limit: every line before is whole, and a rerun resumes."""
     cities = ["Paris", "Lima", "Oslo", "Rome"]
