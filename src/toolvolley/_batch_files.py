@@ -242,6 +242,8 @@ class Output:
                 f"another toolvolley batch{who} is writing {self.label}; "
                 "wait for it to finish or write to another file"
             ) from None
+        except OSError as exc:  # a file system without locks: refused rather than unguarded
+            raise BatchInputError(f"cannot lock -o {self.label}: {exc.strerror}") from None
 
     def _read_done(self) -> set[str]:
         """The ids already written; a trailing line without its newline (the machine went down
