@@ -178,11 +178,15 @@ async def test_run_many_bounds_concurrency_and_answers_every_prompt(anyio_backen
 
 def test_tools_from_an_mcp_server_answer_every_call(tmp_path: Path) -> None:
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    prompts = ["Please do a lookup for Paris, Tokyo and Lima.", "A lookup for Seoul and Oslo."]
+    # Beside the default weather tool: places it does not list, and its own tool's name.
+    prompts = [
+        "The forecast for Smallville, Gotham and Metropolis.",
+        "A forecast for Springfield and Shelbyville.",
+    ]
     source.write_text(
         "".join(json.dumps({"id": i, "prompt": p}) + "\n" for i, p in enumerate(prompts))
     )
-    server = Path(__file__).parent / "mcp_servers" / "lookup.py"
+    server = Path(__file__).parent / "mcp_servers" / "counting.py"
     result = subprocess.run(
         _cli(str(source), "-o", str(out), "--mcp", f"{sys.executable} {server}", "--json", *FAST),
         env=_env(),
@@ -194,8 +198,8 @@ def test_tools_from_an_mcp_server_answer_every_call(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["failed"] == 0
     rows = sorted(_lines(out), key=lambda r: r["id"])
     calls = [[(c["name"], c["status"]) for c in r["tool_calls"]] for r in rows]
-    assert calls == [[("lookup", "ok")] * 3, [("lookup", "ok")] * 2]
-    assert "Tokyo: found by the MCP server" in rows[0]["final_text"]
+    assert calls == [[("forecast", "ok")] * 3, [("forecast", "ok")] * 2]
+    assert "city Gotham, celsius 21.5" in rows[0]["final_text"]
 
 
 @pytest.mark.parametrize(

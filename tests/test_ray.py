@@ -381,11 +381,15 @@ def test_batch_on_ray_with_tools_from_an_mcp_server(tmp_path: Path) -> None:
     from toolvolley._batch_cli import run_batch_command
 
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    prompts = ["Please do a lookup for Paris, Tokyo and Lima.", "A lookup for Seoul and Oslo."]
+    # Beside the default weather tool: places it does not list, and its own tool's name.
+    prompts = [
+        "The forecast for Smallville, Gotham and Metropolis.",
+        "A forecast for Springfield and Shelbyville.",
+    ]
     source.write_text(
         "".join(json.dumps({"id": i, "prompt": p}) + "\n" for i, p in enumerate(prompts * 3))
     )
-    server = f"{sys.executable} {Path(__file__).parent / 'mcp_servers' / 'lookup.py'}"
+    server = f"{sys.executable} {Path(__file__).parent / 'mcp_servers' / 'counting.py'}"
     code = run_batch_command(**batch_on_ray(source, out, concurrency=2, mcp=(server,)))
     assert code == 0
     rows = sorted(
@@ -394,8 +398,8 @@ def test_batch_on_ray_with_tools_from_an_mcp_server(tmp_path: Path) -> None:
     assert [r["id"] for r in rows] == list(range(6))
     assert all(r["ok"] for r in rows), [r["error"] for r in rows]
     calls = [[(c["name"], c["status"]) for c in r["tool_calls"]] for r in rows]
-    assert calls == [[("lookup", "ok")] * 3, [("lookup", "ok")] * 2] * 3
-    assert "Tokyo: found by the MCP server" in rows[0]["final_text"]
+    assert calls == [[("forecast", "ok")] * 3, [("forecast", "ok")] * 2] * 3
+    assert "city Gotham, celsius 21.5" in rows[0]["final_text"]
 
 
 def test_bench_scale_bench_reports_the_ray_ratio() -> None:

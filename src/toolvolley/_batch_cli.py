@@ -5,12 +5,18 @@ The output file is the checkpoint:
 * **One line, one write.** Each finished conversation is one JSON line written with a single
   ``os.write`` of the whole line on a file opened ``O_APPEND``. Once it returns, the line is the
   kernel's: killing the process (SIGKILL included) cannot lose or cut it. A line is only ever
-  cut by the machine itself going down mid-write; on the next run a trailing line without its
-  newline is truncated away and that conversation runs again.
+  cut by the machine itself going down mid-write (or a full disk); on the next run a trailing
+  line without its newline is truncated away and that conversation runs again. Lines are strict
+  UTF-8 JSON, a lone surrogate written as its ``\\uXXXX`` escape.
 * **fsync policy**: the file is fsynced at most once a second while running and once at the
   end, so a power loss can cost at most the last second of lines (they run again on resume).
 * **Resume**: ids already in the output are skipped; re-running the same command finishes what
-  is left. Every id appears exactly once in a complete output.
+  is left. Every id appears exactly once in a complete output: ids are unique in the input, and
+  one run at a time owns the output (a second is refused). The files are checked, and locked,
+  by ``_batch_files`` before any work starts.
+* **Errors a user can cause** (a bad line, a locked or unusable file, the output failing
+  mid-batch) are one line on stderr and exit 2; Ctrl-C says how many conversations the output
+  holds, then stops (exit 130).
 * **--ray**: the conversations run on a Ray cluster (``run_many(ray=...)``); each worker builds
   its own model client and tools (``--tools`` is imported there, with this directory on its
   path; the default weather tool starts its own local service; each ``--mcp`` server is opened
@@ -32,13 +38,14 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from ._batch_files import BatchInputError, Input, Output, read_done, same_file
 from ._executor import Executor
 from ._many import Outcome, Prompt, run_many
 from ._model import ModelAdapter
@@ -46,30 +53,6 @@ from ._toolbox import Toolbox
 from ._trace import check_writable
 
 __all__ = ["read_done", "run_batch_command"]
-
-_FSYNC_EVERY_S = 1.0
-
-
-class BatchInputError(ValueError):
-    """The input file or the --tools target is not usable."""
-
-
-def read_done(path: Path) -> set[str]:
-    """The ids (as JSON text) already in ``path``; a trailing partial line is truncated away."""
-    if not path.exists():
-        return set()
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end != len(data):
-        with open(path, "r+b") as f:
-            f.truncate(end)
-            f.flush()
-            os.fsync(f.fileno())
-    done: set[str] = set()
-    for line in data[:end].splitlines():
-        if line.strip():
-            done.add(json.dumps(json.loads(line)["id"]))
-    return done
 
 
 def _load_tools(spec: str | None) -> tuple[Executor | Toolbox | list[Any] | None, str]:
@@ -92,49 +75,6 @@ def _load_tools(spec: str | None) -> tuple[Executor | Toolbox | list[Any] | None
     raise BatchInputError(
         f"--tools {spec} is a {type(target).__name__}, not a Toolbox, Executor or list of tools"
     )
-
-
-def _prompts(path: Path, done: set[str], skipped: list[int]) -> Iterator[tuple[Any, Prompt]]:
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                id_ = item.get("id", number)
-                prompt: Prompt = item["messages"] if "messages" in item else item["prompt"]
-            except (ValueError, KeyError, AttributeError) as exc:
-                raise BatchInputError(
-                    f'{path}:{number}: expected {{"id": ..., "prompt": ...}} or '
-                    f'"messages": [...] ({type(exc).__name__}: {exc})'
-                ) from exc
-            if json.dumps(id_) in done:
-                skipped[0] += 1
-                continue
-            done.add(json.dumps(id_))  # a repeated id in the input runs once
-            yield id_, prompt
-
-
-class _Writer:
-    """Appends whole lines with one os.write each; fsyncs at most once a second."""
-
-    def __init__(self, path: Path) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self.synced = time.monotonic()
-
-    def write(self, outcome: Outcome) -> None:
-        line = (json.dumps(outcome.as_json(), ensure_ascii=False, default=str) + "\n").encode()
-        written = os.write(self.fd, line)
-        if written != len(line):  # never seen on a regular file; a cut line is fixed on resume
-            raise OSError(f"short write to the output ({written} of {len(line)} bytes)")
-        now = time.monotonic()
-        if now - self.synced >= _FSYNC_EVERY_S:
-            os.fsync(self.fd)
-            self.synced = now
-
-    def close(self) -> None:
-        os.fsync(self.fd)
-        os.close(self.fd)
 
 
 @dataclass
@@ -226,9 +166,19 @@ def run_batch_command(
     mcp: Sequence[str] = (),
 ) -> int:
     """Run the batch; returns the exit code (0 even if conversations failed: they are
-    recorded; 2 for unusable input)."""
+    recorded; 2 for an unusable input, output, option or server, said in one line on stderr)."""
     from ._errors import ToolvolleyError
+    from .demo import DemoSettings
+    from .demo._runner import make_model
 
+    settings = DemoSettings(
+        provider=provider,  # type: ignore[arg-type]
+        base_url=base_url,
+        model=model,
+        token_rate=token_rate,
+        first_token_s=first_token,
+    )
+    totals = Totals()
     try:
         check_writable(trace, "--trace")
         for spec in mcp:
@@ -237,111 +187,107 @@ def run_batch_command(
         if mcp and isinstance(tools, Executor):
             raise BatchInputError("--mcp adds tools to a Toolbox or a list; --tools is an Executor")
         if mcp:
-            servers = ", ".join(mcp)
-            tools_label = f"{tools_spec} and {servers}" if tools_spec else f"MCP {servers}"
-        out = Path(output)
-        done = read_done(out)
-        events: list[dict[str, Any]] | None = [] if trace is not None else None
-        run = functools.partial(
-            anyio.run,
-            _run,
-            Path(input_path),
-            out,
-            done,
-            tools,
-            concurrency,
-            max_turns,
-            provider,
-            base_url,
-            model,
-            token_rate,
-            first_token,
-            latency,
-            json_summary,
-            _OnRay(ray, tools_spec, os.getcwd(), tuple(mcp)) if ray is not None else None,
-            events,
-            tuple(mcp),
-        )
-        try:
-            summary = run()
-        finally:
-            if trace is not None:  # what finished is traced even if the batch stopped
-                trace_doc = {"traceEvents": events, "displayTimeUnit": "ms"}
-                Path(trace).write_text(json.dumps(trace_doc), encoding="utf-8")
+            tools_label = f"{tools_label} and MCP {', '.join(mcp)}"
+        source = Input(input_path)  # every line checked before any work
+        with Output(output, source) as out:
+            if trace is not None and any(same_file(trace, f) for f in (source.path, out.path)):
+                raise BatchInputError(f"--trace {trace} would overwrite the input or the output")
+            already = len(source.ids) - source.pending(out.done)
+            events: list[dict[str, Any]] | None = [] if trace is not None else None
+            run = functools.partial(
+                anyio.run,
+                _run,
+                source,
+                out,
+                totals,
+                concurrency,
+                max_turns,
+                functools.partial(make_model, settings),
+                latency,
+                json_summary,
+                _Tools(tools, ray, tools_spec, os.getcwd(), tuple(mcp)),
+                events,
+            )
+            try:
+                summary = run()
+            except KeyboardInterrupt:
+                print(
+                    f"interrupted: {already + totals.done} of {len(source.ids)} conversations "
+                    f"are in {output}; run the same command to resume",
+                    file=sys.stderr,
+                )
+                raise
+            finally:
+                if trace is not None:  # what finished is traced even if the batch stopped
+                    trace_doc = {"traceEvents": events, "displayTimeUnit": "ms"}
+                    Path(trace).write_text(json.dumps(trace_doc), encoding="utf-8")
     # ToolvolleyError: a misuse (UserError), or an --mcp server that could not be started or
     # reached (MCPServerError); conversations that fail are lines of the output, not this.
-    except (BatchInputError, OSError, ImportError, AttributeError, ToolvolleyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        inner = _inner(exc)  # the output failing mid-batch comes through run_many's task group
+        if not isinstance(
+            inner, (BatchInputError, OSError, ImportError, AttributeError, ToolvolleyError)
+        ):
+            raise
+        print(f"error: {inner}", file=sys.stderr)
         return 2
     if json_summary:
         print(json.dumps(summary))
     else:
-        print(_render(summary, tools_label))
+        print(_render(summary, tools_label, input_path))
     return 0
 
 
+def _inner(exc: Exception) -> Exception:
+    """The one exception inside (nested) exception groups, else ``exc`` itself."""
+    group: Sequence[object] = getattr(exc, "exceptions", ())
+    while len(group) == 1 and isinstance(group[0], Exception):
+        exc = group[0]
+        group = getattr(exc, "exceptions", ())
+    return exc
+
+
 async def _run(
-    input_path: Path,
-    out: Path,
-    done: set[str],
-    tools: Executor | Toolbox | list[Any] | None,
+    source: Input,
+    out: Output,
+    totals: Totals,
     concurrency: int,
     max_turns: int,
-    provider: str,
-    base_url: str | None,
-    model_name: str | None,
-    token_rate: float,
-    first_token: float,
+    make: Callable[[], ModelAdapter],
     latency: float,
     quiet: bool,
-    on_ray: _OnRay | None = None,
+    tools: _Tools,
     events: list[dict[str, Any]] | None = None,
-    mcp: Sequence[str] = (),
 ) -> dict[str, Any]:
-    from .demo import DemoSettings
-    from .demo._runner import make_model
-
-    already = len(done)
-    with input_path.open(encoding="utf-8") as f:
-        total = sum(1 for line in f if line.strip())
-    skipped = [0]
-    settings = DemoSettings(
-        provider=provider,  # type: ignore[arg-type]
-        base_url=base_url,
-        model=model_name,
-        token_rate=token_rate,
-        first_token_s=first_token,
-    )
-    totals = Totals()
-    writer = _Writer(out)
+    pending = source.pending(out.done)
     started = time.perf_counter()
     interactive = sys.stderr.isatty() and not quiet
     zero = time.time()
-    try:
-        with _Progress(total - already, interactive) as progress:
+    if pending:
+        with _Progress(pending, interactive) as progress:
 
             def record(outcome: Outcome) -> None:
-                writer.write(outcome)
+                out.write(outcome)
                 totals.add(outcome)
                 progress.update(totals)
                 if events is not None:
                     events.extend(_trace_events(outcome, totals.done, zero))
 
-            prompts = _aiter(_prompts(input_path, done, skipped))
-            if on_ray is not None:
+            prompts = _aiter(source.prompts(out.done))
+            if tools.ray is not None:
                 await run_many(
-                    functools.partial(make_model, settings),
+                    make,
                     prompts,
-                    on_ray.tools_factory(latency),
+                    tools.on_worker(latency),
                     concurrency=concurrency,
                     max_turns=max_turns,
                     on_result=record,
                     keep=False,
-                    ray=on_ray.address,
+                    ray=tools.ray,
                 )
             else:
-                adapter: ModelAdapter = make_model(settings)
-                async with adapter, _default_tools(tools, latency, mcp) as toolset:
+                adapter: ModelAdapter = make()
+                async with adapter, _default_tools(tools.here, latency, tools.mcp) as toolset:
                     await run_many(
                         adapter,
                         prompts,
@@ -351,13 +297,12 @@ async def _run(
                         on_result=record,
                         keep=False,
                     )
-    finally:
-        writer.close()
     wall = time.perf_counter() - started
     return {
         "conversations": totals.done,
         "failed": totals.failed,
-        "skipped_already_done": skipped[0],
+        "skipped_already_done": len(source.ids) - pending,
+        "input_conversations": len(source.ids),
         "tool_calls": totals.calls,
         "wall_s": round(wall, 3),
         "conversations_per_s": round(totals.done / wall, 2) if wall else 0.0,
@@ -366,20 +311,22 @@ async def _run(
         "tools_s": round(totals.tools_s, 3),
         "one_after_another_s": round(totals.sequential_s, 3),
         "concurrency": concurrency,
-        "output": str(out),
+        "output": out.label,
     }
 
 
 @dataclass(frozen=True)
-class _OnRay:
-    """--ray: where, and how each worker builds the tools (by the same rules as here)."""
+class _Tools:
+    """The batch's tools: here (``--tools`` loaded, ``--mcp`` opened in this process), or with
+    --ray, how each worker builds them (by the same rules)."""
 
-    address: str
+    here: Executor | Toolbox | list[Any] | None
+    ray: str | None
     tools_spec: str | None
     cwd: str
     mcp: tuple[str, ...] = ()
 
-    def tools_factory(self, latency: float) -> Any:
+    def on_worker(self, latency: float) -> Any:
         return functools.partial(_worker_tools, self.tools_spec, self.cwd, latency, self.mcp)
 
 
@@ -438,19 +385,16 @@ async def _aiter(items: Iterator[tuple[Any, Prompt]]) -> AsyncIterator[tuple[Any
 async def _default_tools(
     tools: Executor | Toolbox | list[Any] | None, latency: float, mcp: Sequence[str] = ()
 ) -> AsyncIterator[Executor | Toolbox | list[Any]]:
-    """The batch's tools: ``--tools`` (or the demo's weather tool when neither ``--tools`` nor
-    ``--mcp`` is given), plus the tools of each ``--mcp`` server, open for the whole batch."""
+    """The batch's tools: ``--tools`` (or the demo's weather tool), plus the tools of each
+    ``--mcp`` server, open for the whole batch."""
     async with contextlib.AsyncExitStack() as stack:
         served: list[Any] = []
         for spec in mcp:
             served.extend(await (await stack.enter_async_context(_mcp_server(spec))).tools())
-        if tools is None and not mcp:
+        if tools is None:
             tools = await stack.enter_async_context(_weather_tools(latency))
         if not served:
-            assert tools is not None
             yield tools
-        elif tools is None:
-            yield served
         elif isinstance(tools, Executor):
             raise BatchInputError("--mcp adds tools to a Toolbox or a list; --tools is an Executor")
         else:
@@ -493,11 +437,20 @@ async def _weather_tools(latency: float) -> AsyncIterator[list[Any]]:
             yield [weather_tool(forecast_url=url, geocoding_url=url, http_client=http)]
 
 
-def _render(s: dict[str, Any], tools_label: str) -> str:
-    speedup = s["one_after_another_s"] / s["wall_s"] if s["wall_s"] else 0.0
+def _render(s: dict[str, Any], tools_label: str, input_label: str) -> str:
+    head = f"toolvolley batch · tools: {tools_label}"
+    if not s["input_conversations"]:
+        return f"{head}\nnothing to run: {input_label} has no conversations"
+    if not s["conversations"]:
+        return (
+            f"{head}\nnothing left to run: {s['skipped_already_done']} of "
+            f"{s['input_conversations']} conversations already in {s['output']}"
+        )
+    ratio = s["one_after_another_s"] / s["wall_s"] if s["wall_s"] else 0.0
+    compared = f"{ratio:.1f}x slower than" if ratio >= 1 else f"{ratio:.2f}x the time of"
     return "\n".join(
         [
-            f"toolvolley batch · tools: {tools_label}",
+            head,
             f"{s['conversations']} conversations ({s['failed']} failed, "
             f"{s['skipped_already_done']} already done) in {s['wall_s']:.2f} s "
             f"at concurrency {s['concurrency']}",
@@ -506,7 +459,7 @@ def _render(s: dict[str, Any], tools_label: str) -> str:
             f"time in the model {s['model_s']:.1f} s · in tools {s['tools_s']:.1f} s "
             "(summed over conversations)",
             f"one conversation and one call after another: {s['one_after_another_s']:.1f} s "
-            f"({speedup:.1f}x slower than this run)",
+            f"({compared} this run)",
             f"written to {s['output']}",
         ]
     )
