@@ -44,6 +44,7 @@ from ._model import ModelAdapter, ModelResponse, Usage
 from ._policies import Hedge, Retry
 from ._processes import ProcessRunner
 from ._references import references_prompt
+from ._result_messages import result_messages
 from ._report import BatchReport
 from ._runners import Runner
 from ._scheduling import Mode, SideEffectsPolicy
@@ -95,6 +96,7 @@ __all__ = [
     "UserError",
     "references_prompt",
     "report_progress",
+    "result_messages",
     "run_loop",
     "run_many",
     "run_turn",
