@@ -44,8 +44,8 @@ from ._model import ModelAdapter, ModelResponse, Usage
 from ._policies import Hedge, Retry
 from ._processes import ProcessRunner
 from ._references import references_prompt
-from ._result_messages import result_messages
 from ._report import BatchReport
+from ._result_messages import result_messages
 from ._runners import Runner
 from ._scheduling import Mode, SideEffectsPolicy
 from ._threads import ThreadRunner

@@ -35,9 +35,9 @@ from ._references import ReferenceTurn, Unresolved, plan_references, resolve
 from ._report import BatchReport
 from ._runners import PLAIN, settle
 from ._runtime import Runtime, current_runtime
-from ._sdk_calls import to_call
 from ._scheduling import Mode, Scheduler, SideEffectsPolicy, TurnLike
 from ._schema import ArgumentsError
+from ._sdk_calls import to_call
 
 if TYPE_CHECKING:
     from ._runners import Runner
