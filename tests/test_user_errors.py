@@ -58,7 +58,10 @@ NOT_CALLS = [
         ChatCompletionMessageCustomToolCall(
             id="call_1", type="custom", custom=Custom(name="grammar", input="x")
         ),
-        ["ChatCompletionMessageCustomToolCall", "Only function tool calls"],
+        [
+            "ChatCompletionMessageCustomToolCall",
+            "Only function tool calls run here, not a 'custom'",
+        ],
         id="openai-chat-custom-tool-call",
     ),
     pytest.param(
@@ -70,6 +73,11 @@ NOT_CALLS = [
         {"type": "function", "function": {"name": "get_weather", "parameters": {}}},
         ["a tool definition"],
         id="openai-chat-tool-definition",
+    ),
+    pytest.param(
+        {"type": "function", "name": "get_weather", "parameters": {}},
+        ["a tool definition"],
+        id="openai-responses-tool-definition",
     ),
 ]
 

@@ -26,7 +26,7 @@ from typing import Any
 from ._calls import ToolCall
 from ._errors import UserError, type_name
 
-__all__ = ["to_call"]
+__all__ = ["is_one_call", "to_call"]
 
 _MISSING: Any = object()
 
@@ -85,10 +85,11 @@ def _arguments(found: Any) -> str | Mapping[str, Any]:
 def _chat(value: object, where: str) -> ToolCall:
     what = "OpenAI Chat tool call"
     function = _get(value, "function")
+    defines = value if function is _MISSING or function is None else function
+    if _get(value, "id") is _MISSING and _get(defines, "parameters") is not _MISSING:
+        raise UserError(f"{where} got a tool definition (it has parameters), not a tool call.")
     if function is _MISSING or function is None:
         raise UserError(f"{where}: the {what} has no 'function'.")
-    if _get(value, "id") is _MISSING and _get(function, "parameters") is not _MISSING:
-        raise UserError(f"{where} got a tool definition (it has parameters), not a tool call.")
     name = _text(function, "name", f"{what}'s function", where)
     return ToolCall(_text(value, "id", what, where), name, _arguments(_get(function, "arguments")))
 
@@ -128,7 +129,7 @@ def _hint(value: object) -> str:
             '[i for i in response.output if i.type == "function_call"].'
         )
     if kind.endswith("_call") or kind == "custom":
-        return f"Only function tool calls run here; a {kind!r} call is the provider's own tool."
+        return f"Only function tool calls run here, not a {kind!r} one."
     if isinstance(value, Mapping) and {"id", "name"} <= value.keys() <= {"id", "name", "arguments"}:
         return "Make each one a ToolCall: ToolCall(**c)."
     return (
