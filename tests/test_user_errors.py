@@ -9,11 +9,11 @@ from typing import Any
 
 import anyio
 import pytest
-from anthropic.types import ToolUseBlock
+from anthropic.types import TextBlock
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletionMessageFunctionToolCall
-from openai.types.chat.chat_completion_message_function_tool_call import Function
-from openai.types.responses import ResponseFunctionToolCall
+from openai.types.chat import ChatCompletionMessageCustomToolCall
+from openai.types.chat.chat_completion_message_custom_tool_call import Custom
+from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 
 from toolvolley import Executor, ToolCall, UserError, run_loop, run_many, tool
 from toolvolley._errors import user_error_unwrapped
@@ -29,51 +29,62 @@ async def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
-OPENAI_CALL = ChatCompletionMessageFunctionToolCall(
-    id="call_1",
-    type="function",
-    function=Function(name="get_weather", arguments='{"city": "Paris"}'),
-)
-
-# What a developer may hand over instead of a ToolCall, and what the message must tell them.
+# What a developer may hand over instead of a tool call, and what the message must tell them.
+# (The SDKs' own tool calls and their dicts are accepted: tests/test_sdk_objects.py.)
 NOT_CALLS = [
-    pytest.param(
-        OPENAI_CALL,
-        [
-            "ChatCompletionMessageFunctionToolCall",
-            "ToolCall(c.id, c.function.name, c.function.arguments)",
-        ],
-        id="openai-chat",
-    ),
-    pytest.param(
-        OPENAI_CALL.model_dump(),
-        ['ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])'],
-        id="openai-chat-dict",
-    ),
-    pytest.param(
-        ResponseFunctionToolCall(
-            type="function_call", call_id="call_1", name="get_weather", arguments="{}"
-        ),
-        ["ResponseFunctionToolCall", "ToolCall(c.call_id, c.name, c.arguments)"],
-        id="openai-responses",
-    ),
-    pytest.param(
-        ToolUseBlock(type="tool_use", id="toolu_1", name="get_weather", input={"city": "Paris"}),
-        ["ToolUseBlock", "ToolCall(c.id, c.name, c.input)"],
-        id="anthropic",
-    ),
     pytest.param(
         {"id": "call_1", "name": "get_weather", "arguments": "{}"},
         ["dict", "ToolCall(**c)"],
         id="dict",
     ),
     pytest.param("get_weather", ["str", "ToolCall("], id="str"),
+    pytest.param(
+        TextBlock(type="text", text="Let me look."),
+        ["TextBlock", '[b for b in response.content if b.type == "tool_use"]'],
+        id="anthropic-text-block",
+    ),
+    pytest.param(
+        ResponseOutputMessage(
+            id="msg_1",
+            type="message",
+            role="assistant",
+            status="completed",
+            content=[ResponseOutputText(type="output_text", text="Let me look.", annotations=[])],
+        ),
+        ["ResponseOutputMessage", '[i for i in response.output if i.type == "function_call"]'],
+        id="openai-responses-message",
+    ),
+    pytest.param(
+        ChatCompletionMessageCustomToolCall(
+            id="call_1", type="custom", custom=Custom(name="grammar", input="x")
+        ),
+        [
+            "ChatCompletionMessageCustomToolCall",
+            "Only function tool calls run here, not a 'custom'",
+        ],
+        id="openai-chat-custom-tool-call",
+    ),
+    pytest.param(
+        {"id": "call_1", "type": "function", "function": {"arguments": "{}"}},
+        ["OpenAI Chat tool call's function has no string 'name'"],
+        id="openai-chat-dict-without-a-name",
+    ),
+    pytest.param(
+        {"type": "function", "function": {"name": "get_weather", "parameters": {}}},
+        ["a tool definition"],
+        id="openai-chat-tool-definition",
+    ),
+    pytest.param(
+        {"type": "function", "name": "get_weather", "parameters": {}},
+        ["a tool definition"],
+        id="openai-responses-tool-definition",
+    ),
 ]
 
 
 def _check(error: UserError, where: str, hints: list[str]) -> None:
     message = str(error)
-    assert f"{where} takes toolvolley.ToolCall objects" in message
+    assert message.startswith(where)
     for hint in hints:
         assert hint in message
 
@@ -101,13 +112,13 @@ def test_run_sync_with_something_else_than_tool_calls_raises_user_error(
 @pytest.mark.anyio
 async def test_run_with_one_call_instead_of_a_list_raises_user_error() -> None:
     call = ToolCall("c0", "get_weather", '{"city": "Oslo"}')
-    with pytest.raises(UserError, match=r"a list of ToolCall.*\[call\]"):
+    with pytest.raises(UserError, match=r"a list of tool calls.*\[call\]"):
         await Executor([get_weather]).run(call)  # type: ignore[arg-type]
 
 
 def test_run_sync_with_one_call_instead_of_a_list_raises_user_error() -> None:
     call = ToolCall("c0", "get_weather", '{"city": "Oslo"}')
-    with pytest.raises(UserError, match=r"a list of ToolCall.*\[call\]"):
+    with pytest.raises(UserError, match=r"a list of tool calls.*\[call\]"):
         Executor([get_weather]).run_sync(call)  # type: ignore[arg-type]
 
 

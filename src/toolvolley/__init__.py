@@ -46,6 +46,7 @@ from ._policies import Hedge, Retry
 from ._processes import ProcessRunner
 from ._references import references_prompt
 from ._report import BatchReport
+from ._result_messages import result_messages
 from ._runners import Runner
 from ._scheduling import Mode, SideEffectsPolicy
 from ._threads import ThreadRunner
@@ -97,6 +98,7 @@ __all__ = [
     "UserError",
     "references_prompt",
     "report_progress",
+    "result_messages",
     "run_loop",
     "run_many",
     "run_turn",

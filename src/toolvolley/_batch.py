@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 
-from ._calls import ToolCall, ToolResult, ToolStatus, new_result, not_a_call
+from ._calls import ToolCall, ToolResult, ToolStatus, new_result
 from ._content import UnserializableResult, to_content
 from ._dedupe import dedupe_key, ends_sharing
 from ._errors import ToolError, UserError, describe_exception, user_error_unwrapped
@@ -37,6 +37,7 @@ from ._runners import PLAIN, settle
 from ._runtime import Runtime, current_runtime
 from ._scheduling import Mode, Scheduler, SideEffectsPolicy, TurnLike
 from ._schema import ArgumentsError
+from ._sdk_calls import to_call
 
 if TYPE_CHECKING:
     from ._runners import Runner
@@ -179,8 +180,13 @@ class Batch:
         """Calls submitted so far (failed ones included)."""
         return len(self._slots)
 
-    def submit(self, call: ToolCall) -> int:
-        """Start ``call`` (subject to limits and barriers) and return its index in the batch."""
+    def submit(self, call: object) -> int:
+        """Start ``call`` (subject to limits and barriers) and return its index in the batch.
+
+        ``call`` is a :class:`ToolCall` or a provider SDK's own tool call (an OpenAI
+        ``ChatCompletionMessageFunctionToolCall`` or ``ResponseFunctionToolCall``, an Anthropic
+        ``ToolUseBlock``) or its dict.
+        """
         if self._state != "open":
             raise UserError("Submit calls inside 'async with executor.batch() as batch:'.")
         if threading.get_ident() != self._thread:
@@ -189,7 +195,7 @@ class Batch:
                 "(from a worker thread: anyio.from_thread.run_sync(batch.submit, call))."
             )
         if not isinstance(call, ToolCall):
-            raise not_a_call(call, "Batch.submit()")
+            call = to_call(call, "Batch.submit()")
         slot = _Slot(call, _clock())
         index = len(self._slots)
         self._slots.append(slot)

@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from ._errors import UserError, type_name
-
-__all__ = ["ToolCall", "ToolResult", "ToolStatus", "new_result", "not_a_call"]
+__all__ = ["ToolCall", "ToolResult", "ToolStatus", "new_result"]
 
 ToolStatus = Literal["ok", "error", "timeout", "cancelled", "invalid_arguments", "unknown_tool"]
 """How a call ended. Only ``"ok"`` means the tool returned a value."""
@@ -35,40 +33,6 @@ class ToolCall:
         if isinstance(self.arguments, str):
             return self.arguments
         return json.dumps(dict(self.arguments), ensure_ascii=False, default=str)
-
-
-def not_a_call(value: object, where: str) -> UserError:
-    """The error for ``value`` passed where a :class:`ToolCall` belongs: what it is, and how to
-    make ToolCalls of it if it is a provider's own tool call (an SDK object or its dict)."""
-    how = _how_to_convert(value)
-    return UserError(f"{where} takes toolvolley.ToolCall objects; got {type_name(value)}. {how}")
-
-
-def _how_to_convert(value: object) -> str:
-    if isinstance(value, Mapping):
-        function = value.get("function")
-        if isinstance(function, Mapping) and "name" in function:  # OpenAI Chat, as a dict
-            return (
-                "Make each one a ToolCall: "
-                'ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"]).'
-            )
-        if {"id", "name"} <= value.keys() <= {"id", "name", "arguments"}:
-            return "Make each one a ToolCall: ToolCall(**c)."
-    else:
-        function = getattr(value, "function", None)
-        kind = getattr(value, "type", None)
-        if hasattr(function, "name") and hasattr(value, "id"):  # OpenAI Chat Completions
-            return (
-                "Make each one a ToolCall: ToolCall(c.id, c.function.name, c.function.arguments)."
-            )
-        if kind == "function_call" and hasattr(value, "call_id"):  # OpenAI Responses
-            return "Make each one a ToolCall: ToolCall(c.call_id, c.name, c.arguments)."
-        if kind == "tool_use" and hasattr(value, "input"):  # Anthropic Messages
-            return "Make each one a ToolCall: ToolCall(c.id, c.name, c.input)."
-    return (
-        "Make each call a ToolCall(id, name, arguments), e.g. "
-        """ToolCall("call_1", "get_weather", '{"city": "Paris"}')."""
-    )
 
 
 @dataclass(frozen=True, slots=True)

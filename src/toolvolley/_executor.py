@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 
 from ._batch import Batch
-from ._calls import ToolCall, ToolResult, not_a_call
+from ._calls import ToolCall, ToolResult
 from ._errors import UserError, type_name
 from ._events import ExecutionHooks
 from ._options import check_count, check_flag, check_seconds
@@ -20,6 +20,7 @@ from ._processes import ProcessRunner
 from ._ray import ray_available
 from ._runners import LoopRunner, Runner
 from ._scheduling import Mode, SideEffectsPolicy
+from ._sdk_calls import is_one_call, to_call
 from ._threads import ThreadRunner
 from ._toolbox import Toolbox
 from ._tools import Tool
@@ -205,12 +206,19 @@ class Executor:
         spans = (SpanHooks(tracer),) if tracer is not None else ()
         return Batch(self, hooks=(*self.hooks, *hooks, *spans))
 
-    async def run(self, calls: Iterable[ToolCall]) -> list[ToolResult]:
+    async def run(self, calls: Iterable[object]) -> list[ToolResult]:
         """Run ``calls`` and return one result per call, in the order of ``calls``.
+
+        A call is a :class:`ToolCall` or a provider SDK's own tool call as it comes: an item of
+        an OpenAI ``message.tool_calls``, a ``function_call`` item of a Responses output, an
+        Anthropic ``tool_use`` block, or the dict of one (``result_messages`` writes the
+        answers back in the provider's format)::
+
+            results = await executor.run(message.tool_calls)
 
         If the caller is cancelled, running tools are cancelled and the cancellation propagates;
         use :meth:`batch` to still read a result per call afterwards. Anything in ``calls`` that
-        is not a :class:`ToolCall` is a :class:`UserError` before any call starts.
+        is not a tool call is a :class:`UserError` before any call starts.
         """
         calls = _checked(calls, "Executor.run()")
         async with self.batch() as batch:
@@ -218,7 +226,7 @@ class Executor:
                 batch.submit(call)
         return batch.results()
 
-    def run_sync(self, calls: Iterable[ToolCall]) -> list[ToolResult]:
+    def run_sync(self, calls: Iterable[object]) -> list[ToolResult]:
         """:meth:`run` for code without an event loop (starts one with ``anyio.run``)."""
         running = _running_event_loop()
         if running:
@@ -229,18 +237,36 @@ class Executor:
         return anyio.run(self.run, _checked(calls, "Executor.run_sync()"))
 
 
-def _checked(calls: Iterable[ToolCall], where: str) -> list[ToolCall]:
-    """``calls`` as a list, checked before any of them starts (misuse found in the batch's task
-    group would fail the calls already started with it)."""
-    if isinstance(calls, ToolCall):
-        raise UserError(f"{where} takes a list of ToolCall objects; got one ToolCall: pass [call].")
-    if isinstance(calls, (str, bytes, Mapping)) or not isinstance(calls, Iterable):
-        raise UserError(f"{where} takes a list of ToolCall objects; got {type_name(calls)}.")
-    checked = list(calls)
-    for call in checked:
-        if not isinstance(call, ToolCall):
-            raise not_a_call(call, where)
-    return checked
+def _checked(calls: Iterable[object], where: str) -> list[ToolCall]:
+    """``calls`` as a list of ToolCalls, checked before any of them starts (misuse found in the
+    batch's task group would fail the calls already started with it)."""
+    if is_one_call(calls):
+        one = type_name(calls)
+        raise UserError(f"{where} takes a list of tool calls; got one {one}: pass [call].")
+    if (
+        isinstance(calls, (str, bytes, Mapping))
+        or not isinstance(calls, Iterable)
+        or _is_model(calls)  # iterable, but over its fields
+    ):
+        got = type_name(calls)
+        raise UserError(f"{where} takes a list of tool calls; got {got}.{_hint(calls)}")
+    return [call if isinstance(call, ToolCall) else to_call(call, where) for call in calls]
+
+
+def _is_model(value: object) -> bool:
+    """Whether ``value`` is a pydantic model, e.g. an SDK's whole message or response."""
+    return hasattr(type(value), "model_fields")
+
+
+def _hint(calls: object) -> str:
+    if calls is None:
+        return " (An SDK's tool_calls is None when the model answered without calling a tool.)"
+    if _is_model(calls):
+        return (
+            " Pass its tool calls: message.tool_calls (OpenAI Chat), the function_call items of "
+            "response.output (Responses), the tool_use blocks of response.content (Anthropic)."
+        )
+    return ""
 
 
 def _running_event_loop() -> str | None:

@@ -12,11 +12,23 @@ short text that quotes them. It streams at a configurable token rate (about 50 t
 by default) and takes the same time when not streaming. Malformed requests get the provider's
 own kind of 400 error, e.g. a follow-up that leaves a ``tool_call_id`` unanswered.
 ``OfflineModel(script=...)`` replays given turns instead (text, tool calls, errors, cut streams).
+
+A program written with an SDK itself gets a client answered by it with :func:`openai_client`
+or :func:`anthropic_client`; ``toolvolley serve-model`` serves it over HTTP.
 """
 
+from ._clients import anthropic_client, openai_client
 from ._engine import OfflineModel, OfflineResponse
 from ._script import Script
 from ._server import OfflineApp
 from ._transport import http_client_for
 
-__all__ = ["OfflineApp", "OfflineModel", "OfflineResponse", "Script", "http_client_for"]
+__all__ = [
+    "OfflineApp",
+    "OfflineModel",
+    "OfflineResponse",
+    "Script",
+    "anthropic_client",
+    "http_client_for",
+    "openai_client",
+]

@@ -15,7 +15,8 @@ from .._events import StreamUpdate
 from .._model import Message, ModelAdapter, ModelResponse, Usage
 from .._optional import require
 from .._toolbox import Toolbox
-from ..offline import OfflineModel, http_client_for
+from ..offline import OfflineModel
+from ..offline._clients import sdk_client
 from ._assembly import Assembled, _Assembler
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ __all__ = ["SDKAdapter"]
 class SDKAdapter(ModelAdapter):
     """An adapter over an official SDK's async client.
 
-    Subclasses say which SDK (``_sdk``, ``_client_class``, ``_offline_url``), how to build a
+    Subclasses say which SDK (``_sdk``, ``_client_class``), how to build a
     request, how to send it (``_send``), how to read a whole response (``_parse``), which
     assembler reads its stream, and how to write a turn back into the transcript
     (``_assistant_messages``).
@@ -35,7 +36,6 @@ class SDKAdapter(ModelAdapter):
 
     _sdk: ClassVar[str]  # the package, and the name of its extra
     _client_class: ClassVar[str]
-    _offline_url: ClassVar[str]  # never resolved: the offline transport is in-process
     _assembler: ClassVar[type[_Assembler]]
     _default_model: ClassVar[str]
 
@@ -67,14 +67,8 @@ class SDKAdapter(ModelAdapter):
     @classmethod
     def offline(cls, model: OfflineModel | None = None, **options: Any) -> Self:
         """This adapter, talking to the offline model in-process through the official SDK."""
-        sdk: Any = require(cls._sdk, cls._sdk)
         engine = model or OfflineModel()
-        client = getattr(sdk, cls._client_class)(
-            base_url=cls._offline_url,
-            api_key="offline",
-            max_retries=0,
-            http_client=http_client_for(engine, sdk.DefaultAsyncHttpxClient),
-        )
+        client = sdk_client(cls._sdk, engine)
         adapter = cls(client, **{"model": engine.name, **options})
         adapter._owned_client = client
         return adapter

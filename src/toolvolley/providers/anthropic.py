@@ -27,7 +27,6 @@ class AnthropicMessages(SDKAdapter):
     provider = "anthropic"
     _sdk = "anthropic"
     _client_class = "AsyncAnthropic"
-    _offline_url = "http://offline.toolvolley.invalid"
     _default_model = "claude-sonnet-4-5"
     _assembler = AnthropicAssembler
 
@@ -94,7 +93,8 @@ class AnthropicMessages(SDKAdapter):
     def user_message(self, text: str) -> Message:
         return {"role": "user", "content": text}
 
-    def result_messages(self, results: Sequence[ToolResult]) -> list[Message]:
+    @staticmethod  # no client needed: toolvolley.result_messages() calls it on the class
+    def result_messages(results: Sequence[ToolResult]) -> list[Message]:
         blocks: list[dict[str, Any]] = []
         for r in results:
             block: dict[str, Any] = {

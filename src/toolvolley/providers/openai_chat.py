@@ -30,7 +30,6 @@ class OpenAIChat(SDKAdapter):
     provider = "openai-chat"
     _sdk = "openai"
     _client_class = "AsyncOpenAI"
-    _offline_url = "http://offline.toolvolley.invalid/v1"
     _default_model = "gpt-4.1-mini"
     _assembler = ChatAssembler
 
@@ -103,5 +102,6 @@ class OpenAIChat(SDKAdapter):
     def user_message(self, text: str) -> Message:
         return {"role": "user", "content": text}
 
-    def result_messages(self, results: Sequence[ToolResult]) -> list[Message]:
+    @staticmethod  # no client needed: toolvolley.result_messages() calls it on the class
+    def result_messages(results: Sequence[ToolResult]) -> list[Message]:
         return [{"role": "tool", "tool_call_id": r.call_id, "content": r.content} for r in results]

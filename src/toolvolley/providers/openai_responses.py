@@ -25,7 +25,6 @@ class OpenAIResponses(SDKAdapter):
     provider = "openai-responses"
     _sdk = "openai"
     _client_class = "AsyncOpenAI"
-    _offline_url = "http://offline.toolvolley.invalid/v1"
     _assembler = ResponsesAssembler
     _default_model = "gpt-4.1-mini"
 
@@ -72,7 +71,8 @@ class OpenAIResponses(SDKAdapter):
     def user_message(self, text: str) -> Message:
         return {"role": "user", "content": text}
 
-    def result_messages(self, results: Sequence[ToolResult]) -> list[Message]:
+    @staticmethod  # no client needed: toolvolley.result_messages() calls it on the class
+    def result_messages(results: Sequence[ToolResult]) -> list[Message]:
         return [
             {"type": "function_call_output", "call_id": r.call_id, "output": r.content}
             for r in results

@@ -1,0 +1,143 @@
+"""Tool calls as the provider SDKs hand them over, made into :class:`ToolCall` objects.
+
+``Executor.run``, ``run_sync`` and ``Batch.submit`` take, besides ``ToolCall``:
+
+* OpenAI Chat Completions: ``message.tool_calls[i]`` (``ChatCompletionMessageFunctionToolCall``,
+  formerly ``ChatCompletionMessageToolCall``) or its dict,
+  ``{"id", "type": "function", "function": {"name", "arguments"}}``;
+* OpenAI Responses: a ``function_call`` item of ``response.output`` (``ResponseFunctionToolCall``)
+  or its dict, ``{"type": "function_call", "call_id", "name", "arguments"}``;
+* Anthropic Messages: a ``tool_use`` block of ``response.content`` (``ToolUseBlock``) or its dict,
+  ``{"type": "tool_use", "id", "name", "input"}``.
+
+They are recognised by their shape (attributes or keys), so no SDK is imported. The result's
+``call_id`` is the id the follow-up must answer (Responses: ``call_id``, not the item's ``id``).
+Anthropic's ``input`` is already parsed and stays a mapping; the JSON text of the others is
+validated when the call runs, so arguments the model got wrong are an ``invalid_arguments``
+result. Anything else is a :class:`UserError` saying what to pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ._calls import ToolCall
+from ._errors import UserError, type_name
+
+__all__ = ["is_one_call", "to_call"]
+
+_MISSING: Any = object()
+
+
+def to_call(value: object, where: str) -> ToolCall:
+    """``value`` as a :class:`ToolCall`, or the :class:`UserError` for ``where``'s caller."""
+    if isinstance(value, ToolCall):
+        return value
+    call = _from_sdk_shape(value, where)
+    if call is None:
+        raise UserError(
+            f"{where} takes tool calls (toolvolley.ToolCall, or the OpenAI or Anthropic SDK's "
+            f"own tool-call objects or their dicts); got {type_name(value)}. {_hint(value)}"
+        )
+    return call
+
+
+def is_one_call(value: object) -> bool:
+    """Whether ``value`` is a single call of a known shape (passed where a list belongs)."""
+    return isinstance(value, ToolCall) or _kind(value) in _READERS
+
+
+def _get(value: object, key: str) -> Any:
+    if isinstance(value, Mapping):
+        return value.get(key, _MISSING)
+    return getattr(value, key, _MISSING)
+
+
+def _kind(value: object) -> Any:
+    """The ``type`` the value says it is (a string), else ``""``."""
+    kind = _get(value, "type")
+    return kind if isinstance(kind, str) else ""
+
+
+def _text(value: object, key: str, what: str, where: str) -> str:
+    found = _get(value, key)
+    if not isinstance(found, str):
+        got = "nothing" if found is _MISSING else type_name(found)
+        raise UserError(f"{where}: the {what} has no string {key!r} (got {got}).")
+    return found
+
+
+def _arguments(found: Any) -> str | Mapping[str, Any]:
+    """What the model wrote as arguments, kept for validation when the call runs: JSON text as
+    it is, a mapping as parsed (a copy); any other value as its JSON, which fails validation as
+    the model's mistake, not the caller's."""
+    if found is _MISSING or found is None:
+        return ""
+    if isinstance(found, str):
+        return found
+    if isinstance(found, Mapping):
+        return dict(found)
+    return json.dumps(found, default=str)
+
+
+def _chat(value: object, where: str) -> ToolCall:
+    what = "OpenAI Chat tool call"
+    function = _get(value, "function")
+    defines = value if function is _MISSING or function is None else function
+    if _get(value, "id") is _MISSING and _get(defines, "parameters") is not _MISSING:
+        raise UserError(f"{where} got a tool definition (it has parameters), not a tool call.")
+    if function is _MISSING or function is None:
+        raise UserError(f"{where}: the {what} has no 'function'.")
+    name = _text(function, "name", f"{what}'s function", where)
+    return ToolCall(_text(value, "id", what, where), name, _arguments(_get(function, "arguments")))
+
+
+def _responses(value: object, where: str) -> ToolCall:
+    what = "OpenAI Responses function_call item"
+    call_id = _text(value, "call_id", what, where)
+    name = _text(value, "name", what, where)
+    return ToolCall(call_id, name, _arguments(_get(value, "arguments")))
+
+
+def _anthropic(value: object, where: str) -> ToolCall:
+    what = "Anthropic tool_use block"
+    call_id = _text(value, "id", what, where)
+    name = _text(value, "name", what, where)
+    return ToolCall(call_id, name, _arguments(_get(value, "input")))
+
+
+_READERS = {"function": _chat, "function_call": _responses, "tool_use": _anthropic}
+
+
+def _from_sdk_shape(value: object, where: str) -> ToolCall | None:
+    reader = _READERS.get(_kind(value))
+    return None if reader is None else reader(value, where)
+
+
+def _hint(value: object) -> str:
+    kind = _kind(value)
+    if kind in ("text", "thinking", "redacted_thinking") or kind in _ANTHROPIC_SERVER_BLOCKS:
+        return (
+            "Pass only the tool_use blocks of an Anthropic response: "
+            '[b for b in response.content if b.type == "tool_use"].'
+        )
+    if kind in ("message", "reasoning"):
+        return (
+            "Pass only the function_call items of a Responses output: "
+            '[i for i in response.output if i.type == "function_call"].'
+        )
+    if kind.endswith("_call") or kind == "custom":
+        return f"Only function tool calls run here, not a {kind!r} one."
+    if isinstance(value, Mapping) and {"id", "name"} <= value.keys() <= {"id", "name", "arguments"}:
+        return "Make each one a ToolCall: ToolCall(**c)."
+    return (
+        "Make each call a ToolCall(id, name, arguments), e.g. "
+        """ToolCall("call_1", "get_weather", '{"city": "Paris"}')."""
+    )
+
+
+_ANTHROPIC_SERVER_BLOCKS = frozenset(
+    {"server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "mcp_tool_use"}
+)

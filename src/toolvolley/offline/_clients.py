@@ -1,0 +1,56 @@
+"""The official SDKs' own async clients, answered in-process by the offline model.
+
+For a program written with the SDK itself: no key, no network, the SDK's real types::
+
+    client = openai_client()      # an openai.AsyncOpenAI
+    client = anthropic_client()   # an anthropic.AsyncAnthropic
+
+The offline model answers to the model names ``"offline"`` and ``"toolvolley-offline"``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._optional import require
+from ._engine import OfflineModel
+from ._transport import http_client_for
+
+if TYPE_CHECKING:
+    import anthropic
+    import openai
+
+__all__ = ["anthropic_client", "openai_client", "sdk_client"]
+
+# Never resolved: the transport answers in-process.
+_CLIENTS = {
+    "openai": ("AsyncOpenAI", "http://offline.toolvolley.invalid/v1"),
+    "anthropic": ("AsyncAnthropic", "http://offline.toolvolley.invalid"),
+}
+
+
+def sdk_client(sdk: str, model: OfflineModel | None = None) -> Any:
+    """The async client of the SDK named ``sdk`` (``"openai"``, ``"anthropic"``), whose requests
+    ``model`` answers (a new :class:`OfflineModel` if not given)."""
+    module: Any = require(sdk, sdk)
+    class_name, base_url = _CLIENTS[sdk]
+    return getattr(module, class_name)(
+        base_url=base_url,
+        api_key="offline",
+        max_retries=0,
+        http_client=http_client_for(model or OfflineModel(), module.DefaultAsyncHttpxClient),
+    )
+
+
+def openai_client(model: OfflineModel | None = None) -> openai.AsyncOpenAI:
+    """An ``openai.AsyncOpenAI`` whose requests the offline model answers in-process (Chat
+    Completions and Responses); needs the ``openai`` extra."""
+    client: openai.AsyncOpenAI = sdk_client("openai", model)
+    return client
+
+
+def anthropic_client(model: OfflineModel | None = None) -> anthropic.AsyncAnthropic:
+    """An ``anthropic.AsyncAnthropic`` whose requests the offline model answers in-process;
+    needs the ``anthropic`` extra."""
+    client: anthropic.AsyncAnthropic = sdk_client("anthropic", model)
+    return client
