@@ -460,3 +460,47 @@ async def test_the_references_prompt_in_the_system_prompt_turns_references_on(ki
         assert text.count("get_capital") == 3
         assert text.count("get_weather") == expected - 3
         assert ("$3.capital" in text) is (expected == 6)
+
+
+_BODIES: dict[str, dict[str, Any]] = {
+    "/v1/chat/completions": {"model": "offline", "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/responses": {"model": "offline", "input": "hi"},
+    "/v1/messages": {
+        "model": "offline",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("path", list(_BODIES))
+@pytest.mark.parametrize(
+    "raw",
+    ["[" * 100_000 + "]" * 100_000, "9" * 4301, '"Par\\ud800is"'],
+    ids=["nested 100,000 deep", "4,301 digits", "lone surrogate"],
+)
+async def test_json_a_strict_parser_refuses_is_a_400_not_a_crash(
+    path: str, stream: bool, raw: str
+) -> None:
+    text = json.dumps(_BODIES[path] | {"stream": stream})
+    status, body = await _body(FAST, path, f'{text[:-1]}, "x": {raw}}}'.encode())
+    assert status == 400
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith("The request body is not valid JSON: ")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("path", list(_BODIES))
+async def test_a_scripted_lone_surrogate_is_sent_escaped_never_raised(
+    path: str, stream: bool
+) -> None:
+    # Whatever the answer holds, encoding it cannot fail: JSON escapes it as \ud800.
+    turn = {"text": "Par\ud800is", "tool_calls": [{"name": "f", "arguments": {"city": "\udc00"}}]}
+    model = OfflineModel(token_rate=10_000, first_token_s=0, script=[turn])
+    status, body = await _body(model, path, _BODIES[path] | {"stream": stream})
+    assert status == 200
+    assert "\\ud800" in body.decode()

@@ -152,3 +152,58 @@ def test_a_body_past_the_limit_is_refused_without_a_content_length(url: str) -> 
 def test_models_lists_what_is_served(url: str) -> None:
     data = httpx.get(f"{url}/v1/models", timeout=10).json()["data"]
     assert [m["id"] for m in data] == ["toolvolley-offline", "offline"]
+
+
+_GOOD = {
+    "/v1/chat/completions": OK_CHAT,
+    "/v1/responses": OK_RESPONSES,
+    "/v1/messages": OK_ANTHROPIC,
+}
+
+
+def _with_raw(body: dict[str, Any], stream: bool, raw_field: str) -> bytes:
+    """``body`` with ``stream`` and one more top-level field spelled as raw JSON text."""
+    text = json.dumps(body | {"stream": stream})
+    return f'{text[:-1]}, "metadata_x": {raw_field}}}'.encode()
+
+
+# Bodies a strict JSON parser refuses (as the real services' do), each 400 and never a 500.
+UNDECODABLE: list[tuple[str, Any]] = [
+    ("nested 30,000 deep", lambda body, stream: _with_raw(
+        body, stream, "[" * 30_000 + "]" * 30_000)),
+    ("nested 200 deep", lambda body, stream: _with_raw(body, stream, "[" * 200 + "]" * 200)),
+    ("an integer of 5,000 digits", lambda body, stream: _with_raw(body, stream, "7" * 5000)),
+    ("a number past a double's range", lambda body, stream: _with_raw(body, stream, "1e999")),
+    ("NaN", lambda body, stream: _with_raw(body, stream, "NaN")),
+    ("a lone surrogate in a message", lambda body, stream: json.dumps(
+        body | {"stream": stream}).replace('"hi"', '"Par\\ud800is"').encode()),
+    ("a lone low surrogate in a key", lambda body, stream: _with_raw(
+        body, stream, '{"\\udc00": 1}')),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("path", list(_GOOD))
+@pytest.mark.parametrize(("what", "make"), UNDECODABLE, ids=[u[0] for u in UNDECODABLE])
+def test_a_body_no_strict_json_parser_accepts_is_a_400(
+    url: str, what: str, make: Any, path: str, stream: bool
+) -> None:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        response = client.post(
+            path, content=make(_GOOD[path], stream), headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"].startswith("application/json")
+        message = _check_shape(path, 400, response.json())
+        assert "not valid JSON" in message, message
+        assert client.post(path, json=_GOOD[path]).status_code == 200
+
+
+def test_a_surrogate_pair_escaped_in_json_is_fine(url: str) -> None:
+    # "\ud83d\ude00" is one character (an emoji), not a lone surrogate; echoed back intact.
+    raw = json.dumps(OK_CHAT | {"stream": True}).replace('"hi"', '"hi \\ud83d\\ude00"').encode()
+    response = httpx.post(f"{url}/v1/chat/completions", content=raw, timeout=10)
+    assert response.status_code == 200
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: {")]
+    deltas = [json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events]
+    assert "hi \U0001f600" in "".join(deltas)
