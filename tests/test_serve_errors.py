@@ -88,6 +88,13 @@ CASES: list[tuple[str, str, Any, int]] = [
     ("anthropic: tool_use without id", "/v1/messages",
      {**OK_ANTHROPIC, "messages": [{"role": "user", "content": "hi"},
       {"role": "assistant", "content": [{"type": "tool_use", "name": "f", "input": {}}]}]}, 400),
+    ("anthropic: unknown block type", "/v1/messages",
+     {**OK_ANTHROPIC, "messages": [{"role": "user", "content": [{"type": "banana"}]}]}, 400),
+    ("anthropic: unknown block type in a tool result", "/v1/messages",
+     {**OK_ANTHROPIC, "messages": [{"role": "user", "content": "hi"},
+      {"role": "assistant", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]},
+      {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t",
+                                    "content": [{"type": "banana", "text": "x"}]}]}]}, 400),
     ("anthropic: unknown model", "/v1/messages", {**OK_ANTHROPIC, "model": "claude-9"}, 404),
     ("anthropic: too large", "/v1/messages", b"x" * (LIMIT + 1), 413),
     ("anthropic: GET", "/v1/messages", None, 405),
@@ -129,6 +136,15 @@ def test_malformed_request_gets_the_providers_error(
         good = {"/v1/responses": OK_RESPONSES, "/v1/messages": OK_ANTHROPIC}.get(path, OK_CHAT)
         target = path if path != "/v1/nowhere" else "/v1/chat/completions"
         assert client.post(target, json=good).status_code == 200
+
+
+def test_an_unknown_anthropic_block_type_is_named(url: str) -> None:
+    body = {**OK_ANTHROPIC, "messages": [{"role": "user", "content": [{"type": "banana"}]}]}
+    error = httpx.post(f"{url}/v1/messages", json=body, timeout=10).json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith("messages.0.content.0"), error
+    assert "'banana'" in error["message"]
+    assert "'tool_result'" in error["message"]  # says which types there are
 
 
 def test_bad_field_is_named(url: str) -> None:

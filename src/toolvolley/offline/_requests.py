@@ -169,14 +169,36 @@ class ResponsesRequest(_Open):
 # --- Anthropic Messages ---------------------------------------------------------------------
 
 
+# What the Messages API accepts in a message's content; any other type is its 400.
+AnthropicBlockType = Literal[
+    "text",
+    "image",
+    "document",
+    "search_result",
+    "thinking",
+    "redacted_thinking",
+    "tool_use",
+    "tool_result",
+    "server_tool_use",
+    "web_search_tool_result",
+    "web_fetch_tool_result",
+    "code_execution_tool_result",
+    "bash_code_execution_tool_result",
+    "text_editor_code_execution_tool_result",
+    "mcp_tool_use",
+    "mcp_tool_result",
+    "container_upload",
+]
+
+
 class AnthropicBlock(_Open):
-    type: str
+    type: AnthropicBlockType
     text: str | None = None
     id: str | None = None
     name: str | None = None
     input: dict[str, Any] | None = None
     tool_use_id: str | None = None
-    content: Content | None = None
+    content: str | list[AnthropicBlock] | None = None  # a tool result's
     is_error: bool | None = None
 
     @model_validator(mode="after")
@@ -236,13 +258,16 @@ def validate(kind: Kind, data: Any) -> Any:
         return _MODELS[kind].model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        where = _where(errors[0]["loc"])
+        # Of a union's branches, the one that got furthest into the value is the one meant:
+        # a list of blocks with a bad block is about the block, not "not a string".
+        first = max(errors, key=lambda e: len([p for p in e["loc"] if not _is_union_branch(p)]))
+        where = _where(first["loc"])
         same = [e for e in errors if _where(e["loc"]) == where]  # a union's branches
-        if errors[0]["type"] == "missing":
+        if first["type"] == "missing":
             message = f"{where}: Field required"
         else:
             reasons = " or ".join(dict.fromkeys(e["msg"] for e in same))
-            message = f"{where}: {reasons} (got {_short(errors[0].get('input'))})"
+            message = f"{where}: {reasons} (got {_short(first.get('input'))})"
         raise wire_error(kind, 400, message, param=where or None) from exc
 
 
