@@ -4,6 +4,10 @@ and the server keeps answering afterwards. One server per module, under uvicorn 
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -223,3 +227,210 @@ def test_a_surrogate_pair_escaped_in_json_is_fine(url: str) -> None:
     events = [line[6:] for line in response.text.splitlines() if line.startswith("data: {")]
     deltas = [json.loads(e)["choices"][0]["delta"].get("content") or "" for e in events]
     assert "hi \U0001f600" in "".join(deltas)
+
+
+# --- Connections: idle and slow clients are timed out, and a protocol error is still a 4xx in
+# the provider's shape. Raw sockets on loopback, against a server with short timeouts.
+
+HEAD_S = 0.3  # to send a request's head, from the connection (or the last answer) on
+BODY_S = 0.3  # to send its body, once the head is in
+
+
+@pytest.fixture(scope="module")
+def strict_url() -> Iterator[str]:
+    model = OfflineModel(token_rate=10_000, first_token_s=0)
+    app = OfflineApp(model, max_body_bytes=LIMIT, body_timeout_s=BODY_S)
+    with serve_in_thread(app, head_timeout_s=HEAD_S, keep_alive_s=HEAD_S) as base:
+        yield base
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes; a 10 s socket timeout fails the test."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def _json_of(response: bytes) -> tuple[int, dict[str, Any]]:
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), head
+    return int(head.split()[1]), json.loads(body)
+
+
+def _good_request(path: str = "/v1/messages") -> bytes:
+    body = json.dumps(_GOOD[path]).encode()
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"Content-Type: application/json\r\n\r\n" + body
+
+
+def test_idle_connections_are_closed_by_the_server(strict_url: str) -> None:
+    sockets = [_connect(strict_url) for _ in range(20)]  # never send a byte
+    try:
+        assert [_until_closed(s) for s in sockets] == [b""] * 20
+    finally:
+        for s in sockets:
+            s.close()
+    assert httpx.post(f"{strict_url}/v1/messages", json=OK_ANTHROPIC).status_code == 200
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_its_answer(strict_url: str) -> None:
+    with _connect(strict_url) as sock:
+        sock.sendall(_good_request())
+        response = _until_closed(sock)  # the answer, then the close
+    assert response.startswith(b"HTTP/1.1 200")
+
+
+def _trickle(sock: socket.socket, byte: bytes = b"a") -> bytes:
+    """Send one byte every 50 ms (a slowloris) until the server answers or closes; 10 s at most."""
+    deadline = time.monotonic() + 10
+    sock.settimeout(0.05)
+    while time.monotonic() < deadline:
+        try:
+            sock.sendall(byte)
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return b""
+        sock.settimeout(10)
+        return chunk + _until_closed(sock) if chunk else b""
+    pytest.fail("the server never cut a client trickling its request")
+
+
+def test_a_slowloris_request_head_is_cut_with_a_408(strict_url: str) -> None:
+    with _connect(strict_url) as sock:
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        response = _trickle(sock)
+    status, payload = _json_of(response)
+    assert status == 408
+    assert payload["type"] == "error"
+    assert payload["error"]["type"] == "invalid_request_error"
+
+
+def test_a_slowloris_after_an_answer_is_cut_too(strict_url: str) -> None:
+    with _connect(strict_url) as sock:
+        sock.sendall(_good_request("/v1/chat/completions"))
+        sock.settimeout(10)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200")
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nX-Slow: ")
+        response = _trickle(sock)
+    if response:  # the rest of the first answer may come first
+        assert b"408" in response
+
+
+def test_a_body_that_stops_arriving_is_a_408_in_the_providers_shape(strict_url: str) -> None:
+    with _connect(strict_url) as sock:
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        status, payload = _json_of(_until_closed(sock))
+    assert status == 408
+    assert payload["type"] == "error"
+    assert "body" in payload["error"]["message"]
+
+
+def test_a_body_trickled_after_a_413_is_cut(strict_url: str) -> None:
+    with _connect(strict_url) as sock:
+        head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        size = LIMIT + 1
+        sock.sendall(head + f"\r\n{size:x}\r\n".encode() + b"x" * size + b"\r\n")
+        sock.settimeout(10)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 413")
+        _trickle(sock, b"1\r\nx\r\n")  # more chunks, slowly, forever: cut
+
+
+_FD_LIMITED_SERVER = """
+import resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+from toolvolley._serving import bind, serve_forever
+from toolvolley.offline import OfflineApp, OfflineModel
+sock = bind("127.0.0.1", 0)
+print(sock.getsockname()[1], flush=True)
+app = OfflineApp(OfflineModel(token_rate=10_000, first_token_s=0))
+serve_forever(app, sock=sock, head_timeout_s=0.5)
+"""
+
+
+def _answered_within(url: str, seconds: float) -> bool:
+    """Whether a good request is answered (200) within ``seconds``, retrying as clients do."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            return httpx.post(f"{url}/v1/messages", json=OK_ANTHROPIC, timeout=5).is_success
+        except httpx.TransportError:  # refused or shed while the server has no fd to spare
+            time.sleep(0.1)
+    return False
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_NOFILE is POSIX")
+def test_idle_connections_past_the_fd_limit_do_not_lock_everyone_out() -> None:
+    # 100 idle sockets against a server allowed 64 file descriptors: it cannot accept them all
+    # and sheds new connections (uvloop) or leaves them queued (asyncio). Before idle
+    # connections were timed out, every later client was locked out for good.
+    process = subprocess.Popen(
+        [sys.executable, "-c", _FD_LIMITED_SERVER],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    idle: list[socket.socket] = []
+    try:
+        assert process.stdout is not None
+        url = f"http://127.0.0.1:{int(process.stdout.readline())}"
+        assert _answered_within(url, 30)  # the server is up
+        idle = [_connect(url) for _ in range(100)]
+        assert _answered_within(url, 20)
+    finally:
+        for s in idle:
+            s.close()
+        process.terminate()
+        process.wait(10)
+        if process.stdout:
+            process.stdout.close()
+
+
+_HEAD = "POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
+# Requests HTTP itself refuses, each sent whole on a fresh connection: (name, bytes, status).
+BROKEN_HTTP: list[tuple[str, bytes, int]] = [
+    ("a head that grows past 16 KiB", (_HEAD + "X-Big: " + "a" * 100_000).encode(), 431),
+    ("Content-Length abc", (_HEAD + "Content-Length: abc\r\n\r\n{}").encode(), 400),
+    ("Content-Length -1", (_HEAD + "Content-Length: -1\r\n\r\n{}").encode(), 400),
+    ("Content-Length 1e30", (_HEAD + "Content-Length: " + "9" * 30 + "\r\n\r\n{}").encode(), 400),
+    ("two Content-Lengths", (_HEAD + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}").encode(),
+     400),
+    ("a chunk size that is not hex", (_HEAD + "Transfer-Encoding: chunked\r\n\r\nzz\r\n").encode(),
+     400),
+    ("Transfer-Encoding gzip", (_HEAD + "Transfer-Encoding: gzip\r\n\r\n{}").encode(), 501),
+    ("a NUL in a header", (_HEAD + "X-A: a\x00b\r\n\r\n").encode(), 400),
+    ("no Host", b"POST /v1/messages HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400),
+    ("a byte past ASCII in the path", b"POST /v1/mess\xffages HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("a TLS hello", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"\x00" * 40 + b"\r\n\r\n",
+     400),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "raw", "status"), BROKEN_HTTP, ids=[b[0] for b in BROKEN_HTTP])
+def test_broken_http_is_answered_in_the_providers_shape(
+    strict_url: str, name: str, raw: bytes, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    with _connect(strict_url) as sock:
+        sock.sendall(raw)
+        got, payload = _json_of(_until_closed(sock))  # answered, then closed: never a hang
+    assert got == status
+    if b"/v1/messages" in raw.split(b"\r\n")[0]:
+        assert payload["type"] == "error"
+        assert payload["error"]["type"] == "invalid_request_error"
+    else:  # no path to go by: OpenAI's shape
+        assert set(payload["error"]) == {"message", "type", "param", "code"}
+    assert httpx.post(f"{strict_url}/v1/messages", json=OK_ANTHROPIC).status_code == 200
+    # The app reading the body saw the connection close: nothing failed ("Exception in ASGI").
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("toolvolley")]
