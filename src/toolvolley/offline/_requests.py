@@ -23,15 +23,36 @@ from ._wire import Kind, wire_error
 __all__ = ["AnthropicRequest", "ChatRequest", "ResponsesRequest", "validate"]
 
 ToolName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
-Content = str | list[dict[str, Any]]
 
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
-def _object_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
-    if schema is not None and schema.get("type", "object") != "object":
+class ContentPart(_Open):
+    """A part of a message's content: whatever its type, a ``text`` is a string."""
+
+    type: str
+    text: str | None = None
+
+
+Content = str | list[ContentPart]
+
+
+class Schema(_Open):
+    """The JSON Schema keywords the planner reads, typed as JSON Schema's meta-schema types
+    them (a subschema is an object or a boolean); others pass unchecked."""
+
+    type: str | list[str] | None = None
+    description: str | None = None
+    properties: dict[str, Schema | bool] = Field(default_factory=dict)
+    required: list[str] = Field(default_factory=list)
+    enum: list[Any] = Field(default_factory=list)
+    examples: list[Any] = Field(default_factory=list)
+
+
+def _object_schema(schema: Schema | None) -> Schema | None:
+    if schema is not None and (schema.type or "object") != "object":
         raise ValueError("a tool's parameters must be a JSON Schema of type 'object'")
     return schema
 
@@ -48,7 +69,7 @@ def _require(model: BaseModel, fields: tuple[str, ...], what: str) -> None:
 class ChatFunction(_Open):
     name: ToolName
     description: str | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: Schema | None = None
     strict: bool | None = None
 
     _check = field_validator("parameters")(_object_schema)
@@ -141,9 +162,15 @@ class ResponsesItem(_Open):
 class ResponsesTool(_Open):
     type: str
     name: ToolName | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: Schema | None = None
 
     _check = field_validator("parameters")(_object_schema)
+
+    @model_validator(mode="after")
+    def _named(self) -> ResponsesTool:
+        if self.type == "function":
+            _require(self, ("name",), "a function tool")
+        return self
 
 
 class ResponsesNamedChoice(_Open):
@@ -212,6 +239,11 @@ class AnthropicBlock(_Open):
         return self
 
 
+class AnthropicSystemBlock(_Open):
+    type: Literal["text"]
+    text: str
+
+
 class AnthropicMessage(_Open):
     role: Literal["user", "assistant"]
     content: str | list[AnthropicBlock]
@@ -220,7 +252,7 @@ class AnthropicMessage(_Open):
 class AnthropicTool(_Open):
     name: ToolName
     description: str | None = None
-    input_schema: dict[str, Any]
+    input_schema: Schema
 
     _check = field_validator("input_schema")(_object_schema)
 
@@ -235,7 +267,7 @@ class AnthropicRequest(_Open):
     model: str
     max_tokens: Annotated[int, Field(ge=1)]
     messages: Annotated[list[AnthropicMessage], Field(min_length=1)]
-    system: str | list[dict[str, Any]] | None = None
+    system: str | list[AnthropicSystemBlock] | None = None
     tools: list[AnthropicTool] | None = None
     tool_choice: AnthropicChoice | None = None
     stream: bool | None = None
