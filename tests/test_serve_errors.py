@@ -254,8 +254,8 @@ def test_a_surrogate_pair_escaped_in_json_is_fine(url: str) -> None:
 # --- Connections: idle and slow clients are timed out, and a protocol error is still a 4xx in
 # the provider's shape. Raw sockets on loopback, against a server with short timeouts.
 
-HEAD_S = 0.3  # to send a request's head, from the connection (or the last answer) on
-BODY_S = 0.3  # to send its body, once the head is in
+HEAD_S = 0.5  # to send a request's head, from the connection (or the last answer) on
+BODY_S = 0.5  # to send its body, once the head is in
 
 
 @pytest.fixture(scope="module")
