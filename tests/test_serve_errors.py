@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from toolvolley import UserError
 from toolvolley._serving import serve_in_thread
 from toolvolley.offline import OfflineApp, OfflineModel
 
@@ -264,6 +265,18 @@ def strict_url() -> Iterator[str]:
     app = OfflineApp(model, max_body_bytes=LIMIT, body_timeout_s=BODY_S)
     with serve_in_thread(app, head_timeout_s=HEAD_S, keep_alive_s=HEAD_S) as base:
         yield base
+
+
+@pytest.mark.parametrize("seconds", [0, -1, True, None, float("nan"), "5"])
+def test_timeouts_are_checked_when_given(seconds: Any) -> None:
+    with pytest.raises(UserError, match="body_timeout_s must be a positive number of seconds"):
+        OfflineApp(body_timeout_s=seconds)
+    for name in ("head_timeout_s", "keep_alive_s"):
+        with (
+            pytest.raises(UserError, match=f"{name} must be a positive number of seconds"),
+            serve_in_thread(OfflineApp(), **{name: seconds}),
+        ):
+            pass
 
 
 def _connect(url: str) -> socket.socket:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import socket
 import threading
 import time
@@ -13,6 +12,7 @@ from typing import Any
 from ._errors import UserError
 from ._http_protocol import guarded_protocol
 from ._optional import require
+from ._options import check_seconds
 
 __all__ = ["bind", "serve_forever", "serve_in_thread"]
 
@@ -29,9 +29,8 @@ def _server(
     keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
 ) -> Any:
     uvicorn: Any = require("uvicorn", "cli")
-    for name, value in (("head_timeout_s", head_timeout_s), ("keep_alive_s", keep_alive_s)):
-        if not (isinstance(value, (int, float)) and 0 < value < math.inf):
-            raise UserError(f"{name} must be a positive number of seconds, not {value!r}.")
+    for label, value in (("head_timeout_s", head_timeout_s), ("keep_alive_s", keep_alive_s)):
+        _seconds(label, value)
     # An app with ``protocol_error(status, message, path)`` gives HTTP-level errors its shape.
     protocol = guarded_protocol(
         head_timeout_s=head_timeout_s, error_payload=getattr(app, "protocol_error", None)
@@ -47,6 +46,12 @@ def _server(
         timeout_keep_alive=keep_alive_s,
     )
     return uvicorn.Server(config)
+
+
+def _seconds(label: str, value: object) -> None:
+    if value is None:  # a server without this deadline is the one this module exists to avoid
+        raise UserError(f"{label} must be a positive number of seconds, not None.")
+    check_seconds(label, value)
 
 
 def bind(host: str, port: int) -> socket.socket:

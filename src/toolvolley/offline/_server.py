@@ -12,7 +12,6 @@ same shape through :meth:`OfflineApp.protocol_error` when served by ``toolvolley
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +19,7 @@ import anyio
 
 from .._errors import UserError
 from .._optional import require
+from .._options import check_seconds
 from ._engine import OfflineModel, StreamCut, kind_of
 from ._wire import Kind, WireError, wire_error
 
@@ -52,8 +52,9 @@ class OfflineApp:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     ) -> None:
-        if not (isinstance(body_timeout_s, (int, float)) and 0 < body_timeout_s < math.inf):
-            raise UserError("body_timeout_s must be a positive number of seconds.")
+        if body_timeout_s is None:
+            raise UserError("body_timeout_s must be a positive number of seconds, not None.")
+        check_seconds("body_timeout_s", body_timeout_s)
         self.model = model or OfflineModel()
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = float(body_timeout_s)
