@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from toolvolley import UserError
 from toolvolley.offline import OfflineModel
@@ -460,3 +463,178 @@ async def test_the_references_prompt_in_the_system_prompt_turns_references_on(ki
         assert text.count("get_capital") == 3
         assert text.count("get_weather") == expected - 3
         assert ("$3.capital" in text) is (expected == 6)
+
+
+_BODIES: dict[str, dict[str, Any]] = {
+    "/v1/chat/completions": {"model": "offline", "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/responses": {"model": "offline", "input": "hi"},
+    "/v1/messages": {
+        "model": "offline",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "hi"}],
+    },
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("path", list(_BODIES))
+@pytest.mark.parametrize(
+    "raw",
+    ["[" * 100_000 + "]" * 100_000, "9" * 4301, '"Par\\ud800is"'],
+    ids=["nested 100,000 deep", "4,301 digits", "lone surrogate"],
+)
+async def test_json_a_strict_parser_refuses_is_a_400_not_a_crash(
+    path: str, stream: bool, raw: str
+) -> None:
+    text = json.dumps(_BODIES[path] | {"stream": stream})
+    status, body = await _body(FAST, path, f'{text[:-1]}, "x": {raw}}}'.encode())
+    assert status == 400
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith("The request body is not valid JSON: ")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("path", list(_BODIES))
+async def test_a_scripted_lone_surrogate_is_sent_escaped_never_raised(
+    path: str, stream: bool
+) -> None:
+    # Whatever the answer holds, encoding it cannot fail: JSON escapes it as \ud800.
+    turn = {"text": "Par\ud800is", "tool_calls": [{"name": "f", "arguments": {"city": "\udc00"}}]}
+    model = OfflineModel(token_rate=10_000, first_token_s=0, script=[turn])
+    status, body = await _body(model, path, _BODIES[path] | {"stream": stream})
+    assert status == 200
+    assert "\\ud800" in body.decode()
+
+
+_WEATHER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "examples": ["Paris", "York"]},
+        "unit": {"type": "string", "enum": ["c", "f"]},
+        "days": {"type": "integer", "default": 3},
+    },
+    "required": ["city", "unit", "days"],
+}
+# One full request per API, with tools, calls and results: what the mutations start from.
+_RICH: dict[str, dict[str, Any]] = {
+    "/v1/chat/completions": {
+        "model": "offline",
+        "messages": [
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": [{"type": "text", "text": "Weather in Paris and York"}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+        ],
+        "tools": [
+            {"type": "function", "function": {"name": "get_weather", "parameters": _WEATHER_SCHEMA}}
+        ],
+        "tool_choice": "required",
+        "max_tokens": 50,
+    },
+    "/v1/responses": {
+        "model": "offline",
+        "input": [
+            {"role": "user", "content": "Weather in Paris"},
+            {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+        ],
+        "tools": [{"type": "function", "name": "get_weather", "parameters": _WEATHER_SCHEMA}],
+        "tool_choice": {"type": "function", "name": "get_weather"},
+        "instructions": "x",
+    },
+    "/v1/messages": {
+        "model": "offline",
+        "max_tokens": 50,
+        "system": [{"type": "text", "text": "s"}],
+        "messages": [
+            {"role": "user", "content": "Weather in Paris and York"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": "ok"},
+                    {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"x": 1}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "t1", "content": [
+                        {"type": "text", "text": "sunny"}]}
+                ],
+            },
+            {"role": "user", "content": "And in York?"},
+        ],
+        "tools": [{"name": "get_weather", "input_schema": _WEATHER_SCHEMA}],
+        "tool_choice": {"type": "any"},
+    },
+}  # fmt: skip
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _places(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into ``value`` (keys and indexes), the root excluded."""
+    found: list[tuple[Any, ...]] = []
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, child in items:
+        found += [(*at, key), *_places(child, (*at, key))]
+    return found
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    path = draw(st.sampled_from(sorted(_RICH)))
+    body = json.loads(json.dumps(_RICH[path]))
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(_places(body)))
+        parent = body
+        for key in where[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()) and isinstance(parent, dict):
+            del parent[where[-1]]
+        else:
+            parent[where[-1]] = draw(_JSON)
+        if not _places(body):
+            break
+    return path, body | {"stream": draw(st.booleans())}
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mutated())
+def test_no_request_body_gets_a_500(case: tuple[str, dict[str, Any]]) -> None:
+    # A request with any field of a full one replaced by any JSON value, or removed: the
+    # provider's 4xx, or an answer, never the server's own failure.
+    path, body = case
+    model = OfflineModel(token_rate=1e9, first_token_s=0)
+    try:
+        status, raw = anyio.run(_body, model, path, body)
+    except Exception as exc:  # what the server turns into a 500
+        pytest.fail(f"{type(exc).__name__}: {exc}")
+    assert status < 500, raw
+    if status != 200 or not body.get("stream"):
+        json.loads(raw)

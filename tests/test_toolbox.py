@@ -94,3 +94,56 @@ def test_with_tools_returns_a_new_toolbox() -> None:
     bigger = box.with_tools(_tool("other"))
     assert box.names == ("get_time",)
     assert bigger.names == ("get_time", "other")
+
+
+def test_a_hashed_wire_name_never_takes_another_tools_own_name() -> None:
+    # "a.b" and "a:b" both become "a_b", so each gets a hash suffix; "a.b"'s is 2e7336dc, and
+    # "a_b_2e7336dc" is a third tool's own (valid, kept) name. An MCP server can arrange this.
+    names = ["a.b", "a:b", "a_b_2e7336dc"]
+    box = Toolbox([_tool(n) for n in names])
+    wires = box.wire_names
+    assert len(set(wires)) == 3, wires
+    assert box.wire_name("a_b_2e7336dc") == "a_b_2e7336dc"
+    for name in names:
+        found = box.get(box.wire_name(name))
+        assert found is not None
+        assert found.name == name
+    assert [t["name"] for t in box.anthropic_tools()] == list(wires)
+
+
+def test_a_changed_name_never_takes_a_hashed_one() -> None:
+    # "a.b_2e7336dc" is made safe as "a_b_2e7336dc": the hash suffix "a.b" would get.
+    names = ["a.b", "a:b", "a.b_2e7336dc"]
+    forward = assign_wire_names(names)
+    assert len(set(forward.values())) == 3, forward
+    assert forward == assign_wire_names(list(reversed(names)))
+
+
+_NAME_PARTS = st.sampled_from(["a", "b", "_", ".", ":", "-", " ", "2e7336dc", "6783a31e"])
+
+
+@st.composite
+def _clashing_names(draw: st.DrawFn) -> list[str]:
+    """Names built from few parts, plus the hashed wire names some of them would get, as tools'
+    own names: the sets an adversary picks to make wire names collide."""
+    base = draw(st.lists(st.lists(_NAME_PARTS, min_size=1, max_size=6).map("".join), max_size=8))
+    first = assign_wire_names(list(dict.fromkeys(base)))
+    stolen = draw(st.lists(st.sampled_from(sorted(first.values()) or ["x"]), max_size=4))
+    return list(dict.fromkeys([*base, *stolen]))
+
+
+@given(_clashing_names())
+def test_wire_names_are_unique_across_the_toolbox_whatever_the_names(names: list[str]) -> None:
+    assigned = assign_wire_names(names)
+    wires = list(assigned.values())
+    assert all(WIRE.match(w) for w in wires)
+    assert len(set(wires)) == len(wires)
+    for name, wire in assigned.items():
+        # A wire name is the tool's own name or no tool's own name at all.
+        assert wire == name or wire not in assigned
+    assert assigned == assign_wire_names(list(reversed(names)))
+    box = Toolbox([_tool(n) for n in names])
+    for name in names:
+        found = box.get(box.wire_name(name))
+        assert found is not None
+        assert found.name == name

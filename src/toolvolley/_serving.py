@@ -9,22 +9,49 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ._errors import UserError
+from ._http_protocol import guarded_protocol
 from ._optional import require
+from ._options import check_seconds
 
 __all__ = ["bind", "serve_forever", "serve_in_thread"]
 
 
-def _server(app: Any, graceful_s: float = 0.5) -> Any:
+DEFAULT_HEAD_TIMEOUT_S = 10.0
+DEFAULT_KEEP_ALIVE_S = 5.0
+
+
+def _server(
+    app: Any,
+    graceful_s: float = 0.5,
+    *,
+    head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S,
+    keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
+) -> Any:
     uvicorn: Any = require("uvicorn", "cli")
+    for label, value in (("head_timeout_s", head_timeout_s), ("keep_alive_s", keep_alive_s)):
+        _seconds(label, value)
+    # An app with ``protocol_error(status, message, path)`` gives HTTP-level errors its shape.
+    protocol = guarded_protocol(
+        head_timeout_s=head_timeout_s, error_payload=getattr(app, "protocol_error", None)
+    )
     # Open streams are cut after graceful_s on shutdown, so SIGTERM ends the server within a second.
     config = uvicorn.Config(
         app,
+        http=protocol,
         log_level="warning",
         lifespan="off",
         access_log=False,
         timeout_graceful_shutdown=graceful_s,
+        timeout_keep_alive=keep_alive_s,
     )
     return uvicorn.Server(config)
+
+
+def _seconds(label: str, value: object) -> None:
+    if value is None:  # a server without this deadline is the one this module exists to avoid
+        raise UserError(f"{label} must be a positive number of seconds, not None.")
+    check_seconds(label, value)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -40,10 +67,22 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``app`` from a background thread; yields its base URL (``http://127.0.0.1:PORT``)."""
+def serve_in_thread(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S,
+    keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
+) -> Iterator[str]:
+    """Serve ``app`` from a background thread; yields its base URL (``http://127.0.0.1:PORT``).
+
+    A client has ``head_timeout_s`` to send a request's head (from connecting, or from the
+    last answer), bytes trickled or not; a connection idle ``keep_alive_s`` after an answer is
+    closed.
+    """
+    server = _server(app, head_timeout_s=head_timeout_s, keep_alive_s=keep_alive_s)
     sock = bind(host, port)
-    server = _server(app)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="toolvolley-server", daemon=True
     )
@@ -61,9 +100,16 @@ def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iter
         sock.close()
 
 
-def serve_forever(app: Any, *, sock: socket.socket) -> None:
-    """Serve ``app`` on the bound ``sock`` until SIGINT or SIGTERM (used by the CLI)."""
+def serve_forever(
+    app: Any,
+    *,
+    sock: socket.socket,
+    head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S,
+    keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
+) -> None:
+    """Serve ``app`` on the bound ``sock`` until SIGINT or SIGTERM (used by the CLI); the
+    timeouts are :func:`serve_in_thread`'s."""
     try:
-        _server(app).run(sockets=[sock])
+        _server(app, head_timeout_s=head_timeout_s, keep_alive_s=keep_alive_s).run(sockets=[sock])
     finally:
         sock.close()

@@ -131,19 +131,37 @@ class Toolbox:
 
 
 def assign_wire_names(names: Sequence[str]) -> dict[str, str]:
-    """Map each name to a provider-safe one, the same whatever order the names come in.
+    """Map each name to a provider-safe one, unique across ``names`` by construction and the same
+    whatever order the names come in.
 
     Valid names are kept. Others have unsafe characters replaced by ``_``; when that result is
-    longer than 64 characters or equals another tool's name or changed name, it gets the first
-    8 hex digits of the name's SHA-256 instead of its tail.
+    longer than 64 characters, or equals any tool's own name or another name's changed one, it
+    ends with 8 hex digits of a SHA-256 of the name instead. Should that too be taken (names can
+    be chosen to collide: ``a.b``, ``a:b`` and ``a_b_2e7336dc``), the hash is taken again with a
+    counter until the result is free.
     """
-    valid = {n for n in names if _WIRE_NAME.match(n)}
-    candidates = {n: _UNSAFE.sub("_", n)[:64] for n in names if n not in valid}
-    clashes = Counter(candidates.values())
-    result = {n: n for n in valid}
-    for name, candidate in candidates.items():
-        if candidate in valid or clashes[candidate] > 1 or len(_UNSAFE.sub("_", name)) > 64:
-            digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-            candidate = f"{_UNSAFE.sub('_', name)[:55]}_{digest}"
+    taken = set(names)  # a wire name is its own tool's name or no tool's name at all
+    changed = sorted(n for n in taken if not _WIRE_NAME.match(n))
+    safe = {n: _UNSAFE.sub("_", n) for n in changed}
+    clashes = Counter(safe.values())
+    result = {n: n for n in names if n not in safe}
+    hashed: list[str] = []
+    for name in changed:
+        candidate = safe[name]
+        if len(candidate) > 64 or candidate in taken or clashes[candidate] > 1:
+            hashed.append(name)
+        else:
+            result[name] = candidate
+            taken.add(candidate)
+    for name in hashed:  # sorted, so which name gets a counter does not depend on the order
+        attempt = 0
+        while True:
+            salt = name if attempt == 0 else f"{name}\x00{attempt}"
+            digest = hashlib.sha256(salt.encode()).hexdigest()[:8]
+            candidate = f"{safe[name][:55]}_{digest}"
+            if candidate not in taken:
+                break
+            attempt += 1
         result[name] = candidate
+        taken.add(candidate)
     return result

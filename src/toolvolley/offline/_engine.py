@@ -16,6 +16,7 @@ import anyio
 
 from .._errors import UserError
 from . import _anthropic, _chat, _responses
+from ._body import parse_body
 from ._hints import with_hints
 from ._planner import Conversation, plan
 from ._requests import validate
@@ -107,14 +108,7 @@ class OfflineModel:
             return _json_response(exc.status, exc.payload)
 
     def _respond(self, kind: Kind, body: bytes) -> OfflineResponse:
-        try:
-            text = body.decode() if body else "{}"
-        except UnicodeDecodeError as exc:
-            raise wire_error(kind, 400, f"The request body is not valid UTF-8: {exc}") from exc
-        try:
-            request: Any = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise wire_error(kind, 400, f"The request body is not valid JSON: {exc}") from exc
+        text, request = parse_body(kind, body)
         validate(kind, request)
         if request["model"] not in self.models:
             message = (

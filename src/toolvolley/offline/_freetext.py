@@ -198,7 +198,7 @@ def fill_for_item(parameters: Mapping[str, Any], item: Item, text: str) -> dict[
             continue
         schema = schemas.get(param, {})
         for key in ("default", "enum", "examples"):
-            if key in schema:
+            if key in schema and (key == "default" or schema[key]):
                 value = schema[key]
                 arguments[param] = (
                     value[0] if key != "default" and isinstance(value, list) else (value)

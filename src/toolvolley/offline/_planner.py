@@ -227,9 +227,9 @@ def _fill_required(
     for name in parameters.get("required", ()):
         if name in filled:
             continue
-        schema = properties.get(name, {})
+        schema = properties.get(name)
         for key in ("default", "enum", "examples"):
-            if key in schema:
+            if isinstance(schema, Mapping) and key in schema and (key == "default" or schema[key]):
                 value = schema[key]
                 filled[name] = value[0] if key != "default" and isinstance(value, list) else value
                 break

@@ -23,15 +23,36 @@ from ._wire import Kind, wire_error
 __all__ = ["AnthropicRequest", "ChatRequest", "ResponsesRequest", "validate"]
 
 ToolName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
-Content = str | list[dict[str, Any]]
 
 
 class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
 
-def _object_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
-    if schema is not None and schema.get("type", "object") != "object":
+class ContentPart(_Open):
+    """A part of a message's content: whatever its type, a ``text`` is a string."""
+
+    type: str
+    text: str | None = None
+
+
+Content = str | list[ContentPart]
+
+
+class Schema(_Open):
+    """The JSON Schema keywords the planner reads, typed as JSON Schema's meta-schema types
+    them (a subschema is an object or a boolean); others pass unchecked."""
+
+    type: str | list[str] | None = None
+    description: str | None = None
+    properties: dict[str, Schema | bool] = Field(default_factory=dict)
+    required: list[str] = Field(default_factory=list)
+    enum: list[Any] = Field(default_factory=list)
+    examples: list[Any] = Field(default_factory=list)
+
+
+def _object_schema(schema: Schema | None) -> Schema | None:
+    if schema is not None and (schema.type or "object") != "object":
         raise ValueError("a tool's parameters must be a JSON Schema of type 'object'")
     return schema
 
@@ -48,7 +69,7 @@ def _require(model: BaseModel, fields: tuple[str, ...], what: str) -> None:
 class ChatFunction(_Open):
     name: ToolName
     description: str | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: Schema | None = None
     strict: bool | None = None
 
     _check = field_validator("parameters")(_object_schema)
@@ -141,9 +162,15 @@ class ResponsesItem(_Open):
 class ResponsesTool(_Open):
     type: str
     name: ToolName | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: Schema | None = None
 
     _check = field_validator("parameters")(_object_schema)
+
+    @model_validator(mode="after")
+    def _named(self) -> ResponsesTool:
+        if self.type == "function":
+            _require(self, ("name",), "a function tool")
+        return self
 
 
 class ResponsesNamedChoice(_Open):
@@ -169,14 +196,36 @@ class ResponsesRequest(_Open):
 # --- Anthropic Messages ---------------------------------------------------------------------
 
 
+# What the Messages API accepts in a message's content; any other type is its 400.
+AnthropicBlockType = Literal[
+    "text",
+    "image",
+    "document",
+    "search_result",
+    "thinking",
+    "redacted_thinking",
+    "tool_use",
+    "tool_result",
+    "server_tool_use",
+    "web_search_tool_result",
+    "web_fetch_tool_result",
+    "code_execution_tool_result",
+    "bash_code_execution_tool_result",
+    "text_editor_code_execution_tool_result",
+    "mcp_tool_use",
+    "mcp_tool_result",
+    "container_upload",
+]
+
+
 class AnthropicBlock(_Open):
-    type: str
+    type: AnthropicBlockType
     text: str | None = None
     id: str | None = None
     name: str | None = None
     input: dict[str, Any] | None = None
     tool_use_id: str | None = None
-    content: Content | None = None
+    content: str | list[AnthropicBlock] | None = None  # a tool result's
     is_error: bool | None = None
 
     @model_validator(mode="after")
@@ -190,6 +239,11 @@ class AnthropicBlock(_Open):
         return self
 
 
+class AnthropicSystemBlock(_Open):
+    type: Literal["text"]
+    text: str
+
+
 class AnthropicMessage(_Open):
     role: Literal["user", "assistant"]
     content: str | list[AnthropicBlock]
@@ -198,7 +252,7 @@ class AnthropicMessage(_Open):
 class AnthropicTool(_Open):
     name: ToolName
     description: str | None = None
-    input_schema: dict[str, Any]
+    input_schema: Schema
 
     _check = field_validator("input_schema")(_object_schema)
 
@@ -213,7 +267,7 @@ class AnthropicRequest(_Open):
     model: str
     max_tokens: Annotated[int, Field(ge=1)]
     messages: Annotated[list[AnthropicMessage], Field(min_length=1)]
-    system: str | list[dict[str, Any]] | None = None
+    system: str | list[AnthropicSystemBlock] | None = None
     tools: list[AnthropicTool] | None = None
     tool_choice: AnthropicChoice | None = None
     stream: bool | None = None
@@ -236,13 +290,16 @@ def validate(kind: Kind, data: Any) -> Any:
         return _MODELS[kind].model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        where = _where(errors[0]["loc"])
+        # Of a union's branches, the one that got furthest into the value is the one meant:
+        # a list of blocks with a bad block is about the block, not "not a string".
+        first = max(errors, key=lambda e: len([p for p in e["loc"] if not _is_union_branch(p)]))
+        where = _where(first["loc"])
         same = [e for e in errors if _where(e["loc"]) == where]  # a union's branches
-        if errors[0]["type"] == "missing":
+        if first["type"] == "missing":
             message = f"{where}: Field required"
         else:
             reasons = " or ".join(dict.fromkeys(e["msg"] for e in same))
-            message = f"{where}: {reasons} (got {_short(errors[0].get('input'))})"
+            message = f"{where}: {reasons} (got {_short(first.get('input'))})"
         raise wire_error(kind, 400, message, param=where or None) from exc
 
 

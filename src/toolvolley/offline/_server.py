@@ -3,8 +3,10 @@
 Every failure is answered in the provider's own error shape and status, never a plain-text 500:
 OpenAI's ``{"error": {"message", "type", "param", "code"}}`` under ``/v1/chat/completions`` and
 ``/v1/responses``, Anthropic's ``{"type": "error", "error": {"type", "message"}}`` under
-``/v1/messages``. Bodies are read in chunks up to ``max_body_bytes`` (413 past it), and a client
-that disconnects stops its generation.
+``/v1/messages``. Bodies are read in chunks up to ``max_body_bytes`` (413 past it) and within
+``body_timeout_s`` (408 past it, and the connection is closed), and a client that disconnects
+stops its generation. Errors below HTTP (a head h11 refuses, a head that never ends) get the
+same shape through :meth:`OfflineApp.protocol_error` when served by ``toolvolley._serving``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from typing import Any
 
 import anyio
 
+from .._errors import UserError
 from .._optional import require
+from .._options import check_seconds
 from ._engine import OfflineModel, StreamCut, kind_of
 from ._wire import Kind, WireError, wire_error
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "OfflineApp"]
+__all__ = ["DEFAULT_BODY_TIMEOUT_S", "DEFAULT_MAX_BODY_BYTES", "OfflineApp"]
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_BODY_TIMEOUT_S = 30.0
 _log = logging.getLogger("toolvolley.offline")
 _ROUTES: tuple[tuple[str, Kind], ...] = (
     ("/v1/chat/completions", "chat"),
@@ -36,19 +41,31 @@ _ROUTES: tuple[tuple[str, Kind], ...] = (
 class OfflineApp:
     """ASGI app answering the three providers' endpoints with ``model``.
 
-    ``OfflineApp(OfflineModel(), max_body_bytes=1_000_000)``; serve it with uvicorn, or with
-    ``toolvolley serve-model``.
+    ``OfflineApp(OfflineModel(), max_body_bytes=1_000_000, body_timeout_s=30)``; serve it with
+    uvicorn, or with ``toolvolley serve-model``.
     """
 
     def __init__(
-        self, model: OfflineModel | None = None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+        self,
+        model: OfflineModel | None = None,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     ) -> None:
+        if body_timeout_s is None:
+            raise UserError("body_timeout_s must be a positive number of seconds, not None.")
+        check_seconds("body_timeout_s", body_timeout_s)
         self.model = model or OfflineModel()
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = float(body_timeout_s)
         self._app = self._build()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self._app(scope, receive, send)
+
+    def protocol_error(self, status: int, message: str, path: str) -> dict[str, Any]:
+        """The body of an error found below HTTP, in the shape of ``path``'s provider."""
+        return wire_error(kind_of(path) or "chat", status, message).payload
 
     def _build(self) -> Any:
         require("starlette", "cli")
@@ -59,7 +76,9 @@ class OfflineApp:
         from starlette.routing import Route
 
         def error_response(exc: WireError) -> Response:
-            return JSONResponse(exc.payload, status_code=exc.status)
+            # A body that came too slowly: what else the connection brings cannot be trusted.
+            close = {"connection": "close"} if exc.status == 408 else None
+            return JSONResponse(exc.payload, status_code=exc.status, headers=close)
 
         async def models(request: Request) -> Response:
             return JSONResponse(self.model.models_list())
@@ -98,6 +117,8 @@ class OfflineApp:
 
     async def _read_body(self, request: Any, kind: Kind) -> bytes:
         """The body, read in chunks and refused (413) as soon as it passes the limit."""
+        from starlette.requests import ClientDisconnect
+
         too_large = wire_error(
             kind,
             413,
@@ -109,12 +130,24 @@ class OfflineApp:
             raise too_large
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise too_large
-            chunks.append(chunk)
-        return b"".join(chunks)
+        with anyio.move_on_after(self.body_timeout_s):
+            try:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > self.max_body_bytes:
+                        raise too_large
+                    chunks.append(chunk)
+            except ClientDisconnect as exc:  # the server already answered a broken body, or
+                # the client left: an answer nobody will read, not a failure of the model
+                message = "The connection closed before the whole body arrived."
+                raise wire_error(kind, 400, message) from exc
+            return b"".join(chunks)
+        raise wire_error(
+            kind,
+            408,
+            f"The request body was not received within {self.body_timeout_s:g} seconds.",
+            code="request_timeout",
+        )
 
 
 class _Paced:

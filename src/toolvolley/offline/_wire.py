@@ -59,7 +59,8 @@ class Generation:
 
     def call_id(self, prefix: str, index: int) -> str:
         call = self.reply.calls[index]
-        digest = hashlib.sha256(f"{self.seed}:{index}:{call.name}:{call.arguments_json}".encode())
+        text = f"{self.seed}:{index}:{call.name}:{call.arguments_json}"
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))  # a script's "\ud800"
         return f"{prefix}{digest.hexdigest()[:24]}"
 
     def message_id(self, prefix: str) -> str:
@@ -110,7 +111,9 @@ def pieces(text: str) -> list[str]:
 
 
 def sse(data: Any, event: str | None = None) -> bytes:
-    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    # ASCII, as every body is written: a lone surrogate (from a script) goes out as "\ud800",
+    # where UTF-8 could not encode it.
+    payload = data if isinstance(data, str) else json.dumps(data)
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {payload}\n\n".encode()
 
