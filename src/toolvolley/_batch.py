@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import anyio
 
 from ._calls import ToolCall, ToolResult, ToolStatus, new_result
-from ._content import UnserializableResult, to_content
+from ._content import UnserializableResult, sendable_text, to_content
 from ._dedupe import dedupe_key, ends_sharing
 from ._errors import ToolError, UserError, describe_exception, user_error_unwrapped
 from ._events import ExecutionHooks, ProgressReporter, current_reporter
@@ -441,6 +441,7 @@ class Batch:
     ) -> None:
         ended = _clock()
         started = slot.started_at if slot.started_at is not None else ended
+        content = sendable_text(content)  # what a tool returns or raises may hold lone surrogates
         call = slot.call
         tries = slot.tries
         if tries is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence, ValuesView
 from collections.abc import Set as AbstractSet
 from pathlib import PurePath
@@ -13,13 +14,24 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel
 
-__all__ = ["UnserializableResult", "to_content"]
+__all__ = ["UnserializableResult", "sendable_text", "to_content"]
+
+# In a str every code point in this range is a lone surrogate: a pair is one code point above it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _FAILURES = (pydantic_core.PydanticSerializationError, ValueError, TypeError, RecursionError)
 
 
 class UnserializableResult(Exception):
     """The value a tool returned cannot be written as JSON."""
+
+
+def sendable_text(text: str) -> str:
+    """``text`` with every lone surrogate (``"\\ud800"``, valid in a Python or JSON string but no
+    UTF-8 text, so no SDK can send it) replaced by U+FFFD; ``text`` itself when it has none."""
+    if text.isascii() or not _LONE_SURROGATE.search(text):
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def to_content(value: Any) -> str:
@@ -71,7 +83,9 @@ def _plain(value: Any, where: str, active: set[int]) -> Any:
 
     Only runs when pydantic refused the value, so it can afford to be thorough.
     """
-    if value is None or isinstance(value, (str, int, float)):
+    if isinstance(value, str):
+        return sendable_text(value)
+    if value is None or isinstance(value, (int, float)):
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
@@ -138,7 +152,7 @@ def _is_iterable_value(value: Any) -> bool:
 def _plain_key(key: Any, where: str) -> Any:
     """A key pydantic can write as an object key (it writes 1 as "1", True as "true" ...)."""
     if isinstance(key, str):
-        return key
+        return sendable_text(key)
     try:
         pydantic_core.to_json({key: None}, fallback=_json_form)
     except _FAILURES:
