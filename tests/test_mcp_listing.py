@@ -1,0 +1,49 @@
+"""A server's tool listing that is partly or wholly unusable: a bad tool is left out (its calls
+say why), and a listing the SDK cannot read fails the connection at once."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import anyio
+import pytest
+
+from mcp_servers.fixtures import HERE, PYTHON, SDK_TRIO_WARNINGS
+from toolvolley import Executor, ToolCall
+from toolvolley.mcp import MCPServer, MCPServerError
+
+pytestmark = [SDK_TRIO_WARNINGS, pytest.mark.anyio]
+
+LISTING = str(HERE / "listing.py")
+
+
+async def test_bad_tools_are_left_out_and_their_calls_say_why(
+    anyio_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="toolvolley.mcp"):
+        async with MCPServer.stdio(PYTHON, [LISTING], env={"LISTING": "malformed"}) as server:
+            tools = await server.tools()
+            assert [t.name for t in tools] == ["echo"]
+            calls = [
+                ToolCall("echo", "echo", json.dumps({"text": "hi"})),
+                *(ToolCall(name, name, "{}") for name in ("twice", "bad_pattern", "dangling_ref")),
+            ]
+            echo, twice, pattern, ref = await Executor(tools, timeout=10).run(calls)
+    assert (echo.status, echo.content) == ("ok", "hi")
+    for result in (twice, pattern, ref):
+        assert result.status == "unknown_tool"
+        assert f"{result.name!r} was left out:" in result.content
+    assert "listed 2 tools named 'twice'" in twice.content
+    assert "pattern" in pattern.content
+    assert "#/$defs/Nowhere" in ref.content
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for name in ("''", "'twice'", "'bad_pattern'", "'dangling_ref'"):
+        assert f"left out the tool {name}" in logged
+
+
+async def test_a_listing_the_sdk_cannot_read_fails_at_once(anyio_backend: str) -> None:
+    with anyio.fail_after(10):  # the handshake's own limit is 30 s
+        with pytest.raises(MCPServerError, match="not JSON-RPC"):
+            async with MCPServer.stdio(PYTHON, [LISTING], env={"LISTING": "garbage"}):
+                pass
