@@ -29,7 +29,7 @@ class Chunks(anyio.abc.ByteReceiveStream):
         self.base = 0
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
-        current, peak = tracemalloc.get_traced_memory()
+        peak = tracemalloc.get_traced_memory()[1]
         self.peaks.append(peak - self.base)
         if not self.chunks:
             raise anyio.EndOfStream

@@ -24,7 +24,7 @@ PYTHON = sys.executable
 # every other unraisable warning still fails the tests.
 SDK_TRIO_WARNINGS = pytest.mark.filterwarnings(
     r"ignore:Exception ignored in. <async_generator object "
-    r"(Response\.aiter_|PoolByteStream\.|EventSource\.)"
+    r"(Response\.aiter_|PoolByteStream\.|EventSource\.|HTTP11ConnectionByteStream\.)"
     ":pytest.PytestUnraisableExceptionWarning"
 )
 

@@ -24,8 +24,7 @@ from mcp_servers._serve import serve
 _OBJECT = {"type": "object", "properties": {}}
 BAD_TOOLS: list[dict[str, Any]] = [
     {"name": "", "inputSchema": _OBJECT},
-    {"name": "twice", "inputSchema": _OBJECT},
-    {"name": "twice", "inputSchema": _OBJECT},
+    {"name": "twice", "inputSchema": _OBJECT},  # the server has a tool of that name too
     {
         "name": "bad_pattern",
         "inputSchema": {
@@ -58,7 +57,7 @@ async def odd_listing(ctx: ServerRequestContext[Any, Any], call_next: CallNext) 
     listing = await call_next(ctx)
     tools = listing["tools"]
     if mode == "malformed":
-        tools = [*BAD_TOOLS[:2], *tools, *BAD_TOOLS[2:]]
+        tools = [BAD_TOOLS[0], *tools, *BAD_TOOLS[1:]]
     return {"tools": tools}
 
 

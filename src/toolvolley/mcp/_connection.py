@@ -9,14 +9,18 @@ reconnect never cuts off calls that could still finish.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 import anyio.abc
 import mcp_types
 from mcp import ClientSession
 from mcp.client.session import IncomingMessage
+from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
 
+from ._outcomes import Sent, WatchedRead, WatchedWrite, current_sent
 from ._transport import Link, Transport
 
 __all__ = ["ConnectFailed", "Connection"]
@@ -42,6 +46,8 @@ class Connection:
         self.active = 0  # calls in flight on this connection
         self.server_name: str | None = None
         self.tools: list[mcp_types.Tool] = []
+        self._sent: dict[Any, Sent] = {}  # by request id: calls waiting for their response
+        self._handshake: anyio.CancelScope | None = None
 
     @property
     def session(self) -> ClientSession:
@@ -59,21 +65,26 @@ class Connection:
             async with self._transport.connect() as link:
                 self._link = link
                 async with ClientSession(
-                    link.read_stream,
-                    link.write_stream,
+                    WatchedRead(link.read_stream, self._received),
+                    WatchedWrite(link.write_stream, self._sending),
                     message_handler=self._on_message,
                     client_info=_CLIENT_INFO,
                 ) as session:
                     try:
                         with anyio.fail_after(_HANDSHAKE_TIMEOUT):
-                            result = await session.initialize()
-                            self.tools = await list_tools(session)
+                            # stop() ends the handshake too: a stream out of step never answers it
+                            with anyio.CancelScope() as self._handshake:
+                                result = await session.initialize()
+                                self.tools = await list_tools(session)
                     except MCPError as exc:
                         raise ConnectFailed(await self.describe(exc)) from exc
                     except TimeoutError as exc:
                         raise ConnectFailed(
                             f"did not finish the MCP handshake within {_HANDSHAKE_TIMEOUT:g} s"
                         ) from exc
+                    if self._handshake.cancel_called:
+                        raise ConnectFailed(self.lost or "closed the connection")
+                    self._handshake = None
                     self.server_name = result.server_info.name
                     self._session = session
                     started = True
@@ -109,6 +120,38 @@ class Connection:
         """Close now: calls in flight are answered "connection closed"."""
         self.lost = self.lost or reason
         self._stop.set()
+        if self._handshake is not None:
+            self._handshake.cancel()
+
+    def forget(self, sent: Sent) -> None:
+        """Stop watching for the response to ``sent``: its call is over."""
+        self._sent.pop(sent.id, None)
+
+    def _sending(self, item: SessionMessage) -> None:
+        message = item.message
+        sent = current_sent.get()
+        if (
+            sent is not None
+            and sent.id is None
+            and isinstance(message, mcp_types.JSONRPCRequest)
+            and message.method == "tools/call"
+        ):
+            sent.id = coerce_request_id(message.id)
+            self._sent[sent.id] = sent
+
+    def _received(self, item: SessionMessage | Exception) -> None:
+        if isinstance(item, SessionMessage) and isinstance(
+            item.message, mcp_types.JSONRPCResponse | mcp_types.JSONRPCError
+        ):
+            request_id = item.message.id
+            sent = (
+                self._sent.pop(coerce_request_id(request_id), None)
+                if request_id is not None
+                else None
+            )
+            if sent is not None:
+                assert self._link is not None
+                sent.fate = self._link.fate(request_id)
 
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, Exception):

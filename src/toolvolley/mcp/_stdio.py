@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -23,6 +24,7 @@ from mcp.client.stdio import get_default_environment
 from mcp.os.posix.utilities import terminate_posix_process_tree
 from mcp.shared.message import SessionMessage
 
+from ._outcomes import Fate
 from ._transport import Link
 
 __all__ = ["StdioTransport"]
@@ -149,6 +151,9 @@ class _StdioLink:
         for stream in (self._read_send, self.read_stream, self.write_stream, self._write_receive):
             await stream.aclose()
 
+    def fate(self, request_id: Any) -> Fate:
+        return "answered"  # every message on the read stream is a line the server wrote
+
     async def describe_loss(self, error: str) -> str:
         """What became of the server, for a call whose connection closed under it."""
         if self.bad_line is not None:
@@ -221,7 +226,7 @@ async def _stop(process: anyio.abc.Process) -> None:
 async def _exited(process: anyio.abc.Process) -> None:
     # Not process.wait(): on asyncio it also waits for the pipes to close, and a child that
     # inherited them (the server behind a wrapper) makes an exited wrapper look alive.
-    while process.returncode is None:
+    while process.returncode is None:  # noqa: ASYNC110 - no event says a process exited
         await anyio.sleep(0.01)
 
 
