@@ -55,6 +55,7 @@ async def odd_listing(ctx: ServerRequestContext[Any, Any], call_next: CallNext) 
         os.write(wire, json.dumps(garbage).encode() + b"\n")
         await anyio.sleep_forever()
     listing = await call_next(ctx)
+    assert isinstance(listing, dict)
     tools = listing["tools"]
     if mode == "malformed":
         tools = [BAD_TOOLS[0], *tools, *BAD_TOOLS[1:]]
