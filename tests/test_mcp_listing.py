@@ -9,6 +9,7 @@ import logging
 import anyio
 import pytest
 
+import toolvolley.mcp._server
 from mcp_servers.fixtures import HERE, PYTHON, SDK_TRIO_WARNINGS
 from toolvolley import Executor, ToolCall
 from toolvolley.mcp import MCPServer, MCPServerError
@@ -24,7 +25,7 @@ async def test_bad_tools_are_left_out_and_their_calls_say_why(
     with caplog.at_level(logging.WARNING, logger="toolvolley.mcp"):
         async with MCPServer.stdio(PYTHON, [LISTING], env={"LISTING": "malformed"}) as server:
             tools = await server.tools()
-            assert [t.name for t in tools] == ["echo"]
+            assert [t.name for t in tools] == ["echo", "change"]
             calls = [
                 ToolCall("echo", "echo", json.dumps({"text": "hi"})),
                 *(ToolCall(name, name, "{}") for name in ("twice", "bad_pattern", "dangling_ref")),
@@ -47,3 +48,24 @@ async def test_a_listing_the_sdk_cannot_read_fails_at_once(anyio_backend: str) -
         with pytest.raises(MCPServerError, match="not JSON-RPC"):
             async with MCPServer.stdio(PYTHON, [LISTING], env={"LISTING": "garbage"}):
                 pass
+
+
+async def test_a_listing_that_never_comes_fails_in_time(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(toolvolley.mcp._server, "_LISTING_TIMEOUT", 0.5)
+    env = {"LISTING": "silent_relisting"}
+    async with MCPServer.stdio(PYTHON, [LISTING], env=env) as server:
+        [changed] = await Executor(await server.tools(), timeout=10).run(
+            [ToolCall("c", "change", "{}")]
+        )
+        assert changed.status == "ok"
+        # once the notification is in, the next tools() lists again, and must not wait forever
+        with anyio.fail_after(10), pytest.raises(MCPServerError, match=r"within 0\.5 s"):
+            await list_until_it_fails(server)
+
+
+async def list_until_it_fails(server: MCPServer) -> None:
+    while True:
+        await server.tools()
+        await anyio.sleep(0.01)

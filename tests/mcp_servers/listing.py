@@ -2,7 +2,8 @@
 
 - ``malformed``: next to the good ``echo``, tools no client can use: an empty name, a name listed
   twice, a ``pattern`` that is not a regular expression, a ``$ref`` to nowhere;
-- ``garbage`` (stdio only): a response that is not JSON-RPC, then none.
+- ``garbage`` (stdio only): a response that is not JSON-RPC, then none;
+- ``silent_relisting``: the first listing, then no answer to any other (``change`` asks for one).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import anyio
 from mcp.server import stdio as sdk_stdio
 from mcp.server.context import CallNext, ServerRequestContext
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # run as a script: find the package
 from mcp_servers._serve import serve
@@ -42,10 +43,17 @@ BAD_TOOLS: list[dict[str, Any]] = [
 ]
 
 
+listings = 0
+
+
 async def odd_listing(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
+    global listings
     if ctx.method != "tools/list":
         return await call_next(ctx)
     mode = os.environ.get("LISTING", "")
+    listings += 1
+    if mode == "silent_relisting" and listings > 1:
+        await anyio.sleep_forever()
     if mode == "garbage":
         # A response no client can parse (its result is not an object), written to the wire
         # itself, since the SDK's server would not send it; then no answer at all.
@@ -69,6 +77,13 @@ server = MCPServer("listing", middleware=[odd_listing], log_level="WARNING")
 def echo(text: str) -> str:
     """Say the text back."""
     return text
+
+
+@server.tool(structured_output=False)
+async def change(ctx: Context) -> str:
+    """Tell the client the tool list changed."""
+    await ctx.session.send_tool_list_changed()
+    return "changed"
 
 
 @server.tool(structured_output=False)

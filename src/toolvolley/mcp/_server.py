@@ -31,6 +31,7 @@ from ._transport import Transport
 __all__ = ["MCPServer", "MCPServerError"]
 
 _MAX_ERROR_DATA = 500
+_LISTING_TIMEOUT = 30.0  # seconds, as for the handshake
 _log = logging.getLogger("toolvolley.mcp")
 
 
@@ -180,7 +181,12 @@ class MCPServer:
             if self._listing is not None:
                 break
             try:
-                self._listing = await list_tools(connection.session)
+                with anyio.fail_after(_LISTING_TIMEOUT):
+                    self._listing = await list_tools(connection.session)
+            except TimeoutError as exc:
+                raise MCPServerError(
+                    f"{self._who} did not list its tools within {_LISTING_TIMEOUT:g} s"
+                ) from exc
             except MCPError as exc:
                 if attempt == 1 and not connection.usable:  # e.g. a restarted HTTP server
                     connection.retire(await connection.describe(exc))
