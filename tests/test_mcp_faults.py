@@ -8,6 +8,7 @@ import json
 import shlex
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -139,9 +140,14 @@ async def test_http_server_restart_between_calls_then_a_new_session(anyio_backen
             await anyio.to_thread.run_sync(served.restart)
             # The new process does not know the session (HTTP 404): the call never ran, so it is
             # sent on a new session, though add_tool claims nothing (safe only because unseen).
-            [again] = await run(server, call("again", "add_tool", name="after_restart"))
+            again, echo = await run(
+                server,
+                call("again", "add_tool", name="after_restart"),
+                call("echo", "echo", text="both"),  # at the same time: one new session for both
+            )
             assert again.status == "ok"
             assert "added after_restart" in again.content
+            assert (echo.status, echo.content) == ("ok", "both")
             # the tools were listed anew: the restarted server forgot the tool added before
             assert "before_restart" not in {t.name for t in await server.tools()}
 
@@ -197,3 +203,28 @@ async def test_closing_a_wrapped_wedged_server_leaves_no_process(anyio_backend: 
             assert hung.status == "timeout"
             assert alive(int(pid.content))
     assert not alive(int(pid.content))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_a_call_cancelled_while_reconnecting_leaves_nothing_behind(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    stall, pidfile = tmp_path / "stall", tmp_path / "pid"
+    # Started again while `stall` exists, the server never answers the handshake.
+    script = (
+        f"if [ -e {stall} ]; then echo $$ > {pidfile}; exec sleep 60; fi; "
+        f"exec {shlex.quote(PYTHON)} {shlex.quote(FAULTY)}"
+    )
+    async with MCPServer.stdio("sh", ["-c", script]) as server:
+        tools = await server.tools()  # listed now: tools() would reconnect on its own
+        [crash] = await Executor(tools, timeout=30).run(
+            [call("c", "crash", code=1, when_running=0)]
+        )
+        assert crash.status == "error"
+        stall.touch()
+        [stalled] = await Executor(tools, timeout=0.5).run([call("w", "wait", seconds=0)])
+        assert stalled.status == "timeout"  # cut off inside the reconnect's handshake
+        assert not alive(int(pidfile.read_text()))  # the half-started server is stopped
+        stall.unlink()
+        [after] = await run(server, call("after", "wait", seconds=0))
+        assert (after.status, after.content) == ("ok", "waited 0.0")

@@ -17,6 +17,7 @@ from toolvolley.mcp import MCPServer, MCPServerError
 pytestmark = [SDK_TRIO_WARNINGS, pytest.mark.anyio]
 
 LISTING = str(HERE / "listing.py")
+BAD = ("twice", "bad_pattern", "listed_properties", "dangling_ref")
 
 
 async def test_bad_tools_are_left_out_and_their_calls_say_why(
@@ -28,18 +29,18 @@ async def test_bad_tools_are_left_out_and_their_calls_say_why(
             assert [t.name for t in tools] == ["echo", "change"]
             calls = [
                 ToolCall("echo", "echo", json.dumps({"text": "hi"})),
-                *(ToolCall(name, name, "{}") for name in ("twice", "bad_pattern", "dangling_ref")),
+                *(ToolCall(name, name, "{}") for name in BAD),
             ]
-            echo, twice, pattern, ref = await Executor(tools, timeout=10).run(calls)
+            echo, twice, pattern, listed, ref = await Executor(tools, timeout=10).run(calls)
     assert (echo.status, echo.content) == ("ok", "hi")
-    for result in (twice, pattern, ref):
+    for result in (twice, pattern, listed, ref):
         assert result.status == "unknown_tool"
         assert f"{result.name!r} was left out:" in result.content
     assert "listed 2 tools named 'twice'" in twice.content
     assert "pattern" in pattern.content
     assert "#/$defs/Nowhere" in ref.content
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    for name in ("''", "'twice'", "'bad_pattern'", "'dangling_ref'"):
+    for name in ("''", *map(repr, BAD)):
         assert f"left out the tool {name}" in logged
 
 

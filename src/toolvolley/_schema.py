@@ -378,11 +378,11 @@ def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
 
 def arguments_from_schema(name: str, parameters: Mapping[str, Any]) -> Arguments:
     """Build the validator for a JSON Schema of parameters (BFCL type words accepted)."""
-    schema = normalize_schema(parameters)
-    if schema.get("type", "object") != "object":
-        raise UserError(f"Parameters of tool {name!r} must be a JSON Schema of type 'object'.")
-    builder = _SchemaTypes(schema)
-    try:
+    try:  # a schema from elsewhere (an MCP server) can be any shape: every failure says so
+        schema = normalize_schema(parameters)
+        if schema.get("type", "object") != "object":
+            raise UserError(f"Parameters of tool {name!r} must be a JSON Schema of type 'object'.")
+        builder = _SchemaTypes(schema)
         model = builder.object_model(re.sub(r"\W", "_", name) + "_arguments", schema)
     except UserError:
         raise

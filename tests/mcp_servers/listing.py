@@ -1,7 +1,8 @@
 """A server whose ``tools/list`` answer is odd, as chosen by ``$LISTING``:
 
 - ``malformed``: next to the good ``echo``, tools no client can use: an empty name, a name listed
-  twice, a ``pattern`` that is not a regular expression, a ``$ref`` to nowhere;
+  twice, a ``pattern`` that is not a regular expression, ``properties`` that are a list, a ``$ref``
+  to nowhere;
 - ``garbage`` (stdio only): a response that is not JSON-RPC, then none;
 - ``silent_relisting``: the first listing, then no answer to any other (``change`` asks for one).
 """
@@ -31,6 +32,13 @@ BAD_TOOLS: list[dict[str, Any]] = [
         "inputSchema": {
             "type": "object",
             "properties": {"code": {"type": "string", "pattern": "(?P<unclosed"}},
+        },
+    },
+    {
+        "name": "listed_properties",
+        "inputSchema": {
+            "type": "object",
+            "properties": {"where": {"type": "object", "properties": ["city"]}},
         },
     },
     {
