@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 import toolvolley.mcp._server
-from mcp_servers.fixtures import HERE, PYTHON, SDK_TRIO_WARNINGS
+from mcp_servers.fixtures import HERE, PYTHON, SDK_TRIO_WARNINGS, http_server
 from toolvolley import Executor, ToolCall
 from toolvolley.mcp import MCPServer, MCPServerError
 
@@ -70,3 +70,17 @@ async def list_until_it_fails(server: MCPServer) -> None:
     while True:
         await server.tools()
         await anyio.sleep(0.01)
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_a_refused_listing_is_the_servers_answer(anyio_backend: str, transport: str) -> None:
+    with anyio.fail_after(10), http_server(LISTING, env={"LISTING": "refused"}) as served:
+        if transport == "stdio":
+            opened = MCPServer.stdio(PYTHON, [LISTING], env={"LISTING": "refused"})
+        else:
+            opened = MCPServer.http(served.url)
+        with pytest.raises(MCPServerError) as raised:
+            async with opened:
+                pass
+    message = str(raised.value)
+    assert "answered tools/list with an error: down for maintenance (code -32000)" in message

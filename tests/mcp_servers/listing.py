@@ -4,7 +4,8 @@
   twice, a ``pattern`` that is not a regular expression, ``properties`` that are a list, a ``$ref``
   to nowhere;
 - ``garbage`` (stdio only): a response that is not JSON-RPC, then none;
-- ``silent_relisting``: the first listing, then no answer to any other (``change`` asks for one).
+- ``silent_relisting``: the first listing, then no answer to any other (``change`` asks for one);
+- ``refused``: a JSON-RPC error, code -32000.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import anyio
 from mcp.server import stdio as sdk_stdio
 from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # run as a script: find the package
 from mcp_servers._serve import serve
@@ -62,6 +64,8 @@ async def odd_listing(ctx: ServerRequestContext[Any, Any], call_next: CallNext) 
     listings += 1
     if mode == "silent_relisting" and listings > 1:
         await anyio.sleep_forever()
+    if mode == "refused":
+        raise MCPError(code=-32000, message="down for maintenance")
     if mode == "garbage":
         # A response no client can parse (its result is not an object), written to the wire
         # itself, since the SDK's server would not send it; then no answer at all.

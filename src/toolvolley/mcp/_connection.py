@@ -8,8 +8,10 @@ reconnect never cuts off calls that could still finish.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import contextlib
+import functools
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
@@ -21,9 +23,12 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 
 from ._outcomes import Sent, WatchedRead, WatchedWrite, current_sent
+from ._results import error_text
 from ._transport import Link, Transport
 
-__all__ = ["ConnectFailed", "Connection"]
+__all__ = ["ConnectFailed", "Connection", "RequestFailed"]
+
+T = TypeVar("T")
 
 _CLIENT_INFO = mcp_types.Implementation(name="toolvolley", version="0")
 _HANDSHAKE_TIMEOUT = 30.0
@@ -32,6 +37,15 @@ _MAX_TOOL_PAGES = 100  # a paginator that never ends cannot hang a listing
 
 class ConnectFailed(Exception):
     """The server could not be started or reached, or failed its handshake; ``str()`` says how."""
+
+
+class RequestFailed(Exception):
+    """A request of the connection's own failed; ``str()`` says how. ``answered``: the server
+    sent the error, and the connection is as good as it was."""
+
+    def __init__(self, text: str, *, answered: bool) -> None:
+        super().__init__(text)
+        self.answered = answered
 
 
 class Connection:
@@ -74,10 +88,10 @@ class Connection:
                         with anyio.fail_after(_HANDSHAKE_TIMEOUT):
                             # stop() ends the handshake too: a stream out of step never answers it
                             with anyio.CancelScope() as self._handshake:
-                                result = await session.initialize()
-                                self.tools = await list_tools(session)
-                    except MCPError as exc:
-                        raise ConnectFailed(await self.describe(exc)) from exc
+                                result = await self.ask("initialize", session.initialize)
+                                self.tools = await self.list_tools(session)
+                    except RequestFailed as exc:
+                        raise ConnectFailed(str(exc)) from exc
                     except TimeoutError as exc:
                         raise ConnectFailed(
                             f"did not finish the MCP handshake within {_HANDSHAKE_TIMEOUT:g} s"
@@ -123,9 +137,41 @@ class Connection:
         if self._handshake is not None:
             self._handshake.cancel()
 
-    def forget(self, sent: Sent) -> None:
-        """Stop watching for the response to ``sent``: its call is over."""
-        self._sent.pop(sent.id, None)
+    @contextlib.contextmanager
+    def watching(self, method: str) -> Iterator[Sent]:
+        """What becomes of the ``method`` request the caller sends next (see ``_outcomes``)."""
+        sent = Sent(method)
+        token = current_sent.set(sent)
+        try:
+            yield sent
+        finally:
+            current_sent.reset(token)
+            self._sent.pop(sent.id, None)
+
+    async def ask(self, method: str, request: Callable[[], Awaitable[T]]) -> T:
+        """Send one request of the connection's own (``initialize``, ``tools/list``)."""
+        with self.watching(method) as sent:
+            try:
+                return await request()
+            except MCPError as exc:
+                if sent.outcome == "answered":
+                    text = f"answered {method} with an error: {error_text(exc)}"
+                    raise RequestFailed(text, answered=True) from exc
+                raise RequestFailed(await self.describe(exc), answered=False) from exc
+
+    async def list_tools(self, session: ClientSession) -> list[mcp_types.Tool]:
+        tools: list[mcp_types.Tool] = []
+        cursor: str | None = None
+        for _ in range(_MAX_TOOL_PAGES):
+            params = mcp_types.PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await self.ask(
+                "tools/list", functools.partial(session.list_tools, params=params)
+            )
+            tools.extend(page.tools)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        return tools
 
     def _sending(self, item: SessionMessage) -> None:
         message = item.message
@@ -134,7 +180,7 @@ class Connection:
             sent is not None
             and sent.id is None
             and isinstance(message, mcp_types.JSONRPCRequest)
-            and message.method == "tools/call"
+            and message.method == sent.method
         ):
             sent.id = coerce_request_id(message.id)
             self._sent[sent.id] = sent
@@ -162,19 +208,6 @@ class Connection:
         elif isinstance(message, mcp_types.ToolListChangedNotification):
             self._on_tools_changed()
         await anyio.lowlevel.checkpoint()
-
-
-async def list_tools(session: ClientSession) -> list[mcp_types.Tool]:
-    tools: list[mcp_types.Tool] = []
-    cursor: str | None = None
-    for _ in range(_MAX_TOOL_PAGES):
-        params = mcp_types.PaginatedRequestParams(cursor=cursor) if cursor else None
-        page = await session.list_tools(params=params)
-        tools.extend(page.tools)
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    return tools
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -3,10 +3,10 @@
 The SDK raises the same :class:`~mcp.shared.exceptions.MCPError` for a JSON-RPC error the server
 sent and for its own account of a connection that went away; both may carry code -32000, where
 the server-error range starts. So the error cannot tell them apart; the streams can. A
-connection watches its session's two streams: a request written with a :class:`Sent` current in
-the writer's context is tied to its id, and a response for that id marks it ``answered``, unless
-the transport made the response up itself (see ``Link.fate``). A request that no response
-reached was lost with its connection.
+connection watches its session's two streams: a request written while a :class:`Sent` for its
+method is current in the writer's context is tied to its id, and a response for that id marks
+it ``answered``, unless the transport made the response up itself (see ``Link.fate``). A request
+that no response reached was lost with its connection.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ T = TypeVar("T")
 
 
 class Sent:
-    """One ``tools/call`` request: its id once written, and what became of it."""
+    """One request (``method``): its id once written, and what became of it."""
 
-    __slots__ = ("fate", "id")
+    __slots__ = ("fate", "id", "method")
 
-    def __init__(self) -> None:
+    def __init__(self, method: str) -> None:
+        self.method = method
         self.id: Any = None
         self.fate: Fate | None = None
 

@@ -21,16 +21,14 @@ from .._errors import ToolError, ToolvolleyError, UserError
 from .._events import current_reporter
 from .._tools import Tool, ToolList
 from ._annotations import NO_SIDE_EFFECTS, SideEffects, may_resend, side_effects
-from ._connection import ConnectFailed, Connection, list_tools
+from ._connection import ConnectFailed, Connection, RequestFailed
 from ._http import HttpTransport
-from ._outcomes import Sent, current_sent
-from ._results import result_value
+from ._results import error_text, result_value
 from ._stdio import StdioTransport
 from ._transport import Transport
 
 __all__ = ["MCPServer", "MCPServerError"]
 
-_MAX_ERROR_DATA = 500
 _LISTING_TIMEOUT = 30.0  # seconds, as for the handshake
 _log = logging.getLogger("toolvolley.mcp")
 
@@ -182,14 +180,14 @@ class MCPServer:
                 break
             try:
                 with anyio.fail_after(_LISTING_TIMEOUT):
-                    self._listing = await list_tools(connection.session)
+                    self._listing = await connection.list_tools(connection.session)
             except TimeoutError as exc:
                 raise MCPServerError(
                     f"{self._who} did not list its tools within {_LISTING_TIMEOUT:g} s"
                 ) from exc
-            except MCPError as exc:
-                if attempt == 1 and not connection.usable:  # e.g. a restarted HTTP server
-                    connection.retire(await connection.describe(exc))
+            except RequestFailed as exc:
+                if attempt == 1 and not exc.answered:  # e.g. a restarted HTTP server
+                    connection.retire(str(exc))
                     continue
                 raise MCPServerError(f"{self._who} could not list its tools: {exc}") from exc
         assert self._listing is not None
@@ -289,18 +287,17 @@ class MCPServer:
             except MCPServerError as exc:
                 raise ToolError(str(exc)) from exc
             connection.active += 1
-            sent = Sent()
-            token = current_sent.set(sent)
             try:
-                result = await connection.session.call_tool(
-                    name, arguments, progress_callback=on_progress
-                )
+                with connection.watching("tools/call") as sent:
+                    result = await connection.session.call_tool(
+                        name, arguments, progress_callback=on_progress
+                    )
             except MCPError as exc:
                 # The error says nothing of where it came from (see _outcomes): the streams do.
                 fate = sent.outcome
                 if fate == "answered":
                     raise ToolError(
-                        f"{self._who} answered the call with an error: {_error_text(exc)}"
+                        f"{self._who} answered the call with an error: {error_text(exc)}"
                     ) from exc
                 what = await connection.describe(exc)
                 connection.retire(what)
@@ -320,8 +317,6 @@ class MCPServer:
             except RuntimeError as exc:  # the SDK's outputSchema check
                 raise ToolError(f"{self._who} sent an unusable result: {exc}") from exc
             finally:
-                current_sent.reset(token)
-                connection.forget(sent)
                 connection.release()
             return result_value(result)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -346,14 +341,6 @@ class _Progress:
         if progress > self._last:
             self._last = progress
             self._reporter(progress, total, message)
-
-
-def _error_text(exc: MCPError) -> str:
-    text = f"{exc.error.message} (code {exc.error.code})"
-    if exc.error.data is not None:
-        data = str(exc.error.data)
-        text += f": {data[:_MAX_ERROR_DATA]}"
-    return text
 
 
 def _first_error(exc: ValidationError) -> str:
