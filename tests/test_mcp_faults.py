@@ -228,3 +228,9 @@ async def test_a_call_cancelled_while_reconnecting_leaves_nothing_behind(
         stall.unlink()
         [after] = await run(server, call("after", "wait", seconds=0))
         assert (after.status, after.content) == ("ok", "waited 0.0")
+
+
+async def test_an_error_in_the_body_propagates_as_itself(anyio_backend: str) -> None:
+    with pytest.raises(ValueError, match=r"^mine$"):  # not inside an exception group
+        async with MCPServer.stdio(PYTHON, [FAULTY]):
+            raise ValueError("mine")

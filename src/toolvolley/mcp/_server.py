@@ -164,6 +164,11 @@ class MCPServer:
             connection.stop("was closed by the client")
         self._task_group = self._current = None
         self._connections.clear()
+        if isinstance(exc, Exception):
+            # The body's own error is not the task group's: handing it over would wrap it in an
+            # exception group. The connections close as on a clean exit; then it propagates.
+            await task_group.__aexit__(None, None, None)
+            return None
         return await task_group.__aexit__(exc_type, exc, tb)
 
     async def tools(self, *, prefix: str = "") -> list[Tool]:
