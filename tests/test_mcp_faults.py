@@ -5,12 +5,15 @@ most of them end it."""
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 import pytest
 
-from mcp_servers.fixtures import FAULTY, PYTHON, SDK_TRIO_WARNINGS, http_server
+from mcp_servers.fixtures import COUNTING, FAULTY, PYTHON, SDK_TRIO_WARNINGS, http_server
 from toolvolley import Executor, ToolCall, ToolResult
 from toolvolley.mcp import MCPServer
 
@@ -25,8 +28,8 @@ async def faulty(anyio_backend: str) -> AsyncIterator[MCPServer]:
         yield server
 
 
-def call(call_id: str, name: str, **arguments: object) -> ToolCall:
-    return ToolCall(call_id, name, json.dumps(arguments))
+def call(call_id: str, tool: str, /, **arguments: object) -> ToolCall:
+    return ToolCall(call_id, tool, json.dumps(arguments))
 
 
 async def run(server: MCPServer, *calls: ToolCall, limit: float = 30) -> list[ToolResult]:
@@ -124,3 +127,110 @@ async def test_http_server_crash_then_a_new_session(anyio_backend: str) -> None:
             await anyio.to_thread.run_sync(served.restart)
             [after] = await run(server, call("after", "wait", seconds=0))
             assert (after.status, after.content) == ("ok", "waited 0.0")
+
+
+async def test_http_server_restart_between_calls_then_a_new_session(anyio_backend: str) -> None:
+    with http_server(COUNTING) as served:
+        async with MCPServer.http(served.url) as server:
+            [added] = await run(server, call("add", "add_tool", name="before_restart"))
+            assert added.status == "ok"
+            with anyio.fail_after(10):  # its list_changed notification comes on a stream of its own
+                while "before_restart" not in {t.name for t in await server.tools()}:  # noqa: ASYNC110
+                    await anyio.sleep(0.05)
+            await anyio.to_thread.run_sync(served.restart)
+            # The new process does not know the session (HTTP 404): the call never ran, so it is
+            # sent on a new session, though add_tool claims nothing (safe only because unseen).
+            again, echo = await run(
+                server,
+                call("again", "add_tool", name="after_restart"),
+                call("echo", "echo", text="both"),  # at the same time: one new session for both
+            )
+            assert again.status == "ok"
+            assert "added after_restart" in again.content
+            assert (echo.status, echo.content) == ("ok", "both")
+            # the tools were listed anew: the restarted server forgot the tool added before
+            assert "before_restart" not in {t.name for t in await server.tools()}
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_a_json_rpc_error_is_the_servers_answer(anyio_backend: str, transport: str) -> None:
+    # -32000 is where the server-error range starts; the SDK also uses it for its own
+    # "connection closed". The server's error is an answer: its text, no restart, no resend.
+    with http_server(FAULTY) as served:
+        opened = (
+            MCPServer.stdio(PYTHON, [FAULTY])
+            if transport == "stdio"
+            else MCPServer.http(served.url)
+        )
+        async with opened as server:
+            server.trust_hints = True  # rpc_error is read-only: a lost call would be sent again
+            [before] = await run(server, call("pid", "pid"))
+            results = await run(
+                server,
+                call("a", "rpc_error", code=-32000, message="quota exceeded for today"),
+                call("b", "rpc_error", code=-32099, message="the end of the range"),
+                call("c", "rpc_error", code=-32600, message="Session not found"),
+            )
+            for result, code in zip(results, ("-32000", "-32099", "-32600"), strict=True):
+                assert result.status == "error"
+                assert "answered the call with an error" in result.content
+                assert f"(code {code})" in result.content
+            assert "quota exceeded for today" in results[0].content
+            [after, count] = await run(
+                server, call("pid", "pid"), call("n", "calls", name="rpc_error")
+            )
+            assert after.content == before.content  # not restarted
+            assert count.content == "3"  # each sent once
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, dead but not yet reaped, is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_closing_a_wrapped_wedged_server_leaves_no_process(anyio_backend: str) -> None:
+    # `; exit $?` stops sh from exec'ing the server: sh stays its parent, as npx and uvx do.
+    script = f"{shlex.quote(PYTHON)} {shlex.quote(FAULTY)}; exit $?"
+    with anyio.fail_after(30):
+        async with MCPServer.stdio("sh", ["-c", script]) as server:
+            [pid] = await run(server, call("pid", "pid"))
+            [hung] = await run(server, call("hang", "hang"), limit=0.5)
+            assert hung.status == "timeout"
+            assert alive(int(pid.content))
+    assert not alive(int(pid.content))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+async def test_a_call_cancelled_while_reconnecting_leaves_nothing_behind(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    stall, pidfile = tmp_path / "stall", tmp_path / "pid"
+    # Started again while `stall` exists, the server never answers the handshake.
+    script = (
+        f"if [ -e {stall} ]; then echo $$ > {pidfile}; exec sleep 60; fi; "
+        f"exec {shlex.quote(PYTHON)} {shlex.quote(FAULTY)}"
+    )
+    async with MCPServer.stdio("sh", ["-c", script]) as server:
+        tools = await server.tools()  # listed now: tools() would reconnect on its own
+        [crash] = await Executor(tools, timeout=30).run(
+            [call("c", "crash", code=1, when_running=0)]
+        )
+        assert crash.status == "error"
+        stall.touch()
+        [stalled] = await Executor(tools, timeout=0.5).run([call("w", "wait", seconds=0)])
+        assert stalled.status == "timeout"  # cut off inside the reconnect's handshake
+        assert not alive(int(pidfile.read_text()))  # the half-started server is stopped
+        stall.unlink()
+        [after] = await run(server, call("after", "wait", seconds=0))
+        assert (after.status, after.content) == ("ok", "waited 0.0")
+
+
+async def test_an_error_in_the_body_propagates_as_itself(anyio_backend: str) -> None:
+    with pytest.raises(ValueError, match=r"^mine$"):  # not inside an exception group
+        async with MCPServer.stdio(PYTHON, [FAULTY]):
+            raise ValueError("mine")

@@ -52,7 +52,7 @@ from ._scheduling import Mode, SideEffectsPolicy
 from ._threads import ThreadRunner
 from ._timeline import Bar, Timeline, save_timelines, timelines_svg
 from ._toolbox import Toolbox
-from ._tools import RunIn, Tool, tool
+from ._tools import RunIn, Tool, ToolList, tool
 
 __all__ = [
     "Bar",
@@ -87,6 +87,7 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolError",
+    "ToolList",
     "ToolResult",
     "ToolStatus",
     "Toolbox",

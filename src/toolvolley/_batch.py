@@ -212,6 +212,8 @@ class Batch:
         if tool is None:
             available = ", ".join(executor.toolbox.wire_names) or "none"
             message = f"Unknown tool {call.name!r}. Available tools: {available}."
+            if (why := executor.toolbox.withheld.get(call.name)) is not None:
+                message += f" {call.name!r} was left out: {why}"
             self._reject(slot, "unknown_tool", message)
             return index
         key = None

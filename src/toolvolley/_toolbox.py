@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ._errors import UserError, type_name
-from ._tools import Tool
+from ._tools import Tool, ToolList
 
 __all__ = ["Toolbox", "assign_wire_names"]
 
@@ -29,7 +29,7 @@ class Toolbox:
         box.openai_chat_tools()     # [{"type": "function", "function": {...}}, ...]
     """
 
-    __slots__ = ("_by_name", "_by_wire", "_tools", "_wire")
+    __slots__ = ("_by_name", "_by_wire", "_tools", "_wire", "_withheld")
 
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
         given: object = tools  # what a caller may pass, whatever the annotation says
@@ -37,6 +37,7 @@ class Toolbox:
             raise UserError(f"Tools come as a list of tools; got one Tool: pass [{given.name}].")
         if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
             raise UserError(f"Tools come as a list of tools; got {type_name(given)}.")
+        withheld = tools.withheld if isinstance(tools, ToolList) else {}
         self._tools: tuple[Tool, ...] = tuple(tools)
         for item in self._tools:
             if not isinstance(item, Tool):
@@ -51,6 +52,7 @@ class Toolbox:
         self._by_name = {t.name: t for t in self._tools}
         self._wire = assign_wire_names([t.name for t in self._tools])
         self._by_wire = {self._wire[t.name]: t for t in self._tools}
+        self._withheld = {n: why for n, why in withheld.items() if n not in self._by_name}
 
     def __iter__(self) -> Iterator[Tool]:
         return iter(self._tools)
@@ -85,9 +87,14 @@ class Toolbox:
         except KeyError:
             raise UserError(f"No tool named {name!r} in {self!r}.") from None
 
+    @property
+    def withheld(self) -> dict[str, str]:
+        """Tools their source left out (a :class:`~toolvolley.ToolList`'s), by name: why."""
+        return dict(self._withheld)
+
     def with_tools(self, *tools: Tool) -> Toolbox:
         """A new toolbox with ``tools`` added."""
-        return Toolbox((*self._tools, *tools))
+        return Toolbox(ToolList((*self._tools, *tools), self._withheld))
 
     # --- definitions in each wire format ---------------------------------------------------
 

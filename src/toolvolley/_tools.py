@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Literal, overload
 
 from ._docstrings import parse_docstring
@@ -17,7 +17,7 @@ from ._processes import ProcessRunner
 from ._runners import Runner
 from ._schema import Arguments, arguments_from_function
 
-__all__ = ["RunIn", "Tool", "tool"]
+__all__ = ["RunIn", "Tool", "ToolList", "tool"]
 
 RunIn = Literal["thread", "process"] | str | Runner
 """Where a sync tool runs: ``"thread"`` (default), ``"process"`` (CPU-bound work), the name of
@@ -271,6 +271,16 @@ def tool(
         )
 
     return build if func is None else build(func)
+
+
+class ToolList(list[Tool]):
+    """Tools from a source that left some of its tools out, with why: e.g. an MCP server's listing
+    in which a tool's schema cannot be used. A call to a left-out tool is ``unknown_tool`` with
+    the reason (see :attr:`Toolbox.withheld <toolvolley.Toolbox.withheld>`)."""
+
+    def __init__(self, tools: Iterable[Tool] = (), withheld: Mapping[str, str] | None = None):
+        super().__init__(tools)
+        self.withheld: dict[str, str] = dict(withheld or {})
 
 
 def _check_policies(tool: Tool) -> None:

@@ -1,5 +1,5 @@
 """A server that fails in the ways real ones do: it crashes, hangs, ignores cancellation, writes
-garbage to stdout, and answers with malformed results.
+garbage to stdout, answers with malformed results or with JSON-RPC errors.
 
 ``crash`` and ``garbage`` wait until ``when_running`` ``wait`` handlers are running, so the calls
 that must see the failure are in flight when it happens (no sleeps to line them up).
@@ -18,16 +18,25 @@ import anyio
 from mcp.server import stdio as sdk_stdio
 from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # run as a script: find the package
 from mcp_servers._serve import serve
 
+seen: collections.Counter[str] = collections.Counter()
+
 
 async def mangle(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> Any:
-    """Answer some calls with results that do not follow the protocol."""
+    """Answer some calls with results that do not follow the protocol, or with a JSON-RPC error;
+    count the calls that reach the server."""
     name = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
+    if name is not None:
+        seen[name] += 1
+    if name == "rpc_error":
+        arguments = (ctx.params or {}).get("arguments") or {}
+        raise MCPError(code=arguments["code"], message=arguments["message"])
     if name == "malformed":
         return {"content": "this should be a list of content blocks", "isError": "no"}
     if name == "off_schema":
@@ -38,6 +47,24 @@ async def mangle(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> An
 server = MCPServer("faulty", middleware=[mangle], log_level="WARNING")
 waiting = 0
 running: collections.Counter[str] = collections.Counter()
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
+def rpc_error(code: int, message: str) -> str:
+    """Read-only; the middleware answers it with a JSON-RPC error ``code``, ``message``."""
+    return "unreachable"
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
+def calls(name: str) -> str:
+    """How many calls of the tool ``name`` reached this process."""
+    return str(seen[name])
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
+def pid() -> str:
+    """This process's id."""
+    return str(os.getpid())
 
 
 async def _until_running(count: int) -> None:

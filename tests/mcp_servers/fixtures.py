@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ PYTHON = sys.executable
 # every other unraisable warning still fails the tests.
 SDK_TRIO_WARNINGS = pytest.mark.filterwarnings(
     r"ignore:Exception ignored in. <async_generator object "
-    r"(Response\.aiter_|PoolByteStream\.|EventSource\.)"
+    r"(Response\.aiter_|PoolByteStream\.|EventSource\.|HTTP11ConnectionByteStream\.)"
     ":pytest.PytestUnraisableExceptionWarning"
 )
 
@@ -36,15 +37,18 @@ class HttpServer:
     crash: same URL, new process, and connections made in between wait in the backlog.
     """
 
-    def __init__(self, script: str, sock: socket.socket) -> None:
+    def __init__(
+        self, script: str, sock: socket.socket, env: Mapping[str, str] | None = None
+    ) -> None:
         self.script = script
         self.sock = sock
+        self.env = {**os.environ, **env} if env else None
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
         self.process = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         fd = self.sock.fileno()
-        return subprocess.Popen([PYTHON, self.script, "http", str(fd)], pass_fds=[fd])
+        return subprocess.Popen([PYTHON, self.script, "http", str(fd)], pass_fds=[fd], env=self.env)
 
     def restart(self) -> None:
         self.stop()
@@ -61,7 +65,7 @@ class HttpServer:
 
 
 @contextlib.contextmanager
-def http_server(script: str) -> Iterator[HttpServer]:
+def http_server(script: str, env: Mapping[str, str] | None = None) -> Iterator[HttpServer]:
     """Serve ``script`` over streamable HTTP in a subprocess.
 
     The test binds and listens first and hands the socket down, so the URL is known and
@@ -70,7 +74,7 @@ def http_server(script: str) -> Iterator[HttpServer]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen(256)
-        server = HttpServer(script, sock)
+        server = HttpServer(script, sock, env)
         try:
             yield server
         finally:

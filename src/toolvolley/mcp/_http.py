@@ -1,15 +1,29 @@
-"""An MCP server over streamable HTTP: one MCP session per connection."""
+"""An MCP server over streamable HTTP: one MCP session per connection.
+
+The SDK's transport answers a request itself when no answer can come (the response stream ended
+or broke), and forwards the server's "Session not found" (HTTP 404) like any JSON-RPC error. This
+link tells those apart from the server's own answers (see ``_outcomes``): the first is a call
+lost with its connection, the second a session the server forgot (it restarted, or expired it),
+with the request refused unread.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx2
-from mcp.client.streamable_http import streamable_http_client
+from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport, StreamWriter
+from mcp.shared._context_streams import create_context_streams
+from mcp.shared.dispatcher import coerce_request_id
+from mcp.shared.message import SessionMessage
+from mcp_types import CONNECTION_CLOSED, RequestId
 
+from ._outcomes import Fate
 from ._transport import Link
 
 __all__ = ["HttpTransport"]
@@ -29,21 +43,111 @@ class HttpTransport:
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[Link]:
-        async with (
-            httpx2.AsyncClient(headers=dict(self.headers or {}), timeout=_TIMEOUT) as client,
-            streamable_http_client(self.url, http_client=client) as (read_stream, write_stream),
-        ):
-            yield _HttpLink(read_stream, write_stream)
+        link = _HttpLink()
+        async with httpx2.AsyncClient(
+            headers=dict(self.headers or {}),
+            timeout=_TIMEOUT,
+            event_hooks={"response": [link.on_response]},
+        ) as client:
+            transport = _Transport(self.url, link)
+            async with _streams(transport, client) as (link.read_stream, link.write_stream):
+                yield link
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False)
 class _HttpLink:
-    read_stream: Any
-    write_stream: Any
+    read_stream: Any = None
+    write_stream: Any = None
+    forgotten: bool = False  # the server answered 404 to our session: it no longer knows it
+    lost: set[RequestId] = field(default_factory=set)
+    unseen: set[RequestId] = field(default_factory=set)
 
     @property
     def alive(self) -> bool:
-        return True  # over HTTP a lost server shows in each request's own answer
+        # Otherwise a lost server shows in each request's own answer.
+        return not self.forgotten
+
+    async def on_response(self, response: httpx2.Response) -> None:
+        request = response.request
+        if response.status_code != 404 or MCP_SESSION_ID not in request.headers:
+            return
+        # The spec's answer to a session the server does not know: it did not read the request.
+        self.forgotten = True
+        if request.method == "POST":
+            with contextlib.suppress(ValueError, TypeError, httpx2.RequestNotRead):
+                message = json.loads(request.content)
+                if isinstance(message, dict) and isinstance(message.get("id"), str | int):
+                    self.unseen.add(coerce_request_id(message["id"]))
+
+    def fate(self, request_id: Any) -> Fate:
+        key = coerce_request_id(request_id)
+        if key in self.unseen:
+            self.unseen.discard(key)
+            return "unseen"
+        if key in self.lost:
+            self.lost.discard(key)
+            return "lost"
+        return "answered"
 
     async def describe_loss(self, error: str) -> str:
+        if self.forgotten:
+            return "no longer knows the session (HTTP 404: it restarted, or ended the session)"
         return f"dropped the call's response ({error})"
+
+
+class _Transport(StreamableHTTPTransport):
+    """The SDK's transport, telling the link which requests it gave up on."""
+
+    def __init__(self, url: str, link: _HttpLink) -> None:
+        super().__init__(url)
+        self.link = link
+
+    async def _resolve_abandoned_request(
+        self,
+        read_stream_writer: StreamWriter,
+        request_id: RequestId,
+        message: str,
+        *,
+        code: int = CONNECTION_CLOSED,
+    ) -> None:
+        # The SDK's own code for the answer it makes up: CONNECTION_CLOSED when the response
+        # stream ended or broke (the request may have run); otherwise the server answered in a
+        # way that cannot carry a response (202, a redirect), which stays that answer.
+        if code == CONNECTION_CLOSED:
+            self.link.lost.add(coerce_request_id(request_id))
+        await super()._resolve_abandoned_request(read_stream_writer, request_id, message, code=code)
+
+
+@contextlib.asynccontextmanager
+async def _streams(
+    transport: _Transport, client: httpx2.AsyncClient
+) -> AsyncIterator[tuple[Any, Any]]:
+    """``mcp.client.streamable_http.streamable_http_client``, for a transport made here."""
+    read_stream_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
+    write_stream, write_stream_reader = create_context_streams[SessionMessage](0)
+    async with (
+        read_stream_writer,
+        read_stream,
+        write_stream,
+        write_stream_reader,
+        anyio.create_task_group() as tg,
+    ):
+
+        def start_get_stream() -> None:
+            tg.start_soon(transport.handle_get_stream, client, read_stream_writer)
+
+        tg.start_soon(
+            transport.post_writer,
+            client,
+            write_stream_reader,
+            read_stream_writer,
+            write_stream,
+            start_get_stream,
+            tg,
+        )
+        try:
+            yield read_stream, write_stream
+        finally:
+            if transport.session_id and not transport.link.forgotten:
+                await transport.terminate_session(client)
+            tg.cancel_scope.cancel()

@@ -7,10 +7,13 @@ import binascii
 from typing import Any
 
 import mcp_types
+from mcp.shared.exceptions import MCPError
 
 from .._errors import ToolError
 
-__all__ = ["content_text", "result_value"]
+__all__ = ["content_text", "error_text", "result_value"]
+
+_MAX_ERROR_DATA = 500
 
 
 def result_value(result: mcp_types.CallToolResult) -> Any:
@@ -55,3 +58,12 @@ def _decoded_size(data: str | bytes) -> int:
         return len(base64.b64decode(data, validate=True))
     except (binascii.Error, ValueError):
         return len(data)
+
+
+def error_text(exc: MCPError) -> str:
+    """A JSON-RPC error the server sent: its message, code and (the start of) its data."""
+    text = f"{exc.error.message} (code {exc.error.code})"
+    if exc.error.data is not None:
+        data = str(exc.error.data)
+        text += f": {data[:_MAX_ERROR_DATA]}"
+    return text

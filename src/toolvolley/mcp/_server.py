@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
@@ -17,17 +19,18 @@ from typing_extensions import Self
 
 from .._errors import ToolError, ToolvolleyError, UserError
 from .._events import current_reporter
-from .._tools import Tool
+from .._tools import Tool, ToolList
 from ._annotations import NO_SIDE_EFFECTS, SideEffects, may_resend, side_effects
-from ._connection import ConnectFailed, Connection, list_tools
+from ._connection import ConnectFailed, Connection, RequestFailed
 from ._http import HttpTransport
-from ._results import result_value
+from ._results import error_text, result_value
 from ._stdio import StdioTransport
 from ._transport import Transport
 
 __all__ = ["MCPServer", "MCPServerError"]
 
-_MAX_ERROR_DATA = 500
+_LISTING_TIMEOUT = 30.0  # seconds, as for the handshake
+_log = logging.getLogger("toolvolley.mcp")
 
 
 class MCPServerError(ToolvolleyError):
@@ -161,6 +164,11 @@ class MCPServer:
             connection.stop("was closed by the client")
         self._task_group = self._current = None
         self._connections.clear()
+        if isinstance(exc, Exception):
+            # The body's own error is not the task group's: handing it over would wrap it in an
+            # exception group. The connections close as on a clean exit; then it propagates.
+            await task_group.__aexit__(None, None, None)
+            return None
         return await task_group.__aexit__(exc_type, exc, tb)
 
     async def tools(self, *, prefix: str = "") -> list[Tool]:
@@ -171,13 +179,43 @@ class MCPServer:
         ``files_read``), for servers whose tool names clash; the server is still called by its
         own names.
         """
-        connection = await self._connection_or_raise()
-        if self._listing is None:
+        for attempt in (1, 2):
+            connection = await self._connection_or_raise()
+            if self._listing is not None:
+                break
             try:
-                self._listing = await list_tools(connection.session)
-            except MCPError as exc:
+                with anyio.fail_after(_LISTING_TIMEOUT):
+                    self._listing = await connection.list_tools(connection.session)
+            except TimeoutError as exc:
+                raise MCPServerError(
+                    f"{self._who} did not list its tools within {_LISTING_TIMEOUT:g} s"
+                ) from exc
+            except RequestFailed as exc:
+                if attempt == 1 and not exc.answered:  # e.g. a restarted HTTP server
+                    connection.retire(str(exc))
+                    continue
                 raise MCPServerError(f"{self._who} could not list its tools: {exc}") from exc
-        return [self._tool(mcp_tool, prefix) for mcp_tool in self._listing]
+        assert self._listing is not None
+        return self._tools(self._listing, prefix)
+
+    def _tools(self, listing: list[mcp_types.Tool], prefix: str) -> ToolList:
+        # One unusable tool leaves the others usable: it is left out, and says why when called.
+        counts = collections.Counter(t.name for t in listing)
+        tools = ToolList()
+        for mcp_tool in listing:
+            name = prefix + mcp_tool.name
+            if counts[mcp_tool.name] > 1:
+                why = f"listed {counts[mcp_tool.name]} tools named {name!r}"
+            else:
+                try:
+                    tools.append(self._tool(mcp_tool, prefix))
+                    continue
+                except UserError as exc:
+                    why = f"listed it with a definition that cannot be used: {exc}"
+            if name not in tools.withheld:
+                _log.warning("left out the tool %r: %s %s", name, self._who, why)
+            tools.withheld[name] = f"{self._who} {why}"
+        return tools
 
     # --- connections --------------------------------------------------------------------------
 
@@ -255,18 +293,23 @@ class MCPServer:
                 raise ToolError(str(exc)) from exc
             connection.active += 1
             try:
-                result = await connection.session.call_tool(
-                    name, arguments, progress_callback=on_progress
-                )
+                with connection.watching("tools/call") as sent:
+                    result = await connection.session.call_tool(
+                        name, arguments, progress_callback=on_progress
+                    )
             except MCPError as exc:
-                if exc.error.code != mcp_types.CONNECTION_CLOSED:
+                # The error says nothing of where it came from (see _outcomes): the streams do.
+                fate = sent.outcome
+                if fate == "answered":
                     raise ToolError(
-                        f"{self._who} answered the call with an error: {_error_text(exc)}"
+                        f"{self._who} answered the call with an error: {error_text(exc)}"
                     ) from exc
                 what = await connection.describe(exc)
                 connection.retire(what)
-                if resend and attempt == 1:
-                    continue  # the server marked the tool safe to call again
+                if attempt == 1 and (fate == "unseen" or resend):
+                    continue  # never run, or the server marked the tool safe to call again
+                if fate == "unseen":
+                    raise ToolError(f"{self._who} {what}; the call was not run") from exc
                 raise ToolError(
                     f"{self._who} {what} while the call was running; the call may or may not "
                     "have taken effect"
@@ -303,14 +346,6 @@ class _Progress:
         if progress > self._last:
             self._last = progress
             self._reporter(progress, total, message)
-
-
-def _error_text(exc: MCPError) -> str:
-    text = f"{exc.error.message} (code {exc.error.code})"
-    if exc.error.data is not None:
-        data = str(exc.error.data)
-        text += f": {data[:_MAX_ERROR_DATA]}"
-    return text
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from mcp.client._transport import ReadStream, WriteStream  # the types ClientSession takes
 from mcp.shared.message import SessionMessage
+
+from ._outcomes import Fate
 
 __all__ = ["Link", "Transport"]
 
@@ -23,6 +25,11 @@ class Link(Protocol):
     @property
     def alive(self) -> bool:
         """False once the server is known to be gone (a new request would not reach it)."""
+        ...
+
+    def fate(self, request_id: Any) -> Fate:
+        """For a response to ``request_id`` on the read stream: ``"answered"`` if the server sent
+        it, else what the transport that made it up knows (``"lost"``, ``"unseen"``)."""
         ...
 
     async def describe_loss(self, error: str) -> str:
