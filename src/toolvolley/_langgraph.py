@@ -82,12 +82,13 @@ class ToolTimeoutError(ToolvolleyError, TimeoutError):
 class _Job:
     """One call of the message: how to run it, and what it gave."""
 
-    __slots__ = ("body", "call", "error", "output")
+    __slots__ = ("body", "call", "done", "error", "output")
 
     def __init__(self, call: LangChainToolCall, body: Callable[[], Any]) -> None:
         self.call = call
         self.body = body
-        self.output: Output | None = None
+        self.output: Output | None = None  # what LangGraph's _run_one returned, even None
+        self.done = False
         self.error: Exception | None = None
 
 
@@ -95,6 +96,7 @@ def _in_thread(job: Any) -> None:
     """The body of a call run in one of the executor's threads (``_run_one``)."""
     try:
         job.output = job.body()
+        job.done = True
     except Exception as exc:  # LangGraph's to raise (or not) once every call has finished
         job.error = exc
 
@@ -103,6 +105,7 @@ async def _on_loop(job: Any) -> None:
     """The body of a call run on the event loop (``_arun_one``)."""
     try:
         job.output = await job.body()
+        job.done = True
     except Exception as exc:
         job.error = exc
 
@@ -319,11 +322,11 @@ class ToolNode(LangGraphToolNode):
                 outputs.append(self._timed_out(job.call, result))
             elif job.error is not None:
                 raise job.error
-            elif result.status != "ok" or job.output is None:
+            elif result.status != "ok" or not job.done:
                 # Only a BaseException from a tool gets here, and the batch re-raised it.
                 raise RuntimeError(f"tool call {result.call_id} ended {result.status}")
             else:
-                outputs.append(job.output)
+                outputs.append(job.output)  # type: ignore[arg-type]  # None from a bad wrapper
         return outputs
 
     def _timed_out(self, call: LangChainToolCall, result: ToolResult) -> ToolMessage:
@@ -396,5 +399,6 @@ def _run_blocking(func: Callable[[], Awaitable[list[Output]]]) -> list[Output]:
     (a graph invoked synchronously from async code)."""
     if _running_event_loop() is None:
         return anyio.run(func)
+    # Not in this context: it says asyncio is running (sniffio). Each call has its own copy.
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="toolvolley") as pool:
-        return pool.submit(copy_context().run, anyio.run, func).result()
+        return pool.submit(anyio.run, func).result()
