@@ -29,7 +29,7 @@ from pathlib import Path
 TESTS = ("test_tool_node*.py", "test_on_tool_call.py")
 HELPERS = ("__init__.py", "any_str.py", "messages.py", "model.py", "memory_assert.py")
 
-CONFTEST = '''
+CONFTEST = """
 import os
 
 import pytest
@@ -65,7 +65,7 @@ def sync_checkpointer():
 @pytest.fixture
 async def async_checkpointer():
     yield MemorySaverAssertImmutable()
-'''
+"""
 
 
 def _copy(source: Path, into: Path) -> list[str]:
@@ -96,8 +96,8 @@ def _run(root: Path, node: str) -> dict[str, tuple[str, str]]:
         outcome, message = "passed", ""
         for child in case:
             if child.tag in ("failure", "error"):
-                outcome, message = "failed", (child.get("message") or "").splitlines()[0:1]
-                message = message[0] if message else ""
+                outcome = "failed"
+                message = next(iter((child.get("message") or "").splitlines()), "")
             elif child.tag == "skipped":
                 outcome = "skipped"
         outcomes[test] = (outcome, message)

@@ -54,9 +54,7 @@ __all__ = ["ToolNode", "ToolTimeoutError"]
 
 Output = ToolMessage | Command[Any] | list[Command[Any] | ToolMessage]
 InputType = Literal["list", "dict", "tool_calls"]
-ErrorHandling = (
-    bool | str | Callable[..., str] | type[Exception] | tuple[type[Exception], ...]
-)
+ErrorHandling = bool | str | Callable[..., str] | type[Exception] | tuple[type[Exception], ...]
 
 # The per-tool options a LangChain tool may give in ``metadata["toolvolley"]``.
 _TOOL_OPTIONS = frozenset({"timeout", "max_concurrency", "sequential", "read_only", "destructive"})
@@ -242,13 +240,13 @@ class ToolNode(LangGraphToolNode):
         self,
         input: list[AnyMessage] | dict[str, Any] | BaseModel,
         config: RunnableConfig,
-        runtime: Runtime,  # type: ignore[type-arg]  # LangGraph injects by this exact annotation
+        runtime: Runtime,  # LangGraph injects the runtime by this name
     ) -> Any:
         tool_calls, input_type = self._parse_input(input)
         runtimes = self._runtimes(input, config, runtime, tool_calls)
         jobs = [
             _Job(call, functools.partial(copy_context().run, self._run_one, call, input_type, rt))
-            for call, rt in zip(tool_calls, runtimes)
+            for call, rt in zip(tool_calls, runtimes, strict=True)
         ]
         limit = _min_limit(self.executor.max_concurrency, config.get("max_concurrency"))
         settings = _Settings(self.executor, self._sync_tools, limit)
@@ -259,12 +257,12 @@ class ToolNode(LangGraphToolNode):
         self,
         input: list[AnyMessage] | dict[str, Any] | BaseModel,
         config: RunnableConfig,
-        runtime: Runtime,  # type: ignore[type-arg]
+        runtime: Runtime,
     ) -> Any:
         tool_calls, input_type = self._parse_input(input)
         runtimes = self._runtimes(input, config, runtime, tool_calls)
         jobs = []
-        for call, rt in zip(tool_calls, runtimes):
+        for call, rt in zip(tool_calls, runtimes, strict=True):
             body: Callable[[], Any]
             if self._thread_in_async[self._tool_name(call)]:
                 body = functools.partial(copy_context().run, self._run_one, call, input_type, rt)
@@ -279,13 +277,13 @@ class ToolNode(LangGraphToolNode):
         self,
         input: list[AnyMessage] | dict[str, Any] | BaseModel,
         config: RunnableConfig,
-        runtime: Runtime,  # type: ignore[type-arg]
+        runtime: Runtime,
         tool_calls: list[LangChainToolCall],
-    ) -> list[ToolRuntime]:
+    ) -> list[ToolRuntime[Any, Any]]:
         """One ``ToolRuntime`` per call, as LangGraph's ``_func`` / ``_afunc`` build them."""
         tools = list(self.tools_by_name.values())
         return [
-            ToolRuntime(
+            ToolRuntime[Any, Any](
                 state=self._extract_state(input, cfg),
                 tool_call_id=call["id"],
                 config=cfg,
@@ -296,7 +294,7 @@ class ToolNode(LangGraphToolNode):
                 execution_info=runtime.execution_info,
                 server_info=runtime.server_info,
             )
-            for call, cfg in zip(tool_calls, get_config_list(config, len(tool_calls)))
+            for call, cfg in zip(tool_calls, get_config_list(config, len(tool_calls)), strict=True)
         ]
 
     def _tool_name(self, call: LangChainToolCall) -> str:
@@ -317,7 +315,7 @@ class ToolNode(LangGraphToolNode):
                 seen.add(call_id)
                 batch.submit(ToolCall(call_id, self._tool_name(job.call), {"job": job}))
         outputs: list[Output] = []
-        for job, result in zip(jobs, batch.results()):
+        for job, result in zip(jobs, batch.results(), strict=True):
             if result.status == "timeout":
                 outputs.append(self._timed_out(job.call, result))
             elif job.error is not None:
@@ -346,9 +344,7 @@ class ToolNode(LangGraphToolNode):
         )
 
 
-def _tool(
-    name: str, tool: BaseTool | None, body: Callable[[Any], None | Awaitable[None]]
-) -> Tool:
+def _tool(name: str, tool: BaseTool | None, body: Callable[[Any], Awaitable[None] | None]) -> Tool:
     """The toolvolley tool that runs the calls of ``name``, with the options its LangChain
     tool gives in ``metadata["toolvolley"]``."""
     made = Tool(
