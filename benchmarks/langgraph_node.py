@@ -56,14 +56,13 @@ def _message(latencies: list[float]) -> dict[str, Any]:
     return {"messages": [AIMessage(content="", tool_calls=calls)]}
 
 
-def _time(node_class: type[LangGraphToolNode], kind: str, latencies: list[float], how: str) -> float:
+def _time(
+    node_class: type[LangGraphToolNode], kind: str, latencies: list[float], how: str
+) -> float:
     graph = _graph(node_class, kind)
     value = _message(latencies)
     start = time.perf_counter()
-    if how == "invoke":
-        out = graph.invoke(value)
-    else:
-        out = asyncio.run(graph.ainvoke(value))
+    out = graph.invoke(value) if how == "invoke" else asyncio.run(graph.ainvoke(value))
     elapsed = time.perf_counter() - start
     answered = [m for m in out["messages"] if isinstance(m, ToolMessage) and m.status == "success"]
     assert len(answered) == len(latencies)

@@ -3,6 +3,7 @@
 ::
 
     python benchmarks/langgraph_suite.py PATH/TO/langgraph/libs/prebuilt/tests
+    python benchmarks/langgraph_suite.py PATH --also test_react_agent.py  # create_react_agent too
 
 ``PATH`` is LangGraph's ``libs/prebuilt/tests`` at the version of ``langgraph-prebuilt``
 installed (a clone at its tag, or the ``tests/`` of its sdist:
@@ -68,10 +69,10 @@ async def async_checkpointer():
 """
 
 
-def _copy(source: Path, into: Path) -> list[str]:
+def _copy(source: Path, into: Path, also: list[str]) -> list[str]:
     tests = into / "tests"
     tests.mkdir()
-    names = sorted({p.name for pattern in TESTS for p in source.glob(pattern)})
+    names = sorted({p.name for pattern in (*TESTS, *also) for p in source.glob(pattern)})
     if not names:
         raise SystemExit(f"no {' or '.join(TESTS)} in {source}")
     for name in (*HELPERS, *names):
@@ -112,10 +113,13 @@ def _counts(outcomes: dict[str, tuple[str, str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tests", type=Path, help="langgraph's libs/prebuilt/tests directory")
+    parser.add_argument(
+        "--also", action="append", default=[], help="more test files (glob) from that directory"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="langgraph-suite-") as tmp:
         root = Path(tmp)
-        names = _copy(args.tests, root)
+        names = _copy(args.tests, root, args.also)
         theirs = _run(root, "langgraph")
         ours = _run(root, "toolvolley")
     print(f"langgraph-prebuilt {version('langgraph-prebuilt')}, langgraph {version('langgraph')}")

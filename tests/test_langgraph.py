@@ -8,11 +8,13 @@ Each test runs the graph both ways: ``invoke`` (every call in a toolvolley threa
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import importlib
 import sys
 import threading
 from collections.abc import Iterator
+from contextvars import copy_context
 from typing import Annotated, Any
 
 import anyio
@@ -23,6 +25,7 @@ from langchain_core.tools import tool as lc_tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.graph.message import add_messages
+from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
@@ -382,6 +385,63 @@ def test_tool_calls_stream_their_callbacks() -> None:
             ("on_tool_end", "shout"),
         ]
     )
+
+
+@HOW
+def test_tool_call_streaming_reaches_the_stream(how: str) -> None:
+    """LangGraph's ``tools`` stream mode: each call's start, its output deltas (written from the
+    tool body, in a toolvolley thread) and its end."""
+
+    @lc_tool
+    def count(n: int, runtime: ToolRuntime) -> str:
+        """Count to n, streaming each number."""
+        for i in range(n):
+            runtime.emit_output_delta(i)
+        return "done"
+
+    graph = _graph(ToolNode([count]))
+    value = {"messages": [_ai(("count", {"n": 2}), ("count", {"n": 1}))]}
+    if how == "invoke":
+        chunks = list(graph.stream(value, stream_mode="tools"))
+    else:
+
+        async def collect() -> list[Any]:
+            return [chunk async for chunk in graph.astream(value, stream_mode="tools")]
+
+        chunks = anyio.run(collect)
+    seen = [(c["tool_call_id"], c["event"], c.get("delta")) for c in chunks]
+    for call_id, deltas in (("c0", [0, 1]), ("c1", [0])):
+        assert [(e, d) for i, e, d in seen if i == call_id] == [
+            ("tool-started", None),
+            *[("tool-output-delta", d) for d in deltas],
+            ("tool-finished", None),
+        ]
+
+
+@pytest.mark.parametrize("where", ["in a worker thread", "on the event loop"])
+def test_invoke_from_async_code(where: str) -> None:
+    """``invoke`` from a thread that carries an async caller's context (anyio and sniffio say
+    asyncio runs there, but no loop does), or blocking a running loop: the node still runs its
+    own loop."""
+
+    @lc_tool
+    def echo(text: str) -> str:
+        """Echo."""
+        return text
+
+    graph = _graph(ToolNode([echo]))
+    value = {"messages": [_ai(("echo", {"text": "a"}))]}
+
+    async def main() -> Any:
+        if where == "on the event loop":
+            return graph.invoke(value)
+        # As LangGraph's own pool runs a task of a graph invoked from async code.
+        context = copy_context()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(context.run, graph.invoke, value).result()
+
+    (message,) = _tool_messages(anyio.run(main))
+    assert (message.content, message.status) == ("a", "success")
 
 
 def test_the_executor_option_and_its_conflicts() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import copy_context
 from typing import Any, Literal
@@ -390,11 +391,21 @@ def _min_limit(own: int | None, config: object) -> int | None:
     return config if own is None else min(own, config)
 
 
+def _no_async_library() -> None:
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is not None:
+        sniffio.current_async_library_cvar.set(None)
+
+
 def _run_blocking(func: Callable[[], Awaitable[list[Output]]]) -> list[Output]:
     """Run ``func`` on an event loop of its own; in a new thread if this one has a loop running
     (a graph invoked synchronously from async code)."""
     if _running_event_loop() is None:
-        return anyio.run(func)
+        # A thread of a graph run from async code may carry sniffio's "asyncio" in its context
+        # with no loop running in it: anyio.run would refuse to start.
+        context = copy_context()
+        context.run(_no_async_library)
+        return context.run(anyio.run, func)
     # Not in this context: it says asyncio is running (sniffio). Each call has its own copy.
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="toolvolley") as pool:
         return pool.submit(anyio.run, func).result()
