@@ -150,8 +150,8 @@ class ToolNode(LangGraphToolNode):
 
     Everything LangGraph's node takes, it takes, with the same defaults; and:
 
-    * ``timeout``: seconds one call may run, sync tools included; a call past it is answered
-      with an error ``ToolMessage`` (see :class:`ToolTimeoutError`).
+    * ``timeout``: seconds one call may run (its ``wrap_tool_call`` included), sync tools too;
+      a call past it is answered with an error ``ToolMessage`` (see :class:`ToolTimeoutError`).
     * ``max_concurrency``: calls of one message running at once (``None``: no limit; under
       ``invoke`` a run's ``config["max_concurrency"]`` caps them too, as it caps LangGraph's).
     * ``mode``: ``"parallel"`` (default) or ``"serial"``: one at a time, in the model's order.
@@ -321,9 +321,8 @@ class ToolNode(LangGraphToolNode):
                 outputs.append(self._timed_out(job.call, result))
             elif job.error is not None:
                 raise job.error
-            elif result.status != "ok" or not job.done:
-                # Only a BaseException from a tool gets here, and the batch re-raised it.
-                raise RuntimeError(f"tool call {result.call_id} ended {result.status}")
+            elif not job.done:  # a BaseException that is no Exception: LangGraph raises it too
+                raise result.error or RuntimeError(f"call {result.call_id}: {result.content}")
             else:
                 outputs.append(job.output)  # type: ignore[arg-type]  # None from a bad wrapper
         return outputs
