@@ -70,10 +70,9 @@ def never() -> Iterator[threading.Event]:
     event.set()
 
 
-@HOW
-def test_max_concurrency_caps_the_sync_calls_of_one_message(how: str) -> None:
-    """8 sync calls, max_concurrency=3: each waits until 3 are in flight (or no more can come),
-    so the peak is exactly 3 if and only if they overlap and the cap holds."""
+def _gated(limit: int, total: int) -> tuple[BaseTool, dict[str, int]]:
+    """A sync tool each of whose calls waits until ``limit`` are in flight (or all ``total``
+    have started): the peak is exactly ``limit`` iff calls overlap and no more run at once."""
     lock = threading.Condition()
     state = {"in_flight": 0, "peak": 0, "started": 0}
 
@@ -85,17 +84,33 @@ def test_max_concurrency_caps_the_sync_calls_of_one_message(how: str) -> None:
             state["started"] += 1
             state["peak"] = max(state["peak"], state["in_flight"])
             lock.notify_all()
-            full = lock.wait_for(lambda: state["in_flight"] >= 3 or state["started"] == 8, WAIT)
+            full = lock.wait_for(
+                lambda: state["in_flight"] >= limit or state["started"] == total, WAIT
+            )
             state["in_flight"] -= 1
-        assert full, "three calls were never in flight at once"
+        assert full, f"{limit} calls were never in flight at once"
         return n
 
+    return work, state
+
+
+@HOW
+def test_max_concurrency_caps_the_sync_calls_of_one_message(how: str) -> None:
+    work, state = _gated(3, 8)
     graph = _graph(ToolNode([work], max_concurrency=3))
     out = _run(graph, how, {"messages": [_ai(*[("work", {"n": i}) for i in range(8)])]})
 
     assert state["peak"] == 3
     assert [m.content for m in _tool_messages(out)] == [str(i) for i in range(8)]
     assert all(m.status == "success" for m in _tool_messages(out))
+
+
+def test_a_runs_max_concurrency_caps_invoke_as_it_caps_langgraphs_pool() -> None:
+    work, state = _gated(2, 6)
+    graph = _graph(ToolNode([work]))
+    value = {"messages": [_ai(*[("work", {"n": i}) for i in range(6)])]}
+    graph.invoke(value, {"max_concurrency": 2})
+    assert state["peak"] == 2
 
 
 @HOW
