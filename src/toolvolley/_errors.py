@@ -9,7 +9,9 @@ sent back to the model. Exceptions are for the developer::
     ├── ToolError                raised *by a tool* to tell the model what failed, in its own words
     ├── ModelError               the model call failed; ``__cause__`` is the SDK's own exception
     │   └── StreamCutError       the response stream ended without its finish signal
-    └── MaxTurnsExceeded         the model still asked for tools after ``max_turns`` model calls
+    ├── MaxTurnsExceeded         the model still asked for tools after ``max_turns`` model calls
+    └── ToolTimeoutError         (toolvolley.langgraph) a LangGraph ToolNode call timed out and
+                                 ``handle_tool_errors`` did not answer it; also a TimeoutError
 
 ``ToolError`` is the one exception meant to be raised inside tools: its message becomes the
 result's content verbatim, without the "raised ..." prefix other exceptions get.

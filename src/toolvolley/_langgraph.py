@@ -1,0 +1,410 @@
+"""LangGraph's ``ToolNode`` with the calls of one message run by a toolvolley executor.
+
+The node is LangGraph's own (a subclass): parsing the input, injecting state, store and runtime,
+``wrap_tool_call`` / ``awrap_tool_call``, ``handle_tool_errors``, ``Command`` outputs and how
+the outputs are combined all stay LangGraph's code. Only the fan-out changes: where LangGraph
+maps ``_run_one`` over a thread pool (``invoke``) or gathers ``_arun_one`` (``ainvoke``), a
+toolvolley batch runs each call's ``_run_one`` / ``_arun_one``, so the executor decides when each
+starts (``max_concurrency``, ``mode``, side-effect barriers), stops it at its ``timeout`` (sync
+tools too: they run in the executor's threads) and lets every call finish when one raises.
+
+Each call runs in a copy of the caller's context, as in LangGraph's own pool, so ``get_config``,
+``interrupt`` and LangGraph's tool-call streaming see the run they belong to.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import copy_context
+from typing import Any, Literal
+
+import anyio
+from langchain_core.messages import AnyMessage, ToolMessage
+from langchain_core.messages import ToolCall as LangChainToolCall
+from langchain_core.runnables.config import RunnableConfig, get_config_list
+from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.tools import Tool as SimpleTool
+from langgraph.prebuilt.tool_node import (
+    AsyncToolCallWrapper,
+    ToolCallWrapper,
+    ToolRuntime,
+    _default_handle_tool_errors,
+    _handle_tool_error,
+    _infer_handled_types,
+)
+from langgraph.prebuilt.tool_node import ToolNode as LangGraphToolNode
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+from pydantic import BaseModel
+
+from ._batch import Batch
+from ._calls import ToolCall, ToolResult
+from ._errors import ToolvolleyError, UserError, type_name
+from ._executor import Executor, _running_event_loop
+from ._runners import Runner
+from ._scheduling import Mode, SideEffectsPolicy
+from ._schema import arguments_from_function
+from ._toolbox import Toolbox
+from ._tools import Tool
+from ._tracing import SpanHooks, resolve_tracer
+
+__all__ = ["ToolNode", "ToolTimeoutError"]
+
+Output = ToolMessage | Command[Any] | list[Command[Any] | ToolMessage]
+InputType = Literal["list", "dict", "tool_calls"]
+ErrorHandling = bool | str | Callable[..., str] | type[Exception] | tuple[type[Exception], ...]
+
+# The per-tool options a LangChain tool may give in ``metadata["toolvolley"]``.
+_TOOL_OPTIONS = frozenset({"timeout", "max_concurrency", "sequential", "read_only", "destructive"})
+# Calls to a name the node has no tool for still run: a wrapper may answer them.
+_UNREGISTERED = "<unregistered tool>"
+
+
+class ToolTimeoutError(ToolvolleyError, TimeoutError):
+    """A tool call ran past its ``timeout`` and was stopped.
+
+    :class:`ToolNode` answers it with a ``ToolMessage`` (``status="error"``) as LangGraph
+    answers an error under ``handle_tool_errors``; with ``handle_tool_errors=False``, or a
+    handler that does not take it, the node raises it once the other calls have finished.
+    """
+
+    def __init__(self, message: str, *, tool_name: str, tool_call_id: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.tool_name = tool_name
+        self.tool_call_id = tool_call_id
+
+
+class _Job:
+    """One call of the message: how to run it, and what it gave."""
+
+    __slots__ = ("body", "call", "done", "error", "output")
+
+    def __init__(self, call: LangChainToolCall, body: Callable[[], Any]) -> None:
+        self.call = call
+        self.body = body
+        self.output: Output | None = None  # what LangGraph's _run_one returned, even None
+        self.done = False
+        self.error: Exception | None = None
+
+
+def _in_thread(job: Any) -> None:
+    """The body of a call run in one of the executor's threads (``_run_one``)."""
+    try:
+        job.output = job.body()
+        job.done = True
+    except Exception as exc:  # LangGraph's to raise (or not) once every call has finished
+        job.error = exc
+
+
+async def _on_loop(job: Any) -> None:
+    """The body of a call run on the event loop (``_arun_one``)."""
+    try:
+        job.output = await job.body()
+        job.done = True
+    except Exception as exc:
+        job.error = exc
+
+
+_JOB_ARGUMENTS = arguments_from_function(_in_thread)
+
+
+class _Settings:
+    """What a batch reads of an executor (``BatchSettings``), with the node's own tools."""
+
+    __slots__ = ("_executor", "max_concurrency", "toolbox")
+
+    references = False
+    dedupe = False
+
+    def __init__(self, executor: Executor, toolbox: Toolbox, max_concurrency: int | None) -> None:
+        self._executor = executor
+        self.toolbox = toolbox
+        self.max_concurrency = max_concurrency
+
+    @property
+    def mode(self) -> Mode:
+        return self._executor.mode
+
+    @property
+    def timeout(self) -> float | None:
+        return self._executor.timeout
+
+    @property
+    def deadline(self) -> float | None:
+        return self._executor.deadline
+
+    @property
+    def side_effects(self) -> SideEffectsPolicy:
+        return self._executor.side_effects
+
+    def route(self, tool: Tool) -> Runner | None:
+        return None if tool.is_async else self._executor.runner_for(tool)
+
+
+class ToolNode(LangGraphToolNode):
+    """``langgraph.prebuilt.ToolNode`` whose calls run on a toolvolley :class:`Executor`.
+
+    Everything LangGraph's node takes, it takes, with the same defaults; and:
+
+    * ``timeout``: seconds one call may run (its ``wrap_tool_call`` included), sync tools too;
+      a call past it is answered with an error ``ToolMessage`` (see :class:`ToolTimeoutError`).
+    * ``max_concurrency``: calls of one message running at once (``None``: no limit; under
+      ``invoke`` a run's ``config["max_concurrency"]`` caps them too, as it caps LangGraph's).
+    * ``mode``: ``"parallel"`` (default) or ``"serial"``: one at a time, in the model's order.
+    * ``side_effects``: ``"declared"`` (default): a tool with ``metadata={"toolvolley":
+      {"destructive": True}}`` runs alone, after the calls before it and before those after it;
+      ``"strict"``: every call not marked ``read_only`` does.
+    * ``executor``: an :class:`Executor` whose settings, threads, hooks and tracing to use,
+      instead of the four options above (its own tools are not used).
+
+    A LangChain tool can set its own ``timeout``, ``max_concurrency``, ``sequential``,
+    ``read_only`` or ``destructive`` in ``metadata={"toolvolley": {...}}``. Example::
+
+        from toolvolley.langgraph import ToolNode   # was: from langgraph.prebuilt import ToolNode
+
+        node = ToolNode([search, fetch_page], timeout=30, max_concurrency=4)
+    """
+
+    def __init__(
+        self,
+        tools: Sequence[BaseTool | Callable[..., Any]],
+        *,
+        name: str = "tools",
+        tags: list[str] | None = None,
+        handle_tool_errors: ErrorHandling = _default_handle_tool_errors,
+        messages_key: str = "messages",
+        wrap_tool_call: ToolCallWrapper | None = None,
+        awrap_tool_call: AsyncToolCallWrapper | None = None,
+        timeout: float | None = None,
+        max_concurrency: int | None = None,
+        mode: Mode = "parallel",
+        side_effects: SideEffectsPolicy = "declared",
+        executor: Executor | None = None,
+    ) -> None:
+        super().__init__(
+            tools,
+            name=name,
+            tags=tags,
+            handle_tool_errors=handle_tool_errors,
+            messages_key=messages_key,
+            wrap_tool_call=wrap_tool_call,
+            awrap_tool_call=awrap_tool_call,
+        )
+        if executor is None:
+            executor = Executor(
+                [],
+                timeout=timeout,
+                max_concurrency=max_concurrency,
+                mode=mode,
+                side_effects=side_effects,
+            )
+        elif not isinstance(executor, Executor):
+            raise UserError(f"executor must be a toolvolley Executor, not {type_name(executor)}.")
+        elif (timeout, max_concurrency, mode, side_effects) != (None, None, "parallel", "declared"):
+            raise UserError(
+                "Give timeout, max_concurrency, mode and side_effects to the Executor passed as "
+                "executor=, not to the ToolNode as well."
+            )
+        self.executor = executor
+        tools_by_name = self.tools_by_name
+        # invoke(): every call runs _run_one in a thread. ainvoke(): on the loop (_arun_one),
+        # except calls that would only block it: a sync-only tool, or a sync wrapper alone.
+        self._sync_tools = Toolbox(
+            [_tool(name, tool, _in_thread) for name, tool in tools_by_name.items()]
+            + [_tool(_UNREGISTERED, None, _in_thread)]
+        )
+        self._thread_in_async = {
+            name: self._runs_in_thread(tool) for name, tool in tools_by_name.items()
+        }
+        self._thread_in_async[_UNREGISTERED] = self._runs_in_thread(None)
+        self._async_tools = Toolbox(
+            [
+                _tool(name, tools_by_name.get(name), _in_thread if thread else _on_loop)
+                for name, thread in self._thread_in_async.items()
+            ]
+        )
+
+    def _runs_in_thread(self, tool: BaseTool | None) -> bool:
+        """Whether ``ainvoke`` runs this tool's calls in a thread: LangGraph would run them
+        synchronously anyway (no async wrapper, and a sync wrapper or a sync-only tool)."""
+        if self._awrap_tool_call is not None:
+            return False
+        return self._wrap_tool_call is not None or (tool is not None and _sync_only(tool))
+
+    # --- the seam: LangGraph's fan-out, replaced ------------------------------------------------
+
+    def _func(
+        self,
+        input: list[AnyMessage] | dict[str, Any] | BaseModel,
+        config: RunnableConfig,
+        runtime: Runtime,  # LangGraph injects the runtime by this name
+    ) -> Any:
+        tool_calls, input_type = self._parse_input(input)
+        runtimes = self._runtimes(input, config, runtime, tool_calls)
+        jobs = [
+            _Job(call, functools.partial(copy_context().run, self._run_one, call, input_type, rt))
+            for call, rt in zip(tool_calls, runtimes, strict=True)
+        ]
+        limit = _min_limit(self.executor.max_concurrency, config.get("max_concurrency"))
+        settings = _Settings(self.executor, self._sync_tools, limit)
+        outputs = _run_blocking(functools.partial(self._run_jobs, jobs, settings))
+        return self._combine_tool_outputs(outputs, input_type)
+
+    async def _afunc(
+        self,
+        input: list[AnyMessage] | dict[str, Any] | BaseModel,
+        config: RunnableConfig,
+        runtime: Runtime,
+    ) -> Any:
+        tool_calls, input_type = self._parse_input(input)
+        runtimes = self._runtimes(input, config, runtime, tool_calls)
+        jobs = []
+        for call, rt in zip(tool_calls, runtimes, strict=True):
+            body: Callable[[], Any]
+            if self._thread_in_async[self._tool_name(call)]:
+                body = functools.partial(copy_context().run, self._run_one, call, input_type, rt)
+            else:
+                body = functools.partial(self._arun_one, call, input_type, rt)
+            jobs.append(_Job(call, body))
+        settings = _Settings(self.executor, self._async_tools, self.executor.max_concurrency)
+        outputs = await self._run_jobs(jobs, settings)
+        return self._combine_tool_outputs(outputs, input_type)
+
+    def _runtimes(
+        self,
+        input: list[AnyMessage] | dict[str, Any] | BaseModel,
+        config: RunnableConfig,
+        runtime: Runtime,
+        tool_calls: list[LangChainToolCall],
+    ) -> list[ToolRuntime[Any, Any]]:
+        """One ``ToolRuntime`` per call, as LangGraph's ``_func`` / ``_afunc`` build them."""
+        tools = list(self.tools_by_name.values())
+        return [
+            ToolRuntime[Any, Any](
+                state=self._extract_state(input, cfg),
+                tool_call_id=call["id"],
+                config=cfg,
+                context=runtime.context,
+                store=runtime.store,
+                stream_writer=runtime.stream_writer,
+                tools=tools,
+                execution_info=runtime.execution_info,
+                server_info=runtime.server_info,
+            )
+            for call, cfg in zip(tool_calls, get_config_list(config, len(tool_calls)), strict=True)
+        ]
+
+    def _tool_name(self, call: LangChainToolCall) -> str:
+        name = call["name"]
+        return name if name in self.tools_by_name else _UNREGISTERED
+
+    async def _run_jobs(self, jobs: list[_Job], settings: _Settings) -> list[Output]:
+        """Run every call in one batch; then the outputs in order, or the first error."""
+        tracer = resolve_tracer(self.executor.tracing)
+        spans = (SpanHooks(tracer),) if tracer is not None else ()
+        batch = Batch(settings, hooks=(*self.executor.hooks, *spans))
+        seen: set[str] = set()
+        async with batch:
+            for index, job in enumerate(jobs):
+                call_id = job.call.get("id") or f"call_{index}"
+                if call_id in seen:  # LangGraph runs calls that share an id; so do we
+                    call_id = f"{call_id}#{index}"
+                seen.add(call_id)
+                batch.submit(ToolCall(call_id, self._tool_name(job.call), {"job": job}))
+        outputs: list[Output] = []
+        for job, result in zip(jobs, batch.results(), strict=True):
+            if result.status == "timeout":
+                outputs.append(self._timed_out(job.call, result))
+            elif job.error is not None:
+                raise job.error
+            elif not job.done:  # a BaseException that is no Exception: LangGraph raises it too
+                raise result.error or RuntimeError(f"call {result.call_id}: {result.content}")
+            else:
+                outputs.append(job.output)  # type: ignore[arg-type]  # None from a bad wrapper
+        return outputs
+
+    def _timed_out(self, call: LangChainToolCall, result: ToolResult) -> ToolMessage:
+        """The answer to a call stopped at its timeout, as ``handle_tool_errors`` says: the
+        default (which answers the model's mistakes and raises the tools' own errors) answers
+        it, as the model can go on without it; other settings treat it as any error."""
+        error = ToolTimeoutError(result.content, tool_name=call["name"], tool_call_id=call["id"])
+        flag = self._handle_tool_errors
+        if flag is _default_handle_tool_errors:
+            content = error.message
+        elif not flag or not isinstance(error, _handled_types(flag)):
+            raise error
+        else:
+            content = _handle_tool_error(error, flag=flag)
+        return ToolMessage(
+            content=content, name=call["name"], tool_call_id=call["id"], status="error"
+        )
+
+
+def _tool(name: str, tool: BaseTool | None, body: Callable[[Any], Awaitable[None] | None]) -> Tool:
+    """The toolvolley tool that runs the calls of ``name``, with the options its LangChain
+    tool gives in ``metadata["toolvolley"]``."""
+    made = Tool(
+        name=name,
+        description=tool.description if tool is not None else "",
+        func=body,
+        is_async=body is _on_loop,
+        arguments=_JOB_ARGUMENTS,
+    )
+    metadata = (tool.metadata or {}) if tool is not None else {}
+    options = metadata.get("toolvolley")
+    if options is None:
+        return made
+    if not isinstance(options, Mapping) or not set(options) <= _TOOL_OPTIONS:
+        raise UserError(
+            f"Tool {name!r}: metadata['toolvolley'] takes a dict with keys among "
+            f"{', '.join(sorted(_TOOL_OPTIONS))}; got {options!r}."
+        )
+    return made.with_options(**options)
+
+
+def _sync_only(tool: BaseTool) -> bool:
+    """Whether ``tool`` has no async body of its own (LangChain would run it in a thread)."""
+    if isinstance(tool, (StructuredTool, SimpleTool)):
+        return tool.coroutine is None
+    return type(tool)._arun is BaseTool._arun
+
+
+def _handled_types(flag: ErrorHandling) -> tuple[type[Exception], ...]:
+    """The exceptions ``handle_tool_errors`` answers, as LangGraph's node decides them."""
+    if isinstance(flag, type) and issubclass(flag, Exception):
+        return (flag,)
+    if isinstance(flag, tuple):
+        return flag
+    if callable(flag) and not isinstance(flag, type):
+        return _infer_handled_types(flag)
+    return (Exception,)
+
+
+def _min_limit(own: int | None, config: object) -> int | None:
+    if not isinstance(config, int) or isinstance(config, bool) or config < 1:
+        return own
+    return config if own is None else min(own, config)
+
+
+def _no_async_library() -> None:
+    sniffio = sys.modules.get("sniffio")
+    if sniffio is not None:
+        sniffio.current_async_library_cvar.set(None)
+
+
+def _run_blocking(func: Callable[[], Awaitable[list[Output]]]) -> list[Output]:
+    """Run ``func`` on an event loop of its own; in a new thread if this one has a loop running
+    (a graph invoked synchronously from async code)."""
+    if _running_event_loop() is None:
+        # A thread of a graph run from async code may carry sniffio's "asyncio" in its context
+        # with no loop running in it: anyio.run would refuse to start.
+        context = copy_context()
+        context.run(_no_async_library)
+        return context.run(anyio.run, func)
+    # Not in this context: it says asyncio is running (sniffio). Each call has its own copy.
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="toolvolley") as pool:
+        return pool.submit(anyio.run, func).result()
