@@ -231,13 +231,17 @@ async def test_hanging_sync_tool_times_out_and_siblings_answer() -> None:
         """Return i."""
         return i
 
-    wrapped = ToolvolleyToolset(tools, timeout=0.5)
-    agent = Agent(model([("echo", {"i": 1}), ("hang", {}), ("echo", {"i": 2})]), toolsets=[wrapped])
+    capability = Toolvolley(timeout=0.5)
+    agent = Agent(
+        model([("echo", {"i": 1}), ("hang", {}), ("echo", {"i": 2})]),
+        toolsets=[tools],
+        capabilities=[capability],
+    )
     try:
         with anyio.fail_after(10):
             result = await agent.run("go")
         assert entered.is_set()
-        assert wrapped.abandoned_threads == 1  # the hung body still runs, counted
+        assert capability.abandoned_threads == 1  # the hung body still runs, counted
     finally:
         unblock.set()
     parts = returns(result.all_messages())

@@ -122,6 +122,9 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
     * A tool that raises is a failed result the model reads (Pydantic AI's ``ToolFailed``);
       its siblings finish. ``ModelRetry`` and Pydantic AI's other signals pass as raised.
 
+    Calls take their places in the order they reach the toolset: the model's order, as
+    Pydantic AI starts them, unless a hook before the toolset makes one wait.
+
     Example::
 
         agent = Agent(model, toolsets=[ToolvolleyToolset(my_toolset, max_concurrency=3)])
@@ -210,6 +213,11 @@ class Toolvolley(AbstractCapability[Any]):
     def __post_init__(self) -> None:
         check_seconds("timeout", self.timeout)
         _turns(self.mode, self.max_concurrency, self.side_effects)  # fail now, not per run
+
+    @property
+    def abandoned_threads(self) -> int:
+        """Worker threads still running sync calls that timed out or were cancelled."""
+        return self.threads.abandoned
 
     @classmethod
     def get_serialization_name(cls) -> str | None:
