@@ -257,6 +257,37 @@ async def test_hanging_sync_tool_times_out_and_siblings_answer() -> None:
 
 
 @pytest.mark.anyio
+async def test_sync_bodies_run_in_toolvolley_threads_and_their_errors_are_results() -> None:
+    threads: list[str] = []
+    tools: FunctionToolset[Any] = FunctionToolset()
+
+    @tools.tool_plain
+    def where(i: int) -> int:
+        """Say which thread runs this."""
+        threads.append(threading.current_thread().name)
+        return i
+
+    @tools.tool_plain
+    def boom() -> str:
+        """Fail in a thread."""
+        raise KeyError("missing")
+
+    agent = Agent(
+        model([("where", {"i": 1}), ("boom", {}), ("where", {"i": 2})]),
+        toolsets=[ToolvolleyToolset(tools)],
+    )
+    with anyio.fail_after(10):
+        result = await agent.run("go")
+    assert threads == ["toolvolley worker"] * 2
+    assert [outcome for outcome, _ in answers(result.all_messages())] == [
+        "success",
+        "failed",
+        "success",
+    ]
+    assert "Tool 'boom' failed with KeyError: 'missing'" in result.output
+
+
+@pytest.mark.anyio
 async def test_raising_tool_is_a_failed_result_and_siblings_finish() -> None:
     raised = anyio.Event()
     tools: FunctionToolset[Any] = FunctionToolset()
