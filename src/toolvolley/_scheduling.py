@@ -16,15 +16,14 @@ that wait for the results of others, say) can take its place without touching th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 
 if TYPE_CHECKING:
     from ._runtime import Runtime
-    from ._tools import Tool
 
-__all__ = ["Mode", "Scheduler", "SideEffectsPolicy", "Turn", "TurnLike"]
+__all__ = ["Mode", "Schedulable", "Scheduler", "SideEffectsPolicy", "Turn", "TurnLike"]
 
 Mode = Literal["parallel", "serial"]
 """``parallel``: every call starts at once. ``serial``: one call at a time, in order."""
@@ -38,6 +37,26 @@ SideEffectsPolicy = Literal["declared", "strict"]
 * ``"strict"``: only ``read_only=True`` tools start at once; every other call, destructive or
   undeclared, is a barrier. For tools that share state and did not all say what they change.
 """
+
+
+class Schedulable(Protocol):
+    """What the scheduler reads of a call's tool: a :class:`Tool`, or a framework's tool
+    described by the same flags."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sequential(self) -> bool: ...
+
+    @property
+    def read_only(self) -> bool: ...
+
+    @property
+    def destructive(self) -> bool: ...
+
+    @property
+    def max_concurrency(self) -> int | None: ...
 
 
 class _Phase:
@@ -161,7 +180,7 @@ class Scheduler:
         self._gate: Any = None  # the last barrier's done event (the runtime's event type)
         self._phase = _Phase()
 
-    def admit(self, tool: Tool) -> TurnLike:
+    def admit(self, tool: Schedulable) -> TurnLike:
         """The turn of the next call, in submission order."""
         gate, phase = self._gate, self._phase
         limiters = self._limiters(tool)
@@ -179,7 +198,7 @@ class Scheduler:
             return phase
         return Turn(self._runtime, gate, None, phase, limiters)
 
-    def _limiters(self, tool: Tool) -> tuple[anyio.CapacityLimiter, ...]:
+    def _limiters(self, tool: Schedulable) -> tuple[anyio.CapacityLimiter, ...]:
         if tool.max_concurrency is None and self._batch_limiter is None:
             return ()
         limiters: tuple[anyio.CapacityLimiter, ...] = ()
