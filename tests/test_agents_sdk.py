@@ -5,7 +5,10 @@ function calls in one response."""
 from __future__ import annotations
 
 import gc
+import importlib
 import json
+import re
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -129,6 +132,31 @@ async def test_eight_calls_of_one_response_never_more_than_three_at_once() -> No
     assert outputs(model) == {f"c{n}": f"item {n}" for n in range(8)}
     assert open_responses(tools) == 0
     assert responses_alive() == 0
+
+
+@pytest.mark.anyio
+async def test_two_runs_at_once_each_have_their_own_batch() -> None:
+    # Two calls per run, at most two at once per response: four at once only if each run's
+    # response has a batch of its own.
+    running = [0]
+    all_four = anyio.Event()
+
+    @tool
+    async def work(n: int) -> str:
+        """Work on item n."""
+        running[0] += 1
+        if running[0] == 4:
+            all_four.set()
+        await all_four.wait()
+        return f"item {n}"
+
+    tools = function_tools([work], max_concurrency=2)
+    models = [scripted(("work", {"n": 0}), ("work", {"n": 1})) for _ in range(2)]
+    async with anyio.create_task_group() as tg:
+        for model in models:
+            tg.start_soon(run, model, tools)
+    assert [outputs(model) for model in models] == [{"c0": "item 0", "c1": "item 1"}] * 2
+    assert open_responses(tools) == 0
 
 
 @pytest.mark.anyio
@@ -290,3 +318,10 @@ def test_options_go_to_the_executor_when_one_is_given() -> None:
 
     with pytest.raises(UserError, match="give mode, timeout"):
         function_tools(Executor([now]), timeout=3)
+
+
+def test_without_the_sdk_the_import_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "agents", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "toolvolley.agents", raising=False)
+    with pytest.raises(ImportError, match=re.escape("pip install 'toolvolley[agents]'")):
+        importlib.import_module("toolvolley.agents")
