@@ -46,12 +46,12 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
 NO_TRACING = RunConfig(tracing_disabled=True)  # nothing leaves the machine
 
 
-def scripted(*calls: tuple[str, dict[str, Any]]) -> ScriptedModel:
+def scripted(*calls: tuple[str, dict[str, Any]], ids: str = "c") -> ScriptedModel:
     """One response with ``calls`` (ids c0, c1 ...), then a final answer."""
     return ScriptedModel(
         [
             [
-                function_call(name, arguments, call_id=f"c{i}")
+                function_call(name, arguments, call_id=f"{ids}{i}")
                 for i, (name, arguments) in enumerate(calls)
             ],
             [assistant_message("done")],
@@ -151,11 +151,14 @@ async def test_two_runs_at_once_each_have_their_own_batch() -> None:
         return f"item {n}"
 
     tools = function_tools([work], max_concurrency=2)
-    models = [scripted(("work", {"n": 0}), ("work", {"n": 1})) for _ in range(2)]
+    models = [scripted(("work", {"n": 0}), ("work", {"n": 1}), ids=ids) for ids in "ab"]
     async with anyio.create_task_group() as tg:
         for model in models:
             tg.start_soon(run, model, tools)
-    assert [outputs(model) for model in models] == [{"c0": "item 0", "c1": "item 1"}] * 2
+    assert [outputs(model) for model in models] == [
+        {"a0": "item 0", "a1": "item 1"},
+        {"b0": "item 0", "b1": "item 1"},
+    ]
     assert open_responses(tools) == 0
 
 
