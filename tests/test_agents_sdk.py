@@ -163,6 +163,30 @@ async def test_two_runs_at_once_each_have_their_own_batch() -> None:
 
 
 @pytest.mark.anyio
+async def test_an_agent_used_as_a_tool_has_its_own_batch() -> None:
+    # Serial mode: were the child agent's call in its parent's batch, it would wait for the
+    # parent's call, which waits for it.
+    child_started = anyio.Event()
+
+    @tool
+    async def work(who: str) -> str:
+        """Work for who."""
+        if who == "child":
+            child_started.set()
+        else:
+            await child_started.wait()
+        return f"worked for {who}"
+
+    tools = function_tools([work], mode="serial")
+    child = Agent(name="child", model=scripted(("work", {"who": "child"}), ids="k"), tools=tools)
+    helper = child.as_tool("ask_child", "Ask the child agent.", run_config=NO_TRACING)
+    parent = scripted(("work", {"who": "parent"}), ("ask_child", {"input": "help"}))
+    await run(parent, [*tools, helper])
+    assert outputs(parent) == {"c0": "worked for parent", "c1": "done"}
+    assert open_responses(tools) == 0
+
+
+@pytest.mark.anyio
 async def test_a_hanging_sync_tool_times_out_and_its_siblings_answer() -> None:
     release = threading.Event()
 

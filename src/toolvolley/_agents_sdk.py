@@ -5,16 +5,17 @@ The SDK runs each function call of a model response in its own asyncio task and 
 toolvolley batch, so the executor's limit, timeouts and barriers hold across those tasks.
 
 * **Which calls are one response.** Every ``ToolContext`` of a run carries the run's own ``Usage``
-  object (the SDK hands it over by reference from the run's ``RunContextWrapper``, never a copy),
-  and the SDK answers every function call of a response before it asks the model again. So in
-  one run the calls in flight at any moment are calls of one response, and a response is "the
-  calls of this run since it last had none in flight". Two runs never share a batch. An agent
-  used as a tool shares its parent run's usage, so its calls join the parent's batch while that
-  has calls in flight.
+  object (the SDK hands it over by reference from the run's ``RunContextWrapper``, never a copy)
+  and the agent whose response the call is from; and the SDK answers every function call of a
+  response before it asks the model again. So the calls of one run and one agent in flight at
+  any moment are calls of one response: a response is "the calls of this run and agent since
+  they last had none in flight". Two runs never share a batch, nor does an agent used as a tool
+  with the agent that called it (its run shares the parent's usage, not its agent).
 * **Who holds the batch.** The first call of a response opens the batch in its own task (structured
   concurrency: no task outlives the calls) and stays in it until no call is in flight; every
   later call is submitted to it and waits for its own result, told by the batch's
-  ``call_finished`` hook, so it answers the SDK the moment it has it.
+  ``call_finished`` hook, so it answers the SDK the moment it has it. (The first call's own
+  answer reaches the SDK with the last one's; the SDK waits for all of them anyway.)
 * **When it ends.** When the last call in flight has its result, the response leaves the registry
   at once (all of this runs on the event loop's thread, between two awaits), so a call that
   arrives later opens a new batch, and nothing of a response outlives its calls. Were a call
@@ -122,6 +123,14 @@ def _strict_compatible(schema: dict[str, Any]) -> bool:
         return False
 
 
+_Run = tuple[object, object]  # a run's usage object and the agent answering in it
+
+
+def _key(run: _Run) -> tuple[int, int]:
+    usage, agent = run
+    return id(usage), id(agent)
+
+
 class _Invoke:
     """One tool's ``on_invoke_tool``."""
 
@@ -143,25 +152,25 @@ class _Invoke:
 class _Responses:
     """The responses with calls in flight, one per run, for the tools of one ``function_tools``."""
 
-    __slots__ = ("_by_run", "_executor", "_failure")
+    __slots__ = ("_executor", "_failure", "_open")
 
     def __init__(self, executor: Executor, failure: _FailureErrorFunction | None) -> None:
         self._executor = executor
         self._failure = failure
-        self._by_run: dict[int, _Response] = {}
+        self._open: dict[tuple[int, int], _Response] = {}
 
     def __len__(self) -> int:
-        return len(self._by_run)
+        return len(self._open)
 
     async def invoke(self, ctx: ToolContext[Any], call: ToolCall) -> Any:
-        run = ctx.usage
-        response = self._by_run.get(id(run))
+        run = (ctx.usage, ctx.agent)
+        response = self._open.get(_key(run))
         if response is not None and response.has_room_for(call):
             result = await response.join(call)
         else:
             # A repeated call id cannot share a batch with the first: it gets one of its own,
             # outside the registry.
-            registry = self._by_run if response is None else None
+            registry = self._open if response is None else None
             result = await _Response(run, registry).own(self._executor, call)
         return await self._output(ctx, result)
 
@@ -185,8 +194,8 @@ class _Responses:
 class _Response(ExecutionHooks):
     """The calls of one model response in flight, in one batch held by the first of them."""
 
-    def __init__(self, run: object, registry: dict[int, _Response] | None) -> None:
-        self._run = run  # the key's object, alive while it is a key
+    def __init__(self, run: _Run, registry: dict[tuple[int, int], _Response] | None) -> None:
+        self._run = run  # the key's objects, alive while they are a key
         self._registry = registry
         self._batch: Batch | None = None
         self._queued: list[ToolCall] = []  # joined before the owner's batch was open
@@ -195,7 +204,7 @@ class _Response(ExecutionHooks):
         self._in_flight = 0
         self._idle = anyio.Event()
         if registry is not None:
-            registry[id(run)] = self
+            registry[_key(run)] = self
 
     def has_room_for(self, call: ToolCall) -> bool:
         return call.id not in self._waiting and call.id not in self._results
@@ -262,6 +271,6 @@ class _Response(ExecutionHooks):
 
     def _retire(self) -> None:
         registry = self._registry
-        if registry is not None and registry.get(id(self._run)) is self:
-            del registry[id(self._run)]
+        if registry is not None and registry.get(_key(self._run)) is self:
+            del registry[_key(self._run)]
         self._registry = None
