@@ -187,6 +187,29 @@ async def test_an_agent_used_as_a_tool_has_its_own_batch() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_streamed_run_gets_each_calls_output() -> None:
+    @tool
+    async def echo(text: str) -> str:
+        """Say it back."""
+        return text
+
+    tools = function_tools([echo], max_concurrency=2)
+    model = scripted(*[("echo", {"text": word}) for word in ("a", "b", "c")])
+    agent = Agent(name="assistant", model=model, tools=tools)
+    streamed = Runner.run_streamed(agent, "go", run_config=NO_TRACING)
+    with anyio.fail_after(30):
+        names = [
+            event.name
+            async for event in streamed.stream_events()
+            if event.type == "run_item_stream_event"
+        ]
+    assert names.count("tool_output") == 3
+    assert streamed.final_output == "done"
+    assert outputs(model) == {"c0": "a", "c1": "b", "c2": "c"}
+    assert open_responses(tools) == 0
+
+
+@pytest.mark.anyio
 async def test_a_hanging_sync_tool_times_out_and_its_siblings_answer() -> None:
     release = threading.Event()
 

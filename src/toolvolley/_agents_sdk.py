@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import anyio
-from agents import FunctionTool, RunContextWrapper, default_tool_error_function
+from agents import FunctionTool, default_tool_error_function
 from agents import Tool as AgentsTool
 from agents.exceptions import UserError as AgentsUserError
 from agents.strict_schema import ensure_strict_json_schema
+from agents.tool import ToolErrorFunction
 from agents.tool_context import ToolContext
 
 from ._batch import Batch
@@ -49,9 +50,6 @@ from ._tools import Tool
 
 __all__ = ["function_tools"]
 
-_FailureErrorFunction = Callable[[RunContextWrapper[Any], Exception], "str | Awaitable[str]"]
-"""What the model reads when a tool raises: the SDK's ``failure_error_function``."""
-
 
 def function_tools(
     tools: Executor | Toolbox | Iterable[Tool],
@@ -60,7 +58,7 @@ def function_tools(
     timeout: float | None = None,
     max_concurrency: int | None = None,
     side_effects: SideEffectsPolicy = "declared",
-    failure_error_function: _FailureErrorFunction | None = default_tool_error_function,
+    failure_error_function: ToolErrorFunction | None = default_tool_error_function,
 ) -> list[AgentsTool]:
     """The tools as Agents SDK ``FunctionTool``\\ s whose calls run in one toolvolley batch per
     model response::
@@ -154,7 +152,7 @@ class _Responses:
 
     __slots__ = ("_executor", "_failure", "_open")
 
-    def __init__(self, executor: Executor, failure: _FailureErrorFunction | None) -> None:
+    def __init__(self, executor: Executor, failure: ToolErrorFunction | None) -> None:
         self._executor = executor
         self._failure = failure
         self._open: dict[tuple[int, int], _Response] = {}
