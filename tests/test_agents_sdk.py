@@ -110,6 +110,7 @@ async def test_eight_calls_of_one_response_never_more_than_three_at_once() -> No
     tools = function_tools([work], max_concurrency=3)
     model = scripted(*[("work", {"n": n}) for n in range(8)])
     seen: list[int] = []
+    responses: list[int] = []  # while calls run: the one response they all belong to
     finished = anyio.Event()
 
     async def agent_run() -> None:
@@ -123,11 +124,14 @@ async def test_eight_calls_of_one_response_never_more_than_three_at_once() -> No
             # waiting): look, then let the running ones finish.
             await anyio.wait_all_tasks_blocked()
             seen.append(state["running"])
+            if state["running"]:
+                responses.append(open_responses(tools))
             gate[0], released = anyio.Event(), gate[0]
             released.set()
             await checkpoint()
 
     assert max(seen) == 3
+    assert set(responses) == {1}
     assert state["done"] == 8
     assert outputs(model) == {f"c{n}": f"item {n}" for n in range(8)}
     assert open_responses(tools) == 0
