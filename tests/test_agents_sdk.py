@@ -214,6 +214,42 @@ async def test_a_streamed_run_gets_each_calls_output() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_cancelled_run_leaves_no_response_behind() -> None:
+    running: list[int] = []
+    cancelled: list[int] = []
+    all_in = anyio.Event()
+
+    @tool
+    async def wait(n: int) -> str:
+        """Waits until cancelled."""
+        running.append(n)
+        if len(running) == 3:
+            all_in.set()
+        try:
+            await anyio.Event().wait()
+        except anyio.get_cancelled_exc_class():
+            cancelled.append(n)
+            raise
+        return "never"
+
+    tools = function_tools([wait])
+    model = scripted(*[("wait", {"n": n}) for n in range(3)])
+    agent = Agent(name="assistant", model=model, tools=tools)
+
+    async def agent_run() -> None:
+        await Runner.run(agent, "go", run_config=NO_TRACING)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(agent_run)
+        with anyio.fail_after(30):
+            await all_in.wait()
+        assert open_responses(tools) == 1
+        tg.cancel_scope.cancel()
+    assert sorted(cancelled) == [0, 1, 2]
+    assert open_responses(tools) == 0
+
+
+@pytest.mark.anyio
 async def test_a_hanging_sync_tool_times_out_and_its_siblings_answer() -> None:
     release = threading.Event()
 
