@@ -50,10 +50,10 @@ def to_content(value: Any) -> str:
     ``tolist()``, ``__index__`` or ``__float__``; a number with its own text (an mpmath value, a
     float16, float32 or long double, alone or in an array) is written as that text, the shortest
     exact for its type and precision: ``1.3`` for mpmath's ``1.3`` at 2 digits, ``0.1`` for a
-    float32 0.1, never the widened double (``1.302734375``, ``0.10000000149011612``). Bytes are UTF-8 text, or base64 when they are
-    not text. NaN and infinities become ``null``, so the content always parses as JSON.
-    Anything else (an arbitrary object, a reference cycle) raises :class:`UnserializableResult`
-    naming where it sits, e.g. ``result["items"][2]``.
+    float32 0.1, never the widened double (``1.302734375``, ``0.10000000149011612``). Bytes are
+    UTF-8 text, or base64 when they are not text. NaN and infinities become ``null``, so the
+    content always parses as JSON. Anything else (an arbitrary object, a reference cycle) raises
+    :class:`UnserializableResult` naming where it sits, e.g. ``result["items"][2]``.
     """
     if isinstance(value, str):
         return value
