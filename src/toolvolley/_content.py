@@ -58,8 +58,12 @@ def to_content(value: Any) -> str:
     if isinstance(value, str):
         return value
     try:
-        return _write(value, _json_form)
-    except _LongText:  # the rare case: a number with more digits than a double carries
+        return pydantic_core.to_json(value, inf_nan_mode="null", fallback=_json_form).decode()
+    except _FAILURES:
+        pass  # the rare case: walk the value to convert what pydantic refused, or to say where
+    try:
+        return _write_plain(value, _json_form)
+    except _LongText:  # rarer still: a number with more digits than a double carries
         return _ExactNumbers().write(value)
 
 
@@ -67,7 +71,11 @@ def _write(value: Any, fallback: Fallback) -> str:
     try:
         return pydantic_core.to_json(value, inf_nan_mode="null", fallback=fallback).decode()
     except _FAILURES:
-        pass  # the rare case: walk the value to convert what pydantic refused, or to say where
+        pass
+    return _write_plain(value, fallback)
+
+
+def _write_plain(value: Any, fallback: Fallback) -> str:
     plain = _plain(value, "result", set(), fallback)
     try:
         return pydantic_core.to_json(plain, inf_nan_mode="null", fallback=fallback).decode()
