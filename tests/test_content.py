@@ -233,6 +233,17 @@ def test_a_number_goes_as_the_shortest_text_of_its_own_type(value: Any, content:
     strict_json(content)
 
 
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_a_float32_array_of_any_shape_or_subclass_keeps_its_shape() -> None:
+    cube = np.arange(1, 9, dtype=np.float32).reshape(2, 2, 2) / np.float32(10)
+    assert to_content(cube) == "[[[0.1,0.2],[0.3,0.4]],[[0.5,0.6],[0.7,0.8]]]"
+    assert to_content(np.zeros((2, 0), dtype=np.float32)) == "[[],[]]"
+    matrix = np.matrix([[0.1, 0.2], [0.3, 0.4]], dtype=np.float32)  # its rows are matrices
+    assert to_content(matrix) == "[[0.1,0.2],[0.3,0.4]]"
+    masked = np.ma.masked_array([0.1, 0.2], mask=[False, True], dtype=np.float32)
+    assert to_content(masked) == "[0.1,null]"  # as tolist() writes a masked element
+
+
 def test_an_mpmath_value_goes_as_its_own_text_at_its_precision() -> None:
     with mpmath.workdps(2):  # BFCL's logarithm(value=20, base=10, precision=2)
         value = mpmath.log(20) / mpmath.log(10)

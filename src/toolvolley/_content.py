@@ -110,7 +110,15 @@ def _numpy_form(value: Any) -> Any:
     if getattr(dtype, "kind", None) != "f" or getattr(dtype, "itemsize", 8) == 8:
         return value.tolist()
     if getattr(value, "ndim", 0):
-        return list(value)  # each element (a scalar, or a row) comes back here
+        shape = tuple(value.shape)
+        if 0 in shape:
+            return value.tolist()
+        # Each element (a scalar) comes back here; ``flat`` gives scalars whatever the array's
+        # subclass (the rows of an ``np.matrix`` are matrices again).
+        nested: list[Any] = list(value.flat)
+        for size in reversed(shape[1:]):
+            nested = [nested[i : i + size] for i in range(0, len(nested), size)]
+        return nested
     return _own_number(value, float(value))
 
 
