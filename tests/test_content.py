@@ -1,7 +1,8 @@
 """What a tool's return value becomes in the text sent back to the model (issue 15, holes 9, 10a).
 
-numpy and mpmath are not dependencies: the doubles below have the same duck-typed surface
-(``tolist``, ``__index__``, ``__float__``) as their scalars and arrays.
+numpy and mpmath are not dependencies of the library: the doubles below have the same duck-typed
+surface (``tolist``, ``__index__``, ``__float__``) as their scalars and arrays, and the tests of
+numbers with their own text (issue 26) use the real ones, installed in the dev environment.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime
 import decimal
 import enum
 import fractions
+import importlib
 import json
 import math
 import pathlib
@@ -25,7 +27,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from toolvolley import Executor, Tool, ToolCall
 from toolvolley._content import UnserializableResult, to_content
+
+np: Any = pytest.importorskip("numpy")
+mpmath: Any = pytest.importorskip("mpmath")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -35,6 +41,11 @@ def _refuse_constant(name: str) -> Any:
 def strict_json(content: str) -> Any:
     """``json.loads`` without the NaN/Infinity extension Python accepts by default."""
     return json.loads(content, parse_constant=_refuse_constant)
+
+
+def strict_json_exact(content: str) -> Any:
+    """:func:`strict_json` with every number with a fraction or exponent read exactly."""
+    return json.loads(content, parse_constant=_refuse_constant, parse_float=decimal.Decimal)
 
 
 class MpfLike:
@@ -173,6 +184,145 @@ def test_exact_numbers_keep_their_exact_text() -> None:
     # As pydantic writes them: a float would round the value the tool computed.
     value = {"price": decimal.Decimal("19.990"), "third": fractions.Fraction(1, 3)}
     assert strict_json(to_content(value)) == {"price": "19.990", "third": "1/3"}
+
+
+# --- issue 26: a number with its own text is read as that text ---------------------------------
+
+
+class TextNumber:
+    """A number-like with its own text, as ``mpmath.mpf`` has: ``str`` gives it."""
+
+    def __init__(self, value: float, text: str) -> None:
+        self.value = value
+        self.text = text
+
+    def __float__(self) -> float:
+        return self.value
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@pytest.mark.parametrize(
+    ("value", "content"),
+    [
+        (np.float32(0.1), "0.1"),
+        (np.float16(0.1), "0.1"),
+        (np.float64(0.1), "0.1"),
+        (np.longdouble("0.1"), "0.1"),
+        (np.float32(-2.5e-7), "-2.5e-7"),
+        (np.float32(3.4e38), "3.4e+38"),
+        (np.int8(-5), "-5"),
+        (np.uint64(2**64 - 1), "18446744073709551615"),
+        (np.bool_(True), "true"),
+        ({"x": np.float32(0.1), "y": [np.float16(1.1)]}, '{"x":0.1,"y":[1.1]}'),
+        (np.array([0.1, 0.2, 1.0], dtype=np.float32), "[0.1,0.2,1.0]"),
+        (np.array([[0.1], [0.3]], dtype=np.float16), "[[0.1],[0.3]]"),
+        (np.array(0.1, dtype=np.float32), "0.1"),
+        (np.array([0.1, np.nan, np.inf], dtype=np.float32), "[0.1,null,null]"),
+        (np.float32(np.nan), "null"),
+        ({np.float32(0.1): "a"}, '{"0.1":"a"}'),
+        (TextNumber(1.302734375, "1.3"), "1.3"),
+        (TextNumber(0.5, "not a number"), "0.5"),  # no JSON number text: its float
+        (decimal.Decimal("19.990"), '"19.990"'),  # as before: pydantic's exact text
+    ],
+    ids=lambda v: f"{type(v).__module__}.{type(v).__name__}" if not isinstance(v, str) else v,
+)
+def test_a_number_goes_as_the_shortest_text_of_its_own_type(value: Any, content: str) -> None:
+    assert to_content(value) == content
+    strict_json(content)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_a_float32_array_of_any_shape_or_subclass_keeps_its_shape() -> None:
+    cube = np.arange(1, 9, dtype=np.float32).reshape(2, 2, 2) / np.float32(10)
+    assert to_content(cube) == "[[[0.1,0.2],[0.3,0.4]],[[0.5,0.6],[0.7,0.8]]]"
+    assert to_content(np.zeros((2, 0), dtype=np.float32)) == "[[],[]]"
+    matrix = np.matrix([[0.1, 0.2], [0.3, 0.4]], dtype=np.float32)  # its rows are matrices
+    assert to_content(matrix) == "[[0.1,0.2],[0.3,0.4]]"
+    masked = np.ma.masked_array([0.1, 0.2], mask=[False, True], dtype=np.float32)
+    assert to_content(masked) == "[0.1,null]"  # as tolist() writes a masked element
+
+
+def test_an_mpmath_value_goes_as_its_own_text_at_its_precision() -> None:
+    with mpmath.workdps(2):  # BFCL's logarithm(value=20, base=10, precision=2)
+        value = mpmath.log(20) / mpmath.log(10)
+        assert float(value) == 1.302734375
+        assert to_content({"result": value}) == '{"result":1.3}'
+    with mpmath.workdps(30):  # more digits than a double has: the text as it is
+        third = mpmath.mpf(1) / 3
+        assert to_content({"third": third, "list": [third]}) == (
+            '{"third":0.333333333333333333333333333333,"list":[0.333333333333333333333333333333]}'
+        )
+        assert to_content({third: 1}) == '{"0.333333333333333333333333333333":1}'
+        assert to_content(mpmath.mpf("inf")) == "null"
+
+
+def test_a_long_double_keeps_the_digits_a_double_would_lose() -> None:
+    third = np.longdouble(1) / np.longdouble(3)
+    assert to_content([third]) == f"[{third!s}]"
+    assert decimal.Decimal(str(third)) == strict_json_exact(to_content(third))
+
+
+def test_a_number_with_long_text_in_a_value_pydantic_refuses() -> None:
+    # the slow path (a value pydantic cannot write, here bytes that are not text) keeps it too
+    with mpmath.workdps(20):
+        third = mpmath.mpf(1) / 3
+        content = to_content({"blob": b"\xff", "third": third, "r": Reading("x", third)})
+    assert content == (
+        '{"blob":"/w==","third":0.33333333333333333333,'
+        '"r":{"where":"x","value":0.33333333333333333333}}'
+    )
+
+
+def test_a_string_that_looks_like_a_placeholder_stays_a_string() -> None:
+    with mpmath.workdps(20):
+        third = mpmath.mpf(1) / 3
+        content = to_content(["0", third, "1", {"0": third}])
+    assert strict_json_exact(content) == [
+        "0",
+        decimal.Decimal("0.33333333333333333333"),
+        "1",
+        {"0": decimal.Decimal("0.33333333333333333333")},
+    ]
+
+
+@given(st.floats(width=32, allow_nan=False, allow_infinity=False))
+def test_a_float32_is_its_own_shortest_text(value: float) -> None:
+    number = np.float32(value)
+    read = strict_json(to_content(number))
+    assert np.float32(read) == number
+    assert read == float(str(number))  # numpy's shortest text for a float32
+
+
+@given(st.floats(width=16, allow_nan=False, allow_infinity=False))
+def test_a_float16_array_is_each_elements_own_shortest_text(value: float) -> None:
+    numbers = np.array([value, -value], dtype=np.float16)
+    assert strict_json(to_content(numbers)) == [float(str(n)) for n in numbers]
+
+
+def test_bfcl_logarithm_reaches_the_model_as_its_own_text() -> None:
+    pytest.importorskip("bfcl_eval", reason="pip install --no-deps bfcl-eval (make test does)")
+    config = importlib.import_module("bfcl_eval.constants.executable_backend_config")
+    math_api = importlib.import_module(config.CLASS_FILE_PATH_MAPPING["MathAPI"]).MathAPI()
+    schema = {
+        "type": "object",
+        "properties": {
+            "value": {"type": "number"},
+            "base": {"type": "number"},
+            "precision": {"type": "integer"},
+        },
+        "required": ["value", "base", "precision"],
+    }
+    tool = Tool.from_schema("logarithm", "", schema, math_api.logarithm)
+    arguments = {"value": 20, "base": 10, "precision": 2}
+    dps = mpmath.mp.dps
+    try:
+        (result,) = Executor([tool]).run_sync([ToolCall("c1", "logarithm", arguments)])
+    finally:
+        mpmath.mp.dps = dps  # the backend sets mpmath's global precision
+    assert result.status == "ok"
+    assert result.content == '{"result":1.3}'
 
 
 def test_bytes_that_are_not_text_are_base64() -> None:

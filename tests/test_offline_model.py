@@ -262,6 +262,53 @@ def test_each_items_parts_go_to_the_parameters_they_fit() -> None:
     ]
 
 
+DALLAS_ORLANDO = "What is the weather in Dallas, Texas and Orlando, Florida in Fahrenheit?"
+
+
+@pytest.mark.parametrize(
+    "required", [[], ["city"], ["city", "state"], ["city", "state", "unit"]], ids=str
+)
+def test_an_enum_on_one_parameter_beside_free_ones_keeps_each_items_parts_together(
+    required: list[str],
+) -> None:
+    # issue 26: with an enum on `city`, each value it lists used to be a call of its own
+    tool = ToolSpec(
+        "get_current_weather",
+        {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "enum": ["Austin", "Dallas", "Orlando"]},
+                "state": {"type": "string", "description": "The state the city is in"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": required,
+        },
+    )
+    assert [c.arguments for c in plan(Conversation([tool], DALLAS_ORLANDO)).calls] == [
+        {"city": "Dallas", "state": "Texas", "unit": "fahrenheit"},
+        {"city": "Orlando", "state": "Florida", "unit": "fahrenheit"},
+    ]
+
+
+def test_an_enum_on_the_item_takes_its_listed_spelling_and_skips_what_it_does_not_list() -> None:
+    tool = ToolSpec(
+        "get_current_weather",
+        {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "enum": ["DALLAS", "ORLANDO"]},
+                "state": {"type": "string", "enum": ["TX", "FL"]},
+            },
+            "required": ["city"],
+        },
+    )
+    text = "Weather in Dallas, Texas, Orlando, FL and Springfield, Illinois?"
+    assert [c.arguments for c in plan(Conversation([tool], text)).calls] == [
+        {"city": "DALLAS", "state": "TX"},
+        {"city": "ORLANDO", "state": "FL"},
+    ]
+
+
 def test_the_follow_up_answers_whatever_the_transcript_wrote() -> None:
     conversation = Conversation(
         [CITY_ONLY],

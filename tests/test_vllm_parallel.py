@@ -248,3 +248,23 @@ async def test_parallel_tool_calls_with_results(client: Any) -> None:
     assert finish_reason_count == 1
     assert len(chunks)
     assert "".join(chunks) == choice.message.content
+
+
+async def test_parallel_tool_calls_with_an_enum_on_city(client: Any) -> None:
+    # issue 26: an enum on `city` beside the free `state` used to give one call per value named
+    properties = WEATHER_TOOL["function"]["parameters"]["properties"]
+    city = {**properties["city"], "enum": ["Austin", "Dallas", "Orlando"]}
+    function = {
+        **WEATHER_TOOL["function"],
+        "parameters": {"type": "object", "properties": {**properties, "city": city}},
+    }
+    chat_completion = await client.chat.completions.create(
+        messages=MESSAGES_ASKING_FOR_PARALLEL_TOOLS,
+        model="offline",
+        tools=[{"type": "function", "function": function}, SEARCH_TOOL],
+    )
+    calls = chat_completion.choices[0].message.tool_calls
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
+        ("get_current_weather", {"city": "Dallas", "state": "TX", "unit": "fahrenheit"}),
+        ("get_current_weather", {"city": "Orlando", "state": "FL", "unit": "fahrenheit"}),
+    ]

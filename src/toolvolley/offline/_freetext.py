@@ -5,7 +5,9 @@ Still a planner, not a language model. It picks the tool whose name the text men
 Paris", "for Dallas, Texas and Orlando, Florida"), and gives each item's parts to the parameters
 they fit by name and description: the place to ``city``/``location``/``query``..., a US state to
 ``state`` (its two-letter code when the description asks for it), a country to ``country``, and
-an ``enum`` value the text mentions ("in Fahrenheit") to its parameter.
+an ``enum`` value the text mentions ("in Fahrenheit") to its parameter. An ``enum`` that lists
+the items themselves (``city: ["Dallas", "Orlando"]``, ``state: ["TX", "FL"]``) gives each item
+its own value, in the spelling listed.
 """
 
 from __future__ import annotations
@@ -107,8 +109,9 @@ def plan_from_text(
         return []
     name, parameters = tool
     calls: list[tuple[str, dict[str, Any]]] = []
-    for item in items_in(text):
-        arguments = fill_for_item(parameters, item, text)
+    items = items_in(text)
+    for item in items:
+        arguments = fill_for_item(parameters, item, text, items)
         if arguments is not None and (name, arguments) not in calls:
             calls.append((name, arguments))
     return calls
@@ -158,8 +161,11 @@ def _role(param: str, schema: Mapping[str, Any]) -> str | None:
     return None
 
 
-def fill_for_item(parameters: Mapping[str, Any], item: Item, text: str) -> dict[str, Any] | None:
-    """Arguments for ``item``, or None when a required parameter has nothing that fits."""
+def fill_for_item(
+    parameters: Mapping[str, Any], item: Item, text: str, items: Sequence[Item] = ()
+) -> dict[str, Any] | None:
+    """Arguments for ``item`` (one of ``items``, the whole list), or None when a required
+    parameter has nothing that fits or an ``enum`` of the things listed does not list it."""
     properties = _properties(parameters)
     has_region = any(_role(p, s) == "region" for p, s in properties)
     arguments: dict[str, Any] = {}
@@ -168,7 +174,15 @@ def fill_for_item(parameters: Mapping[str, Any], item: Item, text: str) -> dict[
         role = _role(param, schema)
         description = str(schema.get("description", "")).lower()
         if role == "enum":
-            value = _mentioned(schema.get("enum") or [], text)
+            values = schema.get("enum") or []
+            part = _part_listed(values, items or [item])
+            if part is None:  # a choice the text makes for every item ("in Fahrenheit")
+                value = _mentioned(values, text)
+            else:  # the values of one part of the items: this item's own, in its listed spelling
+                value = _listed(values, _parts(item)[part])
+                if value is None and part == "name":
+                    return None  # a thing this tool does not take
+                subject_taken = subject_taken or (value is not None and part == "name")
             if value is not None:
                 arguments[param] = value
         elif role == "region" and item.region:
@@ -207,6 +221,27 @@ def fill_for_item(parameters: Mapping[str, Any], item: Item, text: str) -> dict[
         else:
             return None
     return arguments
+
+
+def _parts(item: Item) -> dict[str, list[str]]:
+    """Each part of ``item`` in the spellings an ``enum`` may list it: a state by name or code."""
+    region = [item.region, _STATES.get(item.region.lower(), item.region)] if item.region else []
+    return {"name": [item.name], "region": region, "country": [item.country or ""]}
+
+
+def _listed(values: Sequence[Any], spellings: Sequence[str]) -> Any:
+    """The value in ``values`` that is one of ``spellings`` (case aside), or None."""
+    wanted = {s.lower() for s in spellings if s}
+    return next((v for v in values if isinstance(v, str) and v.lower() in wanted), None)
+
+
+def _part_listed(values: Sequence[Any], items: Sequence[Item]) -> str | None:
+    """Which part of the listed items an ``enum`` lists (``city: ["Dallas", ...]`` lists their
+    names), or None when it lists none of them (``unit: ["celsius", "fahrenheit"]``)."""
+    for part in ("name", "region", "country"):
+        if any(_listed(values, _parts(item)[part]) is not None for item in items):
+            return part
+    return None
 
 
 def _mentioned(values: Sequence[Any], text: str) -> Any:

@@ -1,7 +1,8 @@
 """The offline model's "brain": a deterministic planner, not a language model.
 
 For each tool, each string parameter that lists its values (``enum`` or ``examples``) is matched
-against the latest user message; every mention becomes one call, in the order mentioned. When the
+against the latest user message; every mention becomes one call, in the order mentioned, unless
+reading the text as a list (:mod:`._freetext`) makes calls that use every value mentioned. When the
 planned calls have all been answered, it replies with a short text built from the results.
 A request for something about "the capitals of France, Japan and Peru" with a tool named after
 the noun plans dependent calls, flat or with references (see :mod:`._chains`).
@@ -145,13 +146,20 @@ def _short_line(text: str) -> bool:
 
 
 def _best_plan(tools: Sequence[ToolSpec], text: str) -> list[PlannedCall]:
-    """The plan from listed values, unless reading the text as a list finds more calls."""
-    listed = _planned_calls(tools, text)
+    """The plan from listed values, unless reading the text as a list finds more calls, or
+    calls that use every listed value the text mentions: "Dallas, Texas and Orlando, Florida in
+    Fahrenheit" is two calls with city, state and unit, not one call per value named."""
+    mentions = _mentions(tools, text)
+    listed = _planned_calls(mentions)
     free = [
         PlannedCall(name, arguments)
         for name, arguments in plan_from_text([(t.name, t.parameters) for t in tools], text)
     ]
-    return free if len(free) > len(listed) else listed
+    covered = bool(free) and all(
+        any(c.name == m.call.name and c.arguments.get(m.param) == m.value for c in free)
+        for m in mentions
+    )
+    return free if covered or len(free) > len(listed) else listed
 
 
 def _unanswered(
@@ -183,8 +191,20 @@ def _forced_call(tool: ToolSpec, text: str) -> PlannedCall | None:
     return PlannedCall(tool.name, arguments) if arguments is not None else None
 
 
-def _planned_calls(tools: Sequence[ToolSpec], text: str) -> list[PlannedCall]:
-    mentions: list[tuple[int, int, int, PlannedCall]] = []  # start, end, tool order, call
+@dataclass(frozen=True)
+class _Mention:
+    """A value a parameter lists, named in the text, and the call it makes."""
+
+    start: int
+    end: int
+    order: int  # the tool's place in the request
+    param: str
+    value: str
+    call: PlannedCall
+
+
+def _mentions(tools: Sequence[ToolSpec], text: str) -> list[_Mention]:
+    mentions: list[_Mention] = []
     for order, spec in enumerate(tools):
         properties: Mapping[str, Any] = spec.parameters.get("properties", {})
         for param, schema in properties.items():
@@ -193,21 +213,30 @@ def _planned_calls(tools: Sequence[ToolSpec], text: str) -> list[PlannedCall]:
                     arguments = _fill_required(spec.parameters, {param: value})
                     if arguments is not None:
                         call = PlannedCall(spec.name, arguments)
-                        mentions.append((match.start(), match.end(), order, call))
+                        mentions.append(
+                            _Mention(match.start(), match.end(), order, param, value, call)
+                        )
     # "York" inside a mention of "New York" is not a mention of its own.
     mentions = [
         m
         for m in mentions
-        if not any(o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0] for o in mentions)
+        if not any(
+            o.start <= m.start and m.end <= o.end and o.end - o.start > m.end - m.start
+            for o in mentions
+        )
     ]
-    mentions.sort(key=lambda m: (m[0], m[2]))
+    mentions.sort(key=lambda m: (m.start, m.order))
+    return mentions
+
+
+def _planned_calls(mentions: Sequence[_Mention]) -> list[PlannedCall]:
     calls: list[PlannedCall] = []
     seen: set[tuple[str, str]] = set()
-    for _, _, _, call in mentions:
-        key = (call.name, _canonical(call.arguments))
+    for mention in mentions:
+        key = (mention.call.name, _canonical(mention.call.arguments))
         if key not in seen:
             seen.add(key)
-            calls.append(call)
+            calls.append(mention.call)
     return calls
 
 
