@@ -141,7 +141,7 @@ def test_serve_model_replays_a_script_file(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    args = ["serve-model", "--port", str(port), "--first-token-s", "0", "--token-rate", "5000"]
+    args = ["serve-model", "--port", str(port), "--first-token", "0", "--token-rate", "5000"]
     process = subprocess.Popen(
         [sys.executable, "-m", "toolvolley", *args, "--script", str(script)],
         stdout=subprocess.DEVNULL,
