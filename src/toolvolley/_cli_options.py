@@ -64,11 +64,12 @@ def check_output(flag: str, path: str | None, suffixes: Sequence[str] = ()) -> N
         raise UserError(f"{flag} {path}: cannot write there (permission denied).")
 
 
-def check_extra(flag: str, module: str, extra: str) -> None:
-    """``module`` imports, or ``flag`` needs ``pip install 'toolvolley[extra]'``."""
+def check_extra(what: str, module: str, extra: str) -> None:
+    """``module`` imports, or ``what`` (an option, a part of a command) needs
+    ``pip install 'toolvolley[extra]'``."""
     try:
         require(module, extra)
     except ImportError:
         raise UserError(
-            f"{flag} needs the {extra} extra: pip install 'toolvolley[{extra}]'"
+            f"{what} needs the {extra} extra: pip install 'toolvolley[{extra}]'"
         ) from None

@@ -149,7 +149,10 @@ def run_demo_command(
             saved_trace = write_trace(trace, demo_trace(report))
             err.print(f"trace written to {saved_trace}")
     except OSError as exc:
-        err.print(f"[bold red]error:[/] cannot write {escape(str(exc.filename))}: {exc.strerror}")
+        err.print(
+            f"[bold red]error:[/] cannot write {escape(str(exc.filename))}: {exc.strerror}",
+            soft_wrap=True,
+        )
         return 1
     _print_failed(
         err, report.failed, len(report.sequential if report.mode == "serial" else report.parallel)
@@ -161,9 +164,12 @@ def _print_failed(err: Console, failed: Sequence[ToolResult], calls: int) -> Non
     """A line per failed call (its result's first line), and that no speedup is reported."""
     for result in failed:
         first = (result.content.strip().splitlines() or [""])[0]
-        err.print(f"[bold red]failed:[/] {result.call_id} {result.name}: {escape(first)}")
+        err.print(
+            f"[bold red]failed:[/] {result.call_id} {result.name}: {escape(first)}",
+            soft_wrap=True,
+        )
     if failed:
-        err.print(f"{len(failed)} of {calls} calls failed: no speedup is reported.")
+        err.print(f"{len(failed)} of {calls} calls failed: no speedup is reported.", soft_wrap=True)
 
 
 def _check_options(
