@@ -3,9 +3,9 @@ option as typed, and exit 2 (1 for what the user cannot fix by retyping), before
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ def never_served(monkeypatch: pytest.MonkeyPatch) -> None:
     ("args", "expected"),
     [
         (["--port", "70000"], "--port must be"),
+        (["--host", ""], "--host must be"),
         (["--port", "-1"], "--port must be"),
         (["--token-rate", "0"], "--token-rate must be"),
         (["--token-rate", "nan"], "--token-rate must be"),
@@ -117,9 +118,10 @@ def test_help_shows_no_type_for_flags(command: list[str]) -> None:
 
 def test_the_command_without_the_cli_extra_says_what_to_install_in_one_line() -> None:
     """The entry point pyproject declares, run where typer cannot be imported."""
-    module, _, function = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "scripts"
-    ]["toolvolley"].partition(":")
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # no tomllib on 3.10
+    found = re.search(r'^toolvolley = "([\w.]+):(\w+)"$', pyproject, re.MULTILINE)
+    assert found is not None
+    module, function = found.groups()
     code = (
         "import sys; sys.modules['typer'] = None; sys.argv = ['toolvolley', 'demo']; "
         f"import {module}; {module}.{function}()"
@@ -150,6 +152,7 @@ def test_the_command_without_the_cli_extra_says_what_to_install_in_one_line() ->
         (["--timeline", "x.png"], "--timeline"),
         (["--trace", "x.svg"], "--trace"),
         (["--provider", "bogus"], "--provider must be"),
+        (["--base-url", "http://127.0.0.1:9"], "--base-url is for --provider"),
         (["--plan", "--latency", "-1"], "--latency must be"),
         (["--plan", "--timeline", "x.png"], "--timeline"),
     ],

@@ -106,6 +106,8 @@ def serve_model(
     names = model_name or ["toolvolley-offline", "offline"]
     first_token = first_token if first_token_s is None else first_token_s
     try:
+        if not host.strip():
+            raise UserError("--host must be an address, e.g. 127.0.0.1 (0.0.0.0: every interface).")
         check_port("--port", port)
         check_positive("--token-rate", token_rate, "number of tokens a second")
         check_seconds("--first-token", first_token)

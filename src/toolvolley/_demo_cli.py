@@ -194,6 +194,11 @@ def _check_options(
         raise UserError(
             f"--provider must be offline, openai, responses or anthropic, not {provider!r}."
         )
+    if provider == "offline" and base_url:
+        raise UserError(
+            "--base-url is for --provider openai, responses or anthropic: the offline model "
+            "runs in-process (point --provider openai at `toolvolley serve-model` to use HTTP)."
+        )
     if provider != "offline" and not base_url and not os.environ.get(_KEYS[provider]):
         raise UserError(f"--provider {provider} needs {_KEYS[provider]} set, or --base-url.")
 
