@@ -107,8 +107,9 @@ def test_serve_model_script_flag_refuses_a_missing_file(tmp_path: Path) -> None:
          str(tmp_path / "nope.json")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2  # an input error
     assert result.stderr.count("\n") == 1
+    assert "--script" in result.stderr
     assert "Cannot read the script" in result.stderr
 
 

@@ -137,10 +137,10 @@ def run_bench_command(
     else:
         _render(out, report)
     if broken is not None:
-        key, exc = broken
+        part, failure = broken
         err.print(
-            f"[bold red]error:[/] the {key} benchmark failed: "
-            f"{escape(' '.join(describe_exception(exc, limit=None).split()))}",
+            f"[bold red]error:[/] the {part} benchmark failed: "
+            f"{escape(' '.join(describe_exception(failure, limit=None).split()))}",
             soft_wrap=True,
         )
         return 1
