@@ -59,12 +59,6 @@ def _root(
     pass
 
 
-def _refuse(exc: Exception) -> typer.Exit:
-    """One line on stderr for an option the user got wrong, and exit 2 (a usage error)."""
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(2)
-
-
 @app.command("serve-model", cls=_Command)
 def serve_model(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
@@ -127,11 +121,12 @@ def serve_model(
             aliases=names[1:],
             script=turns,
         )
-    except UserError as exc:
-        raise _refuse(exc) from None
+    except UserError as exc:  # a usage error: one line, exit 2
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         sock = bind(host, port)
-    except (OSError, OverflowError, ValueError) as exc:  # a host that is no address: ValueError
+    except (OSError, ValueError) as exc:  # ValueError: a host with a NUL in it
         typer.echo(f"error: cannot listen on {host}:{port}: {_reason(exc)}", err=True)
         raise typer.Exit(1) from None
     url = f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}"
@@ -155,13 +150,9 @@ def demo(
     ),
     serial: Annotated[
         bool,
-        typer.Option(
-            "--serial", metavar="", help="Parallel tool calls off: one call per model turn."
-        ),
+        typer.Option("--serial", help="Parallel tool calls off: one call per model turn."),
     ] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", metavar="", help="Print the report as JSON.")
-    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     provider: Annotated[
         str,
         typer.Option(help="offline (default), or openai, responses, anthropic for a real model."),
@@ -196,15 +187,12 @@ def demo(
     ] = None,
     debug: Annotated[
         bool,
-        typer.Option(
-            "--debug", metavar="", help="On an error, print the full traceback instead of one line."
-        ),
+        typer.Option("--debug", help="On an error, print the full traceback instead of one line."),
     ] = False,
     plan: Annotated[
         bool,
         typer.Option(
             "--plan",
-            metavar="",
             help="The capitals exercise: flat (3 model turns) against planned with references "
             "(2 turns), offline model.",
         ),
@@ -246,11 +234,9 @@ def bench(
         str, typer.Option(help="Executor scenarios to run, e.g. ACE ('' for none).")
     ] = "ABCDE",
     streaming: Annotated[
-        bool, typer.Option(metavar="", help="Run the streaming (early dispatch) scenarios.")
+        bool, typer.Option(help="Run the streaming (early dispatch) scenarios.")
     ] = True,
-    json_output: Annotated[
-        bool, typer.Option("--json", metavar="", help="Print the report as JSON.")
-    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     plot: Annotated[
         str | None,
         typer.Option(help="Also sweep 1 to 1,000 calls and chart speedup and efficiency (SVG)."),
