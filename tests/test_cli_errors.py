@@ -109,6 +109,23 @@ def test_version() -> None:
     assert result.stdout == f"toolvolley {toolvolley.__version__}\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["demo", "--latency", "abc"], "'--latency'"),
+        (["bench", "--bogus"], "--bogus"),
+        (["serve-model", "--port", "abc"], "'--port'"),
+        (["demo", "--json=1"], "'--json' does not take a value"),
+        (["dmeo"], "Did you mean 'demo'?"),
+        (["batch", "in.jsonl"], "'--output'"),
+    ],
+)
+def test_what_typer_refuses_is_one_line_too(args: list[str], expected: str) -> None:
+    result = invoke(*args)
+    assert_one_line(result, expected, "--help")
+    assert result.stdout == ""
+
+
 @pytest.mark.parametrize("command", [[], ["demo"], ["bench"], ["serve-model"], ["batch"]])
 def test_help_shows_no_type_for_flags(command: list[str]) -> None:
     result = invoke(*command, "--help")

@@ -19,14 +19,37 @@ def _untyped_flags(params: list[Any]) -> list[Any]:
     return params
 
 
+# click's UsageError (a wrong value, an unknown option or command), whether typer vendors click
+# (0.29) or uses click itself: typer.BadParameter derives from it in both.
+_UsageError: type[Any] = typer.BadParameter.__mro__[1]
+
+
+def _one_line(exc: Any, command: str) -> typer.Exit:
+    """A usage error as one line (typer would draw a box under the usage text), and exit 2."""
+    typer.echo(f"error: {exc.format_message()} (see toolvolley {command}--help)", err=True)
+    return typer.Exit(2)
+
+
 class _Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return _untyped_flags(super().get_params(ctx))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _UsageError as exc:
+            raise _one_line(exc, f"{self.name} ") from None
 
 
 class _Group(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
         return _untyped_flags(super().get_params(ctx))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except _UsageError as exc:  # no such command
+            raise _one_line(exc, "") from None
 
 
 app = typer.Typer(
