@@ -189,6 +189,12 @@ def test_demo_refuses_a_directory_and_an_unwritable_file_as_output(tmp_path: Pat
         assert_one_line(invoke("demo", *FAST_DEMO, *args), args[0])
 
 
+def test_demo_checks_the_anthropic_sdk_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # an install with the cli extra only
+    result = invoke("demo", *FAST_DEMO, "--provider", "anthropic", "--base-url", "http://x")
+    assert_one_line(result, "--provider anthropic", "pip install 'toolvolley[anthropic]'")
+
+
 # --- bench ------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ._calls import ToolResult
-from ._cli_options import check_output, check_positive, check_seconds
+from ._cli_options import check_extra, check_output, check_positive, check_seconds
 from ._errors import ModelError, UserError, describe_exception
 from ._serving import serve_in_thread
 from ._timeline import Bar, Timeline, save_timelines
@@ -199,6 +199,8 @@ def _check_options(
             "--base-url is for --provider openai, responses or anthropic: the offline model "
             "runs in-process (point --provider openai at `toolvolley serve-model` to use HTTP)."
         )
+    if provider == "anthropic":  # the other providers speak through the OpenAI SDK (cli extra)
+        check_extra("--provider anthropic", "anthropic", "anthropic")
     if provider != "offline" and not base_url and not os.environ.get(_KEYS[provider]):
         raise UserError(f"--provider {provider} needs {_KEYS[provider]} set, or --base-url.")
 
