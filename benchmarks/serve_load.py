@@ -14,7 +14,7 @@ times the server's CPU a request, so the clients, not the server, set the latenc
   within uvicorn's 5 s keep-alive finds its connection closed (``EndOfStream`` on a connection
   reused after 5 s idle): what the httpx clients met at 500 in flight;
 * ``added_latency_ms`` p50/p99: the time a client waited beyond the pace the model was asked for
-  (``--first-token-s`` + output tokens / ``--token-rate``), i.e. what serving adds under load;
+  (``--first-token`` + output tokens / ``--token-rate``), i.e. what serving adds under load;
   ``added_latency_ms_by_round`` the same per round: the first round's requests all arrive at
   once, later ones as earlier requests end;
 * ``server_cpu_ms_per_request``: the server process's user + system CPU over the run, per request
@@ -212,7 +212,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--rounds", type=int, default=3, help="requests per in-flight slot")
     parser.add_argument("--token-rate", type=float, default=200.0, help="model tokens a second")
-    parser.add_argument("--first-token-s", type=float, default=0.1, help="model first token")
+    parser.add_argument(
+        "--first-token", dest="first_token_s", type=float, default=0.1, help="model first token"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.concurrency <= MAX_CONCURRENCY:
         parser.error(f"--concurrency must be from 1 to {MAX_CONCURRENCY}")
@@ -223,7 +225,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "toolvolley", "serve-model", "--port", str(port),
-         "--token-rate", str(args.token_rate), "--first-token-s", str(args.first_token_s)],
+         "--token-rate", str(args.token_rate), "--first-token", str(args.first_token_s)],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -118,6 +118,53 @@ def test_serial_takes_one_model_turn_per_call() -> None:
     assert report["parallel_conversation_turns"] == 2
 
 
+def test_serial_headline_compares_the_conversations_end_to_end() -> None:
+    code, report, _ = run("--json", "--serial", *FAST)
+    assert code == 0
+    assert report is not None
+    assert report["speedup"] == pytest.approx(
+        report["end_to_end_s"] / report["parallel_conversation_s"], abs=0.01
+    )
+    assert report["tools_speedup"] == pytest.approx(
+        report["sequential_s"] / report["parallel_s"], abs=0.01
+    )
+    assert report["tools_speedup"] <= report["ideal_speedup"]
+    result = CliRunner().invoke(app, ["demo", "--serial", *FAST], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    (headline,) = [line for line in result.stdout.splitlines() if line.startswith("Speedup")]
+    assert " end to end" in headline
+
+
+def test_failed_calls_are_a_line_each_and_no_speedup() -> None:
+    args = [*FAST, "--prompt", "Weather in Seoul, Atlantis and Paris?", "--extra-city", "Atlantis"]
+    result = CliRunner().invoke(app, ["demo", *args], env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert "Speedup" not in result.stdout
+    failed = result.stderr.splitlines()
+    assert len(failed) == 2, result.stderr  # the failed call, and what it means for the figures
+    assert failed[0].startswith("failed: ")
+    assert "No city named 'Atlantis'" in failed[0]
+    assert "no speedup" in failed[1]
+    code, report, _ = run("--json", *args)
+    assert code == 1
+    assert report is not None
+    assert report["failed_calls"] == 1
+    assert report["speedup"] is None
+    assert report["ideal_speedup"] is None
+
+
+def test_a_service_that_is_down_fails_every_call_in_a_line_each() -> None:
+    result = CliRunner().invoke(
+        app, ["demo", *FAST, "--weather-url", "http://127.0.0.1:9"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 1
+    assert "Speedup" not in result.stdout
+    lines = result.stderr.splitlines()
+    assert [line.split()[0] for line in lines[:3]] == ["failed:"] * 3, result.stderr
+    assert all("ConnectError" in line for line in lines[:3])
+    assert len(lines) == 4
+
+
 def test_unknown_city_is_an_error_result_and_the_others_succeed() -> None:
     code, report, stderr = run(
         "--json",
@@ -160,10 +207,10 @@ def test_a_real_provider_without_a_key_says_what_is_missing(
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     code, _, stderr = run("--provider", "openai")
-    assert code == 1
+    assert code == 2
     assert "OPENAI_API_KEY" in stderr
     code, _, stderr = run("--provider", "bogus")
-    assert code == 1
+    assert code == 2
     assert "--provider must be" in stderr
 
 
@@ -310,8 +357,10 @@ def test_an_unwritable_output_path_fails_before_the_demo_runs(
     counted: type[CountingService],
 ) -> None:
     for flag in ("--timeline", "--trace"):
-        code, _, stderr = run(*FAST, flag, "/no/such/dir/x.svg")
-        assert code == 1
+        code, _, stderr = run(
+            *FAST, flag, f"/no/such/dir/x.{'svg' if flag == '--timeline' else 'json'}"
+        )
+        assert code == 2
         assert stderr.count("\n") == 1
         assert "does not exist" in stderr
     assert counted.requests == 0  # checked before any work

@@ -337,6 +337,8 @@ def test_command_line_options_exist() -> None:
     """Every ``--option`` the README mentions belongs to the toolvolley command or a benchmark."""
     known = set(OTHER_TOOLS_OPTIONS)
     group = typer.main.get_command(app)  # the dev extra installs the cli extra
+    for param in group.params:  # the command's own: --version
+        known.update(param.opts, param.secondary_opts)
     for command in getattr(group, "commands", {}).values():
         for param in command.params:
             known.update(param.opts, param.secondary_opts)

@@ -107,8 +107,9 @@ def test_serve_model_script_flag_refuses_a_missing_file(tmp_path: Path) -> None:
          str(tmp_path / "nope.json")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2  # an input error
     assert result.stderr.count("\n") == 1
+    assert "--script" in result.stderr
     assert "Cannot read the script" in result.stderr
 
 
@@ -141,7 +142,7 @@ def test_serve_model_replays_a_script_file(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    args = ["serve-model", "--port", str(port), "--first-token-s", "0", "--token-rate", "5000"]
+    args = ["serve-model", "--port", str(port), "--first-token", "0", "--token-rate", "5000"]
     process = subprocess.Popen(
         [sys.executable, "-m", "toolvolley", *args, "--script", str(script)],
         stdout=subprocess.DEVNULL,

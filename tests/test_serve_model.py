@@ -25,7 +25,7 @@ def _free_port() -> int:
 @pytest.fixture
 def served() -> Iterator[str]:
     port = _free_port()
-    args = ["serve-model", "--port", str(port), "--token-rate", "5000", "--first-token-s", "0"]
+    args = ["serve-model", "--port", str(port), "--token-rate", "5000", "--first-token", "0"]
     process = subprocess.Popen(
         [sys.executable, "-m", "toolvolley", *args],
         stdout=subprocess.PIPE,
@@ -126,7 +126,7 @@ def test_sigterm_ends_the_server_while_a_stream_is_open(served_slow: tuple[str, 
 @pytest.fixture
 def served_slow() -> Iterator[tuple[str, Any]]:
     port = _free_port()
-    args = ["serve-model", "--port", str(port), "--token-rate", "20", "--first-token-s", "0"]
+    args = ["serve-model", "--port", str(port), "--token-rate", "20", "--first-token", "0"]
     process = subprocess.Popen([sys.executable, "-m", "toolvolley", *args])
     url = f"http://127.0.0.1:{port}"
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ._calls import ToolResult
-from ._errors import UserError
+from ._cli_options import (
+    check_at_least,
+    check_extra,
+    check_output,
+    check_positive,
+    check_seconds,
+)
+from ._errors import UserError, describe_exception
 from ._executor import Executor
 from ._timeline import Timeline, save_timelines
-from ._trace import TraceSection, TraceTurn, check_writable, write_trace
+from ._trace import TraceSection, TraceTurn, write_trace
 from .bench import run_executor_benchmark, run_streaming_benchmark, run_sweep
 from .bench._executor import TOOLBOX, make_calls, scenarios
 from .bench._plans import run_plans_benchmark
@@ -25,6 +32,8 @@ from .bench._plans import steps as plan_steps
 from .bench._plot import sweep_svg
 
 __all__ = ["run_bench_command"]
+
+SCENARIOS = "ABCDE"  # the executor benchmark's (toolvolley.bench._executor.scenarios)
 
 
 def _steps(only: str, streaming: bool, sizes: Sequence[int] | None, mcp: bool = False) -> int:
@@ -57,16 +66,26 @@ def run_bench_command(
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     try:  # every option that can fail is checked before the benchmark runs
-        if repeat < 1:
-            raise UserError(f"--repeat must be at least 1, not {repeat}.")
-        if not scale > 0:
-            raise UserError(f"--scale must be a positive number, not {scale}.")
-        if not token_rate > 0:
-            raise UserError(f"--token-rate must be a positive number, not {token_rate}.")
-        if not first_token_s >= 0:
-            raise UserError(f"--first-token must be a number of seconds >= 0, not {first_token_s}.")
-        for flag, target in (("--plot", plot), ("--timeline", timeline), ("--trace", trace)):
-            check_writable(target, flag)
+        _check_options(
+            repeat=repeat,
+            scale=scale,
+            only=only,
+            sweep_latency=sweep_latency,
+            max_calls=max_calls,
+            token_rate=token_rate,
+            first_token_s=first_token_s,
+            outputs={"--plot": plot, "--timeline": timeline, "--trace": trace},
+        )
+        # each of these talks to the offline model through the OpenAI SDK
+        for given, what in (
+            (streaming, "the streaming benchmark (--no-streaming skips it)"),
+            (plans, "--plans"),
+            (scale_bench, "--scale-bench"),
+        ):
+            if given:
+                check_extra(what, "openai", "cli")
+        if mcp:
+            check_extra("--mcp", "mcp", "mcp")
     except UserError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
@@ -75,6 +94,7 @@ def run_bench_command(
     )
     report: dict[str, Any] = {}
     early_turns: list[tuple[str, TraceTurn]] = []  # the streaming part's, for --trace
+    broken: tuple[str, Exception] | None = None  # the part that failed; what ran before is kept
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -82,6 +102,7 @@ def run_bench_command(
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # in a log, a bar's frames are noise
     ) as progress:
         total = _steps(only, streaming, sizes, mcp) + (3 if scale_bench else 0)
         total += plan_steps(()) if plans else 0
@@ -90,57 +111,190 @@ def run_bench_command(
         def step(name: str) -> None:
             progress.update(task, advance=1, description=name)
 
-        if only:
-            noops = max(10, int(1000 * min(scale, 1.0)))
-            report["executor"] = run_executor_benchmark(
-                repeat=repeat, scale=scale, noops=noops, only=only, progress=step
-            )
-        if streaming:
-            report["streaming"] = run_streaming_benchmark(
-                repeat=max(1, min(repeat, 3)),
-                scale=scale,
-                token_rate=token_rate,
-                first_token_s=first_token_s,
-                progress=step,
-                record=lambda name, turn: early_turns.append((name, turn)),
-            )
-        if sizes:
-            report["sweep"] = run_sweep(latency=sweep_latency, sizes=sizes, progress=step)
-        if mcp:
-            from .bench._mcp import run_mcp_benchmark  # needs the mcp extra
+        parts = _parts(
+            repeat=repeat,
+            scale=scale,
+            only=only,
+            streaming=streaming,
+            sizes=sizes,
+            sweep_latency=sweep_latency,
+            token_rate=token_rate,
+            first_token_s=first_token_s,
+            mcp=mcp,
+            scale_bench=scale_bench,
+            plans=plans,
+            progress=step,
+            record=lambda name, turn: early_turns.append((name, turn)),
+        )
+        for key, measure in parts:
+            try:
+                report[key] = measure()
+            except Exception as exc:
+                broken = (key, exc)
+                break
+    if json_output:
+        out.print_json(json.dumps(report))
+    else:
+        _render(out, report)
+    if broken is not None:
+        part, failure = broken
+        err.print(
+            f"[bold red]error:[/] the {part} benchmark failed: "
+            f"{escape(' '.join(describe_exception(failure, limit=None).split()))}",
+            soft_wrap=True,
+        )
+        return 1
+    try:
+        _write_files(
+            err, report, early_turns, scale=scale, plot=plot, timeline=timeline, trace=trace
+        )
+    except OSError as exc:
+        err.print(
+            f"[bold red]error:[/] cannot write {escape(str(exc.filename))}: {exc.strerror}",
+            soft_wrap=True,
+        )
+        return 1
+    return 0
 
-            noops = max(10, int(200 * min(scale, 1.0)))
-            report["mcp"] = run_mcp_benchmark(
-                repeat=repeat, latency=0.5 * scale, noops=noops, progress=step
-            )
-        if scale_bench:
-            from ._ray import ray_available
-            from .bench._scale import run_scale_benchmark
 
-            conversations = max(10, int(1000 * min(scale, 1.0)))
-            concurrency = max(2, conversations // 10)
-            report["scale"] = run_scale_benchmark(
-                conversations=conversations,
-                concurrency=concurrency,
-                many_conversations=10 * conversations,
-                many_concurrency=10 * concurrency,
-                latency=0.5 * scale,
-                ray=ray_available(),
-                ray_calls=max(10, int(200 * min(scale, 1.0))),
-                repeat=repeat,
-                progress=step,
+def _check_options(
+    *,
+    repeat: int,
+    scale: float,
+    only: str,
+    sweep_latency: float,
+    max_calls: int,
+    token_rate: float,
+    first_token_s: float,
+    outputs: dict[str, str | None],
+) -> None:
+    check_at_least("--repeat", repeat)
+    check_positive("--scale", scale)
+    if unknown := sorted(set(only) - set(SCENARIOS)):
+        raise UserError(
+            f"--only takes scenario letters from {SCENARIOS} (or '' for none), "
+            f"not {''.join(unknown)!r}."
+        )
+    check_positive("--sweep-latency", sweep_latency, "number of seconds")
+    check_at_least("--max-calls", max_calls)
+    check_positive("--token-rate", token_rate, "number of tokens a second")
+    check_seconds("--first-token", first_token_s)
+    suffixes = {"--plot": (".svg",), "--timeline": (".svg", ".html"), "--trace": (".json",)}
+    for flag, path in outputs.items():
+        check_output(flag, path, suffixes[flag])
+
+
+def _parts(
+    *,
+    repeat: int,
+    scale: float,
+    only: str,
+    streaming: bool,
+    sizes: list[int] | None,
+    sweep_latency: float,
+    token_rate: float,
+    first_token_s: float,
+    mcp: bool,
+    scale_bench: bool,
+    plans: bool,
+    progress: Callable[[str], None],
+    record: Callable[[str, TraceTurn], None],
+) -> list[tuple[str, Callable[[], Any]]]:
+    """The benchmarks asked for, in the order they run: (report key, run it)."""
+    parts: list[tuple[str, Callable[[], Any]]] = []
+    small = min(scale, 1.0)
+    if only:
+        parts.append(
+            (
+                "executor",
+                lambda: run_executor_benchmark(
+                    repeat=repeat,
+                    scale=scale,
+                    noops=max(10, int(1000 * small)),
+                    only=only,
+                    progress=progress,
+                ),
             )
-        if plans:
-            report["plans"] = run_plans_benchmark(
-                calls=max(20, int(1000 * min(scale, 1.0))),
-                median=0.05 * scale,
-                pairs=max(5, int(500 * min(scale, 1.0))),
-                plan_runs=max(1, min(repeat, 3)),
-                plan_latency=scale,
-                token_rate=token_rate,
-                first_token_s=first_token_s,
-                progress=step,
+        )
+    if streaming:
+        parts.append(
+            (
+                "streaming",
+                lambda: run_streaming_benchmark(
+                    repeat=max(1, min(repeat, 3)),
+                    scale=scale,
+                    token_rate=token_rate,
+                    first_token_s=first_token_s,
+                    progress=progress,
+                    record=record,
+                ),
             )
+        )
+    if sizes:
+        parts.append(
+            ("sweep", lambda: run_sweep(latency=sweep_latency, sizes=sizes, progress=progress))
+        )
+    if mcp:
+        parts.append(("mcp", lambda: _mcp(repeat, scale, progress)))
+    if scale_bench:
+        parts.append(("scale", lambda: _scale(repeat, scale, progress)))
+    if plans:
+        parts.append(
+            (
+                "plans",
+                lambda: run_plans_benchmark(
+                    calls=max(20, int(1000 * small)),
+                    median=0.05 * scale,
+                    pairs=max(5, int(500 * small)),
+                    plan_runs=max(1, min(repeat, 3)),
+                    plan_latency=scale,
+                    token_rate=token_rate,
+                    first_token_s=first_token_s,
+                    progress=progress,
+                ),
+            )
+        )
+    return parts
+
+
+def _mcp(repeat: int, scale: float, progress: Callable[[str], None]) -> Any:
+    from .bench._mcp import run_mcp_benchmark  # needs the mcp extra, checked up front
+
+    noops = max(10, int(200 * min(scale, 1.0)))
+    return run_mcp_benchmark(repeat=repeat, latency=0.5 * scale, noops=noops, progress=progress)
+
+
+def _scale(repeat: int, scale: float, progress: Callable[[str], None]) -> Any:
+    from ._ray import ray_available
+    from .bench._scale import run_scale_benchmark
+
+    conversations = max(10, int(1000 * min(scale, 1.0)))
+    concurrency = max(2, conversations // 10)
+    return run_scale_benchmark(
+        conversations=conversations,
+        concurrency=concurrency,
+        many_conversations=10 * conversations,
+        many_concurrency=10 * concurrency,
+        latency=0.5 * scale,
+        ray=ray_available(),
+        ray_calls=max(10, int(200 * min(scale, 1.0))),
+        repeat=repeat,
+        progress=progress,
+    )
+
+
+def _write_files(
+    err: Console,
+    report: dict[str, Any],
+    early_turns: list[tuple[str, TraceTurn]],
+    *,
+    scale: float,
+    plot: str | None,
+    timeline: str | None,
+    trace: str | None,
+) -> None:
+    """--plot, --timeline and --trace, after the report is printed (so a failed write loses no
+    figure)."""
     if plot and "sweep" in report:
         Path(plot).write_text(sweep_svg(report["sweep"]), encoding="utf-8")
         err.print(f"chart written to {plot}")
@@ -166,11 +320,6 @@ def run_bench_command(
             ]
             path = write_trace(trace, sections)
             err.print(f"trace written to {path}")
-    if json_output:
-        out.print_json(json.dumps(report))
-    else:
-        _render(out, report)
-    return 0
 
 
 def _scenario_a(scale: float) -> tuple[list[ToolResult], list[ToolResult], str]:

@@ -2,36 +2,98 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-__all__ = ["app", "main"]
+import typer
+from typer.core import TyperCommand, TyperGroup
 
-try:
-    import typer
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "The toolvolley command needs typer and rich: pip install 'toolvolley[cli]'"
-    ) from exc
+__all__ = ["app"]
+
+
+def _untyped_flags(params: list[Any]) -> list[Any]:
+    # Typer shows a value type for every option, a flag's too (`--json <bool>`), though a flag
+    # takes no value; an empty metavar shows none.
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    return params
+
+
+# click's UsageError (a wrong value, an unknown option or command), whether typer vendors click
+# (0.29) or uses click itself: typer.BadParameter derives from it in both.
+_UsageError: type[Any] = typer.BadParameter.__mro__[1]
+
+
+def _one_line(exc: Any, command: str) -> typer.Exit:
+    """A usage error as one line (typer would draw a box under the usage text), and exit 2."""
+    typer.echo(f"error: {exc.format_message()} (see toolvolley {command}--help)", err=True)
+    return typer.Exit(2)
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _UsageError as exc:
+            raise _one_line(exc, f"{self.name} ") from None
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except _UsageError as exc:  # no such command
+            raise _one_line(exc, "") from None
+
 
 app = typer.Typer(
     name="toolvolley",
     help="Run an LLM's tool calls concurrently, with one answer per call.",
+    cls=_Group,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 
-@app.command("serve-model")
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"toolvolley {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
+@app.command("serve-model", cls=_Command)
 def serve_model(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
     token_rate: Annotated[float, typer.Option(help="Tokens generated per second.")] = 50.0,
+    first_token: Annotated[float, typer.Option(help="Seconds before the first token.")] = 0.2,
     first_token_s: Annotated[
-        float, typer.Option("--first-token-s", help="Seconds before the first token.")
-    ] = 0.2,
+        float | None,
+        typer.Option("--first-token-s", hidden=True, help="Old name of --first-token."),
+    ] = None,
     model_name: Annotated[
         list[str] | None,
         typer.Option(
@@ -43,36 +105,57 @@ def serve_model(
     ] = 8 * 1024 * 1024,
     script: Annotated[
         str | None,
-        typer.Option(help="Replay the turns in this JSON file instead of planning (see docs)."),
+        typer.Option(
+            help="Replay this JSON list of turns, one per request, instead of planning: "
+            '{"text": ...}, {"tool_calls": [{"name": ..., "arguments": {...}}]}, '
+            '{"error": {"status": ..., "message": ...}}, "cut_after": N events.'
+        ),
     ] = None,
 ) -> None:
     """Serve the offline model over HTTP: OpenAI Chat Completions and Responses under /v1,
     Anthropic Messages at /v1/messages. It is a deterministic planner, not an LLM."""
+    from ._cli_options import check_at_least, check_port, check_positive, check_seconds
     from ._errors import UserError
     from ._serving import bind, serve_forever
     from .offline import OfflineApp, OfflineModel
+    from .offline._script import Script
 
     names = model_name or ["toolvolley-offline", "offline"]
+    first_token = first_token if first_token_s is None else first_token_s
     try:
-        if max_body_bytes < 1:
-            raise UserError("--max-body-bytes must be at least 1.")
+        if not host.strip():
+            raise UserError("--host must be an address, e.g. 127.0.0.1 (0.0.0.0: every interface).")
+        check_port("--port", port)
+        check_positive("--token-rate", token_rate, "number of tokens a second")
+        check_seconds("--first-token", first_token)
+        check_at_least("--max-body-bytes", max_body_bytes)
+        if not all(name.strip() for name in names):
+            raise UserError(
+                f"--model must be a model name, not {next(n for n in names if not n.strip())!r}."
+            )
+        try:
+            turns = None if script is None else Script(script)
+        except UserError as exc:
+            raise UserError(f"--script {script}: {exc}") from None
         model = OfflineModel(
             token_rate=token_rate,
-            first_token_s=first_token_s,
+            first_token_s=first_token,
             name=names[0],
             aliases=names[1:],
-            script=script,
+            script=turns,
         )
-        sock = bind(host, port)
-    except UserError as exc:
+    except UserError as exc:  # a usage error: one line, exit 2
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
+        raise typer.Exit(2) from None
+    try:
+        sock = bind(host, port)
+    except (OSError, ValueError) as exc:  # ValueError: a host with a NUL in it
         typer.echo(f"error: cannot listen on {host}:{port}: {_reason(exc)}", err=True)
         raise typer.Exit(1) from None
+    url = f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}"
     typer.echo(
-        f"Offline model {', '.join(model.models)} on http://{host}:{port}  "
-        f"(OpenAI base_url http://{host}:{port}/v1, Anthropic base_url http://{host}:{port})"
+        f"Offline model {', '.join(model.models)} on {url}  "
+        f"(OpenAI base_url {url}/v1, Anthropic base_url {url})"
     )
     serve_forever(OfflineApp(model, max_body_bytes=max_body_bytes), sock=sock)
 
@@ -83,20 +166,16 @@ def _reason(exc: BaseException) -> str:
     return str(exc)
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
     prompt: Annotated[str, typer.Option(help="What to ask the model.")] = (
         "What's the weather in Seoul, Tokyo and Paris?"
     ),
     serial: Annotated[
         bool,
-        typer.Option(
-            "--serial", metavar="", help="Parallel tool calls off: one call per model turn."
-        ),
+        typer.Option("--serial", help="Parallel tool calls off: one call per model turn."),
     ] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", metavar="", help="Print the report as JSON.")
-    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     provider: Annotated[
         str,
         typer.Option(help="offline (default), or openai, responses, anthropic for a real model."),
@@ -131,15 +210,12 @@ def demo(
     ] = None,
     debug: Annotated[
         bool,
-        typer.Option(
-            "--debug", metavar="", help="On an error, print the full traceback instead of one line."
-        ),
+        typer.Option("--debug", help="On an error, print the full traceback instead of one line."),
     ] = False,
     plan: Annotated[
         bool,
         typer.Option(
             "--plan",
-            metavar="",
             help="The capitals exercise: flat (3 model turns) against planned with references "
             "(2 turns), offline model.",
         ),
@@ -171,7 +247,7 @@ def demo(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(cls=_Command)
 def bench(
     repeat: Annotated[int, typer.Option(help="Runs per figure (the median is reported).")] = 5,
     scale: Annotated[
@@ -181,11 +257,9 @@ def bench(
         str, typer.Option(help="Executor scenarios to run, e.g. ACE ('' for none).")
     ] = "ABCDE",
     streaming: Annotated[
-        bool, typer.Option(metavar="", help="Run the streaming (early dispatch) scenarios.")
+        bool, typer.Option(help="Run the streaming (early dispatch) scenarios.")
     ] = True,
-    json_output: Annotated[
-        bool, typer.Option("--json", metavar="", help="Print the report as JSON.")
-    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     plot: Annotated[
         str | None,
         typer.Option(help="Also sweep 1 to 1,000 calls and chart speedup and efficiency (SVG)."),
@@ -244,7 +318,7 @@ def bench(
     )
 
 
-@app.command("batch")
+@app.command("batch", cls=_Command)
 def batch(
     input_path: Annotated[
         str,
@@ -317,7 +391,3 @@ def batch(
             mcp=tuple(mcp or ()),
         )
     )
-
-
-def main() -> None:
-    app()

@@ -7,17 +7,19 @@ import functools
 import json
 import os
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import anyio
 from rich.console import Console
 from rich.markup import escape
 
+from ._calls import ToolResult
+from ._cli_options import check_extra, check_output, check_positive, check_seconds
 from ._errors import ModelError, UserError, describe_exception
 from ._serving import serve_in_thread
 from ._timeline import Bar, Timeline, save_timelines
-from ._trace import check_writable, demo_trace, write_trace
+from ._trace import demo_trace, write_trace
 from .demo import DemoReport, DemoSettings, WeatherService, run_demo
 from .demo._runner import Provider
 
@@ -50,9 +52,39 @@ def run_demo_command(
     trace: str | None = None,
     plan: bool = False,
 ) -> int:
-    """Run the demo and print it; returns the exit code (1 when anything failed)."""
+    """Run the demo and print it; returns the exit code (2 for a bad option, before any work;
+    1 when anything failed)."""
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
+    try:
+        _check_options(
+            provider=provider,
+            base_url=base_url,
+            latency=latency,
+            jitter=jitter,
+            token_rate=token_rate,
+            first_token=first_token,
+            timeline=timeline,
+            trace=trace,
+        )
+        if plan:
+            given = {
+                "--serial": serial,
+                "--provider": provider != "offline",
+                "--base-url": base_url,
+                "--model": model,
+                "--extra-city": extra_cities,
+                "--timeline": timeline,
+                "--trace": trace,
+            }
+            if refused := [flag for flag, value in given.items() if value]:
+                raise UserError(
+                    f"--plan does not take {', '.join(refused)}: the capitals exercise runs "
+                    "the offline model and prints its own timeline."
+                )
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return 2
     if plan:  # the capitals exercise, flat against planned (toolvolley.demo._plan)
         from .demo._plan import run_plan_command
 
@@ -68,16 +100,9 @@ def run_demo_command(
             latency=latency,
             jitter=jitter,
             fail=functools.partial(_print_failure, err, debug=debug),
+            failed=functools.partial(_print_failed, err),
         )
     try:
-        for flag, path in (("--timeline", timeline), ("--trace", trace)):
-            check_writable(path, flag)  # before the demo runs, not after
-        if provider not in ("offline", "openai", "responses", "anthropic"):
-            raise ValueError(
-                f"--provider must be offline, openai, responses or anthropic, not {provider!r}"
-            )
-        if provider != "offline" and not base_url and not os.environ.get(_KEYS[provider]):
-            raise ValueError(f"--provider {provider} needs {_KEYS[provider]} set, or --base-url.")
         settings = DemoSettings(
             prompt=prompt,
             serial=serial,
@@ -106,25 +131,78 @@ def run_demo_command(
         return 1
     if json_output:
         out.print_json(json.dumps(report.as_json()))
-    else:
+    elif not report.failed:  # figures measured on failed calls would mislead
         _render(out, report, weather_url or "a local Open-Meteo-style service on loopback")
-    if timeline:
-        sequential, parallel = _timelines(report)
-        first, second = _headings(report)
-        saved = save_timelines(
-            timeline,
-            [
-                (f"{first}: {report.sequential_s:.2f} s", sequential),
-                (f"{second}: {report.parallel_s:.2f} s", parallel),
-            ],
+    try:
+        if timeline:
+            sequential, parallel = _timelines(report)
+            first, second = _headings(report)
+            saved = save_timelines(
+                timeline,
+                [
+                    (f"{first}: {report.sequential_s:.2f} s", sequential),
+                    (f"{second}: {report.parallel_s:.2f} s", parallel),
+                ],
+            )
+            err.print(f"timeline written to {saved}")
+        if trace:
+            saved_trace = write_trace(trace, demo_trace(report))
+            err.print(f"trace written to {saved_trace}")
+    except OSError as exc:
+        err.print(
+            f"[bold red]error:[/] cannot write {escape(str(exc.filename))}: {exc.strerror}",
+            soft_wrap=True,
         )
-        err.print(f"timeline written to {saved}")
-    if trace:
-        saved_trace = write_trace(trace, demo_trace(report))
-        err.print(f"trace written to {saved_trace}")
-    for failed in report.failed:
-        err.print(f"[bold red]failed:[/] {failed.call_id} {failed.name}: {escape(failed.content)}")
+        return 1
+    _print_failed(
+        err, report.failed, len(report.sequential if report.mode == "serial" else report.parallel)
+    )
     return 1 if report.failed else 0
+
+
+def _print_failed(err: Console, failed: Sequence[ToolResult], calls: int) -> None:
+    """A line per failed call (its result's first line), and that no speedup is reported."""
+    for result in failed:
+        first = (result.content.strip().splitlines() or [""])[0]
+        err.print(
+            f"[bold red]failed:[/] {result.call_id} {result.name}: {escape(first)}",
+            soft_wrap=True,
+        )
+    if failed:
+        err.print(f"{len(failed)} of {calls} calls failed: no speedup is reported.", soft_wrap=True)
+
+
+def _check_options(
+    *,
+    provider: str,
+    base_url: str | None,
+    latency: float,
+    jitter: float,
+    token_rate: float,
+    first_token: float,
+    timeline: str | None,
+    trace: str | None,
+) -> None:
+    """Every option that can be wrong, before the demo starts anything."""
+    check_seconds("--latency", latency)
+    check_seconds("--jitter", jitter, at_most=("--latency", latency))
+    check_positive("--token-rate", token_rate, "number of tokens a second")
+    check_seconds("--first-token", first_token)
+    check_output("--timeline", timeline, (".svg", ".html"))
+    check_output("--trace", trace, (".json",))
+    if provider not in ("offline", "openai", "responses", "anthropic"):
+        raise UserError(
+            f"--provider must be offline, openai, responses or anthropic, not {provider!r}."
+        )
+    if provider == "offline" and base_url:
+        raise UserError(
+            "--base-url is for --provider openai, responses or anthropic: the offline model "
+            "runs in-process (point --provider openai at `toolvolley serve-model` to use HTTP)."
+        )
+    if provider == "anthropic":  # the other providers speak through the OpenAI SDK (cli extra)
+        check_extra("--provider anthropic", "anthropic", "anthropic")
+    if provider != "offline" and not base_url and not os.environ.get(_KEYS[provider]):
+        raise UserError(f"--provider {provider} needs {_KEYS[provider]} set, or --base-url.")
 
 
 @contextlib.contextmanager
@@ -187,22 +265,24 @@ def _render(console: Console, report: DemoReport, weather: str) -> None:
     console.print(escape(sequential.render(width=36, span_s=span)))
     console.print(f"[bold]{second}[/]  {report.parallel_s:.2f} s")
     console.print(escape(parallel.render(width=36, span_s=span)))
-    console.print(
-        f"\n[bold]Speedup {report.speedup:.2f}x[/] (ideal {report.ideal_speedup:.2f}x: "
-        "the time one after another over the longest call at once)"
-    )
+    if report.mode == "serial" and report.parallel_conversation_s is not None:
+        console.print(
+            f"\n[bold]Speedup {report.speedup:.2f}x[/] end to end: "
+            f"{report.end_to_end_s:.2f} s in {report.model_turns} model turns with parallel tool "
+            f"calls off, {report.parallel_conversation_s:.2f} s in "
+            f"{report.parallel_conversation_turns} with them on (the tools alone "
+            f"{report.tools_speedup:.2f}x, ideal {report.ideal_speedup:.2f}x)"
+        )
+    else:
+        console.print(
+            f"\n[bold]Speedup {report.speedup:.2f}x[/] (ideal {report.ideal_speedup:.2f}x: "
+            "the time one after another over the longest call at once)"
+        )
     console.print(
         f"\n[bold]Final answer[/] ({report.model_turns} model turns, "
         f"{report.end_to_end_s:.2f} s end to end, {report.model_s:.2f} s of it in the model):"
     )
     console.print(escape(report.final_answer))
-    if report.parallel_conversation_s is not None:
-        console.print(
-            f"\n[bold]With parallel tool calls on[/], the same conversation takes "
-            f"{report.parallel_conversation_s:.2f} s in {report.parallel_conversation_turns} "
-            f"model turns: parallel tool calls off cost "
-            f"{report.end_to_end_s - report.parallel_conversation_s:.2f} s here."
-        )
 
 
 def _headings(report: DemoReport) -> tuple[str, str]:

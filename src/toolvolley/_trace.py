@@ -16,7 +16,6 @@ event before it when it waited). Times are microseconds from the section's first
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._calls import ToolCall, ToolResult
-from ._errors import UserError
+from ._cli_options import check_output
 from ._events import CallReady, TextDelta, TurnEvent, TurnFinished, TurnStats
 
 if TYPE_CHECKING:
@@ -98,14 +97,9 @@ class TraceSection:
 
 
 def check_writable(path: str | None, flag: str) -> None:
-    """Refuse an output path whose directory is missing or read-only, before any work starts."""
-    if path is None:
-        return
-    directory = Path(path).parent
-    if not directory.is_dir():
-        raise UserError(f"{flag} {path}: the directory {str(directory)!r} does not exist.")
-    if not os.access(directory, os.W_OK):
-        raise UserError(f"{flag} {path}: the directory {str(directory)!r} is not writable.")
+    """Refuse an output path that cannot be written (a missing or read-only directory, a
+    directory itself), before any work starts."""
+    check_output(flag, path)
 
 
 def trace_events(sections: Sequence[TraceSection]) -> dict[str, Any]:

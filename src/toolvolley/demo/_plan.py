@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,7 +121,7 @@ class PlanReport:
             "planned": self.planned.as_json(),
             "flat_s": round(self.flat.end_to_end_s, 4),
             "planned_s": round(self.planned.end_to_end_s, 4),
-            "speedup": round(self.speedup, 3),
+            "speedup": None if self.failed else round(self.speedup, 3),  # not on failures
         }
 
 
@@ -249,14 +249,15 @@ def run_plan_command(
     latency: float,
     jitter: float,
     fail: Callable[[BaseException], None],
+    failed: Callable[[Sequence[ToolResult], int], None],
 ) -> int:
     """``toolvolley demo --plan``: run, print, and return the exit code (1 when anything
     failed). ``weather`` gives the weather service's URL for the run's duration; ``fail``
-    prints an exception the run ended with (as the demo does, ``--debug`` included)."""
+    prints an exception the run ended with (as the demo does, ``--debug`` included), and
+    ``failed`` the calls that failed out of how many (the figures are then not printed)."""
     import functools
 
     import anyio
-    from rich.markup import escape
 
     from ._runner import DEFAULT_PROMPT
 
@@ -283,8 +284,7 @@ def run_plan_command(
         return 1
     if json_output:
         out.print_json(json.dumps(report.as_json()))
-    else:
+    elif not report.failed:
         render_plan(out, report)
-    for failed in report.failed:
-        err.print(f"[bold red]failed:[/] {failed.call_id} {failed.name}: {escape(failed.content)}")
+    failed(report.failed, len(report.flat.results) + len(report.planned.results))
     return 1 if report.failed else 0
