@@ -454,3 +454,69 @@ def test_without_the_own_pool_calls_go_to_anyios_as_on_windows(
         return [r.status for r in results]
 
     assert anyio.run(main) == ["ok", "timeout"]
+
+
+class _BlockedImport:
+    """A finder and loader for one module name whose body waits for ``release``: a thread that
+    imports it sits half way, its empty module already in ``sys.modules``."""
+
+    def __init__(self, name: str) -> None:
+        import threading
+
+        self.name = name
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        import importlib.util
+
+        return importlib.util.spec_from_loader(name, self) if name == self.name else None
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        self.entered.set()
+        self.release.wait(60)
+        raise ImportError(f"{self.name} was only pretending")
+
+
+def test_another_thread_importing_trio_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While another thread imports trio, ``sys.modules["trio"]`` holds a module whose body has
+    not run (no ``lowlevel``): which loop runs is asked of the running loop, never read from
+    there. The call is answered, the loop's workers are reaped as its run ends, and
+    ``run_sync`` works."""
+    import contextlib
+    import threading
+
+    async def main() -> list[str]:
+        executor = Executor([fib])
+        results = await executor.run([ToolCall("c1", "fib", {"n": 3})])
+        results += await executor.run([ToolCall("c2", "fib", {"n": 4})])  # an idle worker's
+        return [f"{r.status} {r.content}" for r in results]
+
+    blocked = _BlockedImport("trio")
+    monkeypatch.delitem(sys.modules, "trio", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [blocked, *sys.meta_path])
+
+    def import_trio() -> None:
+        with contextlib.suppress(ImportError):  # the pretend module fails once released
+            __import__("trio")
+
+    importer = threading.Thread(target=import_trio)
+    importer.start()
+    gc.disable()  # the pool must close with its run, not with its loop's garbage
+    try:
+        assert blocked.entered.wait(30)
+        assert not hasattr(sys.modules["trio"], "lowlevel")  # half imported, as it is then
+        before = children()
+        statuses = anyio.run(main)
+        (answer,) = Executor([fib]).run_sync([ToolCall("s", "fib", {"n": 3})])
+        left = {p for p in children() if p not in before}
+    finally:
+        gc.enable()
+        blocked.release.set()
+        importer.join(30)
+    assert [s[:2] for s in statuses] == ["ok", "ok"], statuses
+    assert answer.status == "ok", answer.content
+    assert left == set()

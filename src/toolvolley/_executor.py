@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 import anyio
 
@@ -19,6 +16,7 @@ from ._policies import Hedge, PolicyRunner, Retry
 from ._processes import ProcessRunner
 from ._ray import ray_available
 from ._runners import LoopRunner, Runner
+from ._runtime import running_library
 from ._scheduling import Mode, SideEffectsPolicy
 from ._threads import ThreadRunner
 from ._toolbox import Toolbox
@@ -218,28 +216,10 @@ class Executor:
 
     def run_sync(self, calls: Iterable[ToolCall]) -> list[ToolResult]:
         """:meth:`run` for code without an event loop (starts one with ``anyio.run``)."""
-        running = _running_event_loop()
+        running = running_library()
         if running:
             raise UserError(
                 f"run_sync() was called inside a running {running} event loop; "
                 "use 'await executor.run()' there."
             )
         return anyio.run(self.run, list(calls))
-
-
-def _running_event_loop() -> str | None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        return "asyncio"
-    trio: Any = sys.modules.get("trio")
-    if trio is not None:
-        try:
-            trio.lowlevel.current_task()
-        except RuntimeError:
-            pass
-        else:
-            return "trio"
-    return None

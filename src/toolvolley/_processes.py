@@ -38,6 +38,7 @@ from anyio.lowlevel import RunVar
 from ._errors import UserError, describe_exception
 from ._frames import HEADER, LOADING_MAIN, READY, frame
 from ._runners import Runner, ToolSpec, consume
+from ._runtime import running_library
 from ._threads import START_MARGIN
 
 __all__ = ["ProcessRunner", "call_by_reference"]
@@ -324,15 +325,11 @@ def _close_at_run_end(pool: _Pool) -> None:
     the pool would wait for its loop to be garbage, which anything holding a traceback of the
     loop delays. The pool must not hold the task: the task holds the loop, which would then
     never be freed. anyio's own pool does the same."""
-    trio = sys.modules.get("trio")
-    if trio is not None:
-        try:
-            trio.lowlevel.current_trio_token()
-        except RuntimeError:
-            pass  # trio is imported, but this is not a trio run
-        else:
-            trio.lowlevel.spawn_system_task(_close_at_the_end, pool)
-            return
+    if running_library() == "trio":
+        import trio
+
+        trio.lowlevel.spawn_system_task(_close_at_the_end, pool)
+        return
     import asyncio
 
     task = asyncio.get_running_loop().create_task(
