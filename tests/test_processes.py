@@ -240,6 +240,42 @@ def test_a_busy_worker_dies_with_its_parent(tmp_path: Path) -> None:
         pytest.fail("the worker outlived its parent")
 
 
+def test_what_a_tool_started_dies_with_a_killed_program(tmp_path: Path) -> None:
+    """The program is killed (SIGKILL) while a tool's own child runs: the worker dies with the
+    program, and the child with the worker (reparented to init, it once lived on)."""
+    import signal
+    import subprocess
+    import time
+
+    script, pid_file = tmp_path / "program.py", tmp_path / "sleep.pid"
+    tests = Path(__file__).parent
+    script.write_text(
+        f"import sys; sys.path.insert(0, {str(tests)!r})\n"
+        "import anyio\nfrom cpu_tools import start_a_sleep\n"
+        "from toolvolley import Executor, ToolCall\n"
+        "tool = start_a_sleep.with_options(timeout=60)\n"
+        f"call = ToolCall('s', 'start_a_sleep', {{'pid_file': {str(pid_file)!r}}})\n"
+        "anyio.run(Executor([tool]).run, [call])\n"
+    )
+    program = subprocess.Popen([sys.executable, str(script)])
+    try:
+        for _ in range(300):  # the tool has started its child (bounded: 30 s)
+            if pid_file.exists() or program.poll() is not None:
+                break
+            time.sleep(0.1)
+        sleep = int(pid_file.read_text())
+    finally:
+        program.send_signal(signal.SIGKILL)
+        program.wait()
+    for _ in range(100):  # then it goes (bounded: 10 s)
+        if not Path(f"/proc/{sleep}").exists() or _state(sleep) == "Z":
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(sleep, signal.SIGKILL)
+        pytest.fail("the tool's child outlived the killed program")
+
+
 def _ppid(entry: Path) -> int:
     try:
         return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
