@@ -313,6 +313,49 @@ async def test_a_stateful_tool_keeps_its_state_in_one_actor() -> None:
     assert len({r.value[1] for r in [*first, *second]}) == 1  # one actor process
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.anyio
+async def test_the_first_call_connects_once_off_the_loop_and_its_siblings_keep_their_timeouts(
+    monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+) -> None:
+    """``ray.init`` (seconds for a new local Ray) runs once for concurrent first calls, in a
+    thread of its own that lives on (the kernel kills the Ray processes it starts when that
+    thread ends), while the loop goes on: here the init waits until a sibling has timed out."""
+    import threading
+
+    from toolvolley import ExecutionHooks, ToolResult
+
+    sibling_timed_out = threading.Event()
+    inits: list[tuple[threading.Thread, bool]] = []
+    up = False
+
+    def init(**options: Any) -> None:
+        nonlocal up
+        inits.append((threading.current_thread(), sibling_timed_out.wait(10)))
+        up = True
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: up)  # this session's Ray, "not yet"
+    monkeypatch.setattr(ray, "init", init)
+
+    class Watch(ExecutionHooks):
+        def call_finished(self, result: ToolResult) -> None:
+            if result.call_id == "s" and result.status == "timeout":
+                sibling_timed_out.set()
+
+    @tool(timeout=0.05)
+    async def stuck() -> None:
+        await anyio.sleep_forever()
+
+    calls = [ToolCall(f"a{i}", "add", {"a": i, "b": 1}) for i in range(3)]
+    results = await Executor([add, stuck], hooks=[Watch()]).run([*calls, ToolCall("s", "stuck")])
+    assert [r.status for r in results] == ["ok", "ok", "ok", "timeout"]
+    assert [r.value for r in results[:3]] == [1, 2, 3]
+    ((thread, waited),) = inits  # once, for three calls
+    assert waited  # the loop ran the sibling's timeout while Ray was starting
+    assert thread is not threading.current_thread()
+    assert thread.is_alive()  # not a pool thread that ends when idle
+
+
 def test_run_in_ray_without_the_extra_fails_at_definition(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` sees when not installed
 
@@ -416,3 +459,53 @@ def test_bench_scale_bench_reports_the_ray_ratio() -> None:
     assert ray_["calls"] == 10
     assert ray_["toolvolley_us_per_call"] > 0
     assert ray_["raw_ray_us_per_call"] > 0
+
+
+def _in_session(sid: int) -> list[tuple[int, str]]:
+    """The live processes of session ``sid`` (Linux /proc): pid and command."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append((int(entry.name), command.strip()))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_batch_ray_auto_leaves_no_ray_process_behind(tmp_path: Path) -> None:
+    """``toolvolley batch --ray auto`` in a program of its own, which starts (and must stop) a
+    local Ray of its own: once it has exited, nothing of its session runs (Ray's dashboard and
+    runtime-env agents, 175 MB, were left when the Ray was started from a passing thread)."""
+    import json
+    import signal
+    import subprocess
+
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(
+        "".join(json.dumps({"id": i, "prompt": "Weather in Oslo?"}) + "\n" for i in range(3))
+    )
+    fast = ["--token-rate", "20000", "--first-token", "0", "--latency", "0.01", "--json"]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    command = [sys.executable, "-m", "toolvolley", "batch", str(source), "-o", str(out)]
+    program = subprocess.Popen(
+        [*command, "--ray", "auto", *fast], start_new_session=True, env=env, stdout=subprocess.PIPE
+    )
+    try:
+        stdout, _ = program.communicate(timeout=240)
+    finally:
+        program.kill()
+    assert program.returncode == 0
+    assert json.loads(stdout)["conversations"] == 3
+    left = _in_session(program.pid)
+    for _ in range(100):  # Ray's shutdown at exit may still be ending them (bounded: 10 s)
+        if not left:
+            break
+        time.sleep(0.1)
+        left = _in_session(program.pid)
+    for pid, _command in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
