@@ -4,10 +4,15 @@ reaped, never left running or for the garbage collector."""
 from __future__ import annotations
 
 import gc
+import importlib.abc
+import importlib.util
 import os
 import sys
 import warnings
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import anyio
@@ -492,7 +497,7 @@ def test_without_the_own_pool_calls_go_to_anyios_as_on_windows(
     assert anyio.run(main) == ["ok", "timeout"]
 
 
-class _BlockedImport:
+class _BlockedImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """A finder and loader for one module name whose body waits for ``release``: a thread that
     imports it sits half way, its empty module already in ``sys.modules``."""
 
@@ -503,15 +508,12 @@ class _BlockedImport:
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        import importlib.util
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        return importlib.util.spec_from_loader(fullname, self) if fullname == self.name else None
 
-        return importlib.util.spec_from_loader(name, self) if name == self.name else None
-
-    def create_module(self, spec: Any) -> None:
-        return None
-
-    def exec_module(self, module: Any) -> None:
+    def exec_module(self, module: ModuleType) -> None:
         self.entered.set()
         self.release.wait(60)
         raise ImportError(f"{self.name} was only pretending")
