@@ -25,10 +25,14 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 
 
 def children() -> dict[int, str]:
-    """This process's children and their states ("Z": exited, not reaped)."""
+    """This process's children and their states ("Z": exited, not reaped), but for the process
+    guard, which lives as long as the program (one, started with the first worker)."""
+    from toolvolley import _process_guard
+
+    guard = _process_guard._guard
     found: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or (guard is not None and int(entry.name) == guard.process.pid):
             continue
         try:
             stat = (entry / "stat").read_text()
@@ -226,7 +230,9 @@ def test_a_busy_worker_dies_with_its_parent(tmp_path: Path) -> None:
         worker = None
         for _ in range(300):  # its worker appears (bounded: 30 s)
             workers = [
-                p for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == parent.pid
+                p
+                for p in Path("/proc").iterdir()
+                if p.name.isdigit() and _ppid(p) == parent.pid and _is_worker(p)
             ]
             if workers:
                 worker = int(workers[0].name)
@@ -286,6 +292,13 @@ def _ppid(entry: Path) -> int:
         return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return -1
+
+
+def _is_worker(entry: Path) -> bool:
+    try:
+        return b"toolvolley._process_worker" in (entry / "cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _state(pid: int) -> str:
@@ -558,3 +571,45 @@ def test_another_thread_importing_trio_changes_nothing(monkeypatch: pytest.Monke
     assert [s[:2] for s in statuses] == ["ok", "ok"], statuses
     assert answer.status == "ok", answer.content
     assert left == set()
+
+
+@pytest.mark.skipif((os.cpu_count() or 2) < 2, reason="two workers busy at once")
+def test_the_guard_kills_every_workers_group_when_the_program_ends_and_is_replaced_if_killed() -> (
+    None
+):
+    """The guard: killed from outside, it is reaped (no zombie) and the next worker brings a
+    new one, told of the idle worker too; when its pipe ends (the program is gone, as far as it
+    can tell) it kills every worker's group."""
+    import signal
+
+    from toolvolley import _process_guard
+
+    async def main() -> tuple[int, set[int]]:
+        executor = Executor([fib])
+        (first,) = await executor.run([ToolCall("a", "fib", {"n": 3})])
+        killed = _process_guard._guard
+        assert killed is not None
+        os.kill(killed.process.pid, signal.SIGKILL)
+        # Two calls at once: the idle worker and a new one, whose start finds the guard dead
+        both = await executor.run([ToolCall(f"b{i}", "fib", {"n": 20}) for i in range(2)])
+        workers = {r.value["pid"] for r in both}
+        assert first.value["pid"] in workers
+        assert len(workers) == 2
+        guard = _process_guard._guard
+        assert guard is not None
+        assert guard.process.pid != killed.process.pid
+        with _process_guard._lock:  # the program's end, as the guard sees it
+            os.close(guard.write)
+            _process_guard._guard = None
+        guard.process.wait(30)
+        for _ in range(100):  # SIGKILLed by the guard: zombies until the pool reaps them
+            if all(_state(pid) == "Z" for pid in workers):
+                break
+            await anyio.sleep(0.1)
+        assert {_state(pid) for pid in workers} == {"Z"}
+        return killed.process.pid, workers
+
+    killed, workers = anyio.run(main)
+    assert _state(killed) == "gone"  # reaped as it was replaced
+    gc.collect()
+    assert not workers & set(children())

@@ -10,12 +10,6 @@ is ``(sys.path, func, args)`` (the parent's path as it is now) and each answer `
 value)`` or ``(False, exception)``. A process a tool forked never answers: only the worker
 writes frames. End of input ends the worker, and so does its parent's death (Linux:
 ``PR_SET_PDEATHSIG``); Ctrl-C is the parent's to handle.
-
-The worker leads a session (and a process group) of its own, and forks a guard into it first:
-however the worker ends, the guard then kills the group, so what a tool started (a
-subprocess, and its children) does not outlive the worker. A process that moves to a group or
-session of its own (``start_new_session=True``, ``setsid``, a daemon) leaves on purpose, and
-is not followed.
 """
 
 from __future__ import annotations
@@ -70,19 +64,6 @@ def _die_with_parent(parent: int) -> None:
             os._exit(1)
 
 
-def _guard_the_group(worker_alive: int) -> None:
-    """In the forked guard: wait for the end of the pipe only the worker holds open (its end,
-    however it comes: killed with its parent, crashed, or exiting), then kill the worker's
-    process group, this guard included. Without it a tool's child of a worker killed by the
-    kernel with its parent was reparented to init and lived on."""
-    try:
-        while os.read(worker_alive, 1):  # never written: b"" once the worker is gone
-            pass
-    finally:
-        os.killpg(0, signal.SIGKILL)
-        os._exit(0)  # not reached: the group's SIGKILL includes this process
-
-
 def main() -> None:
     if len(sys.argv) > 1:
         _die_with_parent(int(sys.argv[1]))
@@ -93,18 +74,14 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    alive_read, alive_write = os.pipe()  # the guard's: its end is this worker's
     # A child the tool forks gets /dev/null in place of the pipes (exec'd ones get nothing:
-    # dup and pipe make them non-inheritable), so this worker's death is the pipes' end, and
-    # only this worker ever answers.
+    # dup makes them non-inheritable), so this worker's death is the pipe's end, and only
+    # this worker ever answers.
     os.register_at_fork(
         after_in_child=lambda: [
-            os.dup2(devnull, fd) for fd in (requests.fileno(), answers.fileno(), alive_write)
+            os.dup2(devnull, fd) for fd in (requests.fileno(), answers.fileno())
         ]
     )
-    if os.fork() == 0:
-        _guard_the_group(alive_read)
-    os.close(alive_read)
     answers.write(READY)
     answers.flush()
     me = os.getpid()

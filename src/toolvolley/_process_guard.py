@@ -1,0 +1,133 @@
+"""What kills the worker processes' groups when the program dies: :func:`watch`, :func:`forget`.
+
+A worker leads a process group of its own, and the pool kills that group whenever it is done
+with the worker. But when the program itself dies outright (SIGKILL, a crash), nothing of it
+runs: on Linux the kernel kills the worker with it (``PR_SET_PDEATHSIG``), while what the
+worker's tool started (a subprocess, and its children) went to init and lived on; elsewhere
+the busy worker lived on too. So one small process per program, the guard, keeps the set of
+the workers' groups (told of each as its worker starts, and as it is reaped) and waits for the
+end of its pipe, which only the program holds open: when the program ends, however it ends,
+the guard kills every group still in its set, and exits.
+
+The guard is the program's child, started with the first worker, and a session of its own:
+Ctrl-C and a terminal's hangup go to the program, not to it, and while the program runs it
+leaves nothing for init to reap. A process that leaves its worker's group on purpose
+(``start_new_session=True``, ``setsid``, ``setpgid``, a daemon) is not followed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+
+__all__ = ["forget", "watch"]
+
+# Run with -I -S: no site, no PYTHON* variables, nothing a startup hook could print or break.
+_CODE = """
+import os, signal
+groups, rest = set(), b""
+while True:
+    data = os.read(0, 65536)
+    if not data:
+        break
+    *lines, rest = (rest + data).split(b"\\n")
+    for line in lines:
+        (groups.add if line[:1] == b"+" else groups.discard)(int(line[1:]))
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class _Guard:
+    """The guard process and the write end of its pipe (never blocking the caller)."""
+
+    def __init__(self, groups: bytes) -> None:
+        read, self.write = os.pipe()  # not inheritable: no worker holds it open
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _CODE],
+                stdin=read,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(self.write)
+            raise
+        finally:
+            os.close(read)
+        os.set_blocking(self.write, False)
+        if not self.tell(groups):  # a new pipe has room for thousands
+            self.retire()
+            raise OSError("the process guard did not take the workers' groups")
+
+    def tell(self, lines: bytes) -> bool:
+        """Whether the guard took ``lines`` (a few bytes: one write, never split)."""
+        try:
+            return os.write(self.write, lines) == len(lines)
+        except OSError:  # it died (a broken pipe), or stopped reading (a full pipe)
+            return False
+
+    def retire(self) -> None:
+        """Killed first, so that closing its pipe cannot make it kill the groups."""
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
+        os.close(self.write)
+
+
+# Reentrant: a pool closed by the garbage collector forgets its workers wherever it runs
+_lock = threading.RLock()
+_guard: _Guard | None = None
+_groups: set[int] = set()
+
+
+def watch(group: int) -> None:
+    """A worker's group, to be killed if the program dies before :func:`forget`."""
+    with _lock:
+        _groups.add(group)
+        _tell(b"+%d\n" % group)
+
+
+def forget(group: int) -> None:
+    """The worker of ``group`` is reaped: its number may be reused from now on."""
+    with _lock:
+        _groups.discard(group)
+        if _guard is not None:
+            # A guard that cannot be replaced now is started again by the next watch()
+            with contextlib.suppress(OSError):
+                _tell(b"-%d\n" % group)
+
+
+def _tell(line: bytes) -> None:
+    global _guard
+    if _guard is not None and _guard.tell(line):
+        return
+    if _guard is not None:  # it was killed, or hangs: a new one, told every group
+        _guard.retire()
+        _guard = None
+    if _groups:
+        _guard = _Guard(b"".join(b"+%d\n" % group for group in _groups))
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no workers of its own yet: its pools start their own guard. The
+    parent's guard goes on with the parent (only the child's copy of its pipe is closed)."""
+    global _guard, _lock
+    _lock = threading.RLock()
+    if _guard is not None:
+        with contextlib.suppress(OSError):
+            os.close(_guard.write)
+        _guard.process.returncode = 0  # not this process's child: never to be waited for
+        _guard = None
+    _groups.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
