@@ -613,3 +613,30 @@ def test_the_guard_kills_every_workers_group_when_the_program_ends_and_is_replac
     assert _state(killed) == "gone"  # reaped as it was replaced
     gc.collect()
     assert not workers & set(children())
+
+
+def test_a_worker_whose_guard_cannot_start_is_killed_and_the_call_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No guard (out of processes, say): the new worker is not kept unguarded; the call is an
+    error naming why, nothing is left, and the next worker starts a guard as usual."""
+    from toolvolley import _process_guard
+
+    def no_guard(groups: bytes) -> None:
+        raise OSError("no more processes")
+
+    async def main() -> list[str]:
+        executor = Executor([fib])
+        with monkeypatch.context() as patch:
+            patch.setattr(_process_guard, "_guard", None)
+            patch.setattr(_process_guard, "_Guard", no_guard)
+            (failed,) = await executor.run([ToolCall("a", "fib", {"n": 3})])
+            assert _process_guard._groups == set()
+        (after,) = await executor.run([ToolCall("b", "fib", {"n": 3})])
+        return [failed.status, failed.content, after.status]
+
+    before = children()
+    status, content, after = anyio.run(main)
+    assert (status, after) == ("error", "ok")
+    assert "no more processes" in content
+    assert {p: s for p, s in children().items() if p not in before} == {}

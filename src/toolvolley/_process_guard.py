@@ -92,7 +92,11 @@ def watch(group: int) -> None:
     """A worker's group, to be killed if the program dies before :func:`forget`."""
     with _lock:
         _groups.add(group)
-        _tell(b"+%d\n" % group)
+        try:
+            _tell(b"+%d\n" % group)
+        except BaseException:  # no guard could be started: the caller kills the worker
+            _groups.discard(group)
+            raise
 
 
 def forget(group: int) -> None:
