@@ -475,37 +475,105 @@ def _in_session(sid: int) -> list[tuple[int, str]]:
     return found
 
 
+class _Program:
+    """A program in a session of its own, its output in files (a process left behind may hold
+    pipes open forever); whatever is left of its session is killed when the test ends."""
+
+    def __init__(self, command: list[str], tmp_path: Path) -> None:
+        import subprocess
+
+        self.out, self.err = tmp_path / "stdout", tmp_path / "stderr"
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a Ray of its own
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen(
+                command, start_new_session=True, env=env, stdout=out, stderr=err
+            )
+
+    def first_line(self) -> str:
+        for _ in range(1200):  # bounded: 120 s (a new local Ray takes seconds)
+            text = self.out.read_text()
+            if "\n" in text or self.process.poll() is not None:
+                return text.partition("\n")[0]
+            time.sleep(0.1)
+        raise AssertionError("the program said nothing")
+
+    def left(self) -> list[tuple[int, str]]:
+        """What still runs in its session once it has exited, after a bounded wait for Ray's
+        shutdown to end it; killed, so that a failing test leaves nothing either."""
+        import signal
+
+        sid = self.process.pid
+        left = _in_session(sid)
+        for _ in range(100):  # bounded: 10 s
+            if not left:
+                break
+            time.sleep(0.1)
+            left = _in_session(sid)
+        for pid, _command in _in_session(sid):
+            os.kill(pid, signal.SIGKILL)
+        return left
+
+    def __enter__(self) -> _Program:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.left()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_batch_ray_auto_leaves_no_ray_process_behind(tmp_path: Path) -> None:
     """``toolvolley batch --ray auto`` in a program of its own, which starts (and must stop) a
     local Ray of its own: once it has exited, nothing of its session runs (Ray's dashboard and
     runtime-env agents, 175 MB, were left when the Ray was started from a passing thread)."""
     import json
-    import signal
-    import subprocess
 
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text(
         "".join(json.dumps({"id": i, "prompt": "Weather in Oslo?"}) + "\n" for i in range(3))
     )
     fast = ["--token-rate", "20000", "--first-token", "0", "--latency", "0.01", "--json"]
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     command = [sys.executable, "-m", "toolvolley", "batch", str(source), "-o", str(out)]
-    program = subprocess.Popen(
-        [*command, "--ray", "auto", *fast], start_new_session=True, env=env, stdout=subprocess.PIPE
-    )
-    try:
-        stdout, _ = program.communicate(timeout=240)
-    finally:
-        program.kill()
-    assert program.returncode == 0
-    assert json.loads(stdout)["conversations"] == 3
-    left = _in_session(program.pid)
-    for _ in range(100):  # Ray's shutdown at exit may still be ending them (bounded: 10 s)
-        if not left:
-            break
-        time.sleep(0.1)
-        left = _in_session(program.pid)
-    for pid, _command in left:
-        os.kill(pid, signal.SIGKILL)
-    assert left == []
+    with _Program([*command, "--ray", "auto", *fast], tmp_path) as program:
+        assert program.process.wait(timeout=100) == 0, program.err.read_text()
+        assert json.loads(program.out.read_text())["conversations"] == 3
+        assert program.left() == []
+
+
+SIGTERMED = """
+import anyio
+from toolvolley import Executor, ToolCall, tool
+
+@tool(run_in="ray")
+def add(a: int, b: int) -> int:
+    return a + b
+
+async def main() -> None:
+    (result,) = await Executor([add]).run([ToolCall("a", "add", {"a": 1, "b": 2})])
+    print(result.status, result.content, flush=True)
+    await anyio.sleep_forever()
+
+if __name__ == "__main__":
+    anyio.run(main)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_program_whose_first_ray_call_started_ray_stops_it_whole_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    """``ray.init`` runs in toolvolley's Ray thread, where it cannot make SIGTERM exit the
+    program as it does from the main thread; the main thread that handed it over does: SIGTERM
+    (a container's stop) leaves nothing of the local Ray running."""
+    import signal
+
+    script = tmp_path / "program.py"
+    script.write_text(SIGTERMED)
+    with _Program([sys.executable, str(script)], tmp_path) as program:
+        assert program.first_line() == "ok 3", program.err.read_text()
+        program.process.send_signal(signal.SIGTERM)
+        # sys.exit(SIGTERM), as Ray's own handler; not -SIGTERM, killed outright
+        assert program.process.wait(timeout=60) == signal.SIGTERM
+        assert "SIGTERM handler is not set" not in program.err.read_text()
+        assert program.left() == []

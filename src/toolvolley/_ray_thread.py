@@ -8,12 +8,20 @@ when the *thread* that forked them ends, so a passing thread (anyio's idle worke
 10 s) took the raylet and GCS down with it, and left Ray's dashboard and runtime-env agents
 running as orphans. A daemon thread is still there when Ray's own ``atexit`` shutdown stops
 that instance in order. Jobs run one at a time, so concurrent first calls connect once.
+
+Called from the main thread, ``ray.init`` itself makes SIGTERM raise ``SystemExit`` (so that
+its shutdown runs); from another thread it cannot, and says so. The main thread that hands it
+a job does it instead, unless the program has a SIGTERM handler of its own: killed by the
+signal outright, the program would leave the agents running as above.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import queue
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -41,8 +49,29 @@ def _serve() -> None:
             future.set_exception(exc)
 
 
+def _exit(signum: int, frame: Any) -> None:
+    sys.exit(signum)  # as ray.init's own handler
+
+
+class _SaidElsewhere(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SIGTERM handler is not set" not in record.getMessage()
+
+
+def _exit_on_sigterm() -> None:
+    """In the main thread: what ``ray.init`` would do there, unless the program has its own."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signum = getattr(signal, "SIGBREAK", None) if sys.platform == "win32" else signal.SIGTERM
+    if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+        signal.signal(signum, _exit)
+        # done here, not by ray.init, whose warning would say it is not done
+        logging.getLogger("ray._private.worker").addFilter(_SaidElsewhere())
+
+
 def _submit(func: Callable[..., T], *args: Any) -> Future[T]:
     global _thread
+    _exit_on_sigterm()
     with _started:
         if _thread is None:
             _thread = threading.Thread(target=_serve, name="toolvolley ray", daemon=True)
