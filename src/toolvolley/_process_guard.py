@@ -17,6 +17,7 @@ leaves nothing for init to reap. A process that leaves its worker's group on pur
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import subprocess
@@ -118,6 +119,20 @@ def _tell(line: bytes) -> None:
         _guard = None
     if _groups:
         _guard = _Guard(b"".join(b"+%d\n" % group for group in _groups))
+        atexit.unregister(_at_exit)  # registered once, however many guards it took
+        atexit.register(_at_exit)
+
+
+def _at_exit() -> None:
+    """The program ends: the guard's pipe is closed here (it kills any group left: a worker of a
+    loop still running in a daemon thread) and the guard reaped, not left to init."""
+    global _guard
+    with _lock:
+        guard, _guard = _guard, None
+        if guard is not None:
+            os.close(guard.write)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                guard.process.wait(5)
 
 
 def _after_fork_in_child() -> None:
