@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import uuid
@@ -500,7 +501,6 @@ class _Program:
     def left(self) -> list[tuple[int, str]]:
         """What still runs in its session once it has exited, after a bounded wait for Ray's
         shutdown to end it; killed, so that a failing test leaves nothing either."""
-        import signal
 
         sid = self.process.pid
         left = _in_session(sid)
@@ -560,20 +560,21 @@ if __name__ == "__main__":
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_a_program_whose_first_ray_call_started_ray_stops_it_whole_on_sigterm(
-    tmp_path: Path,
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_program_whose_first_ray_call_started_ray_leaves_nothing_when_killed(
+    tmp_path: Path, signum: int
 ) -> None:
-    """``ray.init`` runs in toolvolley's Ray thread, where it cannot make SIGTERM exit the
-    program as it does from the main thread; the main thread that handed it over does: SIGTERM
-    (a container's stop) leaves nothing of the local Ray running."""
-    import signal
-
+    """The local Ray a program's first call started dies with the program. SIGTERM (a
+    container's stop) exits it (``ray.init`` cannot set that up from toolvolley's Ray thread:
+    the main thread that handed it the start does), so Ray's shutdown runs; killed outright,
+    the raylet dies with the program and Ray's agents hang: the process guard kills them."""
     script = tmp_path / "program.py"
     script.write_text(SIGTERMED)
     with _Program([sys.executable, str(script)], tmp_path) as program:
         assert program.first_line() == "ok 3", program.err.read_text()
-        program.process.send_signal(signal.SIGTERM)
-        # sys.exit(SIGTERM), as Ray's own handler; not -SIGTERM, killed outright
-        assert program.process.wait(timeout=60) == signal.SIGTERM
+        program.process.send_signal(signum)
+        # SIGTERM: sys.exit(SIGTERM), as Ray's own handler; not -SIGTERM, killed outright
+        expected = signal.SIGTERM if signum == signal.SIGTERM else -signal.SIGKILL
+        assert program.process.wait(timeout=60) == expected
         assert "SIGTERM handler is not set" not in program.err.read_text()
         assert program.left() == []

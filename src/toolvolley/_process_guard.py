@@ -1,17 +1,21 @@
-"""What kills the worker processes' groups when the program dies: :func:`watch`, :func:`forget`.
+"""What is killed when the program dies, even outright: :func:`watch`, :func:`forget`,
+:func:`watch_ray`.
 
-A worker leads a process group of its own, and the pool kills that group whenever it is done
-with the worker. But when the program itself dies outright (SIGKILL, a crash), nothing of it
-runs: on Linux the kernel kills the worker with it (``PR_SET_PDEATHSIG``), while what the
-worker's tool started (a subprocess, and its children) went to init and lived on; elsewhere
-the busy worker lived on too. So one small process per program, the guard, keeps the set of
-the workers' groups (told of each as its worker starts, and as it is reaped) and waits for the
-end of its pipe, which only the program holds open: when the program ends, however it ends,
-the guard kills every group still in its set, and exits.
+A worker process leads a process group of its own, and the pool kills that group whenever it
+is done with the worker. But when the program itself dies outright (SIGKILL, a crash), nothing
+of it runs: on Linux the kernel kills the worker with it (``PR_SET_PDEATHSIG``), while what the
+worker's tool started (a subprocess, and its children) went to init and lived on; elsewhere the
+busy worker lived on too. A local Ray the program started fares the same: the kernel kills its
+raylet with the program, and Ray's dashboard and runtime-env agents lived on (Ray 2.60; they
+see the raylet die, and hang). So one small process per program, the guard, keeps what to kill
+(the workers' groups, told of each as its worker starts and as it is reaped; the local Rays'
+raylets) and waits for the end of its pipe, which only the program holds open: when the
+program ends, however it ends, the guard kills every group still in its set and every process
+whose environment names one of those raylets (``RAY_RAYLET_PID``, Linux), and exits.
 
-The guard is the program's child, started with the first worker, and a session of its own:
-Ctrl-C and a terminal's hangup go to the program, not to it, and while the program runs it
-leaves nothing for init to reap. A process that leaves its worker's group on purpose
+The guard is the program's child, started when first needed, and a session of its own: Ctrl-C
+and a terminal's hangup go to the program, not to it, and it is reaped as the program exits,
+after Ray's own shutdown. A process that leaves its worker's group on purpose
 (``start_new_session=True``, ``setsid``, ``setpgid``, a daemon) is not followed.
 """
 
@@ -24,24 +28,39 @@ import subprocess
 import sys
 import threading
 
-__all__ = ["forget", "watch"]
+__all__ = ["forget", "watch", "watch_ray"]
 
 # Run with -I -S: no site, no PYTHON* variables, nothing a startup hook could print or break.
+# Lines: "+N" a group to kill, "-N" one not to, "rN" a raylet whose processes to kill.
 _CODE = """
 import os, signal
-groups, rest = set(), b""
+groups, raylets, rest = set(), set(), b""
 while True:
     data = os.read(0, 65536)
     if not data:
         break
     *lines, rest = (rest + data).split(b"\\n")
     for line in lines:
-        (groups.add if line[:1] == b"+" else groups.discard)(int(line[1:]))
+        kind, number = line[:1], int(line[1:])
+        if kind == b"+":
+            groups.add(number)
+        elif kind == b"-":
+            groups.discard(number)
+        else:
+            raylets.add(b"RAY_RAYLET_PID=%d" % number)
 for group in groups:
     try:
         os.killpg(group, signal.SIGKILL)
     except OSError:
         pass
+for name in os.listdir("/proc") if raylets else ():
+    if name.isdigit() and int(name) != os.getpid():
+        try:
+            with open("/proc/" + name + "/environ", "rb") as f:
+                if raylets & set(f.read().split(b"\\0")):
+                    os.kill(int(name), signal.SIGKILL)
+        except OSError:
+            pass
 """
 
 
@@ -87,6 +106,7 @@ class _Guard:
 _lock = threading.RLock()
 _guard: _Guard | None = None
 _groups: set[int] = set()
+_raylets: set[int] = set()
 
 
 def watch(group: int) -> None:
@@ -110,6 +130,14 @@ def forget(group: int) -> None:
                 _tell(b"-%d\n" % group)
 
 
+def watch_ray(raylet: int) -> None:
+    """A local Ray this program started (its raylet's pid): what it runs is killed if the
+    program dies before Ray's own shutdown at exit has stopped it (Linux)."""
+    with _lock:
+        _raylets.add(raylet)
+        _tell(b"r%d\n" % raylet)
+
+
 def _tell(line: bytes) -> None:
     global _guard
     if _guard is not None and _guard.tell(line):
@@ -117,10 +145,9 @@ def _tell(line: bytes) -> None:
     if _guard is not None:  # it was killed, or hangs: a new one, told every group
         _guard.retire()
         _guard = None
-    if _groups:
-        _guard = _Guard(b"".join(b"+%d\n" % group for group in _groups))
-        atexit.unregister(_at_exit)  # registered once, however many guards it took
-        atexit.register(_at_exit)
+    if _groups or _raylets:
+        told = [b"+%d\n" % group for group in _groups] + [b"r%d\n" % r for r in _raylets]
+        _guard = _Guard(b"".join(told))
 
 
 def _at_exit() -> None:
@@ -135,6 +162,11 @@ def _at_exit() -> None:
                 guard.process.wait(5)
 
 
+# Registered on import, before any Ray this program starts registers its shutdown: exit
+# handlers run last first, so the guard's end comes after Ray's (which it would disturb).
+atexit.register(_at_exit)
+
+
 def _after_fork_in_child() -> None:
     """A forked child has no workers of its own yet: its pools start their own guard. The
     parent's guard goes on with the parent (only the child's copy of its pipe is closed)."""
@@ -146,6 +178,7 @@ def _after_fork_in_child() -> None:
         _guard.process.returncode = 0  # not this process's child: never to be waited for
         _guard = None
     _groups.clear()
+    _raylets.clear()
 
 
 if hasattr(os, "register_at_fork"):

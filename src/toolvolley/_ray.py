@@ -47,6 +47,7 @@ from typing import Any, TypeVar
 
 import anyio
 
+from . import _process_guard
 from ._errors import UserError
 from ._optional import require
 from ._options import check_count
@@ -271,7 +272,22 @@ def _connect(address: str | None) -> _Ray:
     ray = _Ray.get()
     if not ray.ray.is_initialized():
         ray.ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        _guard_local_ray(ray.ray)
     return ray
+
+
+def _guard_local_ray(ray: Any) -> None:
+    """If ``ray.init`` started a local Ray, what it runs is killed with the program, even a
+    SIGKILLed one (:mod:`toolvolley._process_guard`). Linux; Ray's internals (2.60), so any
+    other shape is left alone."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        started = ray._private.worker._global_node.all_processes
+        raylet = started[ray._private.ray_constants.PROCESS_TYPE_RAYLET][0].process.pid
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return  # connected to a running cluster: not ours to stop
+    _process_guard.watch_ray(raylet)
 
 
 async def connected(address: str | None) -> _Ray:
@@ -308,6 +324,7 @@ def connect_ray(ray: _Ray, address: str) -> float:
             ray_constants.ENABLE_RAY_CLUSTER = False
             # address="local": a new instance, never another process's cluster on this machine
             ray.ray.init(address="local", _node_ip_address="127.0.0.1", **options)
+        _guard_local_ray(ray.ray)
     return float(ray.ray.cluster_resources().get("CPU", 1.0))
 
 
