@@ -501,7 +501,6 @@ class _Program:
     def left(self) -> list[tuple[int, str]]:
         """What still runs in its session once it has exited, after a bounded wait for Ray's
         shutdown to end it; killed, so that a failing test leaves nothing either."""
-
         sid = self.process.pid
         left = _in_session(sid)
         for _ in range(100):  # bounded: 10 s
