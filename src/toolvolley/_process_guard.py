@@ -8,10 +8,10 @@ worker's tool started (a subprocess, and its children) went to init and lived on
 busy worker lived on too. A local Ray the program started fares the same: the kernel kills its
 raylet with the program, and Ray's dashboard and runtime-env agents lived on (Ray 2.60; they
 see the raylet die, and hang). So one small process per program, the guard, keeps what to kill
-(the workers' groups, told of each as its worker starts and as it is reaped; the local Rays'
-raylets) and waits for the end of its pipe, which only the program holds open: when the
-program ends, however it ends, the guard kills every group still in its set and every process
-whose environment names one of those raylets (``RAY_RAYLET_PID``, Linux), and exits.
+(the workers' groups, told of each as its worker starts and as it is reaped; the local Ray
+nodes) and waits for the end of its pipe, which only the program holds open: when the program
+ends, however it ends, the guard kills every group still in its set and every process whose
+environment names one of those nodes (``RAY_NODE_ID``, Linux), and exits.
 
 The guard is the program's child, started when first needed, and a session of its own: Ctrl-C
 and a terminal's hangup go to the program, not to it, and it is reaped as the program exits,
@@ -31,33 +31,32 @@ import threading
 __all__ = ["forget", "watch", "watch_ray"]
 
 # Run with -I -S: no site, no PYTHON* variables, nothing a startup hook could print or break.
-# Lines: "+N" a group to kill, "-N" one not to, "rN" a raylet whose processes to kill.
+# Lines: "+N" a group to kill, "-N" one not to, "nID" a Ray node whose processes to kill.
 _CODE = """
 import os, signal
-groups, raylets, rest = set(), set(), b""
+groups, nodes, rest = set(), set(), b""
 while True:
     data = os.read(0, 65536)
     if not data:
         break
     *lines, rest = (rest + data).split(b"\\n")
     for line in lines:
-        kind, number = line[:1], int(line[1:])
-        if kind == b"+":
-            groups.add(number)
-        elif kind == b"-":
-            groups.discard(number)
+        if line[:1] == b"+":
+            groups.add(int(line[1:]))
+        elif line[:1] == b"-":
+            groups.discard(int(line[1:]))
         else:
-            raylets.add(b"RAY_RAYLET_PID=%d" % number)
+            nodes.add(b"RAY_NODE_ID=" + line[1:])
 for group in groups:
     try:
         os.killpg(group, signal.SIGKILL)
     except OSError:
         pass
-for name in os.listdir("/proc") if raylets else ():
+for name in os.listdir("/proc") if nodes else ():
     if name.isdigit() and int(name) != os.getpid():
         try:
             with open("/proc/" + name + "/environ", "rb") as f:
-                if raylets & set(f.read().split(b"\\0")):
+                if nodes & set(f.read().split(b"\\0")):
                     os.kill(int(name), signal.SIGKILL)
         except OSError:
             pass
@@ -106,7 +105,7 @@ class _Guard:
 _lock = threading.RLock()
 _guard: _Guard | None = None
 _groups: set[int] = set()
-_raylets: set[int] = set()
+_nodes: set[str] = set()
 
 
 def watch(group: int) -> None:
@@ -130,12 +129,13 @@ def forget(group: int) -> None:
                 _tell(b"-%d\n" % group)
 
 
-def watch_ray(raylet: int) -> None:
-    """A local Ray this program started (its raylet's pid): what it runs is killed if the
-    program dies before Ray's own shutdown at exit has stopped it (Linux)."""
+def watch_ray(node_id: str) -> None:
+    """A local Ray node this program started: what it runs is killed if the program dies
+    before Ray's own shutdown at exit has stopped it (Linux). Its processes are found by their
+    ``RAY_NODE_ID``, unique to that node: never another Ray's, even once its pids are reused."""
     with _lock:
-        _raylets.add(raylet)
-        _tell(b"r%d\n" % raylet)
+        _nodes.add(node_id)
+        _tell(b"n%s\n" % node_id.encode())
 
 
 def _tell(line: bytes) -> None:
@@ -145,8 +145,8 @@ def _tell(line: bytes) -> None:
     if _guard is not None:  # it was killed, or hangs: a new one, told every group
         _guard.retire()
         _guard = None
-    if _groups or _raylets:
-        told = [b"+%d\n" % group for group in _groups] + [b"r%d\n" % r for r in _raylets]
+    if _groups or _nodes:
+        told = [b"+%d\n" % group for group in _groups] + [b"n%s\n" % n.encode() for n in _nodes]
         _guard = _Guard(b"".join(told))
 
 
@@ -178,7 +178,7 @@ def _after_fork_in_child() -> None:
         _guard.process.returncode = 0  # not this process's child: never to be waited for
         _guard = None
     _groups.clear()
-    _raylets.clear()
+    _nodes.clear()
 
 
 if hasattr(os, "register_at_fork"):

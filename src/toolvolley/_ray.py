@@ -283,11 +283,13 @@ def _guard_local_ray(ray: Any) -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        started = ray._private.worker._global_node.all_processes
-        raylet = started[ray._private.ray_constants.PROCESS_TYPE_RAYLET][0].process.pid
-    except (AttributeError, KeyError, IndexError, TypeError):
-        return  # connected to a running cluster: not ours to stop
-    _process_guard.watch_ray(raylet)
+        node = ray._private.worker._global_node
+        started = ray._private.ray_constants.PROCESS_TYPE_RAYLET in node.all_processes
+        node_id = str(node.node_id)
+    except (AttributeError, TypeError):
+        return
+    if started and node_id:  # else connected to a running cluster: not ours to stop
+        _process_guard.watch_ray(node_id)
 
 
 async def connected(address: str | None) -> _Ray:
