@@ -292,12 +292,15 @@ def _guard_local_ray(ray: Any) -> None:
         _process_guard.watch_ray(node_id)
 
 
+def _ready() -> _Ray | None:
+    made = _Ray._made
+    return made if made is not None and made.ray.is_initialized() else None
+
+
 async def connected(address: str | None) -> _Ray:
     """Ray, imported and connected, without blocking the loop: at once once it is."""
-    made = _Ray._made
-    if made is not None and made.ray.is_initialized():
-        return made
-    return await in_ray_thread(_connect, address)
+    made = _ready()
+    return made if made is not None else await in_ray_thread(_connect, address)
 
 
 def connect_ray(ray: _Ray, address: str) -> float:
@@ -533,11 +536,10 @@ class RayActorRunner(_RayBase):
             return self._abandoned
 
     def handle(self) -> Any:
-        """The actor's Ray handle (made on first use)."""
+        """The actor's Ray handle (made on first use; connecting to Ray first, if this process
+        has not, blocks the caller: a call of the runner never does)."""
         if self._handle is None:
-            made = _Ray._made
-            if made is None or not made.ray.is_initialized():
-                made = in_ray_thread_blocking(_connect, self.address)
+            made = _ready() or in_ray_thread_blocking(_connect, self.address)
             self._handle = made.actor.options(**self.options).remote(
                 self.factory, self.args, self.kwargs
             )
