@@ -640,3 +640,44 @@ def test_a_worker_whose_guard_cannot_start_is_killed_and_the_call_fails(
     assert (status, after) == ("error", "ok")
     assert "no more processes" in content
     assert {p: s for p, s in children().items() if p not in before} == {}
+
+
+def test_trio_as_a_guest_of_asyncio_is_taken_for_trio() -> None:
+    """trio's guest mode runs trio inside a running asyncio loop: the same thread has both, and
+    the library that runs the task is trio's (asyncio's loop was taken for it, and the batch
+    failed: "TaskGroup cannot determine the parent task"). Thread, process and async calls,
+    a timeout among them, and the workers reaped with the trio run."""
+    import asyncio
+
+    import trio
+
+    from toolvolley import tool
+
+    @tool(timeout=0.05)
+    async def stuck() -> None:
+        await trio.sleep_forever()
+
+    @tool
+    def in_a_thread(x: int) -> int:
+        return x
+
+    async def trio_main() -> list[str]:
+        executor = Executor([fib, in_a_thread, stuck])
+        calls = [ToolCall("a", "fib", {"n": 5}), ToolCall("b", "in_a_thread", {"x": 2})]
+        results = await executor.run([*calls, ToolCall("c", "stuck")])
+        return [r.status for r in results]
+
+    async def host() -> Any:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        trio.lowlevel.start_guest_run(
+            trio_main,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=done.set_result,
+            host_uses_signal_set_wakeup_fd=True,
+        )
+        return (await done).unwrap()
+
+    before = children()
+    assert asyncio.run(host()) == ["ok", "ok", "timeout"]
+    assert {p for p in children() if p not in before} == set()
