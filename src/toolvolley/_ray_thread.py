@@ -12,13 +12,15 @@ that instance in order. Jobs run one at a time, so concurrent first calls connec
 Called from the main thread, ``ray.init`` itself makes SIGTERM raise ``SystemExit`` (so that
 its shutdown runs); from another thread it cannot, and says so. The main thread that hands it
 a job does it instead, unless the program has a SIGTERM handler of its own: killed by the
-signal outright, the program would leave the agents running as above.
+signal outright, the program would skip Ray's shutdown (then only the process guard stops what
+is left, on Linux: :mod:`toolvolley._process_guard`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import queue
 import signal
 import sys
@@ -47,6 +49,17 @@ def _serve() -> None:
             future.set_result(func())
         except BaseException as exc:  # carried to the caller, whatever it is
             future.set_exception(exc)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no Ray thread (only the forking thread goes on): its own on first
+    use, not a queue nobody reads."""
+    global _jobs, _started, _thread
+    _jobs, _started, _thread = queue.SimpleQueue(), threading.Lock(), None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _exit(signum: int, frame: Any) -> None:
