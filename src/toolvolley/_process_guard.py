@@ -8,10 +8,10 @@ worker's tool started (a subprocess, and its children) went to init and lived on
 busy worker lived on too. A local Ray the program started fares the same: the kernel kills its
 raylet with the program, and Ray's dashboard and runtime-env agents lived on (Ray 2.60; they
 see the raylet die, and hang). So one small process per program, the guard, keeps what to kill
-(the workers' groups, told of each as its worker starts and as it is reaped; the local Ray
-nodes) and waits for the end of its pipe, which only the program holds open: when the program
-ends, however it ends, the guard kills every group still in its set and every process whose
-environment names one of those nodes (``RAY_NODE_ID``, Linux), and exits.
+(the workers' groups, told of each as its worker starts and as it is reaped; the local Rays'
+sessions) and waits for the end of its pipe, which only the program holds open: when the
+program ends, however it ends, the guard kills every group still in its set and every Ray
+process holding a file of one of those sessions open (Linux), and exits.
 
 The guard is the program's child, started when first needed, and a session of its own: Ctrl-C
 and a terminal's hangup go to the program, not to it, and it is reaped as the program exits,
@@ -31,10 +31,12 @@ import threading
 __all__ = ["forget", "watch", "watch_ray"]
 
 # Run with -I -S: no site, no PYTHON* variables, nothing a startup hook could print or break.
-# Lines: "+N" a group to kill, "-N" one not to, "nID" a Ray node whose processes to kill.
+# Lines: "+N" a group to kill, "-N" one not to, "sDIR" a Ray session whose processes to kill:
+# Ray's own ("ray::" titles) holding a file of that session open. Not their environment: Ray's
+# process titles overwrite it.
 _CODE = """
 import os, signal
-groups, nodes, rest = set(), set(), b""
+groups, sessions, rest = set(), [], b""
 while True:
     data = os.read(0, 65536)
     if not data:
@@ -46,18 +48,28 @@ while True:
         elif line[:1] == b"-":
             groups.discard(int(line[1:]))
         else:
-            nodes.add(b"RAY_NODE_ID=" + line[1:])
+            sessions.append(os.fsdecode(line[1:]) + "/")
 for group in groups:
     try:
         os.killpg(group, signal.SIGKILL)
     except OSError:
         pass
-for name in os.listdir("/proc") if nodes else ():
+def holds_a_file_of(pid, prefixes):
+    fds = "/proc/" + pid + "/fd/"
+    for fd in os.listdir(fds):
+        try:
+            if os.readlink(fds + fd).startswith(prefixes):
+                return True
+        except OSError:
+            pass
+    return False
+for name in os.listdir("/proc") if sessions else ():
     if name.isdigit() and int(name) != os.getpid():
         try:
-            with open("/proc/" + name + "/environ", "rb") as f:
-                if nodes & set(f.read().split(b"\\0")):
-                    os.kill(int(name), signal.SIGKILL)
+            with open("/proc/" + name + "/cmdline", "rb") as f:
+                ray_process = f.read().startswith(b"ray::")
+            if ray_process and holds_a_file_of(name, tuple(sessions)):
+                os.kill(int(name), signal.SIGKILL)
         except OSError:
             pass
 """
@@ -105,7 +117,7 @@ class _Guard:
 _lock = threading.RLock()
 _guard: _Guard | None = None
 _groups: set[int] = set()
-_nodes: set[str] = set()
+_sessions: set[str] = set()
 
 
 def watch(group: int) -> None:
@@ -129,13 +141,16 @@ def forget(group: int) -> None:
                 _tell(b"-%d\n" % group)
 
 
-def watch_ray(node_id: str) -> None:
-    """A local Ray node this program started: what it runs is killed if the program dies
-    before Ray's own shutdown at exit has stopped it (Linux). Its processes are found by their
-    ``RAY_NODE_ID``, unique to that node: never another Ray's, even once its pids are reused."""
+def watch_ray(session_dir: str) -> None:
+    """A local Ray this program started: what it runs is killed if the program dies before
+    Ray's own shutdown at exit has stopped it (Linux). Its processes are found by the files of
+    its session they hold open (``session_dir``, unique to that Ray: never another's, even
+    once its pids are reused)."""
+    if "\n" in session_dir:
+        return  # not one line of the guard's
     with _lock:
-        _nodes.add(node_id)
-        _tell(b"n%s\n" % node_id.encode())
+        _sessions.add(session_dir)
+        _tell(b"s%s\n" % os.fsencode(session_dir))
 
 
 def _tell(line: bytes) -> None:
@@ -145,8 +160,8 @@ def _tell(line: bytes) -> None:
     if _guard is not None:  # it was killed, or hangs: a new one, told every group
         _guard.retire()
         _guard = None
-    if _groups or _nodes:
-        told = [b"+%d\n" % group for group in _groups] + [b"n%s\n" % n.encode() for n in _nodes]
+    if _groups or _sessions:
+        told = [b"+%d\n" % g for g in _groups] + [b"s%s\n" % os.fsencode(s) for s in _sessions]
         _guard = _Guard(b"".join(told))
 
 
@@ -178,7 +193,7 @@ def _after_fork_in_child() -> None:
         _guard.process.returncode = 0  # not this process's child: never to be waited for
         _guard = None
     _groups.clear()
-    _nodes.clear()
+    _sessions.clear()
 
 
 if hasattr(os, "register_at_fork"):

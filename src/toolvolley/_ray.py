@@ -285,11 +285,12 @@ def _guard_local_ray(ray: Any) -> None:
     try:
         node = ray._private.worker._global_node
         started = ray._private.ray_constants.PROCESS_TYPE_RAYLET in node.all_processes
-        node_id = str(node.node_id)
+        session = str(node.get_session_dir_path())
     except (AttributeError, TypeError):
         return
-    if started and node_id:  # else connected to a running cluster: not ours to stop
-        _process_guard.watch_ray(node_id)
+    if started and os.path.isabs(session):  # else connected to a running cluster: not ours
+        with contextlib.suppress(OSError):  # no guard: Ray still works, its exit still stops it
+            _process_guard.watch_ray(session)
 
 
 def _ready() -> _Ray | None:
