@@ -49,3 +49,16 @@ def die_leaving_a_child(pid_file: str) -> None:
     with open(pid_file, "w") as f:
         f.write(str(child))
     os._exit(3)
+
+
+@tool(run_in="process")
+def start_a_sleep(pid_file: str) -> None:
+    """Starts ``sleep 1000`` (a child in the worker's session), writes its pid, and waits."""
+    import subprocess
+    import time
+
+    child = subprocess.Popen(["sleep", "1000"])
+    with open(pid_file + ".tmp", "w") as f:
+        f.write(str(child.pid))
+    os.replace(pid_file + ".tmp", pid_file)  # whole, or not there yet
+    time.sleep(3600)

@@ -378,8 +378,13 @@ def _same(home: Path) -> str:
         (["in.jsonl", "-o", "out.jsonl"], _unwritable, "error: -o out.jsonl is a directory"),
         (["in.jsonl", "-o", "same.jsonl"], _same, "error: -o same.jsonl is the input file"),
         (["in.jsonl", "-o", "in.jsonl"], None, "error: -o in.jsonl is the input file"),
-        (["in.jsonl", "-o", "o", "--trace", "o"], None, "error: --trace o would overwrite the"),
-        (["in.jsonl", "-o", "o", "--trace", "in.jsonl"], None, "error: --trace in.jsonl would"),
+        (["in.jsonl", "-o", "o.json", "--trace", "o.json"], None, "error: --trace o.json would"),
+        (
+            ["in.json", "-o", "o", "--trace", "in.json"],
+            lambda h: (h / "in.json").write_bytes(GOOD),
+            "error: --trace in.json would",
+        ),
+        (["in.jsonl", "-o", "o", "--trace", "t.png"], None, "error: --trace t.png: the file must"),
         pytest.param(
             ["in.jsonl", "-o", "fifo"],
             lambda h: os.mkfifo(h / "fifo"),

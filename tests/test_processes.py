@@ -4,10 +4,15 @@ reaped, never left running or for the garbage collector."""
 from __future__ import annotations
 
 import gc
+import importlib.abc
+import importlib.util
 import os
 import sys
 import warnings
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import anyio
@@ -20,10 +25,14 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 
 
 def children() -> dict[int, str]:
-    """This process's children and their states ("Z": exited, not reaped)."""
+    """This process's children and their states ("Z": exited, not reaped), but for the process
+    guard, which lives as long as the program (one, started with the first worker)."""
+    from toolvolley import _process_guard
+
+    guard = _process_guard._guard
     found: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or (guard is not None and int(entry.name) == guard.process.pid):
             continue
         try:
             stat = (entry / "stat").read_text()
@@ -221,7 +230,9 @@ def test_a_busy_worker_dies_with_its_parent(tmp_path: Path) -> None:
         worker = None
         for _ in range(300):  # its worker appears (bounded: 30 s)
             workers = [
-                p for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == parent.pid
+                p
+                for p in Path("/proc").iterdir()
+                if p.name.isdigit() and _ppid(p) == parent.pid and _is_worker(p)
             ]
             if workers:
                 worker = int(workers[0].name)
@@ -240,11 +251,54 @@ def test_a_busy_worker_dies_with_its_parent(tmp_path: Path) -> None:
         pytest.fail("the worker outlived its parent")
 
 
+def test_what_a_tool_started_dies_with_a_killed_program(tmp_path: Path) -> None:
+    """The program is killed (SIGKILL) while a tool's own child runs: the worker dies with the
+    program, and the child with the worker (reparented to init, it once lived on)."""
+    import signal
+    import subprocess
+    import time
+
+    script, pid_file = tmp_path / "program.py", tmp_path / "sleep.pid"
+    tests = Path(__file__).parent
+    script.write_text(
+        f"import sys; sys.path.insert(0, {str(tests)!r})\n"
+        "import anyio\nfrom cpu_tools import start_a_sleep\n"
+        "from toolvolley import Executor, ToolCall\n"
+        "tool = start_a_sleep.with_options(timeout=60)\n"
+        f"call = ToolCall('s', 'start_a_sleep', {{'pid_file': {str(pid_file)!r}}})\n"
+        "anyio.run(Executor([tool]).run, [call])\n"
+    )
+    program = subprocess.Popen([sys.executable, str(script)])
+    try:
+        for _ in range(300):  # the tool has started its child (bounded: 30 s)
+            if pid_file.exists() or program.poll() is not None:
+                break
+            time.sleep(0.1)
+        sleep = int(pid_file.read_text())
+    finally:
+        program.send_signal(signal.SIGKILL)
+        program.wait()
+    for _ in range(100):  # then it goes (bounded: 10 s)
+        if not Path(f"/proc/{sleep}").exists() or _state(sleep) == "Z":
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(sleep, signal.SIGKILL)
+        pytest.fail("the tool's child outlived the killed program")
+
+
 def _ppid(entry: Path) -> int:
     try:
         return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return -1
+
+
+def _is_worker(entry: Path) -> bool:
+    try:
+        return b"toolvolley._process_worker" in (entry / "cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _state(pid: int) -> str:
@@ -454,3 +508,176 @@ def test_without_the_own_pool_calls_go_to_anyios_as_on_windows(
         return [r.status for r in results]
 
     assert anyio.run(main) == ["ok", "timeout"]
+
+
+class _BlockedImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """A finder and loader for one module name whose body waits for ``release``: a thread that
+    imports it sits half way, its empty module already in ``sys.modules``."""
+
+    def __init__(self, name: str) -> None:
+        import threading
+
+        self.name = name
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        return importlib.util.spec_from_loader(fullname, self) if fullname == self.name else None
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.entered.set()
+        self.release.wait(60)
+        raise ImportError(f"{self.name} was only pretending")
+
+
+def test_another_thread_importing_trio_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While another thread imports trio, ``sys.modules["trio"]`` holds a module whose body has
+    not run (no ``lowlevel``): which loop runs is asked of the running loop, never read from
+    there. The call is answered, the loop's workers are reaped as its run ends, and
+    ``run_sync`` works."""
+    import contextlib
+    import threading
+
+    async def main() -> list[str]:
+        executor = Executor([fib])
+        results = await executor.run([ToolCall("c1", "fib", {"n": 3})])
+        results += await executor.run([ToolCall("c2", "fib", {"n": 4})])  # an idle worker's
+        return [f"{r.status} {r.content}" for r in results]
+
+    blocked = _BlockedImport("trio")
+    monkeypatch.delitem(sys.modules, "trio", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [blocked, *sys.meta_path])
+
+    def import_trio() -> None:
+        with contextlib.suppress(ImportError):  # the pretend module fails once released
+            __import__("trio")
+
+    importer = threading.Thread(target=import_trio)
+    importer.start()
+    gc.disable()  # the pool must close with its run, not with its loop's garbage
+    try:
+        assert blocked.entered.wait(30)
+        assert not hasattr(sys.modules["trio"], "lowlevel")  # half imported, as it is then
+        before = children()
+        statuses = anyio.run(main)
+        (answer,) = Executor([fib]).run_sync([ToolCall("s", "fib", {"n": 3})])
+        left = {p for p in children() if p not in before}
+    finally:
+        gc.enable()
+        blocked.release.set()
+        importer.join(30)
+    assert [s[:2] for s in statuses] == ["ok", "ok"], statuses
+    assert answer.status == "ok", answer.content
+    assert left == set()
+
+
+@pytest.mark.skipif((os.cpu_count() or 2) < 2, reason="two workers busy at once")
+def test_the_guard_kills_every_workers_group_when_the_program_ends_and_is_replaced_if_killed() -> (
+    None
+):
+    """The guard: killed from outside, it is reaped (no zombie) and the next worker brings a
+    new one, told of the idle worker too; when its pipe ends (the program is gone, as far as it
+    can tell) it kills every worker's group."""
+    import signal
+
+    from toolvolley import _process_guard
+
+    async def main() -> tuple[int, set[int]]:
+        executor = Executor([fib])
+        (first,) = await executor.run([ToolCall("a", "fib", {"n": 3})])
+        killed = _process_guard._guard
+        assert killed is not None
+        os.kill(killed.process.pid, signal.SIGKILL)
+        # Two calls at once: the idle worker and a new one, whose start finds the guard dead
+        both = await executor.run([ToolCall(f"b{i}", "fib", {"n": 20}) for i in range(2)])
+        workers = {r.value["pid"] for r in both}
+        assert first.value["pid"] in workers
+        assert len(workers) == 2
+        guard = _process_guard._guard
+        assert guard is not None
+        assert guard.process.pid != killed.process.pid
+        with _process_guard._lock:  # the program's end, as the guard sees it
+            os.close(guard.write)
+            _process_guard._guard = None
+        guard.process.wait(30)
+        for _ in range(100):  # SIGKILLed by the guard: zombies until the pool reaps them
+            if all(_state(pid) == "Z" for pid in workers):
+                break
+            await anyio.sleep(0.1)
+        assert {_state(pid) for pid in workers} == {"Z"}
+        return killed.process.pid, workers
+
+    killed, workers = anyio.run(main)
+    assert _state(killed) == "gone"  # reaped as it was replaced
+    gc.collect()
+    assert not workers & set(children())
+
+
+def test_a_worker_whose_guard_cannot_start_is_killed_and_the_call_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No guard (out of processes, say): the new worker is not kept unguarded; the call is an
+    error naming why, nothing is left, and the next worker starts a guard as usual."""
+    from toolvolley import _process_guard
+
+    def no_guard(groups: bytes) -> None:
+        raise OSError("no more processes")
+
+    async def main() -> list[str]:
+        executor = Executor([fib])
+        with monkeypatch.context() as patch:
+            patch.setattr(_process_guard, "_guard", None)
+            patch.setattr(_process_guard, "_Guard", no_guard)
+            (failed,) = await executor.run([ToolCall("a", "fib", {"n": 3})])
+            assert _process_guard._groups == set()
+        (after,) = await executor.run([ToolCall("b", "fib", {"n": 3})])
+        return [failed.status, failed.content, after.status]
+
+    before = children()
+    status, content, after = anyio.run(main)
+    assert (status, after) == ("error", "ok")
+    assert "no more processes" in content
+    assert {p: s for p, s in children().items() if p not in before} == {}
+
+
+def test_trio_as_a_guest_of_asyncio_is_taken_for_trio() -> None:
+    """trio's guest mode runs trio inside a running asyncio loop: the same thread has both, and
+    the library that runs the task is trio's (asyncio's loop was taken for it, and the batch
+    failed: "TaskGroup cannot determine the parent task"). Thread, process and async calls,
+    a timeout among them, and the workers reaped with the trio run."""
+    import asyncio
+
+    import trio
+
+    from toolvolley import tool
+
+    @tool(timeout=0.05)
+    async def stuck() -> None:
+        await trio.sleep_forever()
+
+    @tool
+    def in_a_thread(x: int) -> int:
+        return x
+
+    async def trio_main() -> list[str]:
+        executor = Executor([fib, in_a_thread, stuck])
+        calls = [ToolCall("a", "fib", {"n": 5}), ToolCall("b", "in_a_thread", {"x": 2})]
+        results = await executor.run([*calls, ToolCall("c", "stuck")])
+        return [r.status for r in results]
+
+    async def host() -> Any:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        trio.lowlevel.start_guest_run(
+            trio_main,
+            run_sync_soon_threadsafe=loop.call_soon_threadsafe,
+            done_callback=done.set_result,
+            host_uses_signal_set_wakeup_fd=True,
+        )
+        return (await done).unwrap()
+
+    before = children()
+    assert asyncio.run(host()) == ["ok", "ok", "timeout"]
+    assert {p for p in children() if p not in before} == set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import uuid
@@ -313,6 +314,49 @@ async def test_a_stateful_tool_keeps_its_state_in_one_actor() -> None:
     assert len({r.value[1] for r in [*first, *second]}) == 1  # one actor process
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+@pytest.mark.anyio
+async def test_the_first_call_connects_once_off_the_loop_and_its_siblings_keep_their_timeouts(
+    monkeypatch: pytest.MonkeyPatch, anyio_backend: str
+) -> None:
+    """``ray.init`` (seconds for a new local Ray) runs once for concurrent first calls, in a
+    thread of its own that lives on (the kernel kills the Ray processes it starts when that
+    thread ends), while the loop goes on: here the init waits until a sibling has timed out."""
+    import threading
+
+    from toolvolley import ExecutionHooks, ToolResult
+
+    sibling_timed_out = threading.Event()
+    inits: list[tuple[threading.Thread, bool]] = []
+    up = False
+
+    def init(**options: Any) -> None:
+        nonlocal up
+        inits.append((threading.current_thread(), sibling_timed_out.wait(10)))
+        up = True
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: up)  # this session's Ray, "not yet"
+    monkeypatch.setattr(ray, "init", init)
+
+    class Watch(ExecutionHooks):
+        def call_finished(self, result: ToolResult) -> None:
+            if result.call_id == "s" and result.status == "timeout":
+                sibling_timed_out.set()
+
+    @tool(timeout=0.05)
+    async def stuck() -> None:
+        await anyio.sleep_forever()
+
+    calls = [ToolCall(f"a{i}", "add", {"a": i, "b": 1}) for i in range(3)]
+    results = await Executor([add, stuck], hooks=[Watch()]).run([*calls, ToolCall("s", "stuck")])
+    assert [r.status for r in results] == ["ok", "ok", "ok", "timeout"]
+    assert [r.value for r in results[:3]] == [1, 2, 3]
+    ((thread, waited),) = inits  # once, for three calls
+    assert waited  # the loop ran the sibling's timeout while Ray was starting
+    assert thread is not threading.current_thread()
+    assert thread.is_alive()  # not a pool thread that ends when idle
+
+
 def test_run_in_ray_without_the_extra_fails_at_definition(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` sees when not installed
 
@@ -420,3 +464,120 @@ def test_bench_scale_bench_reports_the_ray_ratio() -> None:
     assert ray_["calls"] == 10
     assert ray_["toolvolley_us_per_call"] > 0
     assert ray_["raw_ray_us_per_call"] > 0
+
+
+def _in_session(sid: int) -> list[tuple[int, str]]:
+    """The live processes of session ``sid`` (Linux /proc): pid and command."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append((int(entry.name), command.strip()))
+    return found
+
+
+class _Program:
+    """A program in a session of its own, its output in files (a process left behind may hold
+    pipes open forever); whatever is left of its session is killed when the test ends."""
+
+    def __init__(self, command: list[str], tmp_path: Path) -> None:
+        import subprocess
+
+        self.out, self.err = tmp_path / "stdout", tmp_path / "stderr"
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a Ray of its own
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen(
+                command, start_new_session=True, env=env, stdout=out, stderr=err
+            )
+
+    def first_line(self) -> str:
+        for _ in range(1200):  # bounded: 120 s (a new local Ray takes seconds)
+            text = self.out.read_text()
+            if "\n" in text or self.process.poll() is not None:
+                return text.partition("\n")[0]
+            time.sleep(0.1)
+        raise AssertionError("the program said nothing")
+
+    def left(self) -> list[tuple[int, str]]:
+        """What still runs in its session once it has exited, after a bounded wait for Ray's
+        shutdown to end it; killed, so that a failing test leaves nothing either."""
+        sid = self.process.pid
+        left = _in_session(sid)
+        for _ in range(100):  # bounded: 10 s
+            if not left:
+                break
+            time.sleep(0.1)
+            left = _in_session(sid)
+        for pid, _command in _in_session(sid):
+            os.kill(pid, signal.SIGKILL)
+        return left
+
+    def __enter__(self) -> _Program:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.left()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_batch_ray_auto_leaves_no_ray_process_behind(tmp_path: Path) -> None:
+    """``toolvolley batch --ray auto`` in a program of its own, which starts (and must stop) a
+    local Ray of its own: once it has exited, nothing of its session runs (Ray's dashboard and
+    runtime-env agents, 175 MB, were left when the Ray was started from a passing thread)."""
+    import json
+
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(
+        "".join(json.dumps({"id": i, "prompt": "Weather in Oslo?"}) + "\n" for i in range(3))
+    )
+    fast = ["--token-rate", "20000", "--first-token", "0", "--latency", "0.01", "--json"]
+    command = [sys.executable, "-m", "toolvolley", "batch", str(source), "-o", str(out)]
+    with _Program([*command, "--ray", "auto", *fast], tmp_path) as program:
+        assert program.process.wait(timeout=100) == 0, program.err.read_text()
+        assert json.loads(program.out.read_text())["conversations"] == 3
+        assert program.left() == []
+
+
+SIGTERMED = """
+import anyio
+from toolvolley import Executor, ToolCall, tool
+
+@tool(run_in="ray")
+def add(a: int, b: int) -> int:
+    return a + b
+
+async def main() -> None:
+    (result,) = await Executor([add]).run([ToolCall("a", "add", {"a": 1, "b": 2})])
+    print(result.status, result.content, flush=True)
+    await anyio.sleep_forever()
+
+if __name__ == "__main__":
+    anyio.run(main)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_program_whose_first_ray_call_started_ray_leaves_nothing_when_killed(
+    tmp_path: Path, signum: int
+) -> None:
+    """The local Ray a program's first call started dies with the program. SIGTERM (a
+    container's stop) exits it (``ray.init`` cannot set that up from toolvolley's Ray thread:
+    the main thread that handed it the start does), so Ray's shutdown runs; killed outright,
+    the raylet dies with the program and Ray's agents hang: the process guard kills them."""
+    script = tmp_path / "program.py"
+    script.write_text(SIGTERMED)
+    with _Program([sys.executable, str(script)], tmp_path) as program:
+        assert program.first_line() == "ok 3", program.err.read_text()
+        program.process.send_signal(signum)
+        # SIGTERM: sys.exit(SIGTERM), as Ray's own handler; not -SIGTERM, killed outright
+        expected = signal.SIGTERM if signum == signal.SIGTERM else -signal.SIGKILL
+        assert program.process.wait(timeout=60) == expected
+        assert "SIGTERM handler is not set" not in program.err.read_text()
+        assert program.left() == []

@@ -46,11 +46,11 @@ from typing import Any
 import anyio
 
 from ._batch_files import BatchInputError, Input, Output, read_done, same_file
+from ._cli_options import check_output
 from ._executor import Executor
 from ._many import Outcome, Prompt, run_many
 from ._model import ModelAdapter
 from ._toolbox import Toolbox
-from ._trace import check_writable
 
 __all__ = ["read_done", "run_batch_command"]
 
@@ -180,7 +180,7 @@ def run_batch_command(
     )
     totals = Totals()
     try:
-        check_writable(trace, "--trace")
+        check_output("--trace", trace, (".json",))  # its format is a Chrome trace
         for spec in mcp:
             _mcp_command(spec)  # a bad one is refused here, not by each worker
         tools, tools_label = _load_tools(tools_spec)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 import anyio
 
@@ -19,6 +16,7 @@ from ._policies import Hedge, PolicyRunner, Retry
 from ._processes import ProcessRunner
 from ._ray import ray_available
 from ._runners import LoopRunner, Runner
+from ._runtime import running_library
 from ._scheduling import Mode, SideEffectsPolicy
 from ._sdk_calls import is_one_call, to_call
 from ._threads import ThreadRunner
@@ -228,7 +226,7 @@ class Executor:
 
     def run_sync(self, calls: Iterable[object]) -> list[ToolResult]:
         """:meth:`run` for code without an event loop (starts one with ``anyio.run``)."""
-        running = _running_event_loop()
+        running = running_library()
         if running:
             raise UserError(
                 f"run_sync() was called inside a running {running} event loop; "
@@ -267,21 +265,3 @@ def _hint(calls: object) -> str:
             "response.output (Responses), the tool_use blocks of response.content (Anthropic)."
         )
     return ""
-
-
-def _running_event_loop() -> str | None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        return "asyncio"
-    trio: Any = sys.modules.get("trio")
-    if trio is not None:
-        try:
-            trio.lowlevel.current_task()
-        except RuntimeError:
-            pass
-        else:
-            return "trio"
-    return None

@@ -315,11 +315,13 @@ async def _on_ray(
     keep: bool,
 ) -> list[Outcome]:
     from ._ray import _Ray, connect_ray
+    from ._ray_thread import in_ray_thread
 
     if isinstance(model, ModelAdapter) or not callable(model):
         raise UserError("With ray=, model must be a factory (a callable returning the adapter).")
-    ray = _Ray.get()
-    cpus = await anyio.to_thread.run_sync(connect_ray, ray, address)  # never blocks the loop
+    # Never on the loop; in the one thread that lives as long as the Ray it may start
+    ray = await in_ray_thread(_Ray.get)
+    cpus = await in_ray_thread(connect_ray, ray, address)
     tasks = max(1, min(concurrency, int(cpus)))
     per_task = math.ceil(concurrency / tasks)
     chunk_settings = settings(concurrency=per_task)

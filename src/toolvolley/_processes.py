@@ -7,7 +7,9 @@ starts). Here a worker is killed and reaped whenever an exchange with it does no
 timeout or a cancelled batch at any point, its start included, so CPU-bound work that timed out
 really stops and nothing is left behind. A worker that answered with ``SystemExit`` or
 ``KeyboardInterrupt`` is retired too. Idle workers are reaped when their event loop ends, and
-one idle for five minutes when a worker is next needed. A worker dies with its parent (Linux).
+one idle for five minutes when a worker is next needed. A worker's process group (the worker
+and what its tool started) dies with the program, even a SIGKILLed one
+(:mod:`toolvolley._process_guard`); on Linux the worker also dies with its parent.
 
 The worker checks the call's deadline before it starts the body (``time.monotonic()`` is one
 clock for every process of the machine), so a call that waited for a free worker past its
@@ -35,9 +37,11 @@ import anyio.to_process
 from anyio import BrokenWorkerProcess
 from anyio.lowlevel import RunVar
 
+from . import _process_guard
 from ._errors import UserError, describe_exception
 from ._frames import HEADER, LOADING_MAIN, READY, frame
 from ._runners import Runner, ToolSpec, consume
+from ._runtime import running_library
 from ._threads import START_MARGIN
 
 __all__ = ["ProcessRunner", "call_by_reference"]
@@ -125,6 +129,14 @@ class _Worker:
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
         )
+        try:
+            _process_guard.watch(self.process.pid)  # killed with the program, however it dies
+        except BaseException:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process.stdin.close()  # type: ignore[union-attr]
+            self.process.stdout.close()  # type: ignore[union-attr]
+            raise
         self.requests: IO[bytes] = self.process.stdin  # type: ignore[assignment]
         self.answers: IO[bytes] = self.process.stdout  # type: ignore[assignment]
         os.set_blocking(self.requests.fileno(), False)
@@ -225,6 +237,7 @@ class _Worker:
         self.process.wait()
         self.requests.close()
         self.answers.close()
+        _process_guard.forget(self.process.pid)
 
 
 class _Pool:
@@ -324,15 +337,11 @@ def _close_at_run_end(pool: _Pool) -> None:
     the pool would wait for its loop to be garbage, which anything holding a traceback of the
     loop delays. The pool must not hold the task: the task holds the loop, which would then
     never be freed. anyio's own pool does the same."""
-    trio = sys.modules.get("trio")
-    if trio is not None:
-        try:
-            trio.lowlevel.current_trio_token()
-        except RuntimeError:
-            pass  # trio is imported, but this is not a trio run
-        else:
-            trio.lowlevel.spawn_system_task(_close_at_the_end, pool)
-            return
+    if running_library() == "trio":
+        import trio
+
+        trio.lowlevel.spawn_system_task(_close_at_the_end, pool)
+        return
     import asyncio
 
     task = asyncio.get_running_loop().create_task(

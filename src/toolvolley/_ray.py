@@ -47,11 +47,13 @@ from typing import Any, TypeVar
 
 import anyio
 
+from . import _process_guard
 from ._errors import UserError
 from ._optional import require
 from ._options import check_count
+from ._ray_thread import in_ray_thread, in_ray_thread_blocking, wait_future
 from ._runners import Runner, ToolSpec, consume
-from ._threads import START_MARGIN, _waiter
+from ._threads import START_MARGIN
 
 __all__ = [
     "RayActorRunner",
@@ -249,21 +251,12 @@ class _Ray:
                 made = cls._made = cls._made or _Ray()
         return made
 
-    def ensure_connected(self, address: str | None) -> None:
-        """Connect to Ray if this process has not (``address``: as for ``ray.init``)."""
-        if not self.ray.is_initialized():
-            self.ray.init(address=address, include_dashboard=False, log_to_driver=False)
-
     async def wait(self, ref: Any, on_cancel: Callable[[], None]) -> Any:
         """The value of ``ref``, awaited without blocking the loop (asyncio or trio); if the
         waiting task is cancelled, ``on_cancel`` runs at once and the cancellation propagates.
         A task error comes out as the exception the body raised."""
-        future = ref.future()
-        waiter = _waiter(on_cancel)
-        future.add_done_callback(lambda _: waiter.notify())
-        await waiter.wait()
         try:
-            return future.result()
+            return await wait_future(ref.future(), on_cancel)
         except self.task_error as exc:
             cause = getattr(exc, "cause", None)
             if isinstance(cause, _TooLate):
@@ -273,8 +266,47 @@ class _Ray:
             raise
 
 
+def _connect(address: str | None) -> _Ray:
+    """Import Ray and connect if this process has not (``address``: as for ``ray.init``).
+    Blocking: in the Ray thread (:mod:`toolvolley._ray_thread`)."""
+    ray = _Ray.get()
+    if not ray.ray.is_initialized():
+        ray.ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        _guard_local_ray(ray.ray)
+    return ray
+
+
+def _guard_local_ray(ray: Any) -> None:
+    """If ``ray.init`` started a local Ray, what it runs is killed with the program, even a
+    SIGKILLed one (:mod:`toolvolley._process_guard`). Linux; Ray's internals (2.60), so any
+    other shape is left alone."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        node = ray._private.worker._global_node
+        started = ray._private.ray_constants.PROCESS_TYPE_RAYLET in node.all_processes
+        session = str(node.get_session_dir_path())
+    except (AttributeError, TypeError):
+        return
+    if started and os.path.isabs(session):  # else connected to a running cluster: not ours
+        with contextlib.suppress(OSError):  # no guard: Ray still works, its exit still stops it
+            _process_guard.watch_ray(session)
+
+
+def _ready() -> _Ray | None:
+    made = _Ray._made
+    return made if made is not None and made.ray.is_initialized() else None
+
+
+async def connected(address: str | None) -> _Ray:
+    """Ray, imported and connected, without blocking the loop: at once once it is."""
+    made = _ready()
+    return made if made is not None else await in_ray_thread(_connect, address)
+
+
 def connect_ray(ray: _Ray, address: str) -> float:
-    """Connect for ``run_many(ray=...)`` (blocking: call it in a thread); the cluster's CPUs.
+    """Connect for ``run_many(ray=...)`` (blocking: in async code, in the Ray thread with
+    ``in_ray_thread``); the cluster's CPUs.
 
     ``"auto"``: ``RAY_ADDRESS`` if set, else a new local Ray bound to 127.0.0.1 (a local
     instance serves this machine only); anything else is an address for ``ray.init``.
@@ -298,6 +330,7 @@ def connect_ray(ray: _Ray, address: str) -> float:
             ray_constants.ENABLE_RAY_CLUSTER = False
             # address="local": a new instance, never another process's cluster on this machine
             ray.ray.init(address="local", _node_ip_address="127.0.0.1", **options)
+        _guard_local_ray(ray.ray)
     return float(ray.ray.cluster_resources().get("CPU", 1.0))
 
 
@@ -326,8 +359,7 @@ class _RayBase(Runner):
         raise NotImplementedError
 
     async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
-        ray = _Ray.get()
-        ray.ensure_connected(self.address)
+        ray = await connected(self.address)
         wall = math.inf if deadline == math.inf else time.time() + (deadline - time.monotonic())
         args = dict(kwargs)
         limiter = self._limiter(ray, tool)
@@ -505,11 +537,11 @@ class RayActorRunner(_RayBase):
             return self._abandoned
 
     def handle(self) -> Any:
-        """The actor's Ray handle (made on first use)."""
+        """The actor's Ray handle (made on first use; connecting to Ray first, if this process
+        has not, blocks the caller: a call of the runner never does)."""
         if self._handle is None:
-            ray = _Ray.get()
-            ray.ensure_connected(self.address)
-            self._handle = ray.actor.options(**self.options).remote(
+            made = _ready() or in_ray_thread_blocking(_connect, self.address)
+            self._handle = made.actor.options(**self.options).remote(
                 self.factory, self.args, self.kwargs
             )
         return self._handle

@@ -17,11 +17,17 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import anyio
 
-__all__ = ["Guard", "Runtime", "current_runtime"]
+sniffio: Any
+try:
+    import sniffio
+except ModuleNotFoundError:  # anyio 4.16 does without it; trio cannot: no trio either
+    sniffio = None
+
+__all__ = ["Guard", "Runtime", "current_runtime", "running_library"]
 
 CallFunc = Callable[..., Coroutine[Any, Any, None]]
 
@@ -75,15 +81,32 @@ class Runtime(Protocol):
     ) -> bool | None: ...
 
 
-def current_runtime() -> Runtime:
-    """The asyncio runtime when running on asyncio 3.11+, else the anyio one."""
-    if sys.version_info >= (3, 11):
+def running_library() -> Literal["asyncio", "trio"] | None:
+    """The event loop running in this thread: ``"asyncio"``, ``"trio"`` or None (none, or one
+    anyio does not run on). The one place toolvolley asks.
+
+    Asked of the running loop, as anyio 4.16's ``_core._eventloop.current_async_library`` does
+    (sniffio's answer, else asyncio's running loop), never of ``sys.modules``: while another
+    thread imports trio, ``sys.modules["trio"]`` is a module whose body has not run yet.
+    """
+    if sniffio is not None:
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+            library = sniffio.current_async_library()
+        except sniffio.AsyncLibraryNotFoundError:
             pass
         else:
-            return _AsyncioRuntime()
+            return "trio" if library == "trio" else "asyncio" if library == "asyncio" else None
+    try:
+        asyncio.get_running_loop()  # sniffio misses a loop's callbacks (no current task)
+    except RuntimeError:
+        return None
+    return "asyncio"
+
+
+def current_runtime() -> Runtime:
+    """The asyncio runtime when running on asyncio 3.11+, else the anyio one."""
+    if sys.version_info >= (3, 11) and running_library() == "asyncio":
+        return _AsyncioRuntime()
     return _AnyioRuntime()
 
 

@@ -32,6 +32,7 @@ from anyio.lowlevel import current_token
 
 from ._options import check_count
 from ._runners import PLAIN, Runner, ToolSpec, consume, settle
+from ._runtime import running_library
 
 __all__ = ["ThreadRunner"]
 
@@ -213,11 +214,9 @@ class _Waiter(Protocol):
 
 
 def _waiter(on_cancel: Callable[[], None]) -> _Waiter:
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+    if running_library() == "trio":
         return _TrioWaiter(on_cancel)
-    return _AsyncioWaiter(loop, on_cancel)
+    return _AsyncioWaiter(asyncio.get_running_loop(), on_cancel)
 
 
 class _CancelAwareFuture(asyncio.Future[None]):
