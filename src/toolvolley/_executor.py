@@ -5,8 +5,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
 
-import anyio
-
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._errors import UserError, type_name
@@ -16,7 +14,7 @@ from ._policies import Hedge, PolicyRunner, Retry
 from ._processes import ProcessRunner
 from ._ray import ray_available
 from ._runners import LoopRunner, Runner
-from ._runtime import running_library
+from ._runtime import run_new_loop, running_library
 from ._scheduling import Mode, SideEffectsPolicy
 from ._sdk_calls import is_one_call, to_call
 from ._threads import ThreadRunner
@@ -232,7 +230,7 @@ class Executor:
                 f"run_sync() was called inside a running {running} event loop; "
                 "use 'await executor.run()' there."
             )
-        return anyio.run(self.run, _checked(calls, "Executor.run_sync()"))
+        return run_new_loop(self.run, _checked(calls, "Executor.run_sync()"))
 
 
 def _checked(calls: Iterable[object], where: str) -> list[ToolCall]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import copy_context
 from typing import Any, Literal
@@ -43,8 +42,9 @@ from pydantic import BaseModel
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._errors import ToolvolleyError, UserError, type_name
-from ._executor import Executor, _running_event_loop
+from ._executor import Executor
 from ._runners import Runner
+from ._runtime import run_new_loop, running_library
 from ._scheduling import Mode, SideEffectsPolicy
 from ._schema import arguments_from_function
 from ._toolbox import Toolbox
@@ -390,21 +390,13 @@ def _min_limit(own: int | None, config: object) -> int | None:
     return config if own is None else min(own, config)
 
 
-def _no_async_library() -> None:
-    sniffio = sys.modules.get("sniffio")
-    if sniffio is not None:
-        sniffio.current_async_library_cvar.set(None)
-
-
 def _run_blocking(func: Callable[[], Awaitable[list[Output]]]) -> list[Output]:
     """Run ``func`` on an event loop of its own; in a new thread if this one has a loop running
     (a graph invoked synchronously from async code)."""
-    if _running_event_loop() is None:
+    if running_library() is None:
         # A thread of a graph run from async code may carry sniffio's "asyncio" in its context
         # with no loop running in it: anyio.run would refuse to start.
-        context = copy_context()
-        context.run(_no_async_library)
-        return context.run(anyio.run, func)
+        return run_new_loop(func)
     # Not in this context: it says asyncio is running (sniffio). Each call has its own copy.
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="toolvolley") as pool:
         return pool.submit(anyio.run, func).result()

@@ -11,13 +11,14 @@ fast tools pays (see ``benchmarks/executor.py``, scenario D). Elsewhere
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import math
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import anyio
 
@@ -27,7 +28,9 @@ try:
 except ModuleNotFoundError:  # anyio 4.16 does without it; trio cannot: no trio either
     sniffio = None
 
-__all__ = ["Guard", "Runtime", "current_runtime", "running_library"]
+__all__ = ["Guard", "Runtime", "current_runtime", "run_new_loop", "running_library"]
+
+T = TypeVar("T")
 
 CallFunc = Callable[..., Coroutine[Any, Any, None]]
 
@@ -81,6 +84,19 @@ class Runtime(Protocol):
     ) -> bool | None: ...
 
 
+def run_new_loop(func: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``anyio.run(func, *args)`` from code with no loop running in this thread.
+
+    Run in a copy of the context with sniffio's answer cleared: a thread whose context was copied
+    from an asyncio task (a framework's worker thread) says "asyncio" there, and anyio.run would
+    refuse to start although no loop runs in it.
+    """
+    context = contextvars.copy_context()
+    if sniffio is not None:
+        context.run(sniffio.current_async_library_cvar.set, None)
+    return context.run(anyio.run, func, *args)
+
+
 def running_library() -> Literal["asyncio", "trio"] | None:
     """The event loop running in this thread: ``"asyncio"``, ``"trio"`` or None (none, or one
     anyio does not run on). The one place toolvolley asks.
@@ -93,11 +109,15 @@ def running_library() -> Literal["asyncio", "trio"] | None:
         try:
             library = sniffio.current_async_library()
         except sniffio.AsyncLibraryNotFoundError:
-            pass
-        else:
-            return "trio" if library == "trio" else "asyncio" if library == "asyncio" else None
+            library = None
+        if library == "trio":
+            return "trio"
+        if library not in (None, "asyncio"):
+            return None
+    # sniffio misses a loop's callbacks (no current task), and its "asyncio" can be a context
+    # copied into a thread where no loop runs (a framework's worker thread): ask asyncio itself.
     try:
-        asyncio.get_running_loop()  # sniffio misses a loop's callbacks (no current task)
+        asyncio.get_running_loop()
     except RuntimeError:
         return None
     return "asyncio"
