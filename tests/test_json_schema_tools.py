@@ -323,3 +323,96 @@ def test_the_arguments_benchmark_runs() -> None:
     report = module.main(["--calls", "20", "--repeat", "1"])
     assert set(report["us_per_call"]) == {"json_loads_only", "valid", "invalid"}
     assert all(v > 0 for v in report["us_per_call"].values())
+
+
+# --- what an untrusted server's schema or a model's arguments cannot do -------------------------
+
+
+def _long_message_cases() -> list[tuple[dict[str, Any], Any]]:
+    many = [f"option_{i}" for i in range(5000)]
+    return [
+        ({"type": "object", "properties": {"e": {"enum": many}}}, {"e": "x"}),
+        (
+            {"type": "object", "properties": {"e": {"anyOf": [{"enum": many}, {"const": 1}]}}},
+            {"e": "x"},
+        ),
+        (
+            {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(5000)}},
+            {"p1": 1},
+        ),
+        ({"type": "object", "additionalProperties": False}, {"k" * 100_000: 1}),
+        ({"type": "object", "properties": {"s": {"pattern": "a" * 20_000}}}, {"s": "b"}),
+        (
+            {"type": "object", "properties": {"s": {"contains": {"const": -1}}}},
+            {"s": list(range(50_000))},
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("schema", "arguments"), _long_message_cases())
+def test_messages_stay_short_whatever_the_schema_or_arguments_hold(
+    schema: dict[str, Any], arguments: Any
+) -> None:
+    message = _message(_tool(schema), arguments)
+    assert message.startswith("Invalid arguments: ")
+    assert message.endswith("Fix the arguments and call the tool again.")
+    assert len(message) <= 2_000
+
+
+def test_a_backtracking_pattern_is_checked_with_a_small_budget() -> None:
+    # fancy-regex backtracks for patterns with back-references; this string needs about 2**17
+    # steps, well under the engine's own limit (a million, ~30 ms each: an array of such strings
+    # would hold the event loop for seconds while the batch validates it).
+    t = _tool({"type": "object", "properties": {"s": {"items": {"pattern": "^(a|a)*\\1$"}}}})
+    message = _message(t, {"s": ["a" * 17 + "!"]})
+    assert "s[0]: String is too costly to check against its pattern" in message
+    assert t.arguments.validate('{"s": ["aaa"]}') == {"s": ["aaa"]}
+
+
+@pytest.mark.parametrize("text", ['{"n": 1e400}', '{"n": -1e400}', '{"n": [1E999]}'])
+def test_numbers_beyond_floats_are_refused_as_such(text: str) -> None:
+    for schema in ({"type": "object"}, {"type": "object", "properties": {"n": {"type": "number"}}}):
+        message = _message(_tool(schema), text)
+        assert "is out of range" in message
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_numbers_in_a_mapping_are_refused_and_shown_as_sent(value: float) -> None:
+    # Anthropic's input arrives parsed: the SDK's json.loads reads NaN and 1e400 as floats.
+    for schema in ({"type": "object"}, {"type": "object", "properties": {"n": {"type": "number"}}}):
+        with pytest.raises(ArgumentsError) as info:
+            _tool(schema).arguments.validate({"n": [value]})
+        assert (
+            f"n[0]: Input should be a finite number (got {json.dumps(value)})" in info.value.message
+        )
+
+
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_arguments_nested_too_deeply_are_invalid_and_the_other_calls_still_run() -> None:
+    t = _tool({"type": "object", "properties": {"a": {"items": {"$ref": "#/properties/a"}}}})
+    deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    calls = [
+        ToolCall("1", "t", deep),
+        ToolCall("2", "t", {"a": _nested(100_000)}),
+        ToolCall("3", "t", '{"a": [[]]}'),
+    ]
+    results = Executor(Toolbox([t])).run_sync(calls)
+    assert [r.status for r in results] == ["invalid_arguments", "invalid_arguments", "ok"]
+    assert "nested too deeply" in results[0].content
+    assert "nested too deeply" in results[1].content
+
+
+def test_a_schema_nested_too_deeply_is_a_schema_error() -> None:
+    schema: dict[str, Any] = {"type": "object"}
+    node = schema
+    for _ in range(5_000):
+        node["properties"] = {"a": {"type": "object"}}
+        node = node["properties"]["a"]
+    with pytest.raises(SchemaError, match="nested too deeply"):
+        _tool(schema)

@@ -15,31 +15,50 @@ from jsonschema_rs import ValidationError, ValidationErrorKind
 
 __all__ = [
     "NOT_AN_OBJECT",
+    "TOO_DEEP",
+    "clipped",
     "describe_schema_errors",
     "invalid_arguments",
     "location",
+    "not_a_finite_number",
     "not_json",
     "shown",
 ]
 
 NOT_AN_OBJECT = "The arguments must be a JSON object with the tool's parameters as keys."
+TOO_DEEP = "The arguments are nested too deeply. Send a flatter JSON object."
 MAX_PROBLEMS_SHOWN = 5
+# What a schema or the arguments hold is shown in part: an enum of thousands of options, a
+# property name of a megabyte or a schema of thousands of properties must not flood the model's
+# context with each failed call.
+_MAX_LINE = 300
+_MAX_HINT = 600
+_MAX_OPTIONS = 10
 _K = ValidationErrorKind
 
 
 def not_json(reason: str) -> str:
-    return f"The arguments are not valid JSON ({reason}). Send one JSON object."
+    return f"The arguments are not valid JSON ({clipped(reason)}). Send one JSON object."
+
+
+def not_a_finite_number(at: Iterable[int | str], value: float) -> str:
+    return f"{location(at)}: Input should be a finite number (got {shown(value)})"
+
+
+def clipped(text: str, limit: int = _MAX_LINE) -> str:
+    """``text``, cut to ``limit`` characters (the cut marked with ``...``)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def invalid_arguments(problems: Sequence[str], schema: Mapping[str, Any]) -> str:
     """The whole message: the problems (the first few), the expected parameters, what to do."""
-    lines = list(problems[:MAX_PROBLEMS_SHOWN])
+    lines = [clipped(line) for line in problems[:MAX_PROBLEMS_SHOWN]]
     if len(problems) > MAX_PROBLEMS_SHOWN:
         lines.append(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
     return (
         "Invalid arguments: "
         + "; ".join(lines)
-        + f". Expected parameters: {_signature_hint(schema)}."
+        + f". Expected parameters: {clipped(_signature_hint(schema), _MAX_HINT)}."
         + " Fix the arguments and call the tool again."
     )
 
@@ -132,7 +151,9 @@ def _expected(error: ValidationError) -> str | None:
     if isinstance(kind, _K.MultipleOf):
         return f"Input should be a multiple of {kind.multiple_of}"
     if isinstance(kind, _K.Pattern):
-        return f"String should match pattern '{kind.pattern}'"
+        return f"String should match pattern '{clipped(kind.pattern, 80)}'"
+    if isinstance(kind, _K.BacktrackLimitExceeded):
+        return "String is too costly to check against its pattern; send a simpler one"
     if isinstance(kind, _K.Format):
         return f"Input should be a valid {kind.format}"
     if isinstance(kind, _K.UniqueItems):
@@ -172,6 +193,8 @@ def _none_of(branches: Sequence[Sequence[ValidationError]]) -> str:
 def _one_of(words: Sequence[str]) -> str:
     if len(words) <= 1:
         return "".join(words)
+    if len(words) > _MAX_OPTIONS:
+        return ", ".join(words[:_MAX_OPTIONS]) + f" or one of {len(words) - _MAX_OPTIONS} more"
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 

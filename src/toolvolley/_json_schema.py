@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Collection, Mapping
 from typing import Any, Literal, get_args
 from urllib.parse import unquote
@@ -32,9 +33,12 @@ import jsonschema_rs
 
 from ._argument_messages import (
     NOT_AN_OBJECT,
+    TOO_DEEP,
+    clipped,
     describe_schema_errors,
     invalid_arguments,
     location,
+    not_a_finite_number,
     not_json,
 )
 from ._errors import SchemaError, UserError
@@ -48,6 +52,12 @@ _COERCIONS: frozenset[str] = frozenset(get_args(Coercion))
 _BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
 _BFCL_WORDS = (*_BFCL_TYPES, "any")
 _REPAIR_PASSES = 3
+# Patterns with back-references or lookaround run on a backtracking engine; the default budget (a
+# million steps, ~30 ms a string) lets one call's array of strings hold the event loop for
+# seconds. Ten thousand is plenty for the patterns schemas use.
+_PATTERNS = jsonschema_rs.FancyRegexOptions(backtrack_limit=10_000)
+# How deep jsonschema-rs itself reads an instance to report its errors.
+_MAX_DEPTH = 255
 
 
 _DROP = object()  # a repair: leave the key out (a ``null`` that means "not given")
@@ -78,23 +88,39 @@ class SchemaArguments:
 
     def validate(self, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
         """Return the handler's keyword arguments, or raise :class:`ArgumentsError`."""
+        try:
+            return self._validated(raw)
+        except RecursionError as exc:  # json.loads, or Python code walking what it read
+            raise ArgumentsError(TOO_DEEP, cause=exc) from exc
+
+    def _validated(self, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(raw, (str, bytes)):
             if not raw.strip():
                 raw = "{}"  # some models send "" for a tool without parameters
             try:
-                data = json.loads(raw, parse_constant=_not_json)
+                data = json.loads(raw, parse_float=_finite_float, parse_constant=_not_json)
             except ValueError as exc:
                 raise ArgumentsError(not_json(str(exc)), cause=exc) from exc
         else:
             data = raw
+            # Parsed by someone else (an SDK, a reference's result): what json.loads guarantees
+            # is checked here, and the depth, which jsonschema-rs would recurse through on the
+            # native stack.
+            if isinstance(data, Mapping) and (problem := _not_plain_json(data)) is not None:
+                if problem is TOO_DEEP:
+                    raise ArgumentsError(TOO_DEEP)
+                raise ArgumentsError(invalid_arguments([problem], self.json_schema))
         if not isinstance(data, Mapping):
             raise ArgumentsError(NOT_AN_OBJECT)
         try:
             if self._validator.is_valid(data):
                 return dict(data)
             errors = list(self._validator.iter_errors(data))
-        except ValueError as exc:  # a value that is not JSON (from a reference's result)
-            raise ArgumentsError(f"The arguments hold a value that is not JSON: {exc}.") from exc
+        except ValueError as exc:  # jsonschema-rs reads no deeper than _MAX_DEPTH to report
+            if "Recursion limit" in str(exc):
+                raise ArgumentsError(TOO_DEEP, cause=exc) from exc
+            message = f"The arguments hold a value that is not JSON: {clipped(str(exc))}."
+            raise ArgumentsError(message, cause=exc) from exc
         if self._coerce:
             data, errors = self._repaired(data, errors)
             if not errors:
@@ -169,12 +195,14 @@ def arguments_from_schema(
         )
     if not isinstance(parameters, Mapping):
         raise SchemaError(name, "must be a JSON Schema object (a mapping).")
-    schema: dict[str, Any] = copy.deepcopy(dict(parameters))
-    if dialect == "bfcl":
-        schema = _from_bfcl(schema)
     refused: list[str] = []
     try:
+        schema: dict[str, Any] = copy.deepcopy(dict(parameters))
+        if dialect == "bfcl":
+            schema = _from_bfcl(schema)
         validator = _compile(schema, refused)
+    except RecursionError as exc:
+        raise SchemaError(name, "is nested too deeply to be used.") from exc
     except Exception as exc:  # the validator refuses invalid schemas with several kinds
         if refused:
             raise SchemaError(
@@ -205,11 +233,45 @@ def _compile(schema: dict[str, Any], refused: list[str] | None = None) -> jsonsc
             refused.append(uri)
         raise LookupError(f"{uri} is not part of this schema")
 
-    return jsonschema_rs.validator_for(schema, retriever=refuse)
+    return jsonschema_rs.validator_for(schema, retriever=refuse, pattern_options=_PATTERNS)
 
 
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: valid JSON, but no float holds it
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise ValueError(f"the number {shown} is out of range")
+    return value
+
+
+def _not_plain_json(data: Mapping[str, Any]) -> str | None:
+    """The first place in ``data`` that JSON text could not have produced, as a problem line
+    (TOO_DEEP if it is nested too deeply); None if there is none. Iterative: ``data`` may be
+    nested deeper than Python recurses."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(data, ())]
+    while stack:
+        value, at = stack.pop()
+        if len(at) > _MAX_DEPTH:
+            return TOO_DEEP
+        if value is None or isinstance(value, (str, bool, int)):
+            continue
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return not_a_finite_number(at, value)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    return f"{location(at)}: keys should be strings (got {type(key).__name__})"
+                stack.append((item, (*at, key)))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, (*at, i)) for i, item in enumerate(value))
+        else:
+            return f"{location(at)}: {type(value).__name__} is not a JSON value"
+    return None
 
 
 def _from_bfcl(schema: dict[str, Any]) -> dict[str, Any]:
@@ -303,7 +365,7 @@ def _scalar_from(value: Any, types: list[str]) -> Any:
     if not ({"number", "integer"} & set(types)):
         return None
     try:
-        number = json.loads(text, parse_constant=_not_json)
+        number = json.loads(text, parse_float=_finite_float, parse_constant=_not_json)
     except ValueError:
         return None
     if isinstance(number, bool) or not isinstance(number, (int, float)):
