@@ -276,3 +276,29 @@ def test_results_built_on_the_fast_path_are_ordinary_results() -> None:
     assert [getattr(fast, f.name) for f in fields(ToolResult)] == list(values)
     with pytest.raises(FrozenInstanceError):
         fast.content = "changed"  # type: ignore[misc]
+
+
+class _BrokenArguments:
+    """An argument check that fails in a way it did not plan for (its own bug)."""
+
+    json_schema: dict[str, Any] = {"type": "object", "properties": {}}  # noqa: RUF012
+
+    def validate(self, raw: object) -> dict[str, Any]:
+        raise RuntimeError("the check itself broke")
+
+
+def test_an_argument_check_that_breaks_is_that_call_s_result() -> None:
+    broken = Tool(
+        name="broken", description="", func=lambda: 1, is_async=False, arguments=_BrokenArguments()
+    )
+
+    @tool
+    def fine() -> int:
+        return 2
+
+    results = Executor(Toolbox([broken, fine])).run_sync(
+        [ToolCall("1", "broken", "{}"), ToolCall("2", "fine", "{}")]
+    )
+    assert [(r.call_id, r.status) for r in results] == [("1", "error"), ("2", "ok")]
+    assert "RuntimeError: the check itself broke" in results[0].content
+    assert isinstance(results[0].error, RuntimeError)

@@ -238,6 +238,12 @@ class Batch:
         except ArgumentsError as exc:
             self._reject(slot, "invalid_arguments", exc.message, exc.cause)
             return index
+        except UserError:
+            raise
+        except Exception as exc:  # the check's own failure: this call's result, not the batch's
+            message = f"Tool {tool.name!r} could not check its arguments: {describe_exception(exc)}"
+            self._reject(slot, "error", message, exc)
+            return index
         assert self._runtime is not None
         assert self._scheduler is not None
         admitted = self._scheduler.admit(tool)
