@@ -302,3 +302,19 @@ def test_an_argument_check_that_breaks_is_that_call_s_result() -> None:
     assert [(r.call_id, r.status) for r in results] == [("1", "error"), ("2", "ok")]
     assert "RuntimeError: the check itself broke" in results[0].content
     assert isinstance(results[0].error, RuntimeError)
+
+
+def test_names_and_ids_the_model_made_up_are_shown_short() -> None:
+    @tool
+    def fine() -> int:
+        return 2
+
+    long = "x" * 100_000
+    results = Executor(Toolbox([fine])).run_sync(
+        [ToolCall(long, "fine"), ToolCall(long, "fine"), ToolCall("3", long)]
+    )
+    assert [r.status for r in results] == ["ok", "error", "unknown_tool"]
+    assert results[1].content.startswith("Duplicate tool call id 'xxx")
+    assert results[2].content.startswith("Unknown tool 'xxx")
+    assert "Available tools: fine." in results[2].content
+    assert all(len(r.content) < 500 for r in results)

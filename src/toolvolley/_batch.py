@@ -201,8 +201,8 @@ class Batch:
         self._slots.append(slot)
         if call.id in self._ids:
             message = (
-                f"Duplicate tool call id {call.id!r}: an earlier call in this turn has the same "
-                "id, so this one was not run. Give every call its own id."
+                f"Duplicate tool call id {_quoted(call.id)}: an earlier call in this turn has the "
+                "same id, so this one was not run. Give every call its own id."
             )
             self._reject(slot, "error", message)
             return index
@@ -211,7 +211,7 @@ class Batch:
         tool = executor.toolbox.get(call.name)
         if tool is None:
             available = ", ".join(executor.toolbox.wire_names) or "none"
-            message = f"Unknown tool {call.name!r}. Available tools: {available}."
+            message = f"Unknown tool {_quoted(call.name)}. Available tools: {available}."
             if (why := executor.toolbox.withheld.get(call.name)) is not None:
                 message += f" {call.name!r} was left out: {why}"
             self._reject(slot, "unknown_tool", message)
@@ -510,3 +510,9 @@ class Batch:
 
 def _cut(text: str) -> str:
     return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 3] + "..."
+
+
+def _quoted(text: str) -> str:
+    """A name or id the model wrote, quoted and cut short: it may be anything, of any length."""
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:76] + "...'"
