@@ -64,8 +64,16 @@ def _kind(value: object) -> Any:
 def _text(value: object, key: str, what: str, where: str) -> str:
     found = _get(value, key)
     if not isinstance(found, str):
-        got = "nothing" if found is _MISSING else type_name(found)
-        raise UserError(f"{where}: the {what} has no string {key!r} (got {got}).")
+        got = "nothing" if found is _MISSING else "None" if found is None else type_name(found)
+        if key in ("id", "call_id"):
+            todo = (
+                "Its result is matched to it by that id: pass the calls as the SDK returned "
+                "them, or, for a provider that sent none, a ToolCall(id, name, arguments) with "
+                "an id of your own."
+            )
+        else:
+            todo = "Pass the calls as the SDK returned them."
+        raise UserError(f"{where}: the {what} has no string {key!r} (got {got}). {todo}")
     return found
 
 
