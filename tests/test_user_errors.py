@@ -277,3 +277,14 @@ async def test_run_many_misuse_met_by_its_workers_comes_out_unwrapped() -> None:
     async with OpenAIChat.offline() as model:
         with pytest.raises(UserError, match=r"\(id, prompt\) pairs.*tuple of 3"):
             await run_many(model, prompts(), [get_weather], concurrency=2)
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_an_offline_sdk_client_for_something_else_than_an_offline_model_raises_user_error(
+    sdk: str,
+) -> None:
+    from toolvolley.offline import anthropic_client, openai_client
+
+    make = openai_client if sdk == "openai" else anthropic_client
+    with pytest.raises(UserError, match=rf"{sdk}_client\(\) takes an OfflineModel.*got str"):
+        make("offline")  # type: ignore[arg-type]
