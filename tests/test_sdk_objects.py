@@ -524,3 +524,29 @@ async def test_recorded_responses_calls_run_as_the_sdk_gives_them_and_answers_go
         assert [b["id"] for b in turn["content"] if b["type"] == "tool_use"] == ids
         assert answer["role"] == "user"
         assert [b["tool_use_id"] for b in answer["content"]] == ids
+
+
+@pytest.mark.anyio
+async def test_nested_anthropic_input_is_not_shared_with_the_handler_either() -> None:
+    """The handler can neither see later changes to the block's nested values nor change them
+    (the block is sent back to the provider as the assistant's turn)."""
+    seen_by_handler: list[Any] = []
+
+    def plan(**kwargs: Any) -> str:
+        seen_by_handler.append(json.loads(json.dumps(kwargs)))
+        kwargs["stops"].append("Oslo")  # a handler that edits what it got
+        kwargs["where"]["city"] = "Oslo"
+        return "planned"
+
+    schema = {"type": "object", "properties": {"where": {"type": "object"}, "stops": {}}}
+    trip = Tool.from_schema("plan", "", schema, plan)
+    sent = {"where": {"city": "Rome"}, "stops": ["Pisa"]}
+    block = ToolUseBlock(
+        type="tool_use", id="toolu_1", name="plan", input=json.loads(json.dumps(sent))
+    )
+    async with Executor([trip]).batch() as batch:
+        batch.submit(block)
+        block.input["where"]["city"] = "Lima"  # type: ignore[index]
+    assert batch.results()[0].content == "planned"
+    assert seen_by_handler == [sent]
+    assert block.input == {"where": {"city": "Lima"}, "stops": ["Pisa"]}

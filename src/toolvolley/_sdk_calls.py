@@ -19,6 +19,7 @@ result. Anything else is a :class:`UserError` saying what to pass.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -79,14 +80,18 @@ def _text(value: object, key: str, what: str, where: str) -> str:
 
 def _arguments(found: Any) -> str | Mapping[str, Any]:
     """What the model wrote as arguments, kept for validation when the call runs: JSON text as
-    it is, a mapping as parsed (a copy); any other value as its JSON, which fails validation as
-    the model's mistake, not the caller's."""
+    it is, a mapping as parsed (a deep copy: the SDK's object is sent back to the provider as
+    the assistant's turn, and the handler runs later); any other value as its JSON, which fails
+    validation as the model's mistake, not the caller's."""
     if found is _MISSING or found is None:
         return ""
     if isinstance(found, str):
         return found
     if isinstance(found, Mapping):
-        return dict(found)
+        try:
+            return copy.deepcopy(dict(found))
+        except Exception:  # nested too deeply, or not JSON: the check refuses it as such
+            return dict(found)
     return json.dumps(found, default=str)
 
 
