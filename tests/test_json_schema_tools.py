@@ -416,3 +416,30 @@ def test_a_schema_nested_too_deeply_is_a_schema_error() -> None:
         node = node["properties"]["a"]
     with pytest.raises(SchemaError, match="nested too deeply"):
         _tool(schema)
+
+
+@pytest.mark.parametrize(
+    "draft", ["https://example.com/my-draft", "file:///etc/passwd", "json-schema/draft-2030"]
+)
+def test_a_draft_that_is_not_known_is_named_as_such(draft: str) -> None:
+    with pytest.raises(SchemaError) as info:
+        _tool({"$schema": draft, "type": "object"})
+    assert f"its $schema, {draft!r}, is not a draft this validator knows" in info.value.reason
+    assert "under $defs" not in info.value.reason
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"type": ["string"] * 5000 + ["bogus"]}}},
+        {"type": "object", "properties": {"a" * 100_000: {"type": "text"}}},
+        {"type": "object", "properties": {"a": {"$ref": "#/" + "q" * 100_000}}},
+        {"type": "object", "properties": {"a": {"$ref": "https://e.com/" + "q" * 100_000}}},
+        {"$schema": "https://e.com/" + "q" * 100_000, "type": "object"},
+    ],
+)
+def test_why_a_schema_cannot_be_used_is_said_briefly(schema: dict[str, Any]) -> None:
+    # An MCP server's tool left out says why when the model calls it: in the model's context.
+    with pytest.raises(SchemaError) as info:
+        _tool(schema)
+    assert len(str(info.value)) <= 800

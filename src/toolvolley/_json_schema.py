@@ -204,16 +204,25 @@ def arguments_from_schema(
     except RecursionError as exc:
         raise SchemaError(name, "is nested too deeply to be used.") from exc
     except Exception as exc:  # the validator refuses invalid schemas with several kinds
+        draft = schema.get("$schema")
+        if isinstance(draft, str) and not _known_draft(draft):
+            raise SchemaError(
+                name,
+                f"its $schema, {clipped(draft, 80)!r}, is not a draft this validator knows "
+                "(2020-12, 2019-09, 7, 6 or 4, by their json-schema.org URIs). Drafts are never "
+                "fetched: name one of those, or leave $schema out for 2020-12.",
+            ) from exc
         if refused:
             raise SchemaError(
                 name,
-                f"refers to {refused[0]!r}, outside itself. Schemas are never fetched: put the "
-                "definition under $defs and refer to it as '#/$defs/...'.",
+                f"refers to {clipped(refused[0], 80)!r}, outside itself. Schemas are never "
+                "fetched: put the definition under $defs and refer to it as '#/$defs/...'.",
             ) from exc
-        reason = getattr(exc, "message", None) or str(exc).split("\n", 1)[0]
+        # Written for a developer, but also for the model that calls a server's tool left out.
+        reason = clipped(getattr(exc, "message", None) or str(exc).split("\n", 1)[0])
         at = getattr(exc, "instance_path", None)
         if at:
-            reason = f"{reason} (at {location(at)})"
+            reason = f"{reason} (at {clipped(location(at), 120)})"
         if at and at[-1] == "type" and getattr(exc, "instance", None) in _BFCL_WORDS:
             reason += "; BFCL's type words need Tool.from_schema(..., dialect='bfcl')"
         raise SchemaError(name, f"is not a valid JSON Schema: {reason}") from exc
@@ -234,6 +243,14 @@ def _compile(schema: dict[str, Any], refused: list[str] | None = None) -> jsonsc
         raise LookupError(f"{uri} is not part of this schema")
 
     return jsonschema_rs.validator_for(schema, retriever=refuse, pattern_options=_PATTERNS)
+
+
+def _known_draft(uri: str) -> bool:
+    try:
+        _compile({"$schema": uri})
+    except Exception:
+        return False
+    return True
 
 
 def _not_json(constant: str) -> Any:
