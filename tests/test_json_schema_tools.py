@@ -443,3 +443,17 @@ def test_why_a_schema_cannot_be_used_is_said_briefly(schema: dict[str, Any]) -> 
     with pytest.raises(SchemaError) as info:
         _tool(schema)
     assert len(str(info.value)) <= 800
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"a": {1: "x"}}, "a: keys should be strings (got int)"),
+        ({"a": [{1, 2}]}, "a[0]: set is not a JSON value"),
+        ({"a": object()}, "a: object is not a JSON value"),
+    ],
+)
+def test_a_parsed_mapping_holds_only_what_json_can(arguments: Any, problem: str) -> None:
+    with pytest.raises(ArgumentsError) as info:
+        _tool({"type": "object", "properties": {"a": {}}}).arguments.validate(arguments)
+    assert problem in info.value.message
