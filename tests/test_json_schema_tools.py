@@ -457,3 +457,9 @@ def test_a_parsed_mapping_holds_only_what_json_can(arguments: Any, problem: str)
     with pytest.raises(ArgumentsError) as info:
         _tool({"type": "object", "properties": {"a": {}}}).arguments.validate(arguments)
     assert problem in info.value.message
+
+
+def test_an_integer_with_too_many_digits_is_refused_in_the_model_s_terms() -> None:
+    message = _message(_tool({"type": "object"}), '{"n": ' + "1" * 5000 + "}")
+    assert "a number has too many digits (at most 4300)" in message
+    assert "sys.set_int_max_str_digits" not in message  # advice for Python programmers

@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import sys
 from collections.abc import Collection, Mapping
 from typing import Any, Literal, get_args
 from urllib.parse import unquote
@@ -100,7 +101,12 @@ class SchemaArguments:
             try:
                 data = json.loads(raw, parse_float=_finite_float, parse_constant=_not_json)
             except ValueError as exc:
-                raise ArgumentsError(not_json(str(exc)), cause=exc) from exc
+                reason = str(exc)
+                if "integer string conversion" in reason:  # CPython's guard, worded for Python
+                    reason = (
+                        f"a number has too many digits (at most {sys.get_int_max_str_digits()})"
+                    )
+                raise ArgumentsError(not_json(reason), cause=exc) from exc
         else:
             data = raw
             # Parsed by someone else (an SDK, a reference's result): what json.loads guarantees
