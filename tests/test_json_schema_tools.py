@@ -463,3 +463,10 @@ def test_an_integer_with_too_many_digits_is_refused_in_the_model_s_terms() -> No
     message = _message(_tool({"type": "object"}), '{"n": ' + "1" * 5000 + "}")
     assert "a number has too many digits (at most 4300)" in message
     assert "sys.set_int_max_str_digits" not in message  # advice for Python programmers
+
+
+def test_items_beyond_a_closed_tuple_are_named_as_unexpected() -> None:
+    t = _tool({"type": "object", "properties": {"o": {"prefixItems": [{}], "items": False}}})
+    message = _message(t, {"o": ["a", "x" * 10_000]})
+    assert "o[1]: unexpected item" in message
+    assert len(message) < 400

@@ -111,6 +111,8 @@ def _lines(error: ValidationError, data: Any) -> list[str]:
             ]
         if at and isinstance(at[-1], str):
             return [f"{location(at)}: unexpected argument"]
+        if at and isinstance(at[-1], int):  # past prefixItems, where items is false
+            return [f"{location(at)}: unexpected item"]
     expected = _expected(error)
     if expected is None:
         return [f"{location(at)}: {error.message}"]
