@@ -550,3 +550,41 @@ async def test_nested_anthropic_input_is_not_shared_with_the_handler_either() ->
     assert batch.results()[0].content == "planned"
     assert seen_by_handler == [sent]
     assert block.input == {"where": {"city": "Lima"}, "stops": ["Pisa"]}
+
+
+@pytest.mark.anyio
+async def test_chat_tool_calls_a_server_sent_without_their_type_run_as_the_sdk_gives_them() -> None:
+    """Some OpenAI-compatible servers leave ``"type": "function"`` out of ``tool_calls``; the SDK
+    still hands over its ``ChatCompletionMessageFunctionToolCall`` (``type`` None)."""
+    call = {"id": "call_1", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+            }
+        ],
+    }
+    sent: list[Any] = []
+    async with _client("openai_chat_nonstream", json.dumps(body).encode(), sent) as client:
+        calls, results, _ = await _turn_and_follow_up(
+            "openai_chat_nonstream", client, Executor([get_weather])
+        )
+    assert isinstance(calls[0], ChatCompletionMessageFunctionToolCall)
+    assert [(r.call_id, r.status, r.content) for r in results] == [
+        ("call_1", "ok", "sunny in Oslo")
+    ]
+    assert sent[1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": "sunny in Oslo",
+    }
+    results = await Executor([get_weather]).run([call])  # its dict, as such a server sent it
+    assert results[0].content == "sunny in Oslo"
+    with pytest.raises(UserError, match=r"got one [\w.]+: pass \[call\]"):
+        await Executor([get_weather]).run(calls[0])

@@ -47,7 +47,7 @@ def to_call(value: object, where: str) -> ToolCall:
 
 def is_one_call(value: object) -> bool:
     """Whether ``value`` is a single call of a known shape (passed where a list belongs)."""
-    return isinstance(value, ToolCall) or _kind(value) in _READERS
+    return isinstance(value, ToolCall) or _reader(value) is not None
 
 
 def _get(value: object, key: str) -> Any:
@@ -124,8 +124,20 @@ def _anthropic(value: object, where: str) -> ToolCall:
 _READERS = {"function": _chat, "function_call": _responses, "tool_use": _anthropic}
 
 
+def _reader(value: object) -> Any:
+    """How to read ``value``, by the type it says it is; None if it is no call we know."""
+    kind = _get(value, "type")
+    if kind is _MISSING or kind is None:
+        # A Chat tool call from a server that leaves "type" out; the SDK parses it all the same.
+        function = _get(value, "function")
+        if function is not _MISSING and function is not None and _get(value, "id") is not _MISSING:
+            return _chat
+        return None
+    return _READERS.get(kind) if isinstance(kind, str) else None
+
+
 def _from_sdk_shape(value: object, where: str) -> ToolCall | None:
-    reader = _READERS.get(_kind(value))
+    reader = _reader(value)
     return None if reader is None else reader(value, where)
 
 
