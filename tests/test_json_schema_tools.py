@@ -367,6 +367,9 @@ def test_a_backtracking_pattern_is_checked_with_a_small_budget() -> None:
     message = _message(t, {"s": ["a" * 17 + "!"]})
     assert "s[0]: String is too costly to check against its pattern" in message
     assert t.arguments.validate('{"s": ["aaa"]}') == {"s": ["aaa"]}
+    copied = pickle.loads(pickle.dumps(t.arguments))  # a worker process's copy: the same budget
+    with pytest.raises(ArgumentsError, match="too costly"):
+        copied.validate('{"s": ["aaaaaaaaaaaaaaaaa!"]}')
 
 
 @pytest.mark.parametrize("text", ['{"n": 1e400}', '{"n": -1e400}', '{"n": [1E999]}'])
