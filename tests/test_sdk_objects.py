@@ -588,3 +588,31 @@ async def test_chat_tool_calls_a_server_sent_without_their_type_run_as_the_sdk_g
     assert results[0].content == "sunny in Oslo"
     with pytest.raises(UserError, match=r"got one [\w.]+: pass \[call\]"):
         await Executor([get_weather]).run(calls[0])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("call", SDK_CALLS)
+async def test_batch_fail_takes_the_sdks_own_tool_calls_and_answers_their_call_id(
+    call: Any,
+) -> None:
+    """A call the developer will not run (e.g. cut off mid-stream) is recorded as the SDK gave
+    it; its result answers the id the follow-up needs (Responses: ``call_id``, not ``id``)."""
+    async with Executor([get_weather]).batch() as batch:
+        assert batch.fail(call, "The arguments were cut off.") == 0
+    [result] = batch.results()
+    assert (result.call_id, result.name, result.status) == ("call_1", "get_weather", "error")
+    assert result.content == "The arguments were cut off."
+
+
+@pytest.mark.anyio
+async def test_batch_fail_misuse_raises_user_error() -> None:
+    call = ToolCall("c1", "get_weather")
+    with pytest.raises(UserError, match=r"Batch\.fail\(\) takes tool calls.*got str"):
+        async with Executor([get_weather]).batch() as batch:
+            batch.fail("c1", "cut off")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="status must be one of 'error', 'timeout', 'cancelled'"):
+        async with Executor([get_weather]).batch() as batch:
+            batch.fail(call, "cut off", status="failed")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"message must be a string \(what the model reads\)"):
+        async with Executor([get_weather]).batch() as batch:
+            batch.fail(call, None)  # type: ignore[arg-type]

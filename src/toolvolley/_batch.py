@@ -21,14 +21,14 @@ import threading
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import anyio
 
 from ._calls import ToolCall, ToolResult, ToolStatus, new_result
 from ._content import UnserializableResult, sendable_text, to_content
 from ._dedupe import dedupe_key, ends_sharing
-from ._errors import ToolError, UserError, describe_exception, user_error_unwrapped
+from ._errors import ToolError, UserError, describe_exception, type_name, user_error_unwrapped
 from ._events import ExecutionHooks, ProgressReporter, current_reporter
 from ._policies import Attempts, PolicyRunner
 from ._references import ReferenceTurn, Unresolved, plan_references, resolve
@@ -275,13 +275,24 @@ class Batch:
         assert result is not None, "a reference is resolved only after its call has a result"
         return result
 
-    def fail(self, call: ToolCall, message: str, *, status: ToolStatus = "error") -> int:
+    def fail(self, call: object, message: str, *, status: ToolStatus = "error") -> int:
         """Record ``call`` as failed without running it (e.g. its arguments were cut off), so it
-        still gets its one result, in order. Returns its index in the batch."""
+        still gets its one result, in order. Returns its index in the batch. ``call`` is what
+        :meth:`submit` takes: a :class:`ToolCall` or a provider SDK's own tool call."""
         if self._state != "open":
             raise UserError("Record calls inside 'async with executor.batch() as batch:'.")
         if status == "ok":
             raise UserError("Batch.fail records a failure; its status cannot be 'ok'.")
+        if status not in _FAILURES:
+            allowed = ", ".join(repr(s) for s in _FAILURES)
+            raise UserError(f"Batch.fail(): status must be one of {allowed}; got {status!r}.")
+        if not isinstance(message, str):
+            raise UserError(
+                f"Batch.fail(): message must be a string (what the model reads), "
+                f"not {type_name(message)}."
+            )
+        if not isinstance(call, ToolCall):
+            call = to_call(call, "Batch.fail()")
         slot = _Slot(call, _clock())
         self._slots.append(slot)
         self._ids.add(call.id)
@@ -510,6 +521,9 @@ class Batch:
 
 def _cut(text: str) -> str:
     return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 3] + "..."
+
+
+_FAILURES: tuple[ToolStatus, ...] = tuple(s for s in get_args(ToolStatus) if s != "ok")
 
 
 def _quoted(text: str) -> str:
