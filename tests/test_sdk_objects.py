@@ -38,6 +38,7 @@ from toolvolley import (
     Tool,
     Toolbox,
     ToolCall,
+    ToolError,
     ToolResult,
     UserError,
     result_messages,
@@ -616,3 +617,21 @@ async def test_batch_fail_misuse_raises_user_error() -> None:
     with pytest.raises(UserError, match=r"message must be a string \(what the model reads\)"):
         async with Executor([get_weather]).batch() as batch:
             batch.fail(call, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("said", ["", "   \n"])
+def test_a_failure_that_says_nothing_still_has_content_anthropic_accepts(said: str) -> None:
+    """Anthropic refuses a ``tool_result`` with ``is_error`` and no content ("content cannot be
+    empty if `is_error` is true"): the whole follow-up would fail, not just this call."""
+
+    @tool
+    def quiet() -> str:
+        raise ToolError(said)
+
+    results = Executor([quiet, get_weather]).run_sync(
+        [ToolCall("c1", "quiet"), ToolCall("c2", "get_weather", {"city": "Oslo"})]
+    )
+    assert [r.status for r in results] == ["error", "ok"]
+    assert results[0].content == "Tool 'quiet' failed without saying why."
+    [message] = result_messages(results, "anthropic")
+    assert all(block["content"].strip() for block in message["content"])

@@ -462,6 +462,10 @@ class Batch:
         started = slot.started_at if slot.started_at is not None else ended
         content = sendable_text(content)  # what a tool returns or raises may hold lone surrogates
         call = slot.call
+        if status != "ok" and not content.strip():
+            # A failure must say something: Anthropic refuses an empty error tool_result, and
+            # with it the whole follow-up.
+            content = f"Tool {_quoted(call.name)} failed without saying why."
         tries = slot.tries
         if tries is None:
             result = slot.result = new_result(
