@@ -473,3 +473,16 @@ def test_items_beyond_a_closed_tuple_are_named_as_unexpected() -> None:
     message = _message(t, {"o": ["a", "x" * 10_000]})
     assert "o[1]: unexpected item" in message
     assert len(message) < 400
+
+
+@pytest.mark.parametrize("coerce", [None, 5, [["strings"]], "strings"])
+def test_coerce_that_is_no_collection_of_repairs_is_a_user_error(coerce: Any) -> None:
+    with pytest.raises(UserError, match=r"coerce takes a collection of \['defaults', 'nulls'"):
+        _tool({"type": "object"}, coerce=coerce)
+
+
+def test_coerce_given_as_an_iterator_is_read_once_and_kept() -> None:
+    t = _tool(
+        {"type": "object", "properties": {"n": {"type": "integer"}}}, coerce=iter(["strings"])
+    )
+    assert t.arguments.validate('{"n": "3"}') == {"n": 3}

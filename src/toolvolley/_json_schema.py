@@ -26,7 +26,7 @@ import copy
 import json
 import math
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Literal, get_args
 from urllib.parse import unquote
 
@@ -195,7 +195,8 @@ def arguments_from_schema(
     """Build the check of ``parameters``; raise :class:`SchemaError` if it cannot be used."""
     if dialect not in ("json-schema", "bfcl"):
         raise UserError(f"Tool {name!r}: dialect must be 'json-schema' or 'bfcl', not {dialect!r}.")
-    if isinstance(coerce, str) or not set(coerce) <= _COERCIONS:
+    repairs = _repairs(coerce)
+    if repairs is None:
         raise UserError(
             f"Tool {name!r}: coerce takes a collection of {sorted(_COERCIONS)}, not {coerce!r}."
         )
@@ -237,7 +238,18 @@ def arguments_from_schema(
     # Providers expect both at the top of what they are sent. Not in what is checked: the
     # schema may refer to itself ("$ref": "#") for values that are not objects.
     sent = {"type": "object", "properties": {}, **schema}
-    return SchemaArguments(validator, schema, sent, frozenset(coerce))
+    return SchemaArguments(validator, schema, sent, repairs)
+
+
+def _repairs(coerce: object) -> frozenset[str] | None:
+    """The repairs ``coerce`` names (read once: it may be an iterator); None if it names none."""
+    if isinstance(coerce, str) or not isinstance(coerce, Iterable):
+        return None
+    try:
+        repairs = frozenset(coerce)
+    except TypeError:  # unhashable items
+        return None
+    return repairs if repairs <= _COERCIONS else None
 
 
 def _compile(schema: dict[str, Any], refused: list[str] | None = None) -> jsonschema_rs.Validator:
