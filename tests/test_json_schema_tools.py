@@ -486,3 +486,10 @@ def test_coerce_given_as_an_iterator_is_read_once_and_kept() -> None:
         {"type": "object", "properties": {"n": {"type": "integer"}}}, coerce=iter(["strings"])
     )
     assert t.arguments.validate('{"n": "3"}') == {"n": 3}
+
+
+@pytest.mark.parametrize("description", [None, 5])
+def test_a_description_that_is_no_string_is_a_user_error(description: Any) -> None:
+    # It would be sent as the tool's description, which every provider refuses unless a string.
+    with pytest.raises(UserError, match=r"Tool 't': description must be a string"):
+        Tool.from_schema("t", description, {"type": "object"}, _echo)
