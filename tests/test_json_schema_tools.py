@@ -493,3 +493,11 @@ def test_a_description_that_is_no_string_is_a_user_error(description: Any) -> No
     # It would be sent as the tool's description, which every provider refuses unless a string.
     with pytest.raises(UserError, match=r"Tool 't': description must be a string"):
         Tool.from_schema("t", description, {"type": "object"}, _echo)
+
+
+def test_unevaluated_items_are_named_by_their_index() -> None:
+    t = _tool(
+        {"type": "object", "properties": {"o": {"prefixItems": [{}], "unevaluatedItems": False}}}
+    )
+    message = _message(t, {"o": [1, "x", {"k": 2}, "é"]})
+    assert "o[1]: unexpected item; o[2]: unexpected item; o[3]: unexpected item" in message

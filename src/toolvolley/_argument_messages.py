@@ -99,7 +99,10 @@ def _lines(error: ValidationError, data: Any) -> list[str]:
     if isinstance(kind, (_K.AdditionalProperties, _K.UnevaluatedProperties)):
         return [f"{location([*at, key])}: unexpected argument" for key in kind.unexpected]
     if isinstance(kind, _K.UnevaluatedItems):
-        return [f"{location([*at, index])}: unexpected item" for index in kind.unexpected]
+        indexes = _indexes_of(_value_at(data, at), kind.unexpected)
+        if indexes is None:
+            return [f"{location(at)}: {len(kind.unexpected)} unexpected items"]
+        return [f"{location([*at, index])}: unexpected item" for index in indexes]
     if isinstance(kind, _K.FalseSchema):
         if error.evaluation_path[-1:] == ["additionalProperties"]:
             # An object that declares no properties at all: jsonschema-rs reports the object's
@@ -170,6 +173,22 @@ def _value_at(data: Any, at: Sequence[int | str]) -> Any:
         except (LookupError, TypeError):
             return None
     return data
+
+
+def _indexes_of(items: Any, unexpected: Sequence[str]) -> list[int] | None:
+    """Where in ``items`` the values jsonschema-rs names (as compact JSON, not by index) are.
+    Matched from the end: items left unevaluated are those past the ones a schema took."""
+    if not isinstance(items, (list, tuple)):
+        return None
+    wanted = list(reversed(unexpected))
+    found: list[int] = []
+    for index in range(len(items) - 1, -1, -1):
+        if len(found) == len(wanted):
+            break
+        text = json.dumps(items[index], separators=(",", ":"), ensure_ascii=False, default=repr)
+        if text == wanted[len(found)]:
+            found.append(index)
+    return found[::-1] if len(found) == len(wanted) else None
 
 
 def _none_of(branches: Sequence[Sequence[ValidationError]]) -> str:
