@@ -501,3 +501,18 @@ def test_unevaluated_items_are_named_by_their_index() -> None:
     )
     message = _message(t, {"o": [1, "x", {"k": 2}, "é"]})
     assert "o[1]: unexpected item; o[2]: unexpected item; o[3]: unexpected item" in message
+
+
+@pytest.mark.parametrize("arguments", ['{"a": "x\\ud800y", "b": 1}', {"a": ["x\ud800y"], "b": 1}])
+def test_a_lone_surrogate_does_not_hide_what_is_wrong_with_the_arguments(arguments: Any) -> None:
+    # jsonschema-rs cannot encode "\ud800" to report errors; the message is still about them.
+    text = {"maxLength": 10}
+    schema = {
+        "type": "object",
+        "properties": {"a": {"anyOf": [text, {"items": text}]}},
+        "additionalProperties": False,
+    }
+    with pytest.raises(ArgumentsError) as info:
+        _tool(schema).arguments.validate(arguments)  # JSON text, or a mapping as an SDK parsed it
+    assert "b: unexpected argument" in info.value.message
+    assert "codec" not in info.value.message

@@ -42,6 +42,7 @@ from ._argument_messages import (
     not_a_finite_number,
     not_json,
 )
+from ._content import sendable_text
 from ._errors import SchemaError, UserError
 from ._schema import ArgumentsError
 
@@ -119,9 +120,17 @@ class SchemaArguments:
         if not isinstance(data, Mapping):
             raise ArgumentsError(NOT_AN_OBJECT)
         try:
-            if self._validator.is_valid(data):
-                return dict(data)
-            errors = list(self._validator.iter_errors(data))
+            try:
+                if self._validator.is_valid(data):
+                    return dict(data)
+                errors = list(self._validator.iter_errors(data))
+            except UnicodeEncodeError:
+                # A lone surrogate ("\ud800", which JSON may escape) that jsonschema-rs had to
+                # encode: check the arguments with U+FFFD in its place, as results are sent.
+                data = json.loads(sendable_text(json.dumps(data, ensure_ascii=False)))
+                if self._validator.is_valid(data):
+                    return dict(data)
+                errors = list(self._validator.iter_errors(data))
         except ValueError as exc:  # jsonschema-rs reads no deeper than _MAX_DEPTH to report
             if "Recursion limit" in str(exc):
                 raise ArgumentsError(TOO_DEEP, cause=exc) from exc
