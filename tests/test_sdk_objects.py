@@ -610,7 +610,7 @@ async def test_batch_fail_misuse_raises_user_error() -> None:
     call = ToolCall("c1", "get_weather")
     with pytest.raises(UserError, match=r"Batch\.fail\(\) takes tool calls.*got str"):
         async with Executor([get_weather]).batch() as batch:
-            batch.fail("c1", "cut off")  # type: ignore[arg-type]
+            batch.fail("c1", "cut off")
     with pytest.raises(UserError, match="status must be one of 'error', 'timeout', 'cancelled'"):
         async with Executor([get_weather]).batch() as batch:
             batch.fail(call, "cut off", status="failed")  # type: ignore[arg-type]

@@ -175,9 +175,12 @@ def _value_at(data: Any, at: Sequence[int | str]) -> Any:
     return data
 
 
-def _indexes_of(items: Any, unexpected: Sequence[str]) -> list[int] | None:
-    """Where in ``items`` the values jsonschema-rs names (as compact JSON, not by index) are.
-    Matched from the end: items left unevaluated are those past the ones a schema took."""
+def _indexes_of(items: Any, unexpected: Sequence[object]) -> list[int] | None:
+    """Where in ``items`` the values jsonschema-rs names are: its stubs say by index, but it
+    gives each item's compact JSON. Matched from the end: the items left unevaluated are those
+    past the ones a schema took."""
+    if all(type(u) is int for u in unexpected):
+        return [u for u in unexpected if type(u) is int]
     if not isinstance(items, (list, tuple)):
         return None
     wanted = list(reversed(unexpected))
