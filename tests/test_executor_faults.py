@@ -276,3 +276,45 @@ def test_results_built_on_the_fast_path_are_ordinary_results() -> None:
     assert [getattr(fast, f.name) for f in fields(ToolResult)] == list(values)
     with pytest.raises(FrozenInstanceError):
         fast.content = "changed"  # type: ignore[misc]
+
+
+class _BrokenArguments:
+    """An argument check that fails in a way it did not plan for (its own bug)."""
+
+    json_schema: dict[str, Any] = {"type": "object", "properties": {}}  # noqa: RUF012
+
+    def validate(self, raw: object) -> dict[str, Any]:
+        raise RuntimeError("the check itself broke")
+
+
+def test_an_argument_check_that_breaks_is_that_call_s_result() -> None:
+    broken = Tool(
+        name="broken", description="", func=lambda: 1, is_async=False, arguments=_BrokenArguments()
+    )
+
+    @tool
+    def fine() -> int:
+        return 2
+
+    results = Executor(Toolbox([broken, fine])).run_sync(
+        [ToolCall("1", "broken", "{}"), ToolCall("2", "fine", "{}")]
+    )
+    assert [(r.call_id, r.status) for r in results] == [("1", "error"), ("2", "ok")]
+    assert "RuntimeError: the check itself broke" in results[0].content
+    assert isinstance(results[0].error, RuntimeError)
+
+
+def test_names_and_ids_the_model_made_up_are_shown_short() -> None:
+    @tool
+    def fine() -> int:
+        return 2
+
+    long = "x" * 100_000
+    results = Executor(Toolbox([fine])).run_sync(
+        [ToolCall(long, "fine"), ToolCall(long, "fine"), ToolCall("3", long)]
+    )
+    assert [r.status for r in results] == ["ok", "error", "unknown_tool"]
+    assert results[1].content.startswith("Duplicate tool call id 'xxx")
+    assert results[2].content.startswith("Unknown tool 'xxx")
+    assert "Available tools: fine." in results[2].content
+    assert all(len(r.content) < 500 for r in results)

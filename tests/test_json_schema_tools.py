@@ -323,3 +323,196 @@ def test_the_arguments_benchmark_runs() -> None:
     report = module.main(["--calls", "20", "--repeat", "1"])
     assert set(report["us_per_call"]) == {"json_loads_only", "valid", "invalid"}
     assert all(v > 0 for v in report["us_per_call"].values())
+
+
+# --- what an untrusted server's schema or a model's arguments cannot do -------------------------
+
+
+def _long_message_cases() -> list[tuple[dict[str, Any], Any]]:
+    many = [f"option_{i}" for i in range(5000)]
+    return [
+        ({"type": "object", "properties": {"e": {"enum": many}}}, {"e": "x"}),
+        (
+            {"type": "object", "properties": {"e": {"anyOf": [{"enum": many}, {"const": 1}]}}},
+            {"e": "x"},
+        ),
+        (
+            {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(5000)}},
+            {"p1": 1},
+        ),
+        ({"type": "object", "additionalProperties": False}, {"k" * 100_000: 1}),
+        ({"type": "object", "properties": {"s": {"pattern": "a" * 20_000}}}, {"s": "b"}),
+        (
+            {"type": "object", "properties": {"s": {"contains": {"const": -1}}}},
+            {"s": list(range(50_000))},
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("schema", "arguments"), _long_message_cases())
+def test_messages_stay_short_whatever_the_schema_or_arguments_hold(
+    schema: dict[str, Any], arguments: Any
+) -> None:
+    message = _message(_tool(schema), arguments)
+    assert message.startswith("Invalid arguments: ")
+    assert message.endswith("Fix the arguments and call the tool again.")
+    assert len(message) <= 2_000
+
+
+def test_a_backtracking_pattern_is_checked_with_a_small_budget() -> None:
+    # fancy-regex backtracks for patterns with back-references; this string needs about 2**17
+    # steps, well under the engine's own limit (a million, ~30 ms each: an array of such strings
+    # would hold the event loop for seconds while the batch validates it).
+    t = _tool({"type": "object", "properties": {"s": {"items": {"pattern": "^(a|a)*\\1$"}}}})
+    message = _message(t, {"s": ["a" * 17 + "!"]})
+    assert "s[0]: String is too costly to check against its pattern" in message
+    assert t.arguments.validate('{"s": ["aaa"]}') == {"s": ["aaa"]}
+    copied = pickle.loads(pickle.dumps(t.arguments))  # a worker process's copy: the same budget
+    with pytest.raises(ArgumentsError, match="too costly"):
+        copied.validate('{"s": ["aaaaaaaaaaaaaaaaa!"]}')
+
+
+@pytest.mark.parametrize("text", ['{"n": 1e400}', '{"n": -1e400}', '{"n": [1E999]}'])
+def test_numbers_beyond_floats_are_refused_as_such(text: str) -> None:
+    for schema in ({"type": "object"}, {"type": "object", "properties": {"n": {"type": "number"}}}):
+        message = _message(_tool(schema), text)
+        assert "is out of range" in message
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_numbers_in_a_mapping_are_refused_and_shown_as_sent(value: float) -> None:
+    # Anthropic's input arrives parsed: the SDK's json.loads reads NaN and 1e400 as floats.
+    for schema in ({"type": "object"}, {"type": "object", "properties": {"n": {"type": "number"}}}):
+        with pytest.raises(ArgumentsError) as info:
+            _tool(schema).arguments.validate({"n": [value]})
+        assert (
+            f"n[0]: Input should be a finite number (got {json.dumps(value)})" in info.value.message
+        )
+
+
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_arguments_nested_too_deeply_are_invalid_and_the_other_calls_still_run() -> None:
+    t = _tool({"type": "object", "properties": {"a": {"items": {"$ref": "#/properties/a"}}}})
+    deep = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    calls = [
+        ToolCall("1", "t", deep),
+        ToolCall("2", "t", {"a": _nested(100_000)}),
+        ToolCall("3", "t", '{"a": [[]]}'),
+    ]
+    results = Executor(Toolbox([t])).run_sync(calls)
+    assert [r.status for r in results] == ["invalid_arguments", "invalid_arguments", "ok"]
+    assert "nested too deeply" in results[0].content
+    assert "nested too deeply" in results[1].content
+
+
+def test_a_schema_nested_too_deeply_is_a_schema_error() -> None:
+    schema: dict[str, Any] = {"type": "object"}
+    node = schema
+    for _ in range(5_000):
+        node["properties"] = {"a": {"type": "object"}}
+        node = node["properties"]["a"]
+    with pytest.raises(SchemaError, match="nested too deeply"):
+        _tool(schema)
+
+
+@pytest.mark.parametrize(
+    "draft", ["https://example.com/my-draft", "file:///etc/passwd", "json-schema/draft-2030"]
+)
+def test_a_draft_that_is_not_known_is_named_as_such(draft: str) -> None:
+    with pytest.raises(SchemaError) as info:
+        _tool({"$schema": draft, "type": "object"})
+    assert f"its $schema, {draft!r}, is not a draft this validator knows" in info.value.reason
+    assert "under $defs" not in info.value.reason
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"type": ["string"] * 5000 + ["bogus"]}}},
+        {"type": "object", "properties": {"a" * 100_000: {"type": "text"}}},
+        {"type": "object", "properties": {"a": {"$ref": "#/" + "q" * 100_000}}},
+        {"type": "object", "properties": {"a": {"$ref": "https://e.com/" + "q" * 100_000}}},
+        {"$schema": "https://e.com/" + "q" * 100_000, "type": "object"},
+    ],
+)
+def test_why_a_schema_cannot_be_used_is_said_briefly(schema: dict[str, Any]) -> None:
+    # An MCP server's tool left out says why when the model calls it: in the model's context.
+    with pytest.raises(SchemaError) as info:
+        _tool(schema)
+    assert len(str(info.value)) <= 800
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"a": {1: "x"}}, "a: keys should be strings (got int)"),
+        ({"a": [{1, 2}]}, "a[0]: set is not a JSON value"),
+        ({"a": object()}, "a: object is not a JSON value"),
+    ],
+)
+def test_a_parsed_mapping_holds_only_what_json_can(arguments: Any, problem: str) -> None:
+    with pytest.raises(ArgumentsError) as info:
+        _tool({"type": "object", "properties": {"a": {}}}).arguments.validate(arguments)
+    assert problem in info.value.message
+
+
+def test_an_integer_with_too_many_digits_is_refused_in_the_model_s_terms() -> None:
+    message = _message(_tool({"type": "object"}), '{"n": ' + "1" * 5000 + "}")
+    assert "a number has too many digits (at most 4300)" in message
+    assert "sys.set_int_max_str_digits" not in message  # advice for Python programmers
+
+
+def test_items_beyond_a_closed_tuple_are_named_as_unexpected() -> None:
+    t = _tool({"type": "object", "properties": {"o": {"prefixItems": [{}], "items": False}}})
+    message = _message(t, {"o": ["a", "x" * 10_000]})
+    assert "o[1]: unexpected item" in message
+    assert len(message) < 400
+
+
+@pytest.mark.parametrize("coerce", [None, 5, [["strings"]], "strings"])
+def test_coerce_that_is_no_collection_of_repairs_is_a_user_error(coerce: Any) -> None:
+    with pytest.raises(UserError, match=r"coerce takes a collection of \['defaults', 'nulls'"):
+        _tool({"type": "object"}, coerce=coerce)
+
+
+def test_coerce_given_as_an_iterator_is_read_once_and_kept() -> None:
+    t = _tool(
+        {"type": "object", "properties": {"n": {"type": "integer"}}}, coerce=iter(["strings"])
+    )
+    assert t.arguments.validate('{"n": "3"}') == {"n": 3}
+
+
+@pytest.mark.parametrize("description", [None, 5])
+def test_a_description_that_is_no_string_is_a_user_error(description: Any) -> None:
+    # It would be sent as the tool's description, which every provider refuses unless a string.
+    with pytest.raises(UserError, match=r"Tool 't': description must be a string"):
+        Tool.from_schema("t", description, {"type": "object"}, _echo)
+
+
+def test_unevaluated_items_are_named_by_their_index() -> None:
+    t = _tool(
+        {"type": "object", "properties": {"o": {"prefixItems": [{}], "unevaluatedItems": False}}}
+    )
+    message = _message(t, {"o": [1, "x", {"k": 2}, "é"]})
+    assert "o[1]: unexpected item; o[2]: unexpected item; o[3]: unexpected item" in message
+
+
+@pytest.mark.parametrize("arguments", ['{"a": "x\\ud800y", "b": 1}', {"a": ["x\ud800y"], "b": 1}])
+def test_a_lone_surrogate_does_not_hide_what_is_wrong_with_the_arguments(arguments: Any) -> None:
+    # jsonschema-rs cannot encode "\ud800" to report errors; the message is still about them.
+    text = {"maxLength": 10}
+    schema = {
+        "type": "object",
+        "properties": {"a": {"anyOf": [text, {"items": text}]}},
+        "additionalProperties": False,
+    }
+    with pytest.raises(ArgumentsError) as info:
+        _tool(schema).arguments.validate(arguments)  # JSON text, or a mapping as an SDK parsed it
+    assert "b: unexpected argument" in info.value.message
+    assert "codec" not in info.value.message

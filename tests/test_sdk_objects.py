@@ -38,6 +38,7 @@ from toolvolley import (
     Tool,
     Toolbox,
     ToolCall,
+    ToolError,
     ToolResult,
     UserError,
     result_messages,
@@ -524,3 +525,113 @@ async def test_recorded_responses_calls_run_as_the_sdk_gives_them_and_answers_go
         assert [b["id"] for b in turn["content"] if b["type"] == "tool_use"] == ids
         assert answer["role"] == "user"
         assert [b["tool_use_id"] for b in answer["content"]] == ids
+
+
+@pytest.mark.anyio
+async def test_nested_anthropic_input_is_not_shared_with_the_handler_either() -> None:
+    """The handler can neither see later changes to the block's nested values nor change them
+    (the block is sent back to the provider as the assistant's turn)."""
+    seen_by_handler: list[Any] = []
+
+    def plan(**kwargs: Any) -> str:
+        seen_by_handler.append(json.loads(json.dumps(kwargs)))
+        kwargs["stops"].append("Oslo")  # a handler that edits what it got
+        kwargs["where"]["city"] = "Oslo"
+        return "planned"
+
+    schema = {"type": "object", "properties": {"where": {"type": "object"}, "stops": {}}}
+    trip = Tool.from_schema("plan", "", schema, plan)
+    sent = {"where": {"city": "Rome"}, "stops": ["Pisa"]}
+    block = ToolUseBlock(
+        type="tool_use", id="toolu_1", name="plan", input=json.loads(json.dumps(sent))
+    )
+    async with Executor([trip]).batch() as batch:
+        batch.submit(block)
+        block.input["where"]["city"] = "Lima"  # type: ignore[index]
+    assert batch.results()[0].content == "planned"
+    assert seen_by_handler == [sent]
+    assert block.input == {"where": {"city": "Lima"}, "stops": ["Pisa"]}
+
+
+@pytest.mark.anyio
+async def test_chat_tool_calls_a_server_sent_without_their_type_run_as_the_sdk_gives_them() -> None:
+    """Some OpenAI-compatible servers leave ``"type": "function"`` out of ``tool_calls``; the SDK
+    still hands over its ``ChatCompletionMessageFunctionToolCall`` (``type`` None)."""
+    call = {"id": "call_1", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+            }
+        ],
+    }
+    sent: list[Any] = []
+    async with _client("openai_chat_nonstream", json.dumps(body).encode(), sent) as client:
+        calls, results, _ = await _turn_and_follow_up(
+            "openai_chat_nonstream", client, Executor([get_weather])
+        )
+    assert isinstance(calls[0], ChatCompletionMessageFunctionToolCall)
+    assert [(r.call_id, r.status, r.content) for r in results] == [
+        ("call_1", "ok", "sunny in Oslo")
+    ]
+    assert sent[1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": "sunny in Oslo",
+    }
+    results = await Executor([get_weather]).run([call])  # its dict, as such a server sent it
+    assert results[0].content == "sunny in Oslo"
+    with pytest.raises(UserError, match=r"got one [\w.]+: pass \[call\]"):
+        await Executor([get_weather]).run(calls[0])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("call", SDK_CALLS)
+async def test_batch_fail_takes_the_sdks_own_tool_calls_and_answers_their_call_id(
+    call: Any,
+) -> None:
+    """A call the developer will not run (e.g. cut off mid-stream) is recorded as the SDK gave
+    it; its result answers the id the follow-up needs (Responses: ``call_id``, not ``id``)."""
+    async with Executor([get_weather]).batch() as batch:
+        assert batch.fail(call, "The arguments were cut off.") == 0
+    [result] = batch.results()
+    assert (result.call_id, result.name, result.status) == ("call_1", "get_weather", "error")
+    assert result.content == "The arguments were cut off."
+
+
+@pytest.mark.anyio
+async def test_batch_fail_misuse_raises_user_error() -> None:
+    call = ToolCall("c1", "get_weather")
+    with pytest.raises(UserError, match=r"Batch\.fail\(\) takes tool calls.*got str"):
+        async with Executor([get_weather]).batch() as batch:
+            batch.fail("c1", "cut off")
+    with pytest.raises(UserError, match="status must be one of 'error', 'timeout', 'cancelled'"):
+        async with Executor([get_weather]).batch() as batch:
+            batch.fail(call, "cut off", status="failed")  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"message must be a string \(what the model reads\)"):
+        async with Executor([get_weather]).batch() as batch:
+            batch.fail(call, None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("said", ["", "   \n"])
+def test_a_failure_that_says_nothing_still_has_content_anthropic_accepts(said: str) -> None:
+    """Anthropic refuses a ``tool_result`` with ``is_error`` and no content ("content cannot be
+    empty if `is_error` is true"): the whole follow-up would fail, not just this call."""
+
+    @tool
+    def quiet() -> str:
+        raise ToolError(said)
+
+    results = Executor([quiet, get_weather]).run_sync(
+        [ToolCall("c1", "quiet"), ToolCall("c2", "get_weather", {"city": "Oslo"})]
+    )
+    assert [r.status for r in results] == ["error", "ok"]
+    assert results[0].content == "Tool 'quiet' failed without saying why."
+    [message] = result_messages(results, "anthropic")
+    assert all(block["content"].strip() for block in message["content"])

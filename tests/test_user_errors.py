@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -70,6 +71,21 @@ NOT_CALLS = [
         id="openai-chat-dict-without-a-name",
     ),
     pytest.param(
+        {"id": None, "type": "function", "function": {"name": "get_weather", "arguments": "{}"}},
+        ["OpenAI Chat tool call has no string 'id' (got None)", "ToolCall(id, name, arguments)"],
+        id="openai-chat-dict-without-an-id",
+    ),
+    pytest.param(
+        {"type": "function_call", "call_id": None, "name": "get_weather", "arguments": "{}"},
+        ["function_call item has no string 'call_id' (got None)", "ToolCall(id, name, arguments)"],
+        id="openai-responses-dict-without-a-call-id",
+    ),
+    pytest.param(
+        {"type": "tool_use", "name": "get_weather", "input": {}},
+        ["tool_use block has no string 'id' (got nothing)", "ToolCall(id, name, arguments)"],
+        id="anthropic-dict-without-an-id",
+    ),
+    pytest.param(
         {"type": "function", "function": {"name": "get_weather", "parameters": {}}},
         ["a tool definition"],
         id="openai-chat-tool-definition",
@@ -107,6 +123,22 @@ def test_run_sync_with_something_else_than_tool_calls_raises_user_error(
     with pytest.raises(UserError) as caught:
         Executor([get_weather]).run_sync([value])
     _check(caught.value, "Executor.run_sync()", hints)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ((None, "get_weather"), "ToolCall id must be a string (the id the model gave the call)"),
+        ((["c0"], "get_weather"), "ToolCall id must be a string"),
+        (("c0", None), "ToolCall name must be a string (the tool the model asked for)"),
+    ],
+)
+def test_a_tool_call_without_a_string_id_or_name_raises_user_error(
+    fields: tuple[Any, Any], message: str
+) -> None:
+    # Its result could not be written back (None as tool_call_id), or the batch would fail on it.
+    with pytest.raises(UserError, match=re.escape(message)):
+        ToolCall(*fields, "{}")
 
 
 @pytest.mark.anyio
@@ -245,3 +277,14 @@ async def test_run_many_misuse_met_by_its_workers_comes_out_unwrapped() -> None:
     async with OpenAIChat.offline() as model:
         with pytest.raises(UserError, match=r"\(id, prompt\) pairs.*tuple of 3"):
             await run_many(model, prompts(), [get_weather], concurrency=2)
+
+
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_an_offline_sdk_client_for_something_else_than_an_offline_model_raises_user_error(
+    sdk: str,
+) -> None:
+    from toolvolley.offline import anthropic_client, openai_client
+
+    make = openai_client if sdk == "openai" else anthropic_client
+    with pytest.raises(UserError, match=rf"{sdk}_client\(\) takes an OfflineModel.*got str"):
+        make("offline")  # type: ignore[arg-type]

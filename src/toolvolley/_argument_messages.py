@@ -15,31 +15,50 @@ from jsonschema_rs import ValidationError, ValidationErrorKind
 
 __all__ = [
     "NOT_AN_OBJECT",
+    "TOO_DEEP",
+    "clipped",
     "describe_schema_errors",
     "invalid_arguments",
     "location",
+    "not_a_finite_number",
     "not_json",
     "shown",
 ]
 
 NOT_AN_OBJECT = "The arguments must be a JSON object with the tool's parameters as keys."
+TOO_DEEP = "The arguments are nested too deeply. Send a flatter JSON object."
 MAX_PROBLEMS_SHOWN = 5
+# What a schema or the arguments hold is shown in part: an enum of thousands of options, a
+# property name of a megabyte or a schema of thousands of properties must not flood the model's
+# context with each failed call.
+_MAX_LINE = 300
+_MAX_HINT = 600
+_MAX_OPTIONS = 10
 _K = ValidationErrorKind
 
 
 def not_json(reason: str) -> str:
-    return f"The arguments are not valid JSON ({reason}). Send one JSON object."
+    return f"The arguments are not valid JSON ({clipped(reason)}). Send one JSON object."
+
+
+def not_a_finite_number(at: Iterable[int | str], value: float) -> str:
+    return f"{location(at)}: Input should be a finite number (got {shown(value)})"
+
+
+def clipped(text: str, limit: int = _MAX_LINE) -> str:
+    """``text``, cut to ``limit`` characters (the cut marked with ``...``)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def invalid_arguments(problems: Sequence[str], schema: Mapping[str, Any]) -> str:
     """The whole message: the problems (the first few), the expected parameters, what to do."""
-    lines = list(problems[:MAX_PROBLEMS_SHOWN])
+    lines = [clipped(line) for line in problems[:MAX_PROBLEMS_SHOWN]]
     if len(problems) > MAX_PROBLEMS_SHOWN:
         lines.append(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
     return (
         "Invalid arguments: "
         + "; ".join(lines)
-        + f". Expected parameters: {_signature_hint(schema)}."
+        + f". Expected parameters: {clipped(_signature_hint(schema), _MAX_HINT)}."
         + " Fix the arguments and call the tool again."
     )
 
@@ -80,7 +99,10 @@ def _lines(error: ValidationError, data: Any) -> list[str]:
     if isinstance(kind, (_K.AdditionalProperties, _K.UnevaluatedProperties)):
         return [f"{location([*at, key])}: unexpected argument" for key in kind.unexpected]
     if isinstance(kind, _K.UnevaluatedItems):
-        return [f"{location([*at, index])}: unexpected item" for index in kind.unexpected]
+        indexes = _indexes_of(_value_at(data, at), kind.unexpected)
+        if indexes is None:
+            return [f"{location(at)}: {len(kind.unexpected)} unexpected items"]
+        return [f"{location([*at, index])}: unexpected item" for index in indexes]
     if isinstance(kind, _K.FalseSchema):
         if error.evaluation_path[-1:] == ["additionalProperties"]:
             # An object that declares no properties at all: jsonschema-rs reports the object's
@@ -92,6 +114,8 @@ def _lines(error: ValidationError, data: Any) -> list[str]:
             ]
         if at and isinstance(at[-1], str):
             return [f"{location(at)}: unexpected argument"]
+        if at and isinstance(at[-1], int):  # past prefixItems, where items is false
+            return [f"{location(at)}: unexpected item"]
     expected = _expected(error)
     if expected is None:
         return [f"{location(at)}: {error.message}"]
@@ -132,7 +156,9 @@ def _expected(error: ValidationError) -> str | None:
     if isinstance(kind, _K.MultipleOf):
         return f"Input should be a multiple of {kind.multiple_of}"
     if isinstance(kind, _K.Pattern):
-        return f"String should match pattern '{kind.pattern}'"
+        return f"String should match pattern '{clipped(kind.pattern, 80)}'"
+    if isinstance(kind, _K.BacktrackLimitExceeded):
+        return "String is too costly to check against its pattern; send a simpler one"
     if isinstance(kind, _K.Format):
         return f"Input should be a valid {kind.format}"
     if isinstance(kind, _K.UniqueItems):
@@ -147,6 +173,25 @@ def _value_at(data: Any, at: Sequence[int | str]) -> Any:
         except (LookupError, TypeError):
             return None
     return data
+
+
+def _indexes_of(items: Any, unexpected: Sequence[object]) -> list[int] | None:
+    """Where in ``items`` the values jsonschema-rs names are: its stubs say by index, but it
+    gives each item's compact JSON. Matched from the end: the items left unevaluated are those
+    past the ones a schema took."""
+    if all(type(u) is int for u in unexpected):
+        return [u for u in unexpected if type(u) is int]
+    if not isinstance(items, (list, tuple)):
+        return None
+    wanted = list(reversed(unexpected))
+    found: list[int] = []
+    for index in range(len(items) - 1, -1, -1):
+        if len(found) == len(wanted):
+            break
+        text = json.dumps(items[index], separators=(",", ":"), ensure_ascii=False, default=repr)
+        if text == wanted[len(found)]:
+            found.append(index)
+    return found[::-1] if len(found) == len(wanted) else None
 
 
 def _none_of(branches: Sequence[Sequence[ValidationError]]) -> str:
@@ -172,6 +217,8 @@ def _none_of(branches: Sequence[Sequence[ValidationError]]) -> str:
 def _one_of(words: Sequence[str]) -> str:
     if len(words) <= 1:
         return "".join(words)
+    if len(words) > _MAX_OPTIONS:
+        return ", ".join(words[:_MAX_OPTIONS]) + f" or one of {len(words) - _MAX_OPTIONS} more"
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 

@@ -21,14 +21,14 @@ import threading
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import anyio
 
 from ._calls import ToolCall, ToolResult, ToolStatus, new_result
 from ._content import UnserializableResult, sendable_text, to_content
 from ._dedupe import dedupe_key, ends_sharing
-from ._errors import ToolError, UserError, describe_exception, user_error_unwrapped
+from ._errors import ToolError, UserError, describe_exception, type_name, user_error_unwrapped
 from ._events import ExecutionHooks, ProgressReporter, current_reporter
 from ._policies import Attempts, PolicyRunner
 from ._references import ReferenceTurn, Unresolved, plan_references, resolve
@@ -201,8 +201,8 @@ class Batch:
         self._slots.append(slot)
         if call.id in self._ids:
             message = (
-                f"Duplicate tool call id {call.id!r}: an earlier call in this turn has the same "
-                "id, so this one was not run. Give every call its own id."
+                f"Duplicate tool call id {_quoted(call.id)}: an earlier call in this turn has the "
+                "same id, so this one was not run. Give every call its own id."
             )
             self._reject(slot, "error", message)
             return index
@@ -211,7 +211,7 @@ class Batch:
         tool = executor.toolbox.get(call.name)
         if tool is None:
             available = ", ".join(executor.toolbox.wire_names) or "none"
-            message = f"Unknown tool {call.name!r}. Available tools: {available}."
+            message = f"Unknown tool {_quoted(call.name)}. Available tools: {available}."
             if (why := executor.toolbox.withheld.get(call.name)) is not None:
                 message += f" {call.name!r} was left out: {why}"
             self._reject(slot, "unknown_tool", message)
@@ -237,6 +237,12 @@ class Batch:
             kwargs = tool.arguments.validate(call.arguments) if plan is None else None
         except ArgumentsError as exc:
             self._reject(slot, "invalid_arguments", exc.message, exc.cause)
+            return index
+        except UserError:
+            raise
+        except Exception as exc:  # the check's own failure: this call's result, not the batch's
+            message = f"Tool {tool.name!r} could not check its arguments: {describe_exception(exc)}"
+            self._reject(slot, "error", message, exc)
             return index
         assert self._runtime is not None
         assert self._scheduler is not None
@@ -269,13 +275,24 @@ class Batch:
         assert result is not None, "a reference is resolved only after its call has a result"
         return result
 
-    def fail(self, call: ToolCall, message: str, *, status: ToolStatus = "error") -> int:
+    def fail(self, call: object, message: str, *, status: ToolStatus = "error") -> int:
         """Record ``call`` as failed without running it (e.g. its arguments were cut off), so it
-        still gets its one result, in order. Returns its index in the batch."""
+        still gets its one result, in order. Returns its index in the batch. ``call`` is what
+        :meth:`submit` takes: a :class:`ToolCall` or a provider SDK's own tool call."""
         if self._state != "open":
             raise UserError("Record calls inside 'async with executor.batch() as batch:'.")
         if status == "ok":
             raise UserError("Batch.fail records a failure; its status cannot be 'ok'.")
+        if status not in _FAILURES:
+            allowed = ", ".join(repr(s) for s in _FAILURES)
+            raise UserError(f"Batch.fail(): status must be one of {allowed}; got {status!r}.")
+        if not isinstance(message, str):
+            raise UserError(
+                f"Batch.fail(): message must be a string (what the model reads), "
+                f"not {type_name(message)}."
+            )
+        if not isinstance(call, ToolCall):
+            call = to_call(call, "Batch.fail()")
         slot = _Slot(call, _clock())
         self._slots.append(slot)
         self._ids.add(call.id)
@@ -445,6 +462,10 @@ class Batch:
         started = slot.started_at if slot.started_at is not None else ended
         content = sendable_text(content)  # what a tool returns or raises may hold lone surrogates
         call = slot.call
+        if status != "ok" and not content.strip():
+            # A failure must say something: Anthropic refuses an empty error tool_result, and
+            # with it the whole follow-up.
+            content = f"Tool {_quoted(call.name)} failed without saying why."
         tries = slot.tries
         if tries is None:
             result = slot.result = new_result(
@@ -504,3 +525,12 @@ class Batch:
 
 def _cut(text: str) -> str:
     return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 3] + "..."
+
+
+_FAILURES: tuple[ToolStatus, ...] = tuple(s for s in get_args(ToolStatus) if s != "ok")
+
+
+def _quoted(text: str) -> str:
+    """A name or id the model wrote, quoted and cut short: it may be anything, of any length."""
+    shown = repr(text)
+    return shown if len(shown) <= 80 else shown[:76] + "...'"

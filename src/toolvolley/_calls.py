@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from ._errors import UserError
+
 __all__ = ["ToolCall", "ToolResult", "ToolStatus", "new_result"]
 
 ToolStatus = Literal["ok", "error", "timeout", "cancelled", "invalid_arguments", "unknown_tool"]
@@ -27,6 +29,20 @@ class ToolCall:
     id: str
     name: str
     arguments: str | Mapping[str, Any] = "{}"
+
+    def __post_init__(self) -> None:
+        # Misuse caught here, not as a result: a result could not be written back without a
+        # string id, and a batch could not even look up or file an unhashable one.
+        if not isinstance(self.id, str):
+            raise UserError(
+                f"ToolCall id must be a string (the id the model gave the call), got "
+                f"{type(self.id).__name__}."
+            )
+        if not isinstance(self.name, str):
+            raise UserError(
+                f"ToolCall name must be a string (the tool the model asked for), got "
+                f"{type(self.name).__name__}."
+            )
 
     def arguments_text(self) -> str:
         """The arguments as JSON text, whatever form they were given in."""

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Collection, Mapping
+import math
+import sys
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Literal, get_args
 from urllib.parse import unquote
 
@@ -32,11 +34,15 @@ import jsonschema_rs
 
 from ._argument_messages import (
     NOT_AN_OBJECT,
+    TOO_DEEP,
+    clipped,
     describe_schema_errors,
     invalid_arguments,
     location,
+    not_a_finite_number,
     not_json,
 )
+from ._content import sendable_text
 from ._errors import SchemaError, UserError
 from ._schema import ArgumentsError
 
@@ -48,6 +54,12 @@ _COERCIONS: frozenset[str] = frozenset(get_args(Coercion))
 _BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
 _BFCL_WORDS = (*_BFCL_TYPES, "any")
 _REPAIR_PASSES = 3
+# Patterns with back-references or lookaround run on a backtracking engine; the default budget (a
+# million steps, ~30 ms a string) lets one call's array of strings hold the event loop for
+# seconds. Ten thousand is plenty for the patterns schemas use.
+_PATTERNS = jsonschema_rs.FancyRegexOptions(backtrack_limit=10_000)
+# How deep jsonschema-rs itself reads an instance to report its errors.
+_MAX_DEPTH = 255
 
 
 _DROP = object()  # a repair: leave the key out (a ``null`` that means "not given")
@@ -78,23 +90,52 @@ class SchemaArguments:
 
     def validate(self, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
         """Return the handler's keyword arguments, or raise :class:`ArgumentsError`."""
+        try:
+            return self._validated(raw)
+        except RecursionError as exc:  # json.loads, or Python code walking what it read
+            raise ArgumentsError(TOO_DEEP, cause=exc) from exc
+
+    def _validated(self, raw: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(raw, (str, bytes)):
             if not raw.strip():
                 raw = "{}"  # some models send "" for a tool without parameters
             try:
-                data = json.loads(raw, parse_constant=_not_json)
+                data = json.loads(raw, parse_float=_finite_float, parse_constant=_not_json)
             except ValueError as exc:
-                raise ArgumentsError(not_json(str(exc)), cause=exc) from exc
+                reason = str(exc)
+                if "integer string conversion" in reason:  # CPython's guard, worded for Python
+                    reason = (
+                        f"a number has too many digits (at most {sys.get_int_max_str_digits()})"
+                    )
+                raise ArgumentsError(not_json(reason), cause=exc) from exc
         else:
             data = raw
+            # Parsed by someone else (an SDK, a reference's result): what json.loads guarantees
+            # is checked here, and the depth, which jsonschema-rs would recurse through on the
+            # native stack.
+            if isinstance(data, Mapping) and (problem := _not_plain_json(data)) is not None:
+                if problem is TOO_DEEP:
+                    raise ArgumentsError(TOO_DEEP)
+                raise ArgumentsError(invalid_arguments([problem], self.json_schema))
         if not isinstance(data, Mapping):
             raise ArgumentsError(NOT_AN_OBJECT)
         try:
-            if self._validator.is_valid(data):
-                return dict(data)
-            errors = list(self._validator.iter_errors(data))
-        except ValueError as exc:  # a value that is not JSON (from a reference's result)
-            raise ArgumentsError(f"The arguments hold a value that is not JSON: {exc}.") from exc
+            try:
+                if self._validator.is_valid(data):
+                    return dict(data)
+                errors = list(self._validator.iter_errors(data))
+            except UnicodeEncodeError:
+                # A lone surrogate ("\ud800", which JSON may escape) that jsonschema-rs had to
+                # encode: check the arguments with U+FFFD in its place, as results are sent.
+                data = json.loads(sendable_text(json.dumps(data, ensure_ascii=False)))
+                if self._validator.is_valid(data):
+                    return dict(data)
+                errors = list(self._validator.iter_errors(data))
+        except ValueError as exc:  # jsonschema-rs reads no deeper than _MAX_DEPTH to report
+            if "Recursion limit" in str(exc):
+                raise ArgumentsError(TOO_DEEP, cause=exc) from exc
+            message = f"The arguments hold a value that is not JSON: {clipped(str(exc))}."
+            raise ArgumentsError(message, cause=exc) from exc
         if self._coerce:
             data, errors = self._repaired(data, errors)
             if not errors:
@@ -163,29 +204,41 @@ def arguments_from_schema(
     """Build the check of ``parameters``; raise :class:`SchemaError` if it cannot be used."""
     if dialect not in ("json-schema", "bfcl"):
         raise UserError(f"Tool {name!r}: dialect must be 'json-schema' or 'bfcl', not {dialect!r}.")
-    if isinstance(coerce, str) or not set(coerce) <= _COERCIONS:
+    repairs = _repairs(coerce)
+    if repairs is None:
         raise UserError(
             f"Tool {name!r}: coerce takes a collection of {sorted(_COERCIONS)}, not {coerce!r}."
         )
     if not isinstance(parameters, Mapping):
         raise SchemaError(name, "must be a JSON Schema object (a mapping).")
-    schema: dict[str, Any] = copy.deepcopy(dict(parameters))
-    if dialect == "bfcl":
-        schema = _from_bfcl(schema)
     refused: list[str] = []
     try:
+        schema: dict[str, Any] = copy.deepcopy(dict(parameters))
+        if dialect == "bfcl":
+            schema = _from_bfcl(schema)
         validator = _compile(schema, refused)
+    except RecursionError as exc:
+        raise SchemaError(name, "is nested too deeply to be used.") from exc
     except Exception as exc:  # the validator refuses invalid schemas with several kinds
+        draft = schema.get("$schema")
+        if isinstance(draft, str) and not _known_draft(draft):
+            raise SchemaError(
+                name,
+                f"its $schema, {clipped(draft, 80)!r}, is not a draft this validator knows "
+                "(2020-12, 2019-09, 7, 6 or 4, by their json-schema.org URIs). Drafts are never "
+                "fetched: name one of those, or leave $schema out for 2020-12.",
+            ) from exc
         if refused:
             raise SchemaError(
                 name,
-                f"refers to {refused[0]!r}, outside itself. Schemas are never fetched: put the "
-                "definition under $defs and refer to it as '#/$defs/...'.",
+                f"refers to {clipped(refused[0], 80)!r}, outside itself. Schemas are never "
+                "fetched: put the definition under $defs and refer to it as '#/$defs/...'.",
             ) from exc
-        reason = getattr(exc, "message", None) or str(exc).split("\n", 1)[0]
+        # Written for a developer, but also for the model that calls a server's tool left out.
+        reason = clipped(getattr(exc, "message", None) or str(exc).split("\n", 1)[0])
         at = getattr(exc, "instance_path", None)
         if at:
-            reason = f"{reason} (at {location(at)})"
+            reason = f"{reason} (at {clipped(location(at), 120)})"
         if at and at[-1] == "type" and getattr(exc, "instance", None) in _BFCL_WORDS:
             reason += "; BFCL's type words need Tool.from_schema(..., dialect='bfcl')"
         raise SchemaError(name, f"is not a valid JSON Schema: {reason}") from exc
@@ -194,7 +247,18 @@ def arguments_from_schema(
     # Providers expect both at the top of what they are sent. Not in what is checked: the
     # schema may refer to itself ("$ref": "#") for values that are not objects.
     sent = {"type": "object", "properties": {}, **schema}
-    return SchemaArguments(validator, schema, sent, frozenset(coerce))
+    return SchemaArguments(validator, schema, sent, repairs)
+
+
+def _repairs(coerce: object) -> frozenset[str] | None:
+    """The repairs ``coerce`` names (read once: it may be an iterator); None if it names none."""
+    if isinstance(coerce, str) or not isinstance(coerce, Iterable):
+        return None
+    try:
+        repairs = frozenset(coerce)
+    except TypeError:  # unhashable items
+        return None
+    return repairs if repairs <= _COERCIONS else None
 
 
 def _compile(schema: dict[str, Any], refused: list[str] | None = None) -> jsonschema_rs.Validator:
@@ -205,11 +269,53 @@ def _compile(schema: dict[str, Any], refused: list[str] | None = None) -> jsonsc
             refused.append(uri)
         raise LookupError(f"{uri} is not part of this schema")
 
-    return jsonschema_rs.validator_for(schema, retriever=refuse)
+    return jsonschema_rs.validator_for(schema, retriever=refuse, pattern_options=_PATTERNS)
+
+
+def _known_draft(uri: str) -> bool:
+    try:
+        _compile({"$schema": uri})
+    except Exception:
+        return False
+    return True
 
 
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: valid JSON, but no float holds it
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise ValueError(f"the number {shown} is out of range")
+    return value
+
+
+def _not_plain_json(data: Mapping[str, Any]) -> str | None:
+    """The first place in ``data`` that JSON text could not have produced, as a problem line
+    (TOO_DEEP if it is nested too deeply); None if there is none. Iterative: ``data`` may be
+    nested deeper than Python recurses."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(data, ())]
+    while stack:
+        value, at = stack.pop()
+        if len(at) > _MAX_DEPTH:
+            return TOO_DEEP
+        if value is None or isinstance(value, (str, bool, int)):
+            continue
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return not_a_finite_number(at, value)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    return f"{location(at)}: keys should be strings (got {type(key).__name__})"
+                stack.append((item, (*at, key)))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, (*at, i)) for i, item in enumerate(value))
+        else:
+            return f"{location(at)}: {type(value).__name__} is not a JSON value"
+    return None
 
 
 def _from_bfcl(schema: dict[str, Any]) -> dict[str, Any]:
@@ -303,7 +409,7 @@ def _scalar_from(value: Any, types: list[str]) -> Any:
     if not ({"number", "integer"} & set(types)):
         return None
     try:
-        number = json.loads(text, parse_constant=_not_json)
+        number = json.loads(text, parse_float=_finite_float, parse_constant=_not_json)
     except ValueError:
         return None
     if isinstance(number, bool) or not isinstance(number, (int, float)):

@@ -19,6 +19,7 @@ result. Anything else is a :class:`UserError` saying what to pass.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -46,7 +47,7 @@ def to_call(value: object, where: str) -> ToolCall:
 
 def is_one_call(value: object) -> bool:
     """Whether ``value`` is a single call of a known shape (passed where a list belongs)."""
-    return isinstance(value, ToolCall) or _kind(value) in _READERS
+    return isinstance(value, ToolCall) or _reader(value) is not None
 
 
 def _get(value: object, key: str) -> Any:
@@ -64,21 +65,33 @@ def _kind(value: object) -> Any:
 def _text(value: object, key: str, what: str, where: str) -> str:
     found = _get(value, key)
     if not isinstance(found, str):
-        got = "nothing" if found is _MISSING else type_name(found)
-        raise UserError(f"{where}: the {what} has no string {key!r} (got {got}).")
+        got = "nothing" if found is _MISSING else "None" if found is None else type_name(found)
+        if key in ("id", "call_id"):
+            todo = (
+                "Its result is matched to it by that id: pass the calls as the SDK returned "
+                "them, or, for a provider that sent none, a ToolCall(id, name, arguments) with "
+                "an id of your own."
+            )
+        else:
+            todo = "Pass the calls as the SDK returned them."
+        raise UserError(f"{where}: the {what} has no string {key!r} (got {got}). {todo}")
     return found
 
 
 def _arguments(found: Any) -> str | Mapping[str, Any]:
     """What the model wrote as arguments, kept for validation when the call runs: JSON text as
-    it is, a mapping as parsed (a copy); any other value as its JSON, which fails validation as
-    the model's mistake, not the caller's."""
+    it is, a mapping as parsed (a deep copy: the SDK's object is sent back to the provider as
+    the assistant's turn, and the handler runs later); any other value as its JSON, which fails
+    validation as the model's mistake, not the caller's."""
     if found is _MISSING or found is None:
         return ""
     if isinstance(found, str):
         return found
     if isinstance(found, Mapping):
-        return dict(found)
+        try:
+            return copy.deepcopy(dict(found))
+        except Exception:  # nested too deeply, or not JSON: the check refuses it as such
+            return dict(found)
     return json.dumps(found, default=str)
 
 
@@ -111,8 +124,20 @@ def _anthropic(value: object, where: str) -> ToolCall:
 _READERS = {"function": _chat, "function_call": _responses, "tool_use": _anthropic}
 
 
+def _reader(value: object) -> Any:
+    """How to read ``value``, by the type it says it is; None if it is no call we know."""
+    kind = _get(value, "type")
+    if kind is _MISSING or kind is None:
+        # A Chat tool call from a server that leaves "type" out; the SDK parses it all the same.
+        function = _get(value, "function")
+        if function is not _MISSING and function is not None and _get(value, "id") is not _MISSING:
+            return _chat
+        return None
+    return _READERS.get(kind) if isinstance(kind, str) else None
+
+
 def _from_sdk_shape(value: object, where: str) -> ToolCall | None:
-    reader = _READERS.get(_kind(value))
+    reader = _reader(value)
     return None if reader is None else reader(value, where)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Literal, overload
 
 from ._docstrings import parse_docstring
-from ._errors import UserError
+from ._errors import UserError, type_name
 from ._json_schema import Coercion, Dialect, arguments_from_schema
 from ._options import check_count, check_flag, check_seconds
 from ._policies import Hedge, Retry
@@ -67,6 +67,11 @@ class Tool:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise UserError("A tool needs a non-empty name.")
+        if not isinstance(self.description, str):
+            raise UserError(
+                f"Tool {self.name!r}: description must be a string (what the model reads about "
+                f"the tool; '' for none), not {type_name(self.description)}."
+            )
         check_seconds(f"Tool {self.name!r}: timeout", self.timeout)
         check_count(f"Tool {self.name!r}: max_concurrency", self.max_concurrency)
         for flag in ("sequential", "read_only", "destructive", "idempotent"):

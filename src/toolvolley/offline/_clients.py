@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._errors import UserError, type_name
 from .._optional import require
 from ._engine import OfflineModel
 from ._transport import http_client_for
@@ -32,6 +33,11 @@ _CLIENTS = {
 def sdk_client(sdk: str, model: OfflineModel | None = None) -> Any:
     """The async client of the SDK named ``sdk`` (``"openai"``, ``"anthropic"``), whose requests
     ``model`` answers (a new :class:`OfflineModel` if not given)."""
+    if model is not None and not isinstance(model, OfflineModel):
+        raise UserError(
+            f"{sdk}_client() takes an OfflineModel (or nothing, for a new one); got "
+            f'{type_name(model)}. The model\'s name goes in each request: model="offline".'
+        )
     module: Any = require(sdk, sdk)
     class_name, base_url = _CLIENTS[sdk]
     return getattr(module, class_name)(
