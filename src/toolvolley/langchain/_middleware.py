@@ -1,0 +1,415 @@
+"""ToolvolleyMiddleware: toolvolley's scheduling for the calls of one model message in create_agent.
+
+``create_agent`` sends each tool call of a model message to the tool node as a task of its own
+(``Send("tools", [call])``), so ``wrap_tool_call`` sees one call at a time and no middleware of
+LangChain's can hold a per-message limit, a serial order or a barrier. Here the calls of one
+message (found by the AIMessage id in the state) meet in one :class:`~toolvolley.Batch`, a
+*volley*:
+
+* the first call to arrive opens the batch and hosts it in its own task (under ``invoke``, an
+  event loop in its own thread); every later call of the message submits itself to that batch and
+  waits for its own result;
+* the call's body is LangChain's ``handler(request)`` (injection, callbacks, ``Command``
+  returns as LangChain does them), run where the executor runs a body: on the event loop under
+  ``ainvoke``, in toolvolley's worker threads under ``invoke``, so a timeout holds for sync tools;
+* the host closes the batch once every call submitted to it has its result, and the volley is
+  forgotten then. A call of the same message arriving later (LangGraph had no worker free for it)
+  opens the next volley: volleys of one message never overlap, so the limits and barriers hold
+  across them, and the host never waits for a call that has not arrived.
+
+Calls are submitted in the order they arrive, which under ``ainvoke`` is the model's order
+(LangGraph starts the tasks in that order).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.messages import AIMessage, ToolMessage
+from langgraph.errors import GraphBubbleUp
+from langgraph.prebuilt.tool_node import ToolCallRequest
+from langgraph.types import Command
+
+from .._batch import Batch
+from .._calls import ToolCall, ToolResult
+from .._errors import UserError
+from .._events import ExecutionHooks
+from .._executor import Executor
+from .._options import check_count, check_seconds
+from .._policies import Hedge, Retry
+from .._scheduling import Mode, SideEffectsPolicy
+from .._threads import ThreadRunner
+from .._tools import Tool
+
+__all__ = ["ToolvolleyMiddleware"]
+
+Outcome: TypeAlias = "ToolMessage | Command[Any]"
+SyncHandler: TypeAlias = Callable[[ToolCallRequest], Outcome]
+AsyncHandler: TypeAlias = Callable[[ToolCallRequest], Awaitable[Outcome]]
+
+# The body of a call is found by its id; the model's own arguments are LangChain's to check.
+_BODY_SCHEMA = {
+    "type": "object",
+    "properties": {"call": {"type": "string"}},
+    "required": ["call"],
+}
+
+
+class ToolvolleyMiddleware(AgentMiddleware):  # type: ignore[type-arg]
+    """Runs the tool calls of each model message of ``create_agent`` as one toolvolley batch.
+
+    ::
+
+        agent = create_agent(model, tools, middleware=[ToolvolleyMiddleware(max_concurrency=3)])
+
+    Options as the :class:`~toolvolley.Executor`'s, for the calls of one model message:
+
+    * ``timeout``: seconds one call may run, sync tools included (their thread is abandoned).
+    * ``max_concurrency``: calls of the message in flight at once.
+    * ``mode``: ``"parallel"`` or ``"serial"`` (one at a time, in the order they arrive).
+    * ``side_effects`` with ``destructive`` / ``read_only`` (tool names): a destructive call
+      waits for the calls before it, runs alone and holds the ones after it; under ``"strict"``
+      every tool not named ``read_only`` does.
+    * ``idempotent`` (tool names) with ``retry`` / ``hedge``: only those tools are sent again.
+    * ``max_threads``: worker threads for sync tools under ``invoke``.
+
+    A call that fails, times out or is cancelled gets a ``ToolMessage`` with ``status="error"``
+    saying so; its siblings keep their results. Interrupts (``GraphBubbleUp``) propagate.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float | None = None,
+        max_concurrency: int | None = None,
+        mode: Mode = "parallel",
+        side_effects: SideEffectsPolicy = "declared",
+        destructive: Collection[str] = (),
+        read_only: Collection[str] = (),
+        idempotent: Collection[str] = (),
+        retry: Retry | None = None,
+        hedge: Hedge | None = None,
+        max_threads: int = 256,
+    ) -> None:
+        if mode not in ("parallel", "serial"):
+            raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
+        if side_effects not in ("declared", "strict"):
+            raise UserError(f"side_effects must be 'declared' or 'strict', not {side_effects!r}.")
+        check_seconds("timeout", timeout)
+        check_count("max_concurrency", max_concurrency)
+        if retry is not None and not isinstance(retry, Retry):
+            raise UserError(f"retry must be a Retry or None, not {retry!r}.")
+        if hedge is not None and not isinstance(hedge, Hedge):
+            raise UserError(f"hedge must be a Hedge or None, not {hedge!r}.")
+        names = {"destructive": destructive, "read_only": read_only, "idempotent": idempotent}
+        for label, value in names.items():
+            if isinstance(value, str) or not all(isinstance(n, str) for n in value):
+                raise UserError(f"{label} takes a collection of tool names, not {value!r}.")
+        if set(destructive) & set(read_only):
+            both = ", ".join(sorted(set(destructive) & set(read_only)))
+            raise UserError(f"A tool cannot be both destructive and read_only: {both}.")
+        self.timeout = timeout
+        self.max_concurrency = max_concurrency
+        self.mode: Mode = mode
+        self.side_effects: SideEffectsPolicy = side_effects
+        self.destructive = frozenset(destructive)
+        self.read_only = frozenset(read_only)
+        self.idempotent = frozenset(idempotent)
+        self.retry = retry
+        self.hedge = hedge
+        self._threads = ThreadRunner(max_threads)  # shared by every volley's executor
+        self._lock = threading.Lock()
+        self._volleys: dict[tuple[bool, object], _Volley] = {}
+
+    @property
+    def active_messages(self) -> int:
+        """Model messages whose calls are running now (0 between turns)."""
+        with self._lock:
+            return len(self._volleys)
+
+    @property
+    def abandoned_threads(self) -> int:
+        """Worker threads still running sync calls that timed out (under ``invoke``)."""
+        return self._threads.abandoned
+
+    # --- the two entry points ----------------------------------------------------------------
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
+    ) -> ToolMessage | Command[Any]:
+        entry = _Entry(request, handler, None, _AsyncSignal())
+        volley, host = self._join(request, threaded=False)
+        if host:
+            await self._host(volley, entry)
+        else:
+            await volley.opened.wait()
+            if not volley.enter(entry):  # the host failed or was cancelled
+                return await handler(request)
+            await entry.signal.wait()
+        return entry.answer()
+
+    def wrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
+    ) -> ToolMessage | Command[Any]:
+        entry = _Entry(request, handler, contextvars.copy_context(), _ThreadSignal())
+        volley, host = self._join(request, threaded=True)
+        if host:
+            anyio.run(self._host, volley, entry)
+        else:
+            volley.opened.wait_sync()
+            if not self._enter_from_thread(volley, entry):  # the host failed or was cancelled
+                return handler(request)
+            entry.signal.wait_sync()
+        return entry.answer()
+
+    @staticmethod
+    def _enter_from_thread(volley: _Volley, entry: _Entry) -> bool:
+        if volley.token is None:
+            return False
+        try:
+            return anyio.from_thread.run_sync(volley.enter, entry, token=volley.token)
+        except RuntimeError:  # its loop has ended
+            return False
+
+    # --- volleys ------------------------------------------------------------------------------
+
+    def _join(self, request: ToolCallRequest, *, threaded: bool) -> tuple[_Volley, bool]:
+        """The volley the call joins (a place in it reserved), or a new one it hosts."""
+        key, names = _message_of(request)
+        with self._lock:
+            volley = self._volleys.get((threaded, key))
+            if volley is not None:
+                volley.reserved += 1
+                return volley, False
+            volley = self._volleys[threaded, key] = _Volley(
+                self, (threaded, key), names, threaded=threaded
+            )
+            volley.reserved = 1
+            return volley, True
+
+    def _executor(self, volley: _Volley) -> Executor:
+        tools = [
+            Tool.from_schema(
+                name,
+                f"{name} (run by ToolvolleyMiddleware)",
+                _BODY_SCHEMA,
+                volley.body_sync if volley.threaded else volley.body_async,
+                destructive=name in self.destructive,
+                read_only=name in self.read_only,
+                idempotent=name in self.idempotent,
+            )
+            for name in sorted(volley.names)
+        ]
+        return Executor(
+            tools,
+            mode=self.mode,
+            timeout=self.timeout,
+            max_concurrency=self.max_concurrency,
+            side_effects=self.side_effects,
+            runners={"thread": self._threads},
+            retry=self.retry,
+            hedge=self.hedge,
+            tracing=False,
+        )
+
+    async def _host(self, volley: _Volley, entry: _Entry) -> None:
+        """Open the volley's batch, run the calls that join it, close it once all are answered."""
+        try:
+            volley.drained = anyio.Event()
+            async with self._executor(volley).batch(hooks=[volley]) as batch:
+                volley.batch = batch
+                if volley.threaded:
+                    volley.token = anyio.lowlevel.current_token()
+                volley.opened.set()
+                volley.enter(entry)
+                await volley.drained.wait()
+        finally:
+            volley.closed = True
+            self._forget(volley)
+            volley.opened.set()  # a call still waiting to join runs on its own
+            for waiting in volley.entries.values():
+                waiting.signal.set()  # answered, or cancelled with the batch
+
+    def _forget(self, volley: _Volley) -> None:
+        with self._lock:
+            if self._volleys.get(volley.key) is volley:
+                del self._volleys[volley.key]
+
+    def drained(self, volley: _Volley) -> None:
+        """Called on the volley's loop when a call has its result: close the volley if it was
+        the last one, atomically with new calls joining it."""
+        with self._lock:
+            volley.finished += 1
+            if volley.finished < volley.submitted or volley.reserved:
+                return
+            if self._volleys.get(volley.key) is volley:
+                del self._volleys[volley.key]
+        assert volley.drained is not None
+        volley.drained.set()
+
+
+class _AsyncSignal:
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+    def wait_sync(self) -> None:
+        raise AssertionError("an async call is waited for on its loop")
+
+
+class _ThreadSignal:
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        raise AssertionError("a call under invoke() is waited for in its thread")
+
+    def wait_sync(self) -> None:
+        self._event.wait()
+
+
+Signal: TypeAlias = "_AsyncSignal | _ThreadSignal"
+
+
+@dataclass(eq=False)
+class _Entry:
+    """One call of the message: what runs it, and what comes back."""
+
+    request: ToolCallRequest
+    handler: Callable[[ToolCallRequest], Any]
+    context: contextvars.Context | None  # under invoke: the calling thread's context
+    signal: Signal
+    result: ToolResult | None = None
+    outcome: Outcome | GraphBubbleUp | None = None
+
+    @property
+    def call_id(self) -> str:
+        return str(self.request.tool_call["id"])
+
+    def keep(self, outcome: Outcome | GraphBubbleUp) -> None:
+        if self.outcome is None:  # with a hedge, the first copy to answer
+            self.outcome = outcome
+
+    def answer(self) -> ToolMessage | Command[Any]:
+        outcome, result = self.outcome, self.result
+        if isinstance(outcome, GraphBubbleUp):
+            raise outcome  # an interrupt: LangGraph's to handle
+        if outcome is not None and result is not None and result.status == "ok":
+            return outcome
+        call = self.request.tool_call
+        content = (
+            result.content
+            if result is not None
+            else f"The call to {call['name']!r} was cancelled before it finished."
+        )
+        return ToolMessage(
+            content=content, tool_call_id=self.call_id, name=call["name"], status="error"
+        )
+
+
+@dataclass(eq=False)
+class _Volley(ExecutionHooks):
+    """The calls of one model message running in one batch (see the module docstring)."""
+
+    owner: ToolvolleyMiddleware
+    key: tuple[bool, object]
+    names: frozenset[str]
+    threaded: bool
+    opened: Signal = field(init=False)
+    entries: dict[str, _Entry] = field(default_factory=dict)
+    batch: Batch | None = None
+    token: anyio.lowlevel.EventLoopToken | None = None
+    drained: anyio.Event | None = None
+    reserved: int = 0  # calls that joined and are yet to be submitted
+    submitted: int = 0
+    finished: int = 0
+    closed: bool = False
+
+    def __post_init__(self) -> None:
+        self.opened = _ThreadSignal() if self.threaded else _AsyncSignal()
+
+    def enter(self, entry: _Entry) -> bool:
+        """Submit ``entry``'s call (on the volley's loop); False if the volley has closed."""
+        if self.closed or self.batch is None:
+            return False
+        with self.owner._lock:
+            self.reserved -= 1
+            self.submitted += 1
+        self.entries[entry.call_id] = entry
+        call = entry.request.tool_call
+        self.batch.submit(ToolCall(entry.call_id, call["name"], {"call": entry.call_id}))
+        return True
+
+    def call_finished(self, result: ToolResult) -> None:
+        entry = self.entries.get(result.call_id)
+        if entry is not None and entry.result is None:
+            entry.result = result
+            entry.signal.set()
+        self.owner.drained(self)
+
+    async def body_async(self, call: str) -> str:
+        entry = self.entries[call]
+        try:
+            outcome = await entry.handler(entry.request)
+        except GraphBubbleUp as exc:
+            entry.keep(exc)
+            return "interrupted"
+        entry.keep(outcome)
+        return _text(outcome)
+
+    def body_sync(self, call: str) -> str:
+        entry = self.entries[call]
+        assert entry.context is not None
+        try:
+            outcome = entry.context.copy().run(entry.handler, entry.request)
+        except GraphBubbleUp as exc:
+            entry.keep(exc)
+            return "interrupted"
+        entry.keep(outcome)
+        return _text(outcome)
+
+
+def _text(outcome: Outcome) -> str:
+    """What toolvolley's own result shows of a LangChain outcome (hooks, traces)."""
+    if isinstance(outcome, ToolMessage):
+        return outcome.text
+    return "Command"
+
+
+def _message_of(request: ToolCallRequest) -> tuple[object, frozenset[str]]:
+    """The key of the model message that made this call, and the names of all its calls."""
+    call = request.tool_call
+    state = request.state
+    messages = state.get("messages", ()) if isinstance(state, dict) else ()
+    for message in reversed(messages):
+        if isinstance(message, AIMessage) and any(
+            c["id"] == call["id"] for c in message.tool_calls
+        ):
+            names = frozenset(c["name"] for c in message.tool_calls)
+            key = message.id or tuple(c["id"] for c in message.tool_calls)
+            return key, names
+    return ("call", call["id"]), frozenset([call["name"]])
