@@ -8,18 +8,21 @@ Order and overlap are forced with events; the only clock is the timeout under te
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 import anyio
 import anyio.lowlevel
 import pytest
 from langchain.agents import create_agent
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool
 from langchain_core.tools import tool as lc_tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command, interrupt
 
 from toolvolley import Executor, ToolCall, UserError
 from toolvolley.langchain import ToolvolleyMiddleware, tools_from_langchain
@@ -33,7 +36,13 @@ def anyio_backend() -> str:
 class ScriptedModel(GenericFakeChatModel):
     """GenericFakeChatModel answers from its script; create_agent binds tools to it first."""
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, BaseMessage]:
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
         return self
 
 
@@ -337,6 +346,83 @@ async def test_the_state_of_a_message_is_gone_once_its_calls_are_answered(
     assert middleware.active_messages == 0
 
 
+@lc_tool
+async def ask(question: str) -> str:
+    """Ask the human."""
+    return f"the human said {interrupt(question)}"
+
+
+@lc_tool
+def ask_sync(question: str) -> str:
+    """Ask the human."""
+    return f"the human said {interrupt(question)}"
+
+
+@lc_tool
+async def fine(x: int) -> str:
+    """Works."""
+    return f"fine {x}"
+
+
+@lc_tool
+def fine_sync(x: int) -> str:
+    """Works."""
+    return f"fine {x}"
+
+
+@pytest.mark.anyio
+async def test_an_interrupt_in_a_tool_reaches_langgraph_and_the_call_resumes(
+    anyio_backend: str,
+) -> None:
+    middleware = ToolvolleyMiddleware(max_concurrency=2)
+    agent = create_agent(
+        model(calls_message(("fine", {"x": 1}), ("ask", {"question": "ok?"}), ("fine", {"x": 2}))),
+        [ask, fine],
+        middleware=[middleware],
+        checkpointer=InMemorySaver(),
+    )
+    config: RunnableConfig = {"configurable": {"thread_id": "1"}}
+    paused = await agent.ainvoke({"messages": [HumanMessage("go")]}, config)
+    assert [i.value for i in paused["__interrupt__"]] == ["ok?"]
+    assert middleware.active_messages == 0
+    output = await agent.ainvoke(Command(resume="yes"), config)
+    assert [m.content for m in tool_messages(output)] == ["fine 1", "the human said yes", "fine 2"]
+    assert middleware.active_messages == 0
+
+
+def test_under_invoke_an_interrupt_in_a_sync_tool_reaches_langgraph() -> None:
+    middleware = ToolvolleyMiddleware(timeout=10)
+    agent = create_agent(
+        model(calls_message(("ask_sync", {"question": "ok?"}), ("fine_sync", {"x": 2}))),
+        [ask_sync, fine_sync],
+        middleware=[middleware],
+        checkpointer=InMemorySaver(),
+    )
+    config: RunnableConfig = {"configurable": {"thread_id": "1"}}
+    paused = agent.invoke({"messages": [HumanMessage("go")]}, config)
+    assert [i.value for i in paused["__interrupt__"]] == ["ok?"]
+    output = agent.invoke(Command(resume="yes"), config)
+    assert [m.content for m in tool_messages(output)] == ["the human said yes", "fine 2"]
+    assert middleware.active_messages == 0
+
+
+@pytest.mark.anyio
+async def test_a_command_a_tool_returns_goes_to_langgraph_as_it_is(anyio_backend: str) -> None:
+    @lc_tool
+    async def remember(note: str, tool_call_id: Annotated[str, InjectedToolCallId]) -> Command[Any]:
+        """Remember a note."""
+        message = ToolMessage(content=f"noted {note}", tool_call_id=tool_call_id)
+        return Command(update={"messages": [message]})
+
+    agent = create_agent(
+        model(calls_message(("remember", {"note": "a"}), ("fine", {"x": 2}))),
+        [remember, fine],
+        middleware=[ToolvolleyMiddleware()],
+    )
+    output = await agent.ainvoke({"messages": [HumanMessage("go")]})
+    assert [m.content for m in tool_messages(output)] == ["noted a", "fine 2"]
+
+
 def test_options_are_checked_when_the_middleware_is_made() -> None:
     with pytest.raises(UserError, match="max_concurrency"):
         ToolvolleyMiddleware(max_concurrency=0)
@@ -425,6 +511,6 @@ def test_tools_from_langchain_takes_a_list_of_langchain_tools() -> None:
         return "pong"
 
     with pytest.raises(UserError, match=r"pass \[tool\]"):
-        tools_from_langchain(ping)  # type: ignore[arg-type]
+        tools_from_langchain(ping)
     with pytest.raises(UserError, match="LangChain tools"):
         tools_from_langchain([print])  # type: ignore[list-item]

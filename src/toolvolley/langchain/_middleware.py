@@ -63,7 +63,7 @@ _BODY_SCHEMA = {
 }
 
 
-class ToolvolleyMiddleware(AgentMiddleware):  # type: ignore[type-arg]
+class ToolvolleyMiddleware(AgentMiddleware):
     """Runs the tool calls of each model message of ``create_agent`` as one toolvolley batch.
 
     ::

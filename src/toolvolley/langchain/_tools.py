@@ -14,7 +14,7 @@ from .._tools import Tool
 __all__ = ["tools_from_langchain"]
 
 
-def tools_from_langchain(tools: Iterable[BaseTool]) -> list[Tool]:
+def tools_from_langchain(tools: Iterable[BaseTool] | BaseTool) -> list[Tool]:
     """Toolvolley :class:`~toolvolley.Tool`\\ s that run LangChain tools under toolvolley's loop.
 
     The parameters' JSON Schema is the one LangChain sends the model (``tool_call_schema``), and a
@@ -43,10 +43,13 @@ def tools_from_langchain(tools: Iterable[BaseTool]) -> list[Tool]:
 
 def _convert(lc_tool: BaseTool) -> Tool:
     schema = lc_tool.tool_call_schema
-    if isinstance(schema, type) and issubclass(schema, BaseModel):
-        parameters: dict[str, Any] = schema.model_json_schema()
-    else:
+    parameters: dict[str, Any]
+    if isinstance(schema, dict):
         parameters = dict(schema)
+    elif issubclass(schema, BaseModel):
+        parameters = schema.model_json_schema()
+    else:  # a pydantic.v1 model
+        parameters = schema.schema()
     parameters.pop("title", None)
     parameters.pop("description", None)  # the tool's description, already said once
     handler: Callable[..., Any]
