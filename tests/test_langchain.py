@@ -514,3 +514,24 @@ def test_tools_from_langchain_takes_a_list_of_langchain_tools() -> None:
         tools_from_langchain(ping)
     with pytest.raises(UserError, match="LangChain tools"):
         tools_from_langchain([print])  # type: ignore[list-item]
+
+
+def test_the_module_exports_its_names() -> None:
+    import toolvolley.langchain
+
+    assert sorted(toolvolley.langchain.__all__) == ["ToolvolleyMiddleware", "tools_from_langchain"]
+    for name in toolvolley.langchain.__all__:
+        module = getattr(toolvolley.langchain, name).__module__
+        assert module.startswith("toolvolley.langchain")
+
+
+def test_missing_langchain_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    prefixes = ("langchain.", "toolvolley.langchain")
+    for module in [m for m in sys.modules if m == "langchain" or m.startswith(prefixes)]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "langchain", None)  # makes `import langchain` fail
+    with pytest.raises(ImportError, match=r"pip install 'toolvolley\[langchain\]'"):
+        importlib.import_module("toolvolley.langchain")

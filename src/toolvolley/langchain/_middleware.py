@@ -34,6 +34,7 @@ import anyio.from_thread
 import anyio.lowlevel
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
@@ -48,6 +49,8 @@ from .._policies import Hedge, Retry
 from .._scheduling import Mode, SideEffectsPolicy
 from .._threads import ThreadRunner
 from .._tools import Tool
+from ._threaded import InThreads
+from ._tools import has_async_body
 
 __all__ = ["ToolvolleyMiddleware"]
 
@@ -128,6 +131,7 @@ class ToolvolleyMiddleware(AgentMiddleware):
         self._threads = ThreadRunner(max_threads)  # shared by every volley's executor
         self._lock = threading.Lock()
         self._volleys: dict[tuple[bool, object], _Volley] = {}
+        self._stand_ins: dict[int, tuple[BaseTool, BaseTool]] = {}
 
     @property
     def active_messages(self) -> int:
@@ -147,6 +151,9 @@ class ToolvolleyMiddleware(AgentMiddleware):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
+        tool = request.tool
+        if tool is not None and not has_async_body(tool):
+            request = request.override(tool=self._in_threads(tool))
         entry = _Entry(request, handler, None, _AsyncSignal())
         volley, host = self._join(request, threaded=False)
         if host:
@@ -166,12 +173,18 @@ class ToolvolleyMiddleware(AgentMiddleware):
         entry = _Entry(request, handler, contextvars.copy_context(), _ThreadSignal())
         volley, host = self._join(request, threaded=True)
         if host:
-            anyio.run(self._host, volley, entry)
-        else:
-            volley.opened.wait_sync()
-            if not self._enter_from_thread(volley, entry):  # the host failed or was cancelled
-                return handler(request)
-            entry.signal.wait_sync()
+            # The volley's loop runs in a thread of its own, not in this LangGraph worker:
+            # each worker waits for its own call only, as it does without the middleware.
+            volley.thread = threading.Thread(
+                target=anyio.run, args=(self._host, volley, None), name="toolvolley-volley"
+            )
+            volley.thread.start()
+        volley.opened.wait_sync()
+        if not self._enter_from_thread(volley, entry):  # the volley failed to open
+            return handler(request)
+        entry.signal.wait_sync()
+        if volley.all_answered.is_set():  # the last call to be answered: the loop is ending
+            volley.thread.join()
         return entry.answer()
 
     @staticmethod
@@ -182,6 +195,13 @@ class ToolvolleyMiddleware(AgentMiddleware):
             return anyio.from_thread.run_sync(volley.enter, entry, token=volley.token)
         except RuntimeError:  # its loop has ended
             return False
+
+    def _in_threads(self, tool: BaseTool) -> BaseTool:
+        """The stand-in that runs ``tool``'s sync body in this middleware's threads."""
+        known = self._stand_ins.get(id(tool))
+        if known is None or known[0] is not tool:
+            known = self._stand_ins[id(tool)] = (tool, InThreads.wrap(tool, self._threads))
+        return known[1]
 
     # --- volleys ------------------------------------------------------------------------------
 
@@ -224,7 +244,7 @@ class ToolvolleyMiddleware(AgentMiddleware):
             tracing=False,
         )
 
-    async def _host(self, volley: _Volley, entry: _Entry) -> None:
+    async def _host(self, volley: _Volley, entry: _Entry | None) -> None:
         """Open the volley's batch, run the calls that join it, close it once all are answered."""
         try:
             volley.drained = anyio.Event()
@@ -233,11 +253,13 @@ class ToolvolleyMiddleware(AgentMiddleware):
                 if volley.threaded:
                     volley.token = anyio.lowlevel.current_token()
                 volley.opened.set()
-                volley.enter(entry)
+                if entry is not None:
+                    volley.enter(entry)
                 await volley.drained.wait()
         finally:
             volley.closed = True
             self._forget(volley)
+            volley.all_answered.set()
             volley.opened.set()  # a call still waiting to join runs on its own
             for waiting in volley.entries.values():
                 waiting.signal.set()  # answered, or cancelled with the batch
@@ -247,7 +269,7 @@ class ToolvolleyMiddleware(AgentMiddleware):
             if self._volleys.get(volley.key) is volley:
                 del self._volleys[volley.key]
 
-    def drained(self, volley: _Volley) -> None:
+    def answered(self, volley: _Volley) -> None:
         """Called on the volley's loop when a call has its result: close the volley if it was
         the last one, atomically with new calls joining it."""
         with self._lock:
@@ -256,6 +278,7 @@ class ToolvolleyMiddleware(AgentMiddleware):
                 return
             if self._volleys.get(volley.key) is volley:
                 del self._volleys[volley.key]
+        volley.all_answered.set()
         assert volley.drained is not None
         volley.drained.set()
 
@@ -348,6 +371,8 @@ class _Volley(ExecutionHooks):
     submitted: int = 0
     finished: int = 0
     closed: bool = False
+    all_answered: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread = field(init=False)  # under invoke: where the loop runs
 
     def __post_init__(self) -> None:
         self.opened = _ThreadSignal() if self.threaded else _AsyncSignal()
@@ -366,10 +391,10 @@ class _Volley(ExecutionHooks):
 
     def call_finished(self, result: ToolResult) -> None:
         entry = self.entries.get(result.call_id)
+        self.owner.answered(self)  # first: the call answered last sees the volley end
         if entry is not None and entry.result is None:
             entry.result = result
             entry.signal.set()
-        self.owner.drained(self)
 
     async def body_async(self, call: str) -> str:
         entry = self.entries[call]

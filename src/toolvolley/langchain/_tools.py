@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from .._errors import UserError
 from .._tools import Tool
 
-__all__ = ["tools_from_langchain"]
+__all__ = ["has_async_body", "tools_from_langchain"]
 
 
 def tools_from_langchain(tools: Iterable[BaseTool] | BaseTool) -> list[Tool]:
@@ -53,7 +53,7 @@ def _convert(lc_tool: BaseTool) -> Tool:
     parameters.pop("title", None)
     parameters.pop("description", None)  # the tool's description, already said once
     handler: Callable[..., Any]
-    if _is_async(lc_tool):
+    if has_async_body(lc_tool):
 
         async def handler(**kwargs: Any) -> Any:
             return await lc_tool.ainvoke(kwargs)
@@ -66,7 +66,7 @@ def _convert(lc_tool: BaseTool) -> Tool:
     return Tool.from_schema(lc_tool.name, lc_tool.description, parameters, handler)
 
 
-def _is_async(lc_tool: BaseTool) -> bool:
+def has_async_body(lc_tool: BaseTool) -> bool:
     """Whether the tool has an async body of its own (else its ``ainvoke`` would only send the
     sync body to the event loop's default thread pool)."""
     if isinstance(lc_tool, StructuredTool):
