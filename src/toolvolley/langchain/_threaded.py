@@ -9,7 +9,6 @@ and a timeout abandons its thread (counted) instead of leaving a pool worker bus
 from __future__ import annotations
 
 import contextvars
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +54,9 @@ class InThreads(BaseTool):
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         # The caller's context (LangChain's callbacks, LangGraph's config) goes with the body.
-        run = functools.partial(contextvars.copy_context().run, self._tool.invoke)
-        body = _Body(self.name, functools.partial(run, input, config, **kwargs))
-        return await self._runner.run(body, {}, math.inf)
+        context = contextvars.copy_context()
+
+        def body() -> Any:
+            return context.run(self._tool.invoke, input, config, **kwargs)
+
+        return await self._runner.run(_Body(self.name, body), {}, math.inf)
