@@ -197,6 +197,7 @@ async def test_a_hanging_sync_tool_times_out_while_its_siblings_finish(anyio_bac
     )
     try:
         output = await agent.ainvoke({"messages": [HumanMessage("go")]})
+        assert middleware.abandoned_threads == 1  # toolvolley's thread, not the loop's pool
     finally:
         stuck.set()
     first, hung, last = tool_messages(output)
@@ -207,6 +208,27 @@ async def test_a_hanging_sync_tool_times_out_while_its_siblings_finish(anyio_bac
     assert "did not finish within its 0.3 s timeout" in str(hung.content)
     assert output["messages"][-1].content == "done"  # the model got its answers and went on
     assert middleware.active_messages == 0
+
+
+@pytest.mark.anyio
+async def test_sync_tools_under_ainvoke_all_run_at_once(anyio_backend: str) -> None:
+    """40 sync calls meet at a barrier: more than any default thread pool of the event loop
+    (at most 32 threads), where LangChain sends a sync tool under ainvoke."""
+    barrier = threading.Barrier(40, timeout=30)
+
+    @lc_tool
+    def meet(n: int) -> str:
+        """Wait for the others."""
+        barrier.wait()
+        return f"met {n}"
+
+    agent = create_agent(
+        model(calls_message(*[("meet", {"n": n}) for n in range(40)])),
+        [meet],
+        middleware=[ToolvolleyMiddleware()],
+    )
+    output = await agent.ainvoke({"messages": [HumanMessage("go")]})
+    assert [m.content for m in tool_messages(output)] == [f"met {n}" for n in range(40)]
 
 
 def test_under_invoke_a_hanging_sync_tool_times_out_in_a_toolvolley_thread() -> None:

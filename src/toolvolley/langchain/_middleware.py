@@ -6,19 +6,21 @@ LangChain's can hold a per-message limit, a serial order or a barrier. Here the 
 message (found by the AIMessage id in the state) meet in one :class:`~toolvolley.Batch`, a
 *volley*:
 
-* the first call to arrive opens the batch and hosts it in its own task (under ``invoke``, an
-  event loop in its own thread); every later call of the message submits itself to that batch and
-  waits for its own result;
+* the first call to arrive opens the batch: under ``ainvoke`` its task hosts it, under
+  ``invoke`` an event loop in a thread of its own does. Every call of the message submits itself
+  to that batch and waits for its own result only;
 * the call's body is LangChain's ``handler(request)`` (injection, callbacks, ``Command``
   returns as LangChain does them), run where the executor runs a body: on the event loop under
-  ``ainvoke``, in toolvolley's worker threads under ``invoke``, so a timeout holds for sync tools;
-* the host closes the batch once every call submitted to it has its result, and the volley is
-  forgotten then. A call of the same message arriving later (LangGraph had no worker free for it)
-  opens the next volley: volleys of one message never overlap, so the limits and barriers hold
-  across them, and the host never waits for a call that has not arrived.
+  ``ainvoke`` (a sync tool's own body in toolvolley's worker threads, see ``_threaded.py``), in
+  those threads under ``invoke``; so a timeout holds for sync tools;
+* the batch closes once every call submitted to it has its result, and the volley is forgotten
+  then. A call of the same message arriving later (LangGraph had no worker free for it) opens
+  the next volley: volleys of one message never overlap, so the limits and barriers hold across
+  them, and nothing ever waits for a call that has not arrived.
 
 Calls are submitted in the order they arrive, which under ``ainvoke`` is the model's order
-(LangGraph starts the tasks in that order).
+(LangGraph starts the tasks in that order); under ``invoke`` it is the order LangGraph's
+threads reach the tool node.
 """
 
 from __future__ import annotations
