@@ -84,7 +84,7 @@ class ToolvolleyMiddleware(AgentMiddleware):
       waits for the calls before it, runs alone and holds the ones after it; under ``"strict"``
       every tool not named ``read_only`` does.
     * ``idempotent`` (tool names) with ``retry`` / ``hedge``: only those tools are sent again.
-    * ``max_threads``: worker threads for sync tools under ``invoke``.
+    * ``max_threads``: worker threads for sync tools.
 
     A call that fails, times out or is cancelled gets a ``ToolMessage`` with ``status="error"``
     saying so; its siblings keep their results. Interrupts (``GraphBubbleUp``) propagate.
