@@ -24,7 +24,7 @@ from langchain_core.tools import tool as lc_tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, interrupt
 
-from toolvolley import Executor, ToolCall, UserError
+from toolvolley import Executor, Retry, ToolCall, UserError
 from toolvolley.langchain import ToolvolleyMiddleware, tools_from_langchain
 
 
@@ -443,6 +443,41 @@ async def test_a_command_a_tool_returns_goes_to_langgraph_as_it_is(anyio_backend
     )
     output = await agent.ainvoke({"messages": [HumanMessage("go")]})
     assert [m.content for m in tool_messages(output)] == ["noted a", "fine 2"]
+
+
+@pytest.mark.anyio
+async def test_retry_sends_again_only_the_tools_named_idempotent(anyio_backend: str) -> None:
+    tries = {"lookup": 0, "charge": 0}
+
+    async def flaky(name: str) -> str:
+        tries[name] += 1
+        if tries[name] == 1:
+            raise ConnectionError("connection reset")
+        return f"{name} ok"
+
+    @lc_tool
+    async def lookup(x: int) -> str:
+        """Read a record."""
+        return await flaky("lookup")
+
+    @lc_tool
+    async def charge(x: int) -> str:
+        """Charge a card."""
+        return await flaky("charge")
+
+    agent = create_agent(
+        model(calls_message(("lookup", {"x": 1}), ("charge", {"x": 2}))),
+        [lookup, charge],
+        middleware=[
+            ToolvolleyMiddleware(idempotent=["lookup"], retry=Retry(attempts=2, backoff=0))
+        ],
+    )
+    output = await agent.ainvoke({"messages": [HumanMessage("go")]})
+    looked, charged = tool_messages(output)
+    assert (looked.content, looked.status) == ("lookup ok", "success")
+    assert charged.status == "error"
+    assert "ConnectionError: connection reset" in str(charged.content)
+    assert tries == {"lookup": 2, "charge": 1}
 
 
 def test_options_are_checked_when_the_middleware_is_made() -> None:
