@@ -480,6 +480,43 @@ async def test_retry_sends_again_only_the_tools_named_idempotent(anyio_backend: 
     assert tries == {"lookup": 2, "charge": 1}
 
 
+@pytest.mark.anyio
+async def test_two_runs_with_the_same_message_and_call_ids_do_not_share_a_batch(
+    anyio_backend: str,
+) -> None:
+    """Message ids are not unique everywhere (a fake model's, a replayed conversation's): the
+    calls of one message are the ones of the same LangGraph superstep."""
+    started = 0
+    all_in = anyio.Event()
+
+    @lc_tool
+    async def meet(n: int) -> str:
+        """Wait for the other run's calls."""
+        nonlocal started
+        started += 1
+        if started == 4:
+            all_in.set()
+        await all_in.wait()
+        return f"met {n}"
+
+    middleware = ToolvolleyMiddleware(max_concurrency=2)
+    message = calls_message(("meet", {"n": 1}), ("meet", {"n": 2}))
+    message.id = "same-id"
+    outputs: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        agent = create_agent(model(message.model_copy()), [meet], middleware=[middleware])
+        outputs.append(await agent.ainvoke({"messages": [HumanMessage("go")]}))
+
+    with anyio.fail_after(20):  # sharing one batch, each run's calls would wait for the other's
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            tg.start_soon(run)
+    for output in outputs:
+        assert [m.content for m in tool_messages(output)] == ["met 1", "met 2"]
+    assert middleware.active_messages == 0
+
+
 def test_options_are_checked_when_the_middleware_is_made() -> None:
     with pytest.raises(UserError, match="max_concurrency"):
         ToolvolleyMiddleware(max_concurrency=0)

@@ -428,8 +428,15 @@ def _text(outcome: Outcome) -> str:
 
 
 def _message_of(request: ToolCallRequest) -> tuple[object, frozenset[str]]:
-    """The key of the model message that made this call, and the names of all its calls."""
+    """The key of the model message that made this call, and the names of all its calls.
+
+    The key is the message's id (or its calls' ids) within the LangGraph superstep the call runs
+    in: ids repeat across conversations (a fake model's, a replayed one's), supersteps do not.
+    """
     call = request.tool_call
+    config = getattr(request.runtime, "config", None) or {}
+    superstep = config.get("configurable", {}).get("checkpoint_map")
+    step = tuple(sorted(superstep.items())) if isinstance(superstep, dict) else None
     state = request.state
     messages = state.get("messages", ()) if isinstance(state, dict) else ()
     for message in reversed(messages):
@@ -438,5 +445,5 @@ def _message_of(request: ToolCallRequest) -> tuple[object, frozenset[str]]:
         ):
             names = frozenset(c["name"] for c in message.tool_calls)
             key = message.id or tuple(c["id"] for c in message.tool_calls)
-            return key, names
-    return ("call", call["id"]), frozenset([call["name"]])
+            return (step, key), names
+    return (step, "call", call["id"]), frozenset([call["name"]])
