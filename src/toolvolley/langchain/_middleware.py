@@ -34,6 +34,7 @@ from typing import Any, TypeAlias
 import anyio
 import anyio.from_thread
 import anyio.lowlevel
+import langgraph.errors
 from langchain.agents.middleware import AgentMiddleware
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool
@@ -55,6 +56,11 @@ from ._threaded import InThreads
 from ._tools import has_async_body
 
 __all__ = ["ToolvolleyMiddleware"]
+
+# LangGraph before is_invalid_resume never marks a refused resume value.
+_is_invalid_resume: Callable[[BaseException], bool] = getattr(
+    langgraph.errors, "is_invalid_resume", lambda error: False
+)
 
 Outcome: TypeAlias = "ToolMessage | Command[Any]"
 SyncHandler: TypeAlias = Callable[[ToolCallRequest], Outcome]
@@ -87,7 +93,8 @@ class ToolvolleyMiddleware(AgentMiddleware):
     * ``max_threads``: worker threads for sync tools.
 
     A call that fails, times out or is cancelled gets a ``ToolMessage`` with ``status="error"``
-    saying so; its siblings keep their results. Interrupts (``GraphBubbleUp``) propagate.
+    saying so; its siblings keep their results. Interrupts (``GraphBubbleUp``) and resume values
+    an interrupt refused propagate, as in LangChain.
     """
 
     def __init__(
@@ -153,6 +160,8 @@ class ToolvolleyMiddleware(AgentMiddleware):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
+        if request.tool_call.get("id") is None:  # nothing to know it by: LangChain's own way
+            return await handler(request)
         tool = request.tool
         if tool is not None and not has_async_body(tool):
             request = request.override(tool=self._in_threads(tool))
@@ -172,6 +181,8 @@ class ToolvolleyMiddleware(AgentMiddleware):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
     ) -> ToolMessage | Command[Any]:
+        if request.tool_call.get("id") is None:  # nothing to know it by: LangChain's own way
+            return handler(request)
         entry = _Entry(request, handler, contextvars.copy_context(), _ThreadSignal())
         volley, host = self._join(request, threaded=True)
         if host:
@@ -329,20 +340,20 @@ class _Entry:
     context: contextvars.Context | None  # under invoke: the calling thread's context
     signal: Signal
     result: ToolResult | None = None
-    outcome: Outcome | GraphBubbleUp | None = None
+    outcome: Outcome | Exception | None = None
 
     @property
     def call_id(self) -> str:
         return str(self.request.tool_call["id"])
 
-    def keep(self, outcome: Outcome | GraphBubbleUp) -> None:
+    def keep(self, outcome: Outcome | Exception) -> None:
         if self.outcome is None:  # with a hedge, the first copy to answer
             self.outcome = outcome
 
     def answer(self) -> ToolMessage | Command[Any]:
         outcome, result = self.outcome, self.result
-        if isinstance(outcome, GraphBubbleUp):
-            raise outcome  # an interrupt: LangGraph's to handle
+        if isinstance(outcome, Exception):
+            raise outcome  # an interrupt, or a refused resume value: LangGraph's to handle
         if outcome is not None and result is not None and result.status == "ok":
             return outcome
         call = self.request.tool_call
@@ -402,7 +413,9 @@ class _Volley(ExecutionHooks):
         entry = self.entries[call]
         try:
             outcome = await entry.handler(entry.request)
-        except GraphBubbleUp as exc:
+        except Exception as exc:
+            if not _for_langgraph(exc):
+                raise  # the call's failure: toolvolley makes it the call's result
             entry.keep(exc)
             return "interrupted"
         entry.keep(outcome)
@@ -413,11 +426,19 @@ class _Volley(ExecutionHooks):
         assert entry.context is not None
         try:
             outcome = entry.context.copy().run(entry.handler, entry.request)
-        except GraphBubbleUp as exc:
+        except Exception as exc:
+            if not _for_langgraph(exc):
+                raise  # the call's failure: toolvolley makes it the call's result
             entry.keep(exc)
             return "interrupted"
         entry.keep(outcome)
         return _text(outcome)
+
+
+def _for_langgraph(exc: Exception) -> bool:
+    """LangGraph's control flow, not a tool's failure: an interrupt (``GraphBubbleUp``), or a
+    resume value an interrupt refused (raised so the interrupt can be answered again)."""
+    return isinstance(exc, GraphBubbleUp) or _is_invalid_resume(exc)
 
 
 def _text(outcome: Outcome) -> str:
