@@ -23,6 +23,7 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool
 from langchain_core.tools import tool as lc_tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, interrupt
+from pydantic import BaseModel, ValidationError
 
 from toolvolley import Executor, Retry, ToolCall, UserError
 from toolvolley.langchain import ToolvolleyMiddleware, tools_from_langchain
@@ -426,6 +427,37 @@ def test_under_invoke_an_interrupt_in_a_sync_tool_reaches_langgraph() -> None:
     output = agent.invoke(Command(resume="yes"), config)
     assert [m.content for m in tool_messages(output)] == ["the human said yes", "fine 2"]
     assert middleware.active_messages == 0
+
+
+class Decision(BaseModel):
+    approved: bool
+
+
+@lc_tool
+async def confirm(action: str) -> str:
+    """Ask the human before acting."""
+    decision = interrupt(action, response_schema=Decision)
+    return f"{action}: approved={decision.approved}"
+
+
+@pytest.mark.anyio
+async def test_a_resume_value_the_interrupt_refuses_fails_the_resume_and_can_be_answered_again(
+    anyio_backend: str,
+) -> None:
+    """As in LangChain: not the call's error result, which would end the interrupt."""
+    agent = create_agent(
+        model(calls_message(("confirm", {"action": "delete"}), ("fine", {"x": 2}))),
+        [confirm, fine],
+        middleware=[ToolvolleyMiddleware()],
+        checkpointer=InMemorySaver(),
+    )
+    config: RunnableConfig = {"configurable": {"thread_id": "1"}}
+    paused = await agent.ainvoke({"messages": [HumanMessage("go")]}, config)
+    assert [i.value for i in paused["__interrupt__"]] == ["delete"]
+    with pytest.raises(ValidationError):
+        await agent.ainvoke(Command(resume={"approved": "perhaps"}), config)
+    output = await agent.ainvoke(Command(resume={"approved": True}), config)
+    assert [m.content for m in tool_messages(output)] == ["delete: approved=True", "fine 2"]
 
 
 @pytest.mark.anyio
