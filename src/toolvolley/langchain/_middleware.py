@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -141,6 +142,7 @@ class ToolvolleyMiddleware(AgentMiddleware):
         self._lock = threading.Lock()
         self._volleys: dict[tuple[bool, object], _Volley] = {}
         self._stand_ins: dict[int, tuple[BaseTool, BaseTool]] = {}
+        self._messages = _Messages()
 
     @property
     def active_messages(self) -> int:
@@ -220,8 +222,8 @@ class ToolvolleyMiddleware(AgentMiddleware):
 
     def _join(self, request: ToolCallRequest, *, threaded: bool) -> tuple[_Volley, bool]:
         """The volley the call joins (a place in it reserved), or a new one it hosts."""
-        key, names = _message_of(request)
-        with self._lock:
+        with self._lock:  # under invoke, LangGraph's threads come here at once
+            key, names = self._messages.of(request)
             volley = self._volleys.get((threaded, key))
             if volley is not None:
                 volley.reserved += 1
@@ -448,23 +450,46 @@ def _text(outcome: Outcome) -> str:
     return "Command"
 
 
-def _message_of(request: ToolCallRequest) -> tuple[object, frozenset[str]]:
-    """The key of the model message that made this call, and the names of all its calls.
+class _Messages:
+    """The call ids and tool names of recent model messages: each of a message's calls finds its
+    message without going through all its calls (the tasks of one superstep share the state's
+    message objects). Only the last few are kept."""
 
-    The key is the message's id (or its calls' ids) within the LangGraph superstep the call runs
-    in: ids repeat across conversations (a fake model's, a replayed one's), supersteps do not.
-    """
-    call = request.tool_call
-    config = getattr(request.runtime, "config", None) or {}
-    superstep = config.get("configurable", {}).get("checkpoint_map")
-    step = tuple(sorted(superstep.items())) if isinstance(superstep, dict) else None
-    state = request.state
-    messages = state.get("messages", ()) if isinstance(state, dict) else ()
-    for message in reversed(messages):
-        if isinstance(message, AIMessage) and any(
-            c["id"] == call["id"] for c in message.tool_calls
-        ):
-            names = frozenset(c["name"] for c in message.tool_calls)
-            key = message.id or tuple(c["id"] for c in message.tool_calls)
-            return (step, key), names
-    return (step, "call", call["id"]), frozenset([call["name"]])
+    __slots__ = ("_seen", "_size")
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._seen: OrderedDict[int, tuple[AIMessage, frozenset[str], frozenset[str]]] = (
+            OrderedDict()
+        )
+
+    def calls(self, message: AIMessage) -> tuple[frozenset[str], frozenset[str]]:
+        seen = self._seen.get(id(message))
+        if seen is None or seen[0] is not message:
+            calls = message.tool_calls
+            ids = frozenset(str(c["id"]) for c in calls)
+            seen = self._seen[id(message)] = (message, ids, frozenset(c["name"] for c in calls))
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+        return seen[1], seen[2]
+
+    def of(self, request: ToolCallRequest) -> tuple[object, frozenset[str]]:
+        """The key of the model message that made this call, and the names of all its calls.
+
+        The key is the message's id (or its calls' ids) within the LangGraph superstep the call
+        runs in: ids repeat across conversations (a fake model's, a replayed one's), supersteps
+        do not.
+        """
+        call = request.tool_call
+        config = getattr(request.runtime, "config", None) or {}
+        superstep = config.get("configurable", {}).get("checkpoint_map")
+        step = tuple(sorted(superstep.items())) if isinstance(superstep, dict) else None
+        state = request.state
+        messages = state.get("messages", ()) if isinstance(state, dict) else ()
+        for message in reversed(messages):
+            if isinstance(message, AIMessage) and message.tool_calls:
+                ids, names = self.calls(message)
+                if call["id"] in ids:
+                    key = message.id or tuple(sorted(ids))
+                    return (step, key), names
+        return (step, "call", call["id"]), frozenset([call["name"]])
