@@ -25,7 +25,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, interrupt
 from pydantic import BaseModel, ValidationError
 
-from toolvolley import Executor, Retry, ToolCall, UserError
+from toolvolley import Executor, Hedge, Retry, ToolCall, UserError
 from toolvolley.langchain import ToolvolleyMiddleware, tools_from_langchain
 
 
@@ -547,6 +547,32 @@ async def test_two_runs_with_the_same_message_and_call_ids_do_not_share_a_batch(
     for output in outputs:
         assert [m.content for m in tool_messages(output)] == ["met 1", "met 2"]
     assert middleware.active_messages == 0
+
+
+@pytest.mark.anyio
+async def test_a_hedge_answers_a_stuck_idempotent_call(anyio_backend: str) -> None:
+    copies = 0
+
+    @lc_tool
+    async def lookup(x: int) -> str:
+        """Read a record."""
+        nonlocal copies
+        copies += 1
+        if copies == 1:
+            await anyio.sleep_forever()  # the first copy is stuck; the hedge answers
+        return f"record {x}"
+
+    agent = create_agent(
+        model(calls_message(("lookup", {"x": 1}))),
+        [lookup],
+        middleware=[
+            ToolvolleyMiddleware(idempotent=["lookup"], hedge=Hedge(after=0.05, max_share=1))
+        ],
+    )
+    output = await agent.ainvoke({"messages": [HumanMessage("go")]})
+    [answer] = tool_messages(output)
+    assert (answer.content, answer.status) == ("record 1", "success")
+    assert copies == 2
 
 
 def test_options_are_checked_when_the_middleware_is_made() -> None:

@@ -26,6 +26,7 @@ threads reach the tool node.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
@@ -64,14 +65,13 @@ _is_invalid_resume: Callable[[BaseException], bool] = getattr(
 )
 
 Outcome: TypeAlias = "ToolMessage | Command[Any]"
-SyncHandler: TypeAlias = Callable[[ToolCallRequest], Outcome]
-AsyncHandler: TypeAlias = Callable[[ToolCallRequest], Awaitable[Outcome]]
 
-# The body of a call is found by its id; the model's own arguments are LangChain's to check.
+# A call's body is found by its volley's number and its id; the model's own arguments are
+# LangChain's to check.
 _BODY_SCHEMA = {
     "type": "object",
-    "properties": {"call": {"type": "string"}},
-    "required": ["call"],
+    "properties": {"volley": {"type": "integer"}, "call": {"type": "string"}},
+    "required": ["volley", "call"],
 }
 
 
@@ -138,9 +138,15 @@ class ToolvolleyMiddleware(AgentMiddleware):
         self.idempotent = frozenset(idempotent)
         self.retry = retry
         self.hedge = hedge
-        self._threads = ThreadRunner(max_threads)  # shared by every volley's executor
+        self._threads = ThreadRunner(max_threads)
         self._lock = threading.Lock()
         self._volleys: dict[tuple[bool, object], _Volley] = {}
+        self._by_number: dict[int, _Volley] = {}
+        self._numbers = itertools.count()
+        # One executor for the async calls and one for invoke()'s, shared by their volleys (a
+        # hedge learns latencies across messages); remade with more tools as new names come.
+        self._executors: dict[bool, Executor] = {}
+        self._tools: dict[tuple[bool, str], Tool] = {}
         self._stand_ins: dict[int, tuple[BaseTool, BaseTool]] = {}
         self._messages = _Messages()
 
@@ -152,7 +158,7 @@ class ToolvolleyMiddleware(AgentMiddleware):
 
     @property
     def abandoned_threads(self) -> int:
-        """Worker threads still running sync calls that timed out (under ``invoke``)."""
+        """Worker threads still running sync calls that timed out."""
         return self._threads.abandoned
 
     # --- the two entry points ----------------------------------------------------------------
@@ -229,41 +235,53 @@ class ToolvolleyMiddleware(AgentMiddleware):
                 volley.reserved += 1
                 return volley, False
             volley = self._volleys[threaded, key] = _Volley(
-                self, (threaded, key), names, threaded=threaded
+                self, (threaded, key), next(self._numbers), names, threaded=threaded
             )
+            self._by_number[volley.number] = volley
             volley.reserved = 1
             return volley, True
 
-    def _executor(self, volley: _Volley) -> Executor:
-        tools = [
-            Tool.from_schema(
-                name,
-                f"{name} (run by ToolvolleyMiddleware)",
-                _BODY_SCHEMA,
-                volley.body_sync if volley.threaded else volley.body_async,
-                destructive=name in self.destructive,
-                read_only=name in self.read_only,
-                idempotent=name in self.idempotent,
+    def _executor(self, threaded: bool, names: frozenset[str]) -> Executor:
+        """The executor with a tool for each of ``names``."""
+        with self._lock:
+            executor = self._executors.get(threaded)
+            known = frozenset(executor.toolbox.names) if executor is not None else frozenset()
+            if executor is not None and names <= known:
+                return executor
+            for name in names - known:
+                self._tools[threaded, name] = Tool.from_schema(
+                    name,
+                    f"{name} (run by ToolvolleyMiddleware)",
+                    _BODY_SCHEMA,
+                    self._body_sync if threaded else self._body_async,
+                    destructive=name in self.destructive,
+                    read_only=name in self.read_only,
+                    idempotent=name in self.idempotent,
+                )
+            executor = self._executors[threaded] = Executor(
+                [self._tools[threaded, name] for name in sorted(known | names)],
+                mode=self.mode,
+                timeout=self.timeout,
+                max_concurrency=self.max_concurrency,
+                side_effects=self.side_effects,
+                runners={"thread": self._threads},
+                retry=self.retry,
+                hedge=self.hedge,
             )
-            for name in sorted(volley.names)
-        ]
-        return Executor(
-            tools,
-            mode=self.mode,
-            timeout=self.timeout,
-            max_concurrency=self.max_concurrency,
-            side_effects=self.side_effects,
-            runners={"thread": self._threads},
-            retry=self.retry,
-            hedge=self.hedge,
-            tracing=False,
-        )
+            return executor
+
+    async def _body_async(self, volley: int, call: str) -> str:
+        return await self._by_number[volley].entries[call].run_async()
+
+    def _body_sync(self, volley: int, call: str) -> str:
+        return self._by_number[volley].entries[call].run_sync()
 
     async def _host(self, volley: _Volley, entry: _Entry | None) -> None:
         """Open the volley's batch, run the calls that join it, close it once all are answered."""
         try:
             volley.drained = anyio.Event()
-            async with self._executor(volley).batch(hooks=[volley]) as batch:
+            executor = self._executor(volley.threaded, volley.names)
+            async with executor.batch(hooks=[volley]) as batch:
                 volley.batch = batch
                 if volley.threaded:
                     volley.token = anyio.lowlevel.current_token()
@@ -281,8 +299,13 @@ class ToolvolleyMiddleware(AgentMiddleware):
 
     def _forget(self, volley: _Volley) -> None:
         with self._lock:
-            if self._volleys.get(volley.key) is volley:
-                del self._volleys[volley.key]
+            self._unlist(volley)
+
+    def _unlist(self, volley: _Volley) -> None:
+        """No call joins ``volley`` any more (under the lock)."""
+        if self._volleys.get(volley.key) is volley:
+            del self._volleys[volley.key]
+        self._by_number.pop(volley.number, None)
 
     def answered(self, volley: _Volley) -> None:
         """Called on the volley's loop when a call has its result: close the volley if it was
@@ -291,8 +314,7 @@ class ToolvolleyMiddleware(AgentMiddleware):
             volley.finished += 1
             if volley.finished < volley.submitted or volley.reserved:
                 return
-            if self._volleys.get(volley.key) is volley:
-                del self._volleys[volley.key]
+            self._unlist(volley)
         volley.all_answered.set()
         assert volley.drained is not None
         volley.drained.set()
@@ -352,6 +374,32 @@ class _Entry:
         if self.outcome is None:  # with a hedge, the first copy to answer
             self.outcome = outcome
 
+    async def run_async(self) -> str:
+        """The call's body under ``ainvoke``: LangChain's handler, on the event loop."""
+        try:
+            outcome = await self.handler(self.request)
+        except Exception as exc:
+            if not _for_langgraph(exc):
+                raise  # the call's failure: toolvolley makes it the call's result
+            self.keep(exc)
+            return "interrupted"
+        self.keep(outcome)
+        return _text(outcome)
+
+    def run_sync(self) -> str:
+        """The call's body under ``invoke``: LangChain's handler, in a toolvolley thread, in
+        the context of the LangGraph thread that made the call."""
+        assert self.context is not None
+        try:
+            outcome = self.context.copy().run(self.handler, self.request)
+        except Exception as exc:
+            if not _for_langgraph(exc):
+                raise
+            self.keep(exc)
+            return "interrupted"
+        self.keep(outcome)
+        return _text(outcome)
+
     def answer(self) -> ToolMessage | Command[Any]:
         outcome, result = self.outcome, self.result
         if isinstance(outcome, Exception):
@@ -375,6 +423,7 @@ class _Volley(ExecutionHooks):
 
     owner: ToolvolleyMiddleware
     key: tuple[bool, object]
+    number: int
     names: frozenset[str]
     threaded: bool
     opened: Signal = field(init=False)
@@ -401,7 +450,8 @@ class _Volley(ExecutionHooks):
             self.submitted += 1
         self.entries[entry.call_id] = entry
         call = entry.request.tool_call
-        self.batch.submit(ToolCall(entry.call_id, call["name"], {"call": entry.call_id}))
+        arguments = {"volley": self.number, "call": entry.call_id}
+        self.batch.submit(ToolCall(entry.call_id, call["name"], arguments))
         return True
 
     def call_finished(self, result: ToolResult) -> None:
@@ -410,31 +460,6 @@ class _Volley(ExecutionHooks):
         if entry is not None and entry.result is None:
             entry.result = result
             entry.signal.set()
-
-    async def body_async(self, call: str) -> str:
-        entry = self.entries[call]
-        try:
-            outcome = await entry.handler(entry.request)
-        except Exception as exc:
-            if not _for_langgraph(exc):
-                raise  # the call's failure: toolvolley makes it the call's result
-            entry.keep(exc)
-            return "interrupted"
-        entry.keep(outcome)
-        return _text(outcome)
-
-    def body_sync(self, call: str) -> str:
-        entry = self.entries[call]
-        assert entry.context is not None
-        try:
-            outcome = entry.context.copy().run(entry.handler, entry.request)
-        except Exception as exc:
-            if not _for_langgraph(exc):
-                raise  # the call's failure: toolvolley makes it the call's result
-            entry.keep(exc)
-            return "interrupted"
-        entry.keep(outcome)
-        return _text(outcome)
 
 
 def _for_langgraph(exc: Exception) -> bool:
