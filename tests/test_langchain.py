@@ -138,7 +138,10 @@ async def test_serial_runs_one_call_at_a_time_in_the_models_order(anyio_backend:
 
 
 @pytest.mark.anyio
-async def test_a_destructive_call_is_a_barrier_across_the_tasks(anyio_backend: str) -> None:
+@pytest.mark.parametrize("declared_by", ["middleware", "metadata"])
+async def test_a_destructive_call_is_a_barrier_across_the_tasks(
+    anyio_backend: str, declared_by: str
+) -> None:
     log: list[str] = []
 
     @lc_tool
@@ -150,13 +153,20 @@ async def test_a_destructive_call_is_a_barrier_across_the_tasks(anyio_backend: s
         log.append(f"end {name}")
         return name
 
-    @lc_tool
-    async def delete(name: str) -> str:
-        """Delete."""
+    async def delete_file(name: str) -> str:
         log.append(f"start {name}")
         log.append(f"end {name}")
         return name
 
+    if declared_by == "metadata":  # as for toolvolley.langgraph.ToolNode
+        metadata = {"toolvolley": {"destructive": True}}
+        middleware = ToolvolleyMiddleware()
+    else:
+        metadata = {}
+        middleware = ToolvolleyMiddleware(destructive=["delete"])
+    delete = StructuredTool.from_function(
+        coroutine=delete_file, name="delete", description="Delete.", metadata=metadata
+    )
     agent = create_agent(
         model(
             calls_message(
@@ -167,12 +177,48 @@ async def test_a_destructive_call_is_a_barrier_across_the_tasks(anyio_backend: s
             )
         ),
         [read, delete],
-        middleware=[ToolvolleyMiddleware(destructive=["delete"])],
+        middleware=[middleware],
     )
     await agent.ainvoke({"messages": [HumanMessage("go")]})
     d = log.index("start d")
     assert set(log[:d]) == {"start r1", "start r2", "end r1", "end r2"}
     assert log[d : d + 2] == ["start d", "end d"]
+
+
+@pytest.mark.anyio
+async def test_a_timeout_in_a_tools_metadata_holds_for_it_alone(anyio_backend: str) -> None:
+    stuck = threading.Event()
+
+    def wait(x: int) -> str:
+        stuck.wait(30)
+        return "late"
+
+    hang = StructuredTool.from_function(
+        wait, name="hang", description="Hang.", metadata={"toolvolley": {"timeout": 0.2}}
+    )
+    agent = create_agent(
+        model(calls_message(("hang", {"x": 0}), ("fine", {"x": 1}))),
+        [hang, fine],
+        middleware=[ToolvolleyMiddleware()],
+    )
+    try:
+        output = await agent.ainvoke({"messages": [HumanMessage("go")]})
+    finally:
+        stuck.set()
+    hung, ok = tool_messages(output)
+    assert "did not finish within its 0.2 s timeout" in str(hung.content)
+    assert (ok.content, ok.status) == ("fine 1", "success")
+
+
+def test_tool_metadata_for_toolvolley_is_checked() -> None:
+    bad = StructuredTool.from_function(
+        lambda x: x, name="bad", description="Bad.", metadata={"toolvolley": {"speed": 9}}
+    )
+    agent = create_agent(
+        model(calls_message(("bad", {"x": 1}))), [bad], middleware=[ToolvolleyMiddleware()]
+    )
+    with pytest.raises(UserError, match=r"metadata\['toolvolley'\] takes a dict"):
+        agent.invoke({"messages": [HumanMessage("go")]})
 
 
 @pytest.mark.anyio
@@ -621,6 +667,10 @@ async def test_langchain_tools_run_under_toolvolleys_executor(anyio_backend: str
     ]
     assert tools[0].description == "Add two numbers."
     assert tools[0].parameters["required"] == ["a", "b"]
+    [slow] = tools_from_langchain(
+        [StructuredTool.from_function(add, metadata={"toolvolley": {"timeout": 5.0}})]
+    )
+    assert slow.timeout == 5.0
     results = await Executor(tools).run(
         [
             ToolCall("1", "add", '{"a": 2, "b": 3}'),

@@ -53,9 +53,10 @@ from .._options import check_count, check_seconds
 from .._policies import Hedge, Retry
 from .._scheduling import Mode, SideEffectsPolicy
 from .._threads import ThreadRunner
+from .._toolbox import Toolbox
 from .._tools import Tool
 from ._threaded import InThreads
-from ._tools import has_async_body
+from ._tools import declared_options, has_async_body
 
 __all__ = ["ToolvolleyMiddleware"]
 
@@ -144,9 +145,9 @@ class ToolvolleyMiddleware(AgentMiddleware):
         self._by_number: dict[int, _Volley] = {}
         self._numbers = itertools.count()
         # One executor for the async calls and one for invoke()'s, shared by their volleys (a
-        # hedge learns latencies across messages); remade with more tools as new names come.
+        # hedge learns latencies across messages). Their tools are made as calls bring them.
         self._executors: dict[bool, Executor] = {}
-        self._tools: dict[tuple[bool, str], Tool] = {}
+        self._tools: dict[tuple[bool, str, tuple[tuple[str, Any], ...]], Tool] = {}
         self._stand_ins: dict[int, tuple[BaseTool, BaseTool]] = {}
         self._messages = _Messages()
 
@@ -170,10 +171,11 @@ class ToolvolleyMiddleware(AgentMiddleware):
     ) -> ToolMessage | Command[Any]:
         if request.tool_call.get("id") is None:  # nothing to know it by: LangChain's own way
             return await handler(request)
+        runs_as = self._tool(False, request)
         tool = request.tool
         if tool is not None and not has_async_body(tool):
             request = request.override(tool=self._in_threads(tool))
-        entry = _Entry(request, handler, None, _AsyncSignal())
+        entry = _Entry(request, handler, None, _AsyncSignal(), runs_as)
         volley, host = self._join(request, threaded=False)
         if host:
             await self._host(volley, entry)
@@ -191,7 +193,8 @@ class ToolvolleyMiddleware(AgentMiddleware):
     ) -> ToolMessage | Command[Any]:
         if request.tool_call.get("id") is None:  # nothing to know it by: LangChain's own way
             return handler(request)
-        entry = _Entry(request, handler, contextvars.copy_context(), _ThreadSignal())
+        context = contextvars.copy_context()
+        entry = _Entry(request, handler, context, _ThreadSignal(), self._tool(True, request))
         volley, host = self._join(request, threaded=True)
         if host:
             # The volley's loop runs in a thread of its own, not in this LangGraph worker:
@@ -229,46 +232,58 @@ class ToolvolleyMiddleware(AgentMiddleware):
     def _join(self, request: ToolCallRequest, *, threaded: bool) -> tuple[_Volley, bool]:
         """The volley the call joins (a place in it reserved), or a new one it hosts."""
         with self._lock:  # under invoke, LangGraph's threads come here at once
-            key, names = self._messages.of(request)
+            key = self._messages.of(request)
             volley = self._volleys.get((threaded, key))
             if volley is not None:
                 volley.reserved += 1
                 return volley, False
             volley = self._volleys[threaded, key] = _Volley(
-                self, (threaded, key), next(self._numbers), names, threaded=threaded
+                self, (threaded, key), next(self._numbers), threaded=threaded
             )
             self._by_number[volley.number] = volley
             volley.reserved = 1
             return volley, True
 
-    def _executor(self, threaded: bool, names: frozenset[str]) -> Executor:
-        """The executor with a tool for each of ``names``."""
+    def _executor(self, threaded: bool) -> Executor:
         with self._lock:
             executor = self._executors.get(threaded)
-            known = frozenset(executor.toolbox.names) if executor is not None else frozenset()
-            if executor is not None and names <= known:
-                return executor
-            for name in names - known:
-                self._tools[threaded, name] = Tool.from_schema(
-                    name,
-                    f"{name} (run by ToolvolleyMiddleware)",
-                    _BODY_SCHEMA,
-                    self._body_sync if threaded else self._body_async,
-                    destructive=name in self.destructive,
-                    read_only=name in self.read_only,
-                    idempotent=name in self.idempotent,
+            if executor is None:
+                executor = self._executors[threaded] = Executor(
+                    _Toolbox(),
+                    mode=self.mode,
+                    timeout=self.timeout,
+                    max_concurrency=self.max_concurrency,
+                    side_effects=self.side_effects,
+                    runners={"thread": self._threads},
+                    retry=self.retry,
+                    hedge=self.hedge,
                 )
-            executor = self._executors[threaded] = Executor(
-                [self._tools[threaded, name] for name in sorted(known | names)],
-                mode=self.mode,
-                timeout=self.timeout,
-                max_concurrency=self.max_concurrency,
-                side_effects=self.side_effects,
-                runners={"thread": self._threads},
-                retry=self.retry,
-                hedge=self.hedge,
-            )
             return executor
+
+    def _tool(self, threaded: bool, request: ToolCallRequest) -> Tool:
+        """The toolvolley tool the call runs as: its name, and the options given for it here
+        (tool names) and in its LangChain tool's ``metadata["toolvolley"]``."""
+        name = request.tool_call["name"]
+        options: dict[str, Any] = {
+            "destructive": name in self.destructive,
+            "read_only": name in self.read_only,
+            "idempotent": name in self.idempotent,
+        }
+        options.update(declared_options(name, request.tool))
+        key = (threaded, name, tuple(sorted(options.items())))
+        with self._lock:
+            tool = self._tools.get(key)
+        if tool is None:
+            tool = Tool.from_schema(
+                name,
+                f"{name} (run by ToolvolleyMiddleware)",
+                _BODY_SCHEMA,
+                self._body_sync if threaded else self._body_async,
+                **options,
+            )
+            with self._lock:
+                tool = self._tools.setdefault(key, tool)
+        return tool
 
     async def _body_async(self, volley: int, call: str) -> str:
         return await self._by_number[volley].entries[call].run_async()
@@ -280,7 +295,8 @@ class ToolvolleyMiddleware(AgentMiddleware):
         """Open the volley's batch, run the calls that join it, close it once all are answered."""
         try:
             volley.drained = anyio.Event()
-            executor = self._executor(volley.threaded, volley.names)
+            executor = self._executor(volley.threaded)
+            volley.toolbox = executor.toolbox
             async with executor.batch(hooks=[volley]) as batch:
                 volley.batch = batch
                 if volley.threaded:
@@ -363,6 +379,7 @@ class _Entry:
     handler: Callable[[ToolCallRequest], Any]
     context: contextvars.Context | None  # under invoke: the calling thread's context
     signal: Signal
+    tool: Tool  # what toolvolley runs it as
     result: ToolResult | None = None
     outcome: Outcome | Exception | None = None
 
@@ -424,11 +441,11 @@ class _Volley(ExecutionHooks):
     owner: ToolvolleyMiddleware
     key: tuple[bool, object]
     number: int
-    names: frozenset[str]
     threaded: bool
     opened: Signal = field(init=False)
     entries: dict[str, _Entry] = field(default_factory=dict)
     batch: Batch | None = None
+    toolbox: Toolbox = field(init=False)  # the executor's, where the batch finds its tools
     token: anyio.lowlevel.EventLoopToken | None = None
     drained: anyio.Event | None = None
     reserved: int = 0  # calls that joined and are yet to be submitted
@@ -449,9 +466,8 @@ class _Volley(ExecutionHooks):
             self.reserved -= 1
             self.submitted += 1
         self.entries[entry.call_id] = entry
-        call = entry.request.tool_call
         arguments = {"volley": self.number, "call": entry.call_id}
-        self.batch.submit(ToolCall(entry.call_id, call["name"], arguments))
+        self.batch.submit(_toolbox_call(self.toolbox, entry, arguments))
         return True
 
     def call_finished(self, result: ToolResult) -> None:
@@ -460,6 +476,29 @@ class _Volley(ExecutionHooks):
         if entry is not None and entry.result is None:
             entry.result = result
             entry.signal.set()
+
+
+class _Toolbox(Toolbox):
+    """The middleware's tools, found by the key a call is submitted under: LangChain's tools
+    (and what their metadata says) only become known as their calls come."""
+
+    __slots__ = ("made",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: dict[str, Tool] = {}
+
+    def get(self, name: str) -> Tool | None:
+        return self.made.get(name)
+
+
+def _toolbox_call(toolbox: Toolbox, entry: _Entry, arguments: dict[str, Any]) -> ToolCall:
+    """The call as the volley's batch runs it: under a key of its tool in the toolbox."""
+    assert isinstance(toolbox, _Toolbox)
+    tool = entry.tool
+    key = f"{tool.name}#{id(tool)}"  # tools are kept (the middleware's cache): ids stay theirs
+    toolbox.made.setdefault(key, tool)
+    return ToolCall(entry.call_id, key, arguments)
 
 
 def _for_langgraph(exc: Exception) -> bool:
@@ -476,7 +515,7 @@ def _text(outcome: Outcome) -> str:
 
 
 class _Messages:
-    """The call ids and tool names of recent model messages: each of a message's calls finds its
+    """The call ids of recent model messages: each of a message's calls finds its
     message without going through all its calls (the tasks of one superstep share the state's
     message objects). Only the last few are kept."""
 
@@ -484,22 +523,19 @@ class _Messages:
 
     def __init__(self, size: int = 64) -> None:
         self._size = size
-        self._seen: OrderedDict[int, tuple[AIMessage, frozenset[str], frozenset[str]]] = (
-            OrderedDict()
-        )
+        self._seen: OrderedDict[int, tuple[AIMessage, frozenset[str]]] = OrderedDict()
 
-    def calls(self, message: AIMessage) -> tuple[frozenset[str], frozenset[str]]:
+    def calls(self, message: AIMessage) -> frozenset[str]:
         seen = self._seen.get(id(message))
         if seen is None or seen[0] is not message:
-            calls = message.tool_calls
-            ids = frozenset(str(c["id"]) for c in calls)
-            seen = self._seen[id(message)] = (message, ids, frozenset(c["name"] for c in calls))
+            ids = frozenset(str(c["id"]) for c in message.tool_calls)
+            seen = self._seen[id(message)] = (message, ids)
             while len(self._seen) > self._size:
                 self._seen.popitem(last=False)
-        return seen[1], seen[2]
+        return seen[1]
 
-    def of(self, request: ToolCallRequest) -> tuple[object, frozenset[str]]:
-        """The key of the model message that made this call, and the names of all its calls.
+    def of(self, request: ToolCallRequest) -> object:
+        """The key of the model message that made this call.
 
         The key is the message's id (or its calls' ids) within the LangGraph superstep the call
         runs in: ids repeat across conversations (a fake model's, a replayed one's), supersteps
@@ -513,8 +549,7 @@ class _Messages:
         messages = state.get("messages", ()) if isinstance(state, dict) else ()
         for message in reversed(messages):
             if isinstance(message, AIMessage) and message.tool_calls:
-                ids, names = self.calls(message)
+                ids = self.calls(message)
                 if call["id"] in ids:
-                    key = message.id or tuple(sorted(ids))
-                    return (step, key), names
-        return (step, "call", call["id"]), frozenset([call["name"]])
+                    return step, message.id or tuple(sorted(ids))
+        return step, "call", call["id"]

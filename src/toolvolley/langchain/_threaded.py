@@ -41,7 +41,14 @@ class InThreads(BaseTool):
 
     @classmethod
     def wrap(cls, tool: BaseTool, runner: ThreadRunner) -> InThreads:
-        stand_in = cls(name=tool.name, description=tool.description, args_schema=tool.args_schema)
+        stand_in = cls(
+            name=tool.name,
+            description=tool.description,
+            args_schema=tool.args_schema,
+            metadata=tool.metadata,
+            tags=tool.tags,
+            return_direct=tool.return_direct,
+        )
         stand_in._tool = tool
         stand_in._runner = runner
         return stand_in
