@@ -1,0 +1,22 @@
+"""LangChain: ``pip install 'toolvolley[langchain]'``.
+
+::
+
+    from langchain.agents import create_agent
+    from toolvolley.langchain import ToolvolleyMiddleware, tools_from_langchain
+
+    # create_agent: the calls of each model message as one toolvolley batch
+    agent = create_agent(model, tools, middleware=[ToolvolleyMiddleware(max_concurrency=3)])
+
+    # LangChain tools under toolvolley's own executor
+    executor = Executor(tools_from_langchain([search]), timeout=10)
+"""
+
+from .._optional import require
+
+require("langchain.agents", "langchain")
+
+from ._middleware import ToolvolleyMiddleware  # noqa: E402
+from ._tools import tools_from_langchain  # noqa: E402
+
+__all__ = ["ToolvolleyMiddleware", "tools_from_langchain"]
