@@ -34,7 +34,7 @@ help:
 	@echo "make lock         move uv.lock to the newest releases"
 	@echo "make test-latest  run the checks against the newest releases (lock untouched)"
 	@echo "make bench        run the benchmarks (toolvolley bench)"
-	@echo "make peers        compare with LangGraph, the OpenAI Agents SDK and Pydantic AI"
+	@echo "make peers        compare with LangGraph, LangChain, Pydantic AI and the Agents SDK"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
