@@ -34,7 +34,7 @@ help:
 	@echo "make lock         move uv.lock to the newest releases"
 	@echo "make test-latest  run the checks against the newest releases (lock untouched)"
 	@echo "make bench        run the benchmarks (toolvolley bench)"
-	@echo "make peers        compare with LangGraph, the OpenAI Agents SDK and Pydantic AI"
+	@echo "make peers        compare with LangGraph, LangChain, Pydantic AI and the Agents SDK"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -87,8 +87,8 @@ test-latest: $(UV)
 # The frameworks compared with live in their own environment, never in the library's.
 $(PEERS_STAMP): pyproject.toml benchmarks/peers/requirements.txt | $(UV)
 	$(UV) venv --quiet --python $(PYTHON) $(PEERS_VENV)
-	$(UV) pip install --quiet --python $(PEERS_VENV)/bin/python -e '.[cli]' \
-		-r benchmarks/peers/requirements.txt
+	$(UV) pip install --quiet --python $(PEERS_VENV)/bin/python \
+		-e '.[cli,langgraph,langchain,pydantic-ai,agents]' -r benchmarks/peers/requirements.txt
 	touch $@
 
 peers: $(PEERS_STAMP)

@@ -1,5 +1,8 @@
-"""The same batches through toolvolley, LangGraph's ToolNode, the OpenAI Agents SDK and Pydantic
-AI, in one run, each framework with its defaults and a fake model that asks for N tool calls.
+"""The same batches through toolvolley, LangGraph's ToolNode, LangChain's create_agent, Pydantic
+AI and the OpenAI Agents SDK, in one run, each framework with its defaults and a fake model that
+asks for N tool calls; then each framework again with toolvolley's adapter, the one change a
+user makes (``toolvolley.langgraph.ToolNode``, ``ToolvolleyMiddleware``, the ``Toolvolley``
+capability, ``function_tools``).
 
     make peers                                  # sets up .venv-peers and runs this
     .venv-peers/bin/python benchmarks/peers/run.py --repeat 3 --json
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import importlib.util
 import json
 import platform
 import statistics
@@ -94,35 +98,75 @@ async def run_toolvolley(batch: Batch) -> int:
     return sum(r.ok for r in results)
 
 
-async def run_langgraph(batch: Batch) -> int:
-    from langchain_core.messages import AIMessage
+def langchain_tool(batch: Batch) -> Any:
     from langchain_core.tools import StructuredTool
-    from langgraph.graph import END, START, MessagesState, StateGraph
-    from langgraph.prebuilt import ToolNode
 
     fn = FUNCTIONS[batch.kind]
-    tool = (
-        StructuredTool.from_function(func=fn, name="work", description="work")
-        if batch.kind == "sync"
-        else StructuredTool.from_function(coroutine=fn, name="work", description="work")
-    )
-    calls = [
+    if batch.kind == "sync":
+        return StructuredTool.from_function(func=fn, name="work", description="work")
+    return StructuredTool.from_function(coroutine=fn, name="work", description="work")
+
+
+def langchain_calls(batch: Batch) -> list[dict[str, Any]]:
+    return [
         {"name": "work", "args": a, "id": f"c{i}", "type": "tool_call"}
         for i, a in enumerate(call_args(batch))
     ]
+
+
+def _ok_tool_messages(messages: list[Any]) -> int:
+    return sum(
+        type(m).__name__ == "ToolMessage" and getattr(m, "status", "success") == "success"
+        for m in messages
+    )
+
+
+async def run_langgraph(batch: Batch, node: type | None = None) -> int:
+    from langchain_core.messages import AIMessage
+    from langgraph.graph import END, START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode
+
+    calls = langchain_calls(batch)
     graph = StateGraph(MessagesState)  # ToolNode runs inside a graph, as it is used
-    graph.add_node("tools", ToolNode([tool]))
+    graph.add_node("tools", (node or ToolNode)([langchain_tool(batch)]))
     graph.add_edge(START, "tools")
     graph.add_edge("tools", END)
     app = graph.compile()
     out = await app.ainvoke({"messages": [AIMessage(content="", tool_calls=calls)]})
-    return sum(
-        type(m).__name__ == "ToolMessage" and getattr(m, "status", "success") == "success"
-        for m in out["messages"]
-    )
+    return _ok_tool_messages(out["messages"])
 
 
-async def run_openai_agents(batch: Batch) -> int:
+async def run_langgraph_toolvolley(batch: Batch) -> int:
+    from toolvolley.langgraph import ToolNode  # the one change: this import
+
+    return await run_langgraph(batch, node=ToolNode)
+
+
+async def run_create_agent(batch: Batch, middleware: tuple[Any, ...] = ()) -> int:
+    """LangChain's ``create_agent``: each call of the model's message is a ``Send`` of its own
+    to the agent's ToolNode."""
+    from langchain.agents import create_agent
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    class ScriptedModel(GenericFakeChatModel):
+        def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+            return self
+
+    message = AIMessage(content="", tool_calls=langchain_calls(batch))
+    model = ScriptedModel(messages=iter([message, AIMessage(content="done")]))
+    agent = create_agent(model, [langchain_tool(batch)], middleware=middleware)
+    out = await agent.ainvoke({"messages": [HumanMessage("go")]})
+    return _ok_tool_messages(out["messages"])
+
+
+async def run_create_agent_toolvolley(batch: Batch) -> int:
+    from toolvolley.langchain import ToolvolleyMiddleware  # the one change: this middleware
+
+    return await run_create_agent(batch, middleware=(ToolvolleyMiddleware(),))
+
+
+async def run_openai_agents(batch: Batch, adapter: bool = False) -> int:
     from agents import (
         Agent,
         FunctionTool,
@@ -165,18 +209,28 @@ async def run_openai_agents(batch: Batch) -> int:
         def stream_response(self, *a: Any, **k: Any) -> Any:
             raise NotImplementedError
 
-    tool: FunctionTool = function_tool(FUNCTIONS[batch.kind], name_override="work")
-    agent = Agent(name="bench", tools=[tool], model=FakeModel())
+    if adapter:
+        from toolvolley.agents import function_tools
+
+        tools = function_tools([toolvolley.tool(name="work")(FUNCTIONS[batch.kind])])
+    else:
+        tool: FunctionTool = function_tool(FUNCTIONS[batch.kind], name_override="work")
+        tools = [tool]
+    agent = Agent(name="bench", tools=tools, model=FakeModel())
     result = await Runner.run(agent, "go", run_config=RunConfig(tracing_disabled=True))
     outputs = [i for i in result.new_items if type(i).__name__ == "ToolCallOutputItem"]
     return sum(_succeeded(getattr(o, "output", "")) for o in outputs)
+
+
+async def run_openai_agents_toolvolley(batch: Batch) -> int:
+    return await run_openai_agents(batch, adapter=True)  # function_tools for @function_tool
 
 
 def _succeeded(output: Any) -> bool:
     return str(output).startswith(("slept", "ok"))
 
 
-async def run_pydantic_ai(batch: Batch) -> int:
+async def run_pydantic_ai(batch: Batch, capabilities: tuple[Any, ...] = ()) -> int:
     from pydantic_ai import Agent, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
     from pydantic_ai.models.function import FunctionModel
 
@@ -199,7 +253,12 @@ async def run_pydantic_ai(batch: Batch) -> int:
                 part.tool_name = name
         return response
 
-    agent = Agent(FunctionModel(named), tools=[FUNCTIONS[batch.kind]], name="bench")
+    agent = Agent(
+        FunctionModel(named),
+        tools=[FUNCTIONS[batch.kind]],
+        name="bench",
+        capabilities=list(capabilities),
+    )
     result = await agent.run("go")
     return sum(
         _succeeded(p.content)
@@ -209,15 +268,48 @@ async def run_pydantic_ai(batch: Batch) -> int:
     )
 
 
-RUNNERS: dict[str, Callable[[Batch], Awaitable[int]]] = {
-    "toolvolley": run_toolvolley,
-    "langgraph": run_langgraph,
-    "openai-agents": run_openai_agents,
-    "pydantic-ai": run_pydantic_ai,
+async def run_pydantic_ai_toolvolley(batch: Batch) -> int:
+    from toolvolley.pydantic_ai import Toolvolley  # the one change: this capability
+
+    return await run_pydantic_ai(batch, capabilities=(Toolvolley(),))
+
+
+@dataclass(frozen=True)
+class Runner:
+    label: str  # the row's name in the table
+    framework: str  # the PACKAGES key whose version the row shows
+    run: Callable[[Batch], Awaitable[int]]
+
+
+# Each framework with its own executor, then the same run with toolvolley's adapter.
+RUNNERS: dict[str, Runner] = {
+    "toolvolley": Runner("toolvolley `Executor`", "toolvolley", run_toolvolley),
+    "langgraph": Runner("LangGraph `ToolNode`", "langgraph", run_langgraph),
+    "langgraph+toolvolley": Runner(
+        "LangGraph, `toolvolley.langgraph.ToolNode`", "langgraph", run_langgraph_toolvolley
+    ),
+    "create-agent": Runner("LangChain `create_agent`", "langchain", run_create_agent),
+    "create-agent+toolvolley": Runner(
+        "LangChain `create_agent`, `ToolvolleyMiddleware()`",
+        "langchain",
+        run_create_agent_toolvolley,
+    ),
+    "pydantic-ai": Runner("Pydantic AI `Agent`", "pydantic-ai", run_pydantic_ai),
+    "pydantic-ai+toolvolley": Runner(
+        "Pydantic AI, `Toolvolley()` capability", "pydantic-ai", run_pydantic_ai_toolvolley
+    ),
+    "openai-agents": Runner("Agents SDK `@function_tool`", "openai-agents", run_openai_agents),
+    "openai-agents+toolvolley": Runner(
+        "Agents SDK, `function_tools()`", "openai-agents", run_openai_agents_toolvolley
+    ),
 }
+if importlib.util.find_spec("toolvolley.langchain") is None:  # on its own branch for now
+    print("toolvolley.langchain is not importable: no ToolvolleyMiddleware row", file=sys.stderr)
+    del RUNNERS["create-agent+toolvolley"]
 PACKAGES = {
     "toolvolley": "toolvolley",
     "langgraph": "langgraph",
+    "langchain": "langchain",
     "openai-agents": "openai-agents",
     "pydantic-ai": "pydantic-ai-slim",
 }
@@ -248,16 +340,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
     for batch in batches(args.scale) if args.only != "mcp" else []:
+        print(f"  {batch.name}", file=sys.stderr)
         row: dict[str, Any] = {"batch": batch.name, "calls": len(batch.latencies)}
-        for name, runner in RUNNERS.items():
-            print(f"  {batch.name}: {name}", file=sys.stderr)
-            measure(runner, batch)  # warm up imports
-            runs = [measure(runner, batch) for _ in range(args.repeat)]
-            wall = statistics.median(w for w, _ in runs)
+        for runner in RUNNERS.values():
+            measure(runner.run, batch)  # warm up imports
+        runs: dict[str, list[tuple[float, int | str]]] = {name: [] for name in RUNNERS}
+        for _ in range(args.repeat):  # interleaved: a passing load falls on every runner alike
+            for name, runner in RUNNERS.items():
+                runs[name].append(measure(runner.run, batch))
+        for name, measured in runs.items():
+            wall = statistics.median(w for w, _ in measured)
             row[name] = {
                 "wall_s": round(wall, 4),
                 "us_per_call": round(wall / len(batch.latencies) * 1e6, 2),
-                "results": runs[-1][1],
+                "results": measured[-1][1],
             }
         rows.append(row)
     mcp = None
@@ -287,29 +383,30 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def frameworks_markdown(report: dict[str, Any]) -> str:
-    names = list(RUNNERS)
-    head = "| batch | " + " | ".join(f"{n} {report['versions'][n]}" for n in names) + " |"
-    lines = [head, "|" + " --- |" * (len(names) + 1)]
-    for row in report["rows"]:
-        cells = []
-        for n in names:
-            cell = row[n]
-            if row["batch"].startswith("D") and cell["results"] == row["calls"]:
-                cells.append(f"{cell['us_per_call']:.1f} µs/call")
-            elif row["batch"].startswith("F"):
-                got = cell["results"]
-                cells.append(
-                    f"{got} of {row['calls'] - 1} siblings kept"
-                    if isinstance(got, int)
-                    else f"{got}: all results lost"
-                )
-            elif cell["results"] != row["calls"]:
-                cells.append(f"incomplete: {cell['results']}")  # a timing would mean nothing
-            else:
-                base = row["toolvolley"]["wall_s"]
-                cells.append(f"{cell['wall_s']:.3f} s ({cell['wall_s'] / base:.2f}x)")
-        lines.append(f"| {row['batch']} | " + " | ".join(cells) + " |")
+    """One row per runner, one column per batch."""
+    rows = report["rows"]
+    lines = [
+        "| | " + " | ".join(row["batch"] for row in rows) + " |",
+        "|" + " --- |" * (len(rows) + 1),
+    ]
+    for name, runner in RUNNERS.items():
+        label = f"{runner.label}, {runner.framework} {report['versions'][runner.framework]}"
+        cells = [cell(row, name) for row in rows]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def cell(row: dict[str, Any], name: str) -> str:
+    got = row[name]
+    if row["batch"].startswith("D") and got["results"] == row["calls"]:
+        return f"{got['us_per_call']:.1f} µs/call"
+    if row["batch"].startswith("F"):
+        if isinstance(got["results"], int):
+            return f"{got['results']} of {row['calls'] - 1} siblings kept"
+        return f"{got['results']}: all results lost"
+    if got["results"] != row["calls"]:
+        return f"incomplete: {got['results']}"  # a timing would mean nothing
+    return f"{got['wall_s']:.3f} s ({got['wall_s'] / row['toolvolley']['wall_s']:.2f}x)"
 
 
 if __name__ == "__main__":
