@@ -234,3 +234,28 @@ async def test_an_error_in_the_body_propagates_as_itself(anyio_backend: str) -> 
     with pytest.raises(ValueError, match=r"^mine$"):  # not inside an exception group
         async with MCPServer.stdio(PYTHON, [FAULTY]):
             raise ValueError("mine")
+
+
+async def test_a_404_that_answers_the_call_is_the_servers_answer(anyio_backend: str) -> None:
+    # A 404 carrying a JSON-RPC error for the request's own id was written by a server that read
+    # the request: an answer, not the spec's "session not found" (whose error has no id). The
+    # call is not sent again, and the session is kept.
+    with http_server(COUNTING) as served:
+        async with MCPServer.http(served.url) as server:
+            [answered] = await run(server, call("x", "http_404"))
+            assert answered.status == "error"
+            assert "answered the call with an error: http_404: no such record" in answered.content
+            [count] = await run(server, call("n", "status_calls", name="http_404"))
+            assert count.content == "1"
+
+
+async def test_a_5xx_without_an_answer_may_or_may_not_have_run(anyio_backend: str) -> None:
+    # A proxy's 502 mid-call says nothing of the call: the model is told its outcome is unknown.
+    with http_server(COUNTING) as served:
+        async with MCPServer.http(served.url) as server:
+            [failed] = await run(server, call("x", "http_502"))
+            assert failed.status == "error"
+            assert "HTTP 502" in failed.content
+            assert failed.content.endswith("the call may or may not have taken effect")
+            [count] = await run(server, call("n", "status_calls", name="http_502"))
+            assert count.content == "1"

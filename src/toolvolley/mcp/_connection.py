@@ -112,12 +112,12 @@ class Connection:
             self.lost = self.lost or "closed the connection"
             self.closed.set()
 
-    async def describe(self, error: MCPError) -> str:
-        """What became of the server, for a request that got ``error`` (connection closed)."""
-        if self.lost is not None:
-            return self.lost
+    async def describe(self, error: MCPError, request_id: Any = None) -> str:
+        """What became of the server, for a request (``request_id``, once sent) that got
+        ``error`` (connection closed)."""
         assert self._link is not None
-        return await self._link.describe_loss(error.error.message)
+        said = await self._link.describe_loss(error.error.message, request_id)
+        return self.lost or said
 
     def retire(self, reason: str) -> None:
         """Take no new calls; close once the calls in flight have their answers."""
@@ -157,7 +157,7 @@ class Connection:
                 if sent.outcome == "answered":
                     text = f"answered {method} with an error: {error_text(exc)}"
                     raise RequestFailed(text, answered=True) from exc
-                raise RequestFailed(await self.describe(exc), answered=False) from exc
+                raise RequestFailed(await self.describe(exc, sent.id), answered=False) from exc
 
     async def list_tools(self, session: ClientSession) -> list[mcp_types.Tool]:
         tools: list[mcp_types.Tool] = []

@@ -61,6 +61,7 @@ class _HttpLink:
     forgotten: bool = False  # the server answered 404 to our session: it no longer knows it
     lost: set[RequestId] = field(default_factory=set)
     unseen: set[RequestId] = field(default_factory=set)
+    http_errors: dict[RequestId, str] = field(default_factory=dict)  # lost to a 5xx: which
 
     @property
     def alive(self) -> bool:
@@ -68,16 +69,25 @@ class _HttpLink:
         return not self.forgotten
 
     async def on_response(self, response: httpx2.Response) -> None:
-        request = response.request
-        if response.status_code != 404 or MCP_SESSION_ID not in request.headers:
+        status = response.status_code
+        if status != 404 and status < 500:
             return
-        # The spec's answer to a session the server does not know: it did not read the request.
-        self.forgotten = True
-        if request.method == "POST":
-            with contextlib.suppress(ValueError, TypeError, httpx2.RequestNotRead):
-                message = json.loads(request.content)
-                if isinstance(message, dict) and isinstance(message.get("id"), str | int):
-                    self.unseen.add(coerce_request_id(message["id"]))
+        request = response.request
+        request_id = _request_id(request)
+        if request_id is not None and await _answers(response, request_id):
+            return  # the server's JSON-RPC error for this very request: it read it, and answered
+        if status == 404:
+            if MCP_SESSION_ID not in request.headers:
+                return
+            # The spec's answer to a session the server does not know: it did not read the request.
+            self.forgotten = True
+            if request_id is not None:
+                self.unseen.add(request_id)
+        elif request_id is not None:
+            # A 5xx without an answer (a proxy whose upstream went away, a server that crashed in
+            # the handler) says nothing of whether the request ran.
+            self.lost.add(request_id)
+            self.http_errors[request_id] = f"answered HTTP {status} instead of a result"
 
     def fate(self, request_id: Any) -> Fate:
         key = coerce_request_id(request_id)
@@ -89,10 +99,38 @@ class _HttpLink:
             return "lost"
         return "answered"
 
-    async def describe_loss(self, error: str) -> str:
+    async def describe_loss(self, error: str, request_id: Any = None) -> str:
+        if request_id is not None and (said := self.http_errors.pop(request_id, None)):
+            return said
         if self.forgotten:
             return "no longer knows the session (HTTP 404: it restarted, or ended the session)"
         return f"dropped the call's response ({error})"
+
+
+def _request_id(request: httpx2.Request) -> RequestId | None:
+    """The JSON-RPC id of the request a POST carried, if it carried one."""
+    if request.method != "POST":
+        return None
+    with contextlib.suppress(ValueError, TypeError, httpx2.RequestNotRead):
+        message = json.loads(request.content)
+        if isinstance(message, dict) and isinstance(message.get("id"), str | int):
+            return coerce_request_id(message["id"])
+    return None
+
+
+async def _answers(response: httpx2.Response, request_id: RequestId) -> bool:
+    """Whether an error status carries the server's JSON-RPC error for ``request_id`` (which the
+    SDK passes on as the answer). The spec's "session not found" carries none, or ``id: null``."""
+    if not response.headers.get("content-type", "").lower().startswith("application/json"):
+        return False
+    try:
+        message = json.loads(await response.aread())
+    except (ValueError, httpx2.StreamError):
+        return False
+    if not isinstance(message, dict) or "error" not in message:
+        return False
+    answered = message.get("id")
+    return isinstance(answered, str | int) and coerce_request_id(answered) == request_id
 
 
 class _Transport(StreamableHTTPTransport):

@@ -304,7 +304,7 @@ class MCPServer:
                     raise ToolError(
                         f"{self._who} answered the call with an error: {error_text(exc)}"
                     ) from exc
-                what = await connection.describe(exc)
+                what = await connection.describe(exc, sent.id)
                 connection.retire(what)
                 if attempt == 1 and (fate == "unseen" or resend):
                     continue  # never run, or the server marked the tool safe to call again
