@@ -116,8 +116,11 @@ class Connection:
         """What became of the server, for a request (``request_id``, once sent) that got
         ``error`` (connection closed)."""
         assert self._link is not None
-        said = await self._link.describe_loss(error.error.message, request_id)
-        return self.lost or said
+        if request_id is not None and (said := self._link.what_answered(request_id)):
+            return said
+        if self.lost is not None:
+            return self.lost
+        return await self._link.describe_loss(error.error.message)
 
     def retire(self, reason: str) -> None:
         """Take no new calls; close once the calls in flight have their answers."""

@@ -4,7 +4,9 @@ The SDK's transport answers a request itself when no answer can come (the respon
 or broke), and forwards the server's "Session not found" (HTTP 404) like any JSON-RPC error. This
 link tells those apart from the server's own answers (see ``_outcomes``): the first is a call
 lost with its connection, the second a session the server forgot (it restarted, or expired it),
-with the request refused unread.
+with the request refused unread. An error status whose body is a JSON-RPC error for the request
+itself is the server's answer (it read the request), whatever the status; a 5xx without one
+(a proxy whose upstream went away) leaves the call's outcome unknown, like a lost connection.
 """
 
 from __future__ import annotations
@@ -99,9 +101,10 @@ class _HttpLink:
             return "lost"
         return "answered"
 
-    async def describe_loss(self, error: str, request_id: Any = None) -> str:
-        if request_id is not None and (said := self.http_errors.pop(request_id, None)):
-            return said
+    def what_answered(self, request_id: Any) -> str | None:
+        return self.http_errors.pop(coerce_request_id(request_id), None)
+
+    async def describe_loss(self, error: str) -> str:
         if self.forgotten:
             return "no longer knows the session (HTTP 404: it restarted, or ended the session)"
         return f"dropped the call's response ({error})"

@@ -32,9 +32,13 @@ class Link(Protocol):
         it, else what the transport that made it up knows (``"lost"``, ``"unseen"``)."""
         ...
 
-    async def describe_loss(self, error: str, request_id: Any = None) -> str:
-        """What happened to the server, to follow its name: e.g. "exited with code 1"; or to
-        the request ``request_id`` alone (e.g. "answered HTTP 502 instead of a result").
+    def what_answered(self, request_id: Any) -> str | None:
+        """For a request lost to something that answered in place of the server (e.g. "answered
+        HTTP 502 instead of a result"): what it was, to follow the server's name; else None."""
+        ...
+
+    async def describe_loss(self, error: str) -> str:
+        """What happened to the server, to follow its name: e.g. "exited with code 1".
 
         ``error`` is the SDK's own account (e.g. "Connection closed").
         """
