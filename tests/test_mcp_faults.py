@@ -259,3 +259,25 @@ async def test_a_5xx_without_an_answer_may_or_may_not_have_run(anyio_backend: st
             assert failed.content.endswith("the call may or may not have taken effect")
             [count] = await run(server, call("n", "status_calls", name="http_502"))
             assert count.content == "1"
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_a_lone_surrogate_in_arguments_spares_the_session(
+    anyio_backend: str, transport: str
+) -> None:
+    # A model's arguments may hold a lone surrogate ("\ud800" is valid JSON), which no UTF-8
+    # encoder takes: the message failing to encode took the whole connection down with it.
+    with http_server(COUNTING) as served:
+        opened = (
+            MCPServer.stdio(PYTHON, [COUNTING])
+            if transport == "stdio"
+            else MCPServer.http(served.url)
+        )
+        async with opened as server:
+            slow, echo = await run(
+                server,
+                call("slow", "slow", seconds=0.5, group="surrogate"),
+                ToolCall("echo", "echo", '{"text": "Par\\ud800is"}'),
+            )
+            assert (slow.status, slow.content) == ("ok", "slept 0.5")
+            assert (echo.status, echo.content) == ("ok", "Par\ufffdis")
