@@ -188,9 +188,28 @@ def status_calls(name: str) -> str:
     return str(answered_by_status[name])
 
 
+cut_short = {"waiting": 0, "sent": 0}
+
+
+@server.tool()
+def http_cut_short() -> str:
+    """Over HTTP the wrapper below takes this call and, once an ``after_cut_short`` call is
+    running, answers with a JSON body cut short: the connection closes before its last byte."""
+    return "unreachable"
+
+
+@server.tool(structured_output=False)
+async def after_cut_short() -> str:
+    """Answer once the wrapper has cut an ``http_cut_short`` answer short."""
+    cut_short["waiting"] += 1
+    while not cut_short["sent"]:  # noqa: ASYNC110 - the wrapper moves it
+        await anyio.sleep(0.01)
+    return "answered after the cut"
+
+
 def fail_http_500(app: Any) -> Any:
     """Answer any POST that calls ``http_500`` with HTTP 500, as a broken proxy would (and
-    ``http_404``, ``http_502`` as their docstrings say)."""
+    ``http_404``, ``http_502``, ``http_cut_short`` as their docstrings say)."""
 
     async def wrapped(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -208,6 +227,14 @@ def fail_http_500(app: Any) -> Any:
         called = json.loads(body) if body else None
         params = called.get("params") if isinstance(called, dict) else None
         name = params.get("name") if isinstance(params, dict) else None
+        if name == "http_cut_short":
+            while not cut_short["waiting"]:  # noqa: ASYNC110 - a sibling's handler moves it
+                await anyio.sleep(0.01)
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"100")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b'{"jsonrpc"', "more_body": True})
+            cut_short["sent"] += 1
+            return  # uvicorn closes the connection: the body never ends
         if isinstance(called, dict) and name in ("http_404", "http_502"):
             answered_by_status[name] += 1
             error = {"code": -32002, "message": f"{name}: no such record"}

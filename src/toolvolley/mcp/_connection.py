@@ -116,7 +116,7 @@ class Connection:
         """What became of the server, for a request (``request_id``, once sent) that got
         ``error`` (connection closed)."""
         assert self._link is not None
-        if request_id is not None and (said := self._link.what_answered(request_id)):
+        if request_id is not None and (said := self._link.what_happened(request_id)):
             return said
         if self.lost is not None:
             return self.lost

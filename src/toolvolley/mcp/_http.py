@@ -19,11 +19,16 @@ from typing import Any
 
 import anyio
 import httpx2
-from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport, StreamWriter
+from mcp.client.streamable_http import (
+    MCP_SESSION_ID,
+    RequestContext,
+    StreamableHTTPTransport,
+    StreamWriter,
+)
 from mcp.shared._context_streams import create_context_streams
 from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.message import SessionMessage
-from mcp_types import CONNECTION_CLOSED, RequestId
+from mcp_types import CONNECTION_CLOSED, JSONRPCRequest, RequestId
 
 from ._outcomes import Fate
 from ._transport import Link
@@ -63,7 +68,7 @@ class _HttpLink:
     forgotten: bool = False  # the server answered 404 to our session: it no longer knows it
     lost: set[RequestId] = field(default_factory=set)
     unseen: set[RequestId] = field(default_factory=set)
-    http_errors: dict[RequestId, str] = field(default_factory=dict)  # lost to a 5xx: which
+    http_errors: dict[RequestId, str] = field(default_factory=dict)  # what became of which
 
     @property
     def alive(self) -> bool:
@@ -101,7 +106,7 @@ class _HttpLink:
             return "lost"
         return "answered"
 
-    def what_answered(self, request_id: Any) -> str | None:
+    def what_happened(self, request_id: Any) -> str | None:
         return self.http_errors.pop(coerce_request_id(request_id), None)
 
     async def describe_loss(self, error: str) -> str:
@@ -142,6 +147,25 @@ class _Transport(StreamableHTTPTransport):
     def __init__(self, url: str, link: _HttpLink) -> None:
         super().__init__(url)
         self.link = link
+
+    async def _handle_post_request(self, ctx: RequestContext) -> None:
+        # The SDK lets a network error on one POST (a body cut short, a read timeout, a reset)
+        # escape into the task group every request shares, ending the session under all of
+        # them. It is that one request's loss; a request never sent (no connection) was unseen.
+        message = ctx.session_message.message
+        try:
+            await super()._handle_post_request(ctx)
+        except httpx2.TransportError as exc:
+            if not isinstance(message, JSONRPCRequest):
+                return  # a notification or a response of ours: nobody waits on it
+            if self._is_initialization_request(message):
+                raise  # nothing else is in flight: the connection fails, saying why
+            what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout):
+                key = coerce_request_id(message.id)
+                self.link.unseen.add(key)
+                self.link.http_errors[key] = f"could not be reached ({what})"
+            await self._resolve_abandoned_request(ctx.read_stream_writer, message.id, what)
 
     async def _resolve_abandoned_request(
         self,

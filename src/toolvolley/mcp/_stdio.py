@@ -154,7 +154,7 @@ class _StdioLink:
     def fate(self, request_id: Any) -> Fate:
         return "answered"  # every message on the read stream is a line the server wrote
 
-    def what_answered(self, request_id: Any) -> str | None:
+    def what_happened(self, request_id: Any) -> str | None:
         return None  # the server's own lines, or nothing
 
     async def describe_loss(self, error: str) -> str:

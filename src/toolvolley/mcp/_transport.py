@@ -32,9 +32,10 @@ class Link(Protocol):
         it, else what the transport that made it up knows (``"lost"``, ``"unseen"``)."""
         ...
 
-    def what_answered(self, request_id: Any) -> str | None:
-        """For a request lost to something that answered in place of the server (e.g. "answered
-        HTTP 502 instead of a result"): what it was, to follow the server's name; else None."""
+    def what_happened(self, request_id: Any) -> str | None:
+        """What the transport knows of one request's loss, to follow the server's name (e.g.
+        "answered HTTP 502 instead of a result", "could not be reached (ConnectError: ...)");
+        else None, and :meth:`describe_loss` says what became of the server."""
         ...
 
     async def describe_loss(self, error: str) -> str:

@@ -104,20 +104,14 @@ class SDKAdapter(ModelAdapter):
         return ModelResponse(
             text=text,
             calls=calls,
-            messages=self._assistant_messages(text, (*calls, *incomplete)),
+            # The turn goes back to the model in the next request, and what it sent may hold
+            # lone surrogates (valid JSON escapes, but no UTF-8: the SDK could not encode it).
+            messages=sendable(self._assistant_messages(text, (*calls, *incomplete))),
             usage=usage,
             raw=raw,
             incomplete=incomplete,
             stream_error=stream_error,
         )
-
-    def _sendable(
-        self, transcript: Sequence[Mapping[str, Any]], toolbox: Toolbox, parallel: bool
-    ) -> dict[str, Any]:
-        # The model's own turns go back to it as they came, and what it sent may hold lone
-        # surrogates (valid JSON escapes, but no UTF-8: the SDK could not encode the request).
-        request: dict[str, Any] = sendable(self._request(transcript, toolbox, parallel))
-        return request
 
     def _stream_options(self) -> dict[str, Any]:
         return {}
@@ -129,7 +123,7 @@ class SDKAdapter(ModelAdapter):
         *,
         parallel_tool_calls: bool = True,
     ) -> ModelResponse:
-        raw = await self._send(self._sendable(transcript, toolbox, parallel_tool_calls))
+        raw = await self._send(self._request(transcript, toolbox, parallel_tool_calls))
         text, calls, usage = self._parse(raw)
         return self._build(text, calls, usage, raw=raw)
 
@@ -141,7 +135,7 @@ class SDKAdapter(ModelAdapter):
         parallel_tool_calls: bool = True,
         on_update: Callable[[StreamUpdate], None],
     ) -> ModelResponse:
-        request = self._sendable(transcript, toolbox, parallel_tool_calls)
+        request = self._request(transcript, toolbox, parallel_tool_calls)
         assembler = self._assembler(on_update)
         broke: Exception | None = None
         stream = await self._send(request | {"stream": True} | self._stream_options())
