@@ -4,6 +4,7 @@ most of them end it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
@@ -294,3 +295,16 @@ async def test_one_calls_broken_http_answer_spares_its_siblings(anyio_backend: s
             assert cut.status == "error"
             assert cut.content.endswith("the call may or may not have taken effect")
             assert (after.status, after.content) == ("ok", "answered after the cut")
+
+
+async def test_a_call_that_cannot_connect_was_not_run(anyio_backend: str) -> None:
+    # The server is gone for good (its port closed): the call's request never left, so it is
+    # not one that "may or may not have taken effect"; the server could not be reached.
+    async with contextlib.AsyncExitStack() as stack:
+        with http_server(COUNTING) as served:
+            server = await stack.enter_async_context(MCPServer.http(served.url))
+            tools = await server.tools()
+        [result] = await Executor(tools, timeout=30).run([call("e", "echo", text="x")])
+        assert result.status == "error"
+        assert "could not be reached: ConnectError" in result.content
+        assert "may or may not" not in result.content
