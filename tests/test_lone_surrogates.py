@@ -13,6 +13,7 @@ from toolvolley import (
     Executor,
     ToolCall,
     ToolError,
+    Tool,
     ToolResult,
     result_messages,
     run_loop,
@@ -115,3 +116,21 @@ def test_result_messages_are_sendable_text(provider: Any) -> None:
     result = ToolResult(call_id=f"call_{LONE}", name=f"f{LONE}", status="ok", content=LONE)
     messages = result_messages([result], provider)
     assert encodes(json.dumps(messages, ensure_ascii=False))
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # text, not concurrency
+@pytest.mark.parametrize("adapter", [OpenAIChat, OpenAIResponses, AnthropicMessages])
+async def test_a_tool_described_with_a_lone_surrogate_can_be_offered(adapter: Any) -> None:
+    # An MCP server chooses its tools' descriptions: one lone surrogate in them made every
+    # request of every conversation fail to encode.
+    async def look(city: str) -> str:
+        return f"{city}: found"
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    described = Tool.from_schema("look", f"Look a city up {LONE}.", schema, look)
+    script = [{"tool_calls": [{"name": "look", "arguments": {"city": "Lima"}}]}, {"text": "Done."}]
+    engine = OfflineModel(script=script, token_rate=1e6, first_token_s=0)
+    async with adapter.offline(engine) as model:
+        outcome = await run_loop(model, "Go.", [described])
+    assert outcome.model_turns == 2
+    assert outcome.final_text == "Done."
