@@ -284,13 +284,16 @@ async def test_a_lone_surrogate_in_arguments_spares_the_session(
             assert (echo.status, echo.content) == ("ok", "Par\ufffdis")
 
 
-async def test_one_calls_broken_http_answer_spares_its_siblings(anyio_backend: str) -> None:
-    # The connection carrying one call's answer breaks mid-body (as a read timeout or a reset
-    # would): that call is lost, and the calls beside it on the session are not.
+@pytest.mark.parametrize("how", ["cut", "gzip"])
+async def test_one_calls_broken_http_answer_spares_its_siblings(
+    anyio_backend: str, how: str
+) -> None:
+    # One call's answer cannot be read: its connection breaks mid-body (as a read timeout or a
+    # reset would), or it cannot be decoded. That call is lost; the calls beside it are not.
     with http_server(COUNTING) as served:
         async with MCPServer.http(served.url) as server:
             cut, after = await run(
-                server, call("cut", "http_cut_short"), call("after", "after_cut_short")
+                server, call("cut", "http_cut_short", how=how), call("after", "after_cut_short")
             )
             assert cut.status == "error"
             assert cut.content.endswith("the call may or may not have taken effect")

@@ -192,9 +192,10 @@ cut_short = {"waiting": 0, "sent": 0}
 
 
 @server.tool()
-def http_cut_short() -> str:
+def http_cut_short(how: str) -> str:
     """Over HTTP the wrapper below takes this call and, once an ``after_cut_short`` call is
-    running, answers with a JSON body cut short: the connection closes before its last byte."""
+    running, answers with a JSON body that cannot be read: ``how="cut"``, the connection closes
+    before its last byte; ``how="gzip"``, it says it is gzip-encoded and is not."""
     return "unreachable"
 
 
@@ -230,7 +231,14 @@ def fail_http_500(app: Any) -> Any:
         if name == "http_cut_short":
             while not cut_short["waiting"]:  # noqa: ASYNC110 - a sibling's handler moves it
                 await anyio.sleep(0.01)
-            headers = [(b"content-type", b"application/json"), (b"content-length", b"100")]
+            headers = [(b"content-type", b"application/json")]
+            if (params.get("arguments") or {}).get("how") == "gzip":
+                headers.append((b"content-encoding", b"gzip"))
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": b'{"jsonrpc": "2.0"}'})
+                cut_short["sent"] += 1
+                return
+            headers.append((b"content-length", b"100"))
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": b'{"jsonrpc"', "more_body": True})
             cut_short["sent"] += 1

@@ -149,13 +149,14 @@ class _Transport(StreamableHTTPTransport):
         self.link = link
 
     async def _handle_post_request(self, ctx: RequestContext) -> None:
-        # The SDK lets a network error on one POST (a body cut short, a read timeout, a reset)
-        # escape into the task group every request shares, ending the session under all of
-        # them. It is that one request's loss; a request never sent (no connection) was unseen.
+        # The SDK lets an error reading one POST's answer (a body cut short, a read timeout, a
+        # reset, a body that cannot be decoded) escape into the task group every request
+        # shares, ending the session under all of them. It is that one request's loss; a
+        # request never sent (no connection) was unseen.
         message = ctx.session_message.message
         try:
             await super()._handle_post_request(ctx)
-        except httpx2.TransportError as exc:
+        except httpx2.RequestError as exc:
             if not isinstance(message, JSONRPCRequest):
                 return  # a notification or a response of ours: nobody waits on it
             if self._is_initialization_request(message):
