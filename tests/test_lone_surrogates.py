@@ -11,9 +11,9 @@ import pytest
 
 from toolvolley import (
     Executor,
+    Tool,
     ToolCall,
     ToolError,
-    Tool,
     ToolResult,
     result_messages,
     run_loop,
