@@ -228,7 +228,7 @@ def fail_http_500(app: Any) -> Any:
         called = json.loads(body) if body else None
         params = called.get("params") if isinstance(called, dict) else None
         name = params.get("name") if isinstance(params, dict) else None
-        if name == "http_cut_short":
+        if name == "http_cut_short" and isinstance(params, dict):
             while not cut_short["waiting"]:  # noqa: ASYNC110 - a sibling's handler moves it
                 await anyio.sleep(0.01)
             headers = [(b"content-type", b"application/json")]
