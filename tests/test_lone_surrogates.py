@@ -4,11 +4,22 @@ so the conversation goes on (the surrogate becomes U+FFFD)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from toolvolley import Executor, ToolCall, ToolError, run_loop, tool
+from toolvolley import (
+    Executor,
+    Tool,
+    ToolCall,
+    ToolError,
+    ToolResult,
+    result_messages,
+    run_loop,
+    tool,
+)
+from toolvolley.offline import OfflineModel
 from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
 
 pytestmark = pytest.mark.anyio
@@ -67,3 +78,59 @@ async def test_a_conversation_goes_on_after_a_tool_returned_a_lone_surrogate(
         outcome = await run_loop(model, "What's the weather in Paris?", [returns_text])
     assert outcome.model_turns == 2
     assert "Par\ufffdis" in outcome.final_text
+
+
+# What the model itself sends may hold lone surrogates too (a compatible server's JSON may escape
+# one), and its turn goes back to it in the next request: a tool name, a call's arguments (a key,
+# a value), its text. Each reaches the SDK as sendable text, and the conversation goes on.
+MODEL_TURNS = {
+    "unknown-tool-name": {"tool_calls": [{"name": f"look{LONE}up", "arguments": {"city": "x"}}]},
+    "argument-value": {"tool_calls": [{"name": "returns_text", "arguments": {"city": LONE}}]},
+    "invalid-arguments": {
+        "tool_calls": [{"name": "returns_text", "arguments": {"city": 3, f"x{LONE}": LONE}}]
+    },
+    "text-beside-a-call": {
+        "text": f"Looking {LONE} up.",
+        "tool_calls": [{"name": "returns_text", "arguments": {"city": "x"}}],
+    },
+}
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # text, not concurrency
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("turn", list(MODEL_TURNS), ids=list(MODEL_TURNS))
+@pytest.mark.parametrize("adapter", [OpenAIChat, OpenAIResponses, AnthropicMessages])
+async def test_a_lone_surrogate_from_the_model_goes_back_to_it_as_sendable_text(
+    adapter: Any, turn: str, stream: bool
+) -> None:
+    script = [MODEL_TURNS[turn], {"text": "Done."}]
+    engine = OfflineModel(script=script, token_rate=1e6, first_token_s=0)
+    async with adapter.offline(engine) as model:
+        outcome = await run_loop(model, "Go.", [returns_text], stream=stream)
+    assert outcome.model_turns == 2
+    assert outcome.final_text == "Done."
+
+
+@pytest.mark.parametrize("provider", ["openai-chat", "openai-responses", "anthropic"])
+def test_result_messages_are_sendable_text(provider: Any) -> None:
+    result = ToolResult(call_id=f"call_{LONE}", name=f"f{LONE}", status="ok", content=LONE)
+    messages = result_messages([result], provider)
+    assert encodes(json.dumps(messages, ensure_ascii=False))
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # text, not concurrency
+@pytest.mark.parametrize("adapter", [OpenAIChat, OpenAIResponses, AnthropicMessages])
+async def test_a_tool_described_with_a_lone_surrogate_can_be_offered(adapter: Any) -> None:
+    # An MCP server chooses its tools' descriptions: one lone surrogate in them made every
+    # request of every conversation fail to encode.
+    async def look(city: str) -> str:
+        return f"{city}: found"
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    described = Tool.from_schema("look", f"Look a city up {LONE}.", schema, look)
+    script = [{"tool_calls": [{"name": "look", "arguments": {"city": "Lima"}}]}, {"text": "Done."}]
+    engine = OfflineModel(script=script, token_rate=1e6, first_token_s=0)
+    async with adapter.offline(engine) as model:
+        outcome = await run_loop(model, "Go.", [described])
+    assert outcome.model_turns == 2
+    assert outcome.final_text == "Done."

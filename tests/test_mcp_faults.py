@@ -4,6 +4,7 @@ most of them end it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
@@ -234,3 +235,79 @@ async def test_an_error_in_the_body_propagates_as_itself(anyio_backend: str) -> 
     with pytest.raises(ValueError, match=r"^mine$"):  # not inside an exception group
         async with MCPServer.stdio(PYTHON, [FAULTY]):
             raise ValueError("mine")
+
+
+async def test_a_404_that_answers_the_call_is_the_servers_answer(anyio_backend: str) -> None:
+    # A 404 carrying a JSON-RPC error for the request's own id was written by a server that read
+    # the request: an answer, not the spec's "session not found" (whose error has no id). The
+    # call is not sent again, and the session is kept.
+    with http_server(COUNTING) as served:
+        async with MCPServer.http(served.url) as server:
+            [answered] = await run(server, call("x", "http_404"))
+            assert answered.status == "error"
+            assert "answered the call with an error: http_404: no such record" in answered.content
+            [count] = await run(server, call("n", "status_calls", name="http_404"))
+            assert count.content == "1"
+
+
+async def test_a_5xx_without_an_answer_may_or_may_not_have_run(anyio_backend: str) -> None:
+    # A proxy's 502 mid-call says nothing of the call: the model is told its outcome is unknown.
+    with http_server(COUNTING) as served:
+        async with MCPServer.http(served.url) as server:
+            [failed] = await run(server, call("x", "http_502"))
+            assert failed.status == "error"
+            assert "HTTP 502" in failed.content
+            assert failed.content.endswith("the call may or may not have taken effect")
+            [count] = await run(server, call("n", "status_calls", name="http_502"))
+            assert count.content == "1"
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_a_lone_surrogate_in_arguments_spares_the_session(
+    anyio_backend: str, transport: str
+) -> None:
+    # A model's arguments may hold a lone surrogate ("\ud800" is valid JSON), which no UTF-8
+    # encoder takes: the message failing to encode took the whole connection down with it.
+    with http_server(COUNTING) as served:
+        opened = (
+            MCPServer.stdio(PYTHON, [COUNTING])
+            if transport == "stdio"
+            else MCPServer.http(served.url)
+        )
+        async with opened as server:
+            slow, echo = await run(
+                server,
+                call("slow", "slow", seconds=0.5, group="surrogate"),
+                ToolCall("echo", "echo", '{"text": "Par\\ud800is"}'),
+            )
+            assert (slow.status, slow.content) == ("ok", "slept 0.5")
+            assert (echo.status, echo.content) == ("ok", "Par\ufffdis")
+
+
+@pytest.mark.parametrize("how", ["cut", "gzip"])
+async def test_one_calls_broken_http_answer_spares_its_siblings(
+    anyio_backend: str, how: str
+) -> None:
+    # One call's answer cannot be read: its connection breaks mid-body (as a read timeout or a
+    # reset would), or it cannot be decoded. That call is lost; the calls beside it are not.
+    with http_server(COUNTING) as served:
+        async with MCPServer.http(served.url) as server:
+            cut, after = await run(
+                server, call("cut", "http_cut_short", how=how), call("after", "after_cut_short")
+            )
+            assert cut.status == "error"
+            assert cut.content.endswith("the call may or may not have taken effect")
+            assert (after.status, after.content) == ("ok", "answered after the cut")
+
+
+async def test_a_call_that_cannot_connect_was_not_run(anyio_backend: str) -> None:
+    # The server is gone for good (its port closed): the call's request never left, so it is
+    # not one that "may or may not have taken effect"; the server could not be reached.
+    async with contextlib.AsyncExitStack() as stack:
+        with http_server(COUNTING) as served:
+            server = await stack.enter_async_context(MCPServer.http(served.url))
+            tools = await server.tools()
+        [result] = await Executor(tools, timeout=30).run([call("e", "echo", text="x")])
+        assert result.status == "error"
+        assert "could not be reached: ConnectError" in result.content
+        assert "may or may not" not in result.content

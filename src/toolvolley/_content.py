@@ -17,7 +17,7 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel
 
-__all__ = ["UnserializableResult", "sendable_text", "to_content"]
+__all__ = ["UnserializableResult", "sendable", "sendable_text", "to_content"]
 
 # In a str every code point in this range is a lone surrogate: a pair is one code point above it.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -39,6 +39,26 @@ def sendable_text(text: str) -> str:
     if text.isascii() or not _LONE_SURROGATE.search(text):
         return text
     return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def sendable(value: Any) -> Any:
+    """``value`` (a request or message: dicts, lists, tuples, strings) with :func:`sendable_text`
+    applied to every string and key in it; ``value`` itself when it holds no lone surrogate."""
+    if isinstance(value, str):
+        return sendable_text(value)
+    if isinstance(value, dict):
+        pairs = [
+            (sendable_text(k) if isinstance(k, str) else k, sendable(v)) for k, v in value.items()
+        ]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, value.items(), strict=True)):
+            return value
+        return dict(pairs)
+    if isinstance(value, list | tuple):
+        items = [sendable(item) for item in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    return value
 
 
 def to_content(value: Any) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult
+from ._content import sendable
 from ._errors import (
     MaxTurnsExceeded,
     ModelError,
@@ -130,7 +131,9 @@ async def run_turn(
     results = batch.results()
     transcript.extend(response.messages)
     if results:
-        transcript.extend(model.result_messages(results))
+        # A call id the model sent with a lone surrogate is echoed in its result: U+FFFD, as in
+        # the model's own turn (see the adapters' ``ModelResponse.messages``).
+        transcript.extend(sendable(model.result_messages(results)))
     report = BatchReport.from_results(results) if results else None
     stats = TurnStats(
         index=index,

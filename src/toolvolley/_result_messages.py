@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from ._calls import ToolResult
+from ._content import sendable
 from ._errors import UserError, type_name
 
 __all__ = ["Provider", "result_messages"]
@@ -48,4 +49,5 @@ def result_messages(results: Iterable[ToolResult], provider: Provider) -> list[d
                 "result_messages() takes the ToolResults executor.run() returned; "
                 f"got {type_name(result)} among them."
             )
-    return adapter.result_messages(checked)
+    messages: list[dict[str, Any]] = sendable(adapter.result_messages(checked))
+    return messages

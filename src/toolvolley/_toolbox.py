@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from ._content import sendable, sendable_text
 from ._errors import UserError, type_name
 from ._tools import Tool, ToolList
 
@@ -97,6 +98,8 @@ class Toolbox:
         return Toolbox(ToolList((*self._tools, *tools), self._withheld))
 
     # --- definitions in each wire format ---------------------------------------------------
+    # A description may hold a lone surrogate (an MCP server chooses it; valid JSON, but no
+    # UTF-8): U+FFFD goes in its place, or no request offering the tool could be encoded.
 
     def openai_chat_tools(self) -> list[dict[str, Any]]:
         """Definitions for OpenAI Chat Completions (and OpenAI-compatible servers)."""
@@ -105,8 +108,8 @@ class Toolbox:
                 "type": "function",
                 "function": {
                     "name": self._wire[t.name],
-                    "description": t.description,
-                    "parameters": t.parameters,
+                    "description": sendable_text(t.description),
+                    "parameters": sendable(t.parameters),
                 },
             }
             for t in self._tools
@@ -118,8 +121,8 @@ class Toolbox:
             {
                 "type": "function",
                 "name": self._wire[t.name],
-                "description": t.description,
-                "parameters": t.parameters,
+                "description": sendable_text(t.description),
+                "parameters": sendable(t.parameters),
                 "strict": False,
             }
             for t in self._tools
@@ -130,8 +133,8 @@ class Toolbox:
         return [
             {
                 "name": self._wire[t.name],
-                "description": t.description,
-                "input_schema": t.parameters,
+                "description": sendable_text(t.description),
+                "input_schema": sendable(t.parameters),
             }
             for t in self._tools
         ]

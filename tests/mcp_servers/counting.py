@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,52 @@ def http_500() -> str:
     return "unreachable"
 
 
+answered_by_status: collections.Counter[str] = collections.Counter()
+
+
+@server.tool()
+def http_404() -> str:
+    """Over HTTP the wrapper below takes this call (counted) and answers it with HTTP 404 and a
+    JSON-RPC error for its id, as a server mapping a "not found" to the status would."""
+    return "unreachable"
+
+
+@server.tool()
+def http_502() -> str:
+    """Over HTTP the wrapper below takes this call (counted), then answers HTTP 502 with no
+    JSON-RPC in the body, as a proxy whose upstream went away mid-call would."""
+    return "unreachable"
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
+def status_calls(name: str) -> str:
+    """How many calls of ``http_404`` or ``http_502`` the wrapper took."""
+    return str(answered_by_status[name])
+
+
+cut_short = {"waiting": 0, "sent": 0}
+
+
+@server.tool()
+def http_cut_short(how: str) -> str:
+    """Over HTTP the wrapper below takes this call and, once an ``after_cut_short`` call is
+    running, answers with a JSON body that cannot be read: ``how="cut"``, the connection closes
+    before its last byte; ``how="gzip"``, it says it is gzip-encoded and is not."""
+    return "unreachable"
+
+
+@server.tool(structured_output=False)
+async def after_cut_short() -> str:
+    """Answer once the wrapper has cut an ``http_cut_short`` answer short."""
+    cut_short["waiting"] += 1
+    while not cut_short["sent"]:  # noqa: ASYNC110 - the wrapper moves it
+        await anyio.sleep(0.01)
+    return "answered after the cut"
+
+
 def fail_http_500(app: Any) -> Any:
-    """Answer any POST that calls ``http_500`` with HTTP 500, as a broken proxy would."""
+    """Answer any POST that calls ``http_500`` with HTTP 500, as a broken proxy would (and
+    ``http_404``, ``http_502``, ``http_cut_short`` as their docstrings say)."""
 
     async def wrapped(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -179,6 +224,34 @@ def fail_http_500(app: Any) -> Any:
         if b'"http_500"' in body:
             await send({"type": "http.response.start", "status": 500, "headers": []})
             await send({"type": "http.response.body", "body": b"proxy error"})
+            return
+        called = json.loads(body) if body else None
+        params = called.get("params") if isinstance(called, dict) else None
+        name = params.get("name") if isinstance(params, dict) else None
+        if name == "http_cut_short" and isinstance(params, dict):
+            while not cut_short["waiting"]:  # noqa: ASYNC110 - a sibling's handler moves it
+                await anyio.sleep(0.01)
+            headers = [(b"content-type", b"application/json")]
+            if (params.get("arguments") or {}).get("how") == "gzip":
+                headers.append((b"content-encoding", b"gzip"))
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": b'{"jsonrpc": "2.0"}'})
+                cut_short["sent"] += 1
+                return
+            headers.append((b"content-length", b"100"))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b'{"jsonrpc"', "more_body": True})
+            cut_short["sent"] += 1
+            return  # uvicorn closes the connection: the body never ends
+        if isinstance(called, dict) and name in ("http_404", "http_502"):
+            answered_by_status[name] += 1
+            error = {"code": -32002, "message": f"{name}: no such record"}
+            answer = json.dumps({"jsonrpc": "2.0", "id": called["id"], "error": error}).encode()
+            status, headers = 404, [(b"content-type", b"application/json")]
+            if name == "http_502":
+                status, answer, headers = 502, b"bad gateway", []
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": answer})
             return
         replayed = False
 

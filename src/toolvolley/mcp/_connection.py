@@ -112,11 +112,14 @@ class Connection:
             self.lost = self.lost or "closed the connection"
             self.closed.set()
 
-    async def describe(self, error: MCPError) -> str:
-        """What became of the server, for a request that got ``error`` (connection closed)."""
+    async def describe(self, error: MCPError, request_id: Any = None) -> str:
+        """What became of the server, for a request (``request_id``, once sent) that got
+        ``error`` (connection closed)."""
+        assert self._link is not None
+        if request_id is not None and (said := self._link.what_happened(request_id)):
+            return said
         if self.lost is not None:
             return self.lost
-        assert self._link is not None
         return await self._link.describe_loss(error.error.message)
 
     def retire(self, reason: str) -> None:
@@ -157,7 +160,7 @@ class Connection:
                 if sent.outcome == "answered":
                     text = f"answered {method} with an error: {error_text(exc)}"
                     raise RequestFailed(text, answered=True) from exc
-                raise RequestFailed(await self.describe(exc), answered=False) from exc
+                raise RequestFailed(await self.describe(exc, sent.id), answered=False) from exc
 
     async def list_tools(self, session: ClientSession) -> list[mcp_types.Tool]:
         tools: list[mcp_types.Tool] = []

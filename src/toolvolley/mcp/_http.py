@@ -4,7 +4,9 @@ The SDK's transport answers a request itself when no answer can come (the respon
 or broke), and forwards the server's "Session not found" (HTTP 404) like any JSON-RPC error. This
 link tells those apart from the server's own answers (see ``_outcomes``): the first is a call
 lost with its connection, the second a session the server forgot (it restarted, or expired it),
-with the request refused unread.
+with the request refused unread. An error status whose body is a JSON-RPC error for the request
+itself is the server's answer (it read the request), whatever the status; a 5xx without one
+(a proxy whose upstream went away) leaves the call's outcome unknown, like a lost connection.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ from typing import Any
 
 import anyio
 import httpx2
-from mcp.client.streamable_http import MCP_SESSION_ID, StreamableHTTPTransport, StreamWriter
+from mcp.client.streamable_http import (
+    MCP_SESSION_ID,
+    RequestContext,
+    StreamableHTTPTransport,
+    StreamWriter,
+)
 from mcp.shared._context_streams import create_context_streams
 from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.message import SessionMessage
-from mcp_types import CONNECTION_CLOSED, RequestId
+from mcp_types import CONNECTION_CLOSED, JSONRPCRequest, RequestId
 
 from ._outcomes import Fate
 from ._transport import Link
@@ -61,6 +68,7 @@ class _HttpLink:
     forgotten: bool = False  # the server answered 404 to our session: it no longer knows it
     lost: set[RequestId] = field(default_factory=set)
     unseen: set[RequestId] = field(default_factory=set)
+    http_errors: dict[RequestId, str] = field(default_factory=dict)  # what became of which
 
     @property
     def alive(self) -> bool:
@@ -68,16 +76,25 @@ class _HttpLink:
         return not self.forgotten
 
     async def on_response(self, response: httpx2.Response) -> None:
-        request = response.request
-        if response.status_code != 404 or MCP_SESSION_ID not in request.headers:
+        status = response.status_code
+        if status != 404 and status < 500:
             return
-        # The spec's answer to a session the server does not know: it did not read the request.
-        self.forgotten = True
-        if request.method == "POST":
-            with contextlib.suppress(ValueError, TypeError, httpx2.RequestNotRead):
-                message = json.loads(request.content)
-                if isinstance(message, dict) and isinstance(message.get("id"), str | int):
-                    self.unseen.add(coerce_request_id(message["id"]))
+        request = response.request
+        request_id = _request_id(request)
+        if request_id is not None and await _answers(response, request_id):
+            return  # the server's JSON-RPC error for this very request: it read it, and answered
+        if status == 404:
+            if MCP_SESSION_ID not in request.headers:
+                return
+            # The spec's answer to a session the server does not know: it did not read the request.
+            self.forgotten = True
+            if request_id is not None:
+                self.unseen.add(request_id)
+        elif request_id is not None:
+            # A 5xx without an answer (a proxy whose upstream went away, a server that crashed in
+            # the handler) says nothing of whether the request ran.
+            self.lost.add(request_id)
+            self.http_errors[request_id] = f"answered HTTP {status} instead of a result"
 
     def fate(self, request_id: Any) -> Fate:
         key = coerce_request_id(request_id)
@@ -89,10 +106,39 @@ class _HttpLink:
             return "lost"
         return "answered"
 
+    def what_happened(self, request_id: Any) -> str | None:
+        return self.http_errors.pop(coerce_request_id(request_id), None)
+
     async def describe_loss(self, error: str) -> str:
         if self.forgotten:
             return "no longer knows the session (HTTP 404: it restarted, or ended the session)"
         return f"dropped the call's response ({error})"
+
+
+def _request_id(request: httpx2.Request) -> RequestId | None:
+    """The JSON-RPC id of the request a POST carried, if it carried one."""
+    if request.method != "POST":
+        return None
+    with contextlib.suppress(ValueError, TypeError, httpx2.RequestNotRead):
+        message = json.loads(request.content)
+        if isinstance(message, dict) and isinstance(message.get("id"), str | int):
+            return coerce_request_id(message["id"])
+    return None
+
+
+async def _answers(response: httpx2.Response, request_id: RequestId) -> bool:
+    """Whether an error status carries the server's JSON-RPC error for ``request_id`` (which the
+    SDK passes on as the answer). The spec's "session not found" carries none, or ``id: null``."""
+    if not response.headers.get("content-type", "").lower().startswith("application/json"):
+        return False
+    try:
+        message = json.loads(await response.aread())
+    except (ValueError, httpx2.StreamError):
+        return False
+    if not isinstance(message, dict) or "error" not in message:
+        return False
+    answered = message.get("id")
+    return isinstance(answered, str | int) and coerce_request_id(answered) == request_id
 
 
 class _Transport(StreamableHTTPTransport):
@@ -101,6 +147,26 @@ class _Transport(StreamableHTTPTransport):
     def __init__(self, url: str, link: _HttpLink) -> None:
         super().__init__(url)
         self.link = link
+
+    async def _handle_post_request(self, ctx: RequestContext) -> None:
+        # The SDK lets an error reading one POST's answer (a body cut short, a read timeout, a
+        # reset, a body that cannot be decoded) escape into the task group every request
+        # shares, ending the session under all of them. It is that one request's loss; a
+        # request never sent (no connection) was unseen.
+        message = ctx.session_message.message
+        try:
+            await super()._handle_post_request(ctx)
+        except httpx2.RequestError as exc:
+            if not isinstance(message, JSONRPCRequest):
+                return  # a notification or a response of ours: nobody waits on it
+            if self._is_initialization_request(message):
+                raise  # nothing else is in flight: the connection fails, saying why
+            what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout):
+                key = coerce_request_id(message.id)
+                self.link.unseen.add(key)
+                self.link.http_errors[key] = f"could not be reached ({what})"
+            await self._resolve_abandoned_request(ctx.read_stream_writer, message.id, what)
 
     async def _resolve_abandoned_request(
         self,

@@ -17,6 +17,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 from typing_extensions import Self
 
+from .._content import sendable, sendable_text
 from .._errors import ToolError, ToolvolleyError, UserError
 from .._events import current_reporter
 from .._tools import Tool, ToolList
@@ -283,6 +284,9 @@ class MCPServer:
     async def _call(self, name: str, arguments: dict[str, Any], *, resend: bool) -> Any:
         # Read in the call's own task: the SDK runs progress callbacks in tasks of its own.
         reporter = current_reporter.get()
+        # A lone surrogate (valid JSON, no UTF-8) in what the model sent cannot be encoded, and
+        # the failure would end the session under every call on it: U+FFFD goes instead.
+        name, arguments = sendable_text(name), sendable(arguments)
         on_progress: _Progress | None = None
         if reporter is not None:
             on_progress = _Progress(reporter)
@@ -304,7 +308,7 @@ class MCPServer:
                     raise ToolError(
                         f"{self._who} answered the call with an error: {error_text(exc)}"
                     ) from exc
-                what = await connection.describe(exc)
+                what = await connection.describe(exc, sent.id)
                 connection.retire(what)
                 if attempt == 1 and (fate == "unseen" or resend):
                     continue  # never run, or the server marked the tool safe to call again

@@ -154,6 +154,9 @@ class _StdioLink:
     def fate(self, request_id: Any) -> Fate:
         return "answered"  # every message on the read stream is a line the server wrote
 
+    def what_happened(self, request_id: Any) -> str | None:
+        return None  # the server's own lines, or nothing
+
     async def describe_loss(self, error: str) -> str:
         """What became of the server, for a call whose connection closed under it."""
         if self.bad_line is not None:

@@ -32,6 +32,12 @@ class Link(Protocol):
         it, else what the transport that made it up knows (``"lost"``, ``"unseen"``)."""
         ...
 
+    def what_happened(self, request_id: Any) -> str | None:
+        """What the transport knows of one request's loss, to follow the server's name (e.g.
+        "answered HTTP 502 instead of a result", "could not be reached (ConnectError: ...)");
+        else None, and :meth:`describe_loss` says what became of the server."""
+        ...
+
     async def describe_loss(self, error: str) -> str:
         """What happened to the server, to follow its name: e.g. "exited with code 1".
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import anyio.lowlevel
 
 from .._calls import ToolCall
+from .._content import sendable
 from .._errors import StreamCutError
 from .._events import StreamUpdate
 from .._model import Message, ModelAdapter, ModelResponse, Usage
@@ -103,7 +104,9 @@ class SDKAdapter(ModelAdapter):
         return ModelResponse(
             text=text,
             calls=calls,
-            messages=self._assistant_messages(text, (*calls, *incomplete)),
+            # The turn goes back to the model in the next request, and what it sent may hold
+            # lone surrogates (valid JSON escapes, but no UTF-8: the SDK could not encode it).
+            messages=sendable(self._assistant_messages(text, (*calls, *incomplete))),
             usage=usage,
             raw=raw,
             incomplete=incomplete,
