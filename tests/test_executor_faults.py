@@ -17,12 +17,12 @@ from toolvolley import (
     ExecutionHooks,
     Executor,
     Mode,
+    ThreadRunner,
     Tool,
     Toolbox,
     ToolCall,
     ToolError,
     ToolResult,
-    ThreadRunner,
     tool,
 )
 

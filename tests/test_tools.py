@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from toolvolley import Executor, Hedge, Retry, Tool, UserError, tool
-from toolvolley._tool_options import ToolOptionArgs, ToolOptions
 from toolvolley._schema import ArgumentsError
+from toolvolley._tool_options import ToolOptionArgs, ToolOptions
 
 
 class Unit(BaseModel):
@@ -194,7 +194,8 @@ def test_with_options_none_clears_a_timeout() -> None:
     timed = get_weather.with_options(timeout=3)
     assert timed.with_options(timeout=None).timeout is None
     assert timed.with_options(max_concurrency=2).timeout == 3
-    assert get_weather.with_options(idempotent=True).with_options(idempotent=False).idempotent is False
+    marked = get_weather.with_options(idempotent=True)
+    assert marked.with_options(idempotent=False).idempotent is False
 
 
 def test_tool_options_are_one_frozen_value_object() -> None:
@@ -205,11 +206,15 @@ def test_tool_options_are_one_frozen_value_object() -> None:
     assert pickle.loads(pickle.dumps(options)) == options
     for bad in ({"timeout": True}, {"max_concurrency": 0}, {"sequential": 1}, {"retry": Retry()}):
         with pytest.raises(UserError):
-            ToolOptions(**bad)  # type: ignore[arg-type]
+            ToolOptions(**bad)
     made = tool(**{f.name: getattr(options, f.name) for f in dataclasses.fields(ToolOptions)})(
         _lookup
     )
     assert made.options == options
+    twin = tool(timeout=5, idempotent=True, retry=options.retry)(_lookup)
+    assert twin.options == made.options
+    assert twin != made  # a tool is itself, not its options
+    assert len({twin, made}) == 2
     assert made.with_options(timeout=None).options == dataclasses.replace(options, timeout=None)
 
 
@@ -227,7 +232,9 @@ def test_a_tool_and_its_options_pickle() -> None:
     """As run_many ships tools to Ray workers (a schema tool; a function's pydantic model of
     arguments goes with cloudpickle)."""
     schema = {"type": "object", "properties": {"key": {"type": "string"}}}
-    made = Tool.from_schema("lookup", "", schema, _lookup, timeout=2, idempotent=True, retry=Retry())
+    made = Tool.from_schema(
+        "lookup", "", schema, _lookup, timeout=2, idempotent=True, retry=Retry()
+    )
     copy = pickle.loads(pickle.dumps(made))
     assert copy.options == made.options
     assert copy("k") == "k"
