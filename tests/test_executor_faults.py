@@ -17,6 +17,7 @@ from toolvolley import (
     ExecutionHooks,
     Executor,
     Mode,
+    ThreadRunner,
     Tool,
     Toolbox,
     ToolCall,
@@ -261,6 +262,51 @@ def test_executor_settings_are_validated() -> None:
     for settings in bad:
         with pytest.raises(UserError):
             Executor([], **settings)
+
+
+@tool
+def _echo(text: str) -> str:
+    return text
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("timeout", True),
+        ("mode", "sideways"),
+        ("deadline", 1.0),
+        ("max_concurrency", 1),
+        ("max_threads", 1),
+        ("side_effects", "strict"),
+        ("hooks", ()),
+        ("references", True),
+        ("dedupe", True),
+        ("retry", None),
+        ("tracing", False),
+        ("toolbox", Toolbox([])),
+        ("unknown", 1),
+    ],
+)
+def test_executor_settings_cannot_change_after_construction(setting: str, value: object) -> None:
+    executor = Executor([_echo], timeout=5)
+    before = getattr(executor, setting, None)
+    with pytest.raises(AttributeError, match="new Executor"):
+        setattr(executor, setting, value)
+    with pytest.raises(AttributeError):
+        delattr(executor, setting)
+    assert getattr(executor, setting, None) == before
+    assert executor.run_sync([ToolCall("1", "_echo", '{"text": "hi"}')])[0].content == "hi"
+
+
+def test_max_threads_beside_a_thread_runner_says_which_to_drop() -> None:
+    from toolvolley import UserError
+
+    with pytest.raises(UserError, match=r"max_threads.*ThreadRunner\(max_threads=8\)"):
+        Executor([], max_threads=8, runners={"thread": ThreadRunner(4)})
+    executor = Executor([], runners={"thread": ThreadRunner(4)})
+    assert executor.max_threads == 4
+    assert Executor([]).max_threads == 256
+    assert Executor([], max_threads=3).max_threads == 3
 
 
 def test_results_built_on_the_fast_path_are_ordinary_results() -> None:

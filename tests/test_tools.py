@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import pickle
 from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field
 
-from toolvolley import Executor, Tool, UserError, tool
+from toolvolley import Executor, Hedge, Retry, Tool, UserError, tool
 from toolvolley._schema import ArgumentsError
+from toolvolley._tool_options import ToolOptionArgs, ToolOptions
 
 
 class Unit(BaseModel):
@@ -152,6 +155,89 @@ def test_with_options_copies() -> None:
     slow = get_weather.with_options(timeout=3, name="weather")
     assert (slow.name, slow.timeout) == ("weather", 3)
     assert get_weather.timeout is None
+
+
+def _policy_tool() -> Tool:
+    return tool(idempotent=True)(_lookup)
+
+
+def _lookup(key: str) -> str:
+    return key
+
+
+# (option, a value to set, the value that clears it)
+OPTION_CHANGES: list[tuple[str, object, object]] = [
+    ("timeout", 3, None),
+    ("max_concurrency", 2, None),
+    ("sequential", True, False),
+    ("run_in", "gpu", "thread"),
+    ("read_only", True, False),
+    ("destructive", True, False),
+    ("idempotent", True, False),
+    ("retry", Retry(), None),
+    ("hedge", Hedge(after=1), None),
+]
+
+
+@pytest.mark.parametrize(("option", "value", "cleared"), OPTION_CHANGES)
+def test_with_options_keeps_what_it_is_not_given_and_clears_what_it_is(
+    option: str, value: object, cleared: object
+) -> None:
+    changed = _policy_tool().with_options(**{option: value})  # type: ignore[arg-type]
+    assert getattr(changed, option) == value
+    assert getattr(changed.with_options(name="renamed"), option) == value  # not given: kept
+    assert getattr(changed.with_options(), option) == value
+    assert getattr(changed.with_options(**{option: cleared}), option) == cleared  # type: ignore[arg-type]
+
+
+def test_with_options_none_clears_a_timeout() -> None:
+    timed = get_weather.with_options(timeout=3)
+    assert timed.with_options(timeout=None).timeout is None
+    assert timed.with_options(max_concurrency=2).timeout == 3
+    marked = get_weather.with_options(idempotent=True)
+    assert marked.with_options(idempotent=False).idempotent is False
+
+
+def test_tool_options_are_one_frozen_value_object() -> None:
+    options = ToolOptions(timeout=5, idempotent=True, retry=Retry())
+    assert options == ToolOptions(timeout=5, idempotent=True, retry=Retry())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.timeout = 1  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(options)) == options
+    for bad in ({"timeout": True}, {"max_concurrency": 0}, {"sequential": 1}, {"retry": Retry()}):
+        with pytest.raises(UserError):
+            ToolOptions(**bad)
+    made = tool(**{f.name: getattr(options, f.name) for f in dataclasses.fields(ToolOptions)})(
+        _lookup
+    )
+    assert made.options == options
+    twin = tool(timeout=5, idempotent=True, retry=options.retry)(_lookup)
+    assert twin.options == made.options
+    assert twin != made  # a tool is itself, not its options
+    assert len({twin, made}) == 2
+    assert made.with_options(timeout=None).options == dataclasses.replace(options, timeout=None)
+
+
+def test_tool_options_are_spelled_out_once() -> None:
+    """@tool, Tool.from_schema and with_options take the options of ToolOptions by keyword."""
+    names = {f.name for f in dataclasses.fields(ToolOptions)}
+    assert set(ToolOptionArgs.__annotations__) == names
+    for entry in (tool, Tool.from_schema, Tool.with_options):
+        assert {
+            p.name for p in inspect.signature(entry).parameters.values() if p.kind == p.KEYWORD_ONLY
+        }.isdisjoint(names), entry
+
+
+def test_a_tool_and_its_options_pickle() -> None:
+    """As run_many ships tools to Ray workers (a schema tool; a function's pydantic model of
+    arguments goes with cloudpickle)."""
+    schema = {"type": "object", "properties": {"key": {"type": "string"}}}
+    made = Tool.from_schema(
+        "lookup", "", schema, _lookup, timeout=2, idempotent=True, retry=Retry()
+    )
+    copy = pickle.loads(pickle.dumps(made))
+    assert copy.options == made.options
+    assert copy("k") == "k"
 
 
 # --- from_schema ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._errors import UserError, type_name
 from ._events import ExecutionHooks
-from ._options import check_count, check_flag, check_seconds
+from ._options import UNSET, Unset, check_count, check_flag, check_seconds
 from ._policies import Hedge, PolicyRunner, Retry
 from ._processes import ProcessRunner
 from ._ray import ray_available
@@ -38,7 +38,8 @@ class Executor:
       start at once, every other call is such a barrier. Flags declared on Python tools always
       count; an MCP server's hints only when the server is trusted (``trust_hints=True``).
     * ``max_threads``: ceiling on worker threads running this executor's sync calls at once
-      (the default ``"thread"`` runner's; see :class:`ThreadRunner`).
+      (256; the default ``"thread"`` runner's, see :class:`ThreadRunner`: when ``runners``
+      gives the ``"thread"`` runner, set it there).
     * ``runners``: where tools run, by the name a tool gives in ``run_in``; the defaults are
       ``"loop"`` (async tools), ``"thread"``, ``"process"`` and, with the ``ray`` extra,
       ``"ray"`` (a default :class:`RayRunner`). Give a :class:`Runner` here to
@@ -53,6 +54,9 @@ class Executor:
       once, and each gets the result under its own id (see ``_dedupe.py`` for what ends that).
     * ``tracing``: OpenTelemetry spans, ``"auto"`` (when an SDK is configured), ``True``,
       ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
+
+    The settings are checked here and cannot be changed afterwards (an ``AttributeError``):
+    make another executor for other settings.
 
     Example::
 
@@ -79,6 +83,25 @@ class Executor:
         "tracing",
     )
 
+    toolbox: Toolbox
+    mode: Mode
+    timeout: float | None
+    deadline: float | None
+    max_concurrency: int | None
+    side_effects: SideEffectsPolicy
+    max_threads: int | None
+    """The default thread runner's ceiling; the given ``"thread"`` runner's if it is a
+    :class:`ThreadRunner`, ``None`` if it is another kind of runner."""
+    hooks: tuple[ExecutionHooks, ...]
+    tracing: Tracing
+    references: bool
+    dedupe: bool
+    retry: Retry | None
+    hedge: Hedge | None
+    _runners: dict[str, Runner]
+    _loop: Runner
+    _routes: dict[Tool, Runner | None]
+
     def __init__(
         self,
         toolbox: Toolbox | Iterable[Tool],
@@ -88,7 +111,7 @@ class Executor:
         deadline: float | None = None,
         max_concurrency: int | None = None,
         side_effects: SideEffectsPolicy = "declared",
-        max_threads: int = 256,
+        max_threads: int | Unset = UNSET,
         hooks: Sequence[ExecutionHooks] = (),
         tracing: Tracing = "auto",
         runners: Mapping[str, Runner] | None = None,
@@ -104,45 +127,68 @@ class Executor:
         check_seconds("timeout", timeout)
         check_seconds("deadline", deadline)
         check_count("max_concurrency", max_concurrency)
-        check_count("max_threads", max_threads)
         check_flag("references", references)
         check_flag("dedupe", dedupe)
         if retry is not None and not isinstance(retry, Retry):
             raise UserError(f"retry must be a Retry or None, not {retry!r}.")
         if hedge is not None and not isinstance(hedge, Hedge):
             raise UserError(f"hedge must be a Hedge or None, not {hedge!r}.")
-        table: dict[str, Runner] = {
-            "loop": LoopRunner(),
-            "thread": ThreadRunner(max_threads),
-            "process": ProcessRunner(),
-        }
+        runners = runners or {}
+        threads = runners.get("thread")
+        if threads is not None and max_threads is not UNSET:
+            raise UserError(
+                "max_threads sets the default thread runner's threads, and runners gives the "
+                f"'thread' runner ({threads!r}): drop max_threads, or pass "
+                f"runners={{'thread': ThreadRunner(max_threads={max_threads!r})}}."
+            )
+        table: dict[str, Runner] = {"loop": LoopRunner(), "process": ProcessRunner()}
+        threads_max: int | None
+        if threads is None:
+            threads_max = 256 if max_threads is UNSET else max_threads
+            check_count("max_threads", threads_max)
+            table["thread"] = ThreadRunner(threads_max)
+        else:
+            threads_max = threads.max_threads if isinstance(threads, ThreadRunner) else None
         if ray_available():  # "ray" only with the extra; ray itself is imported on first call
             from ._ray import RayRunner
 
             table["ray"] = RayRunner()
-        for name, runner in (runners or {}).items():
+        for name, runner in runners.items():
             if not isinstance(runner, Runner):
                 raise UserError(f"runners[{name!r}] must be a Runner, not {runner!r}.")
             table[name] = runner
-        self.toolbox = toolbox if isinstance(toolbox, Toolbox) else Toolbox(toolbox)
-        self.mode: Mode = mode
-        self.timeout = timeout
-        self.deadline = deadline
-        self.max_concurrency = max_concurrency
-        self.side_effects: SideEffectsPolicy = side_effects
-        self.max_threads = max_threads
-        self.hooks = tuple(hooks)
-        self.tracing: Tracing = tracing
-        self.references = references
-        self.dedupe = dedupe
-        self.retry = retry
-        self.hedge = hedge
         resolve_tracer(tracing)  # fail now, not mid-conversation, if the extra is missing
-        self._runners = table
-        self._loop = table["loop"]
-        self._routes: dict[Tool, Runner | None] = {}
+        # Frozen: set once here, never after (see __setattr__).
+        init = object.__setattr__
+        init(self, "toolbox", toolbox if isinstance(toolbox, Toolbox) else Toolbox(toolbox))
+        init(self, "mode", mode)
+        init(self, "timeout", timeout)
+        init(self, "deadline", deadline)
+        init(self, "max_concurrency", max_concurrency)
+        init(self, "side_effects", side_effects)
+        init(self, "max_threads", threads_max)
+        init(self, "hooks", tuple(hooks))
+        init(self, "tracing", tracing)
+        init(self, "references", references)
+        init(self, "dedupe", dedupe)
+        init(self, "retry", retry)
+        init(self, "hedge", hedge)
+        init(self, "_runners", table)
+        init(self, "_loop", table["loop"])
+        init(self, "_routes", {})
         for tool in self.toolbox:
             self.runner_for(tool)  # a tool naming a runner this executor lacks fails here
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(
+            f"Executor settings cannot be changed after it is made (setting {name!r}): "
+            "make a new Executor with the settings you want."
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(
+            f"Executor settings cannot be removed (deleting {name!r}): make a new Executor."
+        )
 
     def __repr__(self) -> str:
         return (

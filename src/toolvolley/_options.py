@@ -1,13 +1,31 @@
 """The rules every option of toolvolley is checked by, wherever it is given (a tool, an executor,
-a runner): one wording, and ``True`` is never taken for ``1``."""
+a runner): one wording, and ``True`` is never taken for ``1``; and :data:`UNSET`, the default
+of an option whose ``None`` means something (e.g. "no limit")."""
 
 from __future__ import annotations
 
+import enum
 import math
+from typing import Final, Literal
 
 from ._errors import UserError
 
-__all__ = ["check_count", "check_flag", "check_seconds"]
+__all__ = ["UNSET", "Unset", "check_count", "check_flag", "check_seconds"]
+
+
+class _Unset(enum.Enum):
+    """The type of :data:`UNSET` (an enum of one, so type checkers narrow ``x is UNSET``)."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+"""An option that was not given (``None`` may be a value the caller chose)."""
+
+Unset = Literal[_Unset.UNSET]
 
 
 def check_seconds(label: str, value: object) -> None:

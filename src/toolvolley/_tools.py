@@ -5,64 +5,50 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from ._docstrings import parse_docstring
 from ._errors import UserError, type_name
 from ._json_schema import Coercion, Dialect, arguments_from_schema
-from ._options import check_count, check_flag, check_seconds
-from ._policies import Hedge, Retry
 from ._processes import ProcessRunner
 from ._runners import Runner
 from ._schema import Arguments, arguments_from_function
+from ._tool_options import OPTION_NAMES, RunIn, ToolOptionArgs, ToolOptions, option_changes
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from typing import Unpack
+    else:
+        from typing_extensions import Unpack
 
 __all__ = ["RunIn", "Tool", "ToolList", "tool"]
 
-RunIn = Literal["thread", "process"] | str | Runner
-"""Where a sync tool runs: ``"thread"`` (default), ``"process"`` (CPU-bound work), the name of
-another runner the executor has, or a :class:`Runner` object. Async tools run on the event loop
-unless they name a runner object."""
+_SHOWN = ("name", "description", "is_async", *OPTION_NAMES)
 
 
-@dataclasses.dataclass(frozen=True, slots=True, eq=False)
-class Tool:
-    """A function the model can call.
+@dataclasses.dataclass(frozen=True, slots=True, eq=False, kw_only=True)
+class Tool(ToolOptions):
+    """A function the model can call, with its :class:`ToolOptions` (``timeout``,
+    ``max_concurrency``, ``sequential``, ``run_in``, ``read_only``, ``destructive``,
+    ``idempotent``, ``retry``, ``hedge``; see there what each does).
 
     Make one with :func:`tool` (from a Python function) or :meth:`Tool.from_schema` (from a JSON
-    Schema). Options:
-
-    * ``timeout``: seconds one call may run; overrides the executor's ``timeout``.
-    * ``max_concurrency``: how many calls of this tool may run at once within a batch.
-    * ``sequential``: a barrier. Calls before it finish first, it runs alone, calls after it start
-      once it has finished. For tools with side effects that others depend on.
-    * ``run_in``: ``"thread"`` (default) or ``"process"`` for CPU-bound sync functions, which must
-      then be importable by name (defined at module level); or the name of another runner of
-      the executor, or a :class:`Runner` object.
-    * Side effects, in MCP's vocabulary (``readOnlyHint``, ``destructiveHint``, ``idempotentHint``):
-      ``read_only`` (changes nothing), ``destructive`` (may destroy or overwrite state), and
-      ``idempotent`` (calling it again with the same arguments has no further effect). Nothing is
-      assumed when they are left unset.
-    * ``retry``, ``hedge``: a :class:`Retry` or :class:`Hedge` policy, for ``idempotent`` tools
-      only (a UserError otherwise): they send the body again.
+    Schema); :meth:`with_options` makes a copy with other options.
 
     A tool is still callable as the function it wraps.
     """
 
     name: str
     description: str
-    func: Callable[..., Any] = dataclasses.field(repr=False)
+    func: Callable[..., Any]
     is_async: bool
-    arguments: Arguments = dataclasses.field(repr=False)
-    timeout: float | None = None
-    max_concurrency: int | None = None
-    sequential: bool = False
-    run_in: RunIn = "thread"
-    read_only: bool = False
-    destructive: bool = False
-    idempotent: bool = False
-    retry: Retry | None = None
-    hedge: Hedge | None = None
+    arguments: Arguments
+
+    # A tool is itself, not its options: equal and hashed by identity (the executor keys on it).
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -72,26 +58,24 @@ class Tool:
                 f"Tool {self.name!r}: description must be a string (what the model reads about "
                 f"the tool; '' for none), not {type_name(self.description)}."
             )
-        check_seconds(f"Tool {self.name!r}: timeout", self.timeout)
-        check_count(f"Tool {self.name!r}: max_concurrency", self.max_concurrency)
-        for flag in ("sequential", "read_only", "destructive", "idempotent"):
-            check_flag(f"Tool {self.name!r}: {flag}", getattr(self, flag))
-        if self.read_only and self.destructive:
-            raise UserError(f"Tool {self.name!r} cannot be both read_only and destructive.")
-        _check_policies(self)
+        self._check_options(f"Tool {self.name!r}")
         if isinstance(self.run_in, Runner):
             self.run_in.check(self)
-        elif not isinstance(self.run_in, str) or not self.run_in:
-            raise UserError(
-                f"Tool {self.name!r}: run_in must be 'thread', 'process', the name of a runner "
-                f"or a Runner, not {self.run_in!r}."
-            )
         elif self.run_in == "process":
             ProcessRunner().check(self)
         elif self.run_in == "ray":
             from ._ray import check_ray_installed  # never imports ray itself
 
             check_ray_installed()
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SHOWN)
+        return f"Tool({shown})"
+
+    @property
+    def options(self) -> ToolOptions:
+        """This tool's options, as one value."""
+        return ToolOptions(**{name: getattr(self, name) for name in OPTION_NAMES})
 
     @property
     def placement(self) -> str | Runner:
@@ -114,31 +98,17 @@ class Tool:
         *,
         name: str | None = None,
         description: str | None = None,
-        timeout: float | None = None,
-        max_concurrency: int | None = None,
-        sequential: bool | None = None,
-        run_in: RunIn | None = None,
-        read_only: bool | None = None,
-        destructive: bool | None = None,
-        idempotent: bool | None = None,
-        retry: Retry | None = None,
-        hedge: Hedge | None = None,
+        **options: Unpack[ToolOptionArgs],
     ) -> Tool:
-        """A copy with the given options changed (those left as ``None`` are kept)."""
-        changes: dict[str, Any] = {
-            "name": name,
-            "description": description,
-            "timeout": timeout,
-            "max_concurrency": max_concurrency,
-            "sequential": sequential,
-            "run_in": run_in,
-            "read_only": read_only,
-            "destructive": destructive,
-            "idempotent": idempotent,
-            "retry": retry,
-            "hedge": hedge,
-        }
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with the given options changed. Options not given are kept; ``None`` clears
+        one whose default is ``None`` (``with_options(timeout=None)``: the executor's timeout
+        applies again). ``name`` and ``description`` are kept when ``None``."""
+        changes = option_changes("with_options()", options)
+        if name is not None:
+            changes["name"] = name
+        if description is not None:
+            changes["description"] = description
+        return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_schema(
@@ -148,17 +118,9 @@ class Tool:
         parameters: Mapping[str, Any],
         handler: Callable[..., Any],
         *,
-        timeout: float | None = None,
-        max_concurrency: int | None = None,
-        sequential: bool = False,
-        run_in: RunIn = "thread",
-        read_only: bool = False,
-        destructive: bool = False,
-        idempotent: bool = False,
-        retry: Retry | None = None,
-        hedge: Hedge | None = None,
         dialect: Dialect = "json-schema",
         coerce: Collection[Coercion] = (),
+        **options: Unpack[ToolOptionArgs],
     ) -> Tool:
         """A tool from a JSON Schema of its parameters and a callable that takes them by name.
 
@@ -189,16 +151,8 @@ class Tool:
             description=description,
             func=handler,
             is_async=_is_async(handler),
-            timeout=timeout,
-            max_concurrency=max_concurrency,
-            sequential=sequential,
-            run_in=run_in,
-            read_only=read_only,
-            destructive=destructive,
-            idempotent=idempotent,
-            retry=retry,
-            hedge=hedge,
             arguments=arguments,
+            **option_changes("Tool.from_schema()", options),
         )
 
 
@@ -211,15 +165,7 @@ def tool(
     *,
     name: str | None = None,
     description: str | None = None,
-    timeout: float | None = None,
-    max_concurrency: int | None = None,
-    sequential: bool = False,
-    run_in: RunIn = "thread",
-    read_only: bool = False,
-    destructive: bool = False,
-    idempotent: bool = False,
-    retry: Retry | None = None,
-    hedge: Hedge | None = None,
+    **options: Unpack[ToolOptionArgs],
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -229,15 +175,7 @@ def tool(
     *,
     name: str | None = None,
     description: str | None = None,
-    timeout: float | None = None,
-    max_concurrency: int | None = None,
-    sequential: bool = False,
-    run_in: RunIn = "thread",
-    read_only: bool = False,
-    destructive: bool = False,
-    idempotent: bool = False,
-    retry: Retry | None = None,
-    hedge: Hedge | None = None,
+    **options: Unpack[ToolOptionArgs],
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a sync or async function into a :class:`Tool`.
 
@@ -253,6 +191,8 @@ def tool(
             \"\"\"
     """
 
+    changes = option_changes("@tool", options)
+
     def build(fn: Callable[..., Any]) -> Tool:
         if not callable(fn):
             raise UserError("@tool decorates a function.")
@@ -263,16 +203,8 @@ def tool(
             description=description if description is not None else doc.description,
             func=fn,
             is_async=_is_async(fn),
-            timeout=timeout,
-            max_concurrency=max_concurrency,
-            sequential=sequential,
-            run_in=run_in,
-            read_only=read_only,
-            destructive=destructive,
-            idempotent=idempotent,
-            retry=retry,
-            hedge=hedge,
             arguments=arguments,
+            **changes,
         )
 
     return build if func is None else build(func)
@@ -286,20 +218,6 @@ class ToolList(list[Tool]):
     def __init__(self, tools: Iterable[Tool] = (), withheld: Mapping[str, str] | None = None):
         super().__init__(tools)
         self.withheld: dict[str, str] = dict(withheld or {})
-
-
-def _check_policies(tool: Tool) -> None:
-    for label, policy, kind in (("retry", tool.retry, Retry), ("hedge", tool.hedge, Hedge)):
-        if policy is None:
-            continue
-        if not isinstance(policy, kind):
-            raise UserError(f"Tool {tool.name!r}: {label} must be a {kind.__name__} or None.")
-        if not tool.idempotent:
-            raise UserError(
-                f"Tool {tool.name!r} has a {label} policy but is not idempotent: sending its "
-                "body again could repeat its effect. Mark it idempotent=True if calling it "
-                f"twice with the same arguments is harmless, or drop the {label}."
-            )
 
 
 def _is_async(func: Callable[..., Any]) -> bool:
