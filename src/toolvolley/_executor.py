@@ -9,7 +9,7 @@ from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._errors import UserError, type_name
 from ._events import ExecutionHooks
-from ._options import UNSET, Unset, check_count, check_flag, check_seconds
+from ._options import UNSET, Unset, check_count, check_flag, check_scheduling, check_seconds
 from ._policies import Hedge, PolicyRunner, Retry
 from ._processes import ProcessRunner
 from ._ray import ray_available
@@ -120,10 +120,7 @@ class Executor:
         hedge: Hedge | None = None,
         dedupe: bool = False,
     ) -> None:
-        if mode not in ("parallel", "serial"):
-            raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
-        if side_effects not in ("declared", "strict"):
-            raise UserError(f"side_effects must be 'declared' or 'strict', not {side_effects!r}.")
+        check_scheduling(mode, side_effects)
         check_seconds("timeout", timeout)
         check_seconds("deadline", deadline)
         check_count("max_concurrency", max_concurrency)

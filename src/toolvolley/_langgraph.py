@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import copy_context
 from typing import Any, Literal
 
@@ -24,8 +24,7 @@ import anyio
 from langchain_core.messages import AnyMessage, ToolMessage
 from langchain_core.messages import ToolCall as LangChainToolCall
 from langchain_core.runnables.config import RunnableConfig, get_config_list
-from langchain_core.tools import BaseTool, StructuredTool
-from langchain_core.tools import Tool as SimpleTool
+from langchain_core.tools import BaseTool
 from langgraph.prebuilt.tool_node import (
     AsyncToolCallWrapper,
     ToolCallWrapper,
@@ -43,6 +42,7 @@ from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._errors import ToolvolleyError, UserError, type_name
 from ._executor import Executor
+from ._lc_tools import declared_options, has_async_body
 from ._runners import Runner
 from ._runtime import run_new_loop, running_library
 from ._scheduling import Mode, SideEffectsPolicy
@@ -233,7 +233,7 @@ class ToolNode(LangGraphToolNode):
         synchronously anyway (no async wrapper, and a sync wrapper or a sync-only tool)."""
         if self._awrap_tool_call is not None:
             return False
-        return self._wrap_tool_call is not None or (tool is not None and _sync_only(tool))
+        return self._wrap_tool_call is not None or (tool is not None and not has_async_body(tool))
 
     # --- the seam: LangGraph's fan-out, replaced ------------------------------------------------
 
@@ -354,23 +354,10 @@ def _tool(name: str, tool: BaseTool | None, body: Callable[[Any], Awaitable[None
         is_async=body is _on_loop,
         arguments=_JOB_ARGUMENTS,
     )
-    metadata = (tool.metadata or {}) if tool is not None else {}
-    options = metadata.get("toolvolley")
-    if options is None:
+    options = declared_options(name, tool, _TOOL_OPTIONS)
+    if not options:
         return made
-    if not isinstance(options, Mapping) or not set(options) <= _TOOL_OPTIONS:
-        raise UserError(
-            f"Tool {name!r}: metadata['toolvolley'] takes a dict with keys among "
-            f"{', '.join(sorted(_TOOL_OPTIONS))}; got {options!r}."
-        )
     return made.with_options(**options)
-
-
-def _sync_only(tool: BaseTool) -> bool:
-    """Whether ``tool`` has no async body of its own (LangChain would run it in a thread)."""
-    if isinstance(tool, (StructuredTool, SimpleTool)):
-        return tool.coroutine is None
-    return type(tool)._arun is BaseTool._arun
 
 
 def _handled_types(flag: ErrorHandling) -> tuple[type[Exception], ...]:

@@ -48,6 +48,14 @@ def check_count(label: str, value: object) -> None:
         raise UserError(f"{label} must be an integer >= 1 or None, not {value!r}.")
 
 
+def check_scheduling(mode: object, side_effects: object) -> None:
+    """A ``mode`` and a ``side_effects`` policy, as the Executor and every adapter take them."""
+    if mode not in ("parallel", "serial"):
+        raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
+    if side_effects not in ("declared", "strict"):
+        raise UserError(f"side_effects must be 'declared' or 'strict', not {side_effects!r}.")
+
+
 def check_flag(label: str, value: object) -> None:
     """``value`` is ``True`` or ``False`` (not a truthy stand-in)."""
     if not isinstance(value, bool):

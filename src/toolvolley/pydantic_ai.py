@@ -43,7 +43,7 @@ from ._calls import ToolCall, ToolResult
 from ._errors import UserError, describe_exception
 from ._executor import Executor
 from ._futures import ThreadsExecutor, job_deadline
-from ._options import check_count, check_seconds
+from ._options import check_count, check_scheduling, check_seconds
 from ._response_turns import ResponseTurns
 from ._scheduling import Mode, SideEffectsPolicy
 from ._threads import ThreadRunner
@@ -100,10 +100,7 @@ def _response(ctx: RunContext[Any]) -> Hashable:
 def _turns(
     mode: Mode, max_concurrency: int | None, side_effects: SideEffectsPolicy
 ) -> ResponseTurns:
-    if mode not in ("parallel", "serial"):
-        raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
-    if side_effects not in ("declared", "strict"):
-        raise UserError(f"side_effects must be 'declared' or 'strict', not {side_effects!r}.")
+    check_scheduling(mode, side_effects)
     check_count("max_concurrency", max_concurrency)
     return ResponseTurns(
         serial=mode == "serial", max_concurrency=max_concurrency, side_effects=side_effects

@@ -49,7 +49,7 @@ from .._calls import ToolCall, ToolResult
 from .._errors import UserError
 from .._events import ExecutionHooks
 from .._executor import Executor
-from .._options import check_count, check_seconds
+from .._options import check_count, check_scheduling, check_seconds
 from .._policies import Hedge, Retry
 from .._scheduling import Mode, SideEffectsPolicy
 from .._threads import ThreadRunner
@@ -113,10 +113,7 @@ class ToolvolleyMiddleware(AgentMiddleware):
         hedge: Hedge | None = None,
         max_threads: int = 256,
     ) -> None:
-        if mode not in ("parallel", "serial"):
-            raise UserError(f"mode must be 'parallel' or 'serial', not {mode!r}.")
-        if side_effects not in ("declared", "strict"):
-            raise UserError(f"side_effects must be 'declared' or 'strict', not {side_effects!r}.")
+        check_scheduling(mode, side_effects)
         check_seconds("timeout", timeout)
         check_count("max_concurrency", max_concurrency)
         if retry is not None and not isinstance(retry, Retry):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from langchain_core.tools import BaseTool, StructuredTool
-from langchain_core.tools.simple import Tool as SimpleTool
+from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from .._errors import UserError
+from .._lc_tools import declared_options as _declared_options
+from .._lc_tools import has_async_body
 from .._tools import Tool
 
 __all__ = ["declared_options", "has_async_body", "tools_from_langchain"]
@@ -60,26 +61,10 @@ def _convert(lc_tool: BaseTool) -> Tool:
     return Tool.from_schema(lc_tool.name, lc_tool.description, parameters, handler, **options)
 
 
-def has_async_body(lc_tool: BaseTool) -> bool:
-    """Whether the tool has an async body of its own (else its ``ainvoke`` would only send the
-    sync body to the event loop's default thread pool)."""
-    if isinstance(lc_tool, (StructuredTool, SimpleTool)):
-        return lc_tool.coroutine is not None
-    return type(lc_tool)._arun is not BaseTool._arun
-
-
 def declared_options(name: str, tool: BaseTool | None) -> dict[str, Any]:
     """The options a LangChain tool gives toolvolley in ``metadata["toolvolley"]`` (as for
-    ``toolvolley.langgraph.ToolNode``)."""
-    options = ((tool.metadata or {}) if tool is not None else {}).get("toolvolley")
-    if options is None:
-        return {}
-    if not isinstance(options, Mapping) or not set(options) <= _TOOL_OPTIONS:
-        raise UserError(
-            f"Tool {name!r}: metadata['toolvolley'] takes a dict with keys among "
-            f"{', '.join(sorted(_TOOL_OPTIONS))}; got {options!r}."
-        )
-    return dict(options)
+    ``toolvolley.langgraph.ToolNode``, with ``idempotent`` for the middleware's retries)."""
+    return _declared_options(name, tool, _TOOL_OPTIONS)
 
 
 _TOOL_OPTIONS = frozenset(
