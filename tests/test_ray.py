@@ -73,7 +73,7 @@ def refuse() -> int:
     raise ToolError("no such account")
 
 
-@tool(run_in="ray", timeout=3)  # time for a fresh worker to start
+@tool(run_in="ray", timeout=10)  # time for a fresh worker to start, on a loaded machine too
 def hang(gate_name: str, marker: str) -> int:
     Path(marker).write_text(str(os.getpid()))
     ray.get(gate(gate_name).start.remote("hang"))
