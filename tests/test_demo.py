@@ -57,7 +57,7 @@ class WatchedService(WeatherService):
             if len(self.seen) == self.together:
                 self._all_in.set()
             if len(self.seen) <= self.together:
-                with anyio.fail_after(10):
+                with anyio.fail_after(30):  # guards a hang only
                     await self._all_in.wait()
             await super().__call__(scope, receive, send)
         finally:

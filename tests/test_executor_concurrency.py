@@ -44,7 +44,7 @@ async def test_async_calls_are_all_in_flight_together(n: int) -> None:
 @pytest.mark.parametrize("n", N_VALUES)
 async def test_sync_calls_are_all_in_flight_together(n: int) -> None:
     flight = InFlight()
-    barrier = threading.Barrier(n, timeout=10)  # breaks unless n threads wait on it at once
+    barrier = threading.Barrier(n, timeout=30)  # breaks unless n threads wait on it at once
 
     @tool
     def wait_for_all(i: int) -> int:
@@ -61,7 +61,7 @@ async def test_sync_calls_are_all_in_flight_together(n: int) -> None:
 @pytest.mark.anyio
 async def test_sync_calls_beyond_anyios_default_thread_pool_overlap() -> None:
     n = 48  # anyio's default limiter would allow 40 at once; the executor sizes its own
-    barrier = threading.Barrier(n, timeout=10)
+    barrier = threading.Barrier(n, timeout=30)
 
     @tool
     def wait_for_all(i: int) -> int:

@@ -21,6 +21,7 @@ import pytest
 from toolvolley import ExecutionHooks, Executor, ToolCall, ToolResult, UserError, tool
 
 SHORT = 0.2  # a timeout the test waits out; order is forced by events, not by this value
+STARTS = 1.0  # a timeout the test waits out, long enough for the body to start under load
 
 
 def _calls(name: str, n: int) -> list[ToolCall]:
@@ -136,7 +137,7 @@ async def test_a_generator_result_runs_in_the_worker_thread_inside_the_timeout()
     release = threading.Event()
     threads: list[threading.Thread] = []
 
-    @tool(timeout=SHORT)
+    @tool(timeout=STARTS)
     def numbers() -> Iterator[int]:
         threads.append(threading.current_thread())
         yield 1
@@ -420,7 +421,7 @@ async def test_a_nested_generator_of_a_sync_tool_runs_in_its_thread_inside_the_t
         release.wait(10)
         yield 2
 
-    @tool(timeout=SHORT)
+    @tool(timeout=STARTS)
     def nested() -> dict[str, Any]:
         return {"items": slow()}
 

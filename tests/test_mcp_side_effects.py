@@ -44,7 +44,7 @@ class Board:
             event.set()
         self.waiting.clear()
         try:
-            with anyio.fail_after(5):  # kept apart by the schedule: an error result, not a hang
+            with anyio.fail_after(30):  # kept apart by the schedule: an error result, not a hang
                 while self.peak[tag] < together:
                     event = anyio.Event()
                     self.waiting.append(event)
@@ -169,7 +169,7 @@ async def run_mcp(
         tools = await server.tools()
     finally:
         server.trust_hints = False
-    executor = Executor(tools, timeout=5, side_effects=policy)
+    executor = Executor(tools, timeout=30, side_effects=policy)  # guards a hang only
     results = await executor.run(
         ToolCall(f"c{i}", name, json.dumps({"group": group, "until": until, "tag": str(i)}))
         for i, (name, until) in enumerate(calls)

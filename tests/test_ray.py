@@ -73,7 +73,7 @@ def refuse() -> int:
     raise ToolError("no such account")
 
 
-@tool(run_in="ray", timeout=3)  # time for a fresh worker to start
+@tool(run_in="ray", timeout=10)  # time for the body to start on a loaded machine
 def hang(gate_name: str, marker: str) -> int:
     Path(marker).write_text(str(os.getpid()))
     ray.get(gate(gate_name).start.remote("hang"))
@@ -108,6 +108,12 @@ async def test_timeout_kills_the_ray_task(tmp_path: Path, anyio_backend: str) ->
     name = f"gate-{uuid.uuid4().hex}"
     g = new_gate(name)  # kept: a named actor lives as long as a handle to it
     marker = tmp_path / "pid"
+    # The gate and a worker up first, so the timeout need not cover starting processes (which
+    # took over 10 s on a loaded machine, and the timeout then stopped a body not yet started).
+    assert await got(g.count.remote()) == 0
+    assert [
+        r.value for r in await Executor([add]).run([ToolCall("w", "add", {"a": 1, "b": 1})])
+    ] == [2]
     results = await Executor([hang]).run(
         [ToolCall("h", "hang", f'{{"gate_name": "{name}", "marker": "{marker}"}}')]
     )

@@ -124,22 +124,33 @@ async def hang() -> str:
     return "unreachable"
 
 
+released: collections.defaultdict[str, anyio.Event] = collections.defaultdict(anyio.Event)
+
+
 @server.tool(structured_output=False)
-async def stubborn(seconds: float, group: str) -> str:
-    """Ignore cancellation: finish the sleep whatever the client says."""
+async def stubborn(group: str) -> str:
+    """Ignore cancellation: run on until ``release`` lets ``group`` go, whatever the client
+    says (released by a call, not after a sleep, so a slow client still finds it running)."""
     running[group] += 1
     try:
         with anyio.CancelScope(shield=True):
-            await anyio.sleep(seconds)
+            await released[group].wait()
     finally:
         running[group] -= 1
-    return f"finished anyway after {seconds}"
+    return "finished anyway"
 
 
 @server.tool(annotations=ToolAnnotations(read_only_hint=True), structured_output=False)
 def stubborn_running(group: str) -> str:
     """How many ``stubborn`` handlers of ``group`` are still running."""
     return str(running[group])
+
+
+@server.tool(structured_output=False)
+async def release(group: str) -> str:
+    """Let the ``stubborn`` handlers of ``group`` finish."""
+    released[group].set()
+    return "released"
 
 
 @server.tool()
