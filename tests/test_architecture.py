@@ -43,3 +43,44 @@ def test_the_cycle_check_sees_type_only_imports(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert _imports(module) == {"_b"}
+
+
+def test_importing_the_package_loads_no_cli_demo_offline_or_adapter_module() -> None:
+    """The core stays light: the CLI, the demos, the benchmarks, the offline model, the provider
+    adapters, the framework adapters and their SDKs load only when asked for (run in a fresh
+    interpreter, so nothing another test imported counts)."""
+    import subprocess
+    import sys
+
+    code = "import sys, toolvolley; print('\\n'.join(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    ours = [m.split(".")[1] for m in loaded if m.startswith("toolvolley.")]
+    outside = {
+        "_cli",
+        "_main",
+        "_demo_cli",
+        "_bench_cli",
+        "_batch_cli",
+        "_cli_options",
+        "_serving",
+        "_http_protocol",
+        "demo",
+        "bench",
+        "offline",
+        "providers",
+        "mcp",
+        "langchain",
+        "langgraph",
+        "_langgraph",
+        "_lc_tools",
+        "pydantic_ai",
+        "agents",
+        "_agents_sdk",
+        "ray",
+    }
+    assert sorted(set(ours) & outside) == []
+    assert "toolvolley._executor" in loaded  # the check sees the package's own modules
+    sdks = {"typer", "rich", "uvicorn", "starlette", "openai", "anthropic", "mcp", "ray"}
+    assert sorted(sdks & {m.split(".")[0] for m in loaded}) == []
