@@ -460,7 +460,8 @@ class Batch:
     ) -> None:
         ended = _clock()
         started = slot.started_at if slot.started_at is not None else ended
-        content = sendable_text(content)  # what a tool returns or raises may hold lone surrogates
+        if not content.isascii():  # what a tool returns or raises may hold lone surrogates
+            content = sendable_text(content)
         call = slot.call
         if status != "ok" and not content.strip():
             # A failure must say something: Anthropic refuses an empty error tool_result, and
