@@ -51,16 +51,10 @@ class Sent:
 current_sent: ContextVar[Sent | None] = ContextVar("toolvolley_mcp_sent", default=None)
 
 
-class WatchedWrite(Generic[T]):
-    """A session's write stream that reports each message before passing it on."""
+class _Watched:
+    """What both watched streams do as themselves: close the stream they wrap."""
 
-    def __init__(self, inner: WriteStream[T], on_send: Callable[[T], None]) -> None:
-        self._inner = inner
-        self._on_send = on_send
-
-    async def send(self, item: T, /) -> None:
-        self._on_send(item)
-        await self._inner.send(item)
+    _inner: WriteStream[Any] | ReadStream[Any]
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -77,8 +71,24 @@ class WatchedWrite(Generic[T]):
         await self.aclose()
 
 
-class WatchedRead(Generic[T]):
+class WatchedWrite(_Watched, Generic[T]):
+    """A session's write stream that reports each message before passing it on."""
+
+    _inner: WriteStream[T]
+
+    def __init__(self, inner: WriteStream[T], on_send: Callable[[T], None]) -> None:
+        self._inner = inner
+        self._on_send = on_send
+
+    async def send(self, item: T, /) -> None:
+        self._on_send(item)
+        await self._inner.send(item)
+
+
+class WatchedRead(_Watched, Generic[T]):
     """A session's read stream that reports each item as it is taken."""
+
+    _inner: ReadStream[T]
 
     def __init__(self, inner: ReadStream[T], on_receive: Callable[[T], None]) -> None:
         self._inner = inner
@@ -94,9 +104,6 @@ class WatchedRead(Generic[T]):
         self._on_receive(item)
         return item
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
     def __aiter__(self) -> Self:
         return self
 
@@ -105,14 +112,3 @@ class WatchedRead(Generic[T]):
             return await self.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
