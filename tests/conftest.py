@@ -22,6 +22,7 @@ BACKENDS = [
     ),
     pytest.param("trio", id="trio"),
 ]
+ASYNCIO_BACKENDS = BACKENDS[:2]  # for frameworks that run on asyncio only
 
 
 @pytest.fixture(params=BACKENDS)

@@ -20,7 +20,7 @@ from agents import Tool as AgentsTool
 from agents.testing import ScriptedModel, assistant_message, function_call
 from anyio.lowlevel import checkpoint
 
-from conftest import HAS_UVLOOP
+from conftest import ASYNCIO_BACKENDS
 from mcp_servers.fixtures import COUNTING, PYTHON
 from toolvolley import Executor, ToolCall, ToolError, UserError, tool
 from toolvolley._agents_sdk import _Invoke, _Response
@@ -28,16 +28,7 @@ from toolvolley.agents import function_tools
 from toolvolley.mcp import MCPServer
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("asyncio", id="asyncio"),
-        pytest.param(
-            ("asyncio", {"use_uvloop": True}),
-            id="asyncio+uvloop",
-            marks=pytest.mark.skipif(not HAS_UVLOOP, reason="uvloop is not installed"),
-        ),
-    ]
-)
+@pytest.fixture(params=ASYNCIO_BACKENDS)
 def anyio_backend(request: pytest.FixtureRequest) -> Any:
     """The Agents SDK runs on asyncio only."""
     return request.param

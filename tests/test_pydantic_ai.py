@@ -29,22 +29,13 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.toolsets import FunctionToolset, WrapperToolset
 
-from conftest import HAS_UVLOOP, Backend
+from conftest import ASYNCIO_BACKENDS, Backend
 from helpers import InFlight
 from toolvolley import Executor, UserError, tool
 from toolvolley.pydantic_ai import Toolvolley, ToolvolleyToolset, toolset
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("asyncio", id="asyncio"),
-        pytest.param(
-            ("asyncio", {"use_uvloop": True}),
-            id="asyncio+uvloop",
-            marks=pytest.mark.skipif(not HAS_UVLOOP, reason="uvloop is not installed"),
-        ),
-    ]
-)
+@pytest.fixture(params=ASYNCIO_BACKENDS)
 def anyio_backend(request: pytest.FixtureRequest) -> Backend:
     """Pydantic AI runs on asyncio only."""
     param: Backend = request.param

@@ -18,13 +18,12 @@ from typing import Any
 import httpx2
 import pytest
 
+from recorded_support import toolbox_for
 from toolvolley import (
     ExecutionHooks,
     Executor,
     ModelAdapter,
     ModelError,
-    Tool,
-    Toolbox,
     ToolCall,
     run_loop,
     run_turn,
@@ -120,26 +119,6 @@ def adapter(kind: str, transport: httpx2.MockTransport) -> tuple[ModelAdapter, A
     return model, client
 
 
-def toolbox_for(recorded: Recorded, ran: list[tuple[str, dict[str, Any]]]) -> Toolbox:
-    """A tool for every name the recording calls, accepting the arguments it was given."""
-    properties: dict[str, dict[str, Any]] = {}
-    for call in recorded.meta["tool_calls"]:
-        for key in json.loads(call["arguments"]):
-            properties.setdefault(call["name"], {})[key] = {}
-
-    def make(name: str) -> Tool:
-        async def run(**arguments: Any) -> str:
-            ran.append((name, arguments))
-            return f"{name} ran"
-
-        schema = {"type": "object", "properties": properties.get(name, {})}
-        return Tool.from_schema(name, f"The recorded {name}.", schema, run)
-
-    return Toolbox(
-        make(name) for name in dict.fromkeys(c["name"] for c in recorded.meta["tool_calls"])
-    )
-
-
 class Starts(ExecutionHooks):
     def __init__(self) -> None:
         self.ids: list[str] = []
@@ -170,7 +149,7 @@ async def test_every_recorded_call_is_assembled_and_run_once(
     model, client = adapter(recorded.kind, transport)
     ran: list[tuple[str, dict[str, Any]]] = []
     starts = Starts()
-    executor = Executor(toolbox_for(recorded, ran), hooks=[starts])
+    executor = Executor(toolbox_for(recorded.meta, ran), hooks=[starts])
     async with client:
         transcript = [model.user_message("The recorded question.")]
         response, stats = await run_turn(model, transcript, executor, stream=recorded.streamed)

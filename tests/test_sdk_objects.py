@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from openai.types.chat.chat_completion_message_function_tool_call import Functio
 from openai.types.responses import ResponseFunctionToolCall, ResponseInputItemParam
 from pydantic import TypeAdapter
 
+from recorded_support import toolbox_for
 from toolvolley import (
     ExecutionHooks,
     Executor,
@@ -439,24 +439,6 @@ def _client(folder: str, body: bytes, sent: list[Any]) -> Any:
     return openai.AsyncOpenAI(base_url="http://recorded.invalid/v1", http_client=http, **options)
 
 
-def _toolbox_for(meta: Mapping[str, Any], ran: list[tuple[str, dict[str, Any]]]) -> Toolbox:
-    """A tool for every name the recording calls, accepting the arguments it was given."""
-    properties: dict[str, dict[str, Any]] = {}
-    for call in meta["tool_calls"]:
-        for key in json.loads(call["arguments"]):
-            properties.setdefault(call["name"], {})[key] = {}
-
-    def make(name: str) -> Tool:
-        async def run(**arguments: Any) -> str:
-            ran.append((name, arguments))
-            return f"{name} ran"
-
-        schema = {"type": "object", "properties": properties.get(name, {})}
-        return Tool.from_schema(name, f"The recorded {name}.", schema, run)
-
-    return Toolbox(make(name) for name in dict.fromkeys(c["name"] for c in meta["tool_calls"]))
-
-
 async def _turn_and_follow_up(
     folder: str, client: Any, executor: Executor
 ) -> tuple[list[Any], list[ToolResult], list[Any]]:
@@ -495,7 +477,7 @@ async def test_recorded_responses_calls_run_as_the_sdk_gives_them_and_answers_go
     sent: list[Any] = []
     ran: list[tuple[str, dict[str, Any]]] = []
     async with _client(folder, body, sent) as client:
-        _, results, _ = await _turn_and_follow_up(folder, client, Executor(_toolbox_for(meta, ran)))
+        _, results, _ = await _turn_and_follow_up(folder, client, Executor(toolbox_for(meta, ran)))
 
     recorded = [(c["id"], c["name"], json.loads(c["arguments"])) for c in meta["tool_calls"]]
     assert [(r.call_id, r.name, r.status) for r in results] == [

@@ -1,0 +1,28 @@
+"""Tools standing in for those a recorded response calls (tests/test_recorded.py,
+tests/test_sdk_objects.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from toolvolley import Tool, Toolbox
+
+
+def toolbox_for(meta: Mapping[str, Any], ran: list[tuple[str, dict[str, Any]]]) -> Toolbox:
+    """A tool for every name the recording calls, accepting the arguments it was given."""
+    properties: dict[str, dict[str, Any]] = {}
+    for call in meta["tool_calls"]:
+        for key in json.loads(call["arguments"]):
+            properties.setdefault(call["name"], {})[key] = {}
+
+    def make(name: str) -> Tool:
+        async def run(**arguments: Any) -> str:
+            ran.append((name, arguments))
+            return f"{name} ran"
+
+        schema = {"type": "object", "properties": properties.get(name, {})}
+        return Tool.from_schema(name, f"The recorded {name}.", schema, run)
+
+    return Toolbox(make(name) for name in dict.fromkeys(c["name"] for c in meta["tool_calls"]))
