@@ -55,6 +55,7 @@ def best(make: Callable[[], list[AgentsTool]], name: str, calls: int, repeat: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON (the default)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     sdk: dict[str, Callable[[], list[AgentsTool]]] = {

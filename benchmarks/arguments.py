@@ -70,6 +70,7 @@ def _rejected(tool: Tool) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON (the default)")
     parser.add_argument("--calls", type=int, default=20_000, help="checks per round")
     parser.add_argument("--repeat", type=int, default=5, help="rounds (the best is kept)")
     args = parser.parse_args(argv)

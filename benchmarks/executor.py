@@ -21,6 +21,7 @@ from toolvolley.bench import run_executor_benchmark
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON (the default)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure (median)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every latency")
     parser.add_argument("--noops", type=int, default=1000, help="calls in scenario D")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -122,8 +123,10 @@ async def raising(middleware: str) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON, not a Markdown table")
     parser.add_argument("--repeat", type=int, default=5)
-    repeat = parser.parse_args().repeat
+    args = parser.parse_args()
+    repeat = args.repeat
 
     async def medians(tool: BaseTool, calls: int, sync: bool) -> list[float]:
         """One per variant, runs interleaved (the machine's load is shared)."""
@@ -133,19 +136,26 @@ async def main() -> None:
                 times[name].append(await timed(tool, calls, name, sync))
         return [statistics.median(t) for t in times.values()]
 
-    print(f"langchain {version('langchain')}, langgraph {version('langgraph')}, median of {repeat}")
-    print("| batch | " + " | ".join(MIDDLEWARE) + " |\n|" + " --- |" * (len(MIDDLEWARE) + 1))
+    rows: dict[str, list[str]] = {}
     for label, tool, calls, sync in [
         ("C: 32 sync tools of 0.5 s, ainvoke", sync_tool(0.5), 32, False),
         ("C: 32 sync tools of 0.5 s, invoke", sync_tool(0.5), 32, True),
         ("E: 200 async tools of 0.1 s, ainvoke", async_tool(0.1), 200, False),
     ]:
-        cells = [f"{t:.3f} s" for t in await medians(tool, calls, sync)]
+        rows[label] = [f"{t:.3f} s" for t in await medians(tool, calls, sync)]
+    rows["D: 200 async no-op tools, ainvoke"] = [
+        f"{t / 200 * 1e6:.0f} µs/call" for t in await medians(async_tool(0), 200, False)
+    ]
+    rows["F: 3 async calls, the middle one raises"] = [await raising(n) for n in MIDDLEWARE]
+    if args.json:
+        versions = {p: version(p) for p in ("langchain", "langgraph")}
+        table = {label: dict(zip(MIDDLEWARE, cells, strict=True)) for label, cells in rows.items()}
+        print(json.dumps({"versions": versions, "median_of": repeat, "rows": table}, indent=2))
+        return
+    print(f"langchain {version('langchain')}, langgraph {version('langgraph')}, median of {repeat}")
+    print("| batch | " + " | ".join(MIDDLEWARE) + " |\n|" + " --- |" * (len(MIDDLEWARE) + 1))
+    for label, cells in rows.items():
         print(f"| {label} | " + " | ".join(cells) + " |")
-    cells = [f"{t / 200 * 1e6:.0f} µs/call" for t in await medians(async_tool(0), 200, False)]
-    print("| D: 200 async no-op tools, ainvoke | " + " | ".join(cells) + " |")
-    cells = [await raising(name) for name in MIDDLEWARE]
-    print("| F: 3 async calls, the middle one raises | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

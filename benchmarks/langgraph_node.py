@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 from importlib.metadata import version
@@ -71,6 +72,7 @@ def _time(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON, not a Markdown table")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     rows = [
@@ -79,20 +81,28 @@ def main() -> None:
         ("E: 200 async tools of 0.1 s, ainvoke", "async", [0.1] * 200, "ainvoke", "s"),
         ("D: 1,000 async no-op tools, ainvoke", "async", [0.0] * 1000, "ainvoke", "us"),
     ]
-    print(
-        f"| batch | langgraph {version('langgraph')} ToolNode | "
-        f"toolvolley.langgraph.ToolNode |\n| --- | --- | --- |"
-    )
+    report: dict[str, dict[str, float]] = {}
+    if not args.json:
+        print(
+            f"| batch | langgraph {version('langgraph')} ToolNode | "
+            f"toolvolley.langgraph.ToolNode |\n| --- | --- | --- |"
+        )
     for label, kind, latencies, how, unit in rows:
         cells = []
-        for node_class in (LangGraphToolNode, ToolNode):
+        figures = report[label] = {}
+        for key, node_class in (("langgraph", LangGraphToolNode), ("toolvolley", ToolNode)):
             runs = [_time(node_class, kind, latencies, how) for _ in range(args.repeat)]
             median = statistics.median(runs)
             if unit == "us":
+                figures[f"{key}_us_per_call"] = round(median / len(latencies) * 1e6, 1)
                 cells.append(f"{median / len(latencies) * 1e6:.1f} µs/call")
             else:
+                figures[f"{key}_s"] = round(median, 3)
                 cells.append(f"{median:.3f} s")
-        print(f"| {label} | {cells[0]} | {cells[1]} |")
+        if not args.json:
+            print(f"| {label} | {cells[0]} | {cells[1]} |")
+    if args.json:
+        print(json.dumps({"langgraph": version("langgraph"), "rows": report}, indent=2))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ passes with LangGraph's node but not with ours, with its error.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -105,13 +106,18 @@ def _run(root: Path, node: str) -> dict[str, tuple[str, str]]:
     return outcomes
 
 
-def _counts(outcomes: dict[str, tuple[str, str]]) -> str:
+def _tally(outcomes: dict[str, tuple[str, str]]) -> dict[str, int]:
     kinds = [o for o, _ in outcomes.values()]
-    return ", ".join(f"{kinds.count(k)} {k}" for k in ("passed", "failed", "skipped"))
+    return {k: kinds.count(k) for k in ("passed", "failed", "skipped")}
+
+
+def _counts(outcomes: dict[str, tuple[str, str]]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in _tally(outcomes).items())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON, not text")
     parser.add_argument("tests", type=Path, help="langgraph's libs/prebuilt/tests directory")
     parser.add_argument(
         "--also", action="append", default=[], help="more test files (glob) from that directory"
@@ -122,11 +128,21 @@ def main() -> None:
         names = _copy(args.tests, root, args.also)
         theirs = _run(root, "langgraph")
         ours = _run(root, "toolvolley")
+    lost = sorted(t for t, (o, _) in theirs.items() if o == "passed" and ours[t][0] != "passed")
+    if args.json:
+        report = {
+            "versions": {p: version(p) for p in ("langgraph-prebuilt", "langgraph")},
+            "files": names,
+            "langgraph": _tally(theirs),
+            "toolvolley": _tally(ours),
+            "not_passing_with_ours": {t: ours[t][1] for t in lost},
+        }
+        print(json.dumps(report, indent=2))
+        sys.exit(1 if lost else 0)
     print(f"langgraph-prebuilt {version('langgraph-prebuilt')}, langgraph {version('langgraph')}")
     print(f"files: {', '.join(names)}")
     print(f"LangGraph's ToolNode:  {_counts(theirs)}")
     print(f"toolvolley's ToolNode: {_counts(ours)}")
-    lost = sorted(t for t, (o, _) in theirs.items() if o == "passed" and ours[t][0] != "passed")
     for test in lost:
         print(f"  not passing with ours: {test}: {ours[test][1]}")
     sys.exit(1 if lost else 0)

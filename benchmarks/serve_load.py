@@ -208,6 +208,7 @@ def _client(
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON (the default)")
     parser.add_argument("--concurrency", type=int, default=200, help="requests in flight (<=500)")
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--rounds", type=int, default=3, help="requests per in-flight slot")

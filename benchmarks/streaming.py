@@ -18,6 +18,7 @@ from toolvolley.bench import run_streaming_benchmark
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON (the default)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every tool latency")
     parser.add_argument("--token-rate", type=float, default=50.0, help="offline model tokens/s")

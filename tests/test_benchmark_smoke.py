@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "executor.py"
 
@@ -94,3 +97,21 @@ def test_scale_benchmark_report_has_its_ratios_in_miniature() -> None:
     assert "ray" not in report
     assert report["calls_per_conversation"] == 2
     assert report["command"].startswith("python benchmarks/scale.py --conversations 6")
+
+
+SCRIPTS = sorted(SCRIPT.parent.glob("*.py"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
+def test_every_benchmark_script_takes_json(script: Path) -> None:
+    # Checks outside the repository run `python benchmarks/<name>.py --json`: each script
+    # accepts it (JSON is what they all print), rather than failing on an unknown argument.
+    done = subprocess.run(
+        [sys.executable, str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--json" in done.stdout
