@@ -28,8 +28,8 @@ from toolvolley import (
     tool,
 )
 from toolvolley.mcp import MCPServer
-from toolvolley.offline import OfflineModel
 from toolvolley.providers import OpenAIChat
+from toolvolley.testing import OfflineModel
 
 pytestmark = [SDK_TRIO_WARNINGS, pytest.mark.anyio]
 

@@ -37,10 +37,10 @@ from toolvolley import (
     tool,
 )
 from toolvolley._calls import ToolCall
-from toolvolley._cli import app
-from toolvolley._serving import serve_in_thread
-from toolvolley.offline import OfflineModel
+from toolvolley.cli.app import app
 from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+from toolvolley.testing import OfflineModel
+from toolvolley.testing._serving import serve_in_thread
 
 KINDS = ["chat", "responses", "anthropic"]
 REFUSED = "http://127.0.0.1:1"  # nothing listens on port 1

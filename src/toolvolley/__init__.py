@@ -50,9 +50,9 @@ from ._result_messages import result_messages
 from ._runners import Runner
 from ._scheduling import Mode, SideEffectsPolicy
 from ._threads import ThreadRunner
-from ._timeline import Bar, Timeline, save_timelines, timelines_svg
 from ._toolbox import Toolbox
 from ._tools import RunIn, Tool, ToolList, tool
+from .observe._timeline import Bar, Timeline, save_timelines, timelines_svg
 
 __all__ = [
     "Bar",

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._calls import ToolCall, ToolResult
-from ._cli_options import check_output
-from ._events import CallReady, TextDelta, TurnEvent, TurnFinished, TurnStats
+from .._calls import ToolCall, ToolResult
+from .._events import CallReady, TextDelta, TurnEvent, TurnFinished, TurnStats
+from ..cli.options import check_output
 
 if TYPE_CHECKING:
-    from .demo import DemoReport
+    from ..demo import DemoReport
 
 __all__ = [
     "StreamRecorder",

@@ -9,8 +9,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._errors import UserError
-from ._optional import require
+from .._errors import UserError
+from .._optional import require
 
 __all__ = [
     "check_at_least",

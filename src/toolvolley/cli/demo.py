@@ -14,14 +14,14 @@ import anyio
 from rich.console import Console
 from rich.markup import escape
 
-from ._calls import ToolResult
-from ._cli_options import check_extra, check_output, check_positive, check_seconds
-from ._errors import ModelError, UserError, describe_exception
-from ._serving import serve_in_thread
-from ._timeline import Bar, Timeline, save_timelines
-from ._trace import demo_trace, write_trace
-from .demo import DemoReport, DemoSettings, WeatherService, run_demo
-from .demo._runner import Provider
+from .._calls import ToolResult
+from .._errors import ModelError, UserError, describe_exception
+from ..demo import DemoReport, DemoSettings, WeatherService, run_demo
+from ..demo._runner import Provider
+from ..observe._timeline import Bar, Timeline, save_timelines
+from ..observe._trace import demo_trace, write_trace
+from ..testing._serving import serve_in_thread
+from .options import check_extra, check_output, check_positive, check_seconds
 
 __all__ = ["run_demo_command"]
 
@@ -86,7 +86,7 @@ def run_demo_command(
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     if plan:  # the capitals exercise, flat against planned (toolvolley.demo._plan)
-        from .demo._plan import run_plan_command
+        from ..demo._plan import run_plan_command
 
         return run_plan_command(
             out,

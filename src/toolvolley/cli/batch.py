@@ -13,7 +13,7 @@ The output file is the checkpoint:
 * **Resume**: ids already in the output are skipped; re-running the same command finishes what
   is left. Every id appears exactly once in a complete output: ids are unique in the input, and
   one run at a time owns the output (a second is refused). The files are checked, and locked,
-  by ``_batch_files`` before any work starts.
+  by ``batch_files`` before any work starts.
 * **Errors a user can cause** (a bad line, a locked or unusable file, the output failing
   mid-batch) are one line on stderr and exit 2; Ctrl-C says how many conversations the output
   holds, then stops (exit 130).
@@ -45,12 +45,12 @@ from typing import Any
 
 import anyio
 
-from ._batch_files import BatchInputError, Input, Output, read_done, same_file
-from ._cli_options import check_output
-from ._executor import Executor
-from ._many import Outcome, Prompt, run_many
-from ._model import ModelAdapter
-from ._toolbox import Toolbox
+from .._executor import Executor
+from .._many import Outcome, Prompt, run_many
+from .._model import ModelAdapter
+from .._toolbox import Toolbox
+from .batch_files import BatchInputError, Input, Output, read_done, same_file
+from .options import check_output
 
 __all__ = ["read_done", "run_batch_command"]
 
@@ -167,9 +167,9 @@ def run_batch_command(
 ) -> int:
     """Run the batch; returns the exit code (0 even if conversations failed: they are
     recorded; 2 for an unusable input, output, option or server, said in one line on stderr)."""
-    from ._errors import ToolvolleyError
-    from .demo import DemoSettings
-    from .demo._runner import make_model
+    from .._errors import ToolvolleyError
+    from ..demo import DemoSettings
+    from ..demo._runner import make_model
 
     settings = DemoSettings(
         provider=provider,  # type: ignore[arg-type]
@@ -403,7 +403,7 @@ async def _default_tools(
 
 def _mcp_server(spec: str) -> Any:
     """``--mcp``: an http(s) URL (streamable HTTP), or a command line (stdio)."""
-    from .mcp import MCPServer
+    from ..mcp import MCPServer
 
     command = _mcp_command(spec)
     if command is None:
@@ -428,8 +428,8 @@ def _mcp_command(spec: str) -> list[str] | None:
 async def _weather_tools(latency: float) -> AsyncIterator[list[Any]]:
     import httpx
 
-    from ._serving import serve_in_thread
-    from .demo import WeatherService, weather_tool
+    from ..demo import WeatherService, weather_tool
+    from ..testing._serving import serve_in_thread
 
     with serve_in_thread(WeatherService(latency_s=latency, jitter_s=latency / 4)) as url:
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)

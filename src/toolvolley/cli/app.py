@@ -64,7 +64,7 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__
 
         typer.echo(f"toolvolley {__version__}")
         raise typer.Exit()
@@ -114,11 +114,11 @@ def serve_model(
 ) -> None:
     """Serve the offline model over HTTP: OpenAI Chat Completions and Responses under /v1,
     Anthropic Messages at /v1/messages. It is a deterministic planner, not an LLM."""
-    from ._cli_options import check_at_least, check_port, check_positive, check_seconds
-    from ._errors import UserError
-    from ._serving import bind, serve_forever
-    from .offline import OfflineApp, OfflineModel
-    from .offline._script import Script
+    from .._errors import UserError
+    from ..testing import OfflineApp, OfflineModel
+    from ..testing._script import Script
+    from ..testing._serving import bind, serve_forever
+    from .options import check_at_least, check_port, check_positive, check_seconds
 
     names = model_name or ["toolvolley-offline", "offline"]
     first_token = first_token if first_token_s is None else first_token_s
@@ -223,7 +223,7 @@ def demo(
 ) -> None:
     """The three-city weather exercise, measured: one response carrying several tool calls, run
     one after another and then at once, and every result sent back in one follow-up."""
-    from ._demo_cli import run_demo_command
+    from .demo import run_demo_command
 
     code = run_demo_command(
         prompt=prompt,
@@ -295,7 +295,7 @@ def bench(
 ) -> None:
     """Measure toolvolley parallel, toolvolley serial and the textbook gather code side by side
     (and early dispatch while streaming), all in this run."""
-    from ._bench_cli import run_bench_command
+    from .bench import run_bench_command
 
     raise typer.Exit(
         run_bench_command(
@@ -370,7 +370,7 @@ def batch(
 ) -> None:
     """Run many conversations from a JSONL file, concurrently; each is written as it ends, and
     re-running with the same output resumes where it stopped."""
-    from ._batch_cli import run_batch_command
+    from .batch import run_batch_command
 
     raise typer.Exit(
         run_batch_command(

@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._many import Outcome, Prompt
-from ._trace import check_writable
+from .._many import Outcome, Prompt
+from ..observe._trace import check_writable
 
 __all__ = ["BatchInputError", "Input", "Output", "json_line", "read_done", "same_file"]
 

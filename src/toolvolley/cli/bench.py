@@ -13,23 +13,23 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ._calls import ToolResult
-from ._cli_options import (
+from .._calls import ToolResult
+from .._errors import UserError, describe_exception
+from .._executor import Executor
+from ..bench import run_executor_benchmark, run_streaming_benchmark, run_sweep
+from ..bench._executor import TOOLBOX, make_calls, scenarios
+from ..bench._plans import run_plans_benchmark
+from ..bench._plans import steps as plan_steps
+from ..bench._plot import sweep_svg
+from ..observe._timeline import Timeline, save_timelines
+from ..observe._trace import TraceSection, TraceTurn, write_trace
+from .options import (
     check_at_least,
     check_extra,
     check_output,
     check_positive,
     check_seconds,
 )
-from ._errors import UserError, describe_exception
-from ._executor import Executor
-from ._timeline import Timeline, save_timelines
-from ._trace import TraceSection, TraceTurn, write_trace
-from .bench import run_executor_benchmark, run_streaming_benchmark, run_sweep
-from .bench._executor import TOOLBOX, make_calls, scenarios
-from .bench._plans import run_plans_benchmark
-from .bench._plans import steps as plan_steps
-from .bench._plot import sweep_svg
 
 __all__ = ["run_bench_command"]
 
@@ -258,15 +258,15 @@ def _parts(
 
 
 def _mcp(repeat: int, scale: float, progress: Callable[[str], None]) -> Any:
-    from .bench._mcp import run_mcp_benchmark  # needs the mcp extra, checked up front
+    from ..bench._mcp import run_mcp_benchmark  # needs the mcp extra, checked up front
 
     noops = max(10, int(200 * min(scale, 1.0)))
     return run_mcp_benchmark(repeat=repeat, latency=0.5 * scale, noops=noops, progress=progress)
 
 
 def _scale(repeat: int, scale: float, progress: Callable[[str], None]) -> Any:
-    from ._ray import ray_available
-    from .bench._scale import run_scale_benchmark
+    from .._ray import ray_available
+    from ..bench._scale import run_scale_benchmark
 
     conversations = max(10, int(1000 * min(scale, 1.0)))
     concurrency = max(2, conversations // 10)
