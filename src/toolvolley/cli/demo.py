@@ -19,7 +19,7 @@ from .._errors import ModelError, UserError, describe_exception
 from ..demo import DemoReport, DemoSettings, WeatherService, run_demo
 from ..demo._runner import Provider
 from ..observe._timeline import Bar, Timeline, save_timelines
-from ..observe._trace import demo_trace, write_trace
+from ..observe._trace import TraceSection, write_trace
 from ..testing._serving import serve_in_thread
 from .options import check_extra, check_output, check_positive, check_seconds
 
@@ -330,3 +330,22 @@ def _args(arguments: Any) -> str:
 
 def _values(arguments: Any) -> str:
     return ", ".join(str(v) for v in _parsed(arguments).values())
+
+
+def demo_trace(report: DemoReport) -> list[TraceSection]:
+    """The demo's runs and conversations, one process each."""
+    if report.mode == "serial":
+        return [
+            TraceSection(
+                "parallel tool calls off: the conversation, one call per model turn",
+                turns=report.conversation_turns,
+            ),
+            TraceSection(
+                "parallel tool calls on: the comparison conversation",
+                turns=report.comparison_turns,
+            ),
+        ]
+    return [
+        TraceSection("one after another", report.sequential, calls=report.calls),
+        TraceSection("all at once, as written: the conversation", turns=report.conversation_turns),
+    ]
