@@ -63,6 +63,7 @@ def test_importing_the_package_loads_no_cli_demo_offline_or_adapter_module() -> 
         "demo",
         "bench",
         "testing",
+        "observe",
         "providers",
         "mcp",
         "langchain",

@@ -22,20 +22,22 @@ from bfcl import BFCL_DIR, Case, load_cases
 from helpers import InFlight
 from replay import Canned, replay_client
 from toolvolley import (
-    CallFinished,
-    CallReady,
-    CallStarted,
     Executor,
     ModelAdapter,
     StreamCutError,
-    TextDelta,
     Tool,
     Toolbox,
-    TurnEvent,
-    TurnFinished,
     run_loop,
     run_turn,
     tool,
+)
+from toolvolley.events import (
+    CallFinished,
+    CallReady,
+    CallStarted,
+    TextDelta,
+    TurnEvent,
+    TurnFinished,
 )
 from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
 from toolvolley.testing import OfflineModel
