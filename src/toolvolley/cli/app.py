@@ -7,6 +7,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from .options import FirstToken, ModelName, TokenRate, TraceFile, json_flag
+
 __all__ = ["app"]
 
 
@@ -136,7 +138,7 @@ def demo(
         bool,
         typer.Option("--serial", help="Parallel tool calls off: one call per model turn."),
     ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    json_output: Annotated[bool, json_flag("report")] = False,
     provider: Annotated[
         str,
         typer.Option(help="offline (default), or openai, responses, anthropic for a real model."),
@@ -144,7 +146,7 @@ def demo(
     base_url: Annotated[
         str | None, typer.Option(help="The provider's base URL (any OpenAI-compatible server).")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="The model name.")] = None,
+    model: ModelName = None,
     weather_url: Annotated[
         str | None,
         typer.Option(help="An Open-Meteo-style API (default: a local service on loopback)."),
@@ -154,10 +156,8 @@ def demo(
     ] = None,
     latency: Annotated[float, typer.Option(help="Local weather service: seconds a request.")] = 1.0,
     jitter: Annotated[float, typer.Option(help="Local weather service: +/- seconds.")] = 0.25,
-    token_rate: Annotated[float, typer.Option(help="Offline model: tokens a second.")] = 50.0,
-    first_token: Annotated[float, typer.Option(help="Offline model: seconds to first token.")] = (
-        0.2
-    ),
+    token_rate: TokenRate = 50.0,
+    first_token: FirstToken = 0.2,
     extra_city: Annotated[
         list[str] | None,
         typer.Option(help="Also list this name in the tool's schema (try an unknown city)."),
@@ -165,10 +165,7 @@ def demo(
     timeline: Annotated[
         str | None, typer.Option(help="Also write the timelines to this .svg or .html file.")
     ] = None,
-    trace: Annotated[
-        str | None,
-        typer.Option(help="Also write a Chrome trace (chrome://tracing, Perfetto) to this .json."),
-    ] = None,
+    trace: TraceFile = None,
     debug: Annotated[
         bool,
         typer.Option("--debug", help="On an error, print the full traceback instead of one line."),
@@ -220,7 +217,7 @@ def bench(
     streaming: Annotated[
         bool, typer.Option(help="Run the streaming (early dispatch) scenarios.")
     ] = True,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    json_output: Annotated[bool, json_flag("report")] = False,
     plot: Annotated[
         str | None,
         typer.Option(help="Also sweep 1 to 1,000 calls and chart speedup and efficiency (SVG)."),
@@ -303,11 +300,9 @@ def batch(
         str, typer.Option(help="offline (default), or openai, responses, anthropic.")
     ] = "offline",
     base_url: Annotated[str | None, typer.Option(help="The provider's base URL.")] = None,
-    model: Annotated[str | None, typer.Option(help="The model name.")] = None,
-    token_rate: Annotated[float, typer.Option(help="Offline model: tokens a second.")] = 50.0,
-    first_token: Annotated[
-        float, typer.Option(help="Offline model: seconds to first token.")
-    ] = 0.2,
+    model: ModelName = None,
+    token_rate: TokenRate = 50.0,
+    first_token: FirstToken = 0.2,
     latency: Annotated[float, typer.Option(help="Default weather tool: seconds a request.")] = 0.2,
     mcp: Annotated[
         list[str] | None,
@@ -316,7 +311,7 @@ def batch(
             help="An MCP server's tools too: an http(s) URL, or a command line (repeatable).",
         ),
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    json_output: Annotated[bool, json_flag("summary")] = False,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -324,10 +319,7 @@ def batch(
             help="Spread the conversations over a Ray cluster (auto: RAY_ADDRESS or a local Ray).",
         ),
     ] = None,
-    trace: Annotated[
-        str | None,
-        typer.Option(help="Also write a Chrome trace (chrome://tracing, Perfetto) to this .json."),
-    ] = None,
+    trace: TraceFile = None,
 ) -> None:
     """Run many conversations from a JSONL file, concurrently; each is written as it ends, and
     re-running with the same output resumes where it stopped."""
