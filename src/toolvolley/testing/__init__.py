@@ -1,5 +1,6 @@
-"""The offline model: a deterministic stand-in that speaks OpenAI Chat Completions, OpenAI Responses
-and Anthropic Messages, so toolvolley runs with no API key and no network.
+"""The offline model, shipped for your tests (as httpx ships ``MockTransport``): a deterministic
+stand-in that speaks OpenAI Chat Completions, OpenAI Responses and Anthropic Messages, so
+toolvolley, and a program written with those SDKs, runs with no API key and no network.
 
 It is a planner, not a language model. For each tool, it calls the tool once for each value of a
 string parameter that the schema lists (``enum`` or ``examples``) and that the latest user message
