@@ -225,3 +225,15 @@ def test_the_layer_check_sees_lazy_type_only_and_relative_imports(tmp_path: Path
         _Import("observe._trace", "_ray", True),
         _Import("observe._trace", "observe._processes", True),
     ]
+
+
+def test_the_commands_entry_point_is_the_cli_packages_main() -> None:
+    """pyproject's ``[project.scripts]`` names a function that exists (it moves with the CLI)."""
+    import importlib
+    import re
+
+    pyproject = (PACKAGE.parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    found = re.search(r'^toolvolley = "(?P<module>[\w.]+):(?P<name>\w+)"$', pyproject, re.M)
+    assert found is not None
+    assert (found["module"], found["name"]) == ("toolvolley.cli", "main")
+    assert callable(getattr(importlib.import_module(found["module"]), found["name"]))
