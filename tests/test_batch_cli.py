@@ -16,8 +16,8 @@ import anyio.lowlevel
 import pytest
 
 from toolvolley import tool
-from toolvolley._batch_cli import read_done
 from toolvolley._many import run_many
+from toolvolley.cli.batch import read_done
 from toolvolley.providers import OpenAIChat
 
 SRC = str(Path(__file__).parents[1] / "src")
@@ -155,7 +155,7 @@ async def echo(word: Literal["alpha", "beta"]) -> str:
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 @pytest.mark.anyio
 async def test_run_many_bounds_concurrency_and_answers_every_prompt(anyio_backend: str) -> None:
-    from toolvolley.offline import OfflineModel
+    from toolvolley.testing import OfflineModel
 
     model = OpenAIChat.offline(OfflineModel(token_rate=50_000, first_token_s=0))
     seen: list[Any] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from toolvolley._cli import app
+from toolvolley.cli.app import app
 
 SVG = "{http://www.w3.org/2000/svg}"
 

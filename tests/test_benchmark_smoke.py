@@ -67,7 +67,7 @@ def test_mcp_benchmark_report_has_both_transports_and_the_overheads() -> None:
 def test_bench_command_runs_the_mcp_benchmark_when_asked() -> None:
     from typer.testing import CliRunner
 
-    from toolvolley._cli import app
+    from toolvolley.cli.app import app
 
     args = ["bench", "--only", "", "--no-streaming", "--mcp", "--repeat", "1", "--scale", "0.02"]
     result = CliRunner().invoke(app, args)

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import toolvolley
-from toolvolley._cli import app
+from toolvolley.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_DEMO = ["--latency", "0.2", "--jitter", "0", "--token-rate", "5000", "--first-token", "0"]
@@ -38,13 +38,13 @@ def assert_one_line(result: Any, *expected: str, code: int = 2) -> None:
 @pytest.fixture
 def never_served(monkeypatch: pytest.MonkeyPatch) -> None:
     """A refused option must stop serve-model before it binds or serves (which would block)."""
-    import toolvolley._serving
+    import toolvolley.testing._serving
 
     def refuse(*_: Any, **__: Any) -> Any:
         raise AssertionError("serve-model went on to listen")
 
-    monkeypatch.setattr(toolvolley._serving, "bind", refuse)
-    monkeypatch.setattr(toolvolley._serving, "serve_forever", refuse)
+    monkeypatch.setattr(toolvolley.testing._serving, "bind", refuse)
+    monkeypatch.setattr(toolvolley.testing._serving, "serve_forever", refuse)
 
 
 @pytest.mark.parametrize(
@@ -224,7 +224,7 @@ def test_bench_refuses_bad_options_in_one_line(
 
 
 def test_bench_checks_its_extras_before_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
-    import toolvolley._bench_cli
+    import toolvolley.cli.bench
 
     measured: list[str] = []
 
@@ -232,7 +232,7 @@ def test_bench_checks_its_extras_before_measuring(monkeypatch: pytest.MonkeyPatc
         measured.append("executor")
         return {}
 
-    monkeypatch.setattr(toolvolley._bench_cli, "run_executor_benchmark", measure)
+    monkeypatch.setattr(toolvolley.cli.bench, "run_executor_benchmark", measure)
     monkeypatch.setitem(sys.modules, "mcp", None)  # an install without the mcp extra
     result = invoke("bench", "--only", "A", "--no-streaming", "--mcp")
     assert_one_line(result, "--mcp", "pip install 'toolvolley[mcp]'")
@@ -242,12 +242,12 @@ def test_bench_checks_its_extras_before_measuring(monkeypatch: pytest.MonkeyPatc
 def test_bench_keeps_what_it_measured_when_a_later_part_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import toolvolley._bench_cli
+    import toolvolley.cli.bench
 
     def broken(**_: Any) -> dict[str, Any]:
         raise RuntimeError("the streaming part broke")
 
-    monkeypatch.setattr(toolvolley._bench_cli, "run_streaming_benchmark", broken)
+    monkeypatch.setattr(toolvolley.cli.bench, "run_streaming_benchmark", broken)
     result = invoke("bench", "--only", "A", "--repeat", "1", "--scale", "0.002")
     assert_one_line(result, "streaming", "the streaming part broke", code=1)
     assert "Executor (median of 1)" in result.stdout  # scenario A's table, measured before

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from toolvolley._cli import app
+from toolvolley.cli.app import app
 from toolvolley.demo import WeatherService
 from toolvolley.demo._weather_service import Receive, Scope, Send
-from toolvolley.offline import OfflineModel
-from toolvolley.offline._wire import Frame
+from toolvolley.testing import OfflineModel
+from toolvolley.testing._wire import Frame
 
 FAST = ["--latency", "0.2", "--jitter", "0", "--token-rate", "5000", "--first-token", "0"]
 
@@ -67,7 +67,7 @@ class WatchedService(WeatherService):
 @pytest.fixture
 def watched(monkeypatch: pytest.MonkeyPatch) -> list[WatchedService]:
     """The weather services the demo command starts, watched."""
-    import toolvolley._demo_cli
+    import toolvolley.cli.demo
 
     made: list[WatchedService] = []
 
@@ -75,7 +75,7 @@ def watched(monkeypatch: pytest.MonkeyPatch) -> list[WatchedService]:
         made.append(WatchedService(**options))
         return made[-1]
 
-    monkeypatch.setattr(toolvolley._demo_cli, "WeatherService", make)
+    monkeypatch.setattr(toolvolley.cli.demo, "WeatherService", make)
     return made
 
 
@@ -332,10 +332,10 @@ class CountingService(WeatherService):
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> type[CountingService]:
-    import toolvolley._demo_cli
+    import toolvolley.cli.demo
 
     CountingService.requests = 0
-    monkeypatch.setattr(toolvolley._demo_cli, "WeatherService", CountingService)
+    monkeypatch.setattr(toolvolley.cli.demo, "WeatherService", CountingService)
     return CountingService
 
 

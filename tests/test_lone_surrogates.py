@@ -19,8 +19,8 @@ from toolvolley import (
     run_loop,
     tool,
 )
-from toolvolley.offline import OfflineModel
 from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+from toolvolley.testing import OfflineModel
 
 pytestmark = pytest.mark.anyio
 

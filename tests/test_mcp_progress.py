@@ -14,22 +14,11 @@ import pytest
 from pydantic import Field
 
 from mcp_servers.fixtures import SDK_TRIO_WARNINGS, module_fixtures
-from toolvolley import (
-    CallFinished,
-    CallProgress,
-    CallStarted,
-    ExecutionHooks,
-    Executor,
-    ToolCall,
-    ToolResult,
-    TurnEvent,
-    report_progress,
-    run_loop,
-    tool,
-)
+from toolvolley import ExecutionHooks, Executor, ToolCall, ToolResult, run_loop, tool
+from toolvolley.events import CallFinished, CallProgress, CallStarted, TurnEvent, report_progress
 from toolvolley.mcp import MCPServer
-from toolvolley.offline import OfflineModel
 from toolvolley.providers import OpenAIChat
+from toolvolley.testing import OfflineModel
 
 pytestmark = [SDK_TRIO_WARNINGS, pytest.mark.anyio]
 

@@ -19,28 +19,30 @@ from pydantic import Field
 from typer.testing import CliRunner
 
 from toolvolley import (
-    CallFinished,
-    CallReady,
-    CallStarted,
     ModelAdapter,
     ModelError,
     ModelResponse,
     StreamCutError,
-    StreamUpdate,
-    TextDelta,
     Tool,
     Toolbox,
     ToolResult,
-    TurnEvent,
     UserError,
     run_loop,
     tool,
 )
 from toolvolley._calls import ToolCall
-from toolvolley._cli import app
-from toolvolley._serving import serve_in_thread
-from toolvolley.offline import OfflineModel
+from toolvolley.cli.app import app
+from toolvolley.events import (
+    CallFinished,
+    CallReady,
+    CallStarted,
+    StreamUpdate,
+    TextDelta,
+    TurnEvent,
+)
 from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+from toolvolley.testing import OfflineModel
+from toolvolley.testing._serving import serve_in_thread
 
 KINDS = ["chat", "responses", "anthropic"]
 REFUSED = "http://127.0.0.1:1"  # nothing listens on port 1

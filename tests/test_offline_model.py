@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from toolvolley import UserError
-from toolvolley.offline import OfflineModel
-from toolvolley.offline._planner import Conversation, ToolSpec, plan
+from toolvolley.testing import OfflineModel
+from toolvolley.testing._planner import Conversation, ToolSpec, plan
 
 WEATHER = ToolSpec(
     "get_weather",
@@ -138,7 +138,7 @@ def test_settings_are_validated() -> None:
 async def test_openai_chat_stream_parses_into_the_same_calls() -> None:
     import openai
 
-    from toolvolley.offline import http_client_for
+    from toolvolley.testing import http_client_for
 
     http = http_client_for(FAST, openai.DefaultAsyncHttpxClient)
     async with openai.AsyncOpenAI(
@@ -173,7 +173,7 @@ async def test_openai_chat_stream_parses_into_the_same_calls() -> None:
 async def test_openai_responses_stream_parses_into_the_same_calls() -> None:
     import openai
 
-    from toolvolley.offline import http_client_for
+    from toolvolley.testing import http_client_for
 
     http = http_client_for(FAST, openai.DefaultAsyncHttpxClient)
     tools = [{"type": "function", "name": "get_weather", "parameters": WEATHER.parameters}]
@@ -197,7 +197,7 @@ async def test_openai_responses_stream_parses_into_the_same_calls() -> None:
 async def test_anthropic_stream_parses_into_the_same_message() -> None:
     import anthropic
 
-    from toolvolley.offline import http_client_for
+    from toolvolley.testing import http_client_for
 
     http = http_client_for(FAST, anthropic.DefaultAsyncHttpxClient)
     tools = [{"name": "get_weather", "input_schema": WEATHER.parameters}]

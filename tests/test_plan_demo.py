@@ -8,7 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from toolvolley._cli import app
+from toolvolley.cli.app import app
 
 FAST = ["--latency", "0.05", "--jitter", "0", "--token-rate", "5000", "--first-token", "0"]
 

@@ -18,7 +18,6 @@ from toolvolley import (
     Executor,
     Hedge,
     Retry,
-    Timeline,
     Tool,
     ToolCall,
     ToolError,
@@ -27,6 +26,7 @@ from toolvolley import (
     tool,
 )
 from toolvolley._policies import HEDGE_LOST, PolicyRunner
+from toolvolley.observe import Timeline
 
 NO_WAIT = Retry(attempts=3, backoff=0, max_backoff=1, jitter=False)
 

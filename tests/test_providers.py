@@ -20,9 +20,9 @@ from toolvolley import (
     run_loop,
     tool,
 )
-from toolvolley._serving import serve_in_thread
-from toolvolley.offline import OfflineApp, OfflineModel
 from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+from toolvolley.testing import OfflineApp, OfflineModel
+from toolvolley.testing._serving import serve_in_thread
 
 pytestmark = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 

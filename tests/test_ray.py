@@ -393,7 +393,7 @@ def test_batch_on_ray_writes_every_id_once_records_failures_and_traces(tmp_path:
     trace has one process per conversation with its model turns and calls."""
     import json
 
-    from toolvolley._batch_cli import run_batch_command
+    from toolvolley.cli.batch import run_batch_command
 
     source, out, trace = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "t.json"
     lines = [{"id": f"c{i}", "prompt": "Weather in Seoul and Paris?"} for i in range(7)]
@@ -428,7 +428,7 @@ def test_batch_on_ray_with_tools_from_an_mcp_server(tmp_path: Path) -> None:
     its worker, and every call is answered by it."""
     import json
 
-    from toolvolley._batch_cli import run_batch_command
+    from toolvolley.cli.batch import run_batch_command
 
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     # Beside the default weather tool: places it does not list, and its own tool's name.
@@ -455,7 +455,7 @@ def test_batch_on_ray_with_tools_from_an_mcp_server(tmp_path: Path) -> None:
 def test_bench_scale_bench_reports_the_ray_ratio() -> None:
     from typer.testing import CliRunner
 
-    from toolvolley._cli import app
+    from toolvolley.cli.app import app
 
     args = ["bench", "--only", "", "--no-streaming", "--scale-bench", "--repeat", "1"]
     result = CliRunner().invoke(app, [*args, "--scale", "0.01", "--json"])

@@ -206,7 +206,7 @@ def test_a_node_removed_mid_batch_on_ray_fails_its_conversations_only(
     conversations are recorded failed naming the loss, once each; every other line is whole."""
     import threading
 
-    from toolvolley._batch_cli import run_batch_command
+    from toolvolley.cli.batch import run_batch_command
 
     g = new_gate(BATCH_GATE, resources={"head": 0.01})  # fixed name: the --tools module's
     try:

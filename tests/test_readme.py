@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from toolvolley._cli import app
+from toolvolley.cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

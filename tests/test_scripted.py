@@ -13,8 +13,8 @@ import pytest
 from pydantic import Field
 
 from toolvolley import ModelError, StreamCutError, Toolbox, UserError, run_loop, tool
-from toolvolley.offline import OfflineModel, Script
 from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+from toolvolley.testing import OfflineModel, Script
 
 ON_ASYNCIO = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 

@@ -44,7 +44,7 @@ from toolvolley import (
     result_messages,
     tool,
 )
-from toolvolley.offline import OfflineModel, anthropic_client, openai_client
+from toolvolley.testing import OfflineModel, anthropic_client, openai_client
 
 _DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "recorded"
 RECORDED_DIR = Path(os.environ.get("TOOLVOLLEY_RECORDED_DIR", _DEFAULT))

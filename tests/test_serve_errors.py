@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from toolvolley import UserError
-from toolvolley._serving import serve_in_thread
-from toolvolley.offline import OfflineApp, OfflineModel
+from toolvolley.testing import OfflineApp, OfflineModel
+from toolvolley.testing._serving import serve_in_thread
 
 LIMIT = 64 * 1024
 OK_CHAT = {"model": "offline", "messages": [{"role": "user", "content": "hi"}]}
@@ -387,8 +387,8 @@ _FD_LIMITED_SERVER = """
 import resource, sys
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
-from toolvolley._serving import bind, serve_forever
-from toolvolley.offline import OfflineApp, OfflineModel
+from toolvolley.testing._serving import bind, serve_forever
+from toolvolley.testing import OfflineApp, OfflineModel
 sock = bind("127.0.0.1", 0)
 print(sock.getsockname()[1], flush=True)
 app = OfflineApp(OfflineModel(token_rate=10_000, first_token_s=0))

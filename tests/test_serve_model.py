@@ -91,8 +91,8 @@ SLOW_CHAT = {
 
 
 def test_a_client_that_disconnects_stops_its_generation() -> None:
-    from toolvolley._serving import serve_in_thread
-    from toolvolley.offline import OfflineApp, OfflineModel
+    from toolvolley.testing import OfflineApp, OfflineModel
+    from toolvolley.testing._serving import serve_in_thread
 
     model = OfflineModel(token_rate=20, first_token_s=0)  # about a minute for the whole answer
     with serve_in_thread(OfflineApp(model)) as url, httpx.Client(timeout=10) as client:

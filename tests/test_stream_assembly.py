@@ -25,12 +25,12 @@ from toolvolley import (
     run_turn,
     tool,
 )
-from toolvolley.offline import _anthropic as wire_anthropic
-from toolvolley.offline import _chat as wire_chat
-from toolvolley.offline import _responses as wire_responses
-from toolvolley.offline._planner import PlannedCall, Reply
-from toolvolley.offline._wire import Generation
 from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+from toolvolley.testing import _anthropic as wire_anthropic
+from toolvolley.testing import _chat as wire_chat
+from toolvolley.testing import _responses as wire_responses
+from toolvolley.testing._planner import PlannedCall, Reply
+from toolvolley.testing._wire import Generation
 
 # Assembly is plain parsing, the same on every backend. On trio, openai's AsyncStream leaves
 # its event generator unclosed after `[DONE]` (a ResourceWarning at garbage collection), so the

@@ -22,28 +22,30 @@ from bfcl import BFCL_DIR, Case, load_cases
 from helpers import InFlight
 from replay import Canned, replay_client
 from toolvolley import (
-    CallFinished,
-    CallReady,
-    CallStarted,
     Executor,
     ModelAdapter,
     StreamCutError,
-    TextDelta,
     Tool,
     Toolbox,
-    TurnEvent,
-    TurnFinished,
     run_loop,
     run_turn,
     tool,
 )
-from toolvolley.offline import OfflineModel
-from toolvolley.offline import _anthropic as wire_anthropic
-from toolvolley.offline import _chat as wire_chat
-from toolvolley.offline import _responses as wire_responses
-from toolvolley.offline._planner import PlannedCall, Reply
-from toolvolley.offline._wire import Generation
+from toolvolley.events import (
+    CallFinished,
+    CallReady,
+    CallStarted,
+    TextDelta,
+    TurnEvent,
+    TurnFinished,
+)
 from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+from toolvolley.testing import OfflineModel
+from toolvolley.testing import _anthropic as wire_anthropic
+from toolvolley.testing import _chat as wire_chat
+from toolvolley.testing import _responses as wire_responses
+from toolvolley.testing._planner import PlannedCall, Reply
+from toolvolley.testing._wire import Generation
 
 KINDS = ["chat", "responses", "anthropic"]
 CASES = load_cases()

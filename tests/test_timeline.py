@@ -5,7 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from toolvolley import Bar, Timeline, ToolResult, save_timelines
+from toolvolley import ToolResult
+from toolvolley.observe import Bar, Timeline, save_timelines
 
 SVG = "{http://www.w3.org/2000/svg}"
 

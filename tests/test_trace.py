@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from toolvolley import ToolCall, ToolResult
-from toolvolley._cli import app
 from toolvolley._events import CallReady, TextDelta, TurnEvent, TurnFinished, TurnStats
-from toolvolley._trace import StreamRecorder, TraceSection, TraceTurn, trace_events
+from toolvolley.cli.app import app
+from toolvolley.observe._trace import StreamRecorder, TraceSection, TraceTurn, trace_events
 
 FAST = ["--latency", "0.2", "--jitter", "0", "--token-rate", "5000", "--first-token", "0"]
 METADATA = {"process_name", "thread_name", "process_sort_index", "thread_sort_index"}

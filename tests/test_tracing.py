@@ -15,8 +15,8 @@ from pydantic import Field
 
 from toolvolley import ExecutionHooks, Executor, ToolCall, ToolError, run_turn, tool
 from toolvolley._tracing import resolve_tracer
-from toolvolley.offline import OfflineModel
 from toolvolley.providers import OpenAIChat
+from toolvolley.testing import OfflineModel
 
 
 @tool

@@ -283,7 +283,7 @@ async def test_run_many_misuse_met_by_its_workers_comes_out_unwrapped() -> None:
 def test_an_offline_sdk_client_for_something_else_than_an_offline_model_raises_user_error(
     sdk: str,
 ) -> None:
-    from toolvolley.offline import anthropic_client, openai_client
+    from toolvolley.testing import anthropic_client, openai_client
 
     make = openai_client if sdk == "openai" else anthropic_client
     with pytest.raises(UserError, match=rf"{sdk}_client\(\) takes an OfflineModel.*got str"):

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from toolvolley._serving import serve_in_thread
-from toolvolley.offline import OfflineApp, OfflineModel
+from toolvolley.testing import OfflineApp, OfflineModel
+from toolvolley.testing._serving import serve_in_thread
 
 openai = pytest.importorskip("openai")
 

@@ -24,50 +24,29 @@ from ._errors import (
     ToolvolleyError,
     UserError,
 )
-from ._events import (
-    BatchView,
-    CallFinished,
-    CallProgress,
-    CallReady,
-    CallStarted,
-    ExecutionHooks,
-    StreamUpdate,
-    TextDelta,
-    TurnEvent,
-    TurnFinished,
-    TurnStats,
-    report_progress,
-)
+from ._events import ExecutionHooks
 from ._executor import Executor
 from ._loop import LoopResult, run_loop, run_turn
 from ._many import Outcome, run_many
-from ._model import ModelAdapter, ModelResponse, Usage
+from ._model import Message, ModelAdapter, ModelResponse, Usage
 from ._policies import Hedge, Retry
 from ._processes import ProcessRunner
 from ._references import references_prompt
-from ._report import BatchReport
 from ._result_messages import result_messages
 from ._runners import Runner
 from ._scheduling import Mode, SideEffectsPolicy
 from ._threads import ThreadRunner
-from ._timeline import Bar, Timeline, save_timelines, timelines_svg
 from ._toolbox import Toolbox
 from ._tools import RunIn, Tool, ToolList, tool
 
 __all__ = [
-    "Bar",
     "Batch",
-    "BatchReport",
-    "BatchView",
-    "CallFinished",
-    "CallProgress",
-    "CallReady",
-    "CallStarted",
     "ExecutionHooks",
     "Executor",
     "Hedge",
     "LoopResult",
     "MaxTurnsExceeded",
+    "Message",
     "Mode",
     "ModelAdapter",
     "ModelError",
@@ -80,10 +59,7 @@ __all__ = [
     "SchemaError",
     "SideEffectsPolicy",
     "StreamCutError",
-    "StreamUpdate",
-    "TextDelta",
     "ThreadRunner",
-    "Timeline",
     "Tool",
     "ToolCall",
     "ToolError",
@@ -92,20 +68,45 @@ __all__ = [
     "ToolStatus",
     "Toolbox",
     "ToolvolleyError",
-    "TurnEvent",
-    "TurnFinished",
-    "TurnStats",
     "Usage",
     "UserError",
     "references_prompt",
-    "report_progress",
     "result_messages",
     "run_loop",
     "run_many",
     "run_turn",
-    "save_timelines",
-    "timelines_svg",
     "tool",
 ]
 
 __version__ = "0.1.0.dev0"
+
+# Names that left the root, and where they live now: ``toolvolley.TextDelta`` says so rather than
+# working on (a root of about thirty names is one a reader can take in).
+_MOVED = {
+    **dict.fromkeys(
+        (
+            "BatchView",
+            "CallFinished",
+            "CallProgress",
+            "CallReady",
+            "CallStarted",
+            "StreamUpdate",
+            "TextDelta",
+            "TurnEvent",
+            "TurnFinished",
+            "TurnStats",
+            "report_progress",
+        ),
+        "toolvolley.events",
+    ),
+    **dict.fromkeys(
+        ("Bar", "BatchReport", "Timeline", "save_timelines", "timelines_svg"), "toolvolley.observe"
+    ),
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _MOVED.get(name)
+    if home is None:
+        raise AttributeError(f"module 'toolvolley' has no attribute {name!r}")
+    raise AttributeError(f"toolvolley.{name} has moved to {home}: from {home} import {name}")

@@ -2,7 +2,7 @@
 
 # Absolute import and a guard: worker processes (run_in="process" tools) load the main module
 # as a top-level script when they start, where a relative import would fail.
-from toolvolley._main import main
+from toolvolley.cli import main
 
 if __name__ == "__main__":
     main()

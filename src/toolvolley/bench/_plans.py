@@ -42,10 +42,10 @@ from .._calls import ToolCall, ToolResult
 from .._executor import Executor
 from .._options import check_count, check_seconds
 from .._policies import Hedge, Retry
-from .._serving import serve_in_thread
 from .._tools import Tool
 from ..demo import PlanSettings, WeatherService, run_plan_demo
-from ..offline import OfflineModel
+from ..testing import OfflineModel
+from ..testing._serving import serve_in_thread
 
 __all__ = ["run_plans_benchmark"]
 

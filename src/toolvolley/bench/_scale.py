@@ -122,8 +122,8 @@ def _setup(calls: int, latency: float) -> tuple[Tool, str]:
 
 
 def _model(token_rate: float, first_token_s: float) -> Any:
-    from ..offline import OfflineModel
     from ..providers import OpenAIChat
+    from ..testing import OfflineModel
 
     return OpenAIChat.offline(OfflineModel(token_rate=token_rate, first_token_s=first_token_s))
 

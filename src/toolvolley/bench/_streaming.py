@@ -27,8 +27,8 @@ from .._executor import Executor
 from .._loop import run_turn
 from .._model import ModelAdapter
 from .._tools import Tool, tool
-from .._trace import StreamRecorder, TraceTurn
-from ..offline import OfflineModel
+from ..observe._trace import StreamRecorder, TraceTurn
+from ..testing import OfflineModel
 
 __all__ = ["StreamingScenario", "run_streaming_benchmark", "streaming_scenarios"]
 

@@ -26,9 +26,9 @@ from .._executor import Executor
 from .._loop import LoopResult, run_loop
 from .._optional import require
 from .._references import references_prompt
-from .._timeline import Bar, Timeline
 from .._toolbox import Toolbox
-from ..offline import OfflineModel
+from ..observe._timeline import Bar, Timeline
+from ..testing import OfflineModel
 from ._capital_tool import capital_tool
 from ._weather_tool import weather_tool
 

@@ -17,8 +17,8 @@ from .._model import Message, ModelAdapter
 from .._optional import require
 from .._report import BatchReport
 from .._toolbox import Toolbox
-from .._trace import StreamRecorder, TraceTurn
-from ..offline import OfflineModel
+from ..observe._trace import StreamRecorder, TraceTurn
+from ..testing import OfflineModel
 from ._weather_tool import weather_tool
 
 __all__ = ["DEFAULT_PROMPT", "DemoReport", "DemoSettings", "Provider", "run_demo"]

@@ -16,8 +16,8 @@ from .._events import StreamUpdate
 from .._model import Message, ModelAdapter, ModelResponse, Usage
 from .._optional import require
 from .._toolbox import Toolbox
-from ..offline import OfflineModel
-from ..offline._clients import sdk_client
+from ..testing import OfflineModel
+from ..testing._clients import sdk_client
 from ._assembly import Assembled, _Assembler
 
 if TYPE_CHECKING:

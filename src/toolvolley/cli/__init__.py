@@ -13,7 +13,7 @@ _CLI_EXTRA = frozenset({"typer", "rich", "click"})
 
 def main() -> None:
     try:
-        from ._cli import app
+        from .app import app
     except ImportError as exc:
         if (exc.name or "").partition(".")[0] not in _CLI_EXTRA:
             raise

@@ -20,21 +20,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ._calls import ToolCall, ToolResult
-from ._cli_options import check_output
-from ._events import CallReady, TextDelta, TurnEvent, TurnFinished, TurnStats
-
-if TYPE_CHECKING:
-    from .demo import DemoReport
+from .._calls import ToolCall, ToolResult
+from .._events import CallReady, TextDelta, TurnEvent, TurnFinished, TurnStats
 
 __all__ = [
     "StreamRecorder",
     "TraceSection",
     "TraceTurn",
-    "check_writable",
-    "demo_trace",
     "trace_events",
     "write_trace",
 ]
@@ -94,12 +88,6 @@ class TraceSection:
     model_spans: Sequence[tuple[str, float, float]] = ()
     turns: Sequence[TraceTurn] = ()
     calls: Sequence[ToolCall] = ()
-
-
-def check_writable(path: str | None, flag: str) -> None:
-    """Refuse an output path that cannot be written (a missing or read-only directory, a
-    directory itself), before any work starts."""
-    check_output(flag, path)
 
 
 def trace_events(sections: Sequence[TraceSection]) -> dict[str, Any]:
@@ -203,25 +191,6 @@ def _call(
         span["args"]["turn"] = turn
     events.append(span)
     return events
-
-
-def demo_trace(report: DemoReport) -> list[TraceSection]:
-    """The demo's runs and conversations, one process each."""
-    if report.mode == "serial":
-        return [
-            TraceSection(
-                "parallel tool calls off: the conversation, one call per model turn",
-                turns=report.conversation_turns,
-            ),
-            TraceSection(
-                "parallel tool calls on: the comparison conversation",
-                turns=report.comparison_turns,
-            ),
-        ]
-    return [
-        TraceSection("one after another", report.sequential, calls=report.calls),
-        TraceSection("all at once, as written: the conversation", turns=report.conversation_turns),
-    ]
 
 
 def _meta(kind: str, pid: int, tid: int, value: str | int) -> dict[str, Any]:

@@ -6,7 +6,7 @@ OpenAI's ``{"error": {"message", "type", "param", "code"}}`` under ``/v1/chat/co
 ``/v1/messages``. Bodies are read in chunks up to ``max_body_bytes`` (413 past it) and within
 ``body_timeout_s`` (408 past it, and the connection is closed), and a client that disconnects
 stops its generation. Errors below HTTP (a head h11 refuses, a head that never ends) get the
-same shape through :meth:`OfflineApp.protocol_error` when served by ``toolvolley._serving``.
+same shape through :meth:`OfflineApp.protocol_error` when served by ``toolvolley.testing._serving``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = ["DEFAULT_BODY_TIMEOUT_S", "DEFAULT_MAX_BODY_BYTES", "OfflineApp"]
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT_S = 30.0
-_log = logging.getLogger("toolvolley.offline")
+_log = logging.getLogger("toolvolley.testing")
 _ROUTES: tuple[tuple[str, Kind], ...] = (
     ("/v1/chat/completions", "chat"),
     ("/chat/completions", "chat"),

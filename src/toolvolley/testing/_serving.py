@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ._errors import UserError
+from .._errors import UserError
+from .._optional import require
+from .._options import check_seconds
 from ._http_protocol import guarded_protocol
-from ._optional import require
-from ._options import check_seconds
 
 __all__ = ["bind", "serve_forever", "serve_in_thread"]
 

@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._many import Outcome, Prompt
-from ._trace import check_writable
+from .._many import Outcome, Prompt
+from .options import check_output
 
 __all__ = ["BatchInputError", "Input", "Output", "json_line", "read_done", "same_file"]
 
@@ -197,7 +197,7 @@ class Output:
         self.label = path
         self.path = target = Path(path)
         if not target.exists():
-            check_writable(path, "-o")
+            check_output("-o", path)
         elif target.is_dir():
             raise BatchInputError(f"-o {path} is a directory, not a file")
         elif not stat.S_ISREG(target.stat().st_mode):

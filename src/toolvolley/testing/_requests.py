@@ -35,6 +35,14 @@ class ContentPart(_Open):
     type: str
     text: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _text_not_null(cls, data: Any) -> Any:
+        # ``None`` above means "no text"; a ``"text": null`` sent is the services' 400.
+        if isinstance(data, dict) and "text" in data and data["text"] is None:
+            raise ValueError("a content part's text must be a string, not null")
+        return data
+
 
 Content = str | list[ContentPart]
 

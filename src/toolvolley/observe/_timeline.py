@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from ._calls import ToolResult, ToolStatus
+from .._calls import ToolResult, ToolStatus
 
 __all__ = ["Bar", "Timeline", "timelines_svg"]
 

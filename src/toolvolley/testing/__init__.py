@@ -1,11 +1,12 @@
-"""The offline model: a deterministic stand-in that speaks OpenAI Chat Completions, OpenAI Responses
-and Anthropic Messages, so toolvolley runs with no API key and no network.
+"""The offline model, shipped for your tests (as httpx ships ``MockTransport``): a deterministic
+stand-in that speaks OpenAI Chat Completions, OpenAI Responses and Anthropic Messages, so
+toolvolley, and a program written with those SDKs, runs with no API key and no network.
 
 It is a planner, not a language model. For each tool, it calls the tool once for each value of a
 string parameter that the schema lists (``enum`` or ``examples``) and that the latest user message
 mentions, in the order mentioned; or, when that finds fewer calls or leaves no value mentioned
 out, once for each item of a list in the text ("in Dallas, Texas and Orlando, Florida"), each
-item's parts going to the parameters they fit (see :mod:`toolvolley.offline._freetext`): all
+item's parts going to the parameters they fit (see :mod:`toolvolley.testing._freetext`): all
 calls in one response when parallel tool calls are allowed, one per response otherwise.
 ``tool_choice`` (none, auto, required, a named tool) and ``max_tokens`` are honoured. Once every
 planned call has a result, it answers with a short text that quotes them. It streams at a

@@ -13,7 +13,7 @@ The output file is the checkpoint:
 * **Resume**: ids already in the output are skipped; re-running the same command finishes what
   is left. Every id appears exactly once in a complete output: ids are unique in the input, and
   one run at a time owns the output (a second is refused). The files are checked, and locked,
-  by ``_batch_files`` before any work starts.
+  by ``batch_files`` before any work starts.
 * **Errors a user can cause** (a bad line, a locked or unusable file, the output failing
   mid-batch) are one line on stderr and exit 2; Ctrl-C says how many conversations the output
   holds, then stops (exit 130).
@@ -30,12 +30,9 @@ The output file is the checkpoint:
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import importlib
 import json
 import os
-import shlex
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -45,36 +42,14 @@ from typing import Any
 
 import anyio
 
-from ._batch_files import BatchInputError, Input, Output, read_done, same_file
-from ._cli_options import check_output
-from ._executor import Executor
-from ._many import Outcome, Prompt, run_many
-from ._model import ModelAdapter
-from ._toolbox import Toolbox
+from .._executor import Executor
+from .._many import Outcome, Prompt, run_many
+from .._model import ModelAdapter
+from .batch_files import BatchInputError, Input, Output, read_done, same_file
+from .batch_tools import BatchTools, batch_tools, load_tools, mcp_command
+from .options import check_output
 
 __all__ = ["read_done", "run_batch_command"]
-
-
-def _load_tools(spec: str | None) -> tuple[Executor | Toolbox | list[Any] | None, str]:
-    if spec is None:
-        return None, "the demo's get_weather (a local Open-Meteo-style service on loopback)"
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise BatchInputError(f"--tools must be MODULE:ATTR, not {spec!r}")
-    sys.path.insert(0, os.getcwd())
-    try:
-        target: Any = importlib.import_module(module_name)
-    finally:
-        sys.path.pop(0)
-    for part in attr.split("."):
-        target = getattr(target, part)
-    if isinstance(target, (Executor, Toolbox)):
-        return target, spec
-    if isinstance(target, (list, tuple)):
-        return list(target), spec
-    raise BatchInputError(
-        f"--tools {spec} is a {type(target).__name__}, not a Toolbox, Executor or list of tools"
-    )
 
 
 @dataclass
@@ -167,9 +142,9 @@ def run_batch_command(
 ) -> int:
     """Run the batch; returns the exit code (0 even if conversations failed: they are
     recorded; 2 for an unusable input, output, option or server, said in one line on stderr)."""
-    from ._errors import ToolvolleyError
-    from .demo import DemoSettings
-    from .demo._runner import make_model
+    from .._errors import ToolvolleyError
+    from ..demo import DemoSettings
+    from ..demo._runner import make_model
 
     settings = DemoSettings(
         provider=provider,  # type: ignore[arg-type]
@@ -182,8 +157,8 @@ def run_batch_command(
     try:
         check_output("--trace", trace, (".json",))  # its format is a Chrome trace
         for spec in mcp:
-            _mcp_command(spec)  # a bad one is refused here, not by each worker
-        tools, tools_label = _load_tools(tools_spec)
+            mcp_command(spec)  # a bad one is refused here, not by each worker
+        tools, tools_label = load_tools(tools_spec)
         if mcp and isinstance(tools, Executor):
             raise BatchInputError("--mcp adds tools to a Toolbox or a list; --tools is an Executor")
         if mcp:
@@ -205,7 +180,7 @@ def run_batch_command(
                 functools.partial(make_model, settings),
                 latency,
                 json_summary,
-                _Tools(tools, ray, tools_spec, os.getcwd(), tuple(mcp)),
+                BatchTools(tools, ray, tools_spec, os.getcwd(), tuple(mcp)),
                 events,
             )
             try:
@@ -256,7 +231,7 @@ async def _run(
     make: Callable[[], ModelAdapter],
     latency: float,
     quiet: bool,
-    tools: _Tools,
+    tools: BatchTools,
     events: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     pending = source.pending(out.done)
@@ -287,7 +262,7 @@ async def _run(
                 )
             else:
                 adapter: ModelAdapter = make()
-                async with adapter, _default_tools(tools.here, latency, tools.mcp) as toolset:
+                async with adapter, batch_tools(tools.here, latency, tools.mcp) as toolset:
                     await run_many(
                         adapter,
                         prompts,
@@ -313,32 +288,6 @@ async def _run(
         "concurrency": concurrency,
         "output": out.label,
     }
-
-
-@dataclass(frozen=True)
-class _Tools:
-    """The batch's tools: here (``--tools`` loaded, ``--mcp`` opened in this process), or with
-    --ray, how each worker builds them (by the same rules)."""
-
-    here: Executor | Toolbox | list[Any] | None
-    ray: str | None
-    tools_spec: str | None
-    cwd: str
-    mcp: tuple[str, ...] = ()
-
-    def on_worker(self, latency: float) -> Any:
-        return functools.partial(_worker_tools, self.tools_spec, self.cwd, latency, self.mcp)
-
-
-def _worker_tools(spec: str | None, cwd: str, latency: float, mcp: Sequence[str]) -> Any:
-    """On a Ray worker, for one chunk of conversations: --tools imported there (the driver's
-    directory on the path) and the --mcp servers opened there, as an async context manager."""
-    tools = None
-    if spec is not None:
-        if cwd not in sys.path:
-            sys.path.append(cwd)
-        tools = _load_tools(spec)[0]
-    return _default_tools(tools, latency, mcp)
 
 
 def _trace_events(outcome: Outcome, pid: int, zero: float) -> list[dict[str, Any]]:
@@ -379,62 +328,6 @@ def _trace_events(outcome: Outcome, pid: int, zero: float) -> list[dict[str, Any
 async def _aiter(items: Iterator[tuple[Any, Prompt]]) -> AsyncIterator[tuple[Any, Prompt]]:
     for item in items:
         yield item
-
-
-@contextlib.asynccontextmanager
-async def _default_tools(
-    tools: Executor | Toolbox | list[Any] | None, latency: float, mcp: Sequence[str] = ()
-) -> AsyncIterator[Executor | Toolbox | list[Any]]:
-    """The batch's tools: ``--tools`` (or the demo's weather tool), plus the tools of each
-    ``--mcp`` server, open for the whole batch."""
-    async with contextlib.AsyncExitStack() as stack:
-        served: list[Any] = []
-        for spec in mcp:
-            served.extend(await (await stack.enter_async_context(_mcp_server(spec))).tools())
-        if tools is None:
-            tools = await stack.enter_async_context(_weather_tools(latency))
-        if not served:
-            yield tools
-        elif isinstance(tools, Executor):
-            raise BatchInputError("--mcp adds tools to a Toolbox or a list; --tools is an Executor")
-        else:
-            yield tools.with_tools(*served) if isinstance(tools, Toolbox) else [*tools, *served]
-
-
-def _mcp_server(spec: str) -> Any:
-    """``--mcp``: an http(s) URL (streamable HTTP), or a command line (stdio)."""
-    from .mcp import MCPServer
-
-    command = _mcp_command(spec)
-    if command is None:
-        return MCPServer.http(spec.strip())
-    return MCPServer.stdio(command[0], command[1:])
-
-
-def _mcp_command(spec: str) -> list[str] | None:
-    """The command line of a stdio ``--mcp`` server (``None`` for a URL), or why it is none."""
-    if spec.strip().lower().startswith(("http://", "https://")):
-        return None
-    try:
-        command = shlex.split(spec)
-    except ValueError as exc:  # an unclosed quote
-        raise BatchInputError(f"--mcp {spec!r} is not a command line: {exc}") from None
-    if not command:
-        raise BatchInputError("--mcp needs a URL or a command line")
-    return command
-
-
-@contextlib.asynccontextmanager
-async def _weather_tools(latency: float) -> AsyncIterator[list[Any]]:
-    import httpx
-
-    from ._serving import serve_in_thread
-    from .demo import WeatherService, weather_tool
-
-    with serve_in_thread(WeatherService(latency_s=latency, jitter_s=latency / 4)) as url:
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as http:
-            yield [weather_tool(forecast_url=url, geocoding_url=url, http_client=http)]
 
 
 def _render(s: dict[str, Any], tools_label: str, input_label: str) -> str:

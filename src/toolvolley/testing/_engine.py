@@ -35,7 +35,7 @@ class OfflineResponse:
 
 class OfflineModel:
     """A deterministic stand-in model that speaks the three wire formats. It is a planner, not
-    an LLM: see :mod:`toolvolley.offline` for what it answers.
+    an LLM: see :mod:`toolvolley.testing` for what it answers.
 
     * ``token_rate``: tokens generated per second (default 50), streamed or not.
     * ``first_token_s``: seconds before the first token (default 0.2).

@@ -1,6 +1,7 @@
-"""The checks the ``toolvolley`` commands run on their options before any work: each raises a
-``UserError`` of one line naming the option as the user typed it (``--latency``, not the
-``latency_s`` it becomes inside)."""
+"""The ``toolvolley`` commands' options: those several commands take, defined once, and the
+checks the commands run on their values before any work: each raises a ``UserError`` of one
+line naming the option as the user typed it (``--latency``, not the ``latency_s`` it becomes
+inside)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,25 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated, Any
 
-from ._errors import UserError
-from ._optional import require
+import typer
+
+from .._errors import UserError
+from .._optional import require
 
 __all__ = [
+    "FirstToken",
+    "ModelName",
+    "TokenRate",
+    "TraceFile",
     "check_at_least",
     "check_extra",
     "check_output",
     "check_port",
     "check_positive",
     "check_seconds",
+    "json_flag",
 ]
 
 
@@ -73,3 +82,18 @@ def check_extra(what: str, module: str, extra: str) -> None:
         raise UserError(
             f"{what} needs the {extra} extra: pip install 'toolvolley[{extra}]'"
         ) from None
+
+
+# Options more than one command takes, spelled once (their --help text is the same everywhere).
+ModelName = Annotated[str | None, typer.Option(help="The model name.")]
+TokenRate = Annotated[float, typer.Option(help="Offline model: tokens a second.")]
+FirstToken = Annotated[float, typer.Option(help="Offline model: seconds to first token.")]
+TraceFile = Annotated[
+    str | None,
+    typer.Option(help="Also write a Chrome trace (chrome://tracing, Perfetto) to this .json."),
+]
+
+
+def json_flag(what: str) -> Any:
+    """``--json``: print ``what`` (the report, the summary) as JSON instead of text."""
+    return typer.Option("--json", help=f"Print the {what} as JSON.")

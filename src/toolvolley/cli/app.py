@@ -7,6 +7,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from .options import FirstToken, ModelName, TokenRate, TraceFile, json_flag
+
 __all__ = ["app"]
 
 
@@ -64,7 +66,7 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from . import __version__
+        from .. import __version__
 
         typer.echo(f"toolvolley {__version__}")
         raise typer.Exit()
@@ -114,56 +116,17 @@ def serve_model(
 ) -> None:
     """Serve the offline model over HTTP: OpenAI Chat Completions and Responses under /v1,
     Anthropic Messages at /v1/messages. It is a deterministic planner, not an LLM."""
-    from ._cli_options import check_at_least, check_port, check_positive, check_seconds
-    from ._errors import UserError
-    from ._serving import bind, serve_forever
-    from .offline import OfflineApp, OfflineModel
-    from .offline._script import Script
+    from .serve_model import run_serve_model_command
 
-    names = model_name or ["toolvolley-offline", "offline"]
-    first_token = first_token if first_token_s is None else first_token_s
-    try:
-        if not host.strip():
-            raise UserError("--host must be an address, e.g. 127.0.0.1 (0.0.0.0: every interface).")
-        check_port("--port", port)
-        check_positive("--token-rate", token_rate, "number of tokens a second")
-        check_seconds("--first-token", first_token)
-        check_at_least("--max-body-bytes", max_body_bytes)
-        if not all(name.strip() for name in names):
-            raise UserError(
-                f"--model must be a model name, not {next(n for n in names if not n.strip())!r}."
-            )
-        try:
-            turns = None if script is None else Script(script)
-        except UserError as exc:
-            raise UserError(f"--script {script}: {exc}") from None
-        model = OfflineModel(
-            token_rate=token_rate,
-            first_token_s=first_token,
-            name=names[0],
-            aliases=names[1:],
-            script=turns,
-        )
-    except UserError as exc:  # a usage error: one line, exit 2
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    try:
-        sock = bind(host, port)
-    except (OSError, ValueError) as exc:  # ValueError: a host with a NUL in it
-        typer.echo(f"error: cannot listen on {host}:{port}: {_reason(exc)}", err=True)
-        raise typer.Exit(1) from None
-    url = f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}"
-    typer.echo(
-        f"Offline model {', '.join(model.models)} on {url}  "
-        f"(OpenAI base_url {url}/v1, Anthropic base_url {url})"
+    run_serve_model_command(
+        host=host,
+        port=port,
+        token_rate=token_rate,
+        first_token=first_token if first_token_s is None else first_token_s,
+        names=model_name or ["toolvolley-offline", "offline"],
+        max_body_bytes=max_body_bytes,
+        script=script,
     )
-    serve_forever(OfflineApp(model, max_body_bytes=max_body_bytes), sock=sock)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror} (errno {exc.errno})"
-    return str(exc)
 
 
 @app.command(cls=_Command)
@@ -175,7 +138,7 @@ def demo(
         bool,
         typer.Option("--serial", help="Parallel tool calls off: one call per model turn."),
     ] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    json_output: Annotated[bool, json_flag("report")] = False,
     provider: Annotated[
         str,
         typer.Option(help="offline (default), or openai, responses, anthropic for a real model."),
@@ -183,7 +146,7 @@ def demo(
     base_url: Annotated[
         str | None, typer.Option(help="The provider's base URL (any OpenAI-compatible server).")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="The model name.")] = None,
+    model: ModelName = None,
     weather_url: Annotated[
         str | None,
         typer.Option(help="An Open-Meteo-style API (default: a local service on loopback)."),
@@ -193,10 +156,8 @@ def demo(
     ] = None,
     latency: Annotated[float, typer.Option(help="Local weather service: seconds a request.")] = 1.0,
     jitter: Annotated[float, typer.Option(help="Local weather service: +/- seconds.")] = 0.25,
-    token_rate: Annotated[float, typer.Option(help="Offline model: tokens a second.")] = 50.0,
-    first_token: Annotated[float, typer.Option(help="Offline model: seconds to first token.")] = (
-        0.2
-    ),
+    token_rate: TokenRate = 50.0,
+    first_token: FirstToken = 0.2,
     extra_city: Annotated[
         list[str] | None,
         typer.Option(help="Also list this name in the tool's schema (try an unknown city)."),
@@ -204,10 +165,7 @@ def demo(
     timeline: Annotated[
         str | None, typer.Option(help="Also write the timelines to this .svg or .html file.")
     ] = None,
-    trace: Annotated[
-        str | None,
-        typer.Option(help="Also write a Chrome trace (chrome://tracing, Perfetto) to this .json."),
-    ] = None,
+    trace: TraceFile = None,
     debug: Annotated[
         bool,
         typer.Option("--debug", help="On an error, print the full traceback instead of one line."),
@@ -223,7 +181,7 @@ def demo(
 ) -> None:
     """The three-city weather exercise, measured: one response carrying several tool calls, run
     one after another and then at once, and every result sent back in one follow-up."""
-    from ._demo_cli import run_demo_command
+    from .demo import run_demo_command
 
     code = run_demo_command(
         prompt=prompt,
@@ -259,7 +217,7 @@ def bench(
     streaming: Annotated[
         bool, typer.Option(help="Run the streaming (early dispatch) scenarios.")
     ] = True,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    json_output: Annotated[bool, json_flag("report")] = False,
     plot: Annotated[
         str | None,
         typer.Option(help="Also sweep 1 to 1,000 calls and chart speedup and efficiency (SVG)."),
@@ -295,7 +253,7 @@ def bench(
 ) -> None:
     """Measure toolvolley parallel, toolvolley serial and the textbook gather code side by side
     (and early dispatch while streaming), all in this run."""
-    from ._bench_cli import run_bench_command
+    from .bench import run_bench_command
 
     raise typer.Exit(
         run_bench_command(
@@ -342,11 +300,9 @@ def batch(
         str, typer.Option(help="offline (default), or openai, responses, anthropic.")
     ] = "offline",
     base_url: Annotated[str | None, typer.Option(help="The provider's base URL.")] = None,
-    model: Annotated[str | None, typer.Option(help="The model name.")] = None,
-    token_rate: Annotated[float, typer.Option(help="Offline model: tokens a second.")] = 50.0,
-    first_token: Annotated[
-        float, typer.Option(help="Offline model: seconds to first token.")
-    ] = 0.2,
+    model: ModelName = None,
+    token_rate: TokenRate = 50.0,
+    first_token: FirstToken = 0.2,
     latency: Annotated[float, typer.Option(help="Default weather tool: seconds a request.")] = 0.2,
     mcp: Annotated[
         list[str] | None,
@@ -355,7 +311,7 @@ def batch(
             help="An MCP server's tools too: an http(s) URL, or a command line (repeatable).",
         ),
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    json_output: Annotated[bool, json_flag("summary")] = False,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -363,14 +319,11 @@ def batch(
             help="Spread the conversations over a Ray cluster (auto: RAY_ADDRESS or a local Ray).",
         ),
     ] = None,
-    trace: Annotated[
-        str | None,
-        typer.Option(help="Also write a Chrome trace (chrome://tracing, Perfetto) to this .json."),
-    ] = None,
+    trace: TraceFile = None,
 ) -> None:
     """Run many conversations from a JSONL file, concurrently; each is written as it ends, and
     re-running with the same output resumes where it stopped."""
-    from ._batch_cli import run_batch_command
+    from .batch import run_batch_command
 
     raise typer.Exit(
         run_batch_command(

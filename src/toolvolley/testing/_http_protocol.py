@@ -18,7 +18,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from ._optional import require
+from .._optional import require
 
 __all__ = ["ErrorPayload", "guarded_protocol"]
 

@@ -14,14 +14,14 @@ import anyio
 from rich.console import Console
 from rich.markup import escape
 
-from ._calls import ToolResult
-from ._cli_options import check_extra, check_output, check_positive, check_seconds
-from ._errors import ModelError, UserError, describe_exception
-from ._serving import serve_in_thread
-from ._timeline import Bar, Timeline, save_timelines
-from ._trace import demo_trace, write_trace
-from .demo import DemoReport, DemoSettings, WeatherService, run_demo
-from .demo._runner import Provider
+from .._calls import ToolResult
+from .._errors import ModelError, UserError, describe_exception
+from ..demo import DemoReport, DemoSettings, WeatherService, run_demo
+from ..demo._runner import Provider
+from ..observe._timeline import Bar, Timeline, save_timelines
+from ..observe._trace import TraceSection, write_trace
+from ..testing._serving import serve_in_thread
+from .options import check_extra, check_output, check_positive, check_seconds
 
 __all__ = ["run_demo_command"]
 
@@ -86,7 +86,7 @@ def run_demo_command(
         err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     if plan:  # the capitals exercise, flat against planned (toolvolley.demo._plan)
-        from .demo._plan import run_plan_command
+        from ..demo._plan import run_plan_command
 
         return run_plan_command(
             out,
@@ -330,3 +330,22 @@ def _args(arguments: Any) -> str:
 
 def _values(arguments: Any) -> str:
     return ", ".join(str(v) for v in _parsed(arguments).values())
+
+
+def demo_trace(report: DemoReport) -> list[TraceSection]:
+    """The demo's runs and conversations, one process each."""
+    if report.mode == "serial":
+        return [
+            TraceSection(
+                "parallel tool calls off: the conversation, one call per model turn",
+                turns=report.conversation_turns,
+            ),
+            TraceSection(
+                "parallel tool calls on: the comparison conversation",
+                turns=report.comparison_turns,
+            ),
+        ]
+    return [
+        TraceSection("one after another", report.sequential, calls=report.calls),
+        TraceSection("all at once, as written: the conversation", turns=report.conversation_turns),
+    ]
