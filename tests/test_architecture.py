@@ -84,3 +84,17 @@ def test_importing_the_package_loads_no_cli_demo_offline_or_adapter_module() -> 
     assert "toolvolley._executor" in loaded  # the check sees the package's own modules
     sdks = {"typer", "rich", "uvicorn", "starlette", "openai", "anthropic", "mcp", "ray"}
     assert sorted(sdks & {m.split(".")[0] for m in loaded}) == []
+
+
+def test_importing_the_providers_loads_no_offline_model() -> None:
+    """The provider adapters load the offline model (a test double) only inside ``.offline()``
+    (in a fresh interpreter, so nothing another test imported counts)."""
+    import subprocess
+    import sys
+
+    code = "import sys, toolvolley.providers; print('\\n'.join(sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "toolvolley.providers.openai_chat" in loaded
+    assert [m for m in loaded if m.startswith("toolvolley.offline")] == []
