@@ -6,7 +6,6 @@ import functools
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -147,10 +146,14 @@ async def whole(respond: Callable[[], Awaitable[ModelResponse]]) -> ModelStream:
 
 async def collect(stream: ModelStream) -> ModelResponse:
     """Read ``stream`` to its end: the :class:`ModelResponse` it ends with."""
-    async with aclosing(stream):
+    try:
         async for item in stream:
             if isinstance(item, ModelResponse):
                 return item
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
     raise UserError("The model's stream ended without its ModelResponse (its last item).")
 
 

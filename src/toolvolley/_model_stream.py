@@ -5,8 +5,9 @@ non-streamed turn is :meth:`ModelAdapter.respond` made into the same iterator. T
 from it and submits each ready call itself, so an exception out of ``__anext__`` is the model's
 and any other is the caller's: no bookkeeping of whose is whose.
 
-Custom adapters written before 0.x overrode ``async def stream(..., on_update)`` and returned the
-response: they still work, their updates pushed into a channel the loop pulls from.
+A custom adapter written against the earlier ``async def stream(..., on_update)``, which pushed
+its updates and returned the response, still works: it runs in a task of its own and its updates
+go through a channel the loop pulls from.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import anyio
 
 from ._errors import UserError, type_name
+from ._events import StreamUpdate
 from ._model import ModelAdapter, ModelResponse, ModelStream, whole
 from ._toolbox import Toolbox
 
@@ -49,15 +51,16 @@ async def model_stream(
             yield items
         return
     else:
-        items = model.stream(transcript, toolbox, parallel_tool_calls=parallel_tool_calls)
-        if not hasattr(items, "__anext__"):
-            if inspect.iscoroutine(items):
-                items.close()  # never awaited: no warning about it
+        made: object = model.stream(transcript, toolbox, parallel_tool_calls=parallel_tool_calls)
+        if not hasattr(made, "__anext__"):
+            if inspect.iscoroutine(made):
+                made.close()  # never awaited: no warning about it
             raise UserError(
                 f"{type_name(model)}.stream() returns an async iterator of updates (TextDelta, "
-                f"CallReady) ending with the ModelResponse; got {type_name(items)}. Write it "
+                f"CallReady) ending with the ModelResponse; got {type_name(made)}. Write it "
                 "as an async generator, or leave it out to stream the whole respond()."
             )
+        items = cast(ModelStream, made)
     try:
         yield items
     finally:
@@ -103,7 +106,7 @@ async def _pushed(
             else:
                 send.send_nowait(response)
 
-    async def items() -> ModelStream:
+    async def items() -> AsyncGenerator[StreamUpdate | ModelResponse, None]:
         async for item in receive:
             if isinstance(item, _Raised):
                 raise item.error

@@ -4,10 +4,10 @@ moment their arguments are.
 An assembler (one per wire format, in that format's module) is fed the stream's events (as
 dicts, in the provider's own shapes) and returns the ``TextDelta`` and ``CallReady`` updates
 each made. A call is ready when the stream says its arguments are complete (each format says
-how). ``finish()`` returns what was
-assembled and whether the stream gave its finish signal (a ``finish_reason``,
-``response.completed``, ``message_stop``); calls whose arguments never completed (the stream
-ended or broke first) are listed apart, so the caller can answer them with an error.
+how). ``finish()`` returns what was assembled and whether the stream gave its finish signal (a
+``finish_reason``, ``response.completed``, ``message_stop``); calls whose arguments never
+completed (the stream ended or broke first) are listed apart, so the caller can answer them
+with an error.
 
 A call the provider sent without an id gets a generated one (``call_...``, ``toolu_...``), used
 in the transcript too, so the follow-up answers the call the model's turn lists.
