@@ -123,16 +123,12 @@ def _from_sdk_shape(value: object, where: str) -> ToolCall | None:
 
 def _hint(value: object) -> str:
     kind = _kind(value)
-    if kind in ("text", "thinking", "redacted_thinking") or kind in _ANTHROPIC_SERVER_BLOCKS:
-        return (
-            "Pass only the tool_use blocks of an Anthropic response: "
-            '[b for b in response.content if b.type == "tool_use"].'
-        )
-    if kind in ("message", "reasoning"):
-        return (
-            "Pass only the function_call items of a Responses output: "
-            '[i for i in response.output if i.type == "function_call"].'
-        )
+    if kind:
+        from .providers import PROVIDERS  # the format the other parts of a response belong to
+
+        for provider in PROVIDERS.values():
+            if kind in provider.other_parts:
+                return provider.other_parts_hint
     if kind.endswith("_call") or kind == "custom":
         return f"Only function tool calls run here, not a {kind!r} one."
     if isinstance(value, Mapping) and {"id", "name"} <= value.keys() <= {"id", "name", "arguments"}:
@@ -141,8 +137,3 @@ def _hint(value: object) -> str:
         "Make each call a ToolCall(id, name, arguments), e.g. "
         """ToolCall("call_1", "get_weather", '{"city": "Paris"}')."""
     )
-
-
-_ANTHROPIC_SERVER_BLOCKS = frozenset(
-    {"server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "mcp_tool_use"}
-)

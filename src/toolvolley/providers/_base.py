@@ -60,6 +60,9 @@ class SDKAdapter(ModelAdapter):
     _assembler: ClassVar[type[Assembler]]
     _default_model: ClassVar[str]
     call_type: ClassVar[str]  # the ``type`` its SDK's tool-call objects say they are
+    # the other parts of its responses, and how to keep only the calls (a misuse's hint)
+    other_parts: ClassVar[frozenset[str]] = frozenset()
+    other_parts_hint: ClassVar[str] = ""
 
     @staticmethod
     @abstractmethod

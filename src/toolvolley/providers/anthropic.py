@@ -76,6 +76,21 @@ class AnthropicMessages(SDKAdapter):
     _client_class = "AsyncAnthropic"
     _default_model = "claude-sonnet-4-5"
     call_type = "tool_use"
+    other_parts = frozenset(
+        {
+            "text",
+            "thinking",
+            "redacted_thinking",
+            "server_tool_use",
+            "web_search_tool_result",
+            "web_fetch_tool_result",
+            "mcp_tool_use",
+        }
+    )
+    other_parts_hint = (
+        "Pass only the tool_use blocks of an Anthropic response: "
+        '[b for b in response.content if b.type == "tool_use"].'
+    )
     _assembler = AnthropicAssembler
 
     def __init__(

@@ -94,6 +94,11 @@ class OpenAIResponses(SDKAdapter):
     _client_class = "AsyncOpenAI"
     _default_model = "gpt-4.1-mini"
     call_type = "function_call"
+    other_parts = frozenset({"message", "reasoning"})
+    other_parts_hint = (
+        "Pass only the function_call items of a Responses output: "
+        '[i for i in response.output if i.type == "function_call"].'
+    )
     _assembler = ResponsesAssembler
 
     def _request(
