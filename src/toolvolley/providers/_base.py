@@ -49,9 +49,10 @@ def tool_specs(toolbox: Toolbox) -> list[ToolSpec]:
 class SDKAdapter(ModelAdapter):
     """An adapter over an official SDK's async client.
 
-    Subclasses say which SDK (``_sdk``, ``_client_class``), how to build a
+    Subclasses say which SDK (``_sdk``, ``_client_class``, or ``_new_client``), how to build a
     request, how to send it (``_send``), how to read a whole response (``_parse``), which
-    assembler reads its stream, and how to write a turn back into the transcript
+    assembler reads its stream (and, for an SDK unlike OpenAI's and Anthropic's,
+    ``_open_stream``, ``_event``, ``_close``), and how to write a turn back into the transcript
     (``_assistant_messages``).
     """
 
@@ -96,15 +97,19 @@ class SDKAdapter(ModelAdapter):
         request_options: Mapping[str, Any] | None = None,
     ) -> None:
         if client is None:
-            sdk: Any = require(self._sdk, self._sdk)
-            if base_url is not None and api_key is None and not self._key_in_environment():
-                api_key = "not-needed"  # local servers (vLLM, serve-model ...) take no key
-            client = getattr(sdk, self._client_class)(base_url=base_url, api_key=api_key)
+            client = self._new_client(base_url, api_key)
             self._owned_client = client
         self.client = client
         self.model = model or self._default_model
         self.system = system
         self.request_options = dict(request_options or {})
+
+    def _new_client(self, base_url: str | None, api_key: str | None) -> Any:
+        """The SDK's async client, when none was passed in."""
+        sdk: Any = require(self._sdk, self._sdk)
+        if base_url is not None and api_key is None and not self._key_in_environment():
+            api_key = "not-needed"  # local servers (vLLM, serve-model ...) take no key
+        return getattr(sdk, self._client_class)(base_url=base_url, api_key=api_key)
 
     def _key_in_environment(self) -> bool:
         """Whether the SDK will find its key by itself (``OPENAI_API_KEY`` ...)."""
@@ -164,6 +169,18 @@ class SDKAdapter(ModelAdapter):
     def _stream_options(self) -> dict[str, Any]:
         return {}
 
+    # How a stream is opened, read and closed: the OpenAI and Anthropic SDKs' way by default.
+    async def _open_stream(self, request: dict[str, Any]) -> Any:
+        return await self._send(request | {"stream": True} | self._stream_options())
+
+    def _event(self, event: Any) -> Mapping[str, Any]:
+        """One stream event as the assembler reads it: a dict in the provider's own shape."""
+        dumped: Mapping[str, Any] = event.model_dump(mode="json", exclude_none=True)
+        return dumped
+
+    async def _close(self, stream: Any) -> None:
+        await stream.close()
+
     async def respond(
         self,
         transcript: Sequence[Mapping[str, Any]],
@@ -187,7 +204,7 @@ class SDKAdapter(ModelAdapter):
     async def _stream(self, request: dict[str, Any]) -> ModelStream:
         assembler = self._assembler()
         broke: Exception | None = None
-        stream = await self._send(request | {"stream": True} | self._stream_options())
+        stream = await self._open_stream(request)
         try:
             while True:
                 # Only reading the stream can break it: what the reader does with an update
@@ -199,7 +216,7 @@ class SDKAdapter(ModelAdapter):
                 except Exception as exc:  # the stream broke: keep what was assembled
                     broke = exc
                     break
-                updates = assembler.feed(event.model_dump(mode="json", exclude_none=True))
+                updates = assembler.feed(self._event(event))
                 for update in updates:
                     yield update
                 if any(isinstance(u, CallReady) for u in updates):
@@ -207,9 +224,9 @@ class SDKAdapter(ModelAdapter):
                     # start before parsing on
                     await anyio.lowlevel.checkpoint()
         except BaseException:
-            await stream.close()
+            await self._close(stream)
             raise
-        await stream.close()  # here, so a failure to close is the model's, as the read's
+        await self._close(stream)  # here, so a failure to close is the model's, as the read's
         done: Assembled = assembler.finish()
         cut: StreamCutError | None = None
         if broke is not None or not done.finished:
