@@ -144,15 +144,16 @@ def _check_case(case: Case, kind: str, sizes: Sequence[int]) -> None:
     ready: list[Any] = []
     text: list[str] = []
 
-    def on_update(update: Any) -> None:
-        if isinstance(update, CallReady):
-            ready.append(update.call)
-        elif isinstance(update, TextDelta):
-            text.append(update.text)
-
     async def main() -> tuple[Any, Any]:
         plain = await adapter.respond([adapter.user_message("q")], toolbox)
-        streamed = await adapter.stream([adapter.user_message("q")], toolbox, on_update=on_update)
+        streamed = None
+        async for update in adapter.stream([adapter.user_message("q")], toolbox):
+            if isinstance(update, CallReady):
+                ready.append(update.call)
+            elif isinstance(update, TextDelta):
+                text.append(update.text)
+            else:
+                streamed = update
         return plain, streamed
 
     plain, streamed = anyio.run(main)

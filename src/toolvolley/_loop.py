@@ -23,6 +23,7 @@ from ._errors import (
     ToolvolleyError,
     UserError,
     describe_exception,
+    type_name,
 )
 from ._events import (
     CallFinished,
@@ -30,14 +31,13 @@ from ._events import (
     CallReady,
     CallStarted,
     ExecutionHooks,
-    StreamUpdate,
-    TextDelta,
     TurnEvent,
     TurnFinished,
     TurnStats,
 )
 from ._executor import Executor
 from ._model import Message, ModelAdapter, ModelResponse, Usage, check_adapter
+from ._model_stream import model_stream
 from ._report import BatchReport
 from ._toolbox import Toolbox
 from ._tools import Tool
@@ -183,52 +183,58 @@ async def _turn(
     relay: bool,
 ) -> tuple[ModelResponse, Batch, float]:
     toolbox = executor.toolbox
-    ours: list[Exception] = []  # raised by the executor, not the model
-    failed: Exception | None = None
+    failed: Exception | None = None  # raised by the model (reading its stream)
+    ours: Exception | None = None  # raised by the executor or a hook, not the model
+    response: ModelResponse | None = None
     async with executor.batch(hooks=[_Relay(emit)] if relay else ()) as batch:
-
-        def ready(update: StreamUpdate) -> None:
-            try:
-                if isinstance(update, CallReady):
-                    batch.submit(update.call)
-                emit(update)
-            except Exception as exc:
-                ours.append(exc)
-                raise
-
         # A failed model call must not fail the batch's task group: the calls it already
         # started finish and keep their results, and the error is raised once the batch closes.
         try:
-            if stream:
-                response = await model.stream(
-                    transcript, toolbox, parallel_tool_calls=parallel_tool_calls, on_update=ready
+            async with model_stream(
+                model, transcript, toolbox, parallel_tool_calls=parallel_tool_calls, stream=stream
+            ) as updates:
+                while response is None:
+                    try:
+                        item = await updates.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    except Exception as exc:
+                        failed = exc
+                        break
+                    if isinstance(item, ModelResponse):
+                        response = item
+                        continue
+                    if isinstance(item, CallReady):
+                        batch.submit(item.call)
+                    emit(item)
+        except Exception as exc:
+            ours = exc
+        model_ended = time.perf_counter()
+        if failed is None and ours is None:
+            if response is None:
+                ours = UserError(
+                    f"{type_name(model)}.stream() ended without its ModelResponse (its last "
+                    "item must be the response)."
                 )
             else:
-                response = await model.respond(
-                    transcript, toolbox, parallel_tool_calls=parallel_tool_calls
-                )
-                if response.text:
-                    ready(TextDelta(response.text))
-                for call in response.calls:
-                    ready(CallReady(call, time.perf_counter()))
-        except Exception as exc:
-            failed = exc
-        else:
-            model_ended = time.perf_counter()
-            for call in response.incomplete:
-                batch.fail(
-                    call,
-                    f"The response stream ended before the arguments of {call.name!r} were "
-                    "complete, so the call was not run. Call it again with complete arguments.",
-                )
+                for call in response.incomplete:
+                    batch.fail(
+                        call,
+                        f"The response stream ended before the arguments of {call.name!r} were "
+                        "complete, so the call was not run. Call it again with complete "
+                        "arguments.",
+                    )
+    if ours is not None:
+        raise ours
     if failed is not None:
-        if isinstance(failed, ToolvolleyError) or any(failed is exc for exc in ours):
+        if isinstance(failed, ToolvolleyError):
             raise failed
         raise ModelError(
             f"The model call failed ({model.provider}): {describe_exception(failed, limit=None)}",
             provider=model.provider,
             transcript=transcript,
         ) from failed
+    assert response is not None
     return response, batch, model_ended
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,7 +17,15 @@ from ._toolbox import Toolbox
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["ModelAdapter", "ModelResponse", "Usage", "check_adapter"]
+__all__ = [
+    "ModelAdapter",
+    "ModelResponse",
+    "ModelStream",
+    "Usage",
+    "check_adapter",
+    "collect",
+    "whole",
+]
 
 Message = dict[str, Any]
 
@@ -53,6 +62,10 @@ class ModelResponse:
     stream_error: BaseException | None = None
 
 
+ModelStream = AsyncIterator[StreamUpdate | ModelResponse]
+"""What :meth:`ModelAdapter.stream` returns: updates as they arrive, then the response."""
+
+
 class ModelAdapter(ABC):
     """Speaks one provider's wire format through its official SDK.
 
@@ -86,26 +99,29 @@ class ModelAdapter(ABC):
     ) -> ModelResponse:
         """Ask the model for its next turn. ``parallel_tool_calls=False`` reaches the provider."""
 
-    async def stream(
+    def stream(
         self,
         transcript: Sequence[Mapping[str, Any]],
         toolbox: Toolbox,
         *,
         parallel_tool_calls: bool = True,
-        on_update: Callable[[StreamUpdate], None],
-    ) -> ModelResponse:
-        """Like :meth:`respond`, streamed: ``on_update`` hears each piece of text and each call
-        the moment its arguments are complete, while the model goes on.
+    ) -> ModelStream:
+        """Like :meth:`respond`, streamed: an async iterator of each piece of text
+        (:class:`TextDelta`) and each call the moment its arguments are complete
+        (:class:`CallReady`), while the model goes on; its last item is the
+        :class:`ModelResponse`. The loop pulls from it and starts each call itself::
 
-        This default waits for the whole response and then reports it; the provider adapters
-        override it with real streaming.
+            async for item in model.stream(transcript, toolbox):
+                ...  # TextDelta, CallReady ..., then the ModelResponse
+
+        This default waits for the whole response and then yields it; the provider adapters
+        override it with real streaming (an ``async def`` with ``yield`` is the easy way).
         """
-        response = await self.respond(transcript, toolbox, parallel_tool_calls=parallel_tool_calls)
-        if response.text:
-            on_update(TextDelta(response.text))
-        for call in response.calls:
-            on_update(CallReady(call, time.perf_counter()))
-        return response
+        return whole(
+            functools.partial(
+                self.respond, transcript, toolbox, parallel_tool_calls=parallel_tool_calls
+            )
+        )
 
     @abstractmethod
     def user_message(self, text: str) -> Message:
@@ -114,6 +130,31 @@ class ModelAdapter(ABC):
     @abstractmethod
     def result_messages(self, results: Sequence[ToolResult]) -> list[Message]:
         """The follow-up messages answering every call of a turn, in the provider's format."""
+
+
+async def whole(respond: Callable[[], Awaitable[ModelResponse]]) -> ModelStream:
+    """A response that comes in one piece, as a stream: its text, each call ready at once, and
+    the response itself (the non-streamed path goes through the same code as a stream)."""
+    done = await respond()
+    if done.text:
+        yield TextDelta(done.text)
+    now = time.perf_counter()
+    for call in done.calls:
+        yield CallReady(call, now)
+    yield done
+
+
+async def collect(stream: ModelStream) -> ModelResponse:
+    """Read ``stream`` to its end: the :class:`ModelResponse` it ends with."""
+    try:
+        async for item in stream:
+            if isinstance(item, ModelResponse):
+                return item
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
+    raise UserError("The model's stream ended without its ModelResponse (its last item).")
 
 
 def check_adapter(model: object, where: str) -> None:

@@ -28,14 +28,13 @@ def result_messages(results: Iterable[ToolResult], provider: Provider) -> list[d
         results = await executor.run(message.tool_calls)
         messages += result_messages(results, "openai-chat")
 
-    The provider adapters write the same messages (the code is theirs); no SDK is needed.
+    Each provider's module writes them (the adapters use the same code); no SDK is needed.
     """
-    from .providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+    from .providers import PROVIDERS
 
-    adapters = {a.provider: a for a in (OpenAIChat, OpenAIResponses, AnthropicMessages)}
-    adapter = adapters.get(provider) if isinstance(provider, str) else None
+    adapter = PROVIDERS.get(provider) if isinstance(provider, str) else None
     if adapter is None:
-        names = ", ".join(repr(name) for name in adapters)
+        names = ", ".join(repr(name) for name in PROVIDERS)
         raise UserError(f"result_messages() knows the providers {names}; got {provider!r}.")
     if isinstance(results, ToolResult) or not isinstance(results, Iterable):
         raise UserError(

@@ -10,11 +10,11 @@
 * Anthropic Messages: a ``tool_use`` block of ``response.content`` (``ToolUseBlock``) or its dict,
   ``{"type": "tool_use", "id", "name", "input"}``.
 
-They are recognised by their shape (attributes or keys), so no SDK is imported. The result's
-``call_id`` is the id the follow-up must answer (Responses: ``call_id``, not the item's ``id``).
-Anthropic's ``input`` is already parsed and stays a mapping; the JSON text of the others is
-validated when the call runs, so arguments the model got wrong are an ``invalid_arguments``
-result. Anything else is a :class:`UserError` saying what to pass.
+They are recognised by the ``type`` they say they are (attributes or keys), so no SDK is
+imported; each provider module reads its own (``read_call``), with the helpers here. Anthropic's
+``input`` is already parsed and stays a mapping; the JSON text of the others is validated when
+the call runs, so arguments the model got wrong are an ``invalid_arguments`` result. Anything
+else is a :class:`UserError` saying what to pass.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import Any
 from ._calls import ToolCall
 from ._errors import UserError, type_name
 
-__all__ = ["is_one_call", "to_call"]
+__all__ = ["MISSING", "arguments_of", "field_of", "is_one_call", "text_field", "to_call"]
 
-_MISSING: Any = object()
+MISSING: Any = object()
 
 
 def to_call(value: object, where: str) -> ToolCall:
@@ -50,22 +50,22 @@ def is_one_call(value: object) -> bool:
     return isinstance(value, ToolCall) or _reader(value) is not None
 
 
-def _get(value: object, key: str) -> Any:
+def field_of(value: object, key: str) -> Any:
     if isinstance(value, Mapping):
-        return value.get(key, _MISSING)
-    return getattr(value, key, _MISSING)
+        return value.get(key, MISSING)
+    return getattr(value, key, MISSING)
 
 
 def _kind(value: object) -> Any:
     """The ``type`` the value says it is (a string), else ``""``."""
-    kind = _get(value, "type")
+    kind = field_of(value, "type")
     return kind if isinstance(kind, str) else ""
 
 
-def _text(value: object, key: str, what: str, where: str) -> str:
-    found = _get(value, key)
+def text_field(value: object, key: str, what: str, where: str) -> str:
+    found = field_of(value, key)
     if not isinstance(found, str):
-        got = "nothing" if found is _MISSING else "None" if found is None else type_name(found)
+        got = "nothing" if found is MISSING else "None" if found is None else type_name(found)
         if key in ("id", "call_id"):
             todo = (
                 "Its result is matched to it by that id: pass the calls as the SDK returned "
@@ -78,12 +78,12 @@ def _text(value: object, key: str, what: str, where: str) -> str:
     return found
 
 
-def _arguments(found: Any) -> str | Mapping[str, Any]:
+def arguments_of(found: Any) -> str | Mapping[str, Any]:
     """What the model wrote as arguments, kept for validation when the call runs: JSON text as
     it is, a mapping as parsed (a deep copy: the SDK's object is sent back to the provider as
     the assistant's turn, and the handler runs later); any other value as its JSON, which fails
     validation as the model's mistake, not the caller's."""
-    if found is _MISSING or found is None:
+    if found is MISSING or found is None:
         return ""
     if isinstance(found, str):
         return found
@@ -95,45 +95,25 @@ def _arguments(found: Any) -> str | Mapping[str, Any]:
     return json.dumps(found, default=str)
 
 
-def _chat(value: object, where: str) -> ToolCall:
-    what = "OpenAI Chat tool call"
-    function = _get(value, "function")
-    defines = value if function is _MISSING or function is None else function
-    if _get(value, "id") is _MISSING and _get(defines, "parameters") is not _MISSING:
-        raise UserError(f"{where} got a tool definition (it has parameters), not a tool call.")
-    if function is _MISSING or function is None:
-        raise UserError(f"{where}: the {what} has no 'function'.")
-    name = _text(function, "name", f"{what}'s function", where)
-    return ToolCall(_text(value, "id", what, where), name, _arguments(_get(function, "arguments")))
-
-
-def _responses(value: object, where: str) -> ToolCall:
-    what = "OpenAI Responses function_call item"
-    call_id = _text(value, "call_id", what, where)
-    name = _text(value, "name", what, where)
-    return ToolCall(call_id, name, _arguments(_get(value, "arguments")))
-
-
-def _anthropic(value: object, where: str) -> ToolCall:
-    what = "Anthropic tool_use block"
-    call_id = _text(value, "id", what, where)
-    name = _text(value, "name", what, where)
-    return ToolCall(call_id, name, _arguments(_get(value, "input")))
-
-
-_READERS = {"function": _chat, "function_call": _responses, "tool_use": _anthropic}
-
-
 def _reader(value: object) -> Any:
     """How to read ``value``, by the type it says it is; None if it is no call we know."""
-    kind = _get(value, "type")
-    if kind is _MISSING or kind is None:
+    kind = field_of(value, "type")
+    if kind is MISSING or kind is None:
         # A Chat tool call from a server that leaves "type" out; the SDK parses it all the same.
-        function = _get(value, "function")
-        if function is not _MISSING and function is not None and _get(value, "id") is not _MISSING:
-            return _chat
+        function = field_of(value, "function")
+        if (
+            function is not MISSING
+            and function is not None
+            and field_of(value, "id") is not MISSING
+        ):
+            kind = "function"
+        else:
+            return None
+    if not isinstance(kind, str):
         return None
-    return _READERS.get(kind) if isinstance(kind, str) else None
+    from .providers._registry import call_readers  # each format reads its own SDK's objects
+
+    return call_readers().get(kind)
 
 
 def _from_sdk_shape(value: object, where: str) -> ToolCall | None:
@@ -143,16 +123,12 @@ def _from_sdk_shape(value: object, where: str) -> ToolCall | None:
 
 def _hint(value: object) -> str:
     kind = _kind(value)
-    if kind in ("text", "thinking", "redacted_thinking") or kind in _ANTHROPIC_SERVER_BLOCKS:
-        return (
-            "Pass only the tool_use blocks of an Anthropic response: "
-            '[b for b in response.content if b.type == "tool_use"].'
-        )
-    if kind in ("message", "reasoning"):
-        return (
-            "Pass only the function_call items of a Responses output: "
-            '[i for i in response.output if i.type == "function_call"].'
-        )
+    if kind:
+        from .providers import PROVIDERS  # the format the other parts of a response belong to
+
+        for provider in PROVIDERS.values():
+            if kind in provider.other_parts:
+                return provider.other_parts_hint
     if kind.endswith("_call") or kind == "custom":
         return f"Only function tool calls run here, not a {kind!r} one."
     if isinstance(value, Mapping) and {"id", "name"} <= value.keys() <= {"id", "name", "arguments"}:
@@ -161,8 +137,3 @@ def _hint(value: object) -> str:
         "Make each call a ToolCall(id, name, arguments), e.g. "
         """ToolCall("call_1", "get_weather", '{"city": "Paris"}')."""
     )
-
-
-_ANTHROPIC_SERVER_BLOCKS = frozenset(
-    {"server_tool_use", "web_search_tool_result", "web_fetch_tool_result", "mcp_tool_use"}
-)

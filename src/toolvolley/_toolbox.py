@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from ._content import sendable, sendable_text
 from ._errors import UserError, type_name
 from ._tools import Tool, ToolList
 
@@ -97,47 +96,25 @@ class Toolbox:
         """A new toolbox with ``tools`` added."""
         return Toolbox(ToolList((*self._tools, *tools), self._withheld))
 
-    # --- definitions in each wire format ---------------------------------------------------
-    # A description may hold a lone surrogate (an MCP server chooses it; valid JSON, but no
-    # UTF-8): U+FFFD goes in its place, or no request offering the tool could be encoded.
+    # --- definitions in each wire format: each provider module renders its own ------------
 
     def openai_chat_tools(self) -> list[dict[str, Any]]:
         """Definitions for OpenAI Chat Completions (and OpenAI-compatible servers)."""
-        return [
-            {
-                "type": "function",
-                "function": {
-                    "name": self._wire[t.name],
-                    "description": sendable_text(t.description),
-                    "parameters": sendable(t.parameters),
-                },
-            }
-            for t in self._tools
-        ]
+        from .providers import OpenAIChat
+
+        return OpenAIChat.tool_definitions(self)
 
     def openai_responses_tools(self) -> list[dict[str, Any]]:
         """Definitions for the OpenAI Responses API (flat, with ``strict`` stated explicitly)."""
-        return [
-            {
-                "type": "function",
-                "name": self._wire[t.name],
-                "description": sendable_text(t.description),
-                "parameters": sendable(t.parameters),
-                "strict": False,
-            }
-            for t in self._tools
-        ]
+        from .providers import OpenAIResponses
+
+        return OpenAIResponses.tool_definitions(self)
 
     def anthropic_tools(self) -> list[dict[str, Any]]:
         """Definitions for the Anthropic Messages API."""
-        return [
-            {
-                "name": self._wire[t.name],
-                "description": sendable_text(t.description),
-                "input_schema": sendable(t.parameters),
-            }
-            for t in self._tools
-        ]
+        from .providers import AnthropicMessages
+
+        return AnthropicMessages.tool_definitions(self)
 
 
 def assign_wire_names(names: Sequence[str]) -> dict[str, str]:

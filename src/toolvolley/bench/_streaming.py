@@ -22,10 +22,9 @@ from typing import Annotated, Any
 import anyio
 from pydantic import Field
 
-from .._events import StreamUpdate
 from .._executor import Executor
 from .._loop import run_turn
-from .._model import ModelAdapter
+from .._model import ModelAdapter, collect
 from .._tools import Tool, tool
 from ..observe._trace import StreamRecorder, TraceTurn
 from ..testing import OfflineModel
@@ -80,11 +79,7 @@ async def _early(
 async def _after(model: ModelAdapter, executor: Executor, prompt: str) -> float:
     """The same turn, with the calls started only after the stream has ended."""
     started = time.perf_counter()
-
-    def ignore(update: StreamUpdate) -> None:
-        pass
-
-    response = await model.stream([model.user_message(prompt)], executor.toolbox, on_update=ignore)
+    response = await collect(model.stream([model.user_message(prompt)], executor.toolbox))
     await executor.run(response.calls)
     return time.perf_counter() - started
 

@@ -164,27 +164,30 @@ class DemoReport:
         }
 
 
+# The CLI's --provider words (a public option, kept) and the provider each names.
+PROVIDER_NAMES = {
+    "openai": "openai-chat",
+    "responses": "openai-responses",
+    "anthropic": "anthropic",
+}
+
+
 def make_model(settings: DemoSettings) -> ModelAdapter:
     """The adapter the settings ask for: the offline model in-process unless told otherwise."""
-    from ..providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+    from ..providers import adapter
 
-    options: dict[str, Any] = {}
+    spec = PROVIDER_NAMES.get(settings.provider, "openai-chat")
     if settings.model:
-        options["model"] = settings.model
+        spec = f"{spec}:{settings.model}"
     if settings.provider == "offline":
         engine = OfflineModel(
             token_rate=settings.token_rate,
             first_token_s=settings.first_token_s,
             aliases=(settings.model,) if settings.model else ("offline",),
         )
-        return OpenAIChat.offline(engine, **options)
+        return adapter(spec, offline=engine)
     key = settings.api_key or ("not-needed" if settings.base_url else None)
-    kinds: dict[str, type[OpenAIChat | OpenAIResponses | AnthropicMessages]] = {
-        "openai": OpenAIChat,
-        "responses": OpenAIResponses,
-        "anthropic": AnthropicMessages,
-    }
-    return kinds[settings.provider](base_url=settings.base_url, api_key=key, **options)
+    return adapter(spec, base_url=settings.base_url, api_key=key)
 
 
 async def run_demo(

@@ -1,15 +1,17 @@
-"""Provider adapters, one module each. Their SDKs are optional extras::
+"""Provider adapters, one module per wire format. Their SDKs are optional extras::
 
     pip install 'toolvolley[openai]'      # OpenAIChat, OpenAIResponses (and compatible servers)
     pip install 'toolvolley[anthropic]'   # AnthropicMessages
 
 Each adapter takes the SDK's async client, or builds one from ``base_url``/``api_key`` (the SDK
 reads ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` otherwise), or ``.offline()`` for the offline
-model.
+model. :func:`adapter` makes one from a spec: ``adapter("openai-chat:gpt-4.1-mini")``; the
+provider names are the keys of :data:`PROVIDERS`.
 """
 
+from ._registry import PROVIDERS, adapter
 from .anthropic import AnthropicMessages
 from .openai_chat import OpenAIChat
 from .openai_responses import OpenAIResponses
 
-__all__ = ["AnthropicMessages", "OpenAIChat", "OpenAIResponses"]
+__all__ = ["PROVIDERS", "AnthropicMessages", "OpenAIChat", "OpenAIResponses", "adapter"]

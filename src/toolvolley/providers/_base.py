@@ -1,44 +1,90 @@
-"""What the three SDK adapters share: the client, the offline constructor and the stream loop."""
+"""What every SDK adapter shares: the client, the offline constructor, the pull stream and the
+neutral tool data each format renders.
+
+A wire format is one module holding one :class:`SDKAdapter` subclass that owns all of it: the
+request, the tool definitions (``tool_definitions``), the stream's assembler, the response's
+parsing, the transcript turn, the result messages (``result_messages``) and the SDK's tool-call
+objects (``call_type``, ``read_call``). Adding a provider is one module and its line in
+``_registry.py``.
+"""
 
 from __future__ import annotations
 
 import os
 from abc import abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio.lowlevel
 
-from .._calls import ToolCall
-from .._content import sendable
+from .._calls import ToolCall, ToolResult
+from .._content import sendable, sendable_text
 from .._errors import StreamCutError
-from .._events import StreamUpdate
-from .._model import Message, ModelAdapter, ModelResponse, Usage
+from .._events import CallReady
+from .._model import Message, ModelAdapter, ModelResponse, ModelStream, Usage
 from .._optional import require
 from .._toolbox import Toolbox
-from ..testing import OfflineModel
-from ..testing._clients import sdk_client
-from ._assembly import Assembled, _Assembler
+from ._assembly import Assembled, Assembler
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["SDKAdapter"]
+    from ..testing import OfflineModel
+
+__all__ = ["SDKAdapter", "ToolSpec", "tool_specs"]
+
+ToolSpec = tuple[str, str, Any]  # the wire name, the description, the JSON schema
+
+
+def tool_specs(toolbox: Toolbox) -> list[ToolSpec]:
+    """Each tool's neutral data, ready to send. A description may hold a lone surrogate (an MCP
+    server chooses it; valid JSON, but no UTF-8): U+FFFD goes in its place, or no request
+    offering the tool could be encoded."""
+    return [
+        (toolbox.wire_name(t.name), sendable_text(t.description), sendable(t.parameters))
+        for t in toolbox
+    ]
 
 
 class SDKAdapter(ModelAdapter):
     """An adapter over an official SDK's async client.
 
-    Subclasses say which SDK (``_sdk``, ``_client_class``), how to build a
+    Subclasses say which SDK (``_sdk``, ``_client_class``, or ``_new_client``), how to build a
     request, how to send it (``_send``), how to read a whole response (``_parse``), which
-    assembler reads its stream, and how to write a turn back into the transcript
+    assembler reads its stream (and, for an SDK unlike OpenAI's and Anthropic's,
+    ``_open_stream``, ``_event``, ``_close``), and how to write a turn back into the transcript
     (``_assistant_messages``).
     """
 
     _sdk: ClassVar[str]  # the package, and the name of its extra
     _client_class: ClassVar[str]
-    _assembler: ClassVar[type[_Assembler]]
+    _assembler: ClassVar[type[Assembler]]
     _default_model: ClassVar[str]
+    call_type: ClassVar[str]  # the ``type`` its SDK's tool-call objects say they are
+    # the other parts of its responses, and how to keep only the calls (a misuse's hint)
+    other_parts: ClassVar[frozenset[str]] = frozenset()
+    other_parts_hint: ClassVar[str] = ""
+
+    @staticmethod
+    @abstractmethod
+    def tool_definitions(toolbox: Toolbox) -> list[dict[str, Any]]:
+        """The toolbox's tools as this format's tool definitions."""
+
+    @staticmethod
+    @abstractmethod
+    def result_messages(results: Sequence[ToolResult]) -> list[Message]:
+        """The follow-up messages answering every call of a turn (no client needed:
+        ``toolvolley.result_messages()`` calls it on the class)."""
+
+    @staticmethod
+    @abstractmethod
+    def read_call(value: object, where: str) -> ToolCall:
+        """One of the SDK's own tool-call objects (or its dict), whose ``type`` is
+        ``call_type``, as a :class:`ToolCall`; a :class:`UserError` for ``where`` if it lacks
+        what a call needs."""
+
+    def user_message(self, text: str) -> Message:
+        return {"role": "user", "content": text}
 
     def __init__(
         self,
@@ -51,15 +97,19 @@ class SDKAdapter(ModelAdapter):
         request_options: Mapping[str, Any] | None = None,
     ) -> None:
         if client is None:
-            sdk: Any = require(self._sdk, self._sdk)
-            if base_url is not None and api_key is None and not self._key_in_environment():
-                api_key = "not-needed"  # local servers (vLLM, serve-model ...) take no key
-            client = getattr(sdk, self._client_class)(base_url=base_url, api_key=api_key)
+            client = self._new_client(base_url, api_key)
             self._owned_client = client
         self.client = client
         self.model = model or self._default_model
         self.system = system
         self.request_options = dict(request_options or {})
+
+    def _new_client(self, base_url: str | None, api_key: str | None) -> Any:
+        """The SDK's async client, when none was passed in."""
+        sdk: Any = require(self._sdk, self._sdk)
+        if base_url is not None and api_key is None and not self._key_in_environment():
+            api_key = "not-needed"  # local servers (vLLM, serve-model ...) take no key
+        return getattr(sdk, self._client_class)(base_url=base_url, api_key=api_key)
 
     def _key_in_environment(self) -> bool:
         """Whether the SDK will find its key by itself (``OPENAI_API_KEY`` ...)."""
@@ -68,6 +118,9 @@ class SDKAdapter(ModelAdapter):
     @classmethod
     def offline(cls, model: OfflineModel | None = None, **options: Any) -> Self:
         """This adapter, talking to the offline model in-process through the official SDK."""
+        from ..testing import OfflineModel  # the test double loads only when asked for
+        from ..testing._clients import sdk_client
+
         engine = model or OfflineModel()
         client = sdk_client(cls._sdk, engine)
         adapter = cls(client, **{"model": engine.name, **options})
@@ -116,6 +169,18 @@ class SDKAdapter(ModelAdapter):
     def _stream_options(self) -> dict[str, Any]:
         return {}
 
+    # How a stream is opened, read and closed: the OpenAI and Anthropic SDKs' way by default.
+    async def _open_stream(self, request: dict[str, Any]) -> Any:
+        return await self._send(request | {"stream": True} | self._stream_options())
+
+    def _event(self, event: Any) -> Mapping[str, Any]:
+        """One stream event as the assembler reads it: a dict in the provider's own shape."""
+        dumped: Mapping[str, Any] = event.model_dump(mode="json", exclude_none=True)
+        return dumped
+
+    async def _close(self, stream: Any) -> None:
+        await stream.close()
+
     async def respond(
         self,
         transcript: Sequence[Mapping[str, Any]],
@@ -127,22 +192,23 @@ class SDKAdapter(ModelAdapter):
         text, calls, usage = self._parse(raw)
         return self._build(text, calls, usage, raw=raw)
 
-    async def stream(
+    def stream(
         self,
         transcript: Sequence[Mapping[str, Any]],
         toolbox: Toolbox,
         *,
         parallel_tool_calls: bool = True,
-        on_update: Callable[[StreamUpdate], None],
-    ) -> ModelResponse:
-        request = self._request(transcript, toolbox, parallel_tool_calls)
-        assembler = self._assembler(on_update)
+    ) -> ModelStream:
+        return self._stream(self._request(transcript, toolbox, parallel_tool_calls))
+
+    async def _stream(self, request: dict[str, Any]) -> ModelStream:
+        assembler = self._assembler()
         broke: Exception | None = None
-        stream = await self._send(request | {"stream": True} | self._stream_options())
+        stream = await self._open_stream(request)
         try:
             while True:
-                # Only reading the stream can break it: an exception from on_update (a caller's
-                # bug) is not a cut stream, and propagates.
+                # Only reading the stream can break it: what the reader does with an update
+                # happens outside this generator (and ends it, if it raises).
                 try:
                     event = await stream.__anext__()
                 except StopAsyncIteration:
@@ -150,16 +216,23 @@ class SDKAdapter(ModelAdapter):
                 except Exception as exc:  # the stream broke: keep what was assembled
                     broke = exc
                     break
-                if assembler.feed(event.model_dump(mode="json", exclude_none=True)):
-                    await anyio.lowlevel.checkpoint()  # let the call start before parsing on
-        finally:
-            await stream.close()
+                updates = assembler.feed(self._event(event))
+                for update in updates:
+                    yield update
+                if any(isinstance(u, CallReady) for u in updates):
+                    # the SDKs parse a buffered burst of events without yielding: let the calls
+                    # start before parsing on
+                    await anyio.lowlevel.checkpoint()
+        except BaseException:
+            await self._close(stream)
+            raise
+        await self._close(stream)  # here, so a failure to close is the model's, as the read's
         done: Assembled = assembler.finish()
         cut: StreamCutError | None = None
         if broke is not None or not done.finished:
             cut = StreamCutError(self._cut_message(done, broke), provider=self.provider)
             cut.__cause__ = broke
-        return self._build(
+        yield self._build(
             done.text, done.calls, done.usage, incomplete=done.incomplete, stream_error=cut
         )
 

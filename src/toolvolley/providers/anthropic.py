@@ -1,4 +1,8 @@
-"""Anthropic Messages: ``tool_use`` blocks, answered by one user message of ``tool_result``s."""
+"""Anthropic Messages: ``tool_use`` blocks, answered by one user message of ``tool_result``s
+(the request, tool definitions, stream assembly, result messages and the SDK's call objects).
+
+A streamed call is ready at the ``content_block_stop`` of its ``tool_use`` block.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,54 @@ from typing import Any
 
 from .._calls import ToolCall, ToolResult
 from .._model import Message, Usage
+from .._sdk_calls import arguments_of, field_of, text_field
 from .._toolbox import Toolbox
-from ._assembly import AnthropicAssembler, generated_id
-from ._base import SDKAdapter
+from ._assembly import Assembler, generated_id
+from ._base import SDKAdapter, tool_specs
 
-__all__ = ["AnthropicMessages"]
+__all__ = ["AnthropicAssembler", "AnthropicMessages"]
+
+
+class AnthropicAssembler(Assembler):
+    """Anthropic Messages events: ``tool_use`` blocks and their ``input_json_delta`` pieces.
+
+    A block is found by its content-block ``index``; a ``content_block_start`` at an index in
+    use begins a new block there (the earlier one keeps its place).
+    """
+
+    finish_signal = "message_stop"
+    id_prefix = "toolu_"
+
+    def _feed(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type", "")
+        if kind == "message_start":
+            usage = (event.get("message") or {}).get("usage") or {}
+            self._usage = Usage(usage.get("input_tokens", 0), usage.get("output_tokens", 0))
+        elif kind == "content_block_start":
+            block = event.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                self._begin((event.get("index"),), block.get("id"), block.get("name") or "")
+            else:
+                self._open.pop(event.get("index"), None)
+        elif kind == "content_block_delta":
+            delta = event.get("delta") or {}
+            if delta.get("type") == "text_delta":
+                self._say(delta.get("text") or "")
+            elif delta.get("type") == "input_json_delta":
+                partial = self._open.get(event.get("index"))
+                if partial is not None and not partial.ready:
+                    partial.fragments.append(delta.get("partial_json") or "")
+        elif kind == "content_block_stop":
+            partial = self._open.get(event.get("index"))
+            if partial is not None:
+                if not partial.fragments:
+                    partial.final = "{}"  # a tool_use with no input streams no JSON at all
+                self._ready(partial)
+        elif kind == "message_delta":
+            usage = event.get("usage") or {}
+            self._usage = Usage(self._usage.input_tokens, usage.get("output_tokens", 0))
+        elif kind == "message_stop":
+            self._finished = True
 
 
 class AnthropicMessages(SDKAdapter):
@@ -28,6 +75,22 @@ class AnthropicMessages(SDKAdapter):
     _sdk = "anthropic"
     _client_class = "AsyncAnthropic"
     _default_model = "claude-sonnet-4-5"
+    call_type = "tool_use"
+    other_parts = frozenset(
+        {
+            "text",
+            "thinking",
+            "redacted_thinking",
+            "server_tool_use",
+            "web_search_tool_result",
+            "web_fetch_tool_result",
+            "mcp_tool_use",
+        }
+    )
+    other_parts_hint = (
+        "Pass only the tool_use blocks of an Anthropic response: "
+        '[b for b in response.content if b.type == "tool_use"].'
+    )
     _assembler = AnthropicAssembler
 
     def __init__(
@@ -62,7 +125,7 @@ class AnthropicMessages(SDKAdapter):
         if self.system:
             request["system"] = self.system
         if len(toolbox):
-            request["tools"] = toolbox.anthropic_tools()
+            request["tools"] = self.tool_definitions(toolbox)
             if not parallel:
                 request["tool_choice"] = {"type": "auto", "disable_parallel_tool_use": True}
         return request | self.request_options
@@ -90,11 +153,27 @@ class AnthropicMessages(SDKAdapter):
         ]
         return ({"role": "assistant", "content": blocks},)
 
-    def user_message(self, text: str) -> Message:
-        return {"role": "user", "content": text}
+    @staticmethod
+    def tool_definitions(toolbox: Toolbox) -> list[dict[str, Any]]:
+        """``{name, description, input_schema}`` per tool."""
+        return [
+            {"name": name, "description": description, "input_schema": schema}
+            for name, description, schema in tool_specs(toolbox)
+        ]
 
-    @staticmethod  # no client needed: toolvolley.result_messages() calls it on the class
+    @staticmethod
+    def read_call(value: object, where: str) -> ToolCall:
+        """A ``tool_use`` block of ``response.content`` (``ToolUseBlock``) or its dict; its
+        ``input`` is already parsed and stays a mapping."""
+        what = "Anthropic tool_use block"
+        call_id = text_field(value, "id", what, where)
+        name = text_field(value, "name", what, where)
+        return ToolCall(call_id, name, arguments_of(field_of(value, "input")))
+
+    @staticmethod
     def result_messages(results: Sequence[ToolResult]) -> list[Message]:
+        """The one user message of ``tool_result`` blocks (failures carry ``is_error``), or
+        nothing for no results."""
         blocks: list[dict[str, Any]] = []
         for r in results:
             block: dict[str, Any] = {

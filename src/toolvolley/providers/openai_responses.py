@@ -1,4 +1,9 @@
-"""The OpenAI Responses API: ``function_call`` items answered by ``function_call_output`` items."""
+"""The OpenAI Responses API: ``function_call`` items answered by ``function_call_output`` items
+(the request, tool definitions, stream assembly, result messages and the SDK's call objects).
+
+A streamed call is ready at ``response.function_call_arguments.done`` (or its item's
+``output_item.done``).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,73 @@ from typing import Any
 
 from .._calls import ToolCall, ToolResult
 from .._model import Message, Usage
+from .._sdk_calls import arguments_of, field_of, text_field
 from .._toolbox import Toolbox
-from ._assembly import ResponsesAssembler, generated_id
-from ._base import SDKAdapter
+from ._assembly import Assembler, Partial, generated_id
+from ._base import SDKAdapter, tool_specs
 
-__all__ = ["OpenAIResponses"]
+__all__ = ["OpenAIResponses", "ResponsesAssembler"]
+
+
+class ResponsesAssembler(Assembler):
+    """OpenAI Responses events: ``function_call`` output items and their argument deltas.
+
+    Items are found by ``output_index`` (unique in a response), or by ``item_id`` for events
+    without one, so two items sharing an id stay two calls.
+    """
+
+    finish_signal = "response.completed"
+
+    def _feed(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type", "")
+        if kind == "response.output_text.delta":
+            self._say(event.get("delta") or "")
+        elif kind == "response.output_item.added":
+            item = event.get("item") or {}
+            if item.get("type") == "function_call":
+                self._begin(
+                    (_at(event.get("output_index")), _item(item.get("id"))),
+                    item.get("call_id"),
+                    item.get("name") or "",
+                )
+        elif kind == "response.function_call_arguments.delta":
+            partial = self._find(event, event.get("item_id"))
+            if partial is not None and not partial.ready:
+                partial.fragments.append(event.get("delta") or "")
+        elif kind == "response.function_call_arguments.done":
+            partial = self._find(event, event.get("item_id"))
+            if partial is not None and not partial.ready:
+                partial.final = event.get("arguments") or ""
+                self._ready(partial)
+        elif kind == "response.output_item.done":
+            item = event.get("item") or {}
+            partial = self._find(event, item.get("id"))
+            if partial is not None and item.get("type") == "function_call" and not partial.ready:
+                partial.final = item.get("arguments") or partial.arguments
+                self._ready(partial)
+        elif kind in ("response.completed", "response.incomplete"):
+            # incomplete is a finish too (max_output_tokens, content filter): the provider
+            # ended the response on purpose and says why in incomplete_details
+            usage = (event.get("response") or {}).get("usage") or {}
+            self._usage = Usage(usage.get("input_tokens", 0), usage.get("output_tokens", 0))
+            self._finished = True
+        elif kind in ("response.failed", "error"):
+            error = (event.get("response") or {}).get("error") or event
+            self._failure = str(error.get("message") or error.get("code") or kind)
+
+    def _find(self, event: Mapping[str, Any], item_id: Any) -> Partial | None:
+        index = event.get("output_index")
+        if index is not None:
+            return self._open.get(_at(index))
+        return self._open.get(_item(item_id))
+
+
+def _at(output_index: Any) -> Any:
+    return None if output_index is None else ("output_index", output_index)
+
+
+def _item(item_id: Any) -> Any:
+    return None if not item_id else ("item_id", item_id)
 
 
 class OpenAIResponses(SDKAdapter):
@@ -25,8 +92,14 @@ class OpenAIResponses(SDKAdapter):
     provider = "openai-responses"
     _sdk = "openai"
     _client_class = "AsyncOpenAI"
-    _assembler = ResponsesAssembler
     _default_model = "gpt-4.1-mini"
+    call_type = "function_call"
+    other_parts = frozenset({"message", "reasoning"})
+    other_parts_hint = (
+        "Pass only the function_call items of a Responses output: "
+        '[i for i in response.output if i.type == "function_call"].'
+    )
+    _assembler = ResponsesAssembler
 
     def _request(
         self, transcript: Sequence[Mapping[str, Any]], toolbox: Toolbox, parallel: bool
@@ -35,7 +108,7 @@ class OpenAIResponses(SDKAdapter):
         if self.system:
             request["instructions"] = self.system
         if len(toolbox):
-            request["tools"] = toolbox.openai_responses_tools()
+            request["tools"] = self.tool_definitions(toolbox)
             request["parallel_tool_calls"] = parallel
         return request | self.request_options
 
@@ -68,12 +141,33 @@ class OpenAIResponses(SDKAdapter):
         ]
         return tuple(messages)
 
-    def user_message(self, text: str) -> Message:
-        return {"role": "user", "content": text}
+    @staticmethod
+    def tool_definitions(toolbox: Toolbox) -> list[dict[str, Any]]:
+        """Flat function definitions, with ``strict`` stated explicitly."""
+        return [
+            {
+                "type": "function",
+                "name": name,
+                "description": description,
+                "parameters": schema,
+                "strict": False,
+            }
+            for name, description, schema in tool_specs(toolbox)
+        ]
 
-    @staticmethod  # no client needed: toolvolley.result_messages() calls it on the class
+    @staticmethod
     def result_messages(results: Sequence[ToolResult]) -> list[Message]:
+        """One ``{"type": "function_call_output", "call_id", "output"}`` item per result."""
         return [
             {"type": "function_call_output", "call_id": r.call_id, "output": r.content}
             for r in results
         ]
+
+    @staticmethod
+    def read_call(value: object, where: str) -> ToolCall:
+        """A ``function_call`` item of ``response.output`` (``ResponseFunctionToolCall``) or its
+        dict; its ``call_id`` (not the item's ``id``) is what the follow-up answers."""
+        what = "OpenAI Responses function_call item"
+        call_id = text_field(value, "call_id", what, where)
+        name = text_field(value, "name", what, where)
+        return ToolCall(call_id, name, arguments_of(field_of(value, "arguments")))
