@@ -187,9 +187,9 @@ def _layer_breaks() -> set[tuple[str, str]]:
 
 
 def test_the_core_imports_nothing_above_it_and_heavy_runners_only_lazily() -> None:
-    """The core imports no CLI, demo, benchmark, test double, picture, provider, MCP or
-    framework adapter module, even lazily or for the type checker, and the process and Ray
-    runners only inside a function (``import toolvolley`` stays light)."""
+    """The core imports no CLI, demo, benchmark, test double, picture, MCP or framework
+    adapter module, even lazily or for the type checker, and the provider registry and the
+    process and Ray runners only inside a function (``import toolvolley`` stays light)."""
     breaks = _layer_breaks()
     assert sorted(breaks - set(_PENDING)) == []
     assert sorted(set(_PENDING) - breaks) == [], "done: remove these from _PENDING"

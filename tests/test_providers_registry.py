@@ -9,7 +9,6 @@ import pytest
 
 import toolvolley
 from toolvolley import Tool, Toolbox, ToolResult, UserError
-from toolvolley.offline import OfflineModel
 from toolvolley.providers import (
     PROVIDERS,
     AnthropicMessages,
@@ -17,6 +16,7 @@ from toolvolley.providers import (
     OpenAIResponses,
     adapter,
 )
+from toolvolley.testing import OfflineModel
 
 
 def test_the_provider_names_are_a_frozen_mapping_of_the_adapters() -> None:
