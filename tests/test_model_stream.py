@@ -11,21 +11,18 @@ import anyio
 import pytest
 
 from toolvolley import (
-    CallReady,
     ModelAdapter,
     ModelError,
     ModelResponse,
-    StreamUpdate,
-    TextDelta,
     Tool,
     Toolbox,
+    ToolCall,
     ToolResult,
-    TurnEvent,
     UserError,
     run_loop,
 )
-from toolvolley._calls import ToolCall
 from toolvolley._model import ModelStream, collect
+from toolvolley.events import CallReady, StreamUpdate, TextDelta, TurnEvent
 
 CALL = ToolCall("a", "hold", "{}")
 
