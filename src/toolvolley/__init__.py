@@ -13,6 +13,8 @@
     results = executor.run_sync([ToolCall("c1", "get_weather", '{"city": "Paris"}')])
 """
 
+from typing import TYPE_CHECKING
+
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._errors import (
@@ -43,16 +45,17 @@ from ._loop import LoopResult, run_loop, run_turn
 from ._many import Outcome, run_many
 from ._model import ModelAdapter, ModelResponse, Usage
 from ._policies import Hedge, Retry
-from ._processes import ProcessRunner
 from ._references import references_prompt
 from ._report import BatchReport
 from ._result_messages import result_messages
-from ._runners import Runner
 from ._scheduling import Mode, SideEffectsPolicy
-from ._threads import ThreadRunner
 from ._timeline import Bar, Timeline, save_timelines, timelines_svg
 from ._toolbox import Toolbox
 from ._tools import RunIn, Tool, ToolList, tool
+from .runners import Runner
+
+if TYPE_CHECKING:
+    from .runners import ProcessRunner, ThreadRunner
 
 __all__ = [
     "Bar",
@@ -109,3 +112,12 @@ __all__ = [
 ]
 
 __version__ = "0.1.0.dev0"
+
+
+def __getattr__(name: str) -> object:
+    """ThreadRunner and ProcessRunner, imported on first use (``toolvolley.runners``)."""
+    if name in ("ProcessRunner", "ThreadRunner"):
+        from . import runners
+
+        return getattr(runners, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
