@@ -15,10 +15,10 @@ def test_all_names_exist_and_are_public() -> None:
 
 
 def test_every_public_attribute_is_exported() -> None:
-    public = {
+    public = {  # dir(): names the package imports on first use too
         name
-        for name, value in vars(toolvolley).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        for name in dir(toolvolley)
+        if not name.startswith("_") and not isinstance(getattr(toolvolley, name), types.ModuleType)
     }
     assert public == set(toolvolley.__all__)
 

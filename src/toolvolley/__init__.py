@@ -13,7 +13,7 @@
     results = executor.run_sync([ToolCall("c1", "get_weather", '{"city": "Paris"}')])
 """
 
-from typing import TYPE_CHECKING
+import typing
 
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult, ToolStatus
@@ -54,7 +54,7 @@ from ._toolbox import Toolbox
 from ._tools import RunIn, Tool, ToolList, tool
 from .runners import Runner
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from .runners import ProcessRunner, ThreadRunner
 
 __all__ = [
@@ -114,10 +114,16 @@ __all__ = [
 __version__ = "0.1.0.dev0"
 
 
+_LAZY = ("ProcessRunner", "ThreadRunner")  # their modules load on first use
+
+
 def __getattr__(name: str) -> object:
-    """ThreadRunner and ProcessRunner, imported on first use (``toolvolley.runners``)."""
-    if name in ("ProcessRunner", "ThreadRunner"):
+    if name in _LAZY:
         from . import runners
 
         return getattr(runners, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
