@@ -10,8 +10,8 @@ sent back to the model. Exceptions are for the developer::
     ├── ModelError               the model call failed; ``__cause__`` is the SDK's own exception
     │   └── StreamCutError       the response stream ended without its finish signal
     ├── MaxTurnsExceeded         the model still asked for tools after ``max_turns`` model calls
-    ├── WorkerLost               the worker running a call (a process, a Ray worker or actor)
-    │                            died before it answered: that call's error, whatever the runner
+    ├── WorkerLost               the worker running a call (a thread, a process, a Ray worker or
+    │                            actor) died or never started: that call's error, whatever runner
     └── ToolTimeoutError         (toolvolley.langgraph) a LangGraph ToolNode call timed out and
                                  ``handle_tool_errors`` did not answer it; also a TimeoutError
 
@@ -67,10 +67,11 @@ class SchemaError(UserError):
 
 
 class WorkerLost(ToolvolleyError):
-    """The worker running a call died before it answered (a worker process that exited or was
-    killed, a Ray worker, node or actor lost). A runner's own trouble, not the body's: it is the
-    call's error, as any failure (``status="error"``), and ``__cause__`` is what the runner saw
-    (e.g. Ray's ``WorkerCrashedError``). Every runner raises this one class."""
+    """The worker running a call died before it answered, or could not be started: a worker
+    process that exited, was killed or never became ready, a Ray worker, node or actor lost, a
+    worker thread the system refused. A runner's own trouble, not the body's: it is the call's
+    error, as any failure (``status="error"``), and ``__cause__`` is what the runner saw when it
+    has one (e.g. Ray's ``WorkerCrashedError``). Every runner raises this one class."""
 
 
 class ToolError(ToolvolleyError):

@@ -38,10 +38,10 @@ class Executor:
     * ``max_threads``: ceiling on worker threads running this executor's sync calls at once
       (256; the default ``"thread"`` runner's, see :class:`ThreadRunner`: when ``runners``
       gives the ``"thread"`` runner, set it there).
-    * ``runners``: where tools run, by the name a tool gives in ``run_in``; the defaults are
-      ``"loop"`` (async tools), ``"thread"``, ``"process"`` and, with the ``ray`` extra,
-      ``"ray"`` (a default :class:`RayRunner`). Give a :class:`Runner` here to
-      replace one or add a name.
+    * ``runners``: where tools run, by the name a tool gives in ``run_in``; the built-in ones
+      are ``"loop"`` (async tools), ``"thread"``, ``"process"`` and, with the ``ray`` extra,
+      ``"ray"`` (a default :class:`RayRunner`), each made the first time a tool names it
+      (:mod:`toolvolley.runners`). Give a :class:`Runner` here to replace one or add a name.
     * ``hooks``: objects told when each call starts and finishes (see :class:`ExecutionHooks`).
     * ``references``: let an argument name an earlier call's result, ``"$1"`` or
       ``"$1.field"``; the call then runs once that result is in (see

@@ -29,6 +29,7 @@ from typing import Any
 from anyio._core._eventloop import threadlocals as _threadlocals
 from anyio.lowlevel import current_token
 
+from .._errors import WorkerLost
 from .._options import check_count
 from ._base import PLAIN, START_MARGIN, CallContext, Runner, consume, settle
 from ._waiters import Waiter, waiter_for
@@ -70,7 +71,11 @@ class _Pool:
     def submit(self, job: _Job) -> None:
         with self._lock:
             self._queue.append(job)
-            self._staff()
+            refused = self._staff()
+            if refused is not None and not self._workers:  # no thread will ever take it
+                self._queue.remove(job)
+                job.state = _DROPPED
+                raise WorkerLost(f"no worker thread could be started ({refused})") from refused
 
     def give_up(self, job: _Job) -> None:
         """The call ended (timed out or cancelled): drop the job, or abandon its thread."""
@@ -91,11 +96,14 @@ class _Pool:
 
     def _restaff(self) -> None:
         with self._lock:
+            # A refused thread here leaves the jobs queued for a thread still serving, or for
+            # the next call's submit to start one (or fail).
             self._staff()
 
-    def _staff(self) -> None:
+    def _staff(self) -> RuntimeError | None:
         """Wake idle workers for the queued jobs, and start threads for the rest (up to the
-        ceiling): every queued job has a thread on its way while there is room."""
+        ceiling): every queued job has a thread on its way while there is room. The system's
+        refusal to start a thread is returned, the thread not counted."""
         pending = len(self._queue)
         if self._idle:
             self._wake.notify(min(self._idle, pending))
@@ -104,7 +112,13 @@ class _Pool:
             self._workers += 1
             self._starting += 1
             free += 1
-            threading.Thread(target=self._work, name="toolvolley worker", daemon=True).start()
+            try:
+                threading.Thread(target=self._work, name="toolvolley worker", daemon=True).start()
+            except RuntimeError as exc:  # "can't start new thread": too many, or no memory
+                self._workers -= 1
+                self._starting -= 1
+                return exc
+        return None
 
     def _next(self) -> _Job | None:
         """The next job to run (marked running), or None when the thread should end."""
