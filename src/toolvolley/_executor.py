@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 
 from ._batch import Batch
@@ -264,9 +265,10 @@ class Executor:
 
 def _threads_of(runner: Runner) -> int | None:
     """The threads of a given ``"thread"`` runner: a :class:`ThreadRunner`'s ceiling."""
-    from .runners.threads import ThreadRunner  # loaded already if it is one
-
-    return runner.max_threads if isinstance(runner, ThreadRunner) else None
+    threads = sys.modules.get("toolvolley.runners.threads")  # not loaded: not a ThreadRunner
+    if threads is not None and isinstance(runner, threads.ThreadRunner):
+        return runner.max_threads  # type: ignore[no-any-return]
+    return None
 
 
 def _checked(calls: Iterable[object], where: str) -> list[ToolCall]:
