@@ -48,8 +48,8 @@ def test_the_cycle_check_sees_type_only_imports(tmp_path: Path) -> None:
 
 def test_importing_the_package_loads_no_cli_demo_offline_or_adapter_module() -> None:
     """The core stays light: the CLI, the demos, the benchmarks, the offline model, the provider
-    adapters, the framework adapters and their SDKs load only when asked for (run in a fresh
-    interpreter, so nothing another test imported counts)."""
+    adapters, the framework adapters, the runners (threads, processes, Ray) and their SDKs load
+    only when asked for (run in a fresh interpreter, so nothing another test imported counts)."""
     import subprocess
     import sys
 
@@ -76,6 +76,9 @@ def test_importing_the_package_loads_no_cli_demo_offline_or_adapter_module() -> 
         "ray",
     }
     assert sorted(set(ours) & outside) == []
+    # Runners: the interface and the table of names only; each runner's module on first use
+    runners = {m for m in loaded if m.startswith("toolvolley.runners.")}
+    assert sorted(runners - {"toolvolley.runners._base", "toolvolley.runners._registry"}) == []
     assert "toolvolley._executor" in loaded  # the check sees the package's own modules
     sdks = {"typer", "rich", "uvicorn", "starlette", "openai", "anthropic", "mcp", "ray"}
     assert sorted(sdks & {m.split(".")[0] for m in loaded}) == []

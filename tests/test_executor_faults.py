@@ -17,7 +17,6 @@ from toolvolley import (
     ExecutionHooks,
     Executor,
     Mode,
-    ThreadRunner,
     Tool,
     Toolbox,
     ToolCall,
@@ -25,6 +24,7 @@ from toolvolley import (
     ToolResult,
     tool,
 )
+from toolvolley.runners import ThreadRunner
 
 TIMEOUT = 0.2
 
@@ -364,3 +364,34 @@ def test_names_and_ids_the_model_made_up_are_shown_short() -> None:
     assert results[2].content.startswith("Unknown tool 'xxx")
     assert "Available tools: fine." in results[2].content
     assert all(len(r.content) < 500 for r in results)
+
+
+def test_a_worker_thread_that_cannot_start_fails_its_call_and_leaves_no_hole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The system refuses a thread (``can't start new thread``): that call is WorkerLost, and the
+    pool does not count the thread that never started, so the next call still gets one."""
+    from toolvolley.runners import WorkerLost
+
+    @tool
+    def one() -> int:
+        return 1
+
+    start = threading.Thread.start
+    refused: list[str] = []
+
+    def start_or_refuse(self: threading.Thread) -> None:
+        if self.name == "toolvolley worker" and not refused:
+            refused.append(self.name)
+            raise RuntimeError("can't start new thread")
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start_or_refuse)
+    executor = Executor([one], runners={"thread": ThreadRunner(max_threads=1)}, timeout=10)
+    (first,) = executor.run_sync([ToolCall("a", "one", {})])
+    assert first.status == "error"
+    assert isinstance(first.error, WorkerLost)
+    assert isinstance(first.error.__cause__, RuntimeError)
+    assert "WorkerLost: no worker thread could be started" in first.content
+    (second,) = executor.run_sync([ToolCall("b", "one", {})])
+    assert (second.status, second.value) == ("ok", 1)

@@ -25,8 +25,8 @@ from toolvolley import (
     UserError,
     tool,
 )
-from toolvolley._policies import HEDGE_LOST, PolicyRunner
 from toolvolley.observe import Timeline
+from toolvolley.runners.policies import HEDGE_LOST, PolicyRunner
 
 NO_WAIT = Retry(attempts=3, backoff=0, max_backoff=1, jitter=False)
 

@@ -20,6 +20,7 @@ import pytest
 
 from cpu_tools import fib
 from toolvolley import Executor, ToolCall, ToolResult
+from toolvolley.runners import WorkerLost
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 def children() -> dict[int, str]:
     """This process's children and their states ("Z": exited, not reaped), but for the process
     guard, which lives as long as the program (one, started with the first worker)."""
-    from toolvolley import _process_guard
+    from toolvolley.runners import _guard as _process_guard
 
     guard = _process_guard._guard
     found: dict[int, str] = {}
@@ -134,7 +135,7 @@ def test_a_worker_that_prints_before_it_starts_is_broken_not_hung(
 
     status, content = anyio.run(main)
     assert status == "error"
-    assert "BrokenWorkerProcess: The worker process did not start" in content
+    assert "WorkerLost: The worker process did not start" in content
     assert "a banner at start-up" in content
 
 
@@ -157,7 +158,7 @@ def test_the_deadline_is_checked_again_after_a_slow_import(
 ) -> None:
     import time
 
-    from toolvolley._processes import _TooLate, call_by_reference
+    from toolvolley.runners.processes import _TooLate, call_by_reference
 
     (tmp_path / "slow_to_import.py").write_text(
         "import time\ntime.sleep(0.3)\n\ndef body():\n    raise AssertionError('started late')\n"
@@ -296,7 +297,7 @@ def _ppid(entry: Path) -> int:
 
 def _is_worker(entry: Path) -> bool:
     try:
-        return b"toolvolley._process_worker" in (entry / "cmdline").read_bytes()
+        return b"toolvolley.runners.processes._worker" in (entry / "cmdline").read_bytes()
     except OSError:
         return False
 
@@ -332,16 +333,18 @@ def test_a_worker_that_dies_leaving_a_child_is_broken_at_once_and_the_child_kill
 
     pid_file = tmp_path / "child.pid"
 
-    async def main() -> tuple[str, str]:
+    async def main() -> ToolResult:
         tool_ = die_leaving_a_child.with_options(timeout=30)
         (result,) = await Executor([tool_]).run(
             [ToolCall("c", "die_leaving_a_child", {"pid_file": str(pid_file)})]
         )
-        return result.status, result.content
+        return result
 
-    status, content = anyio.run(main)
+    result = anyio.run(main)
+    status, content = result.status, result.content
     assert status == "error"  # not a timeout: the child did not keep the worker's pipe open
-    assert "BrokenWorkerProcess: The worker process ended (exit code 3)" in content
+    assert "WorkerLost: The worker process ended (exit code 3)" in content
+    assert isinstance(result.error, WorkerLost)  # the one error of every runner
     child = int(pid_file.read_text())
     for _ in range(100):  # killed with the worker's group (bounded wait: 10 s)
         if not Path(f"/proc/{child}").exists() or _state(child) == "Z":
@@ -373,11 +376,12 @@ def test_a_path_added_after_a_worker_started_is_the_workers_too(
 
 
 def test_arguments_that_cannot_be_pickled_fail_before_a_worker_is_taken() -> None:
-    from toolvolley._processes import ProcessRunner
+    from toolvolley.runners import CallContext
+    from toolvolley.runners.processes import ProcessRunner
 
     async def main() -> None:
         with pytest.raises(TypeError, match="cannot be sent to the worker process"):
-            await ProcessRunner().run(fib, {"n": lambda: 3}, float("inf"))
+            await ProcessRunner().run(CallContext(fib, {"n": lambda: 3}, float("inf")))
 
     before = children()
     anyio.run(main)
@@ -407,7 +411,7 @@ def test_the_pool_closes_as_its_run_ends_even_if_results_keep_the_loop(backend: 
 
 
 def test_a_closed_pool_takes_no_worker_back() -> None:
-    from toolvolley._processes import _Pool
+    from toolvolley.runners.processes._pool import _Pool
 
     pool = _Pool()
     worker = pool._checkout()
@@ -497,9 +501,9 @@ def test_without_the_own_pool_calls_go_to_anyios_as_on_windows(
 ) -> None:
     """Windows has no process groups nor pipes an event loop can watch: anyio's to_process."""
     from cpu_tools import spin
-    from toolvolley import _processes
+    from toolvolley.runners import processes
 
-    monkeypatch.setattr(_processes, "OWN_POOL", False)
+    monkeypatch.setattr(processes, "OWN_POOL", False)
 
     async def main() -> list[str]:
         executor = Executor([fib, spin.with_options(timeout=0.5)])
@@ -582,7 +586,7 @@ def test_the_guard_kills_every_workers_group_when_the_program_ends_and_is_replac
     can tell) it kills every worker's group."""
     import signal
 
-    from toolvolley import _process_guard
+    from toolvolley.runners import _guard as _process_guard
 
     async def main() -> tuple[int, set[int]]:
         executor = Executor([fib])
@@ -620,7 +624,7 @@ def test_a_worker_whose_guard_cannot_start_is_killed_and_the_call_fails(
 ) -> None:
     """No guard (out of processes, say): the new worker is not kept unguarded; the call is an
     error naming why, nothing is left, and the next worker starts a guard as usual."""
-    from toolvolley import _process_guard
+    from toolvolley.runners import _guard as _process_guard
 
     def no_guard(groups: bytes) -> None:
         raise OSError("no more processes")

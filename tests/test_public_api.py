@@ -16,7 +16,13 @@ import toolvolley.events
 import toolvolley.observe
 
 # The public modules whose every name is in ``__all__``; toolvolley.testing needs the cli extra.
-PUBLIC = ["toolvolley", "toolvolley.events", "toolvolley.observe", "toolvolley.testing"]
+PUBLIC = [
+    "toolvolley",
+    "toolvolley.events",
+    "toolvolley.observe",
+    "toolvolley.runners",
+    "toolvolley.testing",
+]
 
 
 def _module(name: str) -> types.ModuleType:
@@ -36,10 +42,10 @@ def test_all_names_exist_and_are_public(name: str) -> None:
 @pytest.mark.parametrize("name", PUBLIC)
 def test_every_public_attribute_is_exported(name: str) -> None:
     module = _module(name)
-    public = {
+    public = {  # dir(): names a module imports on first use too
         attr
-        for attr, value in vars(module).items()
-        if not attr.startswith("_") and not isinstance(value, types.ModuleType)
+        for attr in dir(module)
+        if not attr.startswith("_") and not isinstance(getattr(module, attr), types.ModuleType)
     }
     assert public == set(module.__all__)
 

@@ -17,8 +17,9 @@ import pytest
 
 from ray_support import SESSION, batch_on_ray, gate, new_gate, ray
 from toolvolley import Executor, ToolCall, ToolError, tool
-from toolvolley._ray import _Ray, _TooLate
 from toolvolley.ray import RayActorRunner, RayRunner, actor_state, limiter_name
+from toolvolley.runners.ray import RayApi
+from toolvolley.runners.ray._remote import TooLate
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,7 +36,7 @@ def anyio_backend() -> str:
 
 async def got(ref: Any) -> Any:
     """An ObjectRef's value, awaited on asyncio or trio (``await ref`` is asyncio only)."""
-    return await _Ray.get().wait(ref, lambda: None)
+    return await RayApi.get().wait(ref, lambda: None)
 
 
 def _alive(pid: int) -> bool:
@@ -147,9 +148,9 @@ def _write(marker: str) -> str:
 @pytest.mark.anyio
 async def test_a_task_past_its_deadline_never_starts_its_body(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
-    r = _Ray.get()
+    r = RayApi.get()
     ref = r.body.options(max_retries=0).remote(_write, {"marker": str(marker)}, time.time() - 1)
-    with pytest.raises(_TooLate):
+    with pytest.raises(TooLate):
         await r.wait(ref, lambda: None)
     assert not marker.exists()
     ref = r.body.remote(_write, {"marker": str(marker)}, time.time() + 60)
@@ -232,7 +233,7 @@ async def test_a_lost_worker_is_an_error_naming_it_and_idempotent_tools_retry_on
         ]
     )
     assert [r.status for r in results] == ["error", "ok", "error", "ok"]
-    assert "RayWorkerLost" in results[0].content
+    assert "failed with WorkerLost: " in results[0].content
     assert "worker running 'crash' was lost" in results[0].content
     assert results[1].content == "second try"
     assert unsafe.read_text() == "x"  # not idempotent: it ran exactly once

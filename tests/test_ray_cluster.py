@@ -15,8 +15,8 @@ import pytest
 
 from ray_support import BATCH_GATE, SESSION, batch_on_ray, gate, new_gate, node_id, ray
 from toolvolley import Executor, ToolCall, tool
-from toolvolley._ray import _Ray
 from toolvolley.ray import RayRunner, limiter_name
+from toolvolley.runners.ray import RayApi
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,7 +30,7 @@ def anyio_backend() -> str:
 
 
 async def got(ref: Any) -> Any:
-    return await _Ray.get().wait(ref, lambda: None)
+    return await RayApi.get().wait(ref, lambda: None)
 
 
 def _hold(gate_name: str, who: str) -> str:
@@ -69,7 +69,7 @@ async def test_removing_a_node_mid_batch_gives_each_call_one_outcome() -> None:
     assert [r.status for r in results] == ["ok"] * 3 + ["error"] * 3
     assert [r.value for r in results[:3]] == ["s0", "s1", "s2"]  # finished work is kept
     for r in results[3:]:
-        assert "RayWorkerLost" in r.content
+        assert "failed with WorkerLost: " in r.content
         assert "'doomed' was lost" in r.content
 
 
@@ -129,7 +129,7 @@ async def test_on_a_removed_node_an_idempotent_call_succeeds_on_its_second_try()
     assert results["safe"].status == "ok", results["safe"].content
     assert results["safe"].value == steady  # the second try ran on a node that survives
     assert results["unsafe"].status == "error"
-    assert "RayWorkerLost" in results["unsafe"].content
+    assert "failed with WorkerLost: " in results["unsafe"].content
     assert "'unsafe' was lost" in results["unsafe"].content
     starts = await got(g.starts.remote())
     assert [n for who, n in starts if who == "safe"] == [doomed, steady]
@@ -254,7 +254,7 @@ def test_a_node_removed_mid_batch_on_ray_fails_its_conversations_only(
         failed = [r for r in rows if not r["ok"]]
         assert len(failed) == on_doomed == summary["failed"]
         for r in failed:
-            assert r["error"].startswith("RayWorkerLost: the Ray worker running this conversation")
+            assert r["error"].startswith("WorkerLost: the Ray worker running this conversation")
             assert "not run again" in r["error"]
             assert r["final_text"] is None
         for r in rows:

@@ -30,12 +30,9 @@ from ._loop import LoopResult, run_loop, run_turn
 from ._many import Outcome, run_many
 from ._model import Message, ModelAdapter, ModelResponse, Usage
 from ._policies import Hedge, Retry
-from ._processes import ProcessRunner
 from ._references import references_prompt
 from ._result_messages import result_messages
-from ._runners import Runner
 from ._scheduling import Mode, SideEffectsPolicy
-from ._threads import ThreadRunner
 from ._toolbox import Toolbox
 from ._tools import RunIn, Tool, ToolList, tool
 
@@ -52,14 +49,11 @@ __all__ = [
     "ModelError",
     "ModelResponse",
     "Outcome",
-    "ProcessRunner",
     "Retry",
     "RunIn",
-    "Runner",
     "SchemaError",
     "SideEffectsPolicy",
     "StreamCutError",
-    "ThreadRunner",
     "Tool",
     "ToolCall",
     "ToolError",
@@ -102,6 +96,7 @@ _MOVED = {
     **dict.fromkeys(
         ("Bar", "BatchReport", "Timeline", "save_timelines", "timelines_svg"), "toolvolley.observe"
     ),
+    **dict.fromkeys(("ProcessRunner", "Runner", "ThreadRunner"), "toolvolley.runners"),
 }
 
 

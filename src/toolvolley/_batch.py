@@ -30,19 +30,18 @@ from ._content import UnserializableResult, sendable_text, to_content
 from ._dedupe import dedupe_key, ends_sharing
 from ._errors import ToolError, UserError, describe_exception, type_name, user_error_unwrapped
 from ._events import ExecutionHooks, ProgressReporter, current_reporter
-from ._policies import Attempts, PolicyRunner
 from ._references import ReferenceTurn, Unresolved, plan_references, resolve
 from ._report import BatchReport
-from ._runners import PLAIN, settle
 from ._runtime import Runtime, current_runtime
 from ._scheduling import Mode, Scheduler, SideEffectsPolicy, TurnLike
 from ._schema import ArgumentsError
 from ._sdk_calls import to_call
+from .runners._base import PLAIN, Attempts, CallContext, settle
 
 if TYPE_CHECKING:
-    from ._runners import Runner
     from ._toolbox import Toolbox
     from ._tools import Tool
+    from .runners._base import Runner
 
 
 class BatchSettings(Protocol):
@@ -357,11 +356,11 @@ class Batch:
                         deadline = guard.deadline
                         if deadline != _INF:  # the runners' clock is time.monotonic()
                             deadline += time.monotonic() - runtime.now()
-                        if type(runner) is PolicyRunner:  # retries, hedges: count attempts
-                            slot.tries = Attempts()
-                            value = await runner.attempt(slot.tries, tool, kwargs, deadline)
-                        else:
-                            value = await runner.run(tool, kwargs, deadline)
+                        context = CallContext(tool, kwargs, deadline)
+                        try:
+                            value = await runner.run(context)
+                        finally:  # retries, hedges: each attempt, whatever the outcome
+                            slot.tries = context.attempts
                 finally:
                     if waits:
                         turn.release(slot)

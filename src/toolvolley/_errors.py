@@ -10,6 +10,8 @@ sent back to the model. Exceptions are for the developer::
     ├── ModelError               the model call failed; ``__cause__`` is the SDK's own exception
     │   └── StreamCutError       the response stream ended without its finish signal
     ├── MaxTurnsExceeded         the model still asked for tools after ``max_turns`` model calls
+    ├── WorkerLost               the worker running a call (a thread, a process, a Ray worker or
+    │                            actor) died or never started: that call's error, whatever runner
     └── ToolTimeoutError         (toolvolley.langgraph) a LangGraph ToolNode call timed out and
                                  ``handle_tool_errors`` did not answer it; also a TimeoutError
 
@@ -39,6 +41,7 @@ __all__ = [
     "ToolError",
     "ToolvolleyError",
     "UserError",
+    "WorkerLost",
 ]
 
 
@@ -61,6 +64,14 @@ class SchemaError(UserError):
         super().__init__(f"Tool {tool_name!r} cannot be used: its parameters schema {reason}")
         self.tool_name = tool_name
         self.reason = reason
+
+
+class WorkerLost(ToolvolleyError):
+    """The worker running a call died before it answered, or could not be started: a worker
+    process that exited, was killed or never became ready, a Ray worker, node or actor lost, a
+    worker thread the system refused. A runner's own trouble, not the body's: it is the call's
+    error, as any failure (``status="error"``), and ``__cause__`` is what the runner saw when it
+    has one (e.g. Ray's ``WorkerCrashedError``). Every runner raises this one class."""
 
 
 class ToolError(ToolvolleyError):

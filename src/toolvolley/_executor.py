@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 
 from ._batch import Batch
@@ -10,17 +11,15 @@ from ._calls import ToolCall, ToolResult
 from ._errors import UserError, type_name
 from ._events import ExecutionHooks
 from ._options import UNSET, Unset, check_count, check_flag, check_scheduling, check_seconds
-from ._policies import Hedge, PolicyRunner, Retry
-from ._processes import ProcessRunner
-from ._ray import ray_available
-from ._runners import LoopRunner, Runner
+from ._policies import Hedge, Retry
 from ._runtime import run_new_loop, running_library
 from ._scheduling import Mode, SideEffectsPolicy
 from ._sdk_calls import is_one_call, to_call
-from ._threads import ThreadRunner
 from ._toolbox import Toolbox
 from ._tools import Tool
 from ._tracing import SpanHooks, Tracing, resolve_tracer
+from .runners._base import LoopRunner, Runner
+from .runners._registry import RunnerTable
 
 __all__ = ["Executor"]
 
@@ -40,10 +39,10 @@ class Executor:
     * ``max_threads``: ceiling on worker threads running this executor's sync calls at once
       (256; the default ``"thread"`` runner's, see :class:`ThreadRunner`: when ``runners``
       gives the ``"thread"`` runner, set it there).
-    * ``runners``: where tools run, by the name a tool gives in ``run_in``; the defaults are
-      ``"loop"`` (async tools), ``"thread"``, ``"process"`` and, with the ``ray`` extra,
-      ``"ray"`` (a default :class:`RayRunner`). Give a :class:`Runner` here to
-      replace one or add a name.
+    * ``runners``: where tools run, by the name a tool gives in ``run_in``; the built-in ones
+      are ``"loop"`` (async tools), ``"thread"``, ``"process"`` and, with the ``ray`` extra,
+      ``"ray"`` (a default :class:`RayRunner`), each made the first time a tool names it
+      (:mod:`toolvolley.runners`). Give a :class:`Runner` here to replace one or add a name.
     * ``hooks``: objects told when each call starts and finishes (see :class:`ExecutionHooks`).
     * ``references``: let an argument name an earlier call's result, ``"$1"`` or
       ``"$1.field"``; the call then runs once that result is in (see
@@ -65,7 +64,6 @@ class Executor:
     """
 
     __slots__ = (
-        "_loop",
         "_routes",
         "_runners",
         "deadline",
@@ -98,8 +96,7 @@ class Executor:
     dedupe: bool
     retry: Retry | None
     hedge: Hedge | None
-    _runners: dict[str, Runner]
-    _loop: Runner
+    _runners: RunnerTable
     _routes: dict[Tool, Runner | None]
 
     def __init__(
@@ -138,22 +135,11 @@ class Executor:
                 f"'thread' runner ({threads!r}): drop max_threads, or pass "
                 f"runners={{'thread': ThreadRunner(max_threads={max_threads!r})}}."
             )
-        table: dict[str, Runner] = {"loop": LoopRunner(), "process": ProcessRunner()}
-        threads_max: int | None
-        if threads is None:
-            threads_max = 256 if max_threads is UNSET else max_threads
-            check_count("max_threads", threads_max)
-            table["thread"] = ThreadRunner(threads_max)
-        else:
-            threads_max = threads.max_threads if isinstance(threads, ThreadRunner) else None
-        if ray_available():  # "ray" only with the extra; ray itself is imported on first call
-            from ._ray import RayRunner
-
-            table["ray"] = RayRunner()
-        for name, runner in runners.items():
-            if not isinstance(runner, Runner):
-                raise UserError(f"runners[{name!r}] must be a Runner, not {runner!r}.")
-            table[name] = runner
+        default_threads = 256 if max_threads is UNSET else max_threads
+        check_count("max_threads", default_threads)
+        table = RunnerTable(runners, default_threads)
+        # the given "thread" runner's, if it is a ThreadRunner
+        threads_max = default_threads if threads is None else _threads_of(threads)
         resolve_tracer(tracing)  # fail now, not mid-conversation, if the extra is missing
         # Frozen: set once here, never after (see __setattr__).
         init = object.__setattr__
@@ -171,7 +157,6 @@ class Executor:
         init(self, "retry", retry)
         init(self, "hedge", hedge)
         init(self, "_runners", table)
-        init(self, "_loop", table["loop"])
         init(self, "_routes", {})
         for tool in self.toolbox:
             self.runner_for(tool)  # a tool naming a runner this executor lacks fails here
@@ -196,7 +181,7 @@ class Executor:
     @property
     def abandoned_threads(self) -> int:
         """Worker threads still running calls that timed out or were cancelled."""
-        return sum(runner.abandoned for runner in self._runners.values())
+        return sum(runner.abandoned for runner in self._runners)
 
     def runner_for(self, tool: Tool) -> Runner:
         """The runner ``tool``'s body runs on: the one it names, or this executor's runner of
@@ -206,7 +191,7 @@ class Executor:
             return where
         runner = self._runners.get(where)
         if runner is None:
-            known = ", ".join(sorted(self._runners))
+            known = ", ".join(self._runners.names())
             raise UserError(
                 f"Tool {tool.name!r} runs in {where!r}, but this executor has no runner "
                 f"of that name (it has: {known}). Pass runners={{{where!r}: ...}}."
@@ -225,10 +210,12 @@ class Executor:
                 retry = retry or self.retry
                 hedge = hedge or self.hedge
             if retry is not None or hedge is not None:
+                from .runners.policies import PolicyRunner
+
                 route: Runner | None = PolicyRunner(runner, retry, hedge)
                 self._routes[tool] = route
                 return route
-            direct = runner is self._loop and inspect.iscoroutinefunction(tool.func)
+            direct = type(runner) is LoopRunner and inspect.iscoroutinefunction(tool.func)
             route = self._routes[tool] = None if direct else runner
             return route
 
@@ -274,6 +261,14 @@ class Executor:
                 "use 'await executor.run()' there."
             )
         return run_new_loop(self.run, _checked(calls, "Executor.run_sync()"))
+
+
+def _threads_of(runner: Runner) -> int | None:
+    """The threads of a given ``"thread"`` runner: a :class:`ThreadRunner`'s ceiling."""
+    threads = sys.modules.get("toolvolley.runners.threads")  # not loaded: not a ThreadRunner
+    if threads is not None and isinstance(runner, threads.ThreadRunner):
+        return runner.max_threads  # type: ignore[no-any-return]
+    return None
 
 
 def _checked(calls: Iterable[object], where: str) -> list[ToolCall]:

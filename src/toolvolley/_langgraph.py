@@ -43,13 +43,13 @@ from ._calls import ToolCall, ToolResult
 from ._errors import ToolvolleyError, UserError, type_name
 from ._executor import Executor
 from ._lc_tools import declared_options, has_async_body
-from ._runners import Runner
 from ._runtime import run_new_loop, running_library
 from ._scheduling import Mode, SideEffectsPolicy
 from ._schema import arguments_from_function
 from ._toolbox import Toolbox
 from ._tools import Tool
 from ._tracing import SpanHooks, resolve_tracer
+from .runners._base import Runner
 
 __all__ = ["ToolNode", "ToolTimeoutError"]
 

@@ -314,13 +314,12 @@ async def _on_ray(
     on_result: Callable[[Outcome], None] | None,
     keep: bool,
 ) -> list[Outcome]:
-    from ._ray import _Ray, connect_ray
-    from ._ray_thread import in_ray_thread
+    from .runners.ray import RayApi, connect_ray, in_ray_thread
 
     if isinstance(model, ModelAdapter) or not callable(model):
         raise UserError("With ray=, model must be a factory (a callable returning the adapter).")
     # Never on the loop; in the one thread that lives as long as the Ray it may start
-    ray = await in_ray_thread(_Ray.get)
+    ray = await in_ray_thread(RayApi.get)
     cpus = await in_ray_thread(connect_ray, ray, address)
     tasks = max(1, min(concurrency, int(cpus)))
     per_task = math.ceil(concurrency / tasks)
@@ -351,7 +350,7 @@ async def _on_ray(
             except ray.lost as exc:
                 first = str(exc).splitlines()[0] if str(exc) else ""
                 error = (
-                    "RayWorkerLost: the Ray worker running this conversation was lost before it "
+                    "WorkerLost: the Ray worker running this conversation was lost before it "
                     f"answered ({type(exc).__name__}: {first}); not run again"
                 )
                 outcomes = [Outcome(id_, None, error) for id_, _ in chunk]

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypedDict
 from ._errors import UserError
 from ._options import check_count, check_flag, check_seconds
 from ._policies import Hedge, Retry
-from ._runners import Runner
+from .runners._base import Runner
 
 __all__ = ["OPTION_NAMES", "RunIn", "ToolOptionArgs", "ToolOptions", "option_changes"]
 

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, overload
 from ._docstrings import parse_docstring
 from ._errors import UserError, type_name
 from ._json_schema import Coercion, Dialect, arguments_from_schema
-from ._processes import ProcessRunner
-from ._runners import Runner
 from ._schema import Arguments, arguments_from_function
 from ._tool_options import OPTION_NAMES, RunIn, ToolOptionArgs, ToolOptions, option_changes
+from .runners._base import Runner
+from .runners._registry import check_named
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 11):
@@ -61,12 +61,8 @@ class Tool(ToolOptions):
         self._check_options(f"Tool {self.name!r}")
         if isinstance(self.run_in, Runner):
             self.run_in.check(self)
-        elif self.run_in == "process":
-            ProcessRunner().check(self)
-        elif self.run_in == "ray":
-            from ._ray import check_ray_installed  # never imports ray itself
-
-            check_ray_installed()
+        else:  # a built-in runner's checks (its module imported now, never ray itself)
+            check_named(self.run_in, self)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SHOWN)

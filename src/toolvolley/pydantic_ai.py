@@ -46,9 +46,9 @@ from ._futures import ThreadsExecutor, job_deadline
 from ._options import check_count, check_scheduling, check_seconds
 from ._response_turns import ResponseTurns
 from ._scheduling import Mode, SideEffectsPolicy
-from ._threads import ThreadRunner
 from ._toolbox import Toolbox
 from ._tools import Tool
+from .runners.threads import ThreadRunner
 
 __all__ = ["ToolboxToolset", "Toolvolley", "ToolvolleyToolset", "toolset"]
 

@@ -15,6 +15,17 @@ Importing this module does not import ray; the first call does (and connects wit
 ``ray.init()`` if the program has not).
 """
 
-from ._ray import RayActorRunner, RayRunner, RayWorkerLost, actor_state, limiter_name
+from ._errors import WorkerLost
+from .runners.ray import RayActorRunner, RayRunner, actor_state, limiter_name
 
-__all__ = ["RayActorRunner", "RayRunner", "RayWorkerLost", "actor_state", "limiter_name"]
+RayWorkerLost = WorkerLost
+"""The name :class:`~toolvolley.WorkerLost` had here when only the Ray runners raised it."""
+
+__all__ = [
+    "RayActorRunner",
+    "RayRunner",
+    "RayWorkerLost",
+    "WorkerLost",
+    "actor_state",
+    "limiter_name",
+]

@@ -209,10 +209,10 @@ def _add(a: int, b: int) -> int:
 
 
 def _ray_overhead(n: int, repeat: int) -> dict[str, Any]:
-    from .._ray import RayRunner, _Ray, connect_ray
     from .._tools import tool
+    from ..runners.ray import RayApi, RayRunner, connect_ray
 
-    ray = _Ray.get()
+    ray = RayApi.get()
     connect_ray(ray, "auto")  # the Ray already connected, or a local one on 127.0.0.1
     add = tool(name="add", run_in=RayRunner())(_add)
     executor = Executor([add])

@@ -265,8 +265,8 @@ def _mcp(repeat: int, scale: float, progress: Callable[[str], None]) -> Any:
 
 
 def _scale(repeat: int, scale: float, progress: Callable[[str], None]) -> Any:
-    from .._ray import ray_available
     from ..bench._scale import run_scale_benchmark
+    from ..runners.ray import ray_available
 
     conversations = max(10, int(1000 * min(scale, 1.0)))
     concurrency = max(2, conversations // 10)

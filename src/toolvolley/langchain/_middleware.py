@@ -52,9 +52,9 @@ from .._executor import Executor
 from .._options import check_count, check_scheduling, check_seconds
 from .._policies import Hedge, Retry
 from .._scheduling import Mode, SideEffectsPolicy
-from .._threads import ThreadRunner
 from .._toolbox import Toolbox
 from .._tools import Tool
+from ..runners.threads import ThreadRunner
 from ._threaded import InThreads
 from ._tools import declared_options, has_async_body
 

@@ -17,7 +17,8 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from pydantic import ConfigDict, PrivateAttr
 
-from .._threads import ThreadRunner
+from ..runners import CallContext
+from ..runners.threads import ThreadRunner
 
 __all__ = ["InThreads"]
 
@@ -66,4 +67,4 @@ class InThreads(BaseTool):
         def body() -> Any:
             return context.run(self._tool.invoke, input, config, **kwargs)
 
-        return await self._runner.run(_Body(self.name, body), {}, math.inf)
+        return await self._runner.run(CallContext(_Body(self.name, body), {}, math.inf))

@@ -18,28 +18,25 @@ cannot starve the calls after them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 from anyio._core._eventloop import threadlocals as _threadlocals
 from anyio.lowlevel import current_token
 
-from ._options import check_count
-from ._runners import PLAIN, Runner, ToolSpec, consume, settle
-from ._runtime import running_library
+from .._errors import WorkerLost
+from .._options import check_count
+from ._base import PLAIN, START_MARGIN, CallContext, Runner, consume, settle
+from ._waiters import Waiter, waiter_for
 
 __all__ = ["ThreadRunner"]
 
 _IDLE_SECONDS = 10.0  # how long a worker waits for more work before its thread ends
-# A job with less time left than this does not start: its call is about to time out, and
-# starting it would only make a body run after its call was reported stopped.
-START_MARGIN = 0.002
 
 _QUEUED, _RUNNING, _DONE, _DROPPED = range(4)
 
@@ -51,7 +48,7 @@ class _Job:
         self.func = func
         self.token = token
         self.deadline = deadline
-        self.waiter: _Waiter | None = None
+        self.waiter: Waiter | None = None
         self.state = _QUEUED
         self.abandoned = False
         self.value: Any = None
@@ -74,7 +71,11 @@ class _Pool:
     def submit(self, job: _Job) -> None:
         with self._lock:
             self._queue.append(job)
-            self._staff()
+            refused = self._staff()
+            if refused is not None and not self._workers:  # no thread will ever take it
+                self._queue.remove(job)
+                job.state = _DROPPED
+                raise WorkerLost(f"no worker thread could be started ({refused})") from refused
 
     def give_up(self, job: _Job) -> None:
         """The call ended (timed out or cancelled): drop the job, or abandon its thread."""
@@ -95,11 +96,14 @@ class _Pool:
 
     def _restaff(self) -> None:
         with self._lock:
+            # A refused thread here leaves the jobs queued for a thread still serving, or for
+            # the next call's submit to start one (or fail).
             self._staff()
 
-    def _staff(self) -> None:
+    def _staff(self) -> RuntimeError | None:
         """Wake idle workers for the queued jobs, and start threads for the rest (up to the
-        ceiling): every queued job has a thread on its way while there is room."""
+        ceiling): every queued job has a thread on its way while there is room. The system's
+        refusal to start a thread is returned, the thread not counted."""
         pending = len(self._queue)
         if self._idle:
             self._wake.notify(min(self._idle, pending))
@@ -108,7 +112,13 @@ class _Pool:
             self._workers += 1
             self._starting += 1
             free += 1
-            threading.Thread(target=self._work, name="toolvolley worker", daemon=True).start()
+            try:
+                threading.Thread(target=self._work, name="toolvolley worker", daemon=True).start()
+            except RuntimeError as exc:  # "can't start new thread": too many, or no memory
+                self._workers -= 1
+                self._starting -= 1
+                return exc
+        return None
 
     def _next(self) -> _Job | None:
         """The next job to run (marked running), or None when the thread should end."""
@@ -178,10 +188,15 @@ class ThreadRunner(Runner):
         with self._pool._lock:
             return self._pool.abandoned
 
-    async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
+    @classmethod
+    def default(cls, *, max_threads: int) -> ThreadRunner:
+        return cls(max_threads)
+
+    async def run(self, call: CallContext) -> Any:
         pool = self._pool
-        job = _Job(functools.partial(tool.func, **kwargs), deadline, current_token())
-        waiter = job.waiter = _waiter(lambda: pool.give_up(job))
+        body = functools.partial(call.tool.func, **call.arguments)
+        job = _Job(body, call.deadline, current_token())
+        waiter = job.waiter = waiter_for(lambda: pool.give_up(job))
         pool.submit(job)
         try:
             await waiter.wait()
@@ -194,101 +209,3 @@ class ThreadRunner(Runner):
         if type(value) in PLAIN:
             return value
         return await settle(value)  # a sync handler that hands back a coroutine or async gen
-
-
-class _Waiter(Protocol):
-    """The call's side of a job: wait for the worker, and hear of cancellation at once.
-
-    ``on_cancel`` runs the moment the waiting task is cancelled (a timeout, or its batch being
-    cancelled), not when the task next runs, so a queued job is dropped before any worker
-    could start it. ``notify`` and ``soon`` never block and do nothing once the loop has gone.
-    """
-
-    async def wait(self) -> None: ...
-
-    def notify(self) -> None:
-        """From a worker thread: the job is done."""
-
-    def soon(self, func: Callable[[], None]) -> None:
-        """Run ``func`` on the event loop once the callbacks already due have run."""
-
-
-def _waiter(on_cancel: Callable[[], None]) -> _Waiter:
-    if running_library() == "trio":
-        return _TrioWaiter(on_cancel)
-    return _AsyncioWaiter(asyncio.get_running_loop(), on_cancel)
-
-
-class _CancelAwareFuture(asyncio.Future[None]):
-    """``Task.cancel()`` cancels the future its task awaits synchronously: the hook is here."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None]) -> None:
-        super().__init__(loop=loop)
-        self._on_cancel = on_cancel
-
-    def cancel(self, msg: Any = None) -> bool:
-        if not self.done():
-            self._on_cancel()
-        return super().cancel(msg)
-
-
-class _AsyncioWaiter:
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None]) -> None:
-        self._loop = loop
-        self._future = _CancelAwareFuture(loop, on_cancel)
-
-    async def wait(self) -> None:
-        await self._future
-
-    def _settle(self) -> None:
-        if not self._future.done():
-            self._future.set_result(None)
-
-    def notify(self) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
-            self._loop.call_soon_threadsafe(self._settle)
-
-    def soon(self, func: Callable[[], None]) -> None:
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(func)
-
-
-class _TrioWaiter:
-    """trio calls a waiting task's abort function synchronously when its scope is cancelled."""
-
-    def __init__(self, on_cancel: Callable[[], None]) -> None:
-        import trio
-
-        self._trio = trio
-        self._token = trio.lowlevel.current_trio_token()
-        self._on_cancel = on_cancel
-        self._task: Any = None
-        self._done = False
-
-    async def wait(self) -> None:
-        lowlevel = self._trio.lowlevel
-        if self._done:
-            await lowlevel.checkpoint()
-            return
-        self._task = lowlevel.current_task()
-
-        def abort(raise_cancel: Any) -> Any:
-            self._task = None
-            self._on_cancel()
-            return lowlevel.Abort.SUCCEEDED
-
-        await lowlevel.wait_task_rescheduled(abort)
-
-    def _wake(self) -> None:
-        self._done = True
-        task, self._task = self._task, None
-        if task is not None:
-            self._trio.lowlevel.reschedule(task)
-
-    def notify(self) -> None:
-        with contextlib.suppress(self._trio.RunFinishedError):
-            self._token.run_sync_soon(self._wake)
-
-    def soon(self, func: Callable[[], None]) -> None:
-        with contextlib.suppress(self._trio.RunFinishedError):
-            self._token.run_sync_soon(func)

@@ -1,136 +1,50 @@
-"""CPU-bound sync tools in worker processes: :class:`ProcessRunner`.
+"""The worker processes of :class:`~toolvolley.runners.processes.ProcessRunner`: one pool per
+event loop (:func:`pool`), each worker a ``python -m toolvolley.runners.processes._worker``
+spoken to in frames over its pipes.
 
-Calls go to a pool of worker processes, one pool per event loop with at most one busy worker
-per CPU (as anyio's ``to_process``, whose pool this replaces: it leaves a worker running, and
-on trio its ``Popen`` to the garbage collector, when the caller is cancelled while that worker
-starts). Here a worker is killed and reaped whenever an exchange with it does not finish: a
-timeout or a cancelled batch at any point, its start included, so CPU-bound work that timed out
-really stops and nothing is left behind. A worker that answered with ``SystemExit`` or
-``KeyboardInterrupt`` is retired too. Idle workers are reaped when their event loop ends, and
-one idle for five minutes when a worker is next needed. A worker's process group (the worker
-and what its tool started) dies with the program, even a SIGKILLed one
-(:mod:`toolvolley._process_guard`); on Linux the worker also dies with its parent.
-
-The worker checks the call's deadline before it starts the body (``time.monotonic()`` is one
-clock for every process of the machine), so a call that waited for a free worker past its
-deadline never starts; a generator result is consumed in the worker, since only its values can
-cross back. The pool is POSIX: process groups, and pipes awaited with
-``anyio.wait_readable``/``wait_writable``. On Windows calls go to anyio's ``to_process``, as
-before this pool (its start-up leak included).
+A worker is killed and reaped whenever an exchange with it does not finish (a timeout, a
+cancelled batch, its start included); one that dies before it answers is
+:class:`~toolvolley.WorkerLost`. Idle workers are reaped when their event loop ends, and one
+idle for five minutes when a worker is next needed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import pickle
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from typing import IO, Any
 
 import anyio
-import anyio.to_process
-from anyio import BrokenWorkerProcess
 from anyio.lowlevel import RunVar
 
-from . import _process_guard
-from ._errors import UserError, describe_exception
+from ..._errors import UserError, WorkerLost, describe_exception
+from ..._runtime import running_library
+from .. import _guard
 from ._frames import HEADER, LOADING_MAIN, READY, frame
-from ._runners import Runner, ToolSpec, consume
-from ._runtime import running_library
-from ._threads import START_MARGIN
 
-__all__ = ["ProcessRunner", "call_by_reference"]
+__all__ = ["pool"]
 
-OWN_POOL = sys.platform != "win32"  # else anyio's to_process (a test flips it)
 IDLE_SECONDS = 300.0
 START_SECONDS = 20.0  # from spawning a worker to its READY line
-
-
-class _TooLate(Exception):
-    """The call's deadline passed while it waited for a worker process; it did not start."""
-
-
-class ProcessRunner(Runner):
-    """Runs module-level sync functions in worker processes."""
-
-    name = "process"
-
-    def check(self, tool: ToolSpec) -> None:
-        if tool.is_async:
-            raise UserError(
-                f"Tool {tool.name!r} is async; run_in='process' is for CPU-bound sync functions."
-            )
-        if "<" in getattr(tool.func, "__qualname__", "<"):
-            raise UserError(
-                f"Tool {tool.name!r}: run_in='process' needs a function defined at module level, "
-                "so that the worker process can import it by name."
-            )
-        # __main__ only for a tool defined there; absent while some workers load a script
-        main = sys.modules.get("__main__") if tool.func.__module__ == "__main__" else None
-        if main is not None and not (
-            getattr(main, "__file__", None)
-            or getattr(getattr(main, "__spec__", None), "name", None)
-        ):
-            raise UserError(
-                f"Tool {tool.name!r}: run_in='process' needs the tool in a file the worker process "
-                "can load; `python -c`, a REPL or a notebook has none. Put it in a module."
-            )
-
-    async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
-        func = tool.func
-        args = (func.__module__, func.__qualname__, dict(kwargs), deadline)
-        try:
-            if not OWN_POOL:
-                return await anyio.to_process.run_sync(call_by_reference, *args, cancellable=True)
-            return await _pool().call(_request(args))
-        except _TooLate:
-            await anyio.sleep_forever()  # the call's own timer ends it, as a timeout
-
-
-def _request(args: tuple[Any, ...]) -> bytes:
-    """The frame of one call, made before a worker is taken: a healthy worker is not lost to
-    arguments that cannot be pickled."""
-    try:
-        return frame((list(sys.path), call_by_reference, args))
-    except Exception as exc:
-        raise TypeError(f"The arguments cannot be sent to the worker process: {exc}") from exc
-
-
-def call_by_reference(
-    module: str, qualname: str, kwargs: dict[str, Any], deadline: float = float("inf")
-) -> Any:
-    """Import ``module``, find ``qualname`` and call it: the worker-process side of a call.
-
-    ``@tool`` replaces a module's function with a ``Tool``, so the function itself cannot be
-    pickled by name; the tool is looked up instead and its function called.
-    """
-    if time.monotonic() >= deadline - START_MARGIN:
-        raise _TooLate
-    target: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    func = getattr(target, "func", target)
-    if time.monotonic() >= deadline - START_MARGIN:  # the import itself may have been slow
-        raise _TooLate
-    return consume(func(**kwargs))
+WORKER = "toolvolley.runners.processes._worker"  # the module a worker runs
 
 
 class _Worker:
     """One worker process and its two pipes, read and written without blocking the loop."""
 
     def __init__(self) -> None:
-        command = [sys.executable, "-u", "-m", "toolvolley._process_worker", str(os.getpid())]
+        command = [sys.executable, "-u", "-m", WORKER, str(os.getpid())]
         # A session of its own: kill() takes whatever the tool forked with the worker.
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
         )
         try:
-            _process_guard.watch(self.process.pid)  # killed with the program, however it dies
+            _guard.watch(self.process.pid)  # killed with the program, however it dies
         except BaseException:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
@@ -164,14 +78,14 @@ class _Worker:
         if start.cancelled_caught or ready != READY:
             self.kill()
             said = "nothing" if start.cancelled_caught else repr(ready)
-            raise BrokenWorkerProcess(
+            raise WorkerLost(
                 f"The worker process did not start: it wrote {said} to its standard output "
                 f"instead of {READY!r} (a sitecustomize or startup hook that prints?)."
             )
         ok, error = await self._answer()
         if not ok:
             self.kill()
-            raise BrokenWorkerProcess(
+            raise WorkerLost(
                 f"The worker process could not load the main module "
                 f"({path or getattr(spec, 'name', None)}): {describe_exception(error)}"
             )
@@ -194,8 +108,8 @@ class _Worker:
             except BlockingIOError:
                 await anyio.wait_writable(self.requests.fileno())
                 continue
-            except BrokenPipeError:
-                raise await self._broken() from None
+            except BrokenPipeError as exc:
+                raise await self._broken() from exc
             view = view[written:]
 
     async def _read(self, size: int) -> bytes:
@@ -212,7 +126,7 @@ class _Worker:
             size -= len(chunk)
         return b"".join(chunks)
 
-    async def _broken(self) -> BrokenWorkerProcess:
+    async def _broken(self) -> WorkerLost:
         """Its pipe is closed: it is exiting, or gone. Its exit code, waited for off the loop's
         back (a worker that closed its pipe and kept running is killed after half a second)."""
         with anyio.move_on_after(0.5):
@@ -222,9 +136,7 @@ class _Worker:
         code = self.process.returncode
         self.kill()
         shown = "none: killed" if code is None else code
-        return BrokenWorkerProcess(
-            f"The worker process ended (exit code {shown}) before it answered."
-        )
+        return WorkerLost(f"The worker process ended (exit code {shown}) before it answered.")
 
     def kill(self) -> None:
         """Kill the worker and what it forked, reap it and close its pipes (SIGKILL: the wait
@@ -237,7 +149,7 @@ class _Worker:
         self.process.wait()
         self.requests.close()
         self.answers.close()
-        _process_guard.forget(self.process.pid)
+        _guard.forget(self.process.pid)
 
 
 class _Pool:
@@ -301,7 +213,7 @@ def _alive(worker: _Worker) -> bool:
 _POOLS: RunVar[_Pool] = RunVar("toolvolley_process_pool")
 
 
-def _pool() -> _Pool:
+def pool() -> _Pool:
     try:
         return _POOLS.get()
     except LookupError:
@@ -311,13 +223,13 @@ def _pool() -> _Pool:
                 "itself: the script runs its tools at import. Put that code under "
                 "`if __name__ == '__main__':`."
             ) from None
-        pool = _Pool()
-        _POOLS.set(pool)
+        made = _Pool()
+        _POOLS.set(made)
         # Values pickled from classes of a script are named after __mp_main__ in the worker
         if "__main__" in sys.modules:
             sys.modules.setdefault("__mp_main__", sys.modules["__main__"])
-        _close_at_run_end(pool)
-        return pool
+        _close_at_run_end(made)
+        return made
 
 
 async def _close_at_the_end(pool: _Pool) -> None:

@@ -1,11 +1,12 @@
-"""The program a worker process runs (``python -m toolvolley._process_worker``).
+"""The program a worker process runs (``python -m toolvolley.runners.processes._worker``).
 
 It reads requests from its standard input and answers on its standard output, each a frame
-(:mod:`toolvolley._frames`). It first moves the pipes off file descriptors 0 and 1, so whatever
-a tool prints goes to standard error and cannot break a frame, and writes :data:`READY`. The
-first request is ``("init", sys.path, main_module, main_path)``: the parent's import path, and
-its main module (by name for ``python -m``, else by path), loaded here as ``__mp_main__`` (as
-:mod:`multiprocessing` does) so that tools defined in a script can be found. Then each request
+(:mod:`toolvolley.runners.processes._frames`). It first moves the pipes off file descriptors 0
+and 1, so whatever a tool prints goes to standard error and cannot break a frame, and writes
+:data:`READY`. The first request is ``("init", sys.path, main_module, main_path)``: the
+parent's import path, and its main module (by name for ``python -m``, else by path), loaded
+here as ``__mp_main__`` (as :mod:`multiprocessing` does) so that tools defined in a script can
+be found. Then each request
 is ``(sys.path, func, args)`` (the parent's path as it is now) and each answer ``(True,
 value)`` or ``(False, exception)``. A process a tool forked never answers: only the worker
 writes frames. End of input ends the worker, and so does its parent's death (Linux:
@@ -22,7 +23,7 @@ import signal
 import sys
 from typing import Any, BinaryIO
 
-from toolvolley._frames import HEADER, LOADING_MAIN, READY, frame
+from toolvolley.runners.processes._frames import HEADER, LOADING_MAIN, READY, frame
 
 __all__ = ["main"]
 

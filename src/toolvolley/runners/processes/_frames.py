@@ -1,5 +1,5 @@
 """The frames between the executor and its worker processes: an 8-byte big-endian length, then
-a pickle (see :mod:`toolvolley._process_worker`)."""
+a pickle (see :mod:`toolvolley.runners.processes._worker`)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ Called from the main thread, ``ray.init`` itself makes SIGTERM raise ``SystemExi
 its shutdown runs); from another thread it cannot, and says so. The main thread that hands it
 a job does it instead, unless the program has a SIGTERM handler of its own: killed by the
 signal outright, the program would skip Ray's shutdown (then only the process guard stops what
-is left, on Linux: :mod:`toolvolley._process_guard`).
+is left, on Linux: :mod:`toolvolley.runners._guard`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from ._threads import _waiter
+from .._waiters import waiter_for
 
 __all__ = ["in_ray_thread", "in_ray_thread_blocking", "wait_future"]
 
@@ -110,7 +110,7 @@ async def wait_future(future: Future[T], on_cancel: Callable[[], None]) -> T:
     """The result of a ``concurrent.futures.Future`` completed by another thread (a Ray
     ``ObjectRef.future()`` too); if the waiting task is cancelled, ``on_cancel`` runs at once
     and the cancellation propagates."""
-    waiter = _waiter(on_cancel)
+    waiter = waiter_for(on_cancel)
     future.add_done_callback(lambda _: waiter.notify())
     await waiter.wait()
     return future.result()
