@@ -81,6 +81,9 @@ class MCPServer:
         self._connections: set[Connection] = set()
         self._connect_lock = anyio.Lock()
         self._listing: list[mcp_types.Tool] | None = None
+        # the tools made of the last listing, by prefix and trust: the same Tool objects (which
+        # the executor keys on) until the listing changes
+        self._made: tuple[list[mcp_types.Tool], dict[tuple[str, bool], ToolList]] | None = None
 
     @classmethod
     def stdio(
@@ -172,7 +175,7 @@ class MCPServer:
             return None
         return await task_group.__aexit__(exc_type, exc, tb)
 
-    async def tools(self, *, prefix: str = "") -> list[Tool]:
+    async def tools(self, *, prefix: str = "") -> ToolList:
         """The server's tools as toolvolley tools, listed again after the server said its list
         changed (``notifications/tools/list_changed``) or after a reconnect.
 
@@ -196,8 +199,22 @@ class MCPServer:
                     connection.retire(str(exc))
                     continue
                 raise MCPServerError(f"{self._who} could not list its tools: {exc}") from exc
-        assert self._listing is not None
-        return self._tools(self._listing, prefix)
+        listing = self._listing
+        assert listing is not None
+        if self._made is None or self._made[0] is not listing:
+            self._made = (listing, {})
+        key = (prefix, self.trust_hints)
+        made = self._made[1].get(key)
+        if made is None:
+            made = self._made[1][key] = self._tools(listing, prefix)
+        return ToolList(made, made.withheld)
+
+    async def list_tools(self) -> ToolList:
+        """The server's tools now, as :meth:`tools` gives them: this is a
+        :class:`~toolvolley.ToolSource`, listed by the loop at each turn. A listing costs one
+        ``tools/list`` round trip only after the server said its list changed or a reconnect;
+        otherwise it is the last one, and the same :class:`~toolvolley.Tool` objects."""
+        return await self.tools()
 
     def _tools(self, listing: list[mcp_types.Tool], prefix: str) -> ToolList:
         # One unusable tool leaves the others usable: it is left out, and says why when called.
