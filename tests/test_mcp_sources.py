@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from mcp_servers.fixtures import HERE, PYTHON, SDK_TRIO_WARNINGS, http_server
-from toolvolley import Executor, Toolbox, ToolCall, UserError, run_loop, tool
-from toolvolley._sources import ToolSource, prefixed, renamed
+from toolvolley import Executor, Toolbox, ToolCall, UserError, run_loop, run_many, tool
+from toolvolley.sources import ToolSource, prefixed, renamed
 from toolvolley.mcp import MCPServer
 from toolvolley.offline import OfflineModel
 from toolvolley.providers import OpenAIChat
@@ -124,3 +124,12 @@ async def test_a_name_a_server_and_a_toolbox_both_give_is_a_user_error(
     async with changing("stdio") as server, OpenAIChat.offline(OfferedModel([])) as agent:
         with pytest.raises(UserError, match="Two tool sources list a tool named 'echo'"):
             await run_loop(agent, "go", [Toolbox([echo]), server])
+
+
+async def test_run_many_lists_a_server_for_each_conversation(anyio_backend: str) -> None:
+    model = OfferedModel([calls(("echo", {"text": "x"})), {"text": "done"}])
+    async with changing("stdio") as server, OpenAIChat.offline(model) as agent:
+        [outcome] = await run_many(agent, ["go"], server, concurrency=1)
+    assert outcome.ok and outcome.final_text == "done"
+    assert model.offered[0] == ["echo", "doomed", "swap"]
+    assert [c["status"] for c in outcome.tool_calls] == ["ok"]

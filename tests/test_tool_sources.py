@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from toolvolley import Executor, Toolbox, ToolCall, ToolList, UserError, run_loop, run_turn, tool
-from toolvolley._sources import ToolSource, combine, prefixed, renamed
+from toolvolley.sources import ToolSource, combine, prefixed, renamed
 from toolvolley.offline import OfflineModel
 from toolvolley.providers import OpenAIChat
 

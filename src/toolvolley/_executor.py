@@ -56,7 +56,9 @@ class Executor:
       ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
 
     The settings are checked here and cannot be changed afterwards (an ``AttributeError``):
-    make another executor for other settings.
+    make another executor for other settings. Without tools (``Executor(timeout=10)``) it holds
+    settings for tools that come from a :class:`~toolvolley.sources.ToolSource`
+    (``run_loop(..., executor=)``); :meth:`using` gives it other tools.
 
     Example::
 

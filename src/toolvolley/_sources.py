@@ -224,16 +224,18 @@ def resolve_tools(
         return tools, None
     if executor is not None and not isinstance(executor, Executor):
         raise UserError(f"{where}: executor must be an Executor, not {type_name(executor)}.")
-    sources = _sources(tools)
-    if sources is None:  # tools alone: as before, one toolbox for the whole conversation
+    sources = None if isinstance(tools, Combined) else _sources(tools)
+    if sources is None and not isinstance(tools, Combined):
+        # tools alone: as before, one toolbox for the whole conversation
         if executor is None:
             return Executor(tools), None  # type: ignore[arg-type]  # Toolbox checks the items
         _check_no_tools(executor, where)
         return executor.using(tools), None  # type: ignore[arg-type]
+    combined = tools if isinstance(tools, Combined) else Combined(sources or ())
     if executor is None:
-        return Executor(), Combined(sources)
+        return Executor(), combined
     _check_no_tools(executor, where)
-    return executor, Combined(sources)
+    return executor, combined
 
 
 async def executor_for_turn(executor: Executor, tools: object, where: str) -> Executor:

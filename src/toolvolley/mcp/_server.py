@@ -58,6 +58,9 @@ class MCPServer:
     for a call reach the batch's hooks as that call's progress (see
     :func:`~toolvolley.report_progress`).
 
+    It is a :class:`~toolvolley.sources.ToolSource`: ``run_loop(model, prompt, server)`` lists
+    it at each turn (:meth:`list_tools`), so the model sees the server's tools as they are now.
+
     **Annotations are hints.** The MCP spec asks clients to treat a server's tool annotations
     as untrusted unless the server is, so by default (``trust_hints=False``) they are kept in
     :attr:`hints`, for display, and change nothing: the tools carry no side-effect flags (under
