@@ -14,10 +14,10 @@ import pytest
 
 from mcp_servers.fixtures import HERE, PYTHON, SDK_TRIO_WARNINGS, http_server
 from toolvolley import Executor, Toolbox, ToolCall, UserError, run_loop, run_many, tool
-from toolvolley.sources import ToolSource, prefixed, renamed
 from toolvolley.mcp import MCPServer
 from toolvolley.offline import OfflineModel
 from toolvolley.providers import OpenAIChat
+from toolvolley.sources import ToolSource, prefixed, renamed
 
 pytestmark = [SDK_TRIO_WARNINGS, pytest.mark.anyio]
 
@@ -130,6 +130,7 @@ async def test_run_many_lists_a_server_for_each_conversation(anyio_backend: str)
     model = OfferedModel([calls(("echo", {"text": "x"})), {"text": "done"}])
     async with changing("stdio") as server, OpenAIChat.offline(model) as agent:
         [outcome] = await run_many(agent, ["go"], server, concurrency=1)
-    assert outcome.ok and outcome.final_text == "done"
+    assert outcome.ok
+    assert outcome.final_text == "done"
     assert model.offered[0] == ["echo", "doomed", "swap"]
     assert [c["status"] for c in outcome.tool_calls] == ["ok"]

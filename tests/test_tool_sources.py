@@ -13,9 +13,9 @@ import anyio
 import pytest
 
 from toolvolley import Executor, Toolbox, ToolCall, ToolList, UserError, run_loop, run_turn, tool
-from toolvolley.sources import ToolSource, combine, prefixed, renamed
 from toolvolley.offline import OfflineModel
 from toolvolley.providers import OpenAIChat
+from toolvolley.sources import ToolSource, combine, prefixed, renamed
 
 pytestmark = pytest.mark.anyio
 
@@ -129,10 +129,12 @@ async def test_a_turn_whose_tools_did_not_change_reuses_the_executor() -> None:
     base = Executor(timeout=5)
     first = await both.executor(base)
     assert await both.executor(base) is first
-    assert first.timeout == 5 and first.toolbox.names == ("echo", "added")
+    assert first.timeout == 5
+    assert first.toolbox.names == ("echo", "added")
     source.tools = [echo, doomed]
     changed = await both.executor(base)
-    assert changed is not first and changed.toolbox.names == ("echo", "doomed", "added")
+    assert changed is not first
+    assert changed.toolbox.names == ("echo", "doomed", "added")
 
 
 async def test_executor_settings_apply_to_the_sources_tools(anyio_backend: str) -> None:
@@ -172,7 +174,8 @@ async def test_a_name_two_sources_list_is_a_user_error_naming_both() -> None:
     second.tools = [doomed, echo]  # the second source starts listing echo too
     with pytest.raises(UserError, match="Two tool sources list a tool named 'echo'") as raised:
         await both.list_tools()
-    assert repr(first) in str(raised.value) and repr(second) in str(raised.value)
+    assert repr(first) in str(raised.value)
+    assert repr(second) in str(raised.value)
     assert "prefixed(" in str(raised.value)
 
 
@@ -196,7 +199,8 @@ async def test_prefixed_and_renamed_change_names_and_keep_bodies() -> None:
     prefix = prefixed(Toolbox(ToolList([echo], {"gone": "why"})), "fs_")
     listed = await prefix.list_tools()
     assert [t.name for t in listed] == ["fs_echo"]
-    assert isinstance(listed, ToolList) and listed.withheld == {"fs_gone": "why"}
+    assert isinstance(listed, ToolList)
+    assert listed.withheld == {"fs_gone": "why"}
     with pytest.raises(UserError, match="prefix"):
         prefixed(source, "")
     with pytest.raises(UserError, match="names maps"):
@@ -219,5 +223,5 @@ def test_using_gives_the_same_settings_with_other_tools() -> None:
     assert view.runner_for(added) is executor.runner_for(added)  # the same runners
     assert executor.using(executor.toolbox) is executor
     with pytest.raises(AttributeError):
-        view.timeout = 1  # type: ignore[misc]
+        view.timeout = 1
     assert executor.toolbox.names == ("echo",)
