@@ -69,9 +69,9 @@ async def test_a_list_changed_mid_conversation_reaches_the_next_turn(
         assert isinstance(server, ToolSource)
         outcome = await run_loop(agent, "go", server)
     assert model.offered == [
-        ["echo", "doomed", "swap"],
-        ["echo", "swap", "added"],
-        ["echo", "swap", "added"],
+        ["echo", "doomed", "swap", "crash"],
+        ["echo", "swap", "crash", "added"],
+        ["echo", "swap", "crash", "added"],
     ]
     [swapped] = outcome.turns[0].results
     assert (swapped.status, swapped.content) == ("ok", "swapped")
@@ -94,7 +94,16 @@ async def test_renamed_tools_call_the_server_by_its_own_names(
             "go",
             [prefixed(server, "fs_"), renamed(server, {"echo": "say", "doomed": "d", "swap": "s"})],
         )
-    assert model.offered[0] == ["fs_echo", "fs_doomed", "fs_swap", "say", "d", "s"]
+    assert model.offered[0] == [
+        "fs_echo",
+        "fs_doomed",
+        "fs_swap",
+        "fs_crash",
+        "say",
+        "d",
+        "s",
+        "crash",
+    ]
     first, second = outcome.turns[0].results
     assert (first.name, first.status, first.content) == ("fs_echo", "ok", "echo: a")
     assert (second.name, second.status, second.content) == ("say", "ok", "echo: b")
@@ -109,7 +118,7 @@ async def test_listing_again_costs_nothing_until_the_list_changes(anyio_backend:
         await Executor(again).run([ToolCall("c", "swap", "{}")])
         # the notification came before the answer, so the very next listing is new
         changed = await server.list_tools()
-    assert [t.name for t in changed] == ["echo", "swap", "added"]
+    assert [t.name for t in changed] == ["echo", "swap", "crash", "added"]
     assert changed[0] is not first[0]
 
 
@@ -132,5 +141,23 @@ async def test_run_many_lists_a_server_for_each_conversation(anyio_backend: str)
         [outcome] = await run_many(agent, ["go"], server, concurrency=1)
     assert outcome.ok
     assert outcome.final_text == "done"
-    assert model.offered[0] == ["echo", "doomed", "swap"]
+    assert model.offered[0] == ["echo", "doomed", "swap", "crash"]
     assert [c["status"] for c in outcome.tool_calls] == ["ok"]
+
+
+async def test_a_server_that_lists_otherwise_after_a_restart_is_listed_anew(
+    anyio_backend: str,
+) -> None:
+    model = OfferedModel(
+        [calls(("swap", {})), calls(("crash", {})), calls(("doomed", {})), {"text": "done"}]
+    )
+    async with changing("stdio") as server, OpenAIChat.offline(model) as agent:
+        outcome = await run_loop(agent, "go", server)
+    # the crash ends the process with its changed list; the next turn starts a new one
+    assert model.offered[1] == ["echo", "swap", "crash", "added"]
+    assert model.offered[2] == ["echo", "doomed", "swap", "crash"]
+    [crashed] = outcome.turns[1].results
+    assert crashed.status == "error"
+    assert "exited with code 3" in crashed.content
+    [doomed] = outcome.turns[2].results
+    assert (doomed.status, doomed.content) == ("ok", "doomed ran")

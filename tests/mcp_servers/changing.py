@@ -1,8 +1,10 @@
 """A server whose tool list changes when a tool is called: ``swap`` removes ``doomed``, adds
-``added`` and says so (``notifications/tools/list_changed``) before it answers."""
+``added`` and says so (``notifications/tools/list_changed``) before it answers. ``crash`` ends
+the process (over stdio, the next listing starts a new one, with the first list again)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +46,12 @@ async def swap(ctx: Context) -> str:
         related_request_id=ctx.request_context.request_id,
     )
     return "swapped"
+
+
+@server.tool(structured_output=False)
+def crash() -> str:
+    """End the server's process."""
+    os._exit(3)
 
 
 if __name__ == "__main__":
