@@ -216,7 +216,12 @@ class MCPServer:
         """The server's tools now, as :meth:`tools` gives them: this is a
         :class:`~toolvolley.ToolSource`, listed by the loop at each turn. A listing costs one
         ``tools/list`` round trip only after the server said its list changed or a reconnect;
-        otherwise it is the last one, and the same :class:`~toolvolley.Tool` objects."""
+        otherwise it is the last one, and the same :class:`~toolvolley.Tool` objects.
+
+        The notification counts from where it is in the stream: a tool that changes the list
+        and says so before it answers has changed the next turn's tools. Over HTTP a
+        notification the server sends outside the call's request travels on another stream,
+        and may reach a turn later."""
         return await self.tools()
 
     def _tools(self, listing: list[mcp_types.Tool], prefix: str) -> ToolList:
