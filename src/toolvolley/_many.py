@@ -141,7 +141,8 @@ async def run_many(
     check_adapter(model, "run_many()")
     if callable(tools) and not isinstance(tools, (Executor, Toolbox, Tool)):
         raise UserError(
-            "run_many takes tools, an Executor or a Toolbox (a factory only with ray=)."
+            "run_many takes tools, an Executor, a Toolbox or tool sources "
+            "(a factory only with ray=)."
         )
     executor, sources = resolve_tools(tools, None, "run_many()")
     source = _pairs(prompts)

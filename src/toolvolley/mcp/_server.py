@@ -213,10 +213,10 @@ class MCPServer:
         return ToolList(made, made.withheld)
 
     async def list_tools(self) -> ToolList:
-        """The server's tools now, as :meth:`tools` gives them: this is a
-        :class:`~toolvolley.ToolSource`, listed by the loop at each turn. A listing costs one
-        ``tools/list`` round trip only after the server said its list changed or a reconnect;
-        otherwise it is the last one, and the same :class:`~toolvolley.Tool` objects.
+        """The server's tools now, as :meth:`tools` gives them (this is a
+        :class:`~toolvolley.sources.ToolSource`, listed by the loop at each turn). A listing
+        costs a ``tools/list`` round trip only after the server said its list changed or a
+        reconnect; otherwise it is the last one, and the same :class:`~toolvolley.Tool` objects.
 
         The notification counts from where it is in the stream: a tool that changes the list
         and says so before it answers has changed the next turn's tools. Over HTTP a
