@@ -33,6 +33,7 @@ from ._policies import Hedge, Retry
 from ._references import references_prompt
 from ._result_messages import result_messages
 from ._scheduling import Mode, SideEffectsPolicy
+from ._sources import ToolSource
 from ._toolbox import Toolbox
 from ._tools import RunIn, Tool, ToolList, tool
 
@@ -59,6 +60,7 @@ __all__ = [
     "ToolError",
     "ToolList",
     "ToolResult",
+    "ToolSource",
     "ToolStatus",
     "Toolbox",
     "ToolvolleyError",

@@ -55,7 +55,9 @@ class Executor:
       ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
 
     The settings are checked here and cannot be changed afterwards (an ``AttributeError``):
-    make another executor for other settings.
+    make another executor for other settings. Without tools (``Executor(timeout=10)``) it holds
+    settings for tools that come from a :class:`~toolvolley.sources.ToolSource`
+    (``run_loop(..., executor=)``); :meth:`using` gives it other tools.
 
     Example::
 
@@ -101,7 +103,7 @@ class Executor:
 
     def __init__(
         self,
-        toolbox: Toolbox | Iterable[Tool],
+        toolbox: Toolbox | Iterable[Tool] = (),
         *,
         mode: Mode = "parallel",
         timeout: float | None = None,
@@ -218,6 +220,20 @@ class Executor:
             direct = type(runner) is LoopRunner and inspect.iscoroutinefunction(tool.func)
             route = self._routes[tool] = None if direct else runner
             return route
+
+    def using(self, tools: Toolbox | Iterable[Tool]) -> Executor:
+        """This executor with other tools: the same settings, runners (and their threads) and
+        hooks. Cheap: the loop makes one when a tool source's list changes between turns."""
+        toolbox = tools if isinstance(tools, Toolbox) else Toolbox(tools)
+        if toolbox is self.toolbox:
+            return self
+        view = object.__new__(Executor)
+        for name in Executor.__slots__:
+            object.__setattr__(view, name, getattr(self, name))
+        object.__setattr__(view, "toolbox", toolbox)
+        for tool in toolbox:
+            view.runner_for(tool)  # as in __init__: a runner this executor lacks fails here
+        return view
 
     def batch(self, *, hooks: Sequence[ExecutionHooks] = ()) -> Batch:
         """A batch to submit calls to one at a time, e.g. as a stream delivers them::

@@ -39,7 +39,7 @@ from ._executor import Executor
 from ._model import Message, ModelAdapter, ModelResponse, Usage, check_adapter
 from ._model_stream import model_stream
 from ._report import BatchReport
-from ._toolbox import Toolbox
+from ._sources import ToolSource, executor_for_turn, resolve_tools
 from ._tools import Tool
 from ._tracing import resolve_tracer, turn_span
 
@@ -112,13 +112,18 @@ async def run_turn(
     stream: bool = True,
     parallel_tool_calls: bool = True,
     on_event: OnEvent | None = None,
+    tools: ToolSource | Sequence[ToolSource] | None = None,
 ) -> tuple[ModelResponse, TurnStats]:
     """One model call and the batch that answers it; appends both to ``transcript``.
 
+    ``tools``: sources listed now, whose tools this turn offers and runs under ``executor``'s
+    settings (which then holds no tools of its own; see :class:`ToolSource`).
     With ``stream=True`` each call goes to the executor as soon as its arguments are complete,
     while the model goes on writing; a call whose arguments the stream cut off gets an error
     result. Every call gets exactly one result, in the order the model wrote them.
     """
+    if tools is not None:
+        executor = await executor_for_turn(executor, tools, "run_turn()")
     errors: list[BaseException] = []  # what on_event and the hooks raised: logged, kept
     emit = _guarded(on_event, errors)
     started = time.perf_counter()
@@ -241,8 +246,9 @@ async def _turn(
 async def run_loop(
     model: ModelAdapter,
     prompt: str | Sequence[Mapping[str, Any]],
-    tools: Executor | Toolbox | Iterable[Tool],
+    tools: Executor | ToolSource | Iterable[Tool | ToolSource],
     *,
+    executor: Executor | None = None,
     parallel_tool_calls: bool = True,
     stream: bool = True,
     max_turns: int = 10,
@@ -252,7 +258,10 @@ async def run_loop(
 
     ``prompt`` is the user's text, or a transcript in the provider's format to continue.
     ``tools`` is an :class:`Executor` (its mode, timeouts and limits apply) or the tools to run
-    with a default one. ``parallel_tool_calls=False`` asks the model for one call per response.
+    with a default one, or ``executor``'s settings (an ``Executor()`` without tools). Tools are
+    a :class:`~toolvolley.Toolbox`, a list of tools, or tool sources (an MCP server; a list of
+    sources and tools), which are listed again at each turn (see :class:`ToolSource`).
+    ``parallel_tool_calls=False`` asks the model for one call per response.
     ``stream=True`` (default) starts each call while the model is still writing the rest;
     ``on_event`` hears text deltas, calls ready, started and finished, and each turn's end.
 
@@ -266,7 +275,7 @@ async def run_loop(
     check_adapter(model, "run_loop()")
     check_prompt(prompt)
     check_max_turns(max_turns)
-    executor = tools if isinstance(tools, Executor) else Executor(tools)
+    executor, sources = resolve_tools(tools, executor, "run_loop()")
     transcript: list[Message] = (
         [model.user_message(prompt)] if isinstance(prompt, str) else [dict(m) for m in prompt]
     )
@@ -283,6 +292,7 @@ async def run_loop(
                 stream=stream,
                 parallel_tool_calls=parallel_tool_calls,
                 on_event=on_event,
+                tools=sources,
             )
         except ModelError as exc:
             exc.turns = tuple(turns)

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import anyio
 
@@ -23,6 +23,7 @@ from ._executor import Executor
 from ._loop import check_max_turns, run_loop
 from ._model import ModelAdapter, check_adapter
 from ._options import check_count
+from ._sources import Combined, ToolSource, resolve_tools
 from ._toolbox import Toolbox
 from ._tools import Tool
 
@@ -69,7 +70,7 @@ class Outcome:
         }
 
 
-Tools = Executor | Toolbox | Iterable[Tool]
+Tools = Executor | ToolSource | Iterable[Tool | ToolSource]
 
 
 async def run_many(
@@ -140,9 +141,10 @@ async def run_many(
     check_adapter(model, "run_many()")
     if callable(tools) and not isinstance(tools, (Executor, Toolbox, Tool)):
         raise UserError(
-            "run_many takes tools, an Executor or a Toolbox (a factory only with ray=)."
+            "run_many takes tools, an Executor, a Toolbox or tool sources "
+            "(a factory only with ray=)."
         )
-    executor = tools if isinstance(tools, Executor) else Executor(cast("Toolbox", tools))
+    executor, sources = resolve_tools(tools, None, "run_many()")
     source = _pairs(prompts)
     lock = anyio.Lock()
     kept: list[Outcome] = []
@@ -157,7 +159,7 @@ async def run_many(
     async def worker() -> None:
         while (item := await next_prompt()) is not None:
             outcome = await _one(
-                model, item[0], item[1], executor, max_turns, stream, parallel_tool_calls
+                model, item[0], item[1], executor, sources, max_turns, stream, parallel_tool_calls
             )
             if keep:
                 kept.append(outcome)
@@ -195,6 +197,7 @@ async def _one(
     id_: Any,
     prompt: Prompt,
     executor: Executor,
+    sources: Combined | None,
     max_turns: int,
     stream: bool,
     parallel_tool_calls: bool,
@@ -204,7 +207,8 @@ async def _one(
         result = await run_loop(
             model,
             prompt,
-            executor,
+            executor if sources is None else sources,
+            executor=None if sources is None else executor,
             max_turns=max_turns,
             stream=stream,
             parallel_tool_calls=parallel_tool_calls,

@@ -6,10 +6,14 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from ._errors import UserError, type_name
 from ._tools import Tool, ToolList
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["Toolbox", "assign_wire_names"]
 
@@ -18,7 +22,8 @@ _UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
 
 
 class Toolbox:
-    """An immutable set of tools with unique names.
+    """An immutable set of tools with unique names; the simplest
+    :class:`~toolvolley.ToolSource` (``async with`` does nothing, ``list_tools()`` gives them).
 
     Providers accept tool names matching ``^[a-zA-Z0-9_-]{1,64}$`` only. A name such as
     ``spotify.play`` is sent as ``spotify_play``; should that clash with another tool's name, both
@@ -95,6 +100,23 @@ class Toolbox:
     def with_tools(self, *tools: Tool) -> Toolbox:
         """A new toolbox with ``tools`` added."""
         return Toolbox(ToolList((*self._tools, *tools), self._withheld))
+
+    # --- a tool source (see _sources.py): nothing to open, the same tools every time ---------
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def list_tools(self) -> ToolList:
+        """These tools (a :class:`~toolvolley.ToolSource` lists them at each turn)."""
+        return ToolList(self._tools, self._withheld)
 
     # --- definitions in each wire format: each provider module renders its own ------------
 

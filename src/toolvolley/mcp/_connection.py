@@ -189,7 +189,16 @@ class Connection:
             self._sent[sent.id] = sent
 
     def _received(self, item: SessionMessage | Exception) -> None:
-        if isinstance(item, SessionMessage) and isinstance(
+        if (
+            isinstance(item, SessionMessage)
+            and isinstance(item.message, mcp_types.JSONRPCNotification)
+            and item.message.method == "notifications/tools/list_changed"
+        ):
+            # Here, in the order the server wrote it, not in the SDK's notification task: a
+            # tool that changes the list and then answers has changed it before its result is
+            # read, so the next turn's listing has the new tools.
+            self._on_tools_changed()
+        elif isinstance(item, SessionMessage) and isinstance(
             item.message, mcp_types.JSONRPCResponse | mcp_types.JSONRPCError
         ):
             request_id = item.message.id
@@ -208,8 +217,6 @@ class Connection:
             # the request it answered would wait forever: end the session, every call hears why.
             assert self._link is not None
             self.stop(await self._link.describe_loss(str(message)))
-        elif isinstance(message, mcp_types.ToolListChangedNotification):
-            self._on_tools_changed()
         await anyio.lowlevel.checkpoint()
 
 

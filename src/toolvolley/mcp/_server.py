@@ -58,6 +58,9 @@ class MCPServer:
     for a call reach the batch's hooks as that call's progress (see
     :func:`~toolvolley.report_progress`).
 
+    It is a :class:`~toolvolley.sources.ToolSource`: ``run_loop(model, prompt, server)`` lists
+    it at each turn (:meth:`list_tools`), so the model sees the server's tools as they are now.
+
     **Annotations are hints.** The MCP spec asks clients to treat a server's tool annotations
     as untrusted unless the server is, so by default (``trust_hints=False``) they are kept in
     :attr:`hints`, for display, and change nothing: the tools carry no side-effect flags (under
@@ -81,6 +84,9 @@ class MCPServer:
         self._connections: set[Connection] = set()
         self._connect_lock = anyio.Lock()
         self._listing: list[mcp_types.Tool] | None = None
+        # the tools made of the last listing, by prefix and trust: the same Tool objects (which
+        # the executor keys on) until the listing changes
+        self._made: tuple[list[mcp_types.Tool], dict[tuple[str, bool], ToolList]] | None = None
 
     @classmethod
     def stdio(
@@ -172,7 +178,7 @@ class MCPServer:
             return None
         return await task_group.__aexit__(exc_type, exc, tb)
 
-    async def tools(self, *, prefix: str = "") -> list[Tool]:
+    async def tools(self, *, prefix: str = "") -> ToolList:
         """The server's tools as toolvolley tools, listed again after the server said its list
         changed (``notifications/tools/list_changed``) or after a reconnect.
 
@@ -196,8 +202,27 @@ class MCPServer:
                     connection.retire(str(exc))
                     continue
                 raise MCPServerError(f"{self._who} could not list its tools: {exc}") from exc
-        assert self._listing is not None
-        return self._tools(self._listing, prefix)
+        listing = self._listing
+        assert listing is not None
+        if self._made is None or self._made[0] is not listing:
+            self._made = (listing, {})
+        key = (prefix, self.trust_hints)
+        made = self._made[1].get(key)
+        if made is None:
+            made = self._made[1][key] = self._tools(listing, prefix)
+        return ToolList(made, made.withheld)
+
+    async def list_tools(self) -> ToolList:
+        """The server's tools now, as :meth:`tools` gives them (this is a
+        :class:`~toolvolley.sources.ToolSource`, listed by the loop at each turn). A listing
+        costs a ``tools/list`` round trip only after the server said its list changed or a
+        reconnect; otherwise it is the last one, and the same :class:`~toolvolley.Tool` objects.
+
+        The notification counts from where it is in the stream: a tool that changes the list
+        and says so before it answers has changed the next turn's tools. Over HTTP a
+        notification the server sends outside the call's request travels on another stream,
+        and may reach a turn later."""
+        return await self.tools()
 
     def _tools(self, listing: list[mcp_types.Tool], prefix: str) -> ToolList:
         # One unusable tool leaves the others usable: it is left out, and says why when called.
