@@ -257,4 +257,4 @@ def test_importing_the_providers_loads_no_offline_model() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert "toolvolley.providers.openai_chat" in loaded
-    assert [m for m in loaded if m.startswith(("toolvolley.testing", "toolvolley.testing"))] == []
+    assert [m for m in loaded if m.startswith("toolvolley.testing")] == []
