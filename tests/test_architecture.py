@@ -107,11 +107,7 @@ _HEAVY_RUNNERS = ("process", "ray")
 
 # Imports that break a rule today and are being moved by the change that owns the module (issue
 # 22); each entry goes when that change lands, and the test fails while a stale entry remains.
-_PENDING: dict[tuple[str, str], str] = {
-    ("_executor", "_processes"): "the runners change: a registry instead of a list of kinds",
-    ("_executor", "_ray"): "the runners change: a registry instead of a list of kinds",
-    ("_tools", "_processes"): "the runners change: the runner check leaves the Tool",
-}
+_PENDING: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
