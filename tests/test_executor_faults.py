@@ -26,6 +26,8 @@ from toolvolley import (
     tool,
 )
 
+pytestmark = pytest.mark.every_runtime
+
 TIMEOUT = 0.2
 
 
