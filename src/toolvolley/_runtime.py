@@ -1,11 +1,16 @@
-"""How a batch spawns its calls and bounds them in time, on whichever event loop is running.
+"""Which event loop runs, and how a batch spawns its calls and bounds them in time on it.
+
+:func:`running_library` is the one place toolvolley asks which event loop runs (``"asyncio"``,
+``"trio"`` or none); :func:`run_new_loop` starts one where none runs.
 
 Both runtimes are structured: every call task is owned by a task group that the batch awaits.
 On asyncio (Python 3.11+) the standard library's ``asyncio.TaskGroup`` is used, with a timeout
 guard that has ``asyncio.timeout``'s semantics at a fraction of its cost, because spawning an
 anyio task costs several times a native one and the per-call overhead is what a batch of many
 fast tools pays (see ``benchmarks/executor.py``, scenario D). Elsewhere
-(trio, Python 3.10) anyio's task groups and cancel scopes do the same job.
+(trio, Python 3.10) anyio's task groups and cancel scopes do the same job. Either way a spawned
+call starts on a later loop iteration, never inside :meth:`Runtime.spawn`, even under a task
+factory that starts tasks eagerly.
 """
 
 from __future__ import annotations

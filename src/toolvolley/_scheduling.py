@@ -1,9 +1,10 @@
 """When each call of a batch may start: barriers, concurrency limits and serial mode.
 
 The :class:`Scheduler` sees calls in the order they are submitted and gives each an
-:class:`Admission`: what it must wait for before its body runs, and what it frees when it ends. It
-knows nothing of where bodies run (that is the runners' business), so another policy (calls
-that wait for the results of others, say) can take its place without touching them.
+:class:`Admission`: what it must wait for before its body runs, and what it frees when it ends.
+It knows nothing of where bodies run (that is the runners' business), and another policy can
+wrap an admission without touching it (``_references``: a call waits first for the results it
+names).
 
 * A **barrier** (a call of a ``sequential`` tool, or every call in ``serial`` mode) waits for
   the calls submitted before it to finish, runs alone, and the calls after it wait for it.
