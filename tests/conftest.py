@@ -60,6 +60,9 @@ def anyio_backend(request: pytest.FixtureRequest) -> Backend:
     tests: the 63 uvloop variants (mostly the executor's) took about 3 s together on the 2-core
     CI machine, against a suite of about 55 s, so a marker choosing modules would save little
     and could leave a runtime-specific bug unseen. Without uvloop (Windows) that variant skips.
+    The other two are for the batch's own machinery only (the executor, holes, dedupe,
+    references and policies modules): debug mode runs a test about a third slower, and the
+    Python 3.12 environment exists for them alone.
     """
     backend: Backend = request.param
     return backend
