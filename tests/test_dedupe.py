@@ -10,6 +10,8 @@ import pytest
 
 from toolvolley import Executor, Tool, ToolCall, ToolError, tool
 
+pytestmark = pytest.mark.every_runtime
+
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
 
 

@@ -13,6 +13,8 @@ import pytest
 from helpers import InFlight
 from toolvolley import ExecutionHooks, Executor, Tool, Toolbox, ToolCall, ToolResult, tool
 
+pytestmark = pytest.mark.every_runtime
+
 N_VALUES = [2, 8, 64]
 
 

@@ -26,6 +26,8 @@ from toolvolley import (
 )
 from toolvolley.runners import ThreadRunner
 
+pytestmark = pytest.mark.every_runtime
+
 TIMEOUT = 0.2
 
 

@@ -20,6 +20,8 @@ import pytest
 
 from toolvolley import ExecutionHooks, Executor, ToolCall, ToolResult, UserError, tool
 
+pytestmark = pytest.mark.every_runtime
+
 SHORT = 0.2  # a timeout the test waits out; order is forced by events, not by this value
 STARTS = 1.0  # a timeout the test waits out, long enough for the body to start under load
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import pickle
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -272,6 +273,18 @@ def test_the_bfcl_dialect_is_explicit() -> None:
     assert t.parameters["properties"] == {"r": {"type": "number"}, "a": {}}
     assert t.arguments.validate('{"r": 1, "a": [1]}') == {"r": 1, "a": [1]}
     assert "z: unexpected argument" in _message(t, {"z": 1})  # BFCL's parameters are closed
+
+
+def test_the_bfcl_dialect_stays_out_of_the_default_path() -> None:
+    """Tools in the default dialect, valid or checked, load no BFCL code (a fresh interpreter)."""
+    code = (
+        "import sys; from toolvolley import Tool\n"
+        "t = Tool.from_schema('t', 'd', {'properties': {'n': {'type': 'integer'}}}, print)\n"
+        "t.arguments.validate('{\"n\": 1}')\n"
+        "print('toolvolley._json_schema_bfcl' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["False"]
 
 
 def test_a_schema_tool_pickles_for_other_processes() -> None:

@@ -28,6 +28,8 @@ from toolvolley import (
 from toolvolley.observe import Timeline
 from toolvolley.runners.policies import HEDGE_LOST, PolicyRunner
 
+pytestmark = pytest.mark.every_runtime
+
 NO_WAIT = Retry(attempts=3, backoff=0, max_backoff=1, jitter=False)
 
 

@@ -29,6 +29,8 @@ from toolvolley import (
     tool,
 )
 
+pytestmark = pytest.mark.every_runtime
+
 
 class Place(BaseModel):
     capital: str

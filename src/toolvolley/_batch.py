@@ -33,7 +33,7 @@ from ._events import ExecutionHooks, ProgressReporter, current_reporter
 from ._references import ReferenceTurn, Unresolved, plan_references, resolve
 from ._report import BatchReport
 from ._runtime import Runtime, current_runtime
-from ._scheduling import Mode, Scheduler, SideEffectsPolicy, TurnLike
+from ._scheduling import AdmissionLike, Mode, Scheduler, SideEffectsPolicy
 from ._schema import ArgumentsError
 from ._sdk_calls import to_call
 from .runners._base import PLAIN, Attempts, CallContext, settle
@@ -246,7 +246,7 @@ class Batch:
         assert self._runtime is not None
         assert self._scheduler is not None
         admitted = self._scheduler.admit(tool)
-        turn: TurnLike | ReferenceTurn = admitted
+        turn: AdmissionLike | ReferenceTurn = admitted
         if plan is not None:  # references: validated once the calls they name have results
             slot.arguments, needed = plan
             turn = ReferenceTurn(admitted, self._events_of(needed))
@@ -315,7 +315,7 @@ class Batch:
         slot: _Slot,
         tool: Tool,
         kwargs: dict[str, Any] | None,
-        turn: TurnLike | ReferenceTurn,
+        turn: AdmissionLike | ReferenceTurn,
         runner: Runner | None,
     ) -> None:
         """Run one call: wait for its turn, run its body under its timeout, write its result.

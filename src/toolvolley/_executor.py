@@ -27,7 +27,8 @@ __all__ = ["Executor"]
 class Executor:
     """Runs a batch of tool calls and returns exactly one :class:`ToolResult` per call, in order.
 
-    * ``mode``: ``"parallel"`` (default) or ``"serial"`` (what ``parallel_tool_calls=False`` means).
+    * ``mode``: ``"parallel"`` (default) or ``"serial"``: one call at a time, in order (the
+      model still sends them together; ``parallel_tool_calls=False`` asks it for one at a time).
     * ``timeout``: seconds one call may run, sync or async (a tool's own ``timeout`` wins).
     * ``deadline``: seconds the whole batch may take; calls unfinished by then time out.
     * ``max_concurrency``: calls running at once in a batch (``None``: no limit).

@@ -5,8 +5,8 @@ A real validator checks them (jsonschema-rs): draft 2020-12, or the draft the sc
 that refers elsewhere makes its tool unusable (:class:`~toolvolley.SchemaError`), as does an
 invalid one. A call gets exactly what its schema allows, passed on as the JSON values it sent.
 
-Lenient repairs are opt-in, per tool (``Tool.from_schema(..., coerce=...)``); what the handler
-receives is the repaired value:
+Lenient repairs are opt-in, per tool (``Tool.from_schema(..., coerce=...)``; made in
+``_json_schema_repairs``); what the handler receives is the repaired value:
 
 * ``"nulls"``: ``null`` for a property its object does not require, where the schema refuses
   ``null``, means "not given" and is left out (OpenAI's strict mode makes every field nullable).
@@ -18,6 +18,8 @@ receives is the repaired value:
 ``dialect="bfcl"`` reads the Berkeley Function Calling Leaderboard's schemas: its type words
 (``dict``, ``float``, ``tuple``, ``any``) become JSON Schema's, and the parameters object is
 closed (``additionalProperties: false``) unless it says otherwise, as BFCL's checker treats it.
+That reading lives in ``_json_schema_bfcl``, imported only for that dialect (and to name it in
+the error for a default-dialect schema that uses those words).
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ import copy
 import json
 import math
 import sys
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any, Literal, get_args
-from urllib.parse import unquote
+from collections.abc import Collection, Mapping
+from typing import Any, Literal
 
 import jsonschema_rs
 
@@ -44,26 +45,18 @@ from ._argument_messages import (
 )
 from ._content import sendable_text
 from ._errors import SchemaError, UserError
+from ._json_schema_repairs import COERCIONS, Coercion, repaired, repairs_named
 from ._schema import ArgumentsError
 
 __all__ = ["Coercion", "Dialect", "SchemaArguments", "arguments_from_schema"]
 
 Dialect = Literal["json-schema", "bfcl"]
-Coercion = Literal["nulls", "defaults", "strings"]
-_COERCIONS: frozenset[str] = frozenset(get_args(Coercion))
-_BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array"}
-_BFCL_WORDS = (*_BFCL_TYPES, "any")
-_REPAIR_PASSES = 3
 # Patterns with back-references or lookaround run on a backtracking engine; the default budget (a
 # million steps, ~30 ms a string) lets one call's array of strings hold the event loop for
 # seconds. Ten thousand is plenty for the patterns schemas use.
 _PATTERNS = jsonschema_rs.FancyRegexOptions(backtrack_limit=10_000)
 # How deep jsonschema-rs itself reads an instance to report its errors.
 _MAX_DEPTH = 255
-
-
-_DROP = object()  # a repair: leave the key out (a ``null`` that means "not given")
-_ACCEPT = object()  # a repair: the value stands as it is (a declared default)
 
 
 class SchemaArguments:
@@ -137,55 +130,13 @@ class SchemaArguments:
             message = f"The arguments hold a value that is not JSON: {clipped(str(exc))}."
             raise ArgumentsError(message, cause=exc) from exc
         if self._coerce:
-            data, errors = self._repaired(data, errors)
+            data, errors = repaired(self._validator, self._schema, self._coerce, data, errors)
             if not errors:
                 return dict(data)
         raise ArgumentsError(
             invalid_arguments(describe_schema_errors(errors, data), self.json_schema),
             cause=errors[0],
         )
-
-    def _repaired(
-        self, data: Mapping[str, Any], errors: list[jsonschema_rs.ValidationError]
-    ) -> tuple[Mapping[str, Any], list[jsonschema_rs.ValidationError]]:
-        """``data`` with the declared repairs made, and the errors that remain."""
-        for attempt in range(_REPAIR_PASSES + 1):
-            last = attempt == _REPAIR_PASSES
-            remaining = []
-            edits: dict[tuple[int | str, ...], Any] = {}
-            for error in errors:
-                fix = self._fix(error)
-                if fix is _ACCEPT:
-                    continue
-                if fix is None or last:
-                    remaining.append(error)
-                else:
-                    edits[tuple(error.instance_path)] = fix
-            if not edits:
-                break
-            data = _edited(data, edits)
-            errors = list(self._validator.iter_errors(data))
-        return data, remaining
-
-    def _fix(self, error: jsonschema_rs.ValidationError) -> Any:
-        """How to repair what ``error`` is about: _ACCEPT, _DROP, a new value, or None."""
-        value, at = error.instance, error.instance_path
-        steps = error.evaluation_path
-        if "defaults" in self._coerce:
-            where = _schema_at(self._schema, steps[:-1])
-            if isinstance(where, Mapping) and "default" in where:
-                default = where["default"]
-                if type(default) is type(value) and default == value:
-                    return _ACCEPT
-        if "nulls" in self._coerce and value is None and at and isinstance(at[-1], str):
-            owner = _owner_of(self._schema, steps, at[-1])
-            if owner is not None and at[-1] not in owner.get("required", ()):
-                return _DROP
-        if "strings" in self._coerce and isinstance(
-            error.kind, jsonschema_rs.ValidationErrorKind.Type
-        ):
-            return _scalar_from(value, error.kind.types)
-        return None
 
 
 def _rebuilt(
@@ -204,10 +155,10 @@ def arguments_from_schema(
     """Build the check of ``parameters``; raise :class:`SchemaError` if it cannot be used."""
     if dialect not in ("json-schema", "bfcl"):
         raise UserError(f"Tool {name!r}: dialect must be 'json-schema' or 'bfcl', not {dialect!r}.")
-    repairs = _repairs(coerce)
+    repairs = repairs_named(coerce)
     if repairs is None:
         raise UserError(
-            f"Tool {name!r}: coerce takes a collection of {sorted(_COERCIONS)}, not {coerce!r}."
+            f"Tool {name!r}: coerce takes a collection of {sorted(COERCIONS)}, not {coerce!r}."
         )
     if not isinstance(parameters, Mapping):
         raise SchemaError(name, "must be a JSON Schema object (a mapping).")
@@ -215,7 +166,9 @@ def arguments_from_schema(
     try:
         schema: dict[str, Any] = copy.deepcopy(dict(parameters))
         if dialect == "bfcl":
-            schema = _from_bfcl(schema)
+            from ._json_schema_bfcl import from_bfcl
+
+            schema = from_bfcl(schema)
         validator = _compile(schema, refused)
     except RecursionError as exc:
         raise SchemaError(name, "is nested too deeply to be used.") from exc
@@ -239,8 +192,11 @@ def arguments_from_schema(
         at = getattr(exc, "instance_path", None)
         if at:
             reason = f"{reason} (at {clipped(location(at), 120)})"
-        if at and at[-1] == "type" and getattr(exc, "instance", None) in _BFCL_WORDS:
-            reason += "; BFCL's type words need Tool.from_schema(..., dialect='bfcl')"
+        if at and at[-1] == "type":
+            from ._json_schema_bfcl import BFCL_WORDS
+
+            if getattr(exc, "instance", None) in BFCL_WORDS:
+                reason += "; BFCL's type words need Tool.from_schema(..., dialect='bfcl')"
         raise SchemaError(name, f"is not a valid JSON Schema: {reason}") from exc
     if schema.get("type", "object") != "object":
         raise SchemaError(name, "must be of type 'object' (the arguments are a JSON object).")
@@ -248,17 +204,6 @@ def arguments_from_schema(
     # schema may refer to itself ("$ref": "#") for values that are not objects.
     sent = {"type": "object", "properties": {}, **schema}
     return SchemaArguments(validator, schema, sent, repairs)
-
-
-def _repairs(coerce: object) -> frozenset[str] | None:
-    """The repairs ``coerce`` names (read once: it may be an iterator); None if it names none."""
-    if isinstance(coerce, str) or not isinstance(coerce, Iterable):
-        return None
-    try:
-        repairs = frozenset(coerce)
-    except TypeError:  # unhashable items
-        return None
-    return repairs if repairs <= _COERCIONS else None
 
 
 def _compile(schema: dict[str, Any], refused: list[str] | None = None) -> jsonschema_rs.Validator:
@@ -316,125 +261,3 @@ def _not_plain_json(data: Mapping[str, Any]) -> str | None:
         else:
             return f"{location(at)}: {type(value).__name__} is not a JSON value"
     return None
-
-
-def _from_bfcl(schema: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = _bfcl_node(schema)
-    if "type" not in out and "properties" in out:
-        out["type"] = "object"
-    out.setdefault("additionalProperties", False)
-    return out
-
-
-def _bfcl_node(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_bfcl_node(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if key == "type":
-            kind = _bfcl_type(value)
-            if kind is not None:
-                out[key] = kind
-        elif key in ("properties", "$defs", "definitions", "patternProperties"):
-            out[key] = {k: _bfcl_node(v) for k, v in value.items()}
-        elif key in ("enum", "const", "default", "examples", "required"):
-            out[key] = value
-        else:
-            out[key] = _bfcl_node(value)
-    return out
-
-
-def _bfcl_type(value: Any) -> Any:
-    if isinstance(value, list):
-        kinds = [_BFCL_TYPES.get(v, v) for v in value if v != "any"]
-        return kinds or None
-    if value == "any":
-        return None
-    return _BFCL_TYPES.get(value, value)
-
-
-def _schema_at(root: Mapping[str, Any], steps: list[int | str]) -> Any:
-    """The subschema an evaluation path leads to, through local ``$ref``s; None if it leaves."""
-    node: Any = root
-    for step in steps:
-        if step == "$ref" and isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
-            node = _local(root, node["$ref"])
-        elif isinstance(node, Mapping):
-            if step not in node:
-                return None
-            node = node[step]
-        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
-            node = node[step]
-        else:
-            return None
-    return node
-
-
-def _local(root: Mapping[str, Any], ref: str) -> Any:
-    if not ref.startswith("#"):
-        return None
-    node: Any = root
-    pointer = unquote(ref[1:])
-    for token in pointer.split("/")[1:] if pointer else ():
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        elif isinstance(node, Mapping) and token in node:
-            node = node[token]
-        else:
-            return None
-    return node
-
-
-def _owner_of(
-    root: Mapping[str, Any], steps: list[int | str], key: str
-) -> Mapping[str, Any] | None:
-    """The object schema whose ``properties`` declared ``key`` on this evaluation path."""
-    for index in range(len(steps) - 2, -1, -1):
-        if steps[index] == "properties" and steps[index + 1] == key:
-            owner = _schema_at(root, steps[:index])
-            return owner if isinstance(owner, Mapping) else None
-    return None
-
-
-def _scalar_from(value: Any, types: list[str]) -> Any:
-    """``value`` (a string) as the number, integer or boolean ``types`` allows; None if not."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if "boolean" in types and text in ("true", "false"):
-        return text == "true"
-    if not ({"number", "integer"} & set(types)):
-        return None
-    try:
-        number = json.loads(text, parse_float=_finite_float, parse_constant=_not_json)
-    except ValueError:
-        return None
-    if isinstance(number, bool) or not isinstance(number, (int, float)):
-        return None
-    if "number" in types or isinstance(number, int) or number.is_integer():
-        return number
-    return None
-
-
-def _edited(data: Any, edits: Mapping[tuple[int | str, ...], Any]) -> Any:
-    """A copy of ``data`` with each path set to its value (or dropped), copied only along them."""
-    heads: dict[int | str, dict[tuple[int | str, ...], Any]] = {}
-    for where, value in edits.items():
-        if where:
-            heads.setdefault(where[0], {})[where[1:]] = value
-    out: Any = dict(data) if isinstance(data, Mapping) else list(data)
-    dropped: list[int | str] = []
-    for head, rest in heads.items():
-        if () in rest:
-            if rest[()] is _DROP:
-                dropped.append(head)
-            else:
-                out[head] = rest[()]
-        else:
-            out[head] = _edited(out[head], rest)
-    for head in sorted(dropped, key=str, reverse=True):
-        del out[head]
-    return out

@@ -37,7 +37,7 @@ from ._calls import ToolCall, ToolResult, ToolStatus
 from ._schema import ArgumentsError
 
 if TYPE_CHECKING:
-    from ._scheduling import TurnLike
+    from ._scheduling import AdmissionLike
 
 __all__ = ["ReferenceTurn", "Unresolved", "plan_references", "references_prompt", "resolve"]
 
@@ -208,7 +208,7 @@ class ReferenceTurn:
 
     waits = True
 
-    def __init__(self, inner: TurnLike, events: tuple[Any, ...]) -> None:
+    def __init__(self, inner: AdmissionLike, events: tuple[Any, ...]) -> None:
         self._inner = inner
         self._events = events
 

@@ -1,11 +1,16 @@
-"""How a batch spawns its calls and bounds them in time, on whichever event loop is running.
+"""Which event loop runs, and how a batch spawns its calls and bounds them in time on it.
+
+:func:`running_library` is the one place toolvolley asks which event loop runs (``"asyncio"``,
+``"trio"`` or none); :func:`run_new_loop` starts one where none runs.
 
 Both runtimes are structured: every call task is owned by a task group that the batch awaits.
 On asyncio (Python 3.11+) the standard library's ``asyncio.TaskGroup`` is used, with a timeout
 guard that has ``asyncio.timeout``'s semantics at a fraction of its cost, because spawning an
 anyio task costs several times a native one and the per-call overhead is what a batch of many
 fast tools pays (see ``benchmarks/executor.py``, scenario D). Elsewhere
-(trio, Python 3.10) anyio's task groups and cancel scopes do the same job.
+(trio, Python 3.10) anyio's task groups and cancel scopes do the same job. Either way a spawned
+call starts on a later loop iteration, never inside :meth:`Runtime.spawn`, even under a task
+factory that starts tasks eagerly.
 """
 
 from __future__ import annotations
@@ -77,7 +82,10 @@ class Runtime(Protocol):
         really is being cancelled (a tool may raise ``asyncio.CancelledError`` on its own)."""
         ...
 
-    def spawn(self, func: CallFunc, *args: Any, name: str) -> None: ...
+    def spawn(self, func: CallFunc, *args: Any, name: str) -> None:
+        """Start ``func(*args)`` in a task of the group, soon: never inside this call, so a
+        caller that spawns and is then cancelled (before it awaits) starts no body."""
+        ...
 
     async def close(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
@@ -325,13 +333,23 @@ if sys.version_info >= (3, 11):
                 return self._task.uncancel() <= self._cancelling
             return False
 
+    async def _after_a_step(func: CallFunc, *args: Any) -> None:
+        await asyncio.sleep(0)  # give the loop back first: see _AsyncioRuntime.spawn
+        await func(*args)
+
     class _AsyncioRuntime:
-        __slots__ = ("_deadlines", "_group", "_loop")
+        __slots__ = ("_deadlines", "_eager", "_group", "_loop")
 
         def __init__(self) -> None:
             self._loop = asyncio.get_running_loop()
             self._group = asyncio.TaskGroup()
             self._deadlines = _Deadlines(self._loop)
+            # A task factory may run a new task at once, inside create_task, up to its first
+            # suspension (asyncio.eager_task_factory, Python 3.12+): a call's body would start
+            # inside submit(), before a cancellation right after it could stop it. Any factory
+            # is taken for one that may (a custom factory can be eager too); without one
+            # (the default) a task starts on a later loop iteration and nothing is added.
+            self._eager = self._loop.get_task_factory() is not None
 
         def now(self) -> float:
             return time.monotonic()
@@ -356,7 +374,10 @@ if sys.version_info >= (3, 11):
             return anyio.current_effective_deadline() == -math.inf  # an anyio scope's
 
         def spawn(self, func: CallFunc, *args: Any, name: str) -> None:
-            self._group.create_task(func(*args), name=name)
+            if self._eager:
+                self._group.create_task(_after_a_step(func, *args), name=name)
+            else:
+                self._group.create_task(func(*args), name=name)
 
         async def close(
             self,

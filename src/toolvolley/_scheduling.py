@@ -1,17 +1,22 @@
 """When each call of a batch may start: barriers, concurrency limits and serial mode.
 
-The :class:`Scheduler` sees calls in the order they are submitted and gives each a
-:class:`Turn`: what it must wait for before its body runs, and what it frees when it ends. It
-knows nothing of where bodies run (that is the runners' business), so another policy (calls
-that wait for the results of others, say) can take its place without touching them.
+The :class:`Scheduler` sees calls in the order they are submitted and gives each an
+:class:`Admission`: what it must wait for before its body runs, and what it frees when it ends.
+It knows nothing of where bodies run (that is the runners' business), and another policy can
+wrap an admission without touching it (``_references``: a call waits first for the results it
+names).
 
-* A **barrier** (a ``sequential`` tool, or every call in ``serial`` mode) waits for the calls
-  submitted before it to finish, runs alone, and the calls after it wait for it.
+* A **barrier** (a call of a ``sequential`` tool, or every call in ``serial`` mode) waits for
+  the calls submitted before it to finish, runs alone, and the calls after it wait for it.
 * **Side effects** (:data:`SideEffectsPolicy`) add barriers: under ``"declared"`` a tool
   declared ``destructive`` is one, under ``"strict"`` every tool not declared ``read_only`` is.
   Calls between two barriers run at once.
 * **Limits**: the tool's own ``max_concurrency`` first, then the batch's, so a call waiting
-  for its tool's turn holds no place that others could use.
+  for a place under its tool's limit holds no place that others could use.
+
+Three words, three things: ``sequential`` is a tool's option (its calls are barriers),
+``serial`` the executor's mode (every call is one), and ``parallel_tool_calls`` a request to the
+model (``False``: at most one call per response); the scheduler never sees the last.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ import anyio
 if TYPE_CHECKING:
     from ._runtime import Runtime
 
-__all__ = ["Mode", "Schedulable", "Scheduler", "SideEffectsPolicy", "Turn", "TurnLike"]
+__all__ = ["Admission", "AdmissionLike", "Mode", "Schedulable", "Scheduler", "SideEffectsPolicy"]
 
 Mode = Literal["parallel", "serial"]
-"""``parallel``: every call starts at once. ``serial``: one call at a time, in order."""
+"""``parallel``: every call starts at once (barriers and limits aside). ``serial``: every call
+is a barrier, so one runs at a time, in the order submitted."""
 
 SideEffectsPolicy = Literal["declared", "strict"]
 """How a tool's side-effect flags schedule its calls in a parallel batch.
@@ -62,7 +68,7 @@ class Schedulable(Protocol):
 class _Phase:
     """The calls submitted since the last barrier; a barrier waits until ``pending`` is zero.
 
-    It is also the turn of a call that waits for nothing (no barrier before it, no limit): one
+    It is also the admission of a call that waits for nothing (no barrier before it, no limit): one
     object shared by those calls, so the common case allocates nothing.
     """
 
@@ -86,7 +92,7 @@ class _Phase:
             self.drained.set()
 
 
-class Turn:
+class Admission:
     """One call's place in the schedule.
 
     ``waits`` says whether :meth:`wait` has anything to do (the common case, a call with no
@@ -144,13 +150,13 @@ class Turn:
             done.set()
 
 
-TurnLike = Turn | _Phase
+AdmissionLike = Admission | _Phase
 """What :meth:`Scheduler.admit` hands out: both have ``waits``, ``wait``, ``release`` and
 ``finish``."""
 
 
 class Scheduler:
-    """Hands out turns for one batch (see the module docstring)."""
+    """Admits the calls of one batch, in submission order (see the module docstring)."""
 
     __slots__ = (
         "_batch_limiter",
@@ -180,8 +186,8 @@ class Scheduler:
         self._gate: Any = None  # the last barrier's done event (the runtime's event type)
         self._phase = _Phase()
 
-    def admit(self, tool: Schedulable) -> TurnLike:
-        """The turn of the next call, in submission order."""
+    def admit(self, tool: Schedulable) -> AdmissionLike:
+        """The admission of the next call, in submission order."""
         gate, phase = self._gate, self._phase
         limiters = self._limiters(tool)
         if (
@@ -192,11 +198,11 @@ class Scheduler:
         ):
             done = self._gate = self._runtime.event()
             self._phase = _Phase()
-            return Turn(self._runtime, gate, phase, done, limiters)
+            return Admission(self._runtime, gate, phase, done, limiters)
         phase.pending += 1
         if gate is None and not limiters:
             return phase
-        return Turn(self._runtime, gate, None, phase, limiters)
+        return Admission(self._runtime, gate, None, phase, limiters)
 
     def _limiters(self, tool: Schedulable) -> tuple[anyio.CapacityLimiter, ...]:
         if tool.max_concurrency is None and self._batch_limiter is None:

@@ -30,8 +30,9 @@ class ToolOptions:
 
     * ``timeout``: seconds one call may run; overrides the executor's ``timeout``.
     * ``max_concurrency``: how many calls of this tool may run at once within a batch.
-    * ``sequential``: a barrier. Calls before it finish first, it runs alone, calls after it start
-      once it has finished. For tools with side effects that others depend on.
+    * ``sequential``: each call a barrier. Calls before it finish first, it runs alone, calls
+      after it start once it has finished (the executor's ``mode="serial"`` makes every call
+      one). For tools with side effects that others depend on.
     * ``run_in``: ``"thread"`` (default) or ``"process"`` for CPU-bound sync functions, which must
       then be importable by name (defined at module level); or the name of another runner of
       the executor, or a :class:`Runner` object.

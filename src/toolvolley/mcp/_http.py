@@ -25,11 +25,10 @@ from mcp.client.streamable_http import (
     StreamableHTTPTransport,
     StreamWriter,
 )
-from mcp.shared._context_streams import create_context_streams
 from mcp.shared.dispatcher import coerce_request_id
-from mcp.shared.message import SessionMessage
 from mcp_types import CONNECTION_CLOSED, JSONRPCRequest, RequestId
 
+from .._compat import mcp_context_streams
 from ._outcomes import Fate
 from ._transport import Link
 
@@ -142,7 +141,8 @@ async def _answers(response: httpx2.Response, request_id: RequestId) -> bool:
 
 
 class _Transport(StreamableHTTPTransport):
-    """The SDK's transport, telling the link which requests it gave up on."""
+    """The SDK's transport, telling the link which requests it gave up on (through its private
+    methods: ``_compat.MCP_TRANSPORT_HOOKS``)."""
 
     def __init__(self, url: str, link: _HttpLink) -> None:
         super().__init__(url)
@@ -189,8 +189,8 @@ async def _streams(
     transport: _Transport, client: httpx2.AsyncClient
 ) -> AsyncIterator[tuple[Any, Any]]:
     """``mcp.client.streamable_http.streamable_http_client``, for a transport made here."""
-    read_stream_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
-    write_stream, write_stream_reader = create_context_streams[SessionMessage](0)
+    read_stream_writer, read_stream = mcp_context_streams(0)  # of SessionMessage | Exception
+    write_stream, write_stream_reader = mcp_context_streams(0)  # of SessionMessage
     async with (
         read_stream_writer,
         read_stream,

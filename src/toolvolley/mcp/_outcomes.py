@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import anyio
-from mcp.shared._stream_protocols import ReadStream, WriteStream
 from typing_extensions import Self
+
+if TYPE_CHECKING:
+    from .._compat import ReadStream, WriteStream
 
 __all__ = ["Fate", "Sent", "WatchedRead", "WatchedWrite", "current_sent"]
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mcp.client._transport import ReadStream, WriteStream  # the types ClientSession takes
 from mcp.shared.message import SessionMessage
 
 from ._outcomes import Fate
+
+if TYPE_CHECKING:
+    from .._compat import ReadStream, WriteStream  # the types ClientSession takes
 
 __all__ = ["Link", "Transport"]
 
