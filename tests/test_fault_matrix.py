@@ -40,7 +40,9 @@ BODY_FAULTS: dict[str, Fault] = {
     "opaque": Fault("error", lambda r: r.name == "opaque"),
     "huge": Fault("ok", lambda r: len(r.content) == fault_tools.HUGE),
     "slow_lazy": Fault("timeout"),
-    "crash": Fault("error", lambda r: "Broken" in r.content, flavors=("process",)),
+    "crash": Fault(
+        "error", lambda r: "WorkerLost: The worker process ended" in r.content, flavors=("process",)
+    ),
 }
 
 CALL_FAULTS: dict[str, tuple[Callable[[str], ToolCall], str]] = {
