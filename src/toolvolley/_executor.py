@@ -51,7 +51,7 @@ class Executor:
     * ``retry``, ``hedge``: a :class:`Retry` / :class:`Hedge` for every tool marked
       ``idempotent`` that has none of its own; other tools are never sent twice.
     * ``dedupe``: identical calls to an ``idempotent`` tool in one batch (same arguments) run
-      once, and each gets the result under its own id (see ``_dedupe.py`` for what ends that).
+      once, and each gets the result under its own id (see ``stores/memory.py``: what ends that).
     * ``tracing``: OpenTelemetry spans, ``"auto"`` (when an SDK is configured), ``True``,
       ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
 
