@@ -24,19 +24,19 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import anyio
 
 from . import _wording as wording
+from ._admission import Rejected, check_failure, checked_arguments
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._clock import from_runtime, now
-from ._errors import ToolError, UserError, describe_exception, type_name, user_error_unwrapped
+from ._errors import ToolError, UserError, describe_exception, user_error_unwrapped
 from ._events import ExecutionHooks, ProgressReporter, current_reporter
 from ._listeners import Listeners
 from ._policies import Attempts, PolicyRunner
-from ._references import ReferenceTurn, Unresolved, plan_references, resolved_arguments, waits_for
+from ._references import ReferenceTurn, Unresolved, resolved_arguments, waits_for
 from ._report import BatchReport
-from ._results import FAILURES, Slot, cancelled, finish, finish_value, recorded, timed_out
+from ._results import Slot, cancelled, finish, finish_value, recorded, timed_out
 from ._runners import PLAIN, settle
 from ._runtime import Runtime, current_runtime
 from ._scheduling import Mode, Scheduler, SideEffectsPolicy, TurnLike
-from ._schema import ArgumentsError
 from ._sdk_calls import to_call
 from .stores import BatchScope, MemoryStore
 
@@ -215,47 +215,33 @@ class Batch:
             message = wording.unknown_tool(call.name, available, toolbox.withheld.get(call.name))
             self._reject(slot, "unknown_tool", message)
             return index
-        assert self._runtime is not None
+        executor = self._executor
+        runtime = self._runtime
+        assert runtime is not None
         kept = self._kept
         if kept is not None and (key := kept.key(tool, call)) is not None:
             answer = kept.recorded(key)
             if answer is not None:  # the store answers it (an identical call, a record)
-                self._runtime.spawn(self._answer, slot, answer, name=call.id)
+                runtime.spawn(self._answer, slot, answer, name=call.id)
                 return index
             slot.key = key
-        self._start(slot, tool, index)
-        return index
-
-    def _start(self, slot: Slot, tool: Tool, index: int) -> None:
-        """Check ``slot``'s arguments and spawn its task (or give its result now)."""
-        executor = self._executor
-        call = slot.call
-        plan = None
         try:
-            if executor.references:
-                plan = plan_references(call, index)
-            kwargs = tool.arguments.validate(call.arguments) if plan is None else None
-        except ArgumentsError as exc:
-            self._reject(slot, "invalid_arguments", exc.message, exc.cause)
-            return
-        except UserError:
-            raise
-        except Exception as exc:  # the check's own failure: this call's result, not the batch's
-            message = wording.argument_check_failed(tool.name, describe_exception(exc))
-            self._reject(slot, "error", message, exc)
-            return
-        assert self._runtime is not None
+            kwargs, plan = checked_arguments(tool, call, index, executor.references)
+        except Rejected as exc:
+            self._reject(slot, exc.status, exc.message, exc.error)
+            return index
         assert self._scheduler is not None
         admitted = self._scheduler.admit(tool)
         turn: TurnLike | ReferenceTurn = admitted
         if plan is not None:  # references: validated once the calls they name have results
             slot.arguments, needed = plan
-            turn = ReferenceTurn(admitted, waits_for(self._slots, needed, self._runtime.event))
+            turn = ReferenceTurn(admitted, waits_for(self._slots, needed, runtime.event))
         runner = executor.route(tool)
-        self._runtime.spawn(self._run, slot, tool, kwargs, turn, runner, name=call.id)
+        runtime.spawn(self._run, slot, tool, kwargs, turn, runner, name=call.id)
         if slot.key is not None:
-            assert self._kept is not None
-            self._kept.running(slot.key, call)
+            assert kept is not None
+            kept.running(slot.key, call)
+        return index
 
     def fail(self, call: object, message: str, *, status: ToolStatus = "error") -> int:
         """Record ``call`` as failed without running it (e.g. its arguments were cut off), so it
@@ -263,16 +249,7 @@ class Batch:
         :meth:`submit` takes: a :class:`ToolCall` or a provider SDK's own tool call."""
         if self._state != "open":
             raise UserError("Record calls inside 'async with executor.batch() as batch:'.")
-        if status == "ok":
-            raise UserError("Batch.fail records a failure; its status cannot be 'ok'.")
-        if status not in FAILURES:
-            allowed = ", ".join(repr(s) for s in FAILURES)
-            raise UserError(f"Batch.fail(): status must be one of {allowed}; got {status!r}.")
-        if not isinstance(message, str):
-            raise UserError(
-                f"Batch.fail(): message must be a string (what the model reads), "
-                f"not {type_name(message)}."
-            )
+        check_failure(status, message)
         if not isinstance(call, ToolCall):
             call = to_call(call, "Batch.fail()")
         slot = Slot(call, now())

@@ -21,6 +21,8 @@ from ._threads import ThreadRunner
 from ._toolbox import Toolbox
 from ._tools import Tool
 from ._tracing import SpanHooks, Tracing, resolve_tracer
+from .stores import ResultStore
+from .stores._base import check_store
 
 __all__ = ["Executor"]
 
@@ -52,6 +54,8 @@ class Executor:
       ``idempotent`` that has none of its own; other tools are never sent twice.
     * ``dedupe``: identical calls to an ``idempotent`` tool in one batch (same arguments) run
       once, and each gets the result under its own id (see ``stores/memory.py``: what ends that).
+    * ``store``: a :class:`~toolvolley.stores.ResultStore` consulted for the calls it keeps,
+      before they run and after (``dedupe=True`` is ``store=MemoryStore()``).
     * ``tracing``: OpenTelemetry spans, ``"auto"`` (when an SDK is configured), ``True``,
       ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
 
@@ -78,6 +82,7 @@ class Executor:
         "references",
         "retry",
         "side_effects",
+        "store",
         "timeout",
         "toolbox",
         "tracing",
@@ -96,6 +101,7 @@ class Executor:
     tracing: Tracing
     references: bool
     dedupe: bool
+    store: ResultStore | None
     retry: Retry | None
     hedge: Hedge | None
     _runners: dict[str, Runner]
@@ -119,6 +125,7 @@ class Executor:
         retry: Retry | None = None,
         hedge: Hedge | None = None,
         dedupe: bool = False,
+        store: ResultStore | None = None,
     ) -> None:
         check_scheduling(mode, side_effects)
         check_seconds("timeout", timeout)
@@ -126,6 +133,7 @@ class Executor:
         check_count("max_concurrency", max_concurrency)
         check_flag("references", references)
         check_flag("dedupe", dedupe)
+        check_store(store, dedupe)
         if retry is not None and not isinstance(retry, Retry):
             raise UserError(f"retry must be a Retry or None, not {retry!r}.")
         if hedge is not None and not isinstance(hedge, Hedge):
@@ -168,6 +176,7 @@ class Executor:
         init(self, "tracing", tracing)
         init(self, "references", references)
         init(self, "dedupe", dedupe)
+        init(self, "store", store)
         init(self, "retry", retry)
         init(self, "hedge", hedge)
         init(self, "_runners", table)
@@ -243,7 +252,7 @@ class Executor:
         """
         tracer = resolve_tracer(self.tracing)
         spans = (SpanHooks(tracer),) if tracer is not None else ()
-        return Batch(self, hooks=(*self.hooks, *hooks, *spans))
+        return Batch(self, hooks=(*self.hooks, *hooks, *spans), store=self.store)
 
     async def run(self, calls: Iterable[object]) -> list[ToolResult]:
         """Run ``calls`` and return one result per call, in the order of ``calls``.

@@ -8,7 +8,7 @@ something, and the attempts a Retry or Hedge made. The words are ``_wording``'s.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 from . import _wording as wording
 from ._calls import ToolCall, ToolResult, ToolStatus, new_result
@@ -20,9 +20,7 @@ if TYPE_CHECKING:
 
     from ._policies import Attempts
 
-__all__ = ["FAILURES", "Slot", "cancelled", "finish", "finish_value", "recorded", "timed_out"]
-
-FAILURES: tuple[ToolStatus, ...] = tuple(s for s in get_args(ToolStatus) if s != "ok")
+__all__ = ["Slot", "cancelled", "finish", "finish_value", "recorded", "timed_out"]
 
 
 class Slot:

@@ -50,11 +50,13 @@ from collections.abc import Awaitable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from .._errors import UserError
+
 if TYPE_CHECKING:
     from .._calls import ToolCall, ToolResult
     from .._tools import Tool
 
-__all__ = ["BatchScope", "ResultStore", "StoreBatch"]
+__all__ = ["BatchScope", "ResultStore", "StoreBatch", "check_store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +93,18 @@ class StoreBatch(Protocol):
     async def finished(self, key: Hashable, result: ToolResult) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def check_store(store: object, dedupe: bool) -> None:
+    """``Executor(store=...)``: a :class:`ResultStore` or None, and not with ``dedupe=True``."""
+    if store is None:
+        return
+    if not isinstance(store, ResultStore):
+        raise UserError(
+            f"store must be a ResultStore (an object with 'async def open_batch(scope)'), "
+            f"not {store!r}."
+        )
+    if dedupe:
+        raise UserError(
+            "dedupe=True is store=MemoryStore(), and store is given too: pass one of them."
+        )
