@@ -39,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised with pydantic_ai hidd
         "pip install 'toolvolley[pydantic-ai]'"
     ) from exc
 
+from . import _wording as wording
 from ._calls import ToolCall, ToolResult
 from ._errors import UserError, describe_exception
 from ._executor import Executor
@@ -184,12 +185,9 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
             job_deadline.reset(token)
         if scope.cancel_called:  # our deadline, whatever the tool made of it
             assert timeout is not None
-            raise ToolFailed(
-                f"Tool {name!r} did not finish within its {timeout:g} s timeout and was "
-                "stopped. Continue without this result, or call it again if it is worth the wait."
-            ) from failure
+            raise ToolFailed(wording.timed_out(name, timeout)) from failure
         if failure is not None:
-            message = f"Tool {name!r} failed with {describe_exception(failure)}"
+            message = wording.tool_failed(name, describe_exception(failure))
             raise ToolFailed(message) from failure
         return value
 
