@@ -38,6 +38,7 @@ from anyio import BrokenWorkerProcess
 from anyio.lowlevel import RunVar
 
 from . import _process_guard
+from . import _wording as wording
 from ._errors import UserError, describe_exception
 from ._frames import HEADER, LOADING_MAIN, READY, frame
 from ._runners import Runner, ToolSpec, consume
@@ -222,9 +223,7 @@ class _Worker:
         code = self.process.returncode
         self.kill()
         shown = "none: killed" if code is None else code
-        return BrokenWorkerProcess(
-            f"The worker process ended (exit code {shown}) before it answered."
-        )
+        return BrokenWorkerProcess(wording.worker_process_ended(shown))
 
     def kill(self) -> None:
         """Kill the worker and what it forked, reap it and close its pipes (SIGKILL: the wait

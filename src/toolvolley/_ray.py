@@ -48,6 +48,7 @@ from typing import Any, TypeVar
 import anyio
 
 from . import _process_guard
+from . import _wording as wording
 from ._errors import UserError
 from ._optional import require
 from ._options import check_count
@@ -335,11 +336,8 @@ def connect_ray(ray: _Ray, address: str) -> float:
 
 
 def _lost(tool: ToolSpec, exc: BaseException, where: str) -> RayWorkerLost:
-    return RayWorkerLost(
-        f"the Ray {where} running {tool.name!r} was lost before it answered "
-        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        + ("; it was sent again once, as the tool is idempotent" if tool.idempotent else "")
-    )
+    detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return RayWorkerLost(wording.ray_worker_lost(where, tool.name, detail, tool.idempotent))
 
 
 class _RayBase(Runner):

@@ -18,6 +18,7 @@ __all__ = [
     "duplicate_id",
     "failed_silently",
     "quoted",
+    "ray_worker_lost",
     "reference_failed",
     "reference_missing",
     "reference_not_earlier",
@@ -28,6 +29,7 @@ __all__ = [
     "unknown_tool",
     "unserializable",
     "value_shape",
+    "worker_process_ended",
 ]
 
 
@@ -104,6 +106,19 @@ def cancelled(tool: str) -> str:
 
 def cancelled_before_start(tool: str) -> str:
     return f"The call to {tool!r} was cancelled before it started; no result is available."
+
+
+def worker_process_ended(exit_code: object) -> str:
+    """A process runner's worker died mid-call (``exit_code``: its code, or how it ended)."""
+    return f"The worker process ended (exit code {exit_code}) before it answered."
+
+
+def ray_worker_lost(where: str, tool: str, detail: str, resent: bool) -> str:
+    """The Ray ``where`` (worker, node, actor) running a call was lost; ``resent``: the call was
+    sent again once (an idempotent tool)."""
+    return f"the Ray {where} running {tool!r} was lost before it answered ({detail})" + (
+        "; it was sent again once, as the tool is idempotent" if resent else ""
+    )
 
 
 def shared_result(first_id: str, content: str) -> str:
