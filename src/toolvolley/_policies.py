@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 import anyio
 
+from ._clock import now
 from ._errors import UserError, describe_exception
 from ._options import check_count, check_flag, check_seconds
 from ._runners import Runner, ToolSpec
@@ -178,7 +178,7 @@ class PolicyRunner(Runner):
                 if retry is None or failed >= retry.attempts or not isinstance(exc, retry.on):
                     raise
                 delay = retry.delay(failed)
-                if time.monotonic() + delay >= deadline:
+                if now() + delay >= deadline:
                     raise  # the retry could not start before the call is stopped
                 tries.errors.append(describe_exception(exc))
             await anyio.sleep(delay)
@@ -200,13 +200,13 @@ class PolicyRunner(Runner):
     async def _timed_run(
         self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float
     ) -> tuple[float, Any]:
-        started = time.monotonic()
+        started = now()
         value = await self.inner.run(tool, kwargs, deadline)
         return started, value
 
     def _timed(self, outcome: tuple[float, Any]) -> Any:
         started, value = outcome
-        self.latencies.append(time.monotonic() - started)
+        self.latencies.append(now() - started)
         return value
 
     def _threshold(self, hedge: Hedge) -> float | None:
@@ -242,7 +242,7 @@ class PolicyRunner(Runner):
             nonlocal running, failed
             if not first:
                 await anyio.sleep(after)
-                if not self._within_budget(hedge) or time.monotonic() >= deadline:
+                if not self._within_budget(hedge) or now() >= deadline:
                     return  # over budget, or too late: the first copy answers alone
                 self.hedged_at.append(self.calls)
             tries.count += 1

@@ -11,7 +11,7 @@ The Runner promises, as they hold on a cluster:
   :attr:`Runner.abandoned` until it returns.
 * **Nothing starts late.** The call's deadline travels with the task as wall-clock time
   (``time.time()``, the one clock two machines share; the runner's ``deadline`` is
-  ``time.monotonic()``, which is per machine) and the worker checks it before the body starts.
+  on ``_clock.now()``, which is per machine) and the worker checks it before the body starts.
 * **Failures are exceptions.** What the body raised comes back as itself (a ``ToolError``
   keeps its message). A worker, node or actor lost mid-call raises :class:`RayWorkerLost`,
   naming the loss; tools marked ``idempotent=True`` are sent once more first, others never
@@ -49,6 +49,7 @@ import anyio
 
 from . import _process_guard
 from . import _wording as wording
+from ._clock import now
 from ._errors import UserError
 from ._optional import require
 from ._options import check_count
@@ -358,7 +359,7 @@ class _RayBase(Runner):
 
     async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
         ray = await connected(self.address)
-        wall = math.inf if deadline == math.inf else time.time() + (deadline - time.monotonic())
+        wall = math.inf if deadline == math.inf else time.time() + (deadline - now())
         args = dict(kwargs)
         limiter = self._limiter(ray, tool)
         token = f"{_TOKEN_PREFIX}-{next(_tokens)}"

@@ -69,8 +69,8 @@ class Runner(ABC):
     async def run(self, tool: ToolSpec, kwargs: Mapping[str, Any], deadline: float) -> Any:
         """Run ``tool``'s body with ``kwargs`` and return its value, lazy parts consumed.
 
-        ``deadline`` is a ``time.monotonic()`` time after which the body must not start
-        (``math.inf``: none). The executor's own timer stops the call at the deadline; the
+        ``deadline`` is a time on the core's clock (``_clock.now()``) after which the body must
+        not start (``math.inf``: none). The executor's own timer stops the call at the deadline; the
         runner only has to make sure that work queued for a worker does not start after it.
         """
 

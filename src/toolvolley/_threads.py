@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import functools
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ from typing import Any, Protocol
 from anyio._core._eventloop import threadlocals as _threadlocals
 from anyio.lowlevel import current_token
 
+from ._clock import now
 from ._options import check_count
 from ._runners import PLAIN, Runner, ToolSpec, consume, settle
 from ._runtime import running_library
@@ -124,7 +124,7 @@ class _Pool:
                 job = self._queue.popleft()
                 if job.state != _QUEUED:
                     continue
-                if time.monotonic() >= job.deadline - START_MARGIN:
+                if now() >= job.deadline - START_MARGIN:
                     # Its call's timer is due: it will end the call; the body never starts.
                     job.state = _DROPPED
                     continue

@@ -18,7 +18,6 @@ asyncio only (it starts its tool tasks with ``asyncio.create_task``), and so doe
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Hashable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
@@ -41,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - exercised with pydantic_ai hidd
 
 from . import _wording as wording
 from ._calls import ToolCall, ToolResult
+from ._clock import now
 from ._errors import UserError, describe_exception
 from ._executor import Executor
 from ._futures import ThreadsExecutor, job_deadline
@@ -169,7 +169,7 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
         timeout = self.timeout
         failure: Exception | None = None
         value: Any = None
-        token = job_deadline.set(math.inf if timeout is None else time.monotonic() + timeout)
+        token = job_deadline.set(math.inf if timeout is None else now() + timeout)
         try:
             with anyio.CancelScope() as scope:
                 if timeout is not None:
