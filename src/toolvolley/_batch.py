@@ -19,12 +19,13 @@ import math
 import threading
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
 from . import _wording as wording
 from ._admission import Rejected, check_failure, checked_arguments
+from ._batch_settings import BatchSettings
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._clock import from_runtime, now
 from ._errors import ToolError, UserError, describe_exception, user_error_unwrapped
@@ -36,7 +37,7 @@ from ._report import BatchReport
 from ._results import Slot, cancelled, finish, finish_value, recorded, timed_out
 from ._runners import PLAIN, settle
 from ._runtime import Runtime, current_runtime
-from ._scheduling import Mode, Scheduler, SideEffectsPolicy, TurnLike
+from ._scheduling import Mode, Scheduler, TurnLike
 from ._sdk_calls import to_call
 from .stores import BatchScope, MemoryStore
 
@@ -44,39 +45,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
     from ._runners import Runner
-    from ._toolbox import Toolbox
     from ._tools import Tool
     from .stores import ResultStore, StoreBatch
-
-
-class BatchSettings(Protocol):
-    """What a batch reads of the executor that made it (an :class:`Executor` is one)."""
-
-    @property
-    def toolbox(self) -> Toolbox: ...
-
-    @property
-    def mode(self) -> Mode: ...
-
-    @property
-    def timeout(self) -> float | None: ...
-
-    @property
-    def deadline(self) -> float | None: ...
-
-    @property
-    def max_concurrency(self) -> int | None: ...
-
-    @property
-    def references(self) -> bool: ...
-
-    @property
-    def dedupe(self) -> bool: ...
-
-    @property
-    def side_effects(self) -> SideEffectsPolicy: ...
-
-    def route(self, tool: Tool) -> Runner | None: ...
 
 
 __all__ = ["Batch", "BatchSettings"]
