@@ -48,6 +48,8 @@ class _JournalBatch:
             return None
 
         async def replay() -> ToolResult:
+            if result.status == "unreadable":  # type: ignore[comparison-overlap]
+                raise OSError("the journal's record is torn")
             return result
 
         return replay()
@@ -131,6 +133,20 @@ async def test_a_recorded_result_is_replayed_not_run() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_record_the_store_cannot_read_is_an_error_result_not_a_run() -> None:
+    torn = ToolResult("c0", "weather", "unreadable", "")  # type: ignore[arg-type]
+    journal = Journal({"c0": torn})
+    runs: list[str] = []
+    calls = [ToolCall("c0", "weather", {"city": "Oslo"})]
+    results = await Executor([weather(runs, journal)], store=journal).run(calls)
+    assert runs == []
+    assert (results[0].status, results[0].content) == (
+        "error",
+        "Tool 'weather' failed with OSError: the journal's record is torn",
+    )
+
+
+@pytest.mark.anyio
 async def test_a_call_the_store_does_not_keep_runs_without_it() -> None:
     journal = Journal()
     runs: list[str] = []
@@ -170,6 +186,22 @@ async def test_memory_store_is_what_dedupe_does_and_each_batch_starts_empty() ->
     await executor.run(calls)
     assert runs == ["Oslo", "Oslo"]
     assert isinstance(MemoryStore(), ResultStore)
+
+
+@pytest.mark.anyio
+async def test_a_batch_can_have_its_own_store() -> None:
+    """As a journal bound to one conversation would be given to that conversation's batches."""
+    journal = Journal()
+    journal.both_started.set()
+    runs: list[str] = []
+    executor = Executor([weather(runs, journal)], dedupe=True)
+    async with executor.batch(store=journal) as batch:
+        batch.submit(ToolCall("c0", "weather", {"city": "Oslo"}))
+    assert batch.results()[0].ok
+    assert journal.log[:3] == ["open", "key c0", "running c0"]
+    assert journal.log[-2:] == ["finished c0 ok", "close"]
+    with pytest.raises(UserError, match="store must be a ResultStore"):
+        executor.batch(store="journal.db")  # type: ignore[arg-type]
 
 
 def test_store_options_are_checked() -> None:

@@ -320,7 +320,11 @@ class Batch:
 
     async def _answer(self, slot: Slot, answer: Awaitable[ToolResult]) -> None:
         """A call the store answered: the result it gives, under this call's id."""
-        result = recorded(slot, await answer)
+        try:
+            result = recorded(slot, await answer)
+        except Exception as exc:  # the store's failure: this call's result, not the batch's
+            message = wording.tool_failed(slot.call.name, describe_exception(exc))
+            result = finish(slot, "error", message, None, exc)
         if self._hooks:
             self._tell("call_finished", result)
 

@@ -241,18 +241,24 @@ class Executor:
             route = self._routes[tool] = None if direct else runner
             return route
 
-    def batch(self, *, hooks: Sequence[ExecutionHooks] = ()) -> Batch:
+    def batch(
+        self, *, hooks: Sequence[ExecutionHooks] = (), store: ResultStore | None = None
+    ) -> Batch:
         """A batch to submit calls to one at a time, e.g. as a stream delivers them::
 
         async with executor.batch() as batch:
             batch.submit(call)
         results = batch.results()
 
-        ``hooks`` are told about this batch's calls, after the executor's own hooks.
+        ``hooks`` are told about this batch's calls, after the executor's own hooks. ``store``
+        is this batch's instead of the executor's, or of its ``dedupe`` (e.g. a journal bound to
+        one conversation).
         """
         tracer = resolve_tracer(self.tracing)
         spans = (SpanHooks(tracer),) if tracer is not None else ()
-        return Batch(self, hooks=(*self.hooks, *hooks, *spans), store=self.store)
+        check_store(store, False)
+        store = store if store is not None else self.store
+        return Batch(self, hooks=(*self.hooks, *hooks, *spans), store=store)
 
     async def run(self, calls: Iterable[object]) -> list[ToolResult]:
         """Run ``calls`` and return one result per call, in the order of ``calls``.

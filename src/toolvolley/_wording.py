@@ -1,9 +1,13 @@
 """Every text the model reads about a call that did not give a plain result, in one place.
 
 A result's ``content`` is what the model sees of a call; a failure's text should say what
-happened and what the model may do next. The executor, the references and the adapters word
-each case with these functions, so one case reads the same wherever it arises. Tests assert on
-these texts: change them here, knowingly.
+happened and what the model may do next. The batch, the references, the runners and the
+framework adapters word each case with these functions, so one case reads the same wherever it
+arises. Tests assert on these texts: change them here, knowingly.
+
+Two families keep their own module, as each is a grammar of its own: what is wrong with a
+call's arguments (``_argument_messages.py``) and where in a return value the JSON writer gave up
+(``_content.py``, the reason inside :func:`unserializable`).
 """
 
 from __future__ import annotations

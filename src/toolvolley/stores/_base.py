@@ -35,13 +35,18 @@ What one batch does with its store, in order:
 All methods are called on the event loop's thread; the async ones in the calls' own tasks (3, 4)
 or the batch's (1, 5), so a store that does blocking I/O (``sqlite3``) runs it in a worker
 thread. What ``started`` raises ends that call with an ``error`` result, its body not run: a
-journal that cannot record a call must not run it.
+journal that cannot record a call must not run it; so does what the awaitable ``recorded``
+gave raises. What the other methods raise is a bug in the store, and fails the batch.
 
-A durable journal (per conversation: a ``ResultStore`` bound to a conversation id) fits as one
-new module: ``open_batch`` loads the conversation's records (a batch is one model response);
-``key`` is the call's id (every call kept); ``recorded`` answers a call with its recorded result,
-or, for a call that started and has none, re-runs it (None) if its tool is idempotent, or
-answers that its outcome is unknown; ``started`` and ``finished`` write the records.
+A durable journal fits as one new module (SQLite or PostgreSQL behind it): a ``ResultStore``
+bound to one conversation id, handed to that conversation's batches
+(``executor.batch(store=journal.conversation(cid))``). ``open_batch`` loads the conversation's
+records (a batch is one model response; the loop records the response itself, before it submits
+its calls, through the journal's own method: that is not the batch's business); ``key`` is the
+call's id (every call kept); ``recorded`` answers a call with its recorded result or, for a call
+that started and has none, re-runs it (None) if its tool is idempotent, or answers it with a
+result saying its outcome is unknown; ``started`` (group-committed) and ``finished`` write the
+records, ``close`` commits the last of them.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Hashable
+from collections.abc import Awaitable, Hashable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -101,7 +101,7 @@ class _Shared:
             self._firsts.clear()
         return dedupe_key(tool, call)
 
-    def recorded(self, key: Hashable) -> Any:
+    def recorded(self, key: Hashable) -> Awaitable[ToolResult] | None:
         first = self._firsts.get(key)
         return None if first is None else first.shared()
 
