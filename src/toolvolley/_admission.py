@@ -2,59 +2,37 @@
 
 A call runs only with arguments that pass its tool's schema (or, with references, that name
 earlier calls: those are checked once they resolve, see ``_references.py``). A call that does
-not pass is not run: it ends at once with a :class:`Rejected` call's status and text.
+not pass is not run: it ends at once, with the status and text :func:`rejected` gives.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, get_args
 
 from . import _wording as wording
-from ._calls import ToolCall, ToolStatus
+from ._calls import ToolStatus
 from ._errors import UserError, describe_exception, type_name
-from ._references import plan_references
 from ._schema import ArgumentsError
 
 if TYPE_CHECKING:
     from ._tools import Tool
 
-__all__ = ["FAILURES", "Rejected", "check_failure", "checked_arguments"]
+__all__ = ["FAILURES", "check_failure", "rejected"]
 
 FAILURES: tuple[ToolStatus, ...] = tuple(s for s in get_args(ToolStatus) if s != "ok")
 
 
-class Rejected(Exception):
-    """A call that ends before it runs, with ``status`` and ``message`` (what the model reads)."""
-
-    def __init__(self, status: ToolStatus, message: str, error: BaseException | None) -> None:
-        super().__init__(message)
-        self.status: ToolStatus = status
-        self.message = message
-        self.error = error
-
-
-def checked_arguments(
-    tool: Tool, call: ToolCall, index: int, references: bool
-) -> tuple[dict[str, Any] | None, tuple[dict[str, Any], tuple[int, ...]] | None]:
-    """``call``'s validated arguments, or, when it refers to earlier calls (``references``:
-    the executor allows it), None and its plan: the parsed arguments and the indices of the
-    calls they name (see :func:`plan_references`). ``index``: the call's place in its batch.
-
-    Raises :class:`Rejected` for arguments that cannot be run, and :class:`UserError` for the
-    developer's misuse the check found.
-    """
-    plan = None
-    try:
-        if references:
-            plan = plan_references(call, index)
-        return (tool.arguments.validate(call.arguments) if plan is None else None), plan
-    except ArgumentsError as exc:
-        raise Rejected("invalid_arguments", exc.message, exc.cause) from None
-    except UserError:
-        raise
-    except Exception as exc:  # the check's own failure: this call's result, not the batch's
-        message = wording.argument_check_failed(tool.name, describe_exception(exc))
-        raise Rejected("error", message, exc) from None
+def rejected(tool: Tool, exc: Exception) -> tuple[ToolStatus, str, BaseException | None]:
+    """What checking a call's arguments raised (:meth:`Arguments.validate`,
+    :func:`~toolvolley._references.plan_references`), as the call's status, text and error:
+    the call is not run. The developer's misuse the check found (a :class:`UserError`) is
+    raised again, as it is not the call's."""
+    if isinstance(exc, ArgumentsError):
+        return "invalid_arguments", exc.message, exc.cause
+    if isinstance(exc, UserError):
+        raise exc
+    # The check's own failure: this call's result, not the batch's.
+    return "error", wording.argument_check_failed(tool.name, describe_exception(exc)), exc
 
 
 def check_failure(status: ToolStatus, message: str) -> None:

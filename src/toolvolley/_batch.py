@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from . import _wording as wording
-from ._admission import Rejected, check_failure, checked_arguments
+from ._admission import check_failure, rejected
 from ._batch_settings import BatchSettings
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._clock import from_runtime, now
@@ -32,7 +32,13 @@ from ._errors import ToolError, UserError, describe_exception, user_error_unwrap
 from ._events import ExecutionHooks, ProgressReporter, current_reporter
 from ._listeners import Listeners
 from ._policies import Attempts, PolicyRunner
-from ._references import ReferenceTurn, Unresolved, resolved_arguments, waits_for
+from ._references import (
+    ReferenceTurn,
+    Unresolved,
+    plan_references,
+    resolved_arguments,
+    waits_for,
+)
 from ._report import BatchReport
 from ._results import Slot, cancelled, finish, finish_value, recorded, timed_out
 from ._runners import PLAIN, settle
@@ -195,10 +201,11 @@ class Batch:
                 runtime.spawn(self._answer, slot, answer, name=call.id)
                 return index
             slot.key = key
-        try:
-            kwargs, plan = checked_arguments(tool, call, index, executor.references)
-        except Rejected as exc:
-            self._reject(slot, exc.status, exc.message, exc.error)
+        try:  # the check is inline: every call passes here (see scenario D)
+            plan = plan_references(call, index) if executor.references else None
+            kwargs = tool.arguments.validate(call.arguments) if plan is None else None
+        except Exception as exc:
+            self._reject(slot, *rejected(tool, exc))
             return index
         assert self._scheduler is not None
         admitted = self._scheduler.admit(tool)
