@@ -38,6 +38,7 @@ from agents.strict_schema import ensure_strict_json_schema
 from agents.tool import ToolErrorFunction
 from agents.tool_context import ToolContext
 
+from . import _wording as wording
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._content import UnserializableResult
@@ -239,11 +240,7 @@ class _Response(ExecutionHooks):
         result = self._results.pop(call.id, None)
         if result is None:  # the batch never ran it (it could not open)
             result = ToolResult(
-                call.id,
-                call.name,
-                "cancelled",
-                f"The call to {call.name!r} was cancelled before it started; no result is "
-                "available.",
+                call.id, call.name, "cancelled", wording.cancelled_before_start(call.name)
             )
         return result
 

@@ -15,85 +15,48 @@ promises, whatever happens:
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
-import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
-from ._calls import ToolCall, ToolResult, ToolStatus, new_result
-from ._content import UnserializableResult, sendable_text, to_content
-from ._dedupe import dedupe_key, ends_sharing
-from ._errors import ToolError, UserError, describe_exception, type_name, user_error_unwrapped
+from . import _wording as wording
+from ._admission import check_failure, rejected
+from ._batch_settings import BatchSettings
+from ._calls import ToolCall, ToolResult, ToolStatus
+from ._clock import from_runtime, now
+from ._errors import ToolError, UserError, describe_exception, user_error_unwrapped
 from ._events import ExecutionHooks, ProgressReporter, current_reporter
-from ._references import ReferenceTurn, Unresolved, plan_references, resolve
+from ._listeners import Listeners
+from ._references import (
+    ReferenceTurn,
+    Unresolved,
+    plan_references,
+    resolved_arguments,
+    waits_for,
+)
 from ._report import BatchReport
+from ._results import Slot, cancelled, finish, finish_value, recorded, timed_out
 from ._runtime import Runtime, current_runtime
-from ._scheduling import AdmissionLike, Mode, Scheduler, SideEffectsPolicy
-from ._schema import ArgumentsError
+from ._scheduling import AdmissionLike, Mode, Scheduler
 from ._sdk_calls import to_call
-from .runners._base import PLAIN, Attempts, CallContext, settle
+from .runners._base import PLAIN, CallContext, settle
+from .stores import BatchScope, MemoryStore
 
 if TYPE_CHECKING:
-    from ._toolbox import Toolbox
+    from collections.abc import Awaitable
+
     from ._tools import Tool
     from .runners._base import Runner
-
-
-class BatchSettings(Protocol):
-    """What a batch reads of the executor that made it (an :class:`Executor` is one)."""
-
-    @property
-    def toolbox(self) -> Toolbox: ...
-
-    @property
-    def mode(self) -> Mode: ...
-
-    @property
-    def timeout(self) -> float | None: ...
-
-    @property
-    def deadline(self) -> float | None: ...
-
-    @property
-    def max_concurrency(self) -> int | None: ...
-
-    @property
-    def references(self) -> bool: ...
-
-    @property
-    def dedupe(self) -> bool: ...
-
-    @property
-    def side_effects(self) -> SideEffectsPolicy: ...
-
-    def route(self, tool: Tool) -> Runner | None: ...
+    from .stores import ResultStore, StoreBatch
 
 
 __all__ = ["Batch", "BatchSettings"]
 
-logger = logging.getLogger("toolvolley")
-
-_MAX_ERROR_TEXT = 500
 _INF = math.inf
-_clock = time.perf_counter  # the clock of every ToolResult
-
-
-class _Slot:
-    __slots__ = ("arguments", "call", "done", "queued_at", "result", "started_at", "tries")
-
-    def __init__(self, call: ToolCall, queued_at: float) -> None:
-        self.call = call
-        self.queued_at = queued_at
-        self.started_at: float | None = None
-        self.result: ToolResult | None = None
-        self.done: Any = None  # an event, made when a later call waits for this one's result
-        self.arguments: dict[str, Any] | None = None  # with references: validated when run
-        self.tries: Attempts | None = None  # with a Retry or Hedge: each attempt
 
 
 class Batch:
@@ -101,25 +64,34 @@ class Batch:
 
     Leaving the block waits for every call. After it, :meth:`results` gives one result per
     submitted call even if the block was cancelled: calls that did not finish are ``cancelled``.
-    ``hook_errors`` lists what hooks raised (each was also logged).
+    ``hook_errors`` lists what hooks raised (each was also logged). ``store`` is consulted for
+    the calls it keeps (see ``toolvolley.stores``); ``executor.dedupe`` makes it a
+    :class:`MemoryStore` when none is given.
     """
 
-    def __init__(self, executor: BatchSettings, *, hooks: Sequence[ExecutionHooks] = ()) -> None:
+    def __init__(
+        self,
+        executor: BatchSettings,
+        *,
+        hooks: Sequence[ExecutionHooks] = (),
+        store: ResultStore | None = None,
+    ) -> None:
         self._executor = executor
-        self._hooks = tuple(hooks)
-        self._slots: list[_Slot] = []
+        self._listeners = Listeners(hooks)
+        self._hooks = self._listeners.hooks
+        self._tell = self._listeners.tell
+        self._slots: list[Slot] = []
         self._ids: set[str] = set()
         self._runtime: Runtime | None = None
         self._scheduler: Scheduler | None = None
         self._state: Literal["new", "open", "closed"] = "new"
         self._deadline = math.inf
         self._closed_at = 0.0
-        self._cancelled_exc: type[BaseException] = BaseException
-        self._interrupt: BaseException | None = None
         self._stopping = False  # the batch is being cancelled: no body may start any more
         self._thread = 0  # the event loop's thread, where submit() must be called
-        self._shared: dict[tuple[str, str], _Slot] = {}  # with dedupe: the first of each kind
-        self.hook_errors: list[BaseException] = []
+        self._store = store if store is not None or not executor.dedupe else MemoryStore()
+        self._kept: StoreBatch | None = None  # the store's view of this batch, once open
+        self.hook_errors = self._listeners.errors
 
     async def __aenter__(self) -> Batch:
         if self._state != "new":
@@ -128,13 +100,19 @@ class Batch:
         runtime = self._runtime = current_runtime()
         if executor.deadline is not None:
             self._deadline = runtime.now() + executor.deadline
+        serial = executor.mode == "serial"
         self._scheduler = Scheduler(
             runtime,
-            serial=executor.mode == "serial",
+            serial=serial,
             max_concurrency=executor.max_concurrency,
             side_effects=executor.side_effects,
         )
-        self._cancelled_exc = anyio.get_cancelled_exc_class()
+        if self._store is not None:
+            # Serial, or strict side effects: every call that is not read-only is ordered after
+            # the calls before it.
+            ordered = serial or executor.side_effects == "strict"
+            self._kept = await self._store.open_batch(BatchScope(ordered=ordered))
+        self._listeners.cancelled_exc = anyio.get_cancelled_exc_class()
         self._thread = threading.get_ident()
         await runtime.open()
         self._state = "open"
@@ -154,20 +132,23 @@ class Batch:
             # not started their body yet must not start it now, before the cancellation (on
             # its way to them) arrives.
             self._stopping = True
+        listeners = self._listeners
         try:
             with user_error_unwrapped():  # misuse inside the block (e.g. submit(a dict))
                 suppress = await runtime.close(exc_type, exc, tb)
+            if self._kept is not None:
+                await self._kept.close()
         except BaseException:
-            if self._interrupt is not None:
-                raise self._interrupt from None  # a tool asked the program to stop: that wins
+            if listeners.interrupt is not None:
+                raise listeners.interrupt from None  # a tool asked the program to stop: that wins
             raise
         finally:
             self._state = "closed"
-            self._closed_at = _clock()
+            self._closed_at = now()
             self._tell("batch_finished", self)
-        if self._interrupt is not None:
+        if listeners.interrupt is not None:
             # Every call has its result; now stop as the tool asked.
-            raise self._interrupt
+            raise listeners.interrupt
         return suppress
 
     @property
@@ -195,84 +176,48 @@ class Batch:
             )
         if not isinstance(call, ToolCall):
             call = to_call(call, "Batch.submit()")
-        slot = _Slot(call, _clock())
+        slot = Slot(call, now())
         index = len(self._slots)
         self._slots.append(slot)
         if call.id in self._ids:
-            message = (
-                f"Duplicate tool call id {_quoted(call.id)}: an earlier call in this turn has the "
-                "same id, so this one was not run. Give every call its own id."
-            )
-            self._reject(slot, "error", message)
+            self._reject(slot, "error", wording.duplicate_id(call.id))
             return index
         self._ids.add(call.id)
-        executor = self._executor
-        tool = executor.toolbox.get(call.name)
+        toolbox = self._executor.toolbox
+        tool = toolbox.get(call.name)
         if tool is None:
-            available = ", ".join(executor.toolbox.wire_names) or "none"
-            message = f"Unknown tool {_quoted(call.name)}. Available tools: {available}."
-            if (why := executor.toolbox.withheld.get(call.name)) is not None:
-                message += f" {call.name!r} was left out: {why}"
+            available = ", ".join(toolbox.wire_names)
+            message = wording.unknown_tool(call.name, available, toolbox.withheld.get(call.name))
             self._reject(slot, "unknown_tool", message)
             return index
-        key = None
-        if executor.dedupe:
-            # In serial mode and under side_effects="strict" every call that is not read-only
-            # is ordered after the calls before it: a later identical call must not reuse a
-            # result from before it.
-            ordered = executor.mode == "serial" or executor.side_effects == "strict"
-            if ends_sharing(tool, ordered):
-                self._shared.clear()
-            key = dedupe_key(tool, call)
-            first = self._shared.get(key) if key is not None else None
-            if first is not None:  # an identical call is running: share its result
-                assert self._runtime is not None
-                self._runtime.spawn(self._share, slot, first, name=call.id)
+        executor = self._executor
+        runtime = self._runtime
+        assert runtime is not None
+        kept = self._kept
+        if kept is not None and (key := kept.key(tool, call)) is not None:
+            answer = kept.recorded(key)
+            if answer is not None:  # the store answers it (an identical call, a record)
+                runtime.spawn(self._answer, slot, answer, name=call.id)
                 return index
-        plan = None
-        try:
-            if executor.references:
-                plan = plan_references(call, index)
+            slot.key = key
+        try:  # the check is inline: every call passes here (see scenario D)
+            plan = plan_references(call, index) if executor.references else None
             kwargs = tool.arguments.validate(call.arguments) if plan is None else None
-        except ArgumentsError as exc:
-            self._reject(slot, "invalid_arguments", exc.message, exc.cause)
+        except Exception as exc:
+            self._reject(slot, *rejected(tool, exc))
             return index
-        except UserError:
-            raise
-        except Exception as exc:  # the check's own failure: this call's result, not the batch's
-            message = f"Tool {tool.name!r} could not check its arguments: {describe_exception(exc)}"
-            self._reject(slot, "error", message, exc)
-            return index
-        assert self._runtime is not None
         assert self._scheduler is not None
         admitted = self._scheduler.admit(tool)
         turn: AdmissionLike | ReferenceTurn = admitted
         if plan is not None:  # references: validated once the calls they name have results
             slot.arguments, needed = plan
-            turn = ReferenceTurn(admitted, self._events_of(needed))
+            turn = ReferenceTurn(admitted, waits_for(self._slots, needed, runtime.event))
         runner = executor.route(tool)
-        self._runtime.spawn(self._run, slot, tool, kwargs, turn, runner, name=call.id)
-        if key is not None:
-            self._shared[key] = slot
+        runtime.spawn(self._run, slot, tool, kwargs, turn, runner, name=call.id)
+        if slot.key is not None:
+            assert kept is not None
+            kept.running(slot.key, call)
         return index
-
-    def _events_of(self, indices: tuple[int, ...]) -> tuple[Any, ...]:
-        """Events set when each of those earlier calls has its result (none for those that
-        already have it)."""
-        assert self._runtime is not None
-        events = []
-        for i in indices:
-            slot = self._slots[i]
-            if slot.result is None:
-                if slot.done is None:
-                    slot.done = self._runtime.event()
-                events.append(slot.done)
-        return tuple(events)
-
-    def _result_at(self, index: int) -> ToolResult:
-        result = self._slots[index].result
-        assert result is not None, "a reference is resolved only after its call has a result"
-        return result
 
     def fail(self, call: object, message: str, *, status: ToolStatus = "error") -> int:
         """Record ``call`` as failed without running it (e.g. its arguments were cut off), so it
@@ -280,19 +225,10 @@ class Batch:
         :meth:`submit` takes: a :class:`ToolCall` or a provider SDK's own tool call."""
         if self._state != "open":
             raise UserError("Record calls inside 'async with executor.batch() as batch:'.")
-        if status == "ok":
-            raise UserError("Batch.fail records a failure; its status cannot be 'ok'.")
-        if status not in _FAILURES:
-            allowed = ", ".join(repr(s) for s in _FAILURES)
-            raise UserError(f"Batch.fail(): status must be one of {allowed}; got {status!r}.")
-        if not isinstance(message, str):
-            raise UserError(
-                f"Batch.fail(): message must be a string (what the model reads), "
-                f"not {type_name(message)}."
-            )
+        check_failure(status, message)
         if not isinstance(call, ToolCall):
             call = to_call(call, "Batch.fail()")
-        slot = _Slot(call, _clock())
+        slot = Slot(call, now())
         self._slots.append(slot)
         self._ids.add(call.id)
         self._reject(slot, status, message)
@@ -302,7 +238,7 @@ class Batch:
         """One result per submitted call, in submission order (after the batch has closed)."""
         if self._state == "open":
             raise UserError("The batch is still running; read results() after the 'async with'.")
-        return [slot.result or self._cancelled(slot) for slot in self._slots]
+        return [slot.result or cancelled(slot, self._closed_at) for slot in self._slots]
 
     def report(self) -> BatchReport:
         """Wall time, sequential time, speedup and efficiency of the batch."""
@@ -312,7 +248,7 @@ class Batch:
 
     async def _run(
         self,
-        slot: _Slot,
+        slot: Slot,
         tool: Tool,
         kwargs: dict[str, Any] | None,
         turn: AdmissionLike | ReferenceTurn,
@@ -320,10 +256,10 @@ class Batch:
     ) -> None:
         """Run one call: wait for its turn, run its body under its timeout, write its result.
 
-        This is the path every call takes, so the common case (no barrier, no limit, no hooks)
-        costs as little as it can: see scenario D in ``benchmarks/executor.py``. ``runner`` is
-        None for a coroutine function on the event loop, awaited here directly: what
-        :class:`LoopRunner` would do, without its frame. ``kwargs`` is None for a call with
+        This is the path every call takes, so the common case (no barrier, no limit, no hooks,
+        no store) costs as little as it can: see scenario D in ``benchmarks/executor.py``.
+        ``runner`` is None for a coroutine function on the event loop, awaited here directly:
+        what :class:`LoopRunner` would do, without its frame. ``kwargs`` is None for a call with
         references (see ``_references.py``): they are filled in and validated after its wait.
         """
         runtime = self._runtime
@@ -342,8 +278,11 @@ class Batch:
                     if self._stopping:
                         return  # no result: it is reported as cancelled, its body never ran
                     if kwargs is None:
-                        kwargs = self._resolved(slot, tool)
-                    slot.started_at = _clock()
+                        kwargs = resolved_arguments(slot, self._slots, tool)
+                    if slot.key is not None:  # the store records that it starts
+                        assert self._kept is not None
+                        await self._kept.started(slot.key, slot.call)
+                    slot.started_at = now()
                     if self._hooks:
                         self._tell("call_started", slot.call, slot.started_at)
                         # The call's own task context: report_progress() reaches this batch.
@@ -354,183 +293,70 @@ class Batch:
                             value = await settle(value)
                     else:
                         deadline = guard.deadline
-                        if deadline != _INF:  # the runners' clock is time.monotonic()
-                            deadline += time.monotonic() - runtime.now()
-                        context = CallContext(tool, kwargs, deadline)
-                        try:
-                            value = await runner.run(context)
-                        finally:  # retries, hedges: each attempt, whatever the outcome
-                            slot.tries = context.attempts
+                        if deadline != _INF:  # the runners' clock is the core's: _clock.now
+                            deadline = from_runtime(deadline, runtime.now())
+                        value = await _run_body(runner, slot, tool, kwargs, deadline)
                 finally:
                     if waits:
                         turn.release(slot)
             if guard.expired:
-                self._finish_timeout(slot, tool, timeout, guard.deadline)
+                result = self._timed_out(slot, tool, timeout, guard.deadline)
             else:
-                self._finish_value(slot, tool, value)
+                result = finish_value(slot, tool.name, value)
         except ToolError as exc:
-            self._finish(slot, "error", exc.message, None, exc)
+            result = finish(slot, "error", exc.message, None, exc)
         except Unresolved as exc:
-            self._finish(slot, exc.status, exc.message, None, exc.cause or exc)
+            result = finish(slot, exc.status, exc.message, None, exc.cause or exc)
         except BaseException as exc:
-            if isinstance(exc, self._cancelled_exc) and runtime.cancelling():
+            if isinstance(exc, self._listeners.cancelled_exc) and runtime.cancelling():
                 raise  # the runtime's cancellation: the batch is being cancelled
             if guard is not None and guard.expired:  # the tool turned our timeout into another
-                self._finish_timeout(slot, tool, timeout, guard.deadline)
+                result = self._timed_out(slot, tool, timeout, guard.deadline)
             else:
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)) and self._interrupt is None:
-                    self._interrupt = exc
-                message = f"Tool {tool.name!r} failed with {describe_exception(exc)}"
-                self._finish(slot, "error", message, None, exc)
+                self._listeners.interrupted(exc)
+                message = wording.tool_failed(tool.name, describe_exception(exc))
+                result = finish(slot, "error", message, None, exc)
         finally:
             turn.finish()
+        if self._hooks:
+            self._tell("call_finished", result)
+        if slot.key is not None:
+            assert self._kept is not None
+            await self._kept.finished(slot.key, result)
 
-    def _resolved(self, slot: _Slot, tool: Tool) -> dict[str, Any]:
-        """A call's arguments with its references filled in, validated against its schema."""
-        assert slot.arguments is not None
-        arguments = resolve(slot.arguments, self._result_at)
+    async def _answer(self, slot: Slot, answer: Awaitable[ToolResult]) -> None:
+        """A call the store answered: the result it gives, under this call's id."""
         try:
-            return tool.arguments.validate(arguments)
-        except ArgumentsError as exc:
-            raise Unresolved("invalid_arguments", exc.message, exc.cause) from exc
-
-    async def _share(self, slot: _Slot, first: _Slot) -> None:
-        """An identical call's result, once the first of them has it, under this call's id."""
-        if first.result is None:
-            assert self._runtime is not None
-            if first.done is None:
-                first.done = self._runtime.event()
-            await first.done.wait()
-        result = first.result
-        assert result is not None
-        slot.tries = first.tries
-        slot.started_at = max(slot.queued_at, result.started_at)
-        content, error = result.content, result.error
-        if result.status == "timeout":  # the time ran out on the first call's run, not this one
-            content = (
-                f"Same call as {first.call.id} (same tool and arguments), run once for both; "
-                f"its result: {content}"
-            )
-            error = TimeoutError(content)
-        self._finish(slot, result.status, content, result.value, error)
-
-    # --- results ------------------------------------------------------------------------------
-
-    def _finish_value(self, slot: _Slot, tool: Tool, value: Any) -> None:
-        try:
-            content = to_content(value)
-        except UnserializableResult as exc:
-            message = f"Tool {tool.name!r} {exc}; no result can be shown."
-            self._finish(slot, "error", message, value, exc)
-            return
-        self._finish(slot, "ok", content, value)
-
-    def _finish_timeout(
-        self, slot: _Slot, tool: Tool, timeout: float | None, deadline: float
-    ) -> None:
-        """The call's own ``timeout`` if that was what ran out, else the batch deadline."""
-        if timeout is not None and deadline < self._deadline:
-            message = (
-                f"Tool {tool.name!r} did not finish within its {timeout:g} s timeout and was "
-                "stopped. Continue without this result, or call it again if it is worth the wait."
-            )
-        else:
-            when = "could start" if slot.started_at is None else "finished; it was stopped"
-            message = (
-                f"The batch deadline of {self._executor.deadline:g} s passed before tool "
-                f"{tool.name!r} {when}. Continue without this result."
-            )
-        self._finish(slot, "timeout", message, None, TimeoutError(message))
-
-    def _reject(
-        self, slot: _Slot, status: ToolStatus, message: str, error: BaseException | None = None
-    ) -> None:
-        """A call that ends before it starts."""
-        slot.started_at = slot.queued_at
-        self._finish(slot, status, message, None, error)
-
-    def _finish(
-        self,
-        slot: _Slot,
-        status: ToolStatus,
-        content: str,
-        value: Any = None,
-        error: BaseException | None = None,
-    ) -> None:
-        ended = _clock()
-        started = slot.started_at if slot.started_at is not None else ended
-        if not content.isascii():  # what a tool returns or raises may hold lone surrogates
-            content = sendable_text(content)
-        call = slot.call
-        if status != "ok" and not content.strip():
-            # A failure must say something: Anthropic refuses an empty error tool_result, and
-            # with it the whole follow-up.
-            content = f"Tool {_quoted(call.name)} failed without saying why."
-        tries = slot.tries
-        if tries is None:
-            result = slot.result = new_result(
-                call.id, call.name, status, content, value, error, slot.queued_at, started, ended
-            )
-        else:
-            result = slot.result = new_result(
-                call.id,
-                call.name,
-                status,
-                content,
-                value,
-                error,
-                slot.queued_at,
-                started,
-                ended,
-                max(tries.count, 1),
-                tuple(tries.errors),
-            )
-        if slot.done is not None:
-            slot.done.set()
+            result = recorded(slot, await answer)
+        except Exception as exc:  # the store's failure: this call's result, not the batch's
+            message = wording.tool_failed(slot.call.name, describe_exception(exc))
+            result = finish(slot, "error", message, None, exc)
         if self._hooks:
             self._tell("call_finished", result)
 
-    def _cancelled(self, slot: _Slot) -> ToolResult:
-        started = slot.started_at if slot.started_at is not None else self._closed_at
-        return ToolResult(
-            call_id=slot.call.id,
-            name=slot.call.name,
-            status="cancelled",
-            content=(
-                f"The call to {slot.call.name!r} was cancelled before it finished; "
-                "no result is available."
-            ),
-            queued_at=slot.queued_at,
-            started_at=started,
-            ended_at=max(started, self._closed_at),
-            attempts=max(slot.tries.count, 1) if slot.tries is not None else 1,
-            attempt_errors=tuple(slot.tries.errors) if slot.tries is not None else (),
-        )
+    def _timed_out(
+        self, slot: Slot, tool: Tool, timeout: float | None, deadline: float
+    ) -> ToolResult:
+        """The call's own ``timeout`` if that was what ran out, else the batch deadline."""
+        own = timeout is not None and deadline < self._deadline
+        return timed_out(slot, tool.name, timeout, own, self._executor.deadline)
 
-    # --- hooks --------------------------------------------------------------------------------
-
-    def _tell(self, event: str, *args: Any) -> None:
-        """Tell every hook of ``event``; a hook that raises is logged and kept, never obeyed."""
-        for hook in self._hooks:
-            try:
-                getattr(hook, event)(*args)
-            except BaseException as exc:  # a hook's bug, whatever its kind, is only reported
-                if isinstance(exc, self._cancelled_exc):
-                    raise
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)) and self._interrupt is None:
-                    self._interrupt = exc
-                self.hook_errors.append(exc)
-                logger.error("Hook %r raised in %s; the batch goes on.", hook, event, exc_info=exc)
+    def _reject(
+        self, slot: Slot, status: ToolStatus, message: str, error: BaseException | None = None
+    ) -> None:
+        """A call that ends before it starts."""
+        slot.started_at = slot.queued_at
+        result = finish(slot, status, message, None, error)
+        if self._hooks:
+            self._tell("call_finished", result)
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 3] + "..."
-
-
-_FAILURES: tuple[ToolStatus, ...] = tuple(s for s in get_args(ToolStatus) if s != "ok")
-
-
-def _quoted(text: str) -> str:
-    """A name or id the model wrote, quoted and cut short: it may be anything, of any length."""
-    shown = repr(text)
-    return shown if len(shown) <= 80 else shown[:76] + "...'"
+async def _run_body(
+    runner: Runner, slot: Slot, tool: Tool, kwargs: dict[str, Any], deadline: float
+) -> Any:
+    """The call's body, on its runner."""
+    context = CallContext(tool, kwargs, deadline)
+    try:
+        return await runner.run(context)
+    finally:  # retries, hedges: each attempt, whatever the outcome
+        slot.tries = context.attempts

@@ -20,6 +20,8 @@ from ._tools import Tool
 from ._tracing import SpanHooks, Tracing, resolve_tracer
 from .runners._base import LoopRunner, Runner
 from .runners._registry import RunnerTable
+from .stores import ResultStore
+from .stores._base import check_store
 
 __all__ = ["Executor"]
 
@@ -51,7 +53,9 @@ class Executor:
     * ``retry``, ``hedge``: a :class:`Retry` / :class:`Hedge` for every tool marked
       ``idempotent`` that has none of its own; other tools are never sent twice.
     * ``dedupe``: identical calls to an ``idempotent`` tool in one batch (same arguments) run
-      once, and each gets the result under its own id (see ``_dedupe.py`` for what ends that).
+      once, and each gets the result under its own id (see ``stores/memory.py``: what ends that).
+    * ``store``: a :class:`~toolvolley.stores.ResultStore` consulted for the calls it keeps,
+      before they run and after (``dedupe=True`` is ``store=MemoryStore()``).
     * ``tracing``: OpenTelemetry spans, ``"auto"`` (when an SDK is configured), ``True``,
       ``False`` or a ``TracerProvider`` (see the ``otel`` extra).
 
@@ -79,6 +83,7 @@ class Executor:
         "references",
         "retry",
         "side_effects",
+        "store",
         "timeout",
         "toolbox",
         "tracing",
@@ -97,6 +102,7 @@ class Executor:
     tracing: Tracing
     references: bool
     dedupe: bool
+    store: ResultStore | None
     retry: Retry | None
     hedge: Hedge | None
     _runners: RunnerTable
@@ -119,6 +125,7 @@ class Executor:
         retry: Retry | None = None,
         hedge: Hedge | None = None,
         dedupe: bool = False,
+        store: ResultStore | None = None,
     ) -> None:
         check_scheduling(mode, side_effects)
         check_seconds("timeout", timeout)
@@ -126,6 +133,7 @@ class Executor:
         check_count("max_concurrency", max_concurrency)
         check_flag("references", references)
         check_flag("dedupe", dedupe)
+        check_store(store, dedupe)
         if retry is not None and not isinstance(retry, Retry):
             raise UserError(f"retry must be a Retry or None, not {retry!r}.")
         if hedge is not None and not isinstance(hedge, Hedge):
@@ -157,6 +165,7 @@ class Executor:
         init(self, "tracing", tracing)
         init(self, "references", references)
         init(self, "dedupe", dedupe)
+        init(self, "store", store)
         init(self, "retry", retry)
         init(self, "hedge", hedge)
         init(self, "_runners", table)
@@ -236,18 +245,24 @@ class Executor:
             view.runner_for(tool)  # as in __init__: a runner this executor lacks fails here
         return view
 
-    def batch(self, *, hooks: Sequence[ExecutionHooks] = ()) -> Batch:
+    def batch(
+        self, *, hooks: Sequence[ExecutionHooks] = (), store: ResultStore | None = None
+    ) -> Batch:
         """A batch to submit calls to one at a time, e.g. as a stream delivers them::
 
         async with executor.batch() as batch:
             batch.submit(call)
         results = batch.results()
 
-        ``hooks`` are told about this batch's calls, after the executor's own hooks.
+        ``hooks`` are told about this batch's calls, after the executor's own hooks. ``store``
+        is this batch's instead of the executor's, or of its ``dedupe`` (e.g. a journal bound to
+        one conversation).
         """
         tracer = resolve_tracer(self.tracing)
         spans = (SpanHooks(tracer),) if tracer is not None else ()
-        return Batch(self, hooks=(*self.hooks, *hooks, *spans))
+        check_store(store, False)
+        store = store if store is not None else self.store
+        return Batch(self, hooks=(*self.hooks, *hooks, *spans), store=store)
 
     async def run(self, calls: Iterable[object]) -> list[ToolResult]:
         """Run ``calls`` and return one result per call, in the order of ``calls``.

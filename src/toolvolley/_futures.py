@@ -25,7 +25,7 @@ from .runners.threads import ThreadRunner, _Job, _Pool
 __all__ = ["ThreadsExecutor", "job_deadline"]
 
 job_deadline: ContextVar[float] = ContextVar("toolvolley_job_deadline", default=math.inf)
-"""The ``time.monotonic()`` deadline of the jobs submitted in this context."""
+"""The deadline (on ``_clock.now()``) of the jobs submitted in this context."""
 
 
 class _JobFuture(concurrent.futures.Future[Any]):

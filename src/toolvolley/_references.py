@@ -30,36 +30,31 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import _wording as wording
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._schema import ArgumentsError
+from ._wording import references_prompt
 
 if TYPE_CHECKING:
+    from ._results import Slot
     from ._scheduling import AdmissionLike
+    from ._tools import Tool
 
-__all__ = ["ReferenceTurn", "Unresolved", "plan_references", "references_prompt", "resolve"]
+__all__ = [
+    "ReferenceTurn",
+    "Unresolved",
+    "plan_references",
+    "references_prompt",
+    "resolve",
+    "resolved_arguments",
+    "waits_for",
+]
 
 _REFERENCE = re.compile(r"\$([0-9]+)((?:\.[^.]+)*)")
 _PLAIN = (dict, list, str, int, float, bool)
-_MAX_SHOWN = 300
-
-
-def references_prompt() -> str:
-    """Instruction text that tells a model how to write references (add it to the system
-    prompt when the executor has ``references=True``)."""
-    return (
-        "When one tool call needs the result of another call in the same response, you do not "
-        "have to wait for it: write all the calls at once, and in place of the value write a "
-        'reference to the earlier call by its position in your response, "$1" for the first '
-        'call, "$2" for the second, and so on. "$1" stands for the whole result of call 1; '
-        '"$1.capital" for its field "capital"; "$1.items.0" for the first item of its list '
-        '"items". A reference must be the entire string value of an argument, e.g. '
-        '{"city": "$1.capital"}, and may only name a call written before it. Calls that refer '
-        "to others run as soon as those have finished; if a referenced call fails, the calls "
-        "that depend on it are not run and say so."
-    )
 
 
 class Unresolved(Exception):
@@ -98,14 +93,40 @@ def plan_references(call: ToolCall, index: int) -> tuple[dict[str, Any], tuple[i
     position = index + 1
     bad = sorted(n for n in found if not 1 <= n < position)
     if bad:
-        names = ", ".join(f"${n}" for n in bad)
-        raise ArgumentsError(
-            f"References {names} do not name an earlier call: this is call {position} of the "
-            f"response, so it may refer to $1 to ${position - 1} only"
-            + (" (there is none before it)" if position == 1 else "")
-            + ". Write the calls it depends on before it, or give the value itself."
-        )
+        raise ArgumentsError(wording.reference_not_earlier(bad, position))
     return arguments, tuple(sorted(n - 1 for n in found))
+
+
+def waits_for(
+    slots: Sequence[Slot], indices: tuple[int, ...], make_event: Callable[[], Any]
+) -> tuple[Any, ...]:
+    """Events set when each of the calls at ``indices`` has its result (none for those that
+    already have it): what a call that refers to them waits for."""
+    events = []
+    for i in indices:
+        slot = slots[i]
+        if slot.result is None:
+            if slot.done is None:
+                slot.done = make_event()
+            events.append(slot.done)
+    return tuple(events)
+
+
+def resolved_arguments(slot: Slot, slots: Sequence[Slot], tool: Tool) -> dict[str, Any]:
+    """``slot``'s arguments with its references filled in from the results of ``slots``,
+    validated against ``tool``'s schema (else :class:`Unresolved`)."""
+    assert slot.arguments is not None
+
+    def result_at(index: int) -> ToolResult:
+        result = slots[index].result
+        assert result is not None, "a reference is resolved only after its call has a result"
+        return result
+
+    arguments = resolve(slot.arguments, result_at)
+    try:
+        return tool.arguments.validate(arguments)
+    except ArgumentsError as exc:
+        raise Unresolved("invalid_arguments", exc.message, exc.cause) from exc
 
 
 def _collect(value: Any, found: set[int]) -> None:
@@ -153,9 +174,9 @@ def _lookup(
     if result.status != "ok":
         raise Unresolved(
             "error",
-            f"Argument {where!r} refers to {text}, but call {position} ({result.name}, id "
-            f"{result.call_id!r}) did not succeed ({result.status}): {_cut(result.content)} "
-            "This call was not run; call it again with the value itself if you can.",
+            wording.reference_failed(
+                where, text, position, result.name, result.call_id, result.status, result.content
+            ),
         )
     current = _value_of(result)
     walked = f"${position}"
@@ -166,10 +187,10 @@ def _lookup(
         elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
             current = current[int(part)]
         else:
+            shape = wording.value_shape(current)
             raise Unresolved(
                 "error",
-                f"Argument {where!r} refers to {text}, but the result of call {position} "
-                f"({result.name}) has no {walked}: {_shape(current)}. This call was not run.",
+                wording.reference_missing(where, text, position, result.name, walked, shape),
             )
     return current
 
@@ -181,19 +202,6 @@ def _value_of(result: ToolResult) -> Any:
         return json.loads(result.content)
     except ValueError:
         return result.content
-
-
-def _shape(value: Any) -> str:
-    if isinstance(value, dict):
-        keys = ", ".join(map(str, list(value)[:20])) or "none"
-        return f"its fields are {keys}"
-    if isinstance(value, list):
-        return f"it is a list of {len(value)} items"
-    return f"it is {_cut(json.dumps(value, default=str))}"
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
 class ReferenceTurn:

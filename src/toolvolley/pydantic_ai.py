@@ -18,7 +18,6 @@ asyncio only (it starts its tool tasks with ``asyncio.create_task``), and so doe
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Hashable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
@@ -39,7 +38,9 @@ except ImportError as exc:  # pragma: no cover - exercised with pydantic_ai hidd
         "pip install 'toolvolley[pydantic-ai]'"
     ) from exc
 
+from . import _wording as wording
 from ._calls import ToolCall, ToolResult
+from ._clock import now
 from ._errors import UserError, describe_exception
 from ._executor import Executor
 from ._futures import ThreadsExecutor, job_deadline
@@ -168,7 +169,7 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
         timeout = self.timeout
         failure: Exception | None = None
         value: Any = None
-        token = job_deadline.set(math.inf if timeout is None else time.monotonic() + timeout)
+        token = job_deadline.set(math.inf if timeout is None else now() + timeout)
         try:
             with anyio.CancelScope() as scope:
                 if timeout is not None:
@@ -184,12 +185,9 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
             job_deadline.reset(token)
         if scope.cancel_called:  # our deadline, whatever the tool made of it
             assert timeout is not None
-            raise ToolFailed(
-                f"Tool {name!r} did not finish within its {timeout:g} s timeout and was "
-                "stopped. Continue without this result, or call it again if it is worth the wait."
-            ) from failure
+            raise ToolFailed(wording.timed_out(name, timeout)) from failure
         if failure is not None:
-            message = f"Tool {name!r} failed with {describe_exception(failure)}"
+            message = wording.tool_failed(name, describe_exception(failure))
             raise ToolFailed(message) from failure
         return value
 

@@ -44,6 +44,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
+from .. import _wording as wording
 from .._batch import Batch
 from .._calls import ToolCall, ToolResult
 from .._errors import UserError
@@ -421,11 +422,7 @@ class _Entry:
         if outcome is not None and result is not None and result.status == "ok":
             return outcome
         call = self.request.tool_call
-        content = (
-            result.content
-            if result is not None
-            else f"The call to {call['name']!r} was cancelled before it finished."
-        )
+        content = result.content if result is not None else wording.cancelled(call["name"])
         return ToolMessage(
             content=content, tool_call_id=self.call_id, name=call["name"], status="error"
         )

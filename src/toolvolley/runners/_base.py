@@ -82,7 +82,7 @@ class Attempts:
 
 class CallContext:
     """One call, as a runner gets it: the ``tool``, its validated ``arguments`` and its
-    ``deadline``, a ``time.monotonic()`` time after which the body must not start
+    ``deadline``, a time on the core's clock (``_clock.now()``) after which the body must not start
     (``math.inf``: none).
 
     A runner that starts the body more than once (retries, hedges) records each start in

@@ -16,12 +16,12 @@ ended), so ``len(attempt_errors) == attempts - 1`` when the call succeeds.
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
 from typing import Any
 
 import anyio
 
+from .._clock import now
 from .._errors import describe_exception
 from .._policies import Hedge, Retry
 from ._base import Attempts, CallContext, Runner
@@ -63,7 +63,7 @@ class PolicyRunner(Runner):
                 if retry is None or failed >= retry.attempts or not isinstance(exc, retry.on):
                     raise
                 delay = retry.delay(failed)
-                if time.monotonic() + delay >= deadline:
+                if now() + delay >= deadline:
                     raise  # the retry could not start before the call is stopped
                 tries.errors.append(describe_exception(exc))
             await anyio.sleep(delay)
@@ -81,13 +81,13 @@ class PolicyRunner(Runner):
         return await self._race(tries, call, after)
 
     async def _timed_run(self, call: CallContext) -> tuple[float, Any]:
-        started = time.monotonic()
+        started = now()
         value = await self.inner.run(call)
         return started, value
 
     def _timed(self, outcome: tuple[float, Any]) -> Any:
         started, value = outcome
-        self.latencies.append(time.monotonic() - started)
+        self.latencies.append(now() - started)
         return value
 
     def _threshold(self, hedge: Hedge) -> float | None:
@@ -116,7 +116,7 @@ class PolicyRunner(Runner):
             nonlocal running, failed
             if not first:
                 await anyio.sleep(after)
-                if not self._within_budget(hedge) or time.monotonic() >= call.deadline:
+                if not self._within_budget(hedge) or now() >= call.deadline:
                     return  # over budget, or too late: the first copy answers alone
                 self.hedged_at.append(self.calls)
             tries.count += 1

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +28,7 @@ from typing import Any
 from anyio._core._eventloop import threadlocals as _threadlocals
 from anyio.lowlevel import current_token
 
+from .._clock import now
 from .._errors import WorkerLost
 from .._options import check_count
 from ._base import PLAIN, START_MARGIN, CallContext, Runner, consume, settle
@@ -134,7 +134,7 @@ class _Pool:
                 job = self._queue.popleft()
                 if job.state != _QUEUED:
                     continue
-                if time.monotonic() >= job.deadline - START_MARGIN:
+                if now() >= job.deadline - START_MARGIN:
                     # Its call's timer is due: it will end the call; the body never starts.
                     job.state = _DROPPED
                     continue

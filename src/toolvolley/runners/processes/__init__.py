@@ -11,7 +11,7 @@ one idle for five minutes when a worker is next needed. A worker's process group
 and what its tool started) dies with the program, even a SIGKILLed one
 (:mod:`toolvolley.runners._guard`); on Linux the worker also dies with its parent.
 
-The worker checks the call's deadline before it starts the body (``time.monotonic()`` is one
+The worker checks the call's deadline before it starts the body (``_clock.now()`` is one
 clock for every process of the machine), so a call that waited for a free worker past its
 deadline never starts; a generator result is consumed in the worker, since only its values can
 cross back. The pool is POSIX: process groups, and pipes awaited with
@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-import time
 from typing import Any
 
 import anyio
 import anyio.to_process
 
+from ..._clock import now
 from ..._errors import UserError, WorkerLost
 from .._base import START_MARGIN, CallContext, Runner, ToolSpec, consume
 from ._frames import frame
@@ -100,12 +100,12 @@ def call_by_reference(
     ``@tool`` replaces a module's function with a ``Tool``, so the function itself cannot be
     pickled by name; the tool is looked up instead and its function called.
     """
-    if time.monotonic() >= deadline - START_MARGIN:
+    if now() >= deadline - START_MARGIN:
         raise _TooLate
     target: Any = importlib.import_module(module)
     for part in qualname.split("."):
         target = getattr(target, part)
     func = getattr(target, "func", target)
-    if time.monotonic() >= deadline - START_MARGIN:  # the import itself may have been slow
+    if now() >= deadline - START_MARGIN:  # the import itself may have been slow
         raise _TooLate
     return consume(func(**kwargs))

@@ -16,12 +16,13 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 from typing import IO, Any
 
 import anyio
 from anyio.lowlevel import RunVar
 
+from ... import _wording as wording
+from ..._clock import now
 from ..._errors import UserError, WorkerLost, describe_exception
 from ..._runtime import running_library
 from .. import _guard
@@ -136,7 +137,7 @@ class _Worker:
         code = self.process.returncode
         self.kill()
         shown = "none: killed" if code is None else code
-        return WorkerLost(f"The worker process ended (exit code {shown}) before it answered.")
+        return WorkerLost(wording.worker_process_ended(shown))
 
     def kill(self) -> None:
         """Kill the worker and what it forked, reap it and close its pipes (SIGKILL: the wait
@@ -177,8 +178,10 @@ class _Pool:
         return value
 
     def _checkout(self) -> _Worker:
-        now = time.monotonic()
-        for stale in [w for w in self.idle if not _alive(w) or now - w.idle_since > IDLE_SECONDS]:
+        moment = now()
+        for stale in [
+            w for w in self.idle if not _alive(w) or moment - w.idle_since > IDLE_SECONDS
+        ]:
             self.idle.remove(stale)
             stale.kill()
         if self.idle:
@@ -192,7 +195,7 @@ class _Pool:
         if self.closed:  # a call made while the run shuts down
             worker.kill()
             return
-        worker.idle_since = time.monotonic()
+        worker.idle_since = now()
         self.idle.append(worker)
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ The Runner promises, as they hold on a cluster:
   :attr:`Runner.abandoned` until it returns.
 * **Nothing starts late.** The call's deadline travels with the task as wall-clock time
   (``time.time()``, the one clock two machines share; the runner's ``deadline`` is
-  ``time.monotonic()``, which is per machine) and the worker checks it before the body starts.
+  on ``_clock.now()``, which is per machine) and the worker checks it before the body starts.
 * **Failures are exceptions.** What the body raised comes back as itself (a ``ToolError``
   keeps its message). A worker, node or actor lost mid-call raises
   :class:`~toolvolley.WorkerLost`, naming the loss; tools marked ``idempotent=True`` are sent
@@ -43,6 +43,8 @@ from typing import Any
 
 import anyio
 
+from ... import _wording as wording
+from ..._clock import now
 from ..._errors import WorkerLost
 from ..._options import check_count
 from .._base import CallContext, Runner, ToolSpec
@@ -57,11 +59,8 @@ _TOKEN_PREFIX = f"{os.getpid()}-{id(_tokens):x}"
 
 
 def _lost(tool: ToolSpec, exc: BaseException, where: str) -> WorkerLost:
-    return WorkerLost(
-        f"the Ray {where} running {tool.name!r} was lost before it answered "
-        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-        + ("; it was sent again once, as the tool is idempotent" if tool.idempotent else "")
-    )
+    detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return WorkerLost(wording.ray_worker_lost(where, tool.name, detail, tool.idempotent))
 
 
 class _RayBase(Runner):
@@ -84,7 +83,7 @@ class _RayBase(Runner):
     async def run(self, call: CallContext) -> Any:
         ray = await connected(self.address)
         tool, deadline = call.tool, call.deadline
-        wall = math.inf if deadline == math.inf else time.time() + (deadline - time.monotonic())
+        wall = math.inf if deadline == math.inf else time.time() + (deadline - now())
         args = dict(call.arguments)
         limiter = self._limiter(ray, tool)
         token = f"{_TOKEN_PREFIX}-{next(_tokens)}"
