@@ -23,8 +23,8 @@ from anyio.lowlevel import checkpoint
 from conftest import ASYNCIO_BACKENDS
 from mcp_servers.fixtures import COUNTING, PYTHON
 from toolvolley import Executor, ToolCall, ToolError, UserError, tool
-from toolvolley._agents_sdk import _Invoke, _Response
 from toolvolley.agents import function_tools
+from toolvolley.integrations._agents_sdk import _Invoke, _Response
 from toolvolley.mcp import MCPServer
 
 

@@ -78,6 +78,7 @@ def test_importing_the_package_loads_no_cli_demo_offline_or_adapter_module() -> 
         "pydantic_ai",
         "agents",
         "_agents_sdk",
+        "integrations",
         "ray",
     }
     assert sorted(set(ours) & outside) == []

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 
-from ._runtime import current_runtime
-from ._scheduling import Schedulable, Scheduler, SideEffectsPolicy
+from .._runtime import current_runtime
+from .._scheduling import Schedulable, Scheduler, SideEffectsPolicy
 
 __all__ = ["ResponseTurns"]
 

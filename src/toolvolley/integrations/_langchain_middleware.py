@@ -55,8 +55,8 @@ from .._scheduling import Mode, SideEffectsPolicy
 from .._threads import ThreadRunner
 from .._toolbox import Toolbox
 from .._tools import Tool
-from ._threaded import InThreads
-from ._tools import declared_options, has_async_body
+from ._langchain_threads import InThreads
+from ._langchain_tools import declared_options, has_async_body
 
 __all__ = ["ToolvolleyMiddleware"]
 

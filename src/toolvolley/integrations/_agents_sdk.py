@@ -38,15 +38,15 @@ from agents.strict_schema import ensure_strict_json_schema
 from agents.tool import ToolErrorFunction
 from agents.tool_context import ToolContext
 
-from ._batch import Batch
-from ._calls import ToolCall, ToolResult
-from ._content import UnserializableResult
-from ._errors import ToolError, UserError
-from ._events import ExecutionHooks
-from ._executor import Executor
-from ._scheduling import Mode, SideEffectsPolicy
-from ._toolbox import Toolbox
-from ._tools import Tool
+from .._batch import Batch
+from .._calls import ToolCall, ToolResult
+from .._content import UnserializableResult
+from .._errors import ToolError, UserError
+from .._events import ExecutionHooks
+from .._executor import Executor
+from .._scheduling import Mode, SideEffectsPolicy
+from .._toolbox import Toolbox
+from .._tools import Tool
 
 __all__ = ["function_tools"]
 
