@@ -24,7 +24,8 @@ from conftest import ASYNCIO_BACKENDS
 from mcp_servers.fixtures import COUNTING, PYTHON
 from toolvolley import Executor, ToolCall, ToolError, UserError, tool
 from toolvolley.agents import function_tools
-from toolvolley.integrations._agents_sdk import _Invoke, _Response
+from toolvolley.integrations._agents_sdk import _Invoke
+from toolvolley.integrations._volleys import Volley
 from toolvolley.mcp import MCPServer
 
 
@@ -81,7 +82,7 @@ def responses_alive() -> int:
     the batch's among them, as long as someone holds it: tests with raising tools count only
     :func:`open_responses`.)"""
     gc.collect()
-    return sum(isinstance(thing, _Response) for thing in gc.get_objects())
+    return sum(isinstance(thing, Volley) for thing in gc.get_objects())
 
 
 @pytest.mark.anyio

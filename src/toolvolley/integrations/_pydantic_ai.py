@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import math
 import time
 from collections.abc import Hashable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
-
-import anyio
 
 try:
     from pydantic_ai import Agent, RunContext, ToolDefinition
@@ -29,11 +29,12 @@ from .._errors import UserError, describe_exception
 from .._executor import Executor
 from .._options import check_count, check_scheduling, check_seconds
 from .._scheduling import Mode, SideEffectsPolicy
+from .._schema import arguments_from_function
 from .._threads import ThreadRunner
 from .._toolbox import Toolbox
 from .._tools import Tool
 from ._futures import ThreadsExecutor, job_deadline
-from ._response_turns import ResponseTurns
+from ._volleys import Volleys
 
 __all__ = ["ToolboxToolset", "Toolvolley", "ToolvolleyToolset", "toolset"]
 
@@ -56,40 +57,100 @@ _CONTROL: tuple[type[BaseException], ...] = tuple(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Flags:
-    """A Pydantic AI tool as the scheduler sees it."""
-
-    name: str
-    sequential: bool
-    read_only: bool
-    destructive: bool
-    max_concurrency: int | None = None
-
-
-def _flags(tool_def: ToolDefinition) -> _Flags:
-    metadata = tool_def.metadata or {}
-    return _Flags(
-        name=tool_def.name,
-        sequential=tool_def.sequential,
-        read_only=metadata.get("read_only") is True,
-        destructive=metadata.get("destructive") is True,
-    )
-
-
 def _response(ctx: RunContext[Any]) -> Hashable:
     """The model response a call belongs to: its run and the run's step."""
     return (ctx.run_id, ctx.run_step)
 
 
-def _turns(
-    mode: Mode, max_concurrency: int | None, side_effects: SideEffectsPolicy
-) -> ResponseTurns:
+def _check(mode: Mode, max_concurrency: int | None, side_effects: SideEffectsPolicy) -> None:
     check_scheduling(mode, side_effects)
     check_count("max_concurrency", max_concurrency)
-    return ResponseTurns(
-        serial=mode == "serial", max_concurrency=max_concurrency, side_effects=side_effects
-    )
+
+
+class _Job:
+    """One call of the wrapped toolset: run in the context of Pydantic AI's task for it (its
+    run context, spans and thread executor are per call), and what it gave."""
+
+    __slots__ = ("args", "context", "ctx", "name", "owner", "tool", "value")
+
+    def __init__(
+        self,
+        owner: ToolvolleyToolset[Any],
+        name: str,
+        args: dict[str, Any],
+        ctx: RunContext[Any],
+        tool: ToolsetTool[Any],
+    ) -> None:
+        self.owner = owner
+        self.name = name
+        self.args = args
+        self.ctx = ctx
+        self.tool = tool
+        self.context = contextvars.copy_context()
+        self.value: Any = None
+
+    async def body(self) -> None:
+        owner = self.owner
+        timeout = owner.timeout
+        job_deadline.set(math.inf if timeout is None else time.monotonic() + timeout)
+        with Agent.using_thread_executor(owner._pool):
+            self.value = await owner.wrapped.call_tool(self.name, self.args, self.ctx, self.tool)
+
+    def answer(self, result: ToolResult | None) -> Any:
+        """The value, or the exception that tells Pydantic AI what happened."""
+        name = self.name
+        if result is None:
+            raise ToolFailed(f"Tool {name!r} was cancelled before it started.")
+        if result.status == "ok":
+            return self.value
+        error = result.error
+        if isinstance(error, _CONTROL):
+            raise error
+        if result.status == "timeout":
+            raise ToolFailed(
+                f"Tool {name!r} did not finish within its {self.owner.timeout:g} s timeout and "
+                "was stopped. Continue without this result, or call it again if it is worth "
+                "the wait."
+            ) from error
+        if isinstance(error, Exception):
+            raise ToolFailed(f"Tool {name!r} failed with {describe_exception(error)}") from error
+        raise ToolFailed(result.content)
+
+
+async def _run_job(job: Any) -> None:  # a _Job (Any: no JSON Schema for it)
+    # Pydantic AI runs on asyncio: a task in the call's own context, awaited here (cancelling
+    # this cancels it).
+    await asyncio.get_running_loop().create_task(job.body(), context=job.context)
+
+
+_JOB_ARGUMENTS = arguments_from_function(_run_job)
+
+
+class _Tools(Toolbox):
+    """The wrapped toolset's tools as toolvolley schedules them, made as their calls come:
+    a tool with ``sequential=True`` or ``metadata={"destructive": True}`` is a barrier,
+    ``metadata={"read_only": True}`` never is."""
+
+    __slots__ = ("made",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: dict[str, Tool] = {}
+
+    def get(self, name: str) -> Tool | None:
+        return self.made.get(name)
+
+    def key(self, tool_def: ToolDefinition) -> str:
+        metadata = tool_def.metadata or {}
+        sequential = tool_def.sequential
+        read_only = metadata.get("read_only") is True
+        destructive = metadata.get("destructive") is True
+        key = f"{tool_def.name}#{sequential:d}{read_only:d}{destructive:d}"
+        if key not in self.made:
+            self.made[key] = Tool(
+                name=key, description="", func=_run_job, is_async=True, arguments=_JOB_ARGUMENTS
+            ).with_options(sequential=sequential, read_only=read_only, destructive=destructive)
+        return key
 
 
 @dataclass
@@ -118,14 +179,26 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
     mode: Mode = "parallel"
     side_effects: SideEffectsPolicy = "declared"
     threads: ThreadRunner = field(default_factory=ThreadRunner)
-    _turns: ResponseTurns = field(init=False, repr=False, compare=False)
+    _volleys: Volleys = field(init=False, repr=False, compare=False)
+    _tools: _Tools = field(init=False, repr=False, compare=False)
     _pool: ThreadsExecutor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_seconds("timeout", self.timeout)
         if not isinstance(self.threads, ThreadRunner):
             raise UserError(f"threads must be a ThreadRunner, not {self.threads!r}.")
-        self._turns = _turns(self.mode, self.max_concurrency, self.side_effects)
+        _check(self.mode, self.max_concurrency, self.side_effects)
+        self._tools = _Tools()
+        executor = Executor(
+            self._tools,
+            mode=self.mode,
+            timeout=self.timeout,
+            max_concurrency=self.max_concurrency,
+            side_effects=self.side_effects,
+            runners={"thread": self.threads},
+            tracing=False,  # Pydantic AI traces its tool calls itself
+        )
+        self._volleys = Volleys(executor)
         self._pool = ThreadsExecutor(self.threads)
 
     @property
@@ -140,43 +213,9 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
         ctx: RunContext[AgentDepsT],
         tool: ToolsetTool[AgentDepsT],
     ) -> Any:
-        async with self._turns.place(_response(ctx), _flags(tool.tool_def)):
-            return await self._run(name, tool_args, ctx, tool)
-
-    async def _run(
-        self,
-        name: str,
-        tool_args: dict[str, Any],
-        ctx: RunContext[AgentDepsT],
-        tool: ToolsetTool[AgentDepsT],
-    ) -> Any:
-        timeout = self.timeout
-        failure: Exception | None = None
-        value: Any = None
-        token = job_deadline.set(math.inf if timeout is None else time.monotonic() + timeout)
-        try:
-            with anyio.CancelScope() as scope:
-                if timeout is not None:
-                    scope.deadline = anyio.current_time() + timeout
-                try:
-                    with Agent.using_thread_executor(self._pool):
-                        value = await self.wrapped.call_tool(name, tool_args, ctx, tool)
-                except _CONTROL:
-                    raise
-                except Exception as exc:
-                    failure = exc
-        finally:
-            job_deadline.reset(token)
-        if scope.cancel_called:  # our deadline, whatever the tool made of it
-            assert timeout is not None
-            raise ToolFailed(
-                f"Tool {name!r} did not finish within its {timeout:g} s timeout and was "
-                "stopped. Continue without this result, or call it again if it is worth the wait."
-            ) from failure
-        if failure is not None:
-            message = f"Tool {name!r} failed with {describe_exception(failure)}"
-            raise ToolFailed(message) from failure
-        return value
+        job = _Job(self, name, tool_args, ctx, tool)
+        call = ToolCall(ctx.tool_call_id or name, self._tools.key(tool.tool_def), {"job": job})
+        return job.answer(await self._volleys.run(_response(ctx), call))
 
 
 @dataclass
@@ -194,7 +233,7 @@ class Toolvolley(AbstractCapability[Any]):
 
     def __post_init__(self) -> None:
         check_seconds("timeout", self.timeout)
-        _turns(self.mode, self.max_concurrency, self.side_effects)  # fail now, not per run
+        _check(self.mode, self.max_concurrency, self.side_effects)  # fail now, not per run
 
     @property
     def abandoned_threads(self) -> int:
@@ -236,7 +275,7 @@ class ToolboxToolset(AbstractToolset[Any]):
         check_count("max_retries", max_retries)
         self.executor = executor
         self._id = id
-        self._turns = _turns(executor.mode, executor.max_concurrency, executor.side_effects)
+        self._volleys = Volleys(executor)
         toolbox = executor.toolbox
         self._tools: dict[str, ToolsetTool[Any]] = {
             wire: ToolsetTool(
@@ -270,8 +309,9 @@ class ToolboxToolset(AbstractToolset[Any]):
         if found is None:
             raise ToolFailed(f"Unknown tool {name!r}.")
         call = ToolCall(ctx.tool_call_id or name, name, tool_args)
-        async with self._turns.place(_response(ctx), found):
-            [result] = await self.executor.run([call])
+        result = await self._volleys.run(_response(ctx), call)
+        if result is None:  # the batch never ran it (it could not open)
+            raise ToolFailed(f"Tool {name!r} was cancelled before it started.")
         return _answer(result)
 
 
