@@ -183,7 +183,7 @@ async def test_toolset_holds_the_cap_while_every_call_waits_at_it() -> None:
             assert flight.current == 3  # the other 5 wait at the cap
             release.set()
     assert flight.peak == 3
-    assert len(capped._volleys) == 0  # nothing is kept once the response is done
+    assert capped._turns.responses == 0  # nothing is kept once the response is done
 
 
 @pytest.mark.anyio

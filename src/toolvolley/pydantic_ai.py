@@ -19,12 +19,8 @@ from ._optional import require
 
 require("pydantic_ai", "pydantic-ai")
 
-from .integrations._pydantic_ai import (  # noqa: E402
-    ToolboxToolset,
-    Toolvolley,
-    ToolvolleyToolset,
-    toolset,
-)
+from .integrations._pydantic_ai import Toolvolley, ToolvolleyToolset  # noqa: E402
+from .integrations._pydantic_ai_toolset import ToolboxToolset, toolset  # noqa: E402
 
 __all__ = ["ToolboxToolset", "Toolvolley", "ToolvolleyToolset", "toolset"]
 

@@ -20,11 +20,15 @@ executor, so the executor's limit, serial mode, barriers and timeouts hold acros
   (a batch answers one call per id).
 
 Calls are submitted in the order they arrive, which is the model's order when the framework
-starts them in that order.
+starts them in that order. Under :meth:`Volleys.run` each call is submitted, and so its body
+started, in the context of the task that made it (on asyncio a task starts in a copy of the
+context it is started from): the framework's per-call context variables - its run context, its
+tracing spans, LangGraph's config - are the call's own, not those of the call holding the batch.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Hashable
 from typing import Any
@@ -59,7 +63,7 @@ class Volleys:
         """Run ``call`` in its response's volley (on this event loop) and return its result;
         ``None`` if no batch ran it (the volley's host failed or was cancelled first). One
         :class:`Volleys` serves one event loop, or (:meth:`run_sync`) threads with none."""
-        volley, host, queued = self._join(key, call, _LoopWaiter())
+        volley, host, queued = self._join(key, call, _LoopWaiter(), contextvars.copy_context())
         if host:
             await volley.host(self._executor)
         elif queued or volley.submit(call):  # queued: the host submits it when the batch opens
@@ -70,7 +74,7 @@ class Volleys:
         """:meth:`run` from a thread with no event loop running: a new volley's batch runs on a
         loop in a thread of its own, not in the caller's (each caller waits for its own call
         only, as it would without toolvolley)."""
-        volley, host, queued = self._join(key, call, _ThreadWaiter())
+        volley, host, queued = self._join(key, call, _ThreadWaiter(), None)
         if host:
             volley.thread = threading.Thread(
                 target=anyio.run, args=(volley.host, self._executor), name="toolvolley-volley"
@@ -83,17 +87,19 @@ class Volleys:
             volley.thread.join()  # its loop is ending: nothing is left running behind the call
         return volley.take(call)
 
-    def _join(self, key: Hashable, call: ToolCall, waiter: Waiter) -> tuple[Volley, bool, bool]:
+    def _join(
+        self, key: Hashable, call: ToolCall, waiter: Waiter, context: contextvars.Context | None
+    ) -> tuple[Volley, bool, bool]:
         """The volley ``call`` joins (counted in flight), or a new one it hosts; and whether
         the call is queued for the batch to open."""
         with self._lock:
             volley = self._open.get(key)
             if volley is not None and volley.has_room_for(call):
-                return volley, False, volley.add(call, waiter)
+                return volley, False, volley.add(call, waiter, context)
             # A repeated call id cannot share a batch with the first: it gets one of its own,
             # outside the registry.
             volley = Volley(self, key, registered=volley is None)
-            return volley, True, volley.add(call, waiter)
+            return volley, True, volley.add(call, waiter, context)
 
     def _retire(self, volley: Volley) -> None:
         """No call joins ``volley`` any more (under the lock)."""
@@ -148,7 +154,8 @@ class Volley(ExecutionHooks):
             owner._open[key] = self
         self._batch: Batch | None = None
         self._token: anyio.lowlevel.EventLoopToken | None = None
-        self._queued: list[ToolCall] = []  # joined before the batch was open
+        # Joined before the batch was open, with the context to submit them in.
+        self._queued: list[tuple[ToolCall, contextvars.Context | None]] = []
         self._waiting: dict[str, Waiter] = {}
         self._results: dict[str, ToolResult] = {}
         self._in_flight = 0
@@ -160,13 +167,13 @@ class Volley(ExecutionHooks):
     def has_room_for(self, call: ToolCall) -> bool:
         return call.id not in self._waiting and call.id not in self._results
 
-    def add(self, call: ToolCall, waiter: Waiter) -> bool:
+    def add(self, call: ToolCall, waiter: Waiter, context: contextvars.Context | None) -> bool:
         """Count ``call`` in flight (under the owner's lock); True if it is queued for the
         batch to open (else the caller submits it)."""
         self._waiting[call.id] = waiter
         self._in_flight += 1
         if self._batch is None and not self._closed:
-            self._queued.append(call)
+            self._queued.append((call, context))
             return True
         return False
 
@@ -202,8 +209,11 @@ class Volley(ExecutionHooks):
                     self._batch = batch
                     self._token = anyio.lowlevel.current_token()
                     queued, self._queued = self._queued, []
-                for call in queued:
-                    batch.submit(call)
+                for call, context in queued:
+                    if context is None:
+                        batch.submit(call)
+                    else:
+                        context.run(batch.submit, call)
                 await self._idle.wait()
         finally:
             self._end(batch)
