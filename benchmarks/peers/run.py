@@ -283,6 +283,23 @@ async def run_pydantic_ai(batch: Batch, capabilities: tuple[Any, ...] = ()) -> i
     )
 
 
+async def run_pydantic_ai_passthrough(batch: Batch) -> int:
+    """An agent with a capability that wraps its tools in a toolset that only calls on: what
+    any such capability costs (the fair baseline for ``Toolvolley()``)."""
+    from pydantic_ai.capabilities import AbstractCapability
+    from pydantic_ai.toolsets import AbstractToolset, WrapperToolset
+
+    class PassThrough(AbstractCapability[Any]):
+        @classmethod
+        def get_serialization_name(cls) -> str | None:
+            return None
+
+        def get_wrapper_toolset(self, toolset: AbstractToolset[Any]) -> AbstractToolset[Any]:
+            return WrapperToolset(toolset)
+
+    return await run_pydantic_ai(batch, capabilities=(PassThrough(),))
+
+
 async def run_pydantic_ai_toolvolley(batch: Batch) -> int:
     from toolvolley.pydantic_ai import Toolvolley  # the one change: this capability
 
@@ -320,11 +337,14 @@ RUNNERS: dict[str, Runner] = {
         baseline="create-agent+passthrough",
     ),
     "pydantic-ai": Runner("Pydantic AI `Agent`", "pydantic-ai", run_pydantic_ai),
+    "pydantic-ai+passthrough": Runner(
+        "Pydantic AI, a pass-through capability", "pydantic-ai", run_pydantic_ai_passthrough
+    ),
     "pydantic-ai+toolvolley": Runner(
         "Pydantic AI, `Toolvolley()` capability",
         "pydantic-ai",
         run_pydantic_ai_toolvolley,
-        baseline="pydantic-ai",
+        baseline="pydantic-ai+passthrough",
     ),
     "openai-agents": Runner("Agents SDK `@function_tool`", "openai-agents", run_openai_agents),
     "openai-agents+toolvolley": Runner(
