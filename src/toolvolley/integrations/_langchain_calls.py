@@ -90,7 +90,7 @@ class LangChainCall:
 
 async def run_async(call: Any) -> str:  # a LangChainCall (Any: no JSON Schema for it)
     """The body of the toolvolley tool a call runs as, under ``ainvoke``."""
-    return await call.run_async()
+    return str(await call.run_async())
 
 
 def run_sync(call: Any) -> str:
