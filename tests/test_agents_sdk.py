@@ -23,8 +23,9 @@ from anyio.lowlevel import checkpoint
 from conftest import ASYNCIO_BACKENDS
 from mcp_servers.fixtures import COUNTING, PYTHON
 from toolvolley import Executor, ToolCall, ToolError, UserError, tool
-from toolvolley._agents_sdk import _Invoke, _Response
 from toolvolley.agents import function_tools
+from toolvolley.integrations._agents_sdk import _Invoke, _Run
+from toolvolley.integrations._volleys import Volley
 from toolvolley.mcp import MCPServer
 
 
@@ -77,11 +78,14 @@ def open_responses(tools: Sequence[AgentsTool]) -> int:
 
 
 def responses_alive() -> int:
-    """Response objects anywhere in the process. (A tool's exception keeps its traceback's frames,
+    """Response objects of this adapter anywhere in the process (keyed by a run: the other
+    adapters' volleys are theirs). (A tool's exception keeps its traceback's frames,
     the batch's among them, as long as someone holds it: tests with raising tools count only
     :func:`open_responses`.)"""
     gc.collect()
-    return sum(isinstance(thing, _Response) for thing in gc.get_objects())
+    return sum(
+        isinstance(thing, Volley) and isinstance(thing.key, _Run) for thing in gc.get_objects()
+    )
 
 
 @pytest.mark.anyio

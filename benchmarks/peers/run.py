@@ -160,6 +160,21 @@ async def run_create_agent(batch: Batch, middleware: tuple[Any, ...] = ()) -> in
     return _ok_tool_messages(out["messages"])
 
 
+async def run_create_agent_passthrough(batch: Batch) -> int:
+    """``create_agent`` with a tool-call middleware that only calls on: what any middleware costs
+    (the fair baseline for ``ToolvolleyMiddleware``)."""
+    from langchain.agents.middleware import AgentMiddleware
+
+    class PassThrough(AgentMiddleware):
+        def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+            return handler(request)
+
+        async def awrap_tool_call(self, request: Any, handler: Any) -> Any:
+            return await handler(request)
+
+    return await run_create_agent(batch, middleware=(PassThrough(),))
+
+
 async def run_create_agent_toolvolley(batch: Batch) -> int:
     from toolvolley.langchain import ToolvolleyMiddleware  # the one change: this middleware
 
@@ -268,6 +283,23 @@ async def run_pydantic_ai(batch: Batch, capabilities: tuple[Any, ...] = ()) -> i
     )
 
 
+async def run_pydantic_ai_passthrough(batch: Batch) -> int:
+    """An agent with a capability that wraps its tools in a toolset that only calls on: what
+    any such capability costs (the fair baseline for ``Toolvolley()``)."""
+    from pydantic_ai.capabilities import AbstractCapability
+    from pydantic_ai.toolsets import AbstractToolset, WrapperToolset
+
+    class PassThrough(AbstractCapability[Any]):
+        @classmethod
+        def get_serialization_name(cls) -> str | None:
+            return None
+
+        def get_wrapper_toolset(self, toolset: AbstractToolset[Any]) -> AbstractToolset[Any]:
+            return WrapperToolset(toolset)
+
+    return await run_pydantic_ai(batch, capabilities=(PassThrough(),))
+
+
 async def run_pydantic_ai_toolvolley(batch: Batch) -> int:
     from toolvolley.pydantic_ai import Toolvolley  # the one change: this capability
 
@@ -279,6 +311,7 @@ class Runner:
     label: str  # the row's name in the table
     framework: str  # the PACKAGES key whose version the row shows
     run: Callable[[Batch], Awaitable[int]]
+    baseline: str | None = None  # an adapter's row: the RUNNERS key of the framework's own
 
 
 # Each framework with its own executor, then the same run with toolvolley's adapter.
@@ -286,21 +319,39 @@ RUNNERS: dict[str, Runner] = {
     "toolvolley": Runner("toolvolley `Executor`", "toolvolley", run_toolvolley),
     "langgraph": Runner("LangGraph `ToolNode`", "langgraph", run_langgraph),
     "langgraph+toolvolley": Runner(
-        "LangGraph, `toolvolley.langgraph.ToolNode`", "langgraph", run_langgraph_toolvolley
+        "LangGraph, `toolvolley.langgraph.ToolNode`",
+        "langgraph",
+        run_langgraph_toolvolley,
+        baseline="langgraph",
     ),
     "create-agent": Runner("LangChain `create_agent`", "langchain", run_create_agent),
+    "create-agent+passthrough": Runner(
+        "LangChain `create_agent`, a pass-through middleware",
+        "langchain",
+        run_create_agent_passthrough,
+    ),
     "create-agent+toolvolley": Runner(
         "LangChain `create_agent`, `ToolvolleyMiddleware()`",
         "langchain",
         run_create_agent_toolvolley,
+        baseline="create-agent+passthrough",
     ),
     "pydantic-ai": Runner("Pydantic AI `Agent`", "pydantic-ai", run_pydantic_ai),
+    "pydantic-ai+passthrough": Runner(
+        "Pydantic AI, a pass-through capability", "pydantic-ai", run_pydantic_ai_passthrough
+    ),
     "pydantic-ai+toolvolley": Runner(
-        "Pydantic AI, `Toolvolley()` capability", "pydantic-ai", run_pydantic_ai_toolvolley
+        "Pydantic AI, `Toolvolley()` capability",
+        "pydantic-ai",
+        run_pydantic_ai_toolvolley,
+        baseline="pydantic-ai+passthrough",
     ),
     "openai-agents": Runner("Agents SDK `@function_tool`", "openai-agents", run_openai_agents),
     "openai-agents+toolvolley": Runner(
-        "Agents SDK, `function_tools()`", "openai-agents", run_openai_agents_toolvolley
+        "Agents SDK, `function_tools()`",
+        "openai-agents",
+        run_openai_agents_toolvolley,
+        baseline="openai-agents",
     ),
 }
 if importlib.util.find_spec("toolvolley.langchain") is None:  # on its own branch for now
@@ -391,22 +442,31 @@ def frameworks_markdown(report: dict[str, Any]) -> str:
     ]
     for name, runner in RUNNERS.items():
         label = f"{runner.label}, {runner.framework} {report['versions'][runner.framework]}"
-        cells = [cell(row, name) for row in rows]
+        cells = [cell(row, name, runner.baseline) for row in rows]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def cell(row: dict[str, Any], name: str) -> str:
+def cell(row: dict[str, Any], name: str, baseline: str | None = None) -> str:
+    """A runner's result for one batch; an adapter's also as a ratio to its framework's own
+    row (``baseline``): what the adapter adds, the framework's own work per call aside."""
     got = row[name]
+    own = row.get(baseline) if baseline is not None else None
+    if own is not None and own["results"] != row["calls"]:
+        own = None  # its framework lost results: no time to compare with
     if row["batch"].startswith("D") and got["results"] == row["calls"]:
-        return f"{got['us_per_call']:.1f} µs/call"
+        text = f"{got['us_per_call']:.1f} µs/call"
+        return text if own is None else f"{text} ({got['wall_s'] / own['wall_s']:.2f}x own)"
     if row["batch"].startswith("F"):
         if isinstance(got["results"], int):
             return f"{got['results']} of {row['calls'] - 1} siblings kept"
         return f"{got['results']}: all results lost"
     if got["results"] != row["calls"]:
         return f"incomplete: {got['results']}"  # a timing would mean nothing
-    return f"{got['wall_s']:.3f} s ({got['wall_s'] / row['toolvolley']['wall_s']:.2f}x)"
+    text = f"{got['wall_s']:.3f} s ({got['wall_s'] / row['toolvolley']['wall_s']:.2f}x"
+    if own is not None:
+        text += f"; {got['wall_s'] / own['wall_s']:.2f}x own"
+    return text + ")"
 
 
 if __name__ == "__main__":

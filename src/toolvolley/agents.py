@@ -20,6 +20,8 @@ from ._optional import require
 
 require("agents", "agents")  # the OpenAI Agents SDK (absolute import: not this module)
 
-from ._agents_sdk import function_tools  # noqa: E402
+from .integrations._agents_sdk import function_tools  # noqa: E402
 
 __all__ = ["function_tools"]
+
+function_tools.__module__ = __name__  # where users import it from

@@ -14,6 +14,9 @@ from ._optional import require
 require("langgraph.prebuilt", "langgraph")
 require("langchain_core", "langgraph")
 
-from ._langgraph import ToolNode, ToolTimeoutError  # noqa: E402
+from .integrations._langgraph import ToolNode, ToolTimeoutError  # noqa: E402
 
 __all__ = ["ToolNode", "ToolTimeoutError"]
+
+for _name in __all__:
+    globals()[_name].__module__ = __name__  # where users import it from

@@ -11,16 +11,10 @@ toolvolley batch, so the executor's limit, timeouts and barriers hold across tho
   any moment are calls of one response: a response is "the calls of this run and agent since
   they last had none in flight". Two runs never share a batch, nor does an agent used as a tool
   with the agent that called it (its run shares the parent's usage, not its agent).
-* **Who holds the batch.** The first call of a response opens the batch in its own task (structured
-  concurrency: no task outlives the calls) and stays in it until no call is in flight; every
-  later call is submitted to it and waits for its own result, told by the batch's
-  ``call_finished`` hook, so it answers the SDK the moment it has it. (The first call's own
-  answer reaches the SDK with the last one's; the SDK waits for all of them anyway.)
-* **When it ends.** When the last call in flight has its result, the response leaves the registry
-  at once (all of this runs on the event loop's thread, between two awaits), so a call that
-  arrives later opens a new batch, and nothing of a response outlives its calls. Were a call
-  to arrive only after the ones before it had finished, it gets a batch of its own: limits and
-  barriers still hold, since the earlier batch has nothing left running.
+* **How they meet.** :class:`~toolvolley.integrations._volleys.Volleys`: the first call of a
+  response holds the batch in its own task until no call is in flight; each call answers the SDK
+  the moment it has its own result. (The first call's own answer reaches the SDK with the last
+  one's; the SDK waits for all of them anyway.)
 """
 
 from __future__ import annotations
@@ -30,7 +24,6 @@ import inspect
 from collections.abc import Iterable
 from typing import Any
 
-import anyio
 from agents import FunctionTool, default_tool_error_function
 from agents import Tool as AgentsTool
 from agents.exceptions import UserError as AgentsUserError
@@ -38,16 +31,15 @@ from agents.strict_schema import ensure_strict_json_schema
 from agents.tool import ToolErrorFunction
 from agents.tool_context import ToolContext
 
-from . import _wording as wording
-from ._batch import Batch
-from ._calls import ToolCall, ToolResult
-from ._content import UnserializableResult
-from ._errors import ToolError, UserError
-from ._events import ExecutionHooks
-from ._executor import Executor
-from ._scheduling import Mode, SideEffectsPolicy
-from ._toolbox import Toolbox
-from ._tools import Tool
+from .. import _wording as wording
+from .._calls import ToolCall, ToolResult
+from .._content import UnserializableResult
+from .._errors import ToolError, UserError
+from .._executor import Executor
+from .._scheduling import Mode, SideEffectsPolicy
+from .._toolbox import Toolbox
+from .._tools import Tool
+from ._volleys import Volleys
 
 __all__ = ["function_tools"]
 
@@ -122,12 +114,23 @@ def _strict_compatible(schema: dict[str, Any]) -> bool:
         return False
 
 
-_Run = tuple[object, object]  # a run's usage object and the agent answering in it
+class _Run:
+    """A response's key: the run's usage object and the agent answering in it (see above), by
+    identity, and alive while they are a key."""
 
+    __slots__ = ("_agent", "_usage")
 
-def _key(run: _Run) -> tuple[int, int]:
-    usage, agent = run
-    return id(usage), id(agent)
+    def __init__(self, usage: object, agent: object) -> None:
+        self._usage = usage
+        self._agent = agent
+
+    def __hash__(self) -> int:
+        return hash((id(self._usage), id(self._agent)))
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _Run) and other._usage is self._usage and other._agent is self._agent
+        )
 
 
 class _Invoke:
@@ -140,9 +143,9 @@ class _Invoke:
         self._name = name
 
     @property
-    def responses(self) -> _Responses:
+    def responses(self) -> Volleys:
         """The responses with calls in flight (shared by the tools of one ``function_tools``)."""
-        return self._responses
+        return self._responses.volleys
 
     async def __call__(self, ctx: ToolContext[Any], arguments: str) -> Any:
         return await self._responses.invoke(ctx, ToolCall(ctx.tool_call_id, self._name, arguments))
@@ -151,26 +154,18 @@ class _Invoke:
 class _Responses:
     """The responses with calls in flight, one per run, for the tools of one ``function_tools``."""
 
-    __slots__ = ("_executor", "_failure", "_open")
+    __slots__ = ("_failure", "volleys")
 
     def __init__(self, executor: Executor, failure: ToolErrorFunction | None) -> None:
-        self._executor = executor
+        self.volleys = Volleys(executor)
         self._failure = failure
-        self._open: dict[tuple[int, int], _Response] = {}
-
-    def __len__(self) -> int:
-        return len(self._open)
 
     async def invoke(self, ctx: ToolContext[Any], call: ToolCall) -> Any:
-        run = (ctx.usage, ctx.agent)
-        response = self._open.get(_key(run))
-        if response is not None and response.has_room_for(call):
-            result = await response.join(call)
-        else:
-            # A repeated call id cannot share a batch with the first: it gets one of its own,
-            # outside the registry.
-            registry = self._open if response is None else None
-            result = await _Response(run, registry).own(self._executor, call)
+        result = await self.volleys.run(_Run(ctx.usage, ctx.agent), call)
+        if result is None:  # the batch never ran it (it could not open)
+            result = ToolResult(
+                call.id, call.name, "cancelled", wording.cancelled_before_start(call.name)
+            )
         return await self._output(ctx, result)
 
     async def _output(self, ctx: ToolContext[Any], result: ToolResult) -> str:
@@ -188,84 +183,3 @@ class _Responses:
         if inspect.isawaitable(message):
             message = await message
         return message
-
-
-class _Response(ExecutionHooks):
-    """The calls of one model response in flight, in one batch held by the first of them."""
-
-    def __init__(self, run: _Run, registry: dict[tuple[int, int], _Response] | None) -> None:
-        self._run = run  # the key's objects, alive while they are a key
-        self._registry = registry
-        self._batch: Batch | None = None
-        self._queued: list[ToolCall] = []  # joined before the owner's batch was open
-        self._waiting: dict[str, anyio.Event] = {}
-        self._results: dict[str, ToolResult] = {}
-        self._in_flight = 0
-        self._idle = anyio.Event()
-        if registry is not None:
-            registry[_key(run)] = self
-
-    def has_room_for(self, call: ToolCall) -> bool:
-        return call.id not in self._waiting and call.id not in self._results
-
-    async def own(self, executor: Executor, call: ToolCall) -> ToolResult:
-        self._add(call)
-        batch = executor.batch(hooks=(self,))
-        try:
-            async with batch:
-                self._batch = batch
-                for queued in self._queued:
-                    batch.submit(queued)
-                self._queued.clear()
-                await self._idle.wait()
-        finally:
-            self._end(batch)
-        return self._take(call)
-
-    async def join(self, call: ToolCall) -> ToolResult:
-        done = self._add(call)
-        await done.wait()
-        return self._take(call)
-
-    def _add(self, call: ToolCall) -> anyio.Event:
-        done = self._waiting[call.id] = anyio.Event()
-        self._in_flight += 1
-        if self._batch is None:
-            self._queued.append(call)
-        else:
-            self._batch.submit(call)  # may answer it at once (e.g. invalid arguments)
-        return done
-
-    def _take(self, call: ToolCall) -> ToolResult:
-        result = self._results.pop(call.id, None)
-        if result is None:  # the batch never ran it (it could not open)
-            result = ToolResult(
-                call.id, call.name, "cancelled", wording.cancelled_before_start(call.name)
-            )
-        return result
-
-    def call_finished(self, result: ToolResult) -> None:
-        self._results[result.call_id] = result
-        self._waiting.pop(result.call_id).set()
-        self._in_flight -= 1
-        if self._in_flight == 0:
-            self._retire()  # before any other call can arrive: a later one opens a new batch
-            self._idle.set()
-
-    def _end(self, batch: Batch) -> None:
-        """The owner left the batch: every call still waiting gets its result (``cancelled`` if
-        the batch was cancelled before it had one)."""
-        self._retire()
-        if self._waiting:
-            closed = batch.results() if self._batch is not None else []
-            for result in closed:
-                self._results.setdefault(result.call_id, result)
-            for done in self._waiting.values():
-                done.set()
-            self._waiting.clear()
-
-    def _retire(self) -> None:
-        registry = self._registry
-        if registry is not None and registry.get(_key(self._run)) is self:
-            del registry[_key(self._run)]
-        self._registry = None

@@ -20,7 +20,7 @@ from typing import Any
 
 from anyio.lowlevel import current_token
 
-from .runners.threads import ThreadRunner, _Job, _Pool
+from ..runners.threads import ThreadRunner, _Job, _Pool
 
 __all__ = ["ThreadsExecutor", "job_deadline"]
 

@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, StructuredTool
 from langchain_core.tools.simple import Tool as SimpleTool
 
-from ._errors import UserError
+from .._errors import UserError
 
 __all__ = ["declared_options", "has_async_body"]
 

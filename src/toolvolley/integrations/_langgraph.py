@@ -38,18 +38,18 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel
 
-from ._batch import Batch
-from ._calls import ToolCall, ToolResult
-from ._errors import ToolvolleyError, UserError, type_name
-from ._executor import Executor
+from .._batch import Batch
+from .._calls import ToolCall, ToolResult
+from .._errors import ToolvolleyError, UserError, type_name
+from .._executor import Executor
+from .._runtime import run_new_loop, running_library
+from .._scheduling import Mode, SideEffectsPolicy
+from .._schema import arguments_from_function
+from .._toolbox import Toolbox
+from .._tools import Tool
+from .._tracing import SpanHooks, resolve_tracer
+from ..runners._base import Runner
 from ._lc_tools import declared_options, has_async_body
-from ._runtime import run_new_loop, running_library
-from ._scheduling import Mode, SideEffectsPolicy
-from ._schema import arguments_from_function
-from ._toolbox import Toolbox
-from ._tools import Tool
-from ._tracing import SpanHooks, resolve_tracer
-from .runners._base import Runner
 
 __all__ = ["ToolNode", "ToolTimeoutError"]
 

@@ -9,9 +9,9 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from .._errors import UserError
-from .._lc_tools import declared_options as _declared_options
-from .._lc_tools import has_async_body
 from .._tools import Tool
+from ._lc_tools import declared_options as _declared_options
+from ._lc_tools import has_async_body
 
 __all__ = ["declared_options", "has_async_body", "tools_from_langchain"]
 

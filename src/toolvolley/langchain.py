@@ -12,11 +12,14 @@
     executor = Executor(tools_from_langchain([search]), timeout=10)
 """
 
-from .._optional import require
+from ._optional import require
 
 require("langchain.agents", "langchain")
 
-from ._middleware import ToolvolleyMiddleware  # noqa: E402
-from ._tools import tools_from_langchain  # noqa: E402
+from .integrations._langchain_middleware import ToolvolleyMiddleware  # noqa: E402
+from .integrations._langchain_tools import tools_from_langchain  # noqa: E402
 
 __all__ = ["ToolvolleyMiddleware", "tools_from_langchain"]
+
+for _name in __all__:
+    globals()[_name].__module__ = __name__  # where users import it from

@@ -1,0 +1,104 @@
+"""One model response's calls scheduled together when a framework runs each in its own task.
+
+Frameworks such as Pydantic AI start every call of a model response as a task of their own and
+hand it to a tool source one at a time. :class:`ResponseTurns` gives those calls what a
+:class:`Batch` gives its own: the response's cap on calls in flight, serial mode and side-effect
+barriers, all from one :class:`Scheduler` per response. Calls are admitted in the order they
+reach it, which is the model's order when the framework starts them in that order.
+
+Each call runs in its own task (the framework's), not in a batch's: where the framework's tasks
+would otherwise finish at once, they still do, so nothing of theirs is kept alive while the
+others run (a batch keeps every caller waiting on its future: about 90 objects a call for
+Pydantic AI, which for 1,000 calls triggers full garbage collections and doubles their cost).
+:mod:`._volleys` is the other form, for adapters whose calls need the executor's own call path.
+
+A response's schedule lives while any of its calls is here, so nothing outlasts the response:
+a call arriving after all the earlier ones finished starts a new one, which is equivalent
+(every barrier before it is then behind it, and no place is taken).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from .._runtime import current_runtime
+from .._scheduling import Schedulable, Scheduler, SideEffectsPolicy
+
+__all__ = ["Place", "ResponseTurns"]
+
+
+class _Open:
+    __slots__ = ("calls", "scheduler")
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.calls = 0
+
+
+class Place:
+    """A call's place in its response's schedule: :meth:`wait` for its turn (if
+    :attr:`waits`), run the call, then :meth:`leave` (always, also when it failed)."""
+
+    __slots__ = ("_entry", "_owner", "_response", "_turn", "_turns", "waits")
+
+    def __init__(self, turns: ResponseTurns, response: Hashable, entry: _Open, turn: Any):
+        self._turns = turns
+        self._response = response
+        self._entry = entry
+        self._turn = turn
+        self.waits = turn.waits
+        self._owner: object | None = None
+
+    async def wait(self) -> None:
+        self._owner = object()  # the limiters' borrower: this call, whatever task it runs in
+        await self._turn.wait(self._owner)
+
+    def leave(self) -> None:
+        """Free the call's places: the calls waiting behind it may go."""
+        entry = self._entry
+        try:
+            if self._owner is not None:
+                self._turn.release(self._owner)
+        finally:
+            self._turn.finish()
+            entry.calls -= 1
+            open_ = self._turns._open
+            if entry.calls == 0 and open_.get(self._response) is entry:
+                del open_[self._response]
+
+
+class ResponseTurns:
+    """Schedules of the responses whose calls are running, by a key naming the response."""
+
+    __slots__ = ("_max_concurrency", "_open", "_serial", "_side_effects")
+
+    def __init__(
+        self, *, serial: bool, max_concurrency: int | None, side_effects: SideEffectsPolicy
+    ) -> None:
+        self._serial = serial
+        self._max_concurrency = max_concurrency
+        self._side_effects: SideEffectsPolicy = side_effects
+        self._open: dict[Hashable, _Open] = {}
+
+    @property
+    def responses(self) -> int:
+        """Responses with a call still here (0 once every call has left)."""
+        return len(self._open)
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def enter(self, response: Hashable, tool: Schedulable) -> Place:
+        """This call's place in ``response``, in the order calls enter."""
+        entry = self._open.get(response)
+        if entry is None:
+            scheduler = Scheduler(
+                current_runtime(),
+                serial=self._serial,
+                max_concurrency=self._max_concurrency,
+                side_effects=self._side_effects,
+            )
+            entry = self._open[response] = _Open(scheduler)
+        entry.calls += 1
+        return Place(self, response, entry, entry.scheduler.admit(tool))
