@@ -22,6 +22,7 @@ from typing import IO, Any
 import anyio
 from anyio.lowlevel import RunVar
 
+from ... import _compat
 from ..._errors import UserError, WorkerLost, describe_exception
 from ..._runtime import running_library
 from .. import _guard
@@ -261,5 +262,4 @@ def _close_at_run_end(pool: _Pool) -> None:
     )
     # Dropped pending with a loop closed without cancelling its tasks (run_until_complete):
     # expected of this one, so not logged as "Task was destroyed but it is pending!".
-    with contextlib.suppress(AttributeError):
-        task._log_destroy_pending = False  # type: ignore[attr-defined]
+    _compat.drop_quietly(task)
