@@ -4,8 +4,8 @@ spoken to in frames over its pipes.
 
 A worker is killed and reaped whenever an exchange with it does not finish (a timeout, a
 cancelled batch, its start included); one that dies before it answers is
-:class:`~toolvolley.WorkerLost`. Idle workers are reaped when their event loop ends, and one
-idle for five minutes when a worker is next needed.
+:class:`~toolvolley.runners.WorkerLost`. Idle workers are reaped when their event loop ends,
+and one idle for five minutes when a worker is next needed.
 """
 
 from __future__ import annotations
