@@ -22,8 +22,17 @@ BFCL := bfcl-eval==2026.3.23
 DEV_STAMP := $(VENV)/.dev-installed
 
 # Python 3.12+, where the machine has it: the tests marked every_runtime once more, there also
-# under asyncio's eager task factory (tests/conftest.py). A second locked environment.
-PYTHON312 ?= python3.12
+# under asyncio's eager task factory (tests/conftest.py). A second locked environment. The first
+# of these that runs and is 3.12 or later (a pyenv shim on PATH may exist and fail), looked for
+# once and only when needed; `make pytest PYTHON312=/path/to/python3` chooses another.
+PYTHON312_TRIED := python3.12 python3.13 python3.14 \
+	$(sort $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3))
+PYTHON312 ?= $(eval PYTHON312 := $(shell for p in $(PYTHON312_TRIED); do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 \
+	&& { echo "$$p"; break; }; done))$(PYTHON312)
+HAVE_PYTHON312 = [ -n "$(PYTHON312)" ] && $(PYTHON312) -c '' 2>/dev/null
+NO_PYTHON312 = No working Python 3.12+ (tried $(strip $(or $(PYTHON312),$(PYTHON312_TRIED)))): \
+	the eager task factory was not tested (make pytest PYTHON312=/path/to/python3.12)
 VENV312 := .venv-py312
 DEV312_STAMP := $(VENV312)/.dev-installed
 
@@ -58,6 +67,7 @@ $(DEMO_STAMP): pyproject.toml uv.lock | $(UV)
 	touch $@
 
 $(DEV312_STAMP): pyproject.toml uv.lock | $(UV)
+	@$(HAVE_PYTHON312) || { echo "$(NO_PYTHON312)" >&2; exit 1; }
 	UV_PROJECT_ENVIRONMENT=$(VENV312) $(UV) sync --quiet --locked --extra dev --python $(PYTHON312)
 	$(UV) pip install --quiet --python $(VENV312)/bin/python --no-deps '$(BFCL)'
 	touch $@
@@ -73,8 +83,9 @@ typecheck: $(DEV_STAMP)
 
 pytest: $(DEV_STAMP)
 	$(BIN)/pytest
-	@if $(PYTHON312) -c '' 2>/dev/null; then $(MAKE) --no-print-directory pytest-312; \
-	else echo "No $(PYTHON312): the eager task factory was not tested (make test PYTHON312=...)"; fi
+	@if $(HAVE_PYTHON312); then \
+	$(MAKE) --no-print-directory pytest-312 PYTHON312=$(PYTHON312); \
+	else echo "$(NO_PYTHON312)"; fi
 
 pytest-312: $(DEV312_STAMP)
 	$(VENV312)/bin/pytest -m every_runtime

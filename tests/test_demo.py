@@ -366,6 +366,15 @@ def test_an_unwritable_output_path_fails_before_the_demo_runs(
     assert counted.requests == 0  # checked before any work
 
 
+def test_help_says_serial_asks_the_model_not_the_executor() -> None:
+    # --serial is run_loop's parallel_tool_calls=False, not the executor's mode="serial"
+    result = CliRunner().invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(result.stdout.replace("│", " ").split())
+    said = text[text.index("--serial") :]
+    assert said.startswith("--serial Ask the model for one tool call per response")
+    assert "(parallel_tool_calls=False" in said
+
+
 def test_help_shows_boolean_options_as_flags() -> None:
     result = CliRunner().invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
     flags = [line for line in result.stdout.splitlines() if "--json" in line or "--serial" in line]

@@ -12,6 +12,8 @@ sent back to the model. Exceptions are for the developer::
     ├── MaxTurnsExceeded         the model still asked for tools after ``max_turns`` model calls
     ├── WorkerLost               the worker running a call (a thread, a process, a Ray worker or
     │                            actor) died or never started: that call's error, whatever runner
+    ├── MCPServerError           (toolvolley.mcp) an MCP server could not be started, reached or
+    │                            listed, outside a tool call (inside one: that call's error result)
     └── ToolTimeoutError         (toolvolley.langgraph) a LangGraph ToolNode call timed out and
                                  ``handle_tool_errors`` did not answer it; also a TimeoutError
 

@@ -19,7 +19,7 @@ from ._errors import WorkerLost
 from .runners.ray import RayActorRunner, RayRunner, actor_state, limiter_name
 
 RayWorkerLost = WorkerLost
-"""The name :class:`~toolvolley.WorkerLost` had here when only the Ray runners raised it."""
+"""The name :class:`~toolvolley.runners.WorkerLost` had here when only the Ray runners raised it."""
 
 __all__ = [
     "RayActorRunner",

@@ -136,7 +136,12 @@ def demo(
     ),
     serial: Annotated[
         bool,
-        typer.Option("--serial", help="Parallel tool calls off: one call per model turn."),
+        typer.Option(
+            "--serial",
+            help="Ask the model for one tool call per response (parallel_tool_calls=False; not "
+            'the executor\'s mode="serial"), then have the same conversation with parallel tool '
+            "calls on, to compare.",
+        ),
     ] = False,
     json_output: Annotated[bool, json_flag("report")] = False,
     provider: Annotated[

@@ -56,7 +56,7 @@ class MCPServer:
     ``error`` naming the server and what happened, and the next call or :meth:`tools` connects
     again (a new process for stdio, a new session for HTTP). The server's progress notifications
     for a call reach the batch's hooks as that call's progress (see
-    :func:`~toolvolley.report_progress`).
+    :func:`~toolvolley.events.report_progress`).
 
     It is a :class:`~toolvolley.sources.ToolSource`: ``run_loop(model, prompt, server)`` lists
     it at each turn (:meth:`list_tools`), so the model sees the server's tools as they are now.

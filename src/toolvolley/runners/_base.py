@@ -12,8 +12,8 @@ ran, inside the call's time. It keeps three promises the executor builds on:
   call was cancelled, even if a worker only becomes free then.
 * **Failures are exceptions**: whatever the body raised, or the runner's own trouble, comes out
   of :meth:`Runner.run` as an exception, which the executor turns into the call's result. A
-  worker that died before it answered is :class:`~toolvolley.WorkerLost`, whatever the runner.
-  Only the runtime's own cancellation means "stopped".
+  worker that died before it answered is :class:`~toolvolley.runners.WorkerLost`, whatever the
+  runner. Only the runtime's own cancellation means "stopped".
 
 The executor picks a tool's runner by name (``tool.run_in``: ``"thread"``, ``"process"``; async
 tools run on ``"loop"``) from the runners it was given, else from the built-in names

@@ -25,9 +25,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from anyio._core._eventloop import threadlocals as _threadlocals
 from anyio.lowlevel import current_token
 
+from .. import _compat
 from .._clock import now
 from .._errors import WorkerLost
 from .._options import check_count
@@ -148,13 +148,13 @@ class _Pool:
             # On asyncio a tool may call back into the event loop with anyio.from_thread
             # without a token, as in anyio's own worker threads, which carry it the same way
             # (trio keeps its own per-thread record: there, pass token=current_token()).
-            _threadlocals.current_token = job.token
+            _compat.set_thread_token(job.token)
             try:
                 job.value = consume(job.func())
             except BaseException as exc:  # carried to the call, whatever it is
                 job.error = exc
             finally:
-                del _threadlocals.current_token
+                _compat.set_thread_token(None)
             with self._lock:
                 job.state = _DONE
                 if job.abandoned:

@@ -4,8 +4,8 @@ spoken to in frames over its pipes.
 
 A worker is killed and reaped whenever an exchange with it does not finish (a timeout, a
 cancelled batch, its start included); one that dies before it answers is
-:class:`~toolvolley.WorkerLost`. Idle workers are reaped when their event loop ends, and one
-idle for five minutes when a worker is next needed.
+:class:`~toolvolley.runners.WorkerLost`. Idle workers are reaped when their event loop ends,
+and one idle for five minutes when a worker is next needed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import IO, Any
 import anyio
 from anyio.lowlevel import RunVar
 
+from ... import _compat
 from ... import _wording as wording
 from ..._clock import now
 from ..._errors import UserError, WorkerLost, describe_exception
@@ -264,5 +265,4 @@ def _close_at_run_end(pool: _Pool) -> None:
     )
     # Dropped pending with a loop closed without cancelling its tasks (run_until_complete):
     # expected of this one, so not logged as "Task was destroyed but it is pending!".
-    with contextlib.suppress(AttributeError):
-        task._log_destroy_pending = False  # type: ignore[attr-defined]
+    _compat.drop_quietly(task)

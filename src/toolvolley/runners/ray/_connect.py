@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ... import _compat
 from ..._optional import require
 from .._guard import watch_ray
 from .._registry import installed
@@ -115,13 +116,8 @@ def _guard_local_ray(ray: Any) -> None:
     other shape is left alone."""
     if not sys.platform.startswith("linux"):
         return
-    try:
-        node = ray._private.worker._global_node
-        started = ray._private.ray_constants.PROCESS_TYPE_RAYLET in node.all_processes
-        session = str(node.get_session_dir_path())
-    except (AttributeError, TypeError):
-        return
-    if started and os.path.isabs(session):  # else connected to a running cluster: not ours
+    session = _compat.local_ray_session(ray)
+    if session is not None and os.path.isabs(session):  # else a running cluster: not ours
         with contextlib.suppress(OSError):  # no guard: Ray still works, its exit still stops it
             watch_ray(session)
 
@@ -156,11 +152,9 @@ def connect_ray(ray: RayApi, address: str) -> float:
         elif os.environ.get("RAY_ADDRESS"):
             ray.ray.init(**options)
         else:
-            from ray._private import ray_constants
-
             # Otherwise Ray binds to the address of the default route, even for one machine.
             os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-            ray_constants.ENABLE_RAY_CLUSTER = False
+            _compat.ray_on_this_machine_only()
             # address="local": a new instance, never another process's cluster on this machine
             ray.ray.init(address="local", _node_ip_address="127.0.0.1", **options)
         _guard_local_ray(ray.ray)

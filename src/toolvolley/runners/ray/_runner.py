@@ -14,9 +14,9 @@ The Runner promises, as they hold on a cluster:
   on ``_clock.now()``, which is per machine) and the worker checks it before the body starts.
 * **Failures are exceptions.** What the body raised comes back as itself (a ``ToolError``
   keeps its message). A worker, node or actor lost mid-call raises
-  :class:`~toolvolley.WorkerLost`, naming the loss; tools marked ``idempotent=True`` are sent
-  once more first, others never (Ray's own task retries are off, so a body with side effects
-  never runs twice unasked).
+  :class:`~toolvolley.runners.WorkerLost`, naming the loss; tools marked ``idempotent=True``
+  are sent once more first, others never (Ray's own task retries are off, so a body with side
+  effects never runs twice unasked).
 
 ``max_concurrency_cluster`` bounds a tool's calls running at once across the whole cluster,
 shared by every executor and conversation of every driver: a named, detached actor

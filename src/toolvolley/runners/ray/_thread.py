@@ -29,6 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from ... import _compat
 from .._waiters import waiter_for
 
 __all__ = ["in_ray_thread", "in_ray_thread_blocking", "wait_future"]
@@ -79,7 +80,7 @@ def _exit_on_sigterm() -> None:
     if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
         signal.signal(signum, _exit)
         # done here, not by ray.init, whose warning would say it is not done
-        logging.getLogger("ray._private.worker").addFilter(_SaidElsewhere())
+        logging.getLogger(_compat.RAY_WORKER_LOGGER).addFilter(_SaidElsewhere())
 
 
 def _submit(func: Callable[..., T], *args: Any) -> Future[T]:
