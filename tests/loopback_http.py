@@ -39,13 +39,12 @@ async def serving(handler: Handler) -> AsyncIterator[str]:
     """Serve ``handler`` for the block; yields the base URL (``http://127.0.0.1:PORT``)."""
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with anyio.create_task_group() as group:
+    async with listener, anyio.create_task_group() as group:
         group.start_soon(listener.serve, lambda stream: _connection(stream, handler))
         try:
             yield f"http://127.0.0.1:{port}"
         finally:
             group.cancel_scope.cancel()
-            await listener.aclose()
 
 
 async def _connection(stream: anyio.abc.SocketStream, handler: Handler) -> None:
@@ -60,7 +59,9 @@ async def _connection(stream: anyio.abc.SocketStream, handler: Handler) -> None:
             head, _, buffer = buffer.partition(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             method, target, _ = lines[0].split(" ", 2)
-            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+            headers = {
+                k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])
+            }
             size = int(headers.get("content-length", "0"))
             while len(buffer) < size:
                 buffer += await stream.receive()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from loopback_http import Reply, Request, pieces_of, serving
-from toolvolley import ExecutionHooks, Executor, Tool, ToolCall, Toolbox, run_loop, run_turn
+from toolvolley import ExecutionHooks, Executor, Tool, Toolbox, ToolCall, run_loop, run_turn
 from toolvolley.providers import Gemini
 
 _DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "recorded_formats"
@@ -50,13 +50,26 @@ class Recorded:
     followup: dict[str, Any] | None
 
     @property
+    def response_body(self) -> bytes:
+        """The body as google-genai would get it: the two otel recordings were made by the
+        ``vertexai`` SDK, which asks for ``$alt=json;enum-encoding=int``; google-genai does not,
+        and gets the enums' names (the numbers are those of Vertex's protos)."""
+        if "enum-encoding" not in self.meta["request_uri"]:
+            return self.body
+        return json.dumps(_enum_names(json.loads(self.body))).encode()
+
+    @property
+    def model(self) -> str:
+        return str(self.meta["request_model"] or self.meta["model"])
+
+    @property
     def streamed(self) -> bool:
         return self.name.startswith("gemini_stream/")
 
     def chunks(self) -> list[dict[str, Any]]:
         """The response's chunks (one for a whole response)."""
         if not self.streamed:
-            return [json.loads(self.body)]
+            return [json.loads(self.response_body)]
         lines = self.body.decode().splitlines()
         if "JSON lines" in self.meta["body_format"]:
             return [json.loads(line) for line in lines if line.strip()]
@@ -68,6 +81,24 @@ class Recorded:
         if "JSON lines" not in self.meta["body_format"]:
             return self.body
         return b"".join(b"data: " + json.dumps(c).encode() + b"\r\n\r\n" for c in self.chunks())
+
+
+_ENUMS = {
+    "finishReason": {1: "STOP", 2: "MAX_TOKENS", 3: "SAFETY", 4: "RECITATION", 5: "OTHER"},
+    "modality": {1: "TEXT", 2: "IMAGE", 3: "VIDEO", 4: "AUDIO", 5: "DOCUMENT"},
+    "trafficType": {1: "ON_DEMAND", 2: "PROVISIONED_THROUGHPUT"},
+}
+
+
+def _enum_names(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_enum_names(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: _ENUMS[k][v] if k in _ENUMS and isinstance(v, int) else _enum_names(v)
+            for k, v in value.items()
+        }
+    return value
 
 
 def load() -> list[Recorded]:
@@ -121,7 +152,7 @@ class Server:
         if self.recorded.streamed:
             body = self.recorded.sse() if first else b"data: " + json.dumps(FINAL_TEXT).encode()
             return Reply(200, "text/event-stream", _in_pieces(body + b"\r\n\r\n", 17))
-        body = self.recorded.body if first else json.dumps(FINAL_TEXT).encode()
+        body = self.recorded.response_body if first else json.dumps(FINAL_TEXT).encode()
         return Reply(200, "application/json", pieces_of(body))
 
 
@@ -178,14 +209,14 @@ async def test_every_recorded_gemini_call_is_assembled_and_run_once(recorded: Re
     starts = Starts()
     executor = Executor(toolbox_for(recorded, ran), hooks=[starts])
     async with serving(server) as base_url:
-        model = Gemini(base_url=base_url, api_key="k", model=recorded.meta["request_model"])
+        model = Gemini(base_url=base_url, api_key="k", model=recorded.model)
         async with model:
             transcript = [model.user_message("The recorded question.")]
             response, stats = await run_turn(model, transcript, executor, stream=recorded.streamed)
 
     (sent,) = server.sent
     action = ":streamGenerateContent?alt=sse" if recorded.streamed else ":generateContent"
-    assert sent.target.endswith(f"/models/{recorded.meta['request_model']}{action}")
+    assert sent.target.endswith(f"/models/{recorded.model}{action}")
     expected = recorded.meta["expected"]
     calls = [(c.name, json.loads(c.arguments_text())) for c in stats.tool_calls]
     assert calls == [(e["name"], e["arguments"]) for e in expected]
@@ -222,10 +253,13 @@ async def test_the_follow_up_has_the_recorded_structure(recorded: Recorded) -> N
     server = Server(recorded, [])
     ran: list[tuple[str, dict[str, Any]]] = []
     async with serving(server) as base_url:
-        model = Gemini(base_url=base_url, api_key="k", model=recorded.meta["request_model"])
+        model = Gemini(base_url=base_url, api_key="k", model=recorded.model)
         async with model:
             result = await run_loop(
-                model, "The recorded question.", toolbox_for(recorded, ran), stream=recorded.streamed
+                model,
+                "The recorded question.",
+                toolbox_for(recorded, ran),
+                stream=recorded.streamed,
             )
     assert result.final_text == "Done."
     ours = json.loads(server.sent[1].body)["contents"]
@@ -235,7 +269,7 @@ async def test_the_follow_up_has_the_recorded_structure(recorded: Recorded) -> N
     their_turn = theirs["contents"][answers["call_turn_content_index"]]
     user, turn, *replies = ours
     assert user["role"] == "user"
-    assert turn["role"] == "model" and their_turn["role"] == "model"
+    assert turn["role"] == their_turn["role"] == "model"
     response_ids = [e["id"] for e in recorded.meta["expected"]]
     # The calls, as they sent them back: same names and arguments, in order; the response's own
     # ids (none made up on the wire); each signature where the response put it.

@@ -141,7 +141,10 @@ def demo(
     json_output: Annotated[bool, json_flag("report")] = False,
     provider: Annotated[
         str,
-        typer.Option(help="offline (default), or openai, responses, anthropic for a real model."),
+        typer.Option(
+            help="offline (default), or openai, responses, anthropic for a real model; gemini "
+            "for the offline model in Gemini's format (or the server at --base-url)."
+        ),
     ] = "offline",
     base_url: Annotated[
         str | None, typer.Option(help="The provider's base URL (any OpenAI-compatible server).")
