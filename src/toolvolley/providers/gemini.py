@@ -281,7 +281,17 @@ class Gemini(SDKAdapter):
         return await self._aio.models.generate_content(**request)
 
     async def _open_stream(self, request: dict[str, Any]) -> Any:
-        return await self._aio.models.generate_content_stream(**request)
+        stream = await self._aio.models.generate_content_stream(**request)
+        # The SDK sends the request when the stream is first read: read it here, so a refused
+        # request is the model call's error (a ModelError), not a stream that broke.
+        try:
+            first = await stream.__anext__()
+        except StopAsyncIteration:
+            first = _EMPTY
+        except BaseException:
+            await stream.aclose()
+            raise
+        return _Primed(stream, first)
 
     def _event(self, event: Any) -> Mapping[str, Any]:
         dumped: Mapping[str, Any] = event.model_dump(mode="json", exclude_none=True, by_alias=True)
@@ -368,6 +378,28 @@ class Gemini(SDKAdapter):
             call_id = generated_id(MADE_UP_ID)
         args = field_of(value, "args")
         return ToolCall(call_id, name, arguments_of({} if args is MISSING else args))
+
+
+_EMPTY: Any = object()
+
+
+class _Primed:
+    """The SDK's stream with its first chunk already read."""
+
+    def __init__(self, stream: Any, first: Any) -> None:
+        self._stream = stream
+        self._first = first
+
+    async def __anext__(self) -> Any:
+        if self._first is not None:
+            first, self._first = self._first, None
+            if first is _EMPTY:
+                raise StopAsyncIteration
+            return first
+        return await self._stream.__anext__()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 def _args(call: ToolCall) -> dict[str, Any]:
