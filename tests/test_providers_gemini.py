@@ -280,3 +280,25 @@ async def test_a_turn_makes_no_blocking_call_on_the_loop(stream: bool) -> None:
         with blockbuster_ctx():
             _, stats = await run_turn(model, transcript, Executor([weather_tool()]), stream=stream)
     assert [r.content for r in stats.results] == ["sunny in A", "sunny in B"]
+
+
+@on_asyncio
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_serve_model_speaks_gemini(stream: bool) -> None:
+    """The offline model over HTTP (Starlette under uvicorn, as `toolvolley serve-model` runs it),
+    the SDK pointed at it by base_url; a refused request comes back in Google's error shape."""
+    from google.genai import errors
+
+    from toolvolley.testing import OfflineApp
+    from toolvolley.testing._serving import serve_in_thread
+
+    with serve_in_thread(OfflineApp(fast())) as url:
+        async with Gemini(base_url=url, model="offline") as model:
+            result = await run_loop(model, WEATHER, [weather_tool()], stream=stream)
+            assert [t.calls for t in result.turns] == [3, 0]
+            with pytest.raises(ModelError) as info:
+                await run_loop(model, [*result.transcript[:2], model.user_message("hi")], [])
+    cause = info.value.__cause__
+    assert isinstance(cause, errors.ClientError)
+    assert (cause.code, cause.status) == (400, "INVALID_ARGUMENT")
+    assert "number of function response parts" in str(cause.message)

@@ -67,7 +67,7 @@ class ModelResponse:
 
 NOT_RUN_SERIAL = (
     "Not run: tool calls run one at a time in this conversation, and only the first call of "
-    "a response runs. If you still need this call, make it again in your next turn."
+    "a response runs. If you still need this call, call it again in your next turn."
 )
 """What the model reads for a call an adapter declined (see ``ModelResponse.declined``)."""
 
