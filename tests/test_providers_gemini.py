@@ -302,3 +302,28 @@ async def test_serve_model_speaks_gemini(stream: bool) -> None:
     assert isinstance(cause, errors.ClientError)
     assert (cause.code, cause.status) == (400, "INVALID_ARGUMENT")
     assert "number of function response parts" in str(cause.message)
+
+
+@on_asyncio
+async def test_a_loop_written_with_the_sdk_runs_its_function_calls() -> None:
+    """``executor.run(response.function_calls)`` and ``result_messages(results, "gemini")`` for
+    a loop of one's own on google-genai (here on the offline model)."""
+    from toolvolley.testing import gemini_client
+
+    client = gemini_client(fast())
+    executor = Executor([weather_tool()])
+    config = {"tools": Gemini.tool_definitions(executor.toolbox)}
+    contents: list[Any] = [{"role": "user", "parts": [{"text": WEATHER}]}]
+    response = await client.aio.models.generate_content(
+        model="offline", contents=contents, config=config
+    )
+    assert response.function_calls is not None
+    results = await executor.run(response.function_calls)
+    assert [r.content for r in results] == [f"sunny in {c}" for c in ("Paris", "Tokyo", "Lima")]
+    assert response.candidates is not None
+    contents += [response.candidates[0].content, *toolvolley.result_messages(results, "gemini")]
+    final = await client.aio.models.generate_content(
+        model="offline", contents=contents, config=config
+    )
+    assert "sunny in Lima" in str(final.text)
+    await client.aio.aclose()

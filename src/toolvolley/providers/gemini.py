@@ -25,18 +25,18 @@ import itertools
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .._calls import ToolCall, ToolResult
-from .._events import CallReady
-from .._model import NOT_RUN_SERIAL, Message, ModelResponse, ModelStream, Usage
+from .._model import Message, ModelResponse, ModelStream, Usage
 from .._optional import require
 from .._sdk_calls import MISSING, arguments_of, field_of, text_field
 from .._toolbox import Toolbox
 from ._assembly import Assembled, Assembler, Partial, generated_id
 from ._base import SDKAdapter, tool_specs
+from ._serial import first_call_only, one_call_at_a_time
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -62,12 +62,10 @@ class GeminiAssembler(Assembler):
         self._args: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # id(partial) ->
         # (its arguments so far, its part in the turn)
         self._streaming: Partial | None = None  # the call whose partialArgs are arriving
-        self._chunk = 0
         self._merge_from = 0  # parts before this index came in earlier chunks
 
     def _feed(self, event: Mapping[str, Any]) -> None:
         self._merge_from = len(self._parts)
-        self._chunk += 1
         usage = event.get("usageMetadata")
         if usage:
             output = usage.get("candidatesTokenCount", 0) + usage.get("thoughtsTokenCount", 0)
@@ -160,14 +158,8 @@ def _put(arguments: dict[str, Any], piece: Mapping[str, Any]) -> None:
     ]
     if not steps:
         return
-    if "stringValue" in piece:
-        value: Any = piece["stringValue"]
-    elif "numberValue" in piece:
-        value = piece["numberValue"]
-    elif "boolValue" in piece:
-        value = piece["boolValue"]
-    else:
-        value = None
+    kinds = ("stringValue", "numberValue", "boolValue")
+    value = next((piece[k] for k in kinds if k in piece), None)  # else nullValue
     where: Any = arguments
     for step, after in itertools.pairwise(steps):
         if not _reach(where, step):
@@ -213,7 +205,7 @@ class Gemini(SDKAdapter):
     _sdk = "google.genai"
     _client_class = "Client"
     _default_model = "gemini-2.5-flash"
-    call_type = "functionCall"  # a dict {"type": "functionCall", "name", "args", "id"}
+    call_type = "functionCall"  # what its FunctionCall objects are taken for (they have no type)
     _assembler = GeminiAssembler
 
     def __init__(
@@ -321,7 +313,7 @@ class Gemini(SDKAdapter):
         raw = await self._send(self._request(transcript, toolbox, parallel_tool_calls))
         done = self._whole(raw)
         response = self._build(done.text, done.calls, done.usage, raw=raw, turn=done.turn)
-        return response if parallel_tool_calls else _first_call_only(response)
+        return response if parallel_tool_calls else first_call_only(response)
 
     def stream(
         self,
@@ -331,7 +323,7 @@ class Gemini(SDKAdapter):
         parallel_tool_calls: bool = True,
     ) -> ModelStream:
         updates = self._stream(self._request(transcript, toolbox, parallel_tool_calls))
-        return updates if parallel_tool_calls else _one_call_at_a_time(updates)
+        return updates if parallel_tool_calls else one_call_at_a_time(updates)
 
     def _assistant_messages(self, text: str, calls: Sequence[ToolCall]) -> tuple[Message, ...]:
         parts: list[dict[str, Any]] = [{"text": text}] if text else []
@@ -377,7 +369,9 @@ class Gemini(SDKAdapter):
         if not isinstance(call_id, str) or not call_id:
             call_id = generated_id(MADE_UP_ID)
         args = field_of(value, "args")
-        return ToolCall(call_id, name, arguments_of({} if args is MISSING else args))
+        return ToolCall(
+            call_id, name, arguments_of({} if args is MISSING or args is None else args)
+        )
 
 
 _EMPTY: Any = object()
@@ -410,27 +404,3 @@ def _args(call: ToolCall) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _first_call_only(response: ModelResponse) -> ModelResponse:
-    if len(response.calls) < 2:
-        return response
-    first, *rest = response.calls
-    declined = tuple((call, NOT_RUN_SERIAL) for call in rest)
-    return replace(response, calls=(first,), declined=declined)
-
-
-async def _one_call_at_a_time(updates: ModelStream) -> AsyncIterator[Any]:
-    """The stream with only its first call dispatched; the others are declined at the end."""
-    dispatched = False
-    try:
-        async for item in updates:
-            if isinstance(item, CallReady):
-                if dispatched:
-                    continue
-                dispatched = True
-            elif isinstance(item, ModelResponse):
-                item = _first_call_only(item)
-            yield item
-    finally:
-        await updates.aclose()  # type: ignore[attr-defined]

@@ -6,8 +6,9 @@ OpenAI's ``{"error": {"message", "type", "param", "code"}}`` under ``/v1/chat/co
 ``/v1/messages``, Google's ``{"error": {"code", "message", "status"}}`` under
 ``/v1beta/models/MODEL:generateContent`` (and ``:streamGenerateContent``). Bodies are read in
 chunks up to ``max_body_bytes`` (413 past it) and within ``body_timeout_s`` (408 past it, and the
-connection is closed), and a client that disconnects stops its generation. Errors below HTTP (a head h11 refuses, a head that never ends) get the
-same shape through :meth:`OfflineApp.protocol_error` when served by ``toolvolley.testing._serving``.
+connection is closed), and a client that disconnects stops its generation. Errors below HTTP (a
+head h11 refuses, a head that never ends) get the same shape through
+:meth:`OfflineApp.protocol_error` when served by ``toolvolley.testing._serving``.
 """
 
 from __future__ import annotations
