@@ -308,11 +308,14 @@ async def test_serve_model_speaks_gemini(stream: bool) -> None:
 async def test_a_loop_written_with_the_sdk_runs_its_function_calls() -> None:
     """``executor.run(response.function_calls)`` and ``result_messages(results, "gemini")`` for
     a loop of one's own on google-genai (here on the offline model)."""
+    from google.genai import types
+
     from toolvolley.testing import gemini_client
 
     client = gemini_client(fast())
     executor = Executor([weather_tool()])
-    config = {"tools": Gemini.tool_definitions(executor.toolbox)}
+    tools = Gemini.tool_definitions(executor.toolbox)
+    config = types.GenerateContentConfig.model_validate({"tools": tools})
     contents: list[Any] = [{"role": "user", "parts": [{"text": WEATHER}]}]
     response = await client.aio.models.generate_content(
         model="offline", contents=contents, config=config
@@ -327,3 +330,11 @@ async def test_a_loop_written_with_the_sdk_runs_its_function_calls() -> None:
     )
     assert "sunny in Lima" in str(final.text)
     await client.aio.aclose()
+
+
+def test_the_sdks_client_passed_as_a_model_says_to_wrap_it() -> None:
+    from toolvolley._model import check_adapter
+    from toolvolley.testing import gemini_client
+
+    with pytest.raises(UserError, match=r"Wrap the client: Gemini\(client, model=...\)"):
+        check_adapter(gemini_client(), "run_loop()")

@@ -175,6 +175,8 @@ def check_adapter(model: object, where: str) -> None:
         wrap = " Wrap the client: OpenAIChat(client, model=...) or OpenAIResponses(client, ...)."
     elif package == "anthropic":
         wrap = " Wrap the client: AnthropicMessages(client, model=...)."
+    elif type(model).__module__.startswith("google.genai"):
+        wrap = " Wrap the client: Gemini(client, model=...)."
     else:
         wrap = " Use one from toolvolley.providers (e.g. OpenAIChat(model=...)) or subclass it."
     raise UserError(f"{where} takes a ModelAdapter; got {type_name(model)}.{wrap}")
