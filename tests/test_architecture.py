@@ -83,6 +83,7 @@ def test_importing_the_package_loads_no_cli_demo_offline_or_adapter_module() -> 
     assert "toolvolley._executor" in loaded  # the check sees the package's own modules
     sdks = {"typer", "rich", "uvicorn", "starlette", "openai", "anthropic", "mcp", "ray"}
     assert sorted(sdks & {m.split(".")[0] for m in loaded}) == []
+    assert [m for m in loaded if m.startswith("google.genai")] == []
 
 
 # The layers, from the bottom. The core is the package's own private modules at its root, minus
@@ -251,3 +252,5 @@ def test_importing_the_providers_loads_no_offline_model() -> None:
     ).stdout.split()
     assert "toolvolley.providers.openai_chat" in loaded
     assert [m for m in loaded if m.startswith("toolvolley.testing")] == []
+    assert "toolvolley.providers.gemini" in loaded
+    assert [m for m in loaded if m.startswith("google.genai")] == []  # loaded on first use

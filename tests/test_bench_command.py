@@ -8,6 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from toolvolley.bench import streaming_scenarios
 from toolvolley.cli.app import app
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -29,7 +30,7 @@ def test_bench_json_chart_and_timeline(tmp_path: Path) -> None:
     for key in "AC":
         variants = report["executor"]["scenarios"][key]["variants"]
         assert {"toolvolley_parallel", "toolvolley_serial", "textbook_gather"} <= set(variants)
-    assert len(report["streaming"]["scenarios"]) == 9
+    assert len(report["streaming"]["scenarios"]) == len(streaming_scenarios())
     points = report["sweep"]["points"]
     assert {(p["kind"], p["variant"]) for p in points} == {
         (kind, variant)

@@ -108,6 +108,33 @@ def test_default_run_has_three_calls_in_one_response_and_runs_them_at_once(
         assert city in report["final_answer"]
 
 
+def test_the_gemini_format_runs_offline_with_three_calls_at_once(
+    watched: list[WatchedService],
+) -> None:
+    code, report, _ = run("--json", "--provider", "gemini", *FAST)
+    assert code == 0
+    assert report is not None
+    assert (report["provider"], report["model"]) == ("gemini", "toolvolley-offline")
+    assert report["tool_calls_in_first_response"] == 3
+    assert report["model_turns"] == 2
+    assert [c["status"] for c in report["calls"]] == ["ok", "ok", "ok"]
+    (service,) = watched
+    assert service.seen[:3] == [1, 2, 3]  # the three look-ups in flight together
+    for city in ("Seoul", "Tokyo", "Paris"):
+        assert city in report["final_answer"]
+
+
+def test_the_gemini_format_in_serial_mode_runs_one_call_a_turn() -> None:
+    """Gemini has no switch: its later calls are declined, made again, and not counted as
+    failures of the demo."""
+    code, report, _ = run("--json", "--serial", "--provider", "gemini", *FAST)
+    assert code == 0
+    assert report is not None
+    assert report["model_turns"] == 4
+    assert [c["status"] for c in report["calls"]] == ["ok"] * 3
+    assert report["failed_calls"] == 0
+
+
 def test_serial_takes_one_model_turn_per_call() -> None:
     code, report, _ = run("--json", "--serial", *FAST)
     assert code == 0

@@ -12,6 +12,7 @@ from toolvolley import Tool, Toolbox, ToolResult, UserError
 from toolvolley.providers import (
     PROVIDERS,
     AnthropicMessages,
+    Gemini,
     OpenAIChat,
     OpenAIResponses,
     adapter,
@@ -24,9 +25,10 @@ def test_the_provider_names_are_a_frozen_mapping_of_the_adapters() -> None:
         "openai-chat": OpenAIChat,
         "openai-responses": OpenAIResponses,
         "anthropic": AnthropicMessages,
+        "gemini": Gemini,
     }
     with pytest.raises(TypeError):
-        PROVIDERS["gemini"] = OpenAIChat  # type: ignore[index]
+        PROVIDERS["another"] = OpenAIChat  # type: ignore[index]
 
 
 @pytest.mark.parametrize("name", list(PROVIDERS))

@@ -146,7 +146,7 @@ async def run_turn(
         model_s=model_ended - started,
         tools_s=report.wall_s if report else 0.0,
         text=response.text,
-        tool_calls=(*response.calls, *response.incomplete),
+        tool_calls=(*response.calls, *(c for c, _ in response.declined), *response.incomplete),
         results=tuple(results),
         report=report,
         wall_s=ended - started,
@@ -222,6 +222,8 @@ async def _turn(
                     "item must be the response)."
                 )
             else:
+                for call, why in response.declined:
+                    batch.fail(call, why)
                 for call in response.incomplete:
                     batch.fail(
                         call,

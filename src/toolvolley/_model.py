@@ -57,10 +57,19 @@ class ModelResponse:
     usage: Usage = Usage()
     raw: Any = None
     incomplete: tuple[ToolCall, ...] = ()  # streamed calls whose arguments were cut off
+    # calls the adapter will not run, each with what the model reads instead (Gemini in serial
+    # mode: the API has no switch, so calls after a response's first are answered, not run)
+    declined: tuple[tuple[ToolCall, str], ...] = ()
     # a StreamCutError if the stream ended or broke before its finish signal (its __cause__ is
     # the read error, if it broke); a custom adapter may record any exception here
     stream_error: BaseException | None = None
 
+
+NOT_RUN_SERIAL = (
+    "Not run: tool calls run one at a time in this conversation, and only the first call of "
+    "a response runs. If you still need this call, call it again in your next turn."
+)
+"""What the model reads for a call an adapter declined (see ``ModelResponse.declined``)."""
 
 ModelStream = AsyncIterator[StreamUpdate | ModelResponse]
 """What :meth:`ModelAdapter.stream` returns: updates as they arrive, then the response."""
@@ -166,6 +175,8 @@ def check_adapter(model: object, where: str) -> None:
         wrap = " Wrap the client: OpenAIChat(client, model=...) or OpenAIResponses(client, ...)."
     elif package == "anthropic":
         wrap = " Wrap the client: AnthropicMessages(client, model=...)."
+    elif type(model).__module__.startswith("google.genai"):
+        wrap = " Wrap the client: Gemini(client, model=...)."
     else:
         wrap = " Use one from toolvolley.providers (e.g. OpenAIChat(model=...)) or subclass it."
     raise UserError(f"{where} takes a ModelAdapter; got {type_name(model)}.{wrap}")

@@ -8,7 +8,9 @@
 * OpenAI Responses: a ``function_call`` item of ``response.output`` (``ResponseFunctionToolCall``)
   or its dict, ``{"type": "function_call", "call_id", "name", "arguments"}``;
 * Anthropic Messages: a ``tool_use`` block of ``response.content`` (``ToolUseBlock``) or its dict,
-  ``{"type": "tool_use", "id", "name", "input"}``.
+  ``{"type": "tool_use", "id", "name", "input"}``;
+* Gemini: an item of ``response.function_calls`` (``types.FunctionCall``) or its dict,
+  ``{"name", "args"}`` and an ``id`` if the model gave one (else one is made up).
 
 They are recognised by the ``type`` they say they are (attributes or keys), so no SDK is
 imported; each provider module reads its own (``read_call``), with the helpers here. Anthropic's
@@ -107,6 +109,8 @@ def _reader(value: object) -> Any:
             and field_of(value, "id") is not MISSING
         ):
             kind = "function"
+        elif field_of(value, "args") is not MISSING and field_of(value, "name") is not MISSING:
+            kind = "functionCall"  # Gemini's FunctionCall (response.function_calls) has no type
         else:
             return None
     if not isinstance(kind, str):

@@ -38,6 +38,7 @@ TASKS = [f"task{i}" for i in range(1, 9)]
 class StreamingScenario:
     name: str
     latencies: tuple[float, ...]  # one per call, in the order the model writes them
+    provider: str = "openai-chat"  # the wire format the offline model streams it in
 
 
 def streaming_scenarios(scale: float = 1.0) -> list[StreamingScenario]:
@@ -49,6 +50,12 @@ def streaming_scenarios(scale: float = 1.0) -> list[StreamingScenario]:
             StreamingScenario(f"{n} calls, slowest last", (fast,) * (n - 1) + (slow,)),
             StreamingScenario(f"{n} calls, equal", (0.5 * scale,) * n),
         ]
+    # each call whole in a chunk of its own, ready when the chunk arrives
+    scenarios.append(
+        StreamingScenario(
+            "3 calls, slowest first, Gemini", (1.0 * scale,) + (0.3 * scale,) * 2, "gemini"
+        )
+    )
     return scenarios
 
 
@@ -87,7 +94,7 @@ async def _after(model: ModelAdapter, executor: Executor, prompt: str) -> float:
 async def _measure(
     scenario: StreamingScenario, repeat: int, token_rate: float, first_token_s: float
 ) -> tuple[dict[str, Any], TraceTurn]:
-    from ..providers import OpenAIChat
+    from ..providers import adapter
 
     n = len(scenario.latencies)
     prompt = "Please do " + ", ".join(TASKS[:n]) + "."
@@ -96,7 +103,7 @@ async def _measure(
     early: list[float] = []
     bounds: list[float] = []
     after: list[float] = []
-    async with OpenAIChat.offline(engine) as model:
+    async with adapter(scenario.provider, offline=engine) as model:
         await _after(model, executor, prompt)  # warm up the SDK's first-use costs
         for _ in range(repeat):  # interleaved, so drift on a shared machine hits both alike
             wall, bound, turn = await _early(model, executor, prompt)

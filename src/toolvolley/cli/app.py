@@ -146,7 +146,10 @@ def demo(
     json_output: Annotated[bool, json_flag("report")] = False,
     provider: Annotated[
         str,
-        typer.Option(help="offline (default), or openai, responses, anthropic for a real model."),
+        typer.Option(
+            help="offline (default), or openai, responses, anthropic for a real model; gemini "
+            "for the offline model in Gemini's format (or the server at --base-url)."
+        ),
     ] = "offline",
     base_url: Annotated[
         str | None, typer.Option(help="The provider's base URL (any OpenAI-compatible server).")
@@ -302,7 +305,7 @@ def batch(
     concurrency: Annotated[int, typer.Option(help="Conversations at once.")] = 16,
     max_turns: Annotated[int, typer.Option(help="Model turns per conversation at most.")] = 10,
     provider: Annotated[
-        str, typer.Option(help="offline (default), or openai, responses, anthropic.")
+        str, typer.Option(help="offline (default), or openai, responses, anthropic, gemini.")
     ] = "offline",
     base_url: Annotated[str | None, typer.Option(help="The provider's base URL.")] = None,
     model: ModelName = None,

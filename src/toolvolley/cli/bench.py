@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .._calls import ToolResult
 from .._errors import UserError, describe_exception
 from .._executor import Executor
-from ..bench import run_executor_benchmark, run_streaming_benchmark, run_sweep
+from ..bench import run_executor_benchmark, run_streaming_benchmark, run_sweep, streaming_scenarios
 from ..bench._executor import TOOLBOX, make_calls, scenarios
 from ..bench._plans import run_plans_benchmark
 from ..bench._plans import steps as plan_steps
@@ -39,7 +39,7 @@ SCENARIOS = "ABCDE"  # the executor benchmark's (toolvolley.bench._executor.scen
 def _steps(only: str, streaming: bool, sizes: Sequence[int] | None, mcp: bool = False) -> int:
     latency = {"A": 4, "B": 3, "C": 3, "E": 4}  # async scenarios add the bare-gather floor
     total = sum(latency.get(k, 0) for k in only) + (3 if "D" in only else 0)
-    total += 9 if streaming else 0
+    total += len(streaming_scenarios()) if streaming else 0
     total += 4 if mcp else 0
     total += 3 * 3 * len(sizes) if sizes else 0
     return total

@@ -190,9 +190,9 @@ def _check_options(
     check_seconds("--first-token", first_token)
     check_output("--timeline", timeline, (".svg", ".html"))
     check_output("--trace", trace, (".json",))
-    if provider not in ("offline", "openai", "responses", "anthropic"):
+    if provider not in ("offline", "openai", "responses", "anthropic", "gemini"):
         raise UserError(
-            f"--provider must be offline, openai, responses or anthropic, not {provider!r}."
+            f"--provider must be offline, openai, responses, anthropic or gemini, not {provider!r}."
         )
     if provider == "offline" and base_url:
         raise UserError(
@@ -201,6 +201,9 @@ def _check_options(
         )
     if provider == "anthropic":  # the other providers speak through the OpenAI SDK (cli extra)
         check_extra("--provider anthropic", "anthropic", "anthropic")
+    if provider == "gemini":  # the offline model in Gemini's format, or a --base-url
+        check_extra("--provider gemini", "google.genai", "gemini")
+        return
     if provider != "offline" and not base_url and not os.environ.get(_KEYS[provider]):
         raise UserError(f"--provider {provider} needs {_KEYS[provider]} set, or --base-url.")
 

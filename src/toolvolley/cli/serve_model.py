@@ -59,7 +59,7 @@ def run_serve_model_command(
     url = f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}"
     typer.echo(
         f"Offline model {', '.join(model.models)} on {url}  "
-        f"(OpenAI base_url {url}/v1, Anthropic base_url {url})"
+        f"(OpenAI base_url {url}/v1, Anthropic and Gemini base_url {url})"
     )
     serve_forever(OfflineApp(model, max_body_bytes=max_body_bytes), sock=sock)
 

@@ -13,7 +13,7 @@ from .._errors import UserError
 from .._events import CallStarted, TurnEvent, TurnStats
 from .._executor import Executor
 from .._loop import LoopResult, run_loop, run_turn
-from .._model import Message, ModelAdapter
+from .._model import NOT_RUN_SERIAL, Message, ModelAdapter
 from .._optional import require
 from .._report import BatchReport
 from .._toolbox import Toolbox
@@ -24,7 +24,7 @@ from ._weather_tool import weather_tool
 __all__ = ["DEFAULT_PROMPT", "DemoReport", "DemoSettings", "Provider", "run_demo"]
 
 DEFAULT_PROMPT = "What's the weather in Seoul, Tokyo and Paris?"
-Provider = Literal["offline", "openai", "responses", "anthropic"]
+Provider = Literal["offline", "openai", "responses", "anthropic", "gemini"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,7 @@ PROVIDER_NAMES = {
     "openai": "openai-chat",
     "responses": "openai-responses",
     "anthropic": "anthropic",
+    "gemini": "gemini",  # the offline model in Gemini's format, unless given a --base-url
 }
 
 
@@ -179,7 +180,7 @@ def make_model(settings: DemoSettings) -> ModelAdapter:
     spec = PROVIDER_NAMES.get(settings.provider, "openai-chat")
     if settings.model:
         spec = f"{spec}:{settings.model}"
-    if settings.provider == "offline":
+    if settings.provider == "offline" or (settings.provider == "gemini" and not settings.base_url):
         engine = OfflineModel(
             token_rate=settings.token_rate,
             first_token_s=settings.first_token_s,
@@ -282,8 +283,10 @@ async def _serial(
         model, settings.prompt, toolbox, parallel_tool_calls=False, max_turns=16, on_event=recorder
     )
     end_to_end = time.perf_counter() - started
-    sequential = [r for turn in outcome.turns for r in turn.results]
-    calls = [c for turn in outcome.turns for c in turn.tool_calls]
+    # (calls the adapter declined, not run: Gemini has no switch, see providers.gemini)
+    sequential = [r for turn in outcome.turns for r in turn.results if not _declined(r)]
+    ran = {r.call_id for r in sequential}
+    calls = [c for turn in outcome.turns for c in turn.tool_calls if c.id in ran]
     if not calls:
         raise UserError(f"The model answered without calling a tool: {outcome.final_text!r}")
     # The comparison is a conversation the demo really has: the same prompt with parallel tool
@@ -335,3 +338,7 @@ def _ideal(sequential_s: float, parallel: Sequence[ToolResult]) -> float:
     call, so the measured speedup cannot exceed it."""
     longest = BatchReport.from_results(parallel).ideal_s
     return sequential_s / longest if longest > 0 else 1.0
+
+
+def _declined(result: ToolResult) -> bool:
+    return result.is_error and result.content == NOT_RUN_SERIAL

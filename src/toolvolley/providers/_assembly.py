@@ -54,6 +54,8 @@ class Assembled:
     usage: Usage
     finished: bool  # the stream gave its finish signal (it was not cut off)
     failure: str = ""  # what the provider said when it ended the response as failed
+    turn: tuple[Any, ...] | None = None  # the turn's transcript messages, if the format keeps
+    # more of them than text and calls (Gemini's thought signatures, in the parts they came in)
 
 
 def generated_id(prefix: str) -> str:

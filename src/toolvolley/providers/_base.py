@@ -153,13 +153,16 @@ class SDKAdapter(ModelAdapter):
         raw: Any = None,
         incomplete: tuple[ToolCall, ...] = (),
         stream_error: StreamCutError | None = None,
+        turn: tuple[Message, ...] | None = None,
     ) -> ModelResponse:
+        if turn is None:
+            turn = self._assistant_messages(text, (*calls, *incomplete))
         return ModelResponse(
             text=text,
             calls=calls,
             # The turn goes back to the model in the next request, and what it sent may hold
             # lone surrogates (valid JSON escapes, but no UTF-8: the SDK could not encode it).
-            messages=sendable(self._assistant_messages(text, (*calls, *incomplete))),
+            messages=sendable(turn),
             usage=usage,
             raw=raw,
             incomplete=incomplete,
@@ -233,7 +236,12 @@ class SDKAdapter(ModelAdapter):
             cut = StreamCutError(self._cut_message(done, broke), provider=self.provider)
             cut.__cause__ = broke
         yield self._build(
-            done.text, done.calls, done.usage, incomplete=done.incomplete, stream_error=cut
+            done.text,
+            done.calls,
+            done.usage,
+            incomplete=done.incomplete,
+            stream_error=cut,
+            turn=done.turn,
         )
 
     def _cut_message(self, done: Assembled, broke: Exception | None) -> str:

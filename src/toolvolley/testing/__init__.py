@@ -1,6 +1,7 @@
 """The offline model, shipped for your tests (as httpx ships ``MockTransport``): a deterministic
-stand-in that speaks OpenAI Chat Completions, OpenAI Responses and Anthropic Messages, so
-toolvolley, and a program written with those SDKs, runs with no API key and no network.
+stand-in that speaks OpenAI Chat Completions, OpenAI Responses, Anthropic Messages and Gemini
+(``generateContent``), so toolvolley, and a program written with those SDKs, runs with no API
+key and no network.
 
 It is a planner, not a language model. For each tool, it calls the tool once for each value of a
 string parameter that the schema lists (``enum`` or ``examples``) and that the latest user message
@@ -15,11 +16,12 @@ streaming. Malformed requests get the provider's own kind of 400 error, e.g. a f
 leaves a ``tool_call_id`` unanswered.
 ``OfflineModel(script=...)`` replays given turns instead (text, tool calls, errors, cut streams).
 
-A program written with an SDK itself gets a client answered by it with :func:`openai_client`
-or :func:`anthropic_client`; ``toolvolley serve-model`` serves it over HTTP.
+A program written with an SDK itself gets a client answered by it with :func:`openai_client`,
+:func:`anthropic_client` or :func:`gemini_client`; ``toolvolley serve-model`` serves it over
+HTTP.
 """
 
-from ._clients import anthropic_client, openai_client
+from ._clients import anthropic_client, gemini_client, openai_client
 from ._engine import OfflineModel, OfflineResponse
 from ._script import Script
 from ._server import OfflineApp
@@ -31,6 +33,7 @@ __all__ = [
     "OfflineResponse",
     "Script",
     "anthropic_client",
+    "gemini_client",
     "http_client_for",
     "openai_client",
 ]

@@ -4,6 +4,7 @@ For a program written with the SDK itself: no key, no network, the SDK's real ty
 
     client = openai_client()      # an openai.AsyncOpenAI
     client = anthropic_client()   # an anthropic.AsyncAnthropic
+    client = gemini_client()      # a google.genai.Client (use client.aio)
 
 The offline model answers to the model names ``"offline"`` and ``"toolvolley-offline"``.
 """
@@ -20,8 +21,9 @@ from ._transport import http_client_for
 if TYPE_CHECKING:
     import anthropic
     import openai
+    from google import genai
 
-__all__ = ["anthropic_client", "openai_client", "sdk_client"]
+__all__ = ["anthropic_client", "gemini_client", "openai_client", "sdk_client"]
 
 # Never resolved: the transport answers in-process.
 _CLIENTS = {
@@ -59,4 +61,22 @@ def anthropic_client(model: OfflineModel | None = None) -> anthropic.AsyncAnthro
     """An ``anthropic.AsyncAnthropic`` whose requests the offline model answers in-process;
     needs the ``anthropic`` extra."""
     client: anthropic.AsyncAnthropic = sdk_client("anthropic", model)
+    return client
+
+
+def gemini_client(model: OfflineModel | None = None) -> genai.Client:
+    """A ``google.genai.Client`` whose requests (``generateContent``, ``streamGenerateContent``)
+    the offline model answers in-process; use its async API, ``client.aio``. Needs the
+    ``gemini`` extra."""
+    if model is not None and not isinstance(model, OfflineModel):
+        raise UserError(
+            f"gemini_client() takes an OfflineModel (or nothing, for a new one); got "
+            f'{type_name(model)}. The model\'s name goes in each request: model="offline".'
+        )
+    sdk: Any = require("google.genai", "gemini")
+    import httpx
+
+    http = http_client_for(model or OfflineModel(), httpx.AsyncClient)
+    options = {"base_url": "http://offline.toolvolley.invalid", "httpx_async_client": http}
+    client: genai.Client = sdk.Client(api_key="offline", http_options=options)
     return client

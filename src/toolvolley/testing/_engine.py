@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 
 from .._errors import UserError
-from . import _anthropic, _chat, _responses
+from . import _anthropic, _chat, _gemini, _responses
 from ._body import parse_body
 from ._hints import with_hints
 from ._planner import Conversation, plan
@@ -90,6 +90,8 @@ class OfflineModel:
             status = 404 if kind is None else 405
             error = wire_error(kind or "chat", status, f"No route for {method} {path}.")
             return _json_response(error.status, error.payload)
+        if kind == "gemini":
+            body = _gemini.with_path(path, body)  # the model and the stream are in the path
         return await self.respond(kind, body)
 
     def models_list(self) -> dict[str, Any]:
@@ -141,6 +143,7 @@ class OfflineModel:
                 "chat": _chat.response_body,
                 "responses": lambda g: _responses.response_body(g, parallel=conversation.parallel),
                 "anthropic": _anthropic.response_body,
+                "gemini": _gemini.response_body,
             }[kind](generation)
             frame = Frame(json.dumps(payload).encode(), generation.output_tokens)
             frames = [frame]
@@ -153,6 +156,8 @@ class OfflineModel:
                 )
             elif kind == "responses":
                 frames = _responses.stream_frames(generation, parallel=conversation.parallel)
+            elif kind == "gemini":
+                frames = _gemini.stream_frames(generation)
             else:
                 frames = _anthropic.stream_frames(generation)
             headers = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
@@ -209,6 +214,7 @@ _PARSERS: dict[Kind, Callable[[dict[str, Any]], Conversation]] = {
     "chat": _chat.parse,
     "responses": _responses.parse,
     "anthropic": _anthropic.parse,
+    "gemini": _gemini.parse,
 }
 
 
@@ -222,6 +228,8 @@ def _max_tokens(kind: Kind, request: dict[str, Any]) -> int | None:
         value = request.get("max_completion_tokens") or request.get("max_tokens")
     elif kind == "responses":
         value = request.get("max_output_tokens")
+    elif kind == "gemini":
+        value = (request.get("generationConfig") or {}).get("maxOutputTokens")
     else:
         value = request.get("max_tokens")
     return value if isinstance(value, int) else None
@@ -231,6 +239,8 @@ _ENDPOINTS: tuple[tuple[Kind, str], ...] = (
     ("chat", "/chat/completions"),
     ("responses", "/responses"),
     ("anthropic", "/messages"),
+    ("gemini", ":generateContent"),
+    ("gemini", ":streamGenerateContent"),
 )
 
 

@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from .._references import references_prompt
+from . import _gemini
 from ._planner import Conversation
 from ._wire import Kind, text_of
 
@@ -41,6 +42,8 @@ def system_text(kind: Kind, request: dict[str, Any]) -> str:
                 for i in items
                 if isinstance(i, dict) and i.get("role") in ("system", "developer")
             ]
+    elif kind == "gemini":
+        parts = [_gemini.system_text(request)]
     else:
         parts = [text_of(request.get("system"))]
     return "\n".join(parts)
@@ -51,9 +54,12 @@ def _descriptions(kind: Kind, request: dict[str, Any]) -> dict[str, str]:
     for tool in request.get("tools") or []:
         if not isinstance(tool, dict):
             continue
-        spec = tool.get("function") if kind == "chat" else tool
-        if isinstance(spec, dict) and isinstance(spec.get("name"), str):
-            found[spec["name"]] = str(spec.get("description") or "")
+        specs = [tool.get("function") if kind == "chat" else tool]
+        if kind == "gemini":
+            specs = tool.get("functionDeclarations") or tool.get("function_declarations") or []
+        for spec in specs:
+            if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+                found[spec["name"]] = str(spec.get("description") or "")
     return found
 
 

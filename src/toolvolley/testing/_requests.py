@@ -20,7 +20,7 @@ from pydantic import (
 
 from ._wire import Kind, wire_error
 
-__all__ = ["AnthropicRequest", "ChatRequest", "ResponsesRequest", "validate"]
+__all__ = ["AnthropicRequest", "ChatRequest", "GeminiRequest", "ResponsesRequest", "validate"]
 
 ToolName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
 
@@ -283,10 +283,31 @@ class AnthropicRequest(_Open):
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
+class GeminiPart(_Open):
+    text: str | None = None
+    functionCall: dict[str, Any] | None = None  # the wire's names
+    functionResponse: dict[str, Any] | None = None
+
+
+class GeminiContent(_Open):
+    role: Literal["user", "model"] = "user"
+    parts: list[GeminiPart] = Field(min_length=1)
+
+
+class GeminiRequest(_Open):
+    """``generateContent``: the model comes from the path (see ``_gemini.with_path``)."""
+
+    model: str
+    stream: bool = False
+    contents: list[GeminiContent] = Field(min_length=1)
+    tools: list[dict[str, Any]] | None = None
+
+
 _MODELS: dict[Kind, type[_Open]] = {
     "chat": ChatRequest,
     "responses": ResponsesRequest,
     "anthropic": AnthropicRequest,
+    "gemini": GeminiRequest,
 }
 
 

@@ -3,10 +3,12 @@
 Every failure is answered in the provider's own error shape and status, never a plain-text 500:
 OpenAI's ``{"error": {"message", "type", "param", "code"}}`` under ``/v1/chat/completions`` and
 ``/v1/responses``, Anthropic's ``{"type": "error", "error": {"type", "message"}}`` under
-``/v1/messages``. Bodies are read in chunks up to ``max_body_bytes`` (413 past it) and within
-``body_timeout_s`` (408 past it, and the connection is closed), and a client that disconnects
-stops its generation. Errors below HTTP (a head h11 refuses, a head that never ends) get the
-same shape through :meth:`OfflineApp.protocol_error` when served by ``toolvolley.testing._serving``.
+``/v1/messages``, Google's ``{"error": {"code", "message", "status"}}`` under
+``/v1beta/models/MODEL:generateContent`` (and ``:streamGenerateContent``). Bodies are read in
+chunks up to ``max_body_bytes`` (413 past it) and within ``body_timeout_s`` (408 past it, and the
+connection is closed), and a client that disconnects stops its generation. Errors below HTTP (a
+head h11 refuses, a head that never ends) get the same shape through
+:meth:`OfflineApp.protocol_error` when served by ``toolvolley.testing._serving``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import anyio
 from .._errors import UserError
 from .._optional import require
 from .._options import check_seconds
+from . import _gemini
 from ._engine import OfflineModel, StreamCut, kind_of
 from ._wire import Kind, WireError, wire_error
 
@@ -108,7 +111,16 @@ class OfflineApp:
             kind = kind_of(request.url.path) or "chat"
             return error_response(wire_error(kind, 500, f"{type(exc).__name__}: {exc}"))
 
+        async def gemini(request: Request) -> Any:  # the model and the stream are in the path
+            try:
+                body = await self._read_body(request, "gemini")
+            except WireError as exc:
+                return error_response(exc)
+            reply = await self.model.respond("gemini", _gemini.with_path(request.url.path, body))
+            return _Paced(reply.status, reply.headers, reply.body)
+
         routes = [Route(path, endpoint(kind), methods=["POST"]) for path, kind in _ROUTES]
+        routes.append(Route("/{version}/models/{action}", gemini, methods=["POST"]))
         routes += [Route(p, models, methods=["GET"]) for p in ("/v1/models", "/models")]
         return Starlette(
             routes=routes,

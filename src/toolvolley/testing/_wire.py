@@ -24,7 +24,7 @@ __all__ = [
     "wire_error",
 ]
 
-Kind = Literal["chat", "responses", "anthropic"]
+Kind = Literal["chat", "responses", "anthropic", "gemini"]
 
 CHARS_PER_TOKEN = 4
 
@@ -160,6 +160,10 @@ def wire_error(
     kind: Kind, status: int, message: str, *, param: str | None = None, code: str | None = None
 ) -> WireError:
     """The provider's own error: Anthropic's ``{"type": "error", ...}`` or OpenAI's."""
+    if kind == "gemini":
+        from ._gemini import error  # Google's {"error": {"code", "message", "status"}}
+
+        return error(status, message)
     if kind == "anthropic":
         kind_name = _ANTHROPIC_TYPES.get(status, "invalid_request_error")
         return WireError(
