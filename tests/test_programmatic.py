@@ -21,12 +21,14 @@ from toolvolley import (
     Tool,
     Toolbox,
     ToolCall,
+    ToolResult,
     UserError,
     run_turn,
     tool,
 )
 from toolvolley._expiry import MARGIN
-from toolvolley.events import CallReady, CallStarted, TurnEvent
+from toolvolley.events import CallReady, CallStarted, TurnEvent, TurnStats
+from toolvolley.observe._trace import TraceSection, TraceTurn, trace_events
 from toolvolley.providers import AnthropicMessages, OpenAIResponses
 
 on_asyncio = pytest.mark.parametrize("anyio_backend", ["asyncio"])  # as tests/test_providers
@@ -191,3 +193,30 @@ async def test_calls_made_by_code_with_time_to_spare_are_not_cut() -> None:
 def test_a_tool_lists_its_callers() -> None:
     assert quick.allowed_callers == ("code",)
     assert Tool.with_options(quick, allowed_callers=None).allowed_callers is None
+
+
+def test_the_trace_says_which_calls_code_made() -> None:
+    calls = (ToolCall("t1", "quick", "{}", CODE), ToolCall("t2", "quick", "{}"))
+    results = tuple(
+        ToolResult(c.id, "quick", "ok", "done", queued_at=1.0, started_at=1.0, ended_at=2.0)
+        for c in calls
+    )
+    stats = TurnStats(
+        index=0,
+        calls=2,
+        model_s=0.5,
+        tools_s=1.0,
+        tool_calls=calls,
+        results=results,
+        started_at=0.5,
+        model_ended_at=1.0,
+        streamed=True,
+    )
+    turn = TraceTurn(stats, first_output_at=0.6, ready_at={"t1": 0.9, "t2": 0.9})
+    events = trace_events([TraceSection("one turn", turns=[turn])])["traceEvents"]
+    tracks = [e["args"]["name"] for e in events if e["name"] == "thread_name" and e["tid"]]
+    assert tracks == ["quick t1 (from code)", "quick t2"]
+    spans = [e["args"] for e in events if e["name"] == "quick"]
+    assert [s.get("caller") for s in spans] == [CODE, None]
+    ready = [e["args"] for e in events if e["name"] == "arguments complete: quick"]
+    assert [r.get("caller") for r in ready] == [CODE, None]
