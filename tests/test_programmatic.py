@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import httpx2
 import pytest
+from pydantic import Field
 
 from toolvolley import (
     Executor,
@@ -23,6 +24,7 @@ from toolvolley import (
     ToolCall,
     ToolResult,
     UserError,
+    run_loop,
     run_turn,
     tool,
 )
@@ -30,6 +32,7 @@ from toolvolley._expiry import MARGIN
 from toolvolley.events import CallReady, CallStarted, TurnEvent, TurnStats
 from toolvolley.observe._trace import TraceSection, TraceTurn, trace_events
 from toolvolley.providers import AnthropicMessages, OpenAIResponses
+from toolvolley.testing import OfflineModel, anthropic_client, openai_client
 
 on_asyncio = pytest.mark.parametrize("anyio_backend", ["asyncio"])  # as tests/test_providers
 
@@ -220,3 +223,98 @@ def test_the_trace_says_which_calls_code_made() -> None:
     assert [s.get("caller") for s in spans] == [CODE, None]
     ready = [e["args"] for e in events if e["name"] == "arguments complete: quick"]
     assert [r.get("caller") for r in ready] == [CODE, None]
+
+
+@tool(allowed_callers=["code"])
+async def get_weather(city: Annotated[str, Field(examples=["Seoul", "Tokyo", "Paris"])]) -> str:
+    """Weather for a city."""
+    return f"sunny in {city}"
+
+
+@pytest.mark.anyio
+@on_asyncio
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("adapter", [AnthropicMessages, OpenAIResponses])
+async def test_the_offline_model_calls_tools_from_code_when_only_code_may(
+    adapter: type[AnthropicMessages | OpenAIResponses], stream: bool
+) -> None:
+    """Planned: a tool only code may call is called from code, and the follow-up (which the
+    offline model refuses without the container id or the program item) is accepted."""
+    async with adapter.offline() as model:
+        result = await run_loop(
+            model, "What is the weather in Seoul and Tokyo?", [get_weather], stream=stream
+        )
+    first, last = result.turns
+    assert [(c.name, json.loads(c.arguments_text())) for c in first.tool_calls] == [
+        ("get_weather", {"city": "Seoul"}),
+        ("get_weather", {"city": "Tokyo"}),
+    ]
+    assert all(c.by_code for c in first.tool_calls)
+    assert [r.status for r in first.results] == ["ok", "ok"]
+    assert last.tool_calls == ()
+    assert "sunny in Seoul" in result.final_text
+
+
+@pytest.mark.anyio
+@on_asyncio
+@pytest.mark.parametrize("adapter", [AnthropicMessages, OpenAIResponses])
+async def test_a_scripted_call_from_code(
+    adapter: type[AnthropicMessages | OpenAIResponses],
+) -> None:
+    script = [
+        {
+            "tool_calls": [
+                {"name": "get_weather", "arguments": {"city": "Paris"}, "caller": "code"},
+                {"name": "get_weather", "arguments": {"city": "Seoul"}},
+            ]
+        },
+        {"text": "Done."},
+    ]
+    async with adapter.offline(OfflineModel(script=script)) as model:
+        result = await run_loop(model, "Weather?", [get_weather.with_options(allowed_callers=None)])
+    calls = result.turns[0].tool_calls
+    assert [c.by_code for c in calls] == [True, False]
+    assert calls[1].caller is None
+    assert result.final_text == "Done."
+
+
+@pytest.mark.anyio
+@on_asyncio
+async def test_the_offline_model_refuses_answers_to_code_without_the_container() -> None:
+    import anthropic
+
+    block = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+    messages: list[Any] = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": [block | {"caller": CODE}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1"}]},
+    ]
+    async with anthropic_client() as client:
+        with pytest.raises(anthropic.BadRequestError, match="container_id is required"):
+            await client.messages.create(model="offline", max_tokens=100, messages=messages)
+        # With the container named, the same follow-up is taken.
+        await client.messages.create(
+            model="offline", max_tokens=100, messages=messages, container="container_1"
+        )
+
+
+@pytest.mark.anyio
+@on_asyncio
+async def test_the_offline_model_refuses_calls_from_code_without_their_program() -> None:
+    import openai
+
+    call = {
+        "type": "function_call",
+        "call_id": "call_1",
+        "name": "get_weather",
+        "arguments": "{}",
+        "caller": {"type": "program", "caller_id": "call_p"},
+    }
+    items: list[Any] = [
+        {"role": "user", "content": "Weather?"},
+        call,
+        {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+    ]
+    async with openai_client() as client:
+        with pytest.raises(openai.BadRequestError, match="No program item found"):
+            await client.responses.create(model="offline", input=items, store=False)
