@@ -318,3 +318,10 @@ async def test_the_offline_model_refuses_calls_from_code_without_their_program()
     async with openai_client() as client:
         with pytest.raises(openai.BadRequestError, match="No program item found"):
             await client.responses.create(model="offline", input=items, store=False)
+
+
+def test_a_code_execution_version_named_as_a_caller_is_the_one_offered() -> None:
+    newer = quick.with_options(allowed_callers=["code_execution_20260120"])
+    definitions = AnthropicMessages.tool_definitions(Toolbox([newer]))
+    assert definitions[0]["allowed_callers"] == ["code_execution_20260120"]
+    assert definitions[-1] == {"type": "code_execution_20260120", "name": "code_execution"}

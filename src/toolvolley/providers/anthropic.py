@@ -26,7 +26,7 @@ from .._sdk_calls import arguments_of, caller_of, field_of, plain, text_field
 from .._toolbox import Toolbox
 from ._assembly import Assembler, Partial, generated_id
 from ._base import SDKAdapter, expiry, tool_specs
-from ._callers import allowed_callers, wants_code
+from ._callers import allowed_callers
 
 __all__ = ["AnthropicAssembler", "AnthropicMessages"]
 
@@ -266,7 +266,8 @@ class AnthropicMessages(SDKAdapter):
     def tool_definitions(toolbox: Toolbox) -> list[dict[str, Any]]:
         """``{name, description, input_schema}`` per tool, with its ``allowed_callers`` when it
         has them (``"code"`` is the code-execution tool, ``code_execution_20250825``, which is
-        then offered too)."""
+        then offered too; a caller named by its version, ``code_execution_20260120``, offers
+        that version)."""
         callers = allowed_callers(toolbox, code=CODE_EXECUTION)
         definitions: list[dict[str, Any]] = []
         for name, description, schema in tool_specs(toolbox):
@@ -274,8 +275,10 @@ class AnthropicMessages(SDKAdapter):
             if name in callers:
                 definition["allowed_callers"] = callers[name]
             definitions.append(definition)
-        if wants_code(callers, CODE_EXECUTION):
-            definitions.append({"type": CODE_EXECUTION, "name": "code_execution"})
+        # the code-execution tool the callers name ("code": CODE_EXECUTION), offered once
+        named = [c for names in callers.values() for c in names if c.startswith("code_execution")]
+        if named:
+            definitions.append({"type": sorted(set(named))[-1], "name": "code_execution"})
         return definitions
 
     @staticmethod
