@@ -325,3 +325,22 @@ def test_a_code_execution_version_named_as_a_caller_is_the_one_offered() -> None
     definitions = AnthropicMessages.tool_definitions(Toolbox([newer]))
     assert definitions[0]["allowed_callers"] == ["code_execution_20260120"]
     assert definitions[-1] == {"type": "code_execution_20260120", "name": "code_execution"}
+
+
+@pytest.mark.anyio
+@on_asyncio
+async def test_a_container_past_its_expiry_on_arrival_cuts_nothing() -> None:
+    """The provider has just used the container, so an ``expires_at`` already past when the
+    response arrives says the clocks disagree, not that the container is gone: the calls run."""
+
+    @tool(allowed_callers=["code"])
+    async def slow() -> str:
+        """Answers after giving the event loop a turn."""
+        await anyio.lowlevel.checkpoint()
+        return "slow done"
+
+    model, client, _, _ = _anthropic(-60.0)
+    async with client:
+        transcript = [model.user_message("Run the code.")]
+        _, stats = await run_turn(model, transcript, Executor([slow, quick]), stream=False)
+    assert [r.status for r in stats.results] == ["ok", "ok"]

@@ -29,6 +29,10 @@ def answer_by(expires_at: datetime, calls: Sequence[ToolCall]) -> float | None:
     if not any(call.by_code for call in calls):
         return None
     left = (expires_at - datetime.now(timezone.utc)).total_seconds()
+    if left <= 0:
+        # The provider has just used the container: an expiry already past says this clock
+        # and the provider's disagree, not that it is gone. Cutting every call would be wrong.
+        return None
     return anyio.current_time() + max(left - MARGIN, 0.0)
 
 
