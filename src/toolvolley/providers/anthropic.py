@@ -311,12 +311,11 @@ CODE_EXECUTION = "code_execution_20250825"  # the code-execution tool a "code" c
 
 
 def _by_code(block: Any) -> bool:
-    caller = block.get("caller") if isinstance(block, Mapping) else None
-    return (
-        block.get("type") == "tool_use"
-        and isinstance(caller, Mapping)
-        and (caller.get("type") != "direct")
-    )
+    """Whether a transcript's block is a ``tool_use`` made by code."""
+    if not isinstance(block, Mapping) or block.get("type") != "tool_use":
+        return False
+    caller = block.get("caller")
+    return isinstance(caller, Mapping) and caller.get("type") != "direct"
 
 
 def _input(call: ToolCall) -> dict[str, Any]:
