@@ -24,11 +24,19 @@ class ToolCall:
     accepted too::
 
         ToolCall(id="call_1", name="get_weather", arguments='{"city": "Paris"}')
+
+    ``caller`` is who made the call when it was not the model itself but code the model wrote
+    and the provider runs (programmatic tool calling), exactly as the wire gave it: Anthropic's
+    ``{"type": "code_execution_20250825", "tool_id": ...}``, OpenAI Responses'
+    ``{"type": "program", "caller_id": ...}``. ``None`` for a call the model made directly. Such
+    a call runs like any other; its result must reach the provider before the code's container
+    expires (see :attr:`ModelResponse.expires_at`).
     """
 
     id: str
     name: str
     arguments: str | Mapping[str, Any] = "{}"
+    caller: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # Misuse caught here, not as a result: a result could not be written back without a
@@ -43,6 +51,11 @@ class ToolCall:
                 f"ToolCall name must be a string (the tool the model asked for), got "
                 f"{type(self.name).__name__}."
             )
+
+    @property
+    def by_code(self) -> bool:
+        """Whether code the model wrote made this call (its ``caller`` is not ``direct``)."""
+        return self.caller is not None and self.caller.get("type") != "direct"
 
     def arguments_text(self) -> str:
         """The arguments as JSON text, whatever form they were given in."""

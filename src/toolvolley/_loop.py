@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
+
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._content import sendable
@@ -36,10 +38,12 @@ from ._events import (
     TurnStats,
 )
 from ._executor import Executor
+from ._expiry import answer_by, too_late
 from ._model import Message, ModelAdapter, ModelResponse, Usage, check_adapter
 from ._model_stream import model_stream
 from ._report import BatchReport
 from ._sources import ToolSource, executor_for_turn, resolve_tools
+from ._toolbox import Toolbox
 from ._tools import Tool
 from ._tracing import resolve_tracer, turn_span
 
@@ -128,12 +132,14 @@ async def run_turn(
     emit = _guarded(on_event, errors)
     started = time.perf_counter()
     with turn_span(resolve_tracer(executor.tracing), index, model.provider):
-        response, batch, model_ended = await _turn(
+        response, batch, model_ended, expired = await _turn(
             model, transcript, executor, stream, parallel_tool_calls, emit, bool(on_event)
         )
     errors.extend(batch.hook_errors)
     ended = time.perf_counter()
     results = batch.results()
+    if expired and response.expires_at is not None:  # calls made by code, answered in time
+        results = [too_late(r, response.expires_at) for r in results]
     transcript.extend(response.messages)
     if results:
         # A call id the model sent with a lone surrogate is echoed in its result: U+FFFD, as in
@@ -186,51 +192,20 @@ async def _turn(
     parallel_tool_calls: bool,
     emit: OnEvent,
     relay: bool,
-) -> tuple[ModelResponse, Batch, float]:
-    toolbox = executor.toolbox
-    failed: Exception | None = None  # raised by the model (reading its stream)
-    ours: Exception | None = None  # raised by the executor or a hook, not the model
-    response: ModelResponse | None = None
-    async with executor.batch(hooks=[_Relay(emit)] if relay else ()) as batch:
-        # A failed model call must not fail the batch's task group: the calls it already
-        # started finish and keep their results, and the error is raised once the batch closes.
-        try:
-            async with model_stream(
-                model, transcript, toolbox, parallel_tool_calls=parallel_tool_calls, stream=stream
-            ) as updates:
-                while response is None:
-                    try:
-                        item = await updates.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    except Exception as exc:
-                        failed = exc
-                        break
-                    if isinstance(item, ModelResponse):
-                        response = item
-                        continue
-                    if isinstance(item, CallReady):
-                        batch.submit(item.call)
-                    emit(item)
-        except Exception as exc:
-            ours = exc
-        model_ended = time.perf_counter()
-        if failed is None and ours is None:
-            if response is None:
-                ours = UserError(
-                    f"{type_name(model)}.stream() ended without its ModelResponse (its last "
-                    "item must be the response)."
-                )
-            else:
-                for call, why in response.declined:
-                    batch.fail(call, why)
-                for call in response.incomplete:
-                    batch.fail(
-                        call,
-                        f"The response stream ended before the arguments of {call.name!r} were "
-                        "complete, so the call was not run. Call it again with complete "
-                        "arguments.",
-                    )
+) -> tuple[ModelResponse, Batch, float, bool]:
+    # Calls made by code must be answered before its container expires: the batch stops
+    # waiting for them then (see _expiry.py), and those still running get a timeout result.
+    expiry = anyio.CancelScope()
+    with expiry:
+        async with executor.batch(hooks=[_Relay(emit)] if relay else ()) as batch:
+            response, failed, ours = await _read(
+                model, transcript, executor.toolbox, batch, stream, parallel_tool_calls, emit
+            )
+            model_ended = time.perf_counter()
+            if response is not None and response.expires_at is not None:
+                due = answer_by(response.expires_at, response.calls)
+                if due is not None:
+                    expiry.deadline = due
     if ours is not None:
         raise ours
     if failed is not None:
@@ -242,7 +217,62 @@ async def _turn(
             transcript=transcript,
         ) from failed
     assert response is not None
-    return response, batch, model_ended
+    return response, batch, model_ended, expiry.cancelled_caught
+
+
+async def _read(
+    model: ModelAdapter,
+    transcript: list[Message],
+    toolbox: Toolbox,
+    batch: Batch,
+    stream: bool,
+    parallel_tool_calls: bool,
+    emit: OnEvent,
+) -> tuple[ModelResponse | None, Exception | None, Exception | None]:
+    """Read the model's turn, submitting each call as it is ready: the response, what the model
+    raised (reading its stream), and what the executor or a hook raised, not the model."""
+    failed: Exception | None = None
+    ours: Exception | None = None
+    response: ModelResponse | None = None
+    # A failed model call must not fail the batch's task group: the calls it already
+    # started finish and keep their results, and the error is raised once the batch closes.
+    try:
+        async with model_stream(
+            model, transcript, toolbox, parallel_tool_calls=parallel_tool_calls, stream=stream
+        ) as updates:
+            while response is None:
+                try:
+                    item = await updates.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    failed = exc
+                    break
+                if isinstance(item, ModelResponse):
+                    response = item
+                    continue
+                if isinstance(item, CallReady):
+                    batch.submit(item.call)
+                emit(item)
+    except Exception as exc:
+        ours = exc
+    if failed is None and ours is None:
+        if response is None:
+            ours = UserError(
+                f"{type_name(model)}.stream() ended without its ModelResponse (its last "
+                "item must be the response)."
+            )
+        else:
+            for call, why in response.declined:
+                batch.fail(call, why)
+            for call in response.incomplete:
+                batch.fail(
+                    call,
+                    f"The response stream ended before the arguments of {call.name!r} were "
+                    "complete, so the call was not run. Call it again with complete "
+                    "arguments.",
+                )
+    return response, failed, ours
 
 
 async def run_loop(

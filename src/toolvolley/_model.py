@@ -7,6 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._calls import ToolCall, ToolResult
@@ -63,6 +64,9 @@ class ModelResponse:
     # a StreamCutError if the stream ended or broke before its finish signal (its __cause__ is
     # the read error, if it broke); a custom adapter may record any exception here
     stream_error: BaseException | None = None
+    # when the provider's code container that made calls (programmatic tool calling) expires:
+    # their results must reach the provider before it, or the code waiting on them fails
+    expires_at: datetime | None = None
 
 
 NOT_RUN_SERIAL = (

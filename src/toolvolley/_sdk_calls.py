@@ -29,7 +29,16 @@ from typing import Any
 from ._calls import ToolCall
 from ._errors import UserError, type_name
 
-__all__ = ["MISSING", "arguments_of", "field_of", "is_one_call", "text_field", "to_call"]
+__all__ = [
+    "MISSING",
+    "arguments_of",
+    "caller_of",
+    "field_of",
+    "is_one_call",
+    "plain",
+    "text_field",
+    "to_call",
+]
 
 MISSING: Any = object()
 
@@ -56,6 +65,21 @@ def field_of(value: object, key: str) -> Any:
     if isinstance(value, Mapping):
         return value.get(key, MISSING)
     return getattr(value, key, MISSING)
+
+
+def plain(value: object) -> Any:
+    """An SDK object (a pydantic model) as the JSON it was read from: the fields the wire gave,
+    nothing the SDK filled in; a dict stays as it is."""
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json", exclude_unset=True)
+    return value
+
+
+def caller_of(value: object) -> dict[str, Any] | None:
+    """Who made a call (``caller``: ``{"type": ...}``), as the wire gave it; None if absent."""
+    caller = plain(field_of(value, "caller"))
+    return dict(caller) if isinstance(caller, Mapping) else None
 
 
 def _kind(value: object) -> Any:

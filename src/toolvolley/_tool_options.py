@@ -8,7 +8,7 @@ as keyword arguments typed by :class:`ToolOptionArgs`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 from ._errors import UserError
@@ -42,6 +42,10 @@ class ToolOptions:
       assumed when they are left unset.
     * ``retry``, ``hedge``: a :class:`Retry` or :class:`Hedge` policy, for ``idempotent`` tools
       only (a UserError otherwise): they send the body again.
+    * ``allowed_callers``: who may call the tool, sent with its definition (programmatic tool
+      calling): ``"direct"`` (the model) and ``"code"`` (code the model writes and the provider
+      runs: Anthropic's code-execution tool, OpenAI Responses' ``programmatic``); any other
+      text is sent as it is (``"code_execution_20260120"``). ``None``: not stated (the model).
     """
 
     timeout: float | None = None
@@ -53,6 +57,7 @@ class ToolOptions:
     idempotent: bool = False
     retry: Retry | None = None
     hedge: Hedge | None = None
+    allowed_callers: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         self._check_options("ToolOptions")
@@ -60,6 +65,7 @@ class ToolOptions:
     def _check_options(self, owner: str) -> None:
         """Check the options, naming ``owner`` (e.g. ``Tool 'search'``) in what is wrong."""
         check_seconds(f"{owner}: timeout", self.timeout)
+        _check_callers(owner, self)
         check_count(f"{owner}: max_concurrency", self.max_concurrency)
         for flag in ("sequential", "read_only", "destructive", "idempotent"):
             check_flag(f"{owner}: {flag}", getattr(self, flag))
@@ -85,6 +91,20 @@ class ToolOptions:
             )
 
 
+def _check_callers(owner: str, options: ToolOptions) -> None:
+    callers: object = options.allowed_callers  # what was passed: any value, checked here
+    if callers is None:
+        return
+    if not isinstance(callers, list | tuple) or not all(isinstance(c, str) and c for c in callers):
+        raise UserError(
+            f"{owner}: allowed_callers must be a list of caller names such as "
+            f'["direct", "code"], not {callers!r}.'
+        )
+    if not callers:
+        raise UserError(f'{owner}: allowed_callers is empty; name at least one ("direct").')
+    object.__setattr__(options, "allowed_callers", tuple(callers))  # a list, kept as a tuple
+
+
 class ToolOptionArgs(TypedDict, total=False):
     """:class:`ToolOptions` as keyword arguments; a key left out keeps the option as it was."""
 
@@ -97,6 +117,7 @@ class ToolOptionArgs(TypedDict, total=False):
     idempotent: bool
     retry: Retry | None
     hedge: Hedge | None
+    allowed_callers: Sequence[str] | None
 
 
 OPTION_NAMES = tuple(field.name for field in dataclasses.fields(ToolOptions))

@@ -120,17 +120,17 @@ def _section(pid: int, section: TraceSection) -> list[dict[str, Any]]:
     for label, start, end in section.model_spans:
         events.append(_span(label, "model", pid, 0, us(start), us(end)))
     tid = 0
-    arguments = {c.id: c.arguments for c in section.calls}
+    calls = {c.id: c for c in section.calls}
     for result in section.results:
         tid += 1
-        events += _call(pid, tid, result, arguments.get(result.call_id), None, "", us)
+        events += _call(pid, tid, result, calls.get(result.call_id), None, "", us)
     for number, turn in enumerate(section.turns, start=1):
         events += _turn(pid, number, turn, us)
-        arguments = {c.id: c.arguments for c in turn.stats.tool_calls}
+        calls = {c.id: c for c in turn.stats.tool_calls}
         for result in turn.stats.results:
             tid += 1
             prefix = f"turn {number} · " if len(section.turns) > 1 else ""
-            events += _call(pid, tid, result, arguments.get(result.call_id), number, prefix, us)
+            events += _call(pid, tid, result, calls.get(result.call_id), number, prefix, us)
     return events
 
 
@@ -158,6 +158,8 @@ def _turn(
             at = min(max(us(turn.ready_at[call.id]), start), end)
             ready = _instant(f"arguments complete: {call.name}", "stream", pid, 0, at)
             ready["args"] = {"call_id": call.id, "arguments": call.arguments}
+            if call.caller is not None:
+                ready["args"]["caller"] = dict(call.caller)
             events.append(ready)
     return events
 
@@ -166,14 +168,17 @@ def _call(
     pid: int,
     tid: int,
     result: ToolResult,
-    arguments: Any,
+    call: ToolCall | None,
     turn: int | None,
     prefix: str,
     us: Callable[[float], float],
 ) -> list[dict[str, Any]]:
-    """A call's track: its name, a ``queued`` span when it waited, then its one span."""
+    """A call's track: its name (saying so if code made the call), a ``queued`` span when it
+    waited, then its one span."""
+    by_code = call is not None and call.by_code
+    label = f"{prefix}{result.name} {result.call_id}{' (from code)' if by_code else ''}"
     events = [
-        _meta("thread_name", pid, tid, f"{prefix}{result.name} {result.call_id}"),
+        _meta("thread_name", pid, tid, label),
         _meta("thread_sort_index", pid, tid, tid),
     ]
     if result.started_at > result.queued_at:
@@ -184,9 +189,11 @@ def _call(
     span["args"] = {
         "call_id": result.call_id,
         "status": result.status,
-        "arguments": arguments,
+        "arguments": None if call is None else call.arguments,
         "content": result.content[:_SHOWN_CHARS],
     }
+    if call is not None and call.caller is not None:
+        span["args"]["caller"] = dict(call.caller)
     if turn is not None:
         span["args"]["turn"] = turn
     events.append(span)

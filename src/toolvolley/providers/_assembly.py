@@ -11,6 +11,10 @@ with an error.
 
 A call the provider sent without an id gets a generated one (``call_...``, ``toolu_...``), used
 in the transcript too, so the follow-up answers the call the model's turn lists.
+
+Items the provider ran itself and that the follow-up must carry back as they were (the code
+that made programmatic calls: an Anthropic ``server_tool_use``, a Responses ``program``) are
+``kept``; a code container's record (its id, ``expires_at``) is ``container``.
 """
 
 from __future__ import annotations
@@ -37,13 +41,14 @@ class Partial:
     fragments: list[str] = field(default_factory=list)
     final: str | None = None  # set when the stream states the whole arguments
     ready: bool = False
+    caller: Mapping[str, Any] | None = None  # who made the call, if not the model (see ToolCall)
 
     @property
     def arguments(self) -> str:
         return self.final if self.final is not None else "".join(self.fragments)
 
     def call(self) -> ToolCall:
-        return ToolCall(self.id, self.name, self.arguments)
+        return ToolCall(self.id, self.name, self.arguments, self.caller)
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,8 @@ class Assembled:
     failure: str = ""  # what the provider said when it ended the response as failed
     turn: tuple[Any, ...] | None = None  # the turn's transcript messages, if the format keeps
     # more of them than text and calls (Gemini's thought signatures, in the parts they came in)
+    kept: tuple[dict[str, Any], ...] = ()  # the provider's own items, for the transcript
+    container: Mapping[str, Any] | None = None  # the code container's id and expires_at
 
 
 def generated_id(prefix: str) -> str:
@@ -75,6 +82,8 @@ class Assembler:
         self._usage = Usage()
         self._finished = False
         self._failure = ""
+        self._kept: list[dict[str, Any]] = []
+        self._container: Mapping[str, Any] | None = None
 
     def feed(self, event: Mapping[str, Any]) -> list[StreamUpdate]:
         """Take one stream event; the text and the calls ready to run it brought."""
@@ -90,10 +99,11 @@ class Assembler:
             self._text.append(text)
             self._updates.append(TextDelta(text))
 
-    def _begin(self, keys: tuple[Any, ...], call_id: Any, name: str) -> Partial:
+    def _begin(self, keys: tuple[Any, ...], call_id: Any, name: str, caller: Any = None) -> Partial:
         """A new call: the stream's keys (index, item id) now point at it, whatever they did."""
         given = isinstance(call_id, str) and bool(call_id)
         partial = Partial(call_id if given else generated_id(self.id_prefix), name, given)
+        partial.caller = caller if isinstance(caller, Mapping) else None
         self._partials.append(partial)
         for key in keys:
             if key is not None:
@@ -113,6 +123,8 @@ class Assembler:
             usage=self._usage,
             finished=self._finished,
             failure=self._failure,
+            kept=tuple(self._kept),
+            container=self._container,
         )
 
 

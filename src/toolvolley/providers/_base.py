@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio.lowlevel
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from ..testing import OfflineModel
 
-__all__ = ["SDKAdapter", "ToolSpec", "tool_specs"]
+__all__ = ["SDKAdapter", "ToolSpec", "expiry", "tool_specs"]
 
 ToolSpec = tuple[str, str, Any]  # the wire name, the description, the JSON schema
 
@@ -44,6 +45,19 @@ def tool_specs(toolbox: Toolbox) -> list[ToolSpec]:
         (toolbox.wire_name(t.name), sendable_text(t.description), sendable(t.parameters))
         for t in toolbox
     ]
+
+
+def expiry(container: Mapping[str, Any] | None) -> datetime | None:
+    """A container's ``expires_at`` (an ISO 8601 text, or a datetime), as an aware datetime."""
+    value = None if container is None else container.get("expires_at")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
 class SDKAdapter(ModelAdapter):
@@ -154,20 +168,34 @@ class SDKAdapter(ModelAdapter):
         incomplete: tuple[ToolCall, ...] = (),
         stream_error: StreamCutError | None = None,
         turn: tuple[Message, ...] | None = None,
+        kept: Sequence[Message] = (),
+        container: Mapping[str, Any] | None = None,
     ) -> ModelResponse:
         if turn is None:
             turn = self._assistant_messages(text, (*calls, *incomplete))
+        by_code = any(c.by_code for c in (*calls, *incomplete))
         return ModelResponse(
             text=text,
             calls=calls,
             # The turn goes back to the model in the next request, and what it sent may hold
             # lone surrogates (valid JSON escapes, but no UTF-8: the SDK could not encode it).
-            messages=sendable(turn),
+            messages=sendable(self._with_kept(turn, kept) if kept else turn),
             usage=usage,
             raw=raw,
             incomplete=incomplete,
             stream_error=stream_error,
+            expires_at=expiry(container) if by_code else None,
         )
+
+    def _with_kept(self, turn: tuple[Message, ...], kept: Sequence[Message]) -> tuple[Message, ...]:
+        """The assistant's turn with the provider's own items put back where the provider wants
+        them (the code that made programmatic calls); a format without any keeps the turn."""
+        return turn
+
+    def _provider_parts(self, raw: Any) -> tuple[tuple[Message, ...], Mapping[str, Any] | None]:
+        """What a whole response holds besides text and calls: the provider's own items to
+        keep in the transcript, and its code container (see ``Assembled``)."""
+        return (), None
 
     def _stream_options(self) -> dict[str, Any]:
         return {}
@@ -193,7 +221,8 @@ class SDKAdapter(ModelAdapter):
     ) -> ModelResponse:
         raw = await self._send(self._request(transcript, toolbox, parallel_tool_calls))
         text, calls, usage = self._parse(raw)
-        return self._build(text, calls, usage, raw=raw)
+        kept, container = self._provider_parts(raw)
+        return self._build(text, calls, usage, raw=raw, kept=kept, container=container)
 
     def stream(
         self,
@@ -242,6 +271,8 @@ class SDKAdapter(ModelAdapter):
             incomplete=done.incomplete,
             stream_error=cut,
             turn=done.turn,
+            kept=done.kept,
+            container=done.container,
         )
 
     def _cut_message(self, done: Assembled, broke: Exception | None) -> str:

@@ -3,6 +3,11 @@
 
 A streamed call is ready at ``response.function_call_arguments.done`` (or its item's
 ``output_item.done``).
+
+Programmatic tool calls: a ``function_call`` whose ``caller`` is ``{"type": "program",
+"caller_id"}`` was made by the code of that ``program`` item. The request is stateless
+(``store=False``), so the turn keeps the ``program`` item as it was (its ``fingerprint`` must go
+back) before the calls, which keep their ``caller``.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ from typing import Any
 
 from .._calls import ToolCall, ToolResult
 from .._model import Message, Usage
-from .._sdk_calls import arguments_of, field_of, text_field
+from .._sdk_calls import arguments_of, caller_of, field_of, plain, text_field
 from .._toolbox import Toolbox
 from ._assembly import Assembler, Partial, generated_id
 from ._base import SDKAdapter, tool_specs
+from ._callers import allowed_callers, wants_code
+
+KEPT = frozenset({"program", "program_output"})  # the provider's items the follow-up carries
 
 __all__ = ["OpenAIResponses", "ResponsesAssembler"]
 
@@ -40,6 +48,7 @@ class ResponsesAssembler(Assembler):
                     (_at(event.get("output_index")), _item(item.get("id"))),
                     item.get("call_id"),
                     item.get("name") or "",
+                    caller_of(item),
                 )
         elif kind == "response.function_call_arguments.delta":
             partial = self._find(event, event.get("item_id"))
@@ -52,9 +61,12 @@ class ResponsesAssembler(Assembler):
                 self._ready(partial)
         elif kind == "response.output_item.done":
             item = event.get("item") or {}
+            if item.get("type") in KEPT:
+                self._kept.append(dict(item))
             partial = self._find(event, item.get("id"))
             if partial is not None and item.get("type") == "function_call" and not partial.ready:
                 partial.final = item.get("arguments") or partial.arguments
+                partial.caller = partial.caller or caller_of(item)
                 self._ready(partial)
         elif kind in ("response.completed", "response.incomplete"):
             # incomplete is a finish too (max_output_tokens, content filter): the provider
@@ -71,6 +83,9 @@ class ResponsesAssembler(Assembler):
         if index is not None:
             return self._open.get(_at(index))
         return self._open.get(_item(item_id))
+
+
+PROGRAMMATIC = "programmatic"  # what a "code" caller is called on this wire
 
 
 def _at(output_index: Any) -> Any:
@@ -121,7 +136,7 @@ class OpenAIResponses(SDKAdapter):
         for item in raw.output:
             if item.type == "function_call":
                 call_id = getattr(item, "call_id", None) or generated_id("call_")
-                calls.append(ToolCall(call_id, item.name, item.arguments or ""))
+                calls.append(ToolCall(call_id, item.name, item.arguments or "", caller_of(item)))
             elif item.type == "message":
                 texts.append("".join(c.text for c in item.content if c.type == "output_text"))
         usage = raw.usage
@@ -130,30 +145,47 @@ class OpenAIResponses(SDKAdapter):
 
     def _assistant_messages(self, text: str, calls: Sequence[ToolCall]) -> tuple[Message, ...]:
         messages: list[Message] = [{"role": "assistant", "content": text}] if text else []
-        messages += [
-            {
+        for c in calls:
+            item: Message = {
                 "type": "function_call",
                 "call_id": c.id,
                 "name": c.name,
                 "arguments": c.arguments_text(),
             }
-            for c in calls
-        ]
+            if c.caller is not None:
+                item["caller"] = dict(c.caller)
+            messages.append(item)
         return tuple(messages)
+
+    def _provider_parts(self, raw: Any) -> tuple[tuple[Message, ...], Mapping[str, Any] | None]:
+        return tuple(dict(plain(i)) for i in raw.output if i.type in KEPT), None
+
+    def _with_kept(self, turn: tuple[Message, ...], kept: Sequence[Message]) -> tuple[Message, ...]:
+        """The program items before the first call (the code before what it called)."""
+        at = next((i for i, m in enumerate(turn) if m.get("type") == "function_call"), len(turn))
+        return (*turn[:at], *kept, *turn[at:])
 
     @staticmethod
     def tool_definitions(toolbox: Toolbox) -> list[dict[str, Any]]:
-        """Flat function definitions, with ``strict`` stated explicitly."""
-        return [
-            {
+        """Flat function definitions, with ``strict`` stated explicitly, and ``allowed_callers``
+        when a tool has them (``"code"`` is ``"programmatic"``, and the
+        ``programmatic_tool_calling`` tool is then offered too)."""
+        callers = allowed_callers(toolbox, code=PROGRAMMATIC)
+        definitions: list[dict[str, Any]] = []
+        for name, description, schema in tool_specs(toolbox):
+            definition: dict[str, Any] = {
                 "type": "function",
                 "name": name,
                 "description": description,
                 "parameters": schema,
                 "strict": False,
             }
-            for name, description, schema in tool_specs(toolbox)
-        ]
+            if name in callers:
+                definition["allowed_callers"] = callers[name]
+            definitions.append(definition)
+        if wants_code(callers, PROGRAMMATIC):
+            definitions.insert(0, {"type": "programmatic_tool_calling"})
+        return definitions
 
     @staticmethod
     def result_messages(results: Sequence[ToolResult]) -> list[Message]:
@@ -170,4 +202,4 @@ class OpenAIResponses(SDKAdapter):
         what = "OpenAI Responses function_call item"
         call_id = text_field(value, "call_id", what, where)
         name = text_field(value, "name", what, where)
-        return ToolCall(call_id, name, arguments_of(field_of(value, "arguments")))
+        return ToolCall(call_id, name, arguments_of(field_of(value, "arguments")), caller_of(value))

@@ -13,7 +13,9 @@ calls in one response when parallel tool calls are allowed, one per response oth
 planned call has a result, it answers with a short text that quotes them. It streams at a
 configurable token rate (about 50 tokens a second by default) and takes the same time when not
 streaming. Malformed requests get the provider's own kind of 400 error, e.g. a follow-up that
-leaves a ``tool_call_id`` unanswered.
+leaves a ``tool_call_id`` unanswered, or answers calls made by code without their container.
+A tool that only code may call (``allowed_callers=["code"]``) is called from code: a
+programmatic tool call, on Anthropic and Responses.
 ``OfflineModel(script=...)`` replays given turns instead (text, tool calls, errors, cut streams).
 
 A program written with an SDK itself gets a client answered by it with :func:`openai_client`,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -18,7 +19,7 @@ from .._errors import UserError
 from . import _anthropic, _chat, _gemini, _responses
 from ._body import parse_body
 from ._hints import with_hints
-from ._planner import Conversation, plan
+from ._planner import Conversation, Reply, plan
 from ._requests import validate
 from ._script import Script
 from ._wire import Frame, Generation, Kind, WireError, tokens_in, truncate, wire_error
@@ -127,7 +128,7 @@ class OfflineModel:
             turn = self.script.next_turn(kind)
             reply, cut_after = turn.reply, turn.cut_after
         else:
-            reply = plan(conversation)
+            reply = by_code(plan(conversation), conversation)
         reply, truncated = truncate(reply, _max_tokens(kind, request))
         generation = Generation(
             reply=reply,
@@ -135,6 +136,7 @@ class OfflineModel:
             seed=seed,
             input_tokens=tokens_in(text),
             truncated=truncated,
+            container=_container_id(request.get("container")),
         )
         if kind == "responses" and request.get("store", True) is not False:
             self._store(generation, request)
@@ -216,6 +218,22 @@ _PARSERS: dict[Kind, Callable[[dict[str, Any]], Conversation]] = {
     "anthropic": _anthropic.parse,
     "gemini": _gemini.parse,
 }
+
+
+def by_code(reply: Reply, conversation: Conversation) -> Reply:
+    """The planned calls of tools only code may call, made by code."""
+    code_only = {t.name for t in conversation.tools if t.code_only}
+    if not code_only:
+        return reply
+    calls = [dataclasses.replace(c, by_code=c.name in code_only) for c in reply.calls]
+    return dataclasses.replace(reply, calls=calls)
+
+
+def _container_id(container: Any) -> str | None:
+    """The code container a request names (an id, or ``{"id": ...}``), to go on using."""
+    if isinstance(container, dict):
+        container = container.get("id")
+    return container if isinstance(container, str) and container else None
 
 
 def kind_of(path: str) -> Kind | None:

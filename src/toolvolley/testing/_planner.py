@@ -27,6 +27,7 @@ class ToolSpec:
     name: str
     parameters: Mapping[str, Any]
     description: str = ""
+    code_only: bool = False  # its allowed_callers leave the model out: code calls it
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Conversation:
 class PlannedCall:
     name: str
     arguments: dict[str, Any]
+    by_code: bool = False  # made by the code the model wrote (programmatic tool calling)
 
     @property
     def arguments_json(self) -> str:

@@ -265,6 +265,13 @@ class AnthropicTool(_Open):
     _check = field_validator("input_schema")(_object_schema)
 
 
+class AnthropicServerTool(_Open):
+    """A tool the provider runs itself (``code_execution_20250825`` ...): a type and a name."""
+
+    type: str
+    name: str
+
+
 class AnthropicChoice(_Open):
     type: Literal["auto", "any", "tool", "none"]
     name: str | None = None
@@ -276,8 +283,9 @@ class AnthropicRequest(_Open):
     max_tokens: Annotated[int, Field(ge=1)]
     messages: Annotated[list[AnthropicMessage], Field(min_length=1)]
     system: str | list[AnthropicSystemBlock] | None = None
-    tools: list[AnthropicTool] | None = None
+    tools: list[AnthropicTool | AnthropicServerTool] | None = None
     tool_choice: AnthropicChoice | None = None
+    container: str | dict[str, Any] | None = None
     stream: bool | None = None
     temperature: Annotated[float, Field(ge=0, le=1)] | None = None
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None

@@ -26,11 +26,12 @@ def parse(body: dict[str, Any]) -> Conversation:
     if not items:
         raise bad_request("'input' must be a string or a non-empty array of items.", param="input")
     tools = [
-        ToolSpec(t["name"], t.get("parameters") or {})
+        ToolSpec(t["name"], t.get("parameters") or {}, code_only=_code_only(t))
         for t in body.get("tools") or []
         if isinstance(t, dict) and t.get("type") == "function"
     ]
     calls = {i["call_id"]: i for i in items if i.get("type") == "function_call"}
+    _check_programs(items)
     outputs = {i["call_id"]: i for i in items if i.get("type") == "function_call_output"}
     for call_id in calls:
         if call_id not in outputs:
@@ -60,9 +61,41 @@ def parse(body: dict[str, Any]) -> Conversation:
     )
 
 
+def _code_only(tool: dict[str, Any]) -> bool:
+    callers = tool.get("allowed_callers")
+    return isinstance(callers, list) and bool(callers) and "direct" not in callers
+
+
+def _check_programs(items: list[dict[str, Any]]) -> None:
+    """A call made by code goes back with the program that made it (a stateless request)."""
+    programs = {i.get("call_id") for i in items if i.get("type") == "program"}
+    for item in items:
+        caller = item.get("caller") if item.get("type") == "function_call" else None
+        if not isinstance(caller, dict) or caller.get("type") != "program":
+            continue
+        if caller.get("caller_id") not in programs:
+            raise bad_request(
+                f"No program item found for function call {item.get('call_id')} made by "
+                f"program {caller.get('caller_id')}: send the program item back with its calls.",
+                param="input",
+            )
+
+
+def _program(gen: Generation) -> dict[str, Any]:
+    return {
+        "type": "program",
+        "id": gen.message_id("cm_"),
+        "call_id": gen.message_id("call_"),
+        "code": gen.code("javascript"),
+        "fingerprint": gen.message_id("fp_"),
+    }
+
+
 def _items(gen: Generation, *, done: bool) -> list[dict[str, Any]]:
     status = "completed" if done else "in_progress"
     items: list[dict[str, Any]] = []
+    if gen.by_code:  # the code the model wrote, which makes the calls below
+        items.append(_program(gen))
     if gen.reply.text:
         items.append(
             {
@@ -83,16 +116,17 @@ def _items(gen: Generation, *, done: bool) -> list[dict[str, Any]]:
             }
         )
     for index, call in enumerate(gen.reply.calls):
-        items.append(
-            {
-                "type": "function_call",
-                "id": gen.call_id("fc_", index),
-                "call_id": gen.call_id("call_", index),
-                "name": call.name,
-                "arguments": call.arguments_json if done else "",
-                "status": status,
-            }
-        )
+        item: dict[str, Any] = {
+            "type": "function_call",
+            "id": gen.call_id("fc_", index),
+            "call_id": gen.call_id("call_", index),
+            "name": call.name,
+            "arguments": call.arguments_json if done else "",
+            "status": status,
+        }
+        if call.by_code:
+            item["caller"] = {"type": "program", "caller_id": _program(gen)["call_id"]}
+        items.append(item)
     return items
 
 
@@ -155,6 +189,8 @@ def stream_frames(gen: Generation, *, parallel: bool = True) -> list[Frame]:
             ]
             frames.append(event("response.output_text.done", **where, text=text, logprobs=[]))
             frames.append(event("response.content_part.done", **where, part=finished["content"][0]))
+        elif finished["type"] == "program":
+            pass  # whole in its added and done events
         else:
             where = {"item_id": finished["id"], "output_index": output_index}
             frames[-1] = Frame(frames[-1].data, 1)  # the call's name and id cost a token

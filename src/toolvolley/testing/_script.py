@@ -4,6 +4,8 @@ A script is a list of turns, one per request, in order. Each turn is a mapping w
 
 * ``"text"``: the assistant's text;
 * ``"tool_calls"``: a list of ``{"name": ..., "arguments": {...}}``, all in the one response;
+  ``"caller": "code"`` in a call makes it a programmatic call (made by code the model wrote:
+  a ``server_tool_use`` and its container on Anthropic, a ``program`` item on Responses);
 * ``"error"``: ``{"status": 500, "message": "..."}``, sent as the provider's own error instead;
 * ``"cut_after"``: stream only this many events (or, unstreamed, nothing) and then drop the
   connection, as a broken stream does.
@@ -90,7 +92,10 @@ def _turn(index: int, raw: Any) -> ScriptedTurn:
             and isinstance(call.get("arguments", {}), Mapping)
         ):
             raise UserError(f"{where}: each tool call needs a name and an arguments mapping.")
-        calls.append(PlannedCall(call["name"], dict(call.get("arguments", {}))))
+        if call.get("caller", "direct") not in ("direct", "code"):
+            raise UserError(f'{where}: a tool call\'s caller is "direct" or "code".')
+        by_code = call.get("caller") == "code"
+        calls.append(PlannedCall(call["name"], dict(call.get("arguments", {})), by_code))
     error = raw.get("error")
     if error is not None and not (
         isinstance(error, Mapping)

@@ -56,6 +56,7 @@ class Generation:
     input_tokens: int
     created: int = 1_700_000_000
     truncated: bool = False  # cut short by the request's max_tokens
+    container: str | None = None  # the code container a request named (programmatic calls)
 
     def call_id(self, prefix: str, index: int) -> str:
         call = self.reply.calls[index]
@@ -65,6 +66,20 @@ class Generation:
 
     def message_id(self, prefix: str) -> str:
         return f"{prefix}{hashlib.sha256(self.seed.encode()).hexdigest()[:24]}"
+
+    @property
+    def by_code(self) -> list[int]:
+        """The indices of the calls made by code (programmatic tool calling)."""
+        return [i for i, call in enumerate(self.reply.calls) if call.by_code]
+
+    def code(self, language: str) -> str:
+        """The code that makes the calls by code, in ``language``."""
+        calls = [self.reply.calls[i] for i in self.by_code]
+        if language == "python":
+            awaited = ", ".join(f"{c.name}({c.arguments_json})" for c in calls)
+            return f"import asyncio\nresults = await asyncio.gather({awaited})\nprint(results)\n"
+        awaited = ", ".join(f"tools.{c.name}({c.arguments_json})" for c in calls)
+        return f"const results = await Promise.all([{awaited}]);\ntext(JSON.stringify(results));\n"
 
     @property
     def output_tokens(self) -> int:
