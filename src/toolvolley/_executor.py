@@ -247,9 +247,7 @@ class Executor:
             view.runner_for(tool)  # as in __init__: a runner this executor lacks fails here
         return view
 
-    def batch(
-        self, *, hooks: Sequence[Observer] = (), store: ResultStore | None = None
-    ) -> Batch:
+    def batch(self, *, hooks: Sequence[Observer] = (), store: ResultStore | None = None) -> Batch:
         """A batch to submit calls to one at a time, e.g. as a stream delivers them::
 
         async with executor.batch() as batch:
