@@ -81,11 +81,14 @@ __version__ = "0.1.0.dev0"
 _MOVED = {
     **dict.fromkeys(
         (
+            "BatchFinished",
+            "BatchStarted",
             "BatchView",
             "CallFinished",
             "CallProgress",
             "CallReady",
             "CallStarted",
+            "Observer",
             "StreamUpdate",
             "TextDelta",
             "TurnEvent",

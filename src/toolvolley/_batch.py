@@ -9,8 +9,8 @@ promises, whatever happens:
   the runtime's own cancellation propagates. A tool that raises ``KeyboardInterrupt`` or
   ``SystemExit`` gets its ``error`` result too, its siblings finish, and the batch re-raises the
   first such exception when it closes, so the program still stops as the tool asked;
-* hooks are told of each call once, and cannot change a result or stop the batch (see
-  :class:`ExecutionHooks`).
+* its observers (hooks, ``on_event``) are told of each event once, and cannot change a result
+  or stop the batch (see ``_observers.py``); with none, no event is made.
 """
 
 from __future__ import annotations
@@ -29,8 +29,17 @@ from ._batch_settings import BatchSettings
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._clock import from_runtime, now
 from ._errors import ToolError, UserError, describe_exception, user_error_unwrapped
-from ._events import ExecutionHooks, ProgressReporter, current_reporter
-from ._listeners import Listeners
+from ._events import (
+    BatchFinished,
+    BatchStarted,
+    CallFinished,
+    CallStarted,
+    Observer,
+    ProgressReporter,
+    TurnEvent,
+    current_reporter,
+)
+from ._observers import Observers
 from ._references import (
     ReferenceTurn,
     Unresolved,
@@ -64,7 +73,7 @@ class Batch:
 
     Leaving the block waits for every call. After it, :meth:`results` gives one result per
     submitted call even if the block was cancelled: calls that did not finish are ``cancelled``.
-    ``hook_errors`` lists what hooks raised (each was also logged). ``store`` is consulted for
+    ``hook_errors`` lists what its hooks raised (each was also logged). ``store`` is consulted for
     the calls it keeps (see ``toolvolley.stores``); ``executor.dedupe`` makes it a
     :class:`MemoryStore` when none is given.
     """
@@ -73,13 +82,13 @@ class Batch:
         self,
         executor: BatchSettings,
         *,
-        hooks: Sequence[ExecutionHooks] = (),
+        hooks: Sequence[Observer] = (),
         store: ResultStore | None = None,
     ) -> None:
         self._executor = executor
-        self._listeners = Listeners(hooks)
-        self._hooks = self._listeners.hooks
-        self._tell = self._listeners.tell
+        self._observers = Observers(hooks)
+        self._hooks = self._observers.observers
+        self._notify = self._observers.notify
         self._slots: list[Slot] = []
         self._ids: set[str] = set()
         self._runtime: Runtime | None = None
@@ -91,7 +100,7 @@ class Batch:
         self._thread = 0  # the event loop's thread, where submit() must be called
         self._store = store if store is not None or not executor.dedupe else MemoryStore()
         self._kept: StoreBatch | None = None  # the store's view of this batch, once open
-        self.hook_errors = self._listeners.errors
+        self.hook_errors = self._observers.errors
 
     async def __aenter__(self) -> Batch:
         if self._state != "new":
@@ -112,11 +121,12 @@ class Batch:
             # the calls before it.
             ordered = serial or executor.side_effects == "strict"
             self._kept = await self._store.open_batch(BatchScope(ordered=ordered))
-        self._listeners.cancelled_exc = anyio.get_cancelled_exc_class()
+        self._observers.cancelled_exc = anyio.get_cancelled_exc_class()
         self._thread = threading.get_ident()
         await runtime.open()
         self._state = "open"
-        self._tell("batch_started", self)
+        if self._hooks:
+            self._notify(BatchStarted(self, now()))
         return self
 
     async def __aexit__(
@@ -132,23 +142,24 @@ class Batch:
             # not started their body yet must not start it now, before the cancellation (on
             # its way to them) arrives.
             self._stopping = True
-        listeners = self._listeners
+        observers = self._observers
         try:
             with user_error_unwrapped():  # misuse inside the block (e.g. submit(a dict))
                 suppress = await runtime.close(exc_type, exc, tb)
             if self._kept is not None:
                 await self._kept.close()
         except BaseException:
-            if listeners.interrupt is not None:
-                raise listeners.interrupt from None  # a tool asked the program to stop: that wins
+            if observers.interrupt is not None:
+                raise observers.interrupt from None  # a tool asked the program to stop: that wins
             raise
         finally:
             self._state = "closed"
             self._closed_at = now()
-            self._tell("batch_finished", self)
-        if listeners.interrupt is not None:
+            if self._hooks:
+                self._notify(BatchFinished(self, self._closed_at))
+        if observers.interrupt is not None:
             # Every call has its result; now stop as the tool asked.
-            raise listeners.interrupt
+            raise observers.interrupt
         return suppress
 
     @property
@@ -244,6 +255,20 @@ class Batch:
         """Wall time, sequential time, speedup and efficiency of the batch."""
         return BatchReport.from_results(self.results())
 
+    def notify(self, event: TurnEvent) -> None:
+        """Tell this batch's hooks of ``event``, as the batch tells them of its own: how
+        :func:`run_turn` passes on what the model's stream delivers and the turn's end.
+
+        What a hook raises is logged and kept in ``hook_errors``; an interrupt it raises
+        (``KeyboardInterrupt``) is raised when the batch closes, or at once after it has.
+        """
+        observers = self._observers
+        before = observers.interrupt
+        observers.notify(event)
+        interrupt = observers.interrupt
+        if self._state == "closed" and interrupt is not None and interrupt is not before:
+            raise interrupt
+
     # --- one call -----------------------------------------------------------------------------
 
     async def _run(
@@ -284,9 +309,9 @@ class Batch:
                         await self._kept.started(slot.key, slot.call)
                     slot.started_at = now()
                     if self._hooks:
-                        self._tell("call_started", slot.call, slot.started_at)
+                        self._notify(CallStarted(slot.call, slot.started_at))
                         # The call's own task context: report_progress() reaches this batch.
-                        current_reporter.set(ProgressReporter(self._tell, slot))
+                        current_reporter.set(ProgressReporter(self._notify, slot))
                     if runner is None:
                         value = await tool.func(**kwargs)
                         if type(value) not in PLAIN:  # nested lazy values: see _content
@@ -308,18 +333,18 @@ class Batch:
         except Unresolved as exc:
             result = finish(slot, exc.status, exc.message, None, exc.cause or exc)
         except BaseException as exc:
-            if isinstance(exc, self._listeners.cancelled_exc) and runtime.cancelling():
+            if isinstance(exc, self._observers.cancelled_exc) and runtime.cancelling():
                 raise  # the runtime's cancellation: the batch is being cancelled
             if guard is not None and guard.expired:  # the tool turned our timeout into another
                 result = self._timed_out(slot, tool, timeout, guard.deadline)
             else:
-                self._listeners.interrupted(exc)
+                self._observers.interrupted(exc)
                 message = wording.tool_failed(tool.name, describe_exception(exc))
                 result = finish(slot, "error", message, None, exc)
         finally:
             turn.finish()
         if self._hooks:
-            self._tell("call_finished", result)
+            self._notify(CallFinished(result))
         if slot.key is not None:
             assert self._kept is not None
             await self._kept.finished(slot.key, result)
@@ -332,7 +357,7 @@ class Batch:
             message = wording.tool_failed(slot.call.name, describe_exception(exc))
             result = finish(slot, "error", message, None, exc)
         if self._hooks:
-            self._tell("call_finished", result)
+            self._notify(CallFinished(result))
 
     def _timed_out(
         self, slot: Slot, tool: Tool, timeout: float | None, deadline: float
@@ -348,7 +373,7 @@ class Batch:
         slot.started_at = slot.queued_at
         result = finish(slot, status, message, None, error)
         if self._hooks:
-            self._tell("call_finished", result)
+            self._notify(CallFinished(result))
 
 
 async def _run_body(

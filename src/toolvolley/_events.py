@@ -1,28 +1,39 @@
-"""What callers can watch while a turn runs: text as it streams, calls as they start, report
-progress and end.
+"""What callers can watch while a turn runs: one event object for each thing that happens (text
+as it streams, a batch opening, calls as they start, report progress and end, the turn's end).
 
-A tool reports progress with :func:`report_progress`; the batch running it passes that on to its
-hooks (``call_progress``) and :func:`~toolvolley.run_loop` to ``on_event`` as :class:`CallProgress`.
+An observer is any function that takes an event (:data:`Observer`). The batch tells its hooks
+(``Executor(hooks=)``, ``executor.batch(hooks=)``, the span recorder) and
+:func:`~toolvolley.run_loop` adds ``on_event`` to them; :class:`ExecutionHooks` is an observer
+that hands each event to a method of its own. A tool reports progress with
+:func:`report_progress`, which reaches them as :class:`CallProgress`.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ._calls import ToolCall, ToolResult
+from ._clock import now
 from ._report import BatchReport
 from ._scheduling import Mode
 
+if TYPE_CHECKING:
+    from ._results import Slot
+
 __all__ = [
+    "BatchFinished",
+    "BatchStarted",
     "BatchView",
     "CallFinished",
     "CallProgress",
     "CallReady",
     "CallStarted",
     "ExecutionHooks",
+    "Observer",
     "StreamUpdate",
     "TextDelta",
     "TurnEvent",
@@ -30,6 +41,20 @@ __all__ = [
     "TurnStats",
     "report_progress",
 ]
+
+
+class BatchView(Protocol):
+    """What hooks can read of a batch: a read-only view, so hooks cannot change it."""
+
+    @property
+    def mode(self) -> Mode:
+        """``"parallel"`` or ``"serial"``."""
+        ...
+
+    @property
+    def size(self) -> int:
+        """Calls submitted so far."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +73,22 @@ class CallReady:
 
 
 StreamUpdate = TextDelta | CallReady
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStarted:
+    """A batch opened (before any call was submitted)."""
+
+    batch: BatchView
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFinished:
+    """Every call of the batch has its result (or the batch was cancelled)."""
+
+    batch: BatchView
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,31 +149,46 @@ class TurnFinished:
     turn: TurnStats
 
 
-TurnEvent = TextDelta | CallReady | CallStarted | CallProgress | CallFinished | TurnFinished
+TurnEvent = (
+    TextDelta
+    | CallReady
+    | BatchStarted
+    | CallStarted
+    | CallProgress
+    | CallFinished
+    | BatchFinished
+    | TurnFinished
+)
+"""Every event an observer may be told of."""
 
-
-class BatchView(Protocol):
-    """What hooks can read of a batch: a read-only view, so hooks cannot change it."""
-
-    @property
-    def mode(self) -> Mode:
-        """``"parallel"`` or ``"serial"``."""
-        ...
-
-    @property
-    def size(self) -> int:
-        """Calls submitted so far."""
-        ...
+Observer = Callable[[TurnEvent], None]
+"""Told of each event, on the event loop: a hook, ``on_event``. It must not block; what it
+raises is logged and kept (``hook_errors``), never obeyed."""
 
 
 class ExecutionHooks:
-    """Told by the executor about each batch and call, for logging, metrics or tracing.
+    """An observer with one method per event of a batch, for logging, metrics or tracing.
 
-    Subclass and override what you need; the defaults do nothing. Hooks run on the event loop
-    and must not block. A hook cannot change a result or stop a batch: an exception it raises is
-    logged (logger ``"toolvolley"``) and kept in the batch's ``hook_errors``, and the batch goes on.
+    Subclass and override what you need; the defaults do nothing, and events without a method
+    here (text, calls ready, the turn's end) are ignored. Hooks run on the event loop and must
+    not block. A hook cannot change a result or stop a batch: an exception it raises is logged
+    (logger ``"toolvolley"``) and kept in the batch's ``hook_errors``, and the batch goes on.
     Times are ``time.perf_counter()`` seconds, like the results' times.
     """
+
+    def __call__(self, event: TurnEvent) -> None:
+        """Hand ``event`` to the method for it."""
+        match event:
+            case CallStarted(call, at):
+                self.call_started(call, at)
+            case CallFinished(result):
+                self.call_finished(result)
+            case CallProgress(call, progress, total, message):
+                self.call_progress(call, progress, total, message)
+            case BatchStarted(batch):
+                self.batch_started(batch)
+            case BatchFinished(batch):
+                self.batch_finished(batch)
 
     def batch_started(self, batch: BatchView) -> None:
         """The batch opened (before any call was submitted)."""
@@ -153,24 +209,24 @@ class ExecutionHooks:
 
 
 class ProgressReporter:
-    """What :func:`report_progress` reaches inside one call: its batch's hooks.
+    """What :func:`report_progress` reaches inside one call: its batch's observers.
 
-    The batch sets one for a call only when it has hooks, so a batch without them pays nothing.
-    Progress is passed on from the event loop's thread only (hooks run there) and only until
-    the call has its result.
+    The batch sets one for a call only when it has observers, so a batch without them pays
+    nothing. Progress is passed on from the event loop's thread only (observers run there) and
+    only until the call has its result.
     """
 
-    __slots__ = ("_slot", "_tell", "_thread")
+    __slots__ = ("_notify", "_slot", "_thread")
 
-    def __init__(self, tell: Any, slot: Any) -> None:
-        self._tell = tell  # Batch._tell: a raising hook is logged and kept, never obeyed
+    def __init__(self, notify: Observer, slot: Slot) -> None:
+        self._notify = notify  # the batch's: a raising observer is logged and kept, never obeyed
         self._slot = slot
         self._thread = threading.get_ident()
 
     def __call__(self, progress: float, total: float | None, message: str | None) -> None:
         slot = self._slot
         if slot.result is None and threading.get_ident() == self._thread:
-            self._tell("call_progress", slot.call, progress, total, message)
+            self._notify(CallProgress(slot.call, progress, total, message, now()))
 
 
 current_reporter: ContextVar[ProgressReporter | None] = ContextVar(
@@ -190,9 +246,9 @@ def report_progress(
                 report_progress(done, len(paths), f"scanned {path}")
             return len(paths)
 
-    Reaches ``ExecutionHooks.call_progress`` and ``run_loop``'s ``on_event`` (as
-    :class:`CallProgress`). Does nothing outside a call, in a batch without hooks, and in sync
-    tools (their threads are not the event loop's, where hooks run).
+    Reaches the batch's hooks and ``run_loop``'s ``on_event`` as :class:`CallProgress`
+    (``ExecutionHooks.call_progress``). Does nothing outside a call, in a batch without hooks,
+    and in sync tools (their threads are not the event loop's, where hooks run).
     """
     reporter = current_reporter.get()
     if reporter is not None:

@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult
 from ._errors import UserError, type_name
-from ._events import ExecutionHooks
+from ._events import Observer
+from ._observers import check_observers
 from ._options import UNSET, Unset, check_count, check_flag, check_scheduling, check_seconds
 from ._policies import Hedge, Retry
 from ._runtime import run_new_loop, running_library
@@ -17,7 +18,7 @@ from ._scheduling import Mode, SideEffectsPolicy
 from ._sdk_calls import is_one_call, to_call
 from ._toolbox import Toolbox
 from ._tools import Tool
-from ._tracing import SpanHooks, Tracing, resolve_tracer
+from ._tracing import Tracing, resolve_tracer, span_observers
 from .runners._base import LoopRunner, Runner
 from .runners._registry import RunnerTable
 from .stores import ResultStore
@@ -46,7 +47,8 @@ class Executor:
       are ``"loop"`` (async tools), ``"thread"``, ``"process"`` and, with the ``ray`` extra,
       ``"ray"`` (a default :class:`RayRunner`), each made the first time a tool names it
       (:mod:`toolvolley.runners`). Give a :class:`Runner` here to replace one or add a name.
-    * ``hooks``: objects told when each call starts and finishes (see :class:`ExecutionHooks`).
+    * ``hooks``: observers told of each batch's events, when each call starts and finishes:
+      functions that take an event, or :class:`ExecutionHooks` (one method per event).
     * ``references``: let an argument name an earlier call's result, ``"$1"`` or
       ``"$1.field"``; the call then runs once that result is in (see
       :func:`references_prompt`). Off by default, because ``"$1"`` may be a real value.
@@ -98,7 +100,7 @@ class Executor:
     max_threads: int | None
     """The default thread runner's ceiling; the given ``"thread"`` runner's if it is a
     :class:`ThreadRunner`, ``None`` if it is another kind of runner."""
-    hooks: tuple[ExecutionHooks, ...]
+    hooks: tuple[Observer, ...]
     tracing: Tracing
     references: bool
     dedupe: bool
@@ -118,7 +120,7 @@ class Executor:
         max_concurrency: int | None = None,
         side_effects: SideEffectsPolicy = "declared",
         max_threads: int | Unset = UNSET,
-        hooks: Sequence[ExecutionHooks] = (),
+        hooks: Sequence[Observer] = (),
         tracing: Tracing = "auto",
         runners: Mapping[str, Runner] | None = None,
         references: bool = False,
@@ -161,7 +163,7 @@ class Executor:
         init(self, "max_concurrency", max_concurrency)
         init(self, "side_effects", side_effects)
         init(self, "max_threads", threads_max)
-        init(self, "hooks", tuple(hooks))
+        init(self, "hooks", check_observers(hooks))
         init(self, "tracing", tracing)
         init(self, "references", references)
         init(self, "dedupe", dedupe)
@@ -245,23 +247,20 @@ class Executor:
             view.runner_for(tool)  # as in __init__: a runner this executor lacks fails here
         return view
 
-    def batch(
-        self, *, hooks: Sequence[ExecutionHooks] = (), store: ResultStore | None = None
-    ) -> Batch:
+    def batch(self, *, hooks: Sequence[Observer] = (), store: ResultStore | None = None) -> Batch:
         """A batch to submit calls to one at a time, e.g. as a stream delivers them::
 
         async with executor.batch() as batch:
             batch.submit(call)
         results = batch.results()
 
-        ``hooks`` are told about this batch's calls, after the executor's own hooks. ``store``
+        ``hooks`` are told of this batch's events, after the executor's own hooks. ``store``
         is this batch's instead of the executor's, or of its ``dedupe`` (e.g. a journal bound to
         one conversation).
         """
-        tracer = resolve_tracer(self.tracing)
-        spans = (SpanHooks(tracer),) if tracer is not None else ()
         check_store(store, False)
         store = store if store is not None else self.store
+        spans = span_observers(self.tracing)
         return Batch(self, hooks=(*self.hooks, *hooks, *spans), store=store)
 
     async def run(self, calls: Iterable[object]) -> list[ToolResult]:

@@ -7,16 +7,14 @@ while the model is still writing the others (early dispatch).
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
 from ._batch import Batch
-from ._calls import ToolCall, ToolResult
 from ._content import sendable
 from ._errors import (
     MaxTurnsExceeded,
@@ -27,16 +25,7 @@ from ._errors import (
     describe_exception,
     type_name,
 )
-from ._events import (
-    CallFinished,
-    CallProgress,
-    CallReady,
-    CallStarted,
-    ExecutionHooks,
-    TurnEvent,
-    TurnFinished,
-    TurnStats,
-)
+from ._events import CallReady, Observer, TurnFinished, TurnStats
 from ._executor import Executor
 from ._expiry import answer_by, too_late
 from ._model import Message, ModelAdapter, ModelResponse, Usage, check_adapter
@@ -48,10 +37,6 @@ from ._tools import Tool
 from ._tracing import resolve_tracer, turn_span
 
 __all__ = ["LoopResult", "check_max_turns", "check_prompt", "run_loop", "run_turn"]
-
-logger = logging.getLogger("toolvolley")
-
-OnEvent = Callable[[TurnEvent], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +74,6 @@ class LoopResult:
         return sum(t.wall_s for t in self.turns)
 
 
-class _Relay(ExecutionHooks):
-    """Executor hooks that pass call starts, progress and ends on as events."""
-
-    def __init__(self, emit: OnEvent) -> None:
-        self._emit = emit
-
-    def call_started(self, call: ToolCall, at: float) -> None:
-        self._emit(CallStarted(call, at))
-
-    def call_progress(
-        self, call: ToolCall, progress: float, total: float | None, message: str | None
-    ) -> None:
-        self._emit(CallProgress(call, progress, total, message, time.perf_counter()))
-
-    def call_finished(self, result: ToolResult) -> None:
-        self._emit(CallFinished(result))
-
-
 async def run_turn(
     model: ModelAdapter,
     transcript: list[Message],
@@ -115,7 +82,7 @@ async def run_turn(
     index: int = 0,
     stream: bool = True,
     parallel_tool_calls: bool = True,
-    on_event: OnEvent | None = None,
+    on_event: Observer | None = None,
     tools: ToolSource | Sequence[ToolSource] | None = None,
 ) -> tuple[ModelResponse, TurnStats]:
     """One model call and the batch that answers it; appends both to ``transcript``.
@@ -128,14 +95,11 @@ async def run_turn(
     """
     if tools is not None:
         executor = await executor_for_turn(executor, tools, "run_turn()")
-    errors: list[BaseException] = []  # what on_event and the hooks raised: logged, kept
-    emit = _guarded(on_event, errors)
     started = time.perf_counter()
     with turn_span(resolve_tracer(executor.tracing), index, model.provider):
         response, batch, model_ended, expired = await _turn(
-            model, transcript, executor, stream, parallel_tool_calls, emit, bool(on_event)
+            model, transcript, executor, stream, parallel_tool_calls, on_event
         )
-    errors.extend(batch.hook_errors)
     ended = time.perf_counter()
     results = batch.results()
     if expired and response.expires_at is not None:  # calls made by code, answered in time
@@ -160,28 +124,10 @@ async def run_turn(
         model_ended_at=model_ended,
         streamed=stream,
         stream_error=response.stream_error,
-        hook_errors=tuple(errors),
+        hook_errors=tuple(batch.hook_errors),
     )
-    emit(TurnFinished(stats))
+    batch.notify(TurnFinished(stats))
     return response, stats
-
-
-def _guarded(on_event: OnEvent | None, errors: list[BaseException]) -> OnEvent:
-    """``on_event``, made harmless: what it raises is logged and kept, never obeyed, so a bug
-    in the caller's handler cannot cut the model's stream or change a call's result."""
-    if on_event is None:
-        return lambda _: None
-
-    def emit(event: TurnEvent) -> None:
-        try:
-            on_event(event)
-        except Exception as exc:
-            errors.append(exc)
-            logger.error(
-                "on_event raised on %s; the turn goes on.", type(event).__name__, exc_info=exc
-            )
-
-    return emit
 
 
 async def _turn(
@@ -190,16 +136,17 @@ async def _turn(
     executor: Executor,
     stream: bool,
     parallel_tool_calls: bool,
-    emit: OnEvent,
-    relay: bool,
+    on_event: Observer | None,
 ) -> tuple[ModelResponse, Batch, float, bool]:
     # Calls made by code must be answered before its container expires: the batch stops
     # waiting for them then (see _expiry.py), and those still running get a timeout result.
+    # on_event is one more of the batch's hooks: it hears the batch's events and, through
+    # batch.notify, the stream's, each guarded as every hook is.
     expiry = anyio.CancelScope()
     with expiry:
-        async with executor.batch(hooks=[_Relay(emit)] if relay else ()) as batch:
+        async with executor.batch(hooks=(on_event,) if on_event else ()) as batch:
             response, failed, ours = await _read(
-                model, transcript, executor.toolbox, batch, stream, parallel_tool_calls, emit
+                model, transcript, executor.toolbox, batch, stream, parallel_tool_calls
             )
             model_ended = time.perf_counter()
             if response is not None and response.expires_at is not None:
@@ -227,7 +174,6 @@ async def _read(
     batch: Batch,
     stream: bool,
     parallel_tool_calls: bool,
-    emit: OnEvent,
 ) -> tuple[ModelResponse | None, Exception | None, Exception | None]:
     """Read the model's turn, submitting each call as it is ready: the response, what the model
     raised (reading its stream), and what the executor or a hook raised, not the model."""
@@ -253,7 +199,7 @@ async def _read(
                     continue
                 if isinstance(item, CallReady):
                     batch.submit(item.call)
-                emit(item)
+                batch.notify(item)
     except Exception as exc:
         ours = exc
     if failed is None and ours is None:
@@ -284,7 +230,7 @@ async def run_loop(
     parallel_tool_calls: bool = True,
     stream: bool = True,
     max_turns: int = 10,
-    on_event: OnEvent | None = None,
+    on_event: Observer | None = None,
 ) -> LoopResult:
     """Run a conversation until the model answers without asking for tools.
 
@@ -295,7 +241,8 @@ async def run_loop(
     sources and tools), which are listed again at each turn (see :class:`ToolSource`).
     ``parallel_tool_calls=False`` asks the model for one call per response.
     ``stream=True`` (default) starts each call while the model is still writing the rest;
-    ``on_event`` hears text deltas, calls ready, started and finished, and each turn's end.
+    ``on_event`` hears every event (``toolvolley.events``): text deltas, calls ready, started
+    and finished, each batch's start and end, and each turn's end.
 
     A failed model call raises :class:`ModelError` (``__cause__`` is the SDK's exception) after
     the calls already started in that turn have finished. A stream that ends without its finish

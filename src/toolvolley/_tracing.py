@@ -23,9 +23,17 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from ._calls import ToolCall, ToolResult
-from ._events import BatchView, ExecutionHooks
+from ._events import (
+    BatchFinished,
+    BatchStarted,
+    BatchView,
+    CallFinished,
+    CallStarted,
+    Observer,
+    TurnEvent,
+)
 
-__all__ = ["SpanHooks", "Tracing", "resolve_tracer", "turn_span"]
+__all__ = ["Spans", "Tracing", "resolve_tracer", "span_observers", "turn_span"]
 
 Tracing = bool | Literal["auto"] | Any  # Any: an opentelemetry TracerProvider
 SCOPE = "toolvolley"
@@ -59,12 +67,18 @@ def resolve_tracer(setting: Tracing) -> Any:
     return setting.get_tracer(SCOPE)
 
 
+def span_observers(tracing: Tracing) -> tuple[Observer, ...]:
+    """What a batch adds to its hooks for ``tracing``: a :class:`Spans`, or nothing."""
+    tracer = resolve_tracer(tracing)
+    return () if tracer is None else (Spans(tracer),)
+
+
 def _ns(perf: float, offset: int) -> int:
     return int(perf * 1e9) + offset
 
 
-class SpanHooks(ExecutionHooks):
-    """Records one batch's spans; the executor makes one per batch when tracing is on."""
+class Spans:
+    """An observer that records one batch's spans; each batch has its own when tracing is on."""
 
     def __init__(self, tracer: Any) -> None:
         self._tracer = tracer
@@ -75,14 +89,25 @@ class SpanHooks(ExecutionHooks):
         self._context: Any = None
         self._calls: dict[str, Any] = {}
 
-    def batch_started(self, batch: BatchView) -> None:
+    def __call__(self, event: TurnEvent) -> None:
+        match event:
+            case CallStarted(call, at):
+                self._calls[call.id] = self._call_span(call, _ns(at, self._offset))
+            case CallFinished(result):
+                self._call_finished(result)
+            case BatchStarted(batch):
+                self._batch_started(batch)
+            case BatchFinished(batch):
+                self._batch_finished(batch)
+
+    def _batch_started(self, batch: BatchView) -> None:
         self._batch_span = self._tracer.start_span(
             "toolvolley.batch",
             attributes={"toolvolley.mode": batch.mode},
         )
         self._context = self._trace.set_span_in_context(self._batch_span)
 
-    def _call_span(self, call: ToolCall, description: str, start_ns: int) -> Any:
+    def _call_span(self, call: ToolCall, start_ns: int) -> Any:
         return self._tracer.start_span(
             f"execute_tool {call.name}",
             context=self._context,
@@ -93,18 +118,15 @@ class SpanHooks(ExecutionHooks):
                 "gen_ai.tool.name": call.name,
                 "gen_ai.tool.call.id": call.id,
                 "gen_ai.tool.type": "function",
-                "gen_ai.tool.description": description,
+                "gen_ai.tool.description": "",
             },
         )
 
-    def call_started(self, call: ToolCall, at: float) -> None:
-        self._calls[call.id] = self._call_span(call, "", _ns(at, self._offset))
-
-    def call_finished(self, result: ToolResult) -> None:
+    def _call_finished(self, result: ToolResult) -> None:
         span = self._calls.pop(result.call_id, None)
         if span is None:  # never ran: unknown tool, bad arguments, cut off ...
             call = ToolCall(result.call_id, result.name)
-            span = self._call_span(call, "", _ns(result.started_at, self._offset))
+            span = self._call_span(call, _ns(result.started_at, self._offset))
         span.set_attribute("toolvolley.status", result.status)
         span.set_attribute("toolvolley.queue_s", result.queue_time)
         if result.attempts > 1:
@@ -122,7 +144,7 @@ class SpanHooks(ExecutionHooks):
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, result.content))
         span.end(end_time=_ns(result.ended_at, self._offset))
 
-    def batch_finished(self, batch: BatchView) -> None:
+    def _batch_finished(self, batch: BatchView) -> None:
         for span in self._calls.values():  # cancelled before they finished
             span.set_attribute("toolvolley.status", "cancelled")
             span.end()

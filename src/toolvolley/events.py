@@ -1,6 +1,8 @@
-"""What you can watch while tools run: the events ``run_loop``/``run_turn`` pass to ``on_event``,
-the hooks an :class:`ExecutionHooks` subclass receives from an Executor, and
-:func:`report_progress`, with which a tool reports how far it got.
+"""What you can watch while tools run: one event object for each thing that happens, told to
+every observer (:data:`Observer`, any function that takes an event): the hooks of an Executor
+or a batch (``hooks=``) and ``run_loop``/``run_turn``'s ``on_event``. An
+:class:`ExecutionHooks` subclass is an observer with one method per event of a batch.
+:func:`report_progress` is how a tool reports how far it got.
 
 ::
 
@@ -14,12 +16,15 @@ the hooks an :class:`ExecutionHooks` subclass receives from an Executor, and
 """
 
 from ._events import (
+    BatchFinished,
+    BatchStarted,
     BatchView,
     CallFinished,
     CallProgress,
     CallReady,
     CallStarted,
     ExecutionHooks,
+    Observer,
     StreamUpdate,
     TextDelta,
     TurnEvent,
@@ -29,12 +34,15 @@ from ._events import (
 )
 
 __all__ = [
+    "BatchFinished",
+    "BatchStarted",
     "BatchView",
     "CallFinished",
     "CallProgress",
     "CallReady",
     "CallStarted",
     "ExecutionHooks",
+    "Observer",
     "StreamUpdate",
     "TextDelta",
     "TurnEvent",

@@ -47,7 +47,7 @@ from .._scheduling import Mode, SideEffectsPolicy
 from .._schema import arguments_from_function
 from .._toolbox import Toolbox
 from .._tools import Tool
-from .._tracing import SpanHooks, resolve_tracer
+from .._tracing import span_observers
 from ..runners._base import Runner
 from ._lc_tools import declared_options, has_async_body
 
@@ -304,8 +304,7 @@ class ToolNode(LangGraphToolNode):
 
     async def _run_jobs(self, jobs: list[_Job], settings: _Settings) -> list[Output]:
         """Run every call in one batch; then the outputs in order, or the first error."""
-        tracer = resolve_tracer(self.executor.tracing)
-        spans = (SpanHooks(tracer),) if tracer is not None else ()
+        spans = span_observers(self.executor.tracing)
         batch = Batch(settings, hooks=(*self.executor.hooks, *spans))
         seen: set[str] = set()
         async with batch:
