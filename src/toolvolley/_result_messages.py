@@ -11,7 +11,7 @@ from ._errors import UserError, type_name
 
 __all__ = ["Provider", "result_messages"]
 
-Provider = Literal["openai-chat", "openai-responses", "anthropic"]
+Provider = Literal["openai-chat", "openai-responses", "anthropic", "bedrock"]
 
 
 def result_messages(results: Iterable[ToolResult], provider: Provider) -> list[dict[str, Any]]:
@@ -21,7 +21,9 @@ def result_messages(results: Iterable[ToolResult], provider: Provider) -> list[d
     * ``"openai-responses"``: one ``{"type": "function_call_output", "call_id", "output"}`` item
       per result;
     * ``"anthropic"``: the one user message of ``tool_result`` blocks (failures carry
-      ``is_error``), or nothing for no results.
+      ``is_error``), or nothing for no results;
+    * ``"bedrock"``: the one user message of ``toolResult`` blocks (failures carry
+      ``status: "error"``), or nothing for no results.
 
     ::
 

@@ -2,6 +2,7 @@
 
     pip install 'toolvolley[openai]'      # OpenAIChat, OpenAIResponses (and compatible servers)
     pip install 'toolvolley[anthropic]'   # AnthropicMessages
+    pip install 'toolvolley[bedrock]'     # BedrockConverse (boto3; AWS credentials as boto3 finds them)
 
 Each adapter takes the SDK's async client, or builds one from ``base_url``/``api_key`` (the SDK
 reads ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` otherwise), or ``.offline()`` for the offline
@@ -11,7 +12,15 @@ provider names are the keys of :data:`PROVIDERS`.
 
 from ._registry import PROVIDERS, adapter
 from .anthropic import AnthropicMessages
+from .bedrock import BedrockConverse
 from .openai_chat import OpenAIChat
 from .openai_responses import OpenAIResponses
 
-__all__ = ["PROVIDERS", "AnthropicMessages", "OpenAIChat", "OpenAIResponses", "adapter"]
+__all__ = [
+    "PROVIDERS",
+    "AnthropicMessages",
+    "BedrockConverse",
+    "OpenAIChat",
+    "OpenAIResponses",
+    "adapter",
+]

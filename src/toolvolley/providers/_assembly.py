@@ -54,6 +54,7 @@ class Assembled:
     usage: Usage
     finished: bool  # the stream gave its finish signal (it was not cut off)
     failure: str = ""  # what the provider said when it ended the response as failed
+    raw: Any = None  # the response as the format's whole one holds it, where it rebuilds one
 
 
 def generated_id(prefix: str) -> str:

@@ -233,7 +233,12 @@ class SDKAdapter(ModelAdapter):
             cut = StreamCutError(self._cut_message(done, broke), provider=self.provider)
             cut.__cause__ = broke
         yield self._build(
-            done.text, done.calls, done.usage, incomplete=done.incomplete, stream_error=cut
+            done.text,
+            done.calls,
+            done.usage,
+            raw=done.raw,
+            incomplete=done.incomplete,
+            stream_error=cut,
         )
 
     def _cut_message(self, done: Assembled, broke: Exception | None) -> str:

@@ -15,6 +15,7 @@ from .._calls import ToolCall
 from .._errors import UserError
 from ._base import SDKAdapter
 from .anthropic import AnthropicMessages
+from .bedrock import BedrockConverse
 from .openai_chat import OpenAIChat
 from .openai_responses import OpenAIResponses
 
@@ -24,7 +25,15 @@ if TYPE_CHECKING:
 __all__ = ["PROVIDERS", "adapter", "call_readers"]
 
 PROVIDERS: Mapping[str, type[SDKAdapter]] = MappingProxyType(
-    {a.provider: a for a in (OpenAIChat, OpenAIResponses, AnthropicMessages)}
+    {
+        a.provider: a
+        for a in (
+            OpenAIChat,
+            OpenAIResponses,
+            AnthropicMessages,
+            BedrockConverse,
+        )
+    }
 )
 
 
