@@ -53,7 +53,9 @@ def load() -> list[Recorded]:
             body = meta_path.with_suffix(".body").read_bytes()
             followup = None
             if meta.get("followup_request"):
-                followup = json.loads((meta_path.parent / meta["followup_request"]["file"]).read_text())
+                followup = json.loads(
+                    (meta_path.parent / meta["followup_request"]["file"]).read_text()
+                )
             found.append(Recorded(f"{folder}/{meta_path.stem}", meta, body, followup))
     return found
 
@@ -226,17 +228,15 @@ def _content(part: dict[str, Any]) -> Any:
 @pytest.mark.parametrize("recorded", list(_params(WITH_FOLLOWUP)))
 async def test_the_follow_up_is_the_recorded_one(recorded: Recorded) -> None:
     assert recorded.followup is not None
-    recorded_turn = recorded.followup["messages"][recorded.meta["followup_request"]["answers"][
-        "call_turn_message_index"
-    ]]
+    recorded_turn = recorded.followup["messages"][
+        recorded.meta["followup_request"]["answers"]["call_turn_message_index"]
+    ]
     prompt = recorded.followup["messages"][0]["content"][0]["text"]
     ran: list[tuple[str, dict[str, Any]]] = []
     with Served(recorded) as served:
         async with adapter(served, recorded) as model:
             with pytest.raises(ModelError, match="The recording ends here"):
-                await run_loop(
-                    model, prompt, toolbox_for(recorded, ran), stream=recorded.streamed
-                )
+                await run_loop(model, prompt, toolbox_for(recorded, ran), stream=recorded.streamed)
 
     (_, first), (path, followup) = served.requests
     assert path == served.requests[0][0]  # the same operation, the same model
@@ -259,7 +259,7 @@ async def test_the_follow_up_is_the_recorded_one(recorded: Recorded) -> None:
     ]
     ours = _blocks(answers, "toolResult")
     assert [r["toolUseId"] for r in ours] == [r["toolUseId"] for r in recorded_results]
-    for mine, theirs in zip(ours, recorded_results):
+    for mine, theirs in zip(ours, recorded_results, strict=True):
         assert mine.get("status", "success") == theirs.get("status", "success")
         assert [_content(p) for p in mine["content"]] == [_content(p) for p in theirs["content"]]
 

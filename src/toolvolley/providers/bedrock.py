@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
 from .._calls import ToolCall, ToolResult
+from .._compat import botocore_raw_stream, shut_socket_down
 from .._content import sendable
 from .._errors import StreamCutError, UserError
 from .._model import Message, ModelResponse, Usage
@@ -169,9 +170,17 @@ class BedrockConverse(SDKAdapter):
 
     def _new_client(self, base_url: str | None, api_key: str | None) -> Any:
         boto3: Any = require("boto3", self._extra)
-        return boto3.client(
-            "bedrock-runtime", endpoint_url=self._endpoint_url, region_name=self._region_name
-        )
+        from botocore.exceptions import NoRegionError
+
+        try:
+            return boto3.client(
+                "bedrock-runtime", endpoint_url=self._endpoint_url, region_name=self._region_name
+            )
+        except NoRegionError as exc:
+            raise UserError(
+                "Bedrock needs an AWS region: BedrockConverse(region_name='us-east-1', ...), "
+                "or AWS_REGION in the environment, or a region in ~/.aws/config."
+            ) from exc
 
     @classmethod
     def offline(cls, model: OfflineModel | None = None, **options: Any) -> Self:
@@ -219,7 +228,7 @@ class BedrockConverse(SDKAdapter):
         return parsed
 
     async def _close(self, stream: Any) -> None:
-        stream.close()
+        await stream.aclose()
 
     def _parse(self, raw: Any) -> tuple[str, tuple[ToolCall, ...], Usage]:
         calls: list[ToolCall] = []
@@ -327,16 +336,15 @@ class _EventReader:
             raise StopAsyncIteration
         return event
 
-    def close(self) -> None:
-        """Wake a read blocked in an abandoned thread (shut the socket down), then close."""
-        raw = getattr(self._stream, "_raw_stream", None)
-        shutdown: Callable[[], None] | None = getattr(raw, "shutdown", None)
-        if shutdown is not None:
-            try:
-                shutdown()
-            except (ValueError, RuntimeError, OSError):
-                pass  # no socket to shut down (released, or not a real connection)
+    async def aclose(self) -> None:
+        """Wake a read blocked in an abandoned thread (shut the socket down), then close; a
+        body that lives on the event loop (the offline model's) is closed there."""
+        raw = botocore_raw_stream(self._stream)
+        shut_socket_down(raw)
         self._stream.close()
+        closing: Callable[[], Awaitable[None]] | None = getattr(raw, "aclose", None)
+        if closing is not None:
+            await closing()
 
 
 def _content(raw: Any) -> list[dict[str, Any]]:
