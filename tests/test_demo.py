@@ -108,6 +108,23 @@ def test_default_run_has_three_calls_in_one_response_and_runs_them_at_once(
         assert city in report["final_answer"]
 
 
+def test_bedrock_runs_offline_over_converse_with_three_calls_at_once(
+    watched: list[WatchedService],
+) -> None:
+    """``--provider bedrock``: the offline model speaking ConverseStream to boto3."""
+    code, report, stderr = run("--json", "--provider", "bedrock", *FAST)
+    assert code == 0, stderr
+    assert report is not None
+    assert report["tool_calls_in_first_response"] == 3
+    assert report["model_turns"] == 2
+    assert report["calls_started_while_streaming"] == 3
+    assert [c["status"] for c in report["calls"]] == ["ok", "ok", "ok"]
+    (service,) = watched
+    assert service.seen[:3] == [1, 2, 3]
+    for city in ("Seoul", "Tokyo", "Paris"):
+        assert city in report["final_answer"]
+
+
 def test_serial_takes_one_model_turn_per_call() -> None:
     code, report, _ = run("--json", "--serial", *FAST)
     assert code == 0

@@ -141,7 +141,10 @@ def demo(
     json_output: Annotated[bool, json_flag("report")] = False,
     provider: Annotated[
         str,
-        typer.Option(help="offline (default), or openai, responses, anthropic for a real model."),
+        typer.Option(
+            help="offline (default), or openai, responses, anthropic for a real model; "
+            "bedrock: the offline model over Converse (boto3), or the --base-url endpoint."
+        ),
     ] = "offline",
     base_url: Annotated[
         str | None, typer.Option(help="The provider's base URL (any OpenAI-compatible server).")

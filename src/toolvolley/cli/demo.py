@@ -190,9 +190,10 @@ def _check_options(
     check_seconds("--first-token", first_token)
     check_output("--timeline", timeline, (".svg", ".html"))
     check_output("--trace", trace, (".json",))
-    if provider not in ("offline", "openai", "responses", "anthropic"):
+    if provider not in ("offline", "openai", "responses", "anthropic", "bedrock"):
         raise UserError(
-            f"--provider must be offline, openai, responses or anthropic, not {provider!r}."
+            "--provider must be offline, openai, responses, anthropic or bedrock, "
+            f"not {provider!r}."
         )
     if provider == "offline" and base_url:
         raise UserError(
@@ -201,6 +202,9 @@ def _check_options(
         )
     if provider == "anthropic":  # the other providers speak through the OpenAI SDK (cli extra)
         check_extra("--provider anthropic", "anthropic", "anthropic")
+    if provider == "bedrock":  # Converse, offline unless --base-url names an endpoint
+        check_extra("--provider bedrock", "boto3", "bedrock")
+        return
     if provider != "offline" and not base_url and not os.environ.get(_KEYS[provider]):
         raise UserError(f"--provider {provider} needs {_KEYS[provider]} set, or --base-url.")
 

@@ -6,8 +6,9 @@
 
 Each adapter takes the SDK's async client, or builds one from ``base_url``/``api_key`` (the SDK
 reads ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` otherwise; ``BedrockConverse`` takes a boto3
-``bedrock-runtime`` client or ``endpoint_url``), or ``.offline()`` for the offline model. :func:`adapter` makes one from a spec: ``adapter("openai-chat:gpt-4.1-mini")``; the
-provider names are the keys of :data:`PROVIDERS`.
+``bedrock-runtime`` client or ``endpoint_url``), or ``.offline()`` for the offline model.
+:func:`adapter` makes one from a spec: ``adapter("openai-chat:gpt-4.1-mini")``; the provider
+names are the keys of :data:`PROVIDERS`.
 """
 
 from ._registry import PROVIDERS, adapter
