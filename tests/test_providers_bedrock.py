@@ -14,7 +14,7 @@ import anyio.to_thread
 import pytest
 
 from test_providers import get_weather
-from toolvolley import Executor, ModelError, Toolbox, result_messages, run_loop
+from toolvolley import Executor, ModelError, ModelResponse, Toolbox, result_messages, run_loop
 from toolvolley.events import CallReady
 from toolvolley.providers import BedrockConverse, adapter
 from toolvolley.testing import OfflineModel
@@ -65,6 +65,7 @@ async def test_offline_stream_dispatches_each_call_at_its_content_block_stop() -
             if isinstance(item, CallReady):
                 ready.append(item.call)
         response = item
+    assert isinstance(response, ModelResponse)
     assert [c.name for c in ready] == ["get_weather"] * 3
     assert response.calls == tuple(ready)
 
@@ -127,12 +128,13 @@ class Stalling:
                 self.end_headers()
                 start = {"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather"}}
                 delta = {"toolUse": {"input": '{"city": "Seoul"}'}}
-                for kind, payload in [
+                events: list[tuple[str, dict[str, Any]]] = [
                     ("messageStart", {"role": "assistant"}),
                     ("contentBlockStart", {"contentBlockIndex": 0, "start": start}),
                     ("contentBlockDelta", {"contentBlockIndex": 0, "delta": delta}),
                     ("contentBlockStop", {"contentBlockIndex": 0}),
-                ]:
+                ]
+                for kind, payload in events:
                     frame = event_message(kind, payload)
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
                 self.wfile.flush()
@@ -197,7 +199,7 @@ async def test_a_cancelled_stream_closes_its_socket_and_frees_the_reading_thread
 
 
 def test_the_event_stream_frames_are_what_botocore_reads() -> None:
-    from botocore.eventstream import EventStreamBuffer
+    from botocore.eventstream import EventStreamBuffer  # type: ignore[import-untyped]
 
     buffer = EventStreamBuffer()
     frames = event_message("contentBlockStop", {"contentBlockIndex": 2})

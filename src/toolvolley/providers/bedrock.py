@@ -170,7 +170,7 @@ class BedrockConverse(SDKAdapter):
 
     def _new_client(self, base_url: str | None, api_key: str | None) -> Any:
         boto3: Any = require("boto3", self._extra)
-        from botocore.exceptions import NoRegionError
+        from botocore.exceptions import NoRegionError  # type: ignore[import-untyped]
 
         try:
             return boto3.client(

@@ -10,8 +10,8 @@ from such a thread (it is the adapter's, not one to call from synchronous code).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import anyio.from_thread
@@ -39,7 +39,7 @@ def bedrock_client(model: OfflineModel) -> Any:
     )
 
     def answer(request: Any, **_: Any) -> Any:
-        from botocore.awsrequest import AWSResponse
+        from botocore.awsrequest import AWSResponse  # type: ignore[import-untyped]
 
         body = request.body or b""
         sent = body.encode() if isinstance(body, str) else bytes(body)
@@ -56,7 +56,7 @@ class _Body:
     each piece pulled from the model's async body on the event loop."""
 
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        self._chunks = chunks
+        self._chunks = cast("AsyncGenerator[bytes, None]", chunks)  # the model's are generators
         self._closed = False
         self._pulling = False
 
@@ -70,10 +70,14 @@ class _Body:
             return None
         finally:
             self._pulling = False
-        if self._closed:  # closed while this piece was being written: stop the generation
+        if self.closed:  # closed while this piece was being written: stop the generation
             await self._chunks.aclose()
             return None
         return chunk
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def stream(self, amt: int | None = None, decode_content: bool | None = None) -> Iterator[bytes]:
         while True:
