@@ -19,9 +19,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import pytest
 
-from toolvolley import Executor, ModelError, Tool, Toolbox, run_loop, run_turn
+from toolvolley import (
+    Executor,
+    ModelError,
+    Tool,
+    Toolbox,
+    UserError,
+    result_messages,
+    run_loop,
+    run_turn,
+)
 from toolvolley.providers import BedrockConverse
 
 _DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "recorded_formats"
@@ -290,3 +300,52 @@ def test_the_recordings_are_there() -> None:
     counts = {f: sum(r.name.startswith(f + "/") for r in RESPONSES) for f in FOLDERS}
     assert counts == {"bedrock_converse": 6, "bedrock_converse_stream": 4}
     assert all(r.meta["expected"] for r in RESPONSES)
+
+
+CONVERSE = [r for r in RESPONSES if not r.streamed]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("recorded", list(_params(CONVERSE)))
+async def test_a_loop_written_with_boto3_runs_its_tool_use_blocks_as_given(
+    recorded: Recorded,
+) -> None:
+    """``executor.run`` takes the ``toolUse`` values boto3 returns (newer ones say
+    ``"type": "tool_use"``, as Anthropic's blocks do, with ``toolUseId`` where those have
+    ``id``), or the content blocks holding them; the provider's own are left out by the caller
+    (the hint of a misuse says how)."""
+    import boto3
+
+    ran: list[tuple[str, dict[str, Any]]] = []
+    with Served(recorded) as served:
+        client = boto3.client("bedrock-runtime", endpoint_url=served.url)
+        response = await anyio.to_thread.run_sync(
+            lambda: client.converse(
+                modelId="m", messages=[{"role": "user", "content": [{"text": "Q"}]}]
+            )
+        )
+        client.close()
+    content = response["output"]["message"]["content"]
+    uses = [
+        b["toolUse"]
+        for b in content
+        if "toolUse" in b and b["toolUse"].get("type") != "server_tool_use"
+    ]
+    blocks = [{"toolUse": use} for use in uses]
+    executor = Executor(toolbox_for(recorded, ran))
+    for calls in (uses, blocks):
+        results = await executor.run(calls)
+        assert [(r.call_id, r.status) for r in results] == [
+            (c["id"], "ok") for c in recorded.meta["expected"]
+        ]
+        (message,) = result_messages(results, "bedrock")
+        assert [b["toolResult"]["toolUseId"] for b in message["content"]] == [
+            c["id"] for c in recorded.meta["expected"]
+        ]
+    server = [b for b in content if b.get("toolUse", {}).get("type") == "server_tool_use"]
+    if server:
+        with pytest.raises(UserError, match="the provider's own call"):
+            await executor.run([server[0]["toolUse"]])
+    assert not {c["name"] for c in recorded.meta.get("server_tool_calls_not_for_client", [])} & {
+        name for name, _ in ran
+    }

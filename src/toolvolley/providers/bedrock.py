@@ -139,8 +139,9 @@ class BedrockConverse(SDKAdapter):
     call_type = "toolUse"
     other_parts = frozenset({"text", "toolResult", "reasoningContent", "image", "document"})
     other_parts_hint = (
-        "Pass only the toolUse blocks of a Converse response: "
-        '[b["toolUse"] for b in response["output"]["message"]["content"] if "toolUse" in b].'
+        "Pass only the client's toolUse blocks of a Converse response: "
+        '[b["toolUse"] for b in response["output"]["message"]["content"] if "toolUse" in b '
+        f'and b["toolUse"].get("type") != "{SERVER_TOOL_USE}"].'
     )
     _assembler = BedrockAssembler
 
@@ -301,6 +302,11 @@ class BedrockConverse(SDKAdapter):
         inner = field_of(value, "toolUse")
         use = value if inner is None or not isinstance(inner, Mapping) else inner
         what = "Bedrock toolUse block"
+        if field_of(use, "type") == SERVER_TOOL_USE:
+            raise UserError(
+                f"{where}: a toolUse of type {SERVER_TOOL_USE!r} is the provider's own call, which "
+                f"it ran itself; it is not to be run here. {BedrockConverse.other_parts_hint}"
+            )
         call_id = text_field(use, "toolUseId", what, where)
         name = text_field(use, "name", what, where)
         return ToolCall(call_id, name, arguments_of(field_of(use, "input")))
