@@ -3,6 +3,7 @@ real event-stream framing), and a stream cut off by a cancel on a real loopback 
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,8 +18,9 @@ from test_providers import get_weather
 from toolvolley import Executor, ModelError, ModelResponse, Toolbox, result_messages, run_loop
 from toolvolley.events import CallReady
 from toolvolley.providers import BedrockConverse, adapter
-from toolvolley.testing import OfflineModel
+from toolvolley.testing import OfflineApp, OfflineModel
 from toolvolley.testing._eventstream import event_message
+from toolvolley.testing._serving import serve_in_thread
 
 PROMPT = "What's the weather in Seoul, Tokyo and Paris?"
 
@@ -107,6 +109,25 @@ async def test_a_spec_makes_a_bedrock_adapter() -> None:
     async with adapter("bedrock", offline=True) as offline:
         response = await offline.respond([offline.user_message(PROMPT)], Toolbox([get_weather]))
     assert len(response.calls) == 3
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stream", [True, False], ids=["converse-stream", "converse"])
+async def test_serve_model_answers_converse_over_http(stream: bool) -> None:
+    """``toolvolley serve-model``'s app: boto3 against it on loopback, with ``endpoint_url``."""
+    with serve_in_thread(OfflineApp(fast())) as url:
+        async with BedrockConverse(model="offline", endpoint_url=url) as model:
+            result = await run_loop(model, PROMPT, [get_weather], stream=stream)
+    assert [t.calls for t in result.turns] == [3, 0]
+    assert "Paris" in result.final_text
+
+
+def test_a_missing_boto3_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    with pytest.raises(ImportError, match=r"pip install 'toolvolley\[bedrock\]'"):
+        BedrockConverse(region_name="us-east-1")
+    with pytest.raises(ImportError, match=r"pip install 'toolvolley\[bedrock\]'"):
+        BedrockConverse.offline()
 
 
 class Stalling:

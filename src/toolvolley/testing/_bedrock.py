@@ -32,8 +32,14 @@ class ConverseError(Exception):
 
 def is_converse(path: str) -> bool:
     """Whether ``path`` is a Converse operation (``/model/{modelId}/converse[-stream]``)."""
-    parts = path.rstrip("/").split("/")
-    return len(parts) >= 4 and parts[-3] == "model" and parts[-1] in ("converse", "converse-stream")
+    head, _, operation = path.rstrip("/").rpartition("/")
+    return operation in ("converse", "converse-stream") and "/model/" in head + "/"
+
+
+def _model_id(path: str) -> str:
+    """The model id of a Converse path (an ARN may hold slashes)."""
+    head = path.rstrip("/").rpartition("/")[0]
+    return unquote(head.partition("/model/")[2])
 
 
 async def respond(model: OfflineModel, method: str, path: str, body: bytes) -> OfflineResponse:
@@ -52,8 +58,7 @@ async def respond(model: OfflineModel, method: str, path: str, body: bytes) -> O
 def _respond(model: OfflineModel, path: str, body: bytes) -> OfflineResponse:
     from ._engine import OfflineResponse
 
-    parts = path.rstrip("/").split("/")
-    model_id, streamed = unquote(parts[-2]), parts[-1] == "converse-stream"
+    model_id, streamed = _model_id(path), path.rstrip("/").endswith("/converse-stream")
     if model_id not in model.models:
         raise _invalid("The provided model identifier is invalid.")
     try:
