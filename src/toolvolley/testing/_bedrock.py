@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from ._eventstream import event_message
+from ._hints import with_hints
 from ._planner import Conversation, ToolSpec, plan
 from ._wire import Frame, Generation, WireError, pieces, text_of, tokens_in, truncate
 
@@ -66,6 +67,10 @@ def _respond(model: OfflineModel, path: str, body: bytes) -> OfflineResponse:
     except ValueError as exc:
         raise ConverseError(400, "SerializationException", f"Invalid JSON: {exc}") from exc
     conversation = parse(request)
+    # whether the system prompt allows references between calls, in Anthropic's shape
+    tools = [{"name": t.name, "description": t.description} for t in conversation.tools]
+    hints = {"system": request.get("system"), "tools": tools}
+    conversation = with_hints(conversation, "anthropic", hints)
     seed = f"{hashlib.sha256(body).hexdigest()}:{next(model._counter)}"
     cut_after: int | None = None
     if model.script is not None:
@@ -129,6 +134,8 @@ def parse(request: Any) -> Conversation:
             raise _invalid(f"messages.{index}.content must be a list of content blocks.")
     _check_tool_results(messages)
     config = request.get("toolConfig") or {}
+    if not isinstance(config, dict) or not isinstance(config.get("tools") or [], list):
+        raise _invalid("toolConfig must be an object whose tools are a list.")
     tools = [
         ToolSpec(
             spec["name"],
