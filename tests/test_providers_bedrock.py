@@ -18,6 +18,7 @@ from test_providers import get_weather
 from toolvolley import Executor, ModelError, ModelResponse, Toolbox, result_messages, run_loop
 from toolvolley.events import CallReady
 from toolvolley.providers import BedrockConverse, adapter
+from toolvolley.providers.bedrock import BedrockAssembler
 from toolvolley.testing import OfflineApp, OfflineModel
 from toolvolley.testing._eventstream import event_message
 from toolvolley.testing._serving import serve_in_thread
@@ -242,3 +243,106 @@ def test_boto3_loads_only_when_a_client_is_made() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert loaded.stdout.strip() == "[]", loaded.stderr
+
+
+def test_a_streamed_turn_goes_back_with_reasoning_and_the_providers_own_blocks() -> None:
+    """What ConverseStream sent, rebuilt as ``converse`` would hold it: the signed reasoning (a
+    thinking model needs it back), the provider's own call and result untouched, the client's
+    call, and a call cut off by the end of the stream (answered with an error by the loop)."""
+    server_use = {
+        "toolUseId": "tooluse_s",
+        "name": "nova_code_interpreter",
+        "type": "server_tool_use",
+    }
+    result = {"toolUseId": "tooluse_s", "status": "success", "type": "nova_code_interpreter_result"}
+    events: list[dict[str, Any]] = [
+        {"messageStart": {"role": "assistant"}},
+        {
+            "contentBlockDelta": {
+                "contentBlockIndex": 0,
+                "delta": {"reasoningContent": {"text": "Hm"}},
+            }
+        },
+        {
+            "contentBlockDelta": {
+                "contentBlockIndex": 0,
+                "delta": {"reasoningContent": {"text": "m."}},
+            }
+        },
+        {
+            "contentBlockDelta": {
+                "contentBlockIndex": 0,
+                "delta": {"reasoningContent": {"signature": "sig"}},
+            }
+        },
+        {"contentBlockStop": {"contentBlockIndex": 0}},
+        {"contentBlockStart": {"contentBlockIndex": 1, "start": {"toolUse": server_use}}},
+        {
+            "contentBlockDelta": {
+                "contentBlockIndex": 1,
+                "delta": {"toolUse": {"input": '{"snippet": "1+1"}'}},
+            }
+        },
+        {"contentBlockStop": {"contentBlockIndex": 1}},
+        {"contentBlockStart": {"contentBlockIndex": 2, "start": {"toolResult": result}}},
+        {
+            "contentBlockDelta": {
+                "contentBlockIndex": 2,
+                "delta": {"toolResult": [{"json": {"stdOut": "2"}}]},
+            }
+        },
+        {"contentBlockStop": {"contentBlockIndex": 2}},
+        {
+            "contentBlockStart": {
+                "contentBlockIndex": 3,
+                "start": {"toolUse": {"toolUseId": "tooluse_a", "name": "get_weather"}},
+            }
+        },
+        {
+            "contentBlockDelta": {
+                "contentBlockIndex": 3,
+                "delta": {"toolUse": {"input": '{"city": "Seoul"}'}},
+            }
+        },
+        {"contentBlockStop": {"contentBlockIndex": 3}},
+        {
+            "contentBlockStart": {
+                "contentBlockIndex": 4,
+                "start": {"toolUse": {"toolUseId": "tooluse_b", "name": "get_weather"}},
+            }
+        },
+        {
+            "contentBlockDelta": {
+                "contentBlockIndex": 4,
+                "delta": {"toolUse": {"input": '{"city": "Par'}},
+            }
+        },
+    ]
+    assembler = BedrockAssembler()
+    ready = [u for event in events for u in assembler.feed(event) if isinstance(u, CallReady)]
+    assert [u.call.id for u in ready] == ["tooluse_a"]  # at its contentBlockStop
+    done = assembler.finish()
+    assert not done.finished
+    assert [c.id for c in done.incomplete] == ["tooluse_b"]
+    model = BedrockConverse(client=object(), model="m")
+    built = model._build(
+        done.text, done.calls, done.usage, raw=done.raw, incomplete=done.incomplete
+    )
+    assert built.messages == (
+        {
+            "role": "assistant",
+            "content": [
+                {"reasoningContent": {"reasoningText": {"text": "Hmm.", "signature": "sig"}}},
+                {"toolUse": server_use | {"input": {"snippet": "1+1"}}},
+                {"toolResult": result | {"content": [{"json": {"stdOut": "2"}}]}},
+                {
+                    "toolUse": {
+                        "toolUseId": "tooluse_a",
+                        "name": "get_weather",
+                        "input": {"city": "Seoul"},
+                    }
+                },
+                {"toolUse": {"toolUseId": "tooluse_b", "name": "get_weather", "input": {}}},
+            ],
+        },
+    )

@@ -101,6 +101,19 @@ class BedrockAssembler(Assembler):
                 self._inputs[index].append(fragment)
         elif "toolResult" in delta and "toolResult" in self._blocks.get(index, {}):
             self._blocks[index]["toolResult"]["content"] += list(delta["toolResult"])
+        elif "reasoningContent" in delta:  # goes back with its signature, as thinking must
+            self._reasoning(index, delta["reasoningContent"] or {})
+
+    def _reasoning(self, index: int, part: Mapping[str, Any]) -> None:
+        block = self._blocks.setdefault(index, {"reasoningContent": {}})["reasoningContent"]
+        if "redactedContent" in part:
+            block["redactedContent"] = block.get("redactedContent", b"") + part["redactedContent"]
+            return
+        text = block.setdefault("reasoningText", {})
+        if "text" in part:
+            text["text"] = text.get("text", "") + part["text"]
+        if "signature" in part:
+            text["signature"] = part["signature"]
 
     def _stop(self, index: int) -> None:
         partial = self._open.get(index)
@@ -108,10 +121,14 @@ class BedrockAssembler(Assembler):
             if not partial.fragments:
                 partial.final = "{}"  # a toolUse with no input streams no JSON at all
             self._ready(partial)
-        elif index in self._inputs:
-            self._blocks[index]["toolUse"]["input"] = _parsed("".join(self._inputs[index]))
 
     def finish(self) -> Assembled:
+        for index, block in self._blocks.items():  # each toolUse's input, parsed at last
+            use = block.get("toolUse")
+            if use is not None and index in self._open:
+                use["input"] = _parsed(self._open[index].arguments)
+            elif use is not None and index in self._inputs:
+                use["input"] = _parsed("".join(self._inputs[index]))
         content = list(self._blocks.values())
         message = {"role": "assistant", "content": content}
         usage = {"inputTokens": self._usage.input_tokens, "outputTokens": self._usage.output_tokens}
@@ -262,14 +279,15 @@ class BedrockConverse(SDKAdapter):
             return built
         # The turn as the response held it: the provider's own blocks untouched, the calls
         # written from what was assembled (their ids, if generated).
-        answered = {c.id: c for c in (*calls, *incomplete)}
-        order = iter((*calls, *incomplete))
+        pending = [*calls, *incomplete]
         blocks: list[Message] = []
         for block in _content(raw):
             use = block.get("toolUse")
             if use is not None and use.get("type") != SERVER_TOOL_USE:
-                call = answered.get(use.get("toolUseId")) or next(order, None)
+                same = [c for c in pending if c.id == use.get("toolUseId")]
+                call = same[0] if same else pending[0] if pending else None
                 if call is not None:
+                    pending.remove(call)
                     blocks.append(_tool_use(call))
             elif block.get("text") != "":
                 blocks.append(dict(block))
