@@ -300,7 +300,11 @@ def batch(
     concurrency: Annotated[int, typer.Option(help="Conversations at once.")] = 16,
     max_turns: Annotated[int, typer.Option(help="Model turns per conversation at most.")] = 10,
     provider: Annotated[
-        str, typer.Option(help="offline (default), or openai, responses, anthropic.")
+        str,
+        typer.Option(
+            help="offline (default), or openai, responses, anthropic; bedrock: the offline "
+            "model over Converse (boto3), or the --base-url endpoint."
+        ),
     ] = "offline",
     base_url: Annotated[str | None, typer.Option(help="The provider's base URL.")] = None,
     model: ModelName = None,
