@@ -314,7 +314,7 @@ async def test_a_loop_written_with_boto3_runs_its_tool_use_blocks_as_given(
     ``"type": "tool_use"``, as Anthropic's blocks do, with ``toolUseId`` where those have
     ``id``), or the content blocks holding them; the provider's own are left out by the caller
     (the hint of a misuse says how)."""
-    import boto3
+    import boto3  # type: ignore[import-untyped]
 
     ran: list[tuple[str, dict[str, Any]]] = []
     with Served(recorded) as served:

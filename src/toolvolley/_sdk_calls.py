@@ -99,10 +99,9 @@ def arguments_of(found: Any) -> str | Mapping[str, Any]:
 
 def _reader(value: object) -> Any:
     """How to read ``value``, by the type it says it is; None if it is no call we know."""
+    kind: Any = field_of(value, "type")
     if isinstance(value, Mapping) and ("toolUseId" in value or "toolUse" in value):
         kind = "toolUse"  # Bedrock's, known by its keys: its "type" is Anthropic's word
-    else:
-        kind = field_of(value, "type")
     if kind is MISSING or kind is None:
         # A Chat tool call from a server that leaves "type" out; the SDK parses it all the same.
         function = field_of(value, "function")
