@@ -346,3 +346,21 @@ def test_a_streamed_turn_goes_back_with_reasoning_and_the_providers_own_blocks()
             ],
         },
     )
+
+
+def test_a_bedrock_conversation_makes_no_blocking_call_on_the_loop() -> None:
+    """boto3 is synchronous: its calls and the event-stream reads run in worker threads, so
+    blockbuster (which fails any blocking call made on an asyncio loop) sees none."""
+    from blockbuster import blockbuster_ctx
+
+    async def main() -> list[int]:
+        model = BedrockConverse.offline(fast())  # making the client reads its service model
+        turns: list[int] = []
+        with blockbuster_ctx():
+            for stream in (True, False):
+                result = await run_loop(model, PROMPT, [get_weather], stream=stream)
+                turns += [t.calls for t in result.turns]
+            await model.aclose()
+        return turns
+
+    assert anyio.run(main) == [3, 0, 3, 0]
