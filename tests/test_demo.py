@@ -125,6 +125,14 @@ def test_bedrock_runs_offline_over_converse_with_three_calls_at_once(
         assert city in report["final_answer"]
 
 
+def test_bedrock_serial_takes_one_model_turn_per_call_kept_on_the_client() -> None:
+    code, report, stderr = run("--json", "--serial", "--provider", "bedrock", *FAST)
+    assert code == 0, stderr
+    assert report is not None
+    assert report["tool_calls_in_first_response"] == 1
+    assert report["model_turns"] == 4
+
+
 def test_serial_takes_one_model_turn_per_call() -> None:
     code, report, _ = run("--json", "--serial", *FAST)
     assert code == 0

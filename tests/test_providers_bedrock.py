@@ -60,6 +60,22 @@ async def test_offline_three_calls_in_one_response_and_one_follow_up(stream: boo
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("stream", [True, False], ids=["converse-stream", "converse"])
+async def test_parallel_off_is_kept_on_the_client_one_call_a_turn(stream: bool) -> None:
+    """Converse has no switch for parallel calls: the adapter keeps the first call of each
+    response and leaves the others out of the turn, so the model asks for them again."""
+    async with BedrockConverse.offline(fast()) as model:
+        result = await run_loop(
+            model, PROMPT, [get_weather], stream=stream, parallel_tool_calls=False
+        )
+    assert [t.calls for t in result.turns] == [1, 1, 1, 0]
+    turns = [m for m in result.transcript if m["role"] == "assistant"]
+    uses = [[b["toolUse"]["input"]["city"] for b in m["content"] if "toolUse" in b] for m in turns]
+    assert uses == [["Seoul"], ["Tokyo"], ["Paris"], []]
+    assert "Paris" in result.final_text
+
+
+@pytest.mark.anyio
 async def test_offline_stream_dispatches_each_call_at_its_content_block_stop() -> None:
     """Each call is ready while the model still writes the next (slow tokens, early starts)."""
     ready: list[Any] = []

@@ -2,10 +2,9 @@
 blocks (the request, tool definitions, stream assembly, result messages and the SDK's calls).
 
 Through boto3's ``bedrock-runtime`` client, which is synchronous: each SDK call, and each read
-of a ``converse_stream`` event stream, runs in a worker thread (``anyio.to_thread``), so the
-event loop never waits on the network, on asyncio and trio alike (aiobotocore would tie the
-adapter to asyncio and to one exact botocore release). A cancelled read abandons its thread and
-shuts the response's socket down, which ends the blocked read at once.
+of a ``converse_stream`` event stream, runs in a worker thread (see :mod:`._sync_sdk`), on
+asyncio and trio alike (aiobotocore would tie the adapter to asyncio and to one exact botocore
+release).
 
 A streamed call is ready at the ``contentBlockStop`` of its ``toolUse`` block. Blocks the
 provider ran itself (a ``toolUse`` of type ``server_tool_use`` and its ``toolResult``, e.g.
@@ -16,22 +15,22 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
-
-import anyio.to_thread
+from typing import TYPE_CHECKING, Any, cast
 
 from .._calls import ToolCall, ToolResult
-from .._compat import botocore_raw_stream, shut_socket_down
 from .._content import sendable
 from .._errors import StreamCutError, UserError
-from .._model import Message, ModelResponse, Usage
+from .._events import CallReady
+from .._model import Message, ModelResponse, ModelStream, Usage
 from .._optional import require
 from .._sdk_calls import arguments_of, field_of, text_field
 from .._toolbox import Toolbox
 from ._assembly import Assembled, Assembler, generated_id
 from ._base import SDKAdapter, tool_specs
+from ._sync_sdk import ThreadedStream, in_thread
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -146,7 +145,9 @@ class BedrockConverse(SDKAdapter):
         model = BedrockConverse(model="amazon.nova-micro-v1:0", region_name="us-east-1")
         model = BedrockConverse.offline()
 
-    Converse has no switch for parallel tool calls; ``parallel_tool_calls=False`` is not sent.
+    Converse has no switch for parallel tool calls: with ``parallel_tool_calls=False`` the
+    adapter keeps the first call of a response and leaves the others out of the turn (the model
+    asks for them again once it has the first one's result).
     """
 
     provider = "bedrock"
@@ -233,13 +234,11 @@ class BedrockConverse(SDKAdapter):
         return request | self.request_options
 
     async def _send(self, request: dict[str, Any]) -> Any:
-        call = functools.partial(self.client.converse, **request)
-        return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        return await in_thread(functools.partial(self.client.converse, **request))
 
     async def _open_stream(self, request: dict[str, Any]) -> Any:
-        call = functools.partial(self.client.converse_stream, **request)
-        response = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
-        return _EventReader(response["stream"])
+        response = await in_thread(functools.partial(self.client.converse_stream, **request))
+        return ThreadedStream(response["stream"])
 
     def _event(self, event: Any) -> Mapping[str, Any]:
         parsed: Mapping[str, Any] = event  # boto3 parses each event into a dict already
@@ -247,6 +246,26 @@ class BedrockConverse(SDKAdapter):
 
     async def _close(self, stream: Any) -> None:
         await stream.aclose()
+
+    async def respond(
+        self,
+        transcript: Sequence[Mapping[str, Any]],
+        toolbox: Toolbox,
+        *,
+        parallel_tool_calls: bool = True,
+    ) -> ModelResponse:
+        response = await super().respond(transcript, toolbox)
+        return response if parallel_tool_calls else _first_call_only(response)
+
+    def stream(
+        self,
+        transcript: Sequence[Mapping[str, Any]],
+        toolbox: Toolbox,
+        *,
+        parallel_tool_calls: bool = True,
+    ) -> ModelStream:
+        updates = super().stream(transcript, toolbox)
+        return updates if parallel_tool_calls else _one_call(updates)
 
     def _parse(self, raw: Any) -> tuple[str, tuple[ToolCall, ...], Usage]:
         calls: list[ToolCall] = []
@@ -342,33 +361,31 @@ class BedrockConverse(SDKAdapter):
         return [{"role": "user", "content": blocks}] if blocks else []
 
 
-class _EventReader:
-    """A ``converse_stream`` event stream read one event at a time in a worker thread."""
+async def _one_call(updates: ModelStream) -> ModelStream:
+    """The stream with its first call only (the others are never started)."""
+    async with aclosing(cast("AsyncGenerator[Any, None]", updates)) as items:
+        first: str | None = None
+        async for item in items:
+            if isinstance(item, CallReady):
+                first = first or item.call.id
+                if item.call.id != first:
+                    continue
+            yield _first_call_only(item) if isinstance(item, ModelResponse) else item
 
-    _END = object()
 
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-        self._events = iter(stream)
+def _first_call_only(response: ModelResponse) -> ModelResponse:
+    if len(response.calls) + len(response.incomplete) <= 1:
+        return response
+    ids = {c.id for c in (*response.calls, *response.incomplete)[:1]}
 
-    def _next(self) -> Any:
-        return next(self._events, self._END)
+    def kept(block: Mapping[str, Any]) -> bool:
+        use = block.get("toolUse")
+        return use is None or use.get("type") == SERVER_TOOL_USE or use.get("toolUseId") in ids
 
-    async def __anext__(self) -> Any:
-        event = await anyio.to_thread.run_sync(self._next, abandon_on_cancel=True)
-        if event is self._END:
-            raise StopAsyncIteration
-        return event
-
-    async def aclose(self) -> None:
-        """Wake a read blocked in an abandoned thread (shut the socket down), then close; a
-        body that lives on the event loop (the offline model's) is closed there."""
-        raw = botocore_raw_stream(self._stream)
-        shut_socket_down(raw)
-        self._stream.close()
-        closing: Callable[[], Awaitable[None]] | None = getattr(raw, "aclose", None)
-        if closing is not None:
-            await closing()
+    turn = [{**m, "content": [b for b in m["content"] if kept(b)]} for m in response.messages]
+    calls = tuple(c for c in response.calls if c.id in ids)
+    incomplete = tuple(c for c in response.incomplete if c.id in ids)
+    return replace(response, calls=calls, incomplete=incomplete, messages=tuple(turn))
 
 
 def _content(raw: Any) -> list[dict[str, Any]]:
