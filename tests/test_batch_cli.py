@@ -124,6 +124,25 @@ def test_a_failed_conversation_is_recorded_and_the_batch_goes_on(tmp_path: Path)
         assert [c["status"] for c in r["tool_calls"]] == ["ok"]
 
 
+def test_bedrock_batch_runs_on_the_offline_model_over_converse(tmp_path: Path) -> None:
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    _write_input(source, 2)
+    result = subprocess.run(
+        _cli(str(source), "-o", str(out), "--provider", "bedrock", "--json", *FAST),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(result.stdout)["failed"] == 0
+    lines = sorted(_lines(out), key=lambda r: r["id"])
+    assert [(r["id"], r["ok"], len(r["tool_calls"])) for r in lines] == [
+        ("c0", True, 2),
+        ("c1", True, 2),
+    ]
+
+
 def test_read_done_truncates_a_trailing_partial_line(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     out.write_bytes(b'{"id": "a"}\n{"id": 2}\n{"id": "c", "fin')

@@ -195,6 +195,12 @@ def test_demo_checks_the_anthropic_sdk_before_any_work(monkeypatch: pytest.Monke
     assert_one_line(result, "--provider anthropic", "pip install 'toolvolley[anthropic]'")
 
 
+def test_demo_checks_boto3_for_bedrock_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    result = invoke("demo", *FAST_DEMO, "--provider", "bedrock")
+    assert_one_line(result, "--provider bedrock", "pip install 'toolvolley[bedrock]'")
+
+
 # --- bench ------------------------------------------------------------------------------
 
 

@@ -120,6 +120,21 @@ def test_the_gemini_format_runs_offline_with_three_calls_at_once(
     assert [c["status"] for c in report["calls"]] == ["ok", "ok", "ok"]
     (service,) = watched
     assert service.seen[:3] == [1, 2, 3]  # the three look-ups in flight together
+
+
+def test_bedrock_runs_offline_over_converse_with_three_calls_at_once(
+    watched: list[WatchedService],
+) -> None:
+    """``--provider bedrock``: the offline model speaking ConverseStream to boto3."""
+    code, report, stderr = run("--json", "--provider", "bedrock", *FAST)
+    assert code == 0, stderr
+    assert report is not None
+    assert report["tool_calls_in_first_response"] == 3
+    assert report["model_turns"] == 2
+    assert report["calls_started_while_streaming"] == 3
+    assert [c["status"] for c in report["calls"]] == ["ok", "ok", "ok"]
+    (service,) = watched
+    assert service.seen[:3] == [1, 2, 3]
     for city in ("Seoul", "Tokyo", "Paris"):
         assert city in report["final_answer"]
 
@@ -133,6 +148,14 @@ def test_the_gemini_format_in_serial_mode_runs_one_call_a_turn() -> None:
     assert report["model_turns"] == 4
     assert [c["status"] for c in report["calls"]] == ["ok"] * 3
     assert report["failed_calls"] == 0
+
+
+def test_bedrock_serial_takes_one_model_turn_per_call_kept_on_the_client() -> None:
+    code, report, stderr = run("--json", "--serial", "--provider", "bedrock", *FAST)
+    assert code == 0, stderr
+    assert report is not None
+    assert report["tool_calls_in_first_response"] == 1
+    assert report["model_turns"] == 4
 
 
 def test_serial_takes_one_model_turn_per_call() -> None:

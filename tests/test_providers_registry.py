@@ -12,6 +12,7 @@ from toolvolley import Tool, Toolbox, ToolResult, UserError
 from toolvolley.providers import (
     PROVIDERS,
     AnthropicMessages,
+    BedrockConverse,
     Gemini,
     OpenAIChat,
     OpenAIResponses,
@@ -20,23 +21,47 @@ from toolvolley.providers import (
 from toolvolley.testing import OfflineModel
 
 
+@pytest.fixture(autouse=True)
+def _no_aws_machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """boto3 looks for credentials when a client is made: not on this machine, nor the network
+    (the instance metadata service)."""
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+
+
 def test_the_provider_names_are_a_frozen_mapping_of_the_adapters() -> None:
     assert dict(PROVIDERS) == {
         "openai-chat": OpenAIChat,
         "openai-responses": OpenAIResponses,
         "anthropic": AnthropicMessages,
         "gemini": Gemini,
+        "bedrock": BedrockConverse,
     }
     with pytest.raises(TypeError):
         PROVIDERS["another"] = OpenAIChat  # type: ignore[index]
 
 
+# What each SDK needs to be built: a key, or (boto3) a region, credentials coming at call time.
+NEEDS: dict[str, dict[str, Any]] = {"bedrock": {"region_name": "us-east-1"}}
+
+
 @pytest.mark.parametrize("name", list(PROVIDERS))
 def test_a_spec_makes_its_adapter_with_its_model(name: str) -> None:
-    made = adapter(f"{name}:some-model", base_url="http://127.0.0.1:1/v1", api_key="k")
+    needs = NEEDS.get(name, {"api_key": "k"})
+    made = adapter(f"{name}:some-model", base_url="http://127.0.0.1:1/v1", **needs)
     assert type(made) is PROVIDERS[name]
     assert made.model == "some-model"
-    assert adapter(name, api_key="k").model == PROVIDERS[name]._default_model
+    assert adapter(name, **needs).model == PROVIDERS[name]._default_model
+
+
+def test_bedrock_says_where_its_key_and_region_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UserError, match="AWS_BEARER_TOKEN_BEDROCK"):
+        adapter("bedrock:m", api_key="k", region_name="us-east-1")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UserError, match="region_name="):
+        adapter("bedrock:m")
 
 
 @pytest.mark.anyio

@@ -12,6 +12,7 @@ tool's async body) and ``os._exit`` (documented in the standard library).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # for annotations only (import them under TYPE_CHECKING too)
 __all__ = [
     "MCP_TRANSPORT_HOOKS",
     "RAY_WORKER_LOGGER",
+    "botocore_raw_stream",
     "drop_quietly",
     "langgraph_default_error_handler",
     "langgraph_error_content",
@@ -35,6 +37,7 @@ __all__ = [
     "mcp_context_streams",
     "ray_on_this_machine_only",
     "set_thread_token",
+    "shut_socket_down",
 ]
 
 
@@ -142,3 +145,27 @@ def langgraph_handled_types(handler: Callable[..., str]) -> tuple[type[Exception
     from langgraph.prebuilt.tool_node import _infer_handled_types
 
     return _infer_handled_types(handler)
+
+
+# --- botocore ---------------------------------------------------------------------------------
+# EventStream keeps the HTTP body it reads (urllib3's HTTPResponse) as _raw_stream; the response
+# keeps its socket's shutdown as _sock_shutdown (its public shutdown() refuses once botocore has
+# handed the connection back, as it has by then, and shuts only the reading side, so the server
+# would go on waiting). Checked on botocore 1.44.18 and urllib3 2.8.0.
+
+
+def botocore_raw_stream(stream: Any) -> Any:
+    """The HTTP body a ``botocore.eventstream.EventStream`` reads, or None."""
+    return getattr(stream, "_raw_stream", None)
+
+
+def shut_socket_down(body: Any) -> None:
+    """Shut down (both ways) the socket a urllib3 response reads: a read blocked on it in
+    another thread ends at once, and the server sees the connection go. Nothing if the body has
+    no socket (the offline model's) or it is shut already."""
+    import socket
+
+    shutdown = getattr(body, "_sock_shutdown", None)
+    if callable(shutdown):
+        with contextlib.suppress(OSError):
+            shutdown(socket.SHUT_RDWR)

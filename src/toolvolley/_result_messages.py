@@ -11,7 +11,7 @@ from ._errors import UserError, type_name
 
 __all__ = ["Provider", "result_messages"]
 
-Provider = Literal["openai-chat", "openai-responses", "anthropic", "gemini"]
+Provider = Literal["openai-chat", "openai-responses", "anthropic", "gemini", "bedrock"]
 
 
 def result_messages(results: Iterable[ToolResult], provider: Provider) -> list[dict[str, Any]]:
@@ -24,6 +24,8 @@ def result_messages(results: Iterable[ToolResult], provider: Provider) -> list[d
       ``is_error``), or nothing for no results;
     * ``"gemini"``: the one user content of ``functionResponse`` parts (``{"output": ...}`` or
       ``{"error": ...}``; the call's id only where the model gave one).
+    * ``"bedrock"``: the one user message of ``toolResult`` blocks (failures carry
+      ``status: "error"``), or nothing for no results.
 
     ::
 

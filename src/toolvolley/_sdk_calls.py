@@ -11,12 +11,14 @@
   ``{"type": "tool_use", "id", "name", "input"}``;
 * Gemini: an item of ``response.function_calls`` (``types.FunctionCall``) or its dict,
   ``{"name", "args"}`` and an ``id`` if the model gave one (else one is made up).
+* Bedrock Converse (boto3): a content block's ``toolUse``, ``{"toolUseId", "name", "input"}``
+  (newer ones add ``"type": "tool_use"``), or the block ``{"toolUse": {...}}`` itself.
 
-They are recognised by the ``type`` they say they are (attributes or keys), so no SDK is
-imported; each provider module reads its own (``read_call``), with the helpers here. Anthropic's
-``input`` is already parsed and stays a mapping; the JSON text of the others is validated when
-the call runs, so arguments the model got wrong are an ``invalid_arguments`` result. Anything
-else is a :class:`UserError` saying what to pass.
+They are recognised by the ``type`` they say they are (attributes or keys; Bedrock's by their
+keys), so no SDK is imported; each provider module reads its own (``read_call``), with the
+helpers here. Anthropic's and Bedrock's ``input`` is already parsed and stays a mapping; the JSON
+text of the others is validated when the call runs, so arguments the model got wrong are an
+``invalid_arguments`` result. Anything else is a :class:`UserError` saying what to pass.
 """
 
 from __future__ import annotations
@@ -123,7 +125,9 @@ def arguments_of(found: Any) -> str | Mapping[str, Any]:
 
 def _reader(value: object) -> Any:
     """How to read ``value``, by the type it says it is; None if it is no call we know."""
-    kind = field_of(value, "type")
+    kind: Any = field_of(value, "type")
+    if isinstance(value, Mapping) and ("toolUseId" in value or "toolUse" in value):
+        kind = "toolUse"  # Bedrock's, known by its keys: its "type" is Anthropic's word
     if kind is MISSING or kind is None:
         # A Chat tool call from a server that leaves "type" out; the SDK parses it all the same.
         function = field_of(value, "function")

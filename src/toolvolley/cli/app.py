@@ -148,7 +148,8 @@ def demo(
         str,
         typer.Option(
             help="offline (default), or openai, responses, anthropic for a real model; gemini "
-            "for the offline model in Gemini's format (or the server at --base-url)."
+            "or bedrock: the offline model in that format (Gemini's, Converse over boto3), or "
+            "the server at --base-url."
         ),
     ] = "offline",
     base_url: Annotated[
@@ -305,7 +306,11 @@ def batch(
     concurrency: Annotated[int, typer.Option(help="Conversations at once.")] = 16,
     max_turns: Annotated[int, typer.Option(help="Model turns per conversation at most.")] = 10,
     provider: Annotated[
-        str, typer.Option(help="offline (default), or openai, responses, anthropic, gemini.")
+        str,
+        typer.Option(
+            help="offline (default), or openai, responses, anthropic; gemini or bedrock: the "
+            "offline model in that format, or the --base-url endpoint."
+        ),
     ] = "offline",
     base_url: Annotated[str | None, typer.Option(help="The provider's base URL.")] = None,
     model: ModelName = None,

@@ -190,9 +190,10 @@ def _check_options(
     check_seconds("--first-token", first_token)
     check_output("--timeline", timeline, (".svg", ".html"))
     check_output("--trace", trace, (".json",))
-    if provider not in ("offline", "openai", "responses", "anthropic", "gemini"):
+    if provider not in ("offline", "openai", "responses", "anthropic", "gemini", "bedrock"):
         raise UserError(
-            f"--provider must be offline, openai, responses, anthropic or gemini, not {provider!r}."
+            "--provider must be offline, openai, responses, anthropic, gemini or bedrock, "
+            f"not {provider!r}."
         )
     if provider == "offline" and base_url:
         raise UserError(
@@ -203,6 +204,8 @@ def _check_options(
         check_extra("--provider anthropic", "anthropic", "anthropic")
     if provider == "gemini":  # the offline model in Gemini's format, or a --base-url
         check_extra("--provider gemini", "google.genai", "gemini")
+    if provider == "bedrock":  # Converse, offline unless --base-url names an endpoint
+        check_extra("--provider bedrock", "boto3", "bedrock")
         return
     if provider != "offline" and not base_url and not os.environ.get(_KEYS[provider]):
         raise UserError(f"--provider {provider} needs {_KEYS[provider]} set, or --base-url.")

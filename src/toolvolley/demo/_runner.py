@@ -24,7 +24,7 @@ from ._weather_tool import weather_tool
 __all__ = ["DEFAULT_PROMPT", "DemoReport", "DemoSettings", "Provider", "run_demo"]
 
 DEFAULT_PROMPT = "What's the weather in Seoul, Tokyo and Paris?"
-Provider = Literal["offline", "openai", "responses", "anthropic", "gemini"]
+Provider = Literal["offline", "openai", "responses", "anthropic", "gemini", "bedrock"]
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,7 @@ PROVIDER_NAMES = {
     "responses": "openai-responses",
     "anthropic": "anthropic",
     "gemini": "gemini",  # the offline model in Gemini's format, unless given a --base-url
+    "bedrock": "bedrock",  # Converse: the offline model, or the endpoint --base-url names
 }
 
 
@@ -180,13 +181,17 @@ def make_model(settings: DemoSettings) -> ModelAdapter:
     spec = PROVIDER_NAMES.get(settings.provider, "openai-chat")
     if settings.model:
         spec = f"{spec}:{settings.model}"
-    if settings.provider == "offline" or (settings.provider == "gemini" and not settings.base_url):
+    if settings.provider == "offline" or (
+        settings.provider in ("gemini", "bedrock") and not settings.base_url
+    ):
         engine = OfflineModel(
             token_rate=settings.token_rate,
             first_token_s=settings.first_token_s,
             aliases=(settings.model,) if settings.model else ("offline",),
         )
         return adapter(spec, offline=engine)
+    if settings.provider == "bedrock":  # boto3 finds the AWS credentials and region itself
+        return adapter(spec, base_url=settings.base_url)
     key = settings.api_key or ("not-needed" if settings.base_url else None)
     return adapter(spec, base_url=settings.base_url, api_key=key)
 

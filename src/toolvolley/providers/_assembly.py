@@ -63,6 +63,7 @@ class Assembled:
     # more of them than text and calls (Gemini's thought signatures, in the parts they came in)
     kept: tuple[dict[str, Any], ...] = ()  # the provider's own items, for the transcript
     container: Mapping[str, Any] | None = None  # the code container's id and expires_at
+    raw: Any = None  # the response as the format's whole one holds it, where it rebuilds one
 
 
 def generated_id(prefix: str) -> str:

@@ -268,6 +268,7 @@ class SDKAdapter(ModelAdapter):
             done.text,
             done.calls,
             done.usage,
+            raw=done.raw,
             incomplete=done.incomplete,
             stream_error=cut,
             turn=done.turn,

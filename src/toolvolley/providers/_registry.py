@@ -15,6 +15,7 @@ from .._calls import ToolCall
 from .._errors import UserError
 from ._base import SDKAdapter
 from .anthropic import AnthropicMessages
+from .bedrock import BedrockConverse
 from .gemini import Gemini
 from .openai_chat import OpenAIChat
 from .openai_responses import OpenAIResponses
@@ -25,7 +26,16 @@ if TYPE_CHECKING:
 __all__ = ["PROVIDERS", "adapter", "call_readers"]
 
 PROVIDERS: Mapping[str, type[SDKAdapter]] = MappingProxyType(
-    {a.provider: a for a in (OpenAIChat, OpenAIResponses, AnthropicMessages, Gemini)}
+    {
+        a.provider: a
+        for a in (
+            OpenAIChat,
+            OpenAIResponses,
+            AnthropicMessages,
+            Gemini,
+            BedrockConverse,
+        )
+    }
 )
 
 

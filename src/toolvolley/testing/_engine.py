@@ -84,6 +84,10 @@ class OfflineModel:
         """Answer one HTTP request (the in-process transport calls this; the server routes
         with Starlette and calls :meth:`models_list` and :meth:`respond`)."""
         path = path.rstrip("/")
+        from . import _bedrock  # Converse names its model and operation in the path
+
+        if _bedrock.is_converse(path):
+            return await _bedrock.respond(self, method, path, body)
         if method == "GET" and path.endswith("/models"):
             return _json_response(200, self.models_list())
         kind = kind_of(path)

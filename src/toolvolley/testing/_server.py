@@ -97,6 +97,14 @@ class OfflineApp:
 
             return answer
 
+        async def converse(request: Request) -> Any:  # Bedrock: the path names the model
+            try:
+                body = await self._read_body(request, "anthropic")
+            except WireError as exc:
+                return error_response(exc)
+            reply = await self.model.handle("POST", request.url.path, body)
+            return _Paced(reply.status, reply.headers, reply.body)
+
         async def http_error(request: Request, exc: Exception) -> Response:
             status = exc.status_code if isinstance(exc, HTTPException) else 500
             message = (
@@ -121,6 +129,7 @@ class OfflineApp:
 
         routes = [Route(path, endpoint(kind), methods=["POST"]) for path, kind in _ROUTES]
         routes.append(Route("/{version}/models/{action}", gemini, methods=["POST"]))
+        routes.append(Route("/model/{model:path}", converse, methods=["POST"]))
         routes += [Route(p, models, methods=["GET"]) for p in ("/v1/models", "/models")]
         return Starlette(
             routes=routes,
