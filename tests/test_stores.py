@@ -216,5 +216,8 @@ def test_the_stores_package_exports_the_seam() -> None:
     import toolvolley.stores as stores
 
     names: Any = stores.__all__
-    assert sorted(names) == ["BatchScope", "MemoryStore", "ResultStore", "StoreBatch"]
+    assert sorted(names) == sorted(
+        ["BatchScope", "MemoryStore", "ResultStore", "StoreBatch"]
+        + ["Conversation", "Journal", "NOT_DONE", "Reconciled", "SQLiteJournal", "UNKNOWN"]
+    )
     assert all(hasattr(stores, name) for name in names)

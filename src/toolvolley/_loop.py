@@ -42,6 +42,7 @@ from ._report import BatchReport
 from ._sources import ToolSource, executor_for_turn, resolve_tools
 from ._tools import Tool
 from ._tracing import resolve_tracer, turn_span
+from .stores.journal import Conversation, Journal, replayed
 
 __all__ = ["LoopResult", "check_max_turns", "check_prompt", "run_loop", "run_turn"]
 
@@ -113,6 +114,7 @@ async def run_turn(
     parallel_tool_calls: bool = True,
     on_event: OnEvent | None = None,
     tools: ToolSource | Sequence[ToolSource] | None = None,
+    conversation: Conversation | None = None,
 ) -> tuple[ModelResponse, TurnStats]:
     """One model call and the batch that answers it; appends both to ``transcript``.
 
@@ -129,7 +131,15 @@ async def run_turn(
     started = time.perf_counter()
     with turn_span(resolve_tracer(executor.tracing), index, model.provider):
         response, batch, model_ended = await _turn(
-            model, transcript, executor, stream, parallel_tool_calls, emit, bool(on_event)
+            model,
+            transcript,
+            executor,
+            stream,
+            parallel_tool_calls,
+            emit,
+            bool(on_event),
+            conversation,
+            index,
         )
     errors.extend(batch.hook_errors)
     ended = time.perf_counter()
@@ -186,17 +196,31 @@ async def _turn(
     parallel_tool_calls: bool,
     emit: OnEvent,
     relay: bool,
+    journal: Conversation | None,
+    index: int,
 ) -> tuple[ModelResponse, Batch, float]:
     toolbox = executor.toolbox
     failed: Exception | None = None  # raised by the model (reading its stream)
     ours: Exception | None = None  # raised by the executor or a hook, not the model
+    # With a journal: the recorded response, replayed instead of asking the model.
+    recorded = None if journal is None else journal.response(index, model.provider)
     response: ModelResponse | None = None
-    async with executor.batch(hooks=[_Relay(emit)] if relay else ()) as batch:
+    store = None if journal is None else journal.store(index, toolbox)
+    hooks = [_Relay(emit)] if relay else ()
+    async with executor.batch(hooks=hooks, store=store) as batch:
         # A failed model call must not fail the batch's task group: the calls it already
         # started finish and keep their results, and the error is raised once the batch closes.
         try:
-            async with model_stream(
-                model, transcript, toolbox, parallel_tool_calls=parallel_tool_calls, stream=stream
+            async with (
+                model_stream(
+                    model,
+                    transcript,
+                    toolbox,
+                    parallel_tool_calls=parallel_tool_calls,
+                    stream=stream,
+                )
+                if recorded is None
+                else replayed(recorded)
             ) as updates:
                 while response is None:
                     try:
@@ -209,9 +233,14 @@ async def _turn(
                     if isinstance(item, ModelResponse):
                         response = item
                         continue
-                    if isinstance(item, CallReady):
+                    if isinstance(item, CallReady) and journal is None:
                         batch.submit(item.call)
                     emit(item)
+            if journal is not None and response is not None:
+                if recorded is None:
+                    await journal.record_response(index, response)  # before any call runs
+                for call in response.calls:
+                    batch.submit(call)
         except Exception as exc:
             ours = exc
         model_ended = time.perf_counter()
@@ -253,6 +282,8 @@ async def run_loop(
     stream: bool = True,
     max_turns: int = 10,
     on_event: OnEvent | None = None,
+    journal: Journal | None = None,
+    conversation_id: str | None = None,
 ) -> LoopResult:
     """Run a conversation until the model answers without asking for tools.
 
@@ -271,8 +302,14 @@ async def run_loop(
     If the cut turn made calls, every call has a result (the cut-off ones an error saying so),
     so the conversation goes on and the model sees what happened; the turn's ``stream_error``
     records the cut.
+
+    ``journal`` and ``conversation_id``: the conversation is recorded, and run again with the
+    same id (and prompt) it continues where the journal leaves it: recorded model responses are
+    not asked again, recorded results are not run again, and a call a crash interrupted is run
+    again only if its tool is idempotent (see ``toolvolley.stores.journal``).
     """
     check_adapter(model, "run_loop()")
+    conversation = await _conversation(journal, conversation_id)
     check_prompt(prompt)
     check_max_turns(max_turns)
     executor, sources = resolve_tools(tools, executor, "run_loop()")
@@ -293,6 +330,7 @@ async def run_loop(
                 parallel_tool_calls=parallel_tool_calls,
                 on_event=on_event,
                 tools=sources,
+                conversation=conversation,
             )
         except ModelError as exc:
             exc.turns = tuple(turns)
@@ -304,6 +342,18 @@ async def run_loop(
                 raise _cut(model, response.stream_error, transcript[:before], turns)
             return LoopResult(response.text, transcript, usage, tuple(turns))
     raise MaxTurnsExceeded(max_turns, transcript, turns)
+
+
+async def _conversation(
+    journal: Journal | None, conversation_id: str | None
+) -> Conversation | None:
+    if journal is None and conversation_id is None:
+        return None
+    if journal is None or conversation_id is None:
+        raise UserError("run_loop(): give journal and conversation_id together.")
+    if not isinstance(journal, Journal):
+        raise UserError(f"journal must be a toolvolley.stores.Journal, not {journal!r}.")
+    return await journal.conversation(conversation_id)
 
 
 def check_prompt(prompt: object) -> None:

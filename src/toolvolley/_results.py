@@ -136,6 +136,7 @@ def recorded(slot: Slot, result: ToolResult) -> ToolResult:
         ended,
         result.attempts,
         result.attempt_errors,
+        result.may_still_take_effect,
     )
     if slot.done is not None:
         slot.done.set()

@@ -8,13 +8,16 @@ as keyword arguments typed by :class:`ToolOptionArgs`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any, Literal, TypedDict
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from ._errors import UserError
 from ._options import check_count, check_flag, check_seconds
 from ._policies import Hedge, Retry
 from .runners._base import Runner
+
+if TYPE_CHECKING:
+    from ._calls import ToolCall
 
 __all__ = ["OPTION_NAMES", "RunIn", "ToolOptionArgs", "ToolOptions", "option_changes"]
 
@@ -42,6 +45,10 @@ class ToolOptions:
       assumed when they are left unset.
     * ``retry``, ``hedge``: a :class:`Retry` or :class:`Hedge` policy, for ``idempotent`` tools
       only (a UserError otherwise): they send the body again.
+    * ``reconcile``: after a crash, for a call that started and has no recorded result, a
+      function (sync or async) given the :class:`ToolCall` that looks its effect up and returns
+      the result, ``NOT_DONE`` (the call runs) or ``UNKNOWN`` (it is answered ``in_doubt``);
+      see ``toolvolley.stores.journal``.
     """
 
     timeout: float | None = None
@@ -53,6 +60,7 @@ class ToolOptions:
     idempotent: bool = False
     retry: Retry | None = None
     hedge: Hedge | None = None
+    reconcile: Callable[[ToolCall], Any] | None = None
 
     def __post_init__(self) -> None:
         self._check_options("ToolOptions")
@@ -76,6 +84,8 @@ class ToolOptions:
                     "body again could repeat its effect. Mark it idempotent=True if calling it "
                     f"twice with the same arguments is harmless, or drop the {label}."
                 )
+        if self.reconcile is not None and not callable(self.reconcile):
+            raise UserError(f"{owner}: reconcile must be a function of the call, or None.")
         if not isinstance(self.run_in, Runner) and (
             not isinstance(self.run_in, str) or not self.run_in
         ):
@@ -97,6 +107,7 @@ class ToolOptionArgs(TypedDict, total=False):
     idempotent: bool
     retry: Retry | None
     hedge: Hedge | None
+    reconcile: Callable[[ToolCall], Any] | None
 
 
 OPTION_NAMES = tuple(field.name for field in dataclasses.fields(ToolOptions))

@@ -21,6 +21,8 @@ __all__ = [
     "deadline_passed",
     "duplicate_id",
     "failed_silently",
+    "in_doubt",
+    "may_still_take_effect",
     "quoted",
     "ray_worker_lost",
     "reference_failed",
@@ -122,6 +124,26 @@ def ray_worker_lost(where: str, tool: str, detail: str, resent: bool) -> str:
     sent again once (an idempotent tool)."""
     return f"the Ray {where} running {tool!r} was lost before it answered ({detail})" + (
         "; it was sent again once, as the tool is idempotent" if resent else ""
+    )
+
+
+def in_doubt(tool: str, why: str | None = None) -> str:
+    """After a crash: the call had started and its result was never recorded (``why``: what a
+    reconcile check said, if it failed)."""
+    return (
+        f"The call to {tool!r} was interrupted by a crash after it started, and its result was "
+        "not recorded: it may or may not have taken effect. Check whether it did (e.g. look the "
+        "effect up with another tool, or ask the user) before calling it again."
+        + (f" (Its reconcile check failed: {why})" if why else "")
+    )
+
+
+def may_still_take_effect(content: str) -> str:
+    """A timeout whose body could not be stopped (an abandoned thread, a worker process that had
+    the job): ``content`` (the timeout's text), with the warning."""
+    return (
+        f"{content} Its work could not be stopped and may still take effect: check before "
+        "calling it again."
     )
 
 

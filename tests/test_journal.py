@@ -1,0 +1,233 @@
+"""The journal (``toolvolley.stores.journal``, SQLite): what a conversation records, and how
+``run_loop(..., journal=..., conversation_id=...)`` continues one from it: recorded responses
+and results replayed, calls a crash interrupted re-run only if idempotent, settled by a
+reconcile check, or answered ``in_doubt``. The crash itself: ``test_journal_crash.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from toolvolley import Executor, ModelError, Toolbox, ToolCall, UserError, run_loop, tool
+from toolvolley.providers import OpenAIChat
+from toolvolley.stores import NOT_DONE, UNKNOWN, Journal, SQLiteJournal
+from toolvolley.stores._records import Record, call_to_json
+from toolvolley.testing import OfflineModel
+
+ON_ASYNCIO = pytest.mark.parametrize("anyio_backend", ["asyncio"])
+
+effects: list[str] = []
+
+
+@tool
+def send(to: str) -> str:
+    """Send a message (not idempotent)."""
+    effects.append(f"send {to}")
+    return f"sent to {to}"
+
+
+@tool(idempotent=True)
+def put(key: str) -> str:
+    """Store a key (idempotent)."""
+    effects.append(f"put {key}")
+    return f"stored {key}"
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    effects.clear()
+
+
+def calls(*pairs: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    return {"tool_calls": [{"name": n, "arguments": a} for n, a in pairs]}
+
+
+def model(*turns: dict[str, Any]) -> OfflineModel:
+    return OfflineModel(token_rate=100_000, first_token_s=0, script=list(turns))
+
+
+class Counting(SQLiteJournal):
+    """Counts the transactions, and what each held."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writes: list[list[str]] = []
+
+    async def _write(self, records: Sequence[Record]) -> None:
+        self.writes.append([r.kind for r in records])
+        await super()._write(records)
+
+
+async def converse(journal: Journal, offline: OfflineModel, *tools: Any, cid: str = "c1") -> Any:
+    async with OpenAIChat.offline(offline) as agent:
+        return await run_loop(
+            agent, "go", Toolbox(list(tools)), journal=journal, conversation_id=cid
+        )
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+async def test_a_conversation_is_recorded_response_first_starts_in_one_transaction(
+    tmp_path: Path,
+) -> None:
+    journal = Counting(tmp_path / "j.sqlite")
+    async with journal:
+        offline = model(
+            calls(("put", {"key": "a"}), ("put", {"key": "b"}), ("send", {"to": "x"})),
+            {"text": "done"},
+        )
+        outcome = await converse(journal, offline, put, send)
+    assert outcome.final_text == "done"
+    assert sorted(effects) == ["put a", "put b", "send x"]
+    # The response first, alone; then the three starts in one transaction (group commit).
+    assert journal.writes[0] == ["response"]
+    assert journal.writes[1] == ["started"] * 3
+    assert [w for write in journal.writes[2:-1] for w in write] == ["result"] * 3
+    assert journal.writes[-1] == ["response"]  # the final answer, recorded too
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+async def test_a_finished_conversation_replays_without_the_model_or_the_tools(
+    tmp_path: Path,
+) -> None:
+    async with SQLiteJournal(tmp_path / "j.sqlite") as journal:
+        first = await converse(journal, model(calls(("send", {"to": "x"})), {"text": "done"}), send)
+    async with SQLiteJournal(tmp_path / "j.sqlite") as journal:
+        again = await converse(journal, model(), send)  # any request would fail: no script left
+    assert effects == ["send x"]
+    assert again.final_text == "done"
+    assert again.transcript == first.transcript
+    assert [r.status for r in again.turns[0].results] == ["ok"]
+
+
+async def crashed_after_start(path: Path, *pairs: tuple[str, dict[str, Any]]) -> None:
+    """The journal as a crash leaves it: turn 0's response recorded, its calls started, no
+    results."""
+    async with SQLiteJournal(path) as journal:
+        await converse(journal, model(calls(*pairs), {"text": "done"}), put, send, cid="seed")
+        conversation = await journal.conversation("seed")
+        response = conversation.response(0, "openai-chat")
+        assert response is not None
+    effects.clear()
+    async with SQLiteJournal(path) as journal:
+        c = await journal.conversation("c1")
+        await c.record_response(0, response)
+        for call in response.calls:
+            await journal.write(Record("c1", 0, call.id, "started", _json(call)))
+
+
+def _json(call: ToolCall) -> str:
+    import json
+
+    return json.dumps(call_to_json(call))
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+async def test_an_interrupted_call_is_in_doubt_an_idempotent_one_runs_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    await crashed_after_start(path, ("send", {"to": "x"}), ("put", {"key": "a"}))
+    async with SQLiteJournal(path) as journal:
+        outcome = await converse(journal, model({"text": "checked"}), put, send)
+    assert effects == ["put a"]  # send is never run again
+    results = outcome.turns[0].results
+    assert [r.status for r in results] == ["in_doubt", "ok"]
+    assert results[0].may_still_take_effect
+    assert "may or may not have taken effect" in results[0].content
+    tool_messages = [m for m in outcome.transcript if m.get("role") == "tool"]
+    assert "may or may not have taken effect" in tool_messages[0]["content"]
+    assert outcome.final_text == "checked"
+    # Replayed once more: still in doubt, still not run.
+    async with SQLiteJournal(path) as journal:
+        again = await converse(journal, model(), put, send)
+    assert effects == ["put a"]
+    assert [r.status for r in again.turns[0].results] == ["in_doubt", "ok"]
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+@pytest.mark.parametrize(
+    ("answer", "status", "ran"),
+    [("found", "ok", []), (NOT_DONE, "ok", ["charge 5"]), (UNKNOWN, "in_doubt", [])],
+)
+async def test_a_reconcile_check_settles_an_interrupted_call(
+    tmp_path: Path, answer: Any, status: str, ran: list[str]
+) -> None:
+    asked: list[ToolCall] = []
+
+    async def look_up(call: ToolCall) -> Any:
+        asked.append(call)
+        return {"charged": 5, "ref": call.id} if answer == "found" else answer
+
+    @tool(reconcile=look_up)
+    def charge(amount: int) -> str:
+        """Charge a card."""
+        effects.append(f"charge {amount}")
+        return "charged"
+
+    path = tmp_path / "j.sqlite"
+    async with SQLiteJournal(path) as journal:
+        c = await journal.conversation("c1")
+        offline = model(calls(("charge", {"amount": 5})), {"text": "done"})
+        async with OpenAIChat.offline(offline) as agent:
+            # Record turn 0's response and the start, as a crash would leave them.
+            from toolvolley._model_stream import model_stream
+
+            async with model_stream(
+                agent,
+                [agent.user_message("go")],
+                Toolbox([charge]),
+                parallel_tool_calls=True,
+                stream=False,
+            ) as updates:
+                response = [item async for item in updates][-1]
+        await c.record_response(0, response)
+        call = response.calls[0]
+        await journal.write(Record("c1", 0, call.id, "started", _json(call)))
+    async with SQLiteJournal(path) as journal:
+        outcome = await converse(journal, model({"text": "done"}), charge)
+    assert [c.id for c in asked] == [call.id]
+    assert effects == ran
+    result = outcome.turns[0].results[0]
+    assert result.status == status
+    if answer == "found":
+        assert result.value == {"charged": 5, "ref": call.id}
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+async def test_a_failed_model_turn_is_not_recorded_and_is_asked_again(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    async with SQLiteJournal(path) as journal:
+        with pytest.raises(ModelError):
+            await converse(journal, model({"error": {"status": 503, "message": "busy"}}), send)
+        outcome = await converse(journal, model(calls(("send", {"to": "y"})), {"text": "ok"}), send)
+    assert outcome.final_text == "ok"
+    assert effects == ["send y"]
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+async def test_journal_and_conversation_id_come_together(tmp_path: Path) -> None:
+    async with OpenAIChat.offline(model()) as agent:
+        with pytest.raises(UserError, match="together"):
+            await run_loop(agent, "go", Executor([send]), conversation_id="c1")
+        with pytest.raises(UserError, match="Journal"):
+            await run_loop(
+                agent,
+                "go",
+                Executor([send]),
+                journal=object(),  # type: ignore[arg-type]
+                conversation_id="c1",
+            )
+
+
+def test_reconcile_must_be_callable() -> None:
+    with pytest.raises(UserError, match="reconcile"):
+        tool(reconcile=3)(lambda: None)  # type: ignore[arg-type]
