@@ -216,8 +216,7 @@ def test_the_stores_package_exports_the_seam() -> None:
     import toolvolley.stores as stores
 
     names: Any = stores.__all__
-    assert sorted(names) == sorted(
-        ["BatchScope", "MemoryStore", "ResultStore", "StoreBatch"]
-        + ["Conversation", "Journal", "NOT_DONE", "Reconciled", "SQLiteJournal", "UNKNOWN"]
-    )
+    seam = ["BatchScope", "MemoryStore", "ResultStore", "StoreBatch"]
+    journal = ["Conversation", "Journal", "NOT_DONE", "Reconciled", "SQLiteJournal", "UNKNOWN"]
+    assert sorted(names) == sorted(seam + journal)
     assert all(hasattr(stores, name) for name in names)

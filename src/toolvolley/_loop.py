@@ -211,17 +211,18 @@ async def _turn(
         # A failed model call must not fail the batch's task group: the calls it already
         # started finish and keep their results, and the error is raised once the batch closes.
         try:
-            async with (
-                model_stream(
+            reading = (
+                replayed(recorded)
+                if recorded is not None
+                else model_stream(
                     model,
                     transcript,
                     toolbox,
                     parallel_tool_calls=parallel_tool_calls,
                     stream=stream,
                 )
-                if recorded is None
-                else replayed(recorded)
-            ) as updates:
+            )
+            async with reading as updates:
                 while response is None:
                     try:
                         item = await updates.__anext__()
