@@ -22,7 +22,6 @@ __all__ = [
     "duplicate_id",
     "failed_silently",
     "in_doubt",
-    "may_still_take_effect",
     "quoted",
     "ray_worker_lost",
     "reference_failed",
@@ -91,14 +90,27 @@ def unserializable(tool: str, why: object) -> str:
     return f"Tool {tool!r} {why}; no result can be shown."
 
 
-def timed_out(tool: str, timeout: float) -> str:
+_STILL_RUNNING = (
+    "; its work could not be stopped and may still take effect. Check whether it did before "
+    "calling it again."
+)
+
+
+def timed_out(tool: str, timeout: float, stopped: bool = True) -> str:
+    """``stopped``: False when the body could not be stopped (an abandoned thread)."""
+    if not stopped:
+        return f"Tool {tool!r} did not finish within its {timeout:g} s timeout" + _STILL_RUNNING
     return (
         f"Tool {tool!r} did not finish within its {timeout:g} s timeout and was "
         "stopped. Continue without this result, or call it again if it is worth the wait."
     )
 
 
-def deadline_passed(tool: str, deadline: float, started: bool) -> str:
+def deadline_passed(tool: str, deadline: float, started: bool, stopped: bool = True) -> str:
+    if not stopped:
+        return f"The batch deadline of {deadline:g} s passed before tool {tool!r} finished" + (
+            _STILL_RUNNING
+        )
     when = "finished; it was stopped" if started else "could start"
     return (
         f"The batch deadline of {deadline:g} s passed before tool "
@@ -135,15 +147,6 @@ def in_doubt(tool: str, why: str | None = None) -> str:
         "not recorded: it may or may not have taken effect. Check whether it did (e.g. look the "
         "effect up with another tool, or ask the user) before calling it again."
         + (f" (Its reconcile check failed: {why})" if why else "")
-    )
-
-
-def may_still_take_effect(content: str) -> str:
-    """A timeout whose body could not be stopped (an abandoned thread, a worker process that had
-    the job): ``content`` (the timeout's text), with the warning."""
-    return (
-        f"{content} Its work could not be stopped and may still take effect: check before "
-        "calling it again."
     )
 
 
