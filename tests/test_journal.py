@@ -14,7 +14,7 @@ import pytest
 from toolvolley import Executor, ModelError, Toolbox, ToolCall, UserError, run_loop, tool
 from toolvolley.providers import OpenAIChat
 from toolvolley.stores import NOT_DONE, UNKNOWN, Journal, SQLiteJournal
-from toolvolley.stores._records import Record, call_to_json
+from toolvolley.stores._records import Record
 from toolvolley.testing import OfflineModel
 
 ON_ASYNCIO = pytest.mark.parametrize("anyio_backend", ["asyncio"])
@@ -117,13 +117,7 @@ async def crashed_after_start(path: Path, *pairs: tuple[str, dict[str, Any]]) ->
         c = await journal.conversation("c1")
         await c.record_response(0, response)
         for call in response.calls:
-            await journal.write(Record("c1", 0, call.id, "started", _json(call)))
-
-
-def _json(call: ToolCall) -> str:
-    import json
-
-    return json.dumps(call_to_json(call))
+            await journal.write(Record("c1", 0, call.id, "started", ""))
 
 
 @pytest.mark.anyio
@@ -189,7 +183,7 @@ async def test_a_reconcile_check_settles_an_interrupted_call(
                 response = [item async for item in updates][-1]
         await c.record_response(0, response)
         call = response.calls[0]
-        await journal.write(Record("c1", 0, call.id, "started", _json(call)))
+        await journal.write(Record("c1", 0, call.id, "started", ""))
     async with SQLiteJournal(path) as journal:
         outcome = await converse(journal, model({"text": "done"}), charge)
     assert [c.id for c in asked] == [call.id]

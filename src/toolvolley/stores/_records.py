@@ -80,21 +80,19 @@ def response_from_json(text: str, provider: str) -> ModelResponse:
 
 
 def result_to_json(result: ToolResult) -> str:
+    data = {
+        "status": result.status,
+        "content": result.content,
+        "value": result.value,
+        "attempts": result.attempts,
+        "attempt_errors": list(result.attempt_errors),
+        "may_still_take_effect": result.may_still_take_effect,
+    }
     try:
-        value = json.loads(json.dumps(result.value, ensure_ascii=False))
-    except (TypeError, ValueError):
-        value = None
-    return json.dumps(
-        {
-            "status": result.status,
-            "content": result.content,
-            "value": value,
-            "attempts": result.attempts,
-            "attempt_errors": list(result.attempt_errors),
-            "may_still_take_effect": result.may_still_take_effect,
-        },
-        ensure_ascii=False,
-    )
+        return json.dumps(data, ensure_ascii=False)
+    except (TypeError, ValueError):  # a value with no JSON form: the content stands for it
+        data["value"] = None
+        return json.dumps(data, ensure_ascii=False)
 
 
 def result_from_json(call: ToolCall, text: str) -> ToolResult:

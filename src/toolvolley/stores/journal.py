@@ -33,7 +33,6 @@ A journal backend implements :meth:`Journal._load` and :meth:`Journal._write` (o
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Hashable, Sequence
@@ -50,8 +49,6 @@ from .._errors import UserError, describe_exception
 from ._base import BatchScope, StoreBatch
 from ._records import (
     Record,
-    call_from_json,
-    call_to_json,
     response_from_json,
     response_to_json,
     result_from_json,
@@ -91,32 +88,53 @@ class _Group:
 
     def __init__(self) -> None:
         self.records: list[Record] = []
-        self.done = anyio.Event()
+        self.done: anyio.Event | None = None  # made on the event loop, by its leader
         self.error: BaseException | None = None
         self.led = False
 
+    async def wait(self) -> None:
+        if self.done is None:
+            self.done = anyio.Event()
+        await self.done.wait()
+
 
 class _GroupCommit:
-    """Writes that arrive together go in one transaction: the first writer leads (it lets the
-    others that are ready join, then commits them all); writers that arrive while a commit is
-    under way join the next one."""
+    """Records that arrive together go in one transaction: the first writer that waits leads
+    (it lets the others that are ready join, then commits them all); writers that arrive while a
+    commit is under way join the next one. A record :meth:`add` ed without waiting goes with the
+    next commit (or :meth:`flush`)."""
 
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
         self._open = _Group()
         self._busy: _Group | None = None  # the group being committed
 
+    def add(self, record: Record) -> None:
+        self._open.records.append(record)
+
     async def write(self, record: Record) -> None:
+        self._open.records.append(record)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Wait until every record added so far is committed."""
         group = self._open
-        group.records.append(record)
+        if not group.records:
+            if self._busy is not None:
+                await self._busy.wait()
+                if self._busy is not None and self._busy.error is not None:
+                    raise self._busy.error
+            return
         if group.led:
-            await group.done.wait()
+            await group.wait()
         else:
             group.led = True
+            if group.done is None:
+                group.done = anyio.Event()
             # Committed whatever happens to the leader: the others wait for it.
             with anyio.CancelScope(shield=True):
                 if self._busy is not None:
-                    await self._busy.done.wait()
+                    await self._busy.wait()
                 else:
                     await anyio.lowlevel.checkpoint()  # the calls starting now join in
                 self._open = _Group()
@@ -170,8 +188,17 @@ class Journal(ABC):
         return Conversation(self, conversation_id, await self._load(conversation_id))
 
     async def write(self, record: Record) -> None:
-        """Record ``record``, group-committed with the records written at the same time."""
+        """Record ``record``, group-committed with the records written at the same time: durable
+        when this returns."""
         await self._commits.write(record)
+
+    def add(self, record: Record) -> None:
+        """Record ``record`` with the next commit (a :meth:`write`, or :meth:`flush`)."""
+        self._commits.add(record)
+
+    async def flush(self) -> None:
+        """Commit every record added so far."""
+        await self._commits.flush()
 
 
 class Conversation:
@@ -212,12 +239,14 @@ class Conversation:
         return _TurnStore(self, turn, tools)
 
     def unfinished(self, turn: int) -> list[ToolCall]:
-        """Calls of ``turn`` that started and have no recorded result."""
-        return [
-            call_from_json(_json(data))
-            for (t, call_id), data in self._started.items()
-            if t == turn and (t, call_id) not in self._results
-        ]
+        """Calls of ``turn`` that started and have no recorded result (the calls themselves are
+        in the turn's response)."""
+        data = self._responses.get(turn)
+        if data is None:
+            return []
+        calls = response_from_json(data, "").calls
+        started, results = self._started, self._results
+        return [c for c in calls if (turn, c.id) in started and (turn, c.id) not in results]
 
     async def _reconcile(self, turn: int, tools: _Tools) -> dict[str, ToolResult]:
         """Turn ``turn``'s unfinished calls settled by their tools' reconcile checks: the result
@@ -279,11 +308,6 @@ def in_doubt(call: ToolCall, why: str | None = None) -> ToolResult:
     )
 
 
-def _json(text: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(text)
-    return data
-
-
 async def _ready(result: ToolResult) -> ToolResult:
     return result
 
@@ -338,22 +362,20 @@ class _TurnBatch:
 
     async def started(self, key: Hashable, call: ToolCall) -> None:
         c = self._c
-        data = _dumps(call_to_json(call))
-        await c.journal.write(Record(c.id, self._turn, call.id, "started", data))
-        c._started[self._turn, call.id] = data
+        await c.journal.write(Record(c.id, self._turn, call.id, "started", ""))
+        c._started[self._turn, call.id] = ""
 
     async def finished(self, key: Hashable, result: ToolResult) -> None:
+        # Committed with the next group (a later call's start) or when the batch closes, so a
+        # call does not wait for its own result's commit; a crash before then leaves the call
+        # in doubt, never run again.
         c = self._c
         data = result_to_json(result)
-        await c.journal.write(Record(c.id, self._turn, result.call_id, "result", data))
+        c.journal.add(Record(c.id, self._turn, result.call_id, "result", data))
         c._results[self._turn, result.call_id] = data
 
     async def close(self) -> None:
-        pass
-
-
-def _dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False)
+        await self._c.journal.flush()
 
 
 @asynccontextmanager
