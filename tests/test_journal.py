@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from toolvolley import Executor, ModelError, Toolbox, ToolCall, UserError, run_loop, tool
+from toolvolley._model import ModelResponse
 from toolvolley.providers import OpenAIChat
 from toolvolley.stores import NOT_DONE, UNKNOWN, Journal, SQLiteJournal
 from toolvolley.stores._records import Record
@@ -104,20 +105,21 @@ async def test_a_finished_conversation_replays_without_the_model_or_the_tools(
     assert [r.status for r in again.turns[0].results] == ["ok"]
 
 
-async def crashed_after_start(path: Path, *pairs: tuple[str, dict[str, Any]]) -> None:
-    """The journal as a crash leaves it: turn 0's response recorded, its calls started, no
-    results."""
+async def crashed_after_start(
+    path: Path, tools: Sequence[Any], *pairs: tuple[str, dict[str, Any]]
+) -> ModelResponse:
+    """The journal as a crash leaves it: turn 0's response recorded (as a run of conversation
+    "seed" recorded it), its calls started, no results."""
     async with SQLiteJournal(path) as journal:
-        await converse(journal, model(calls(*pairs), {"text": "done"}), put, send, cid="seed")
-        conversation = await journal.conversation("seed")
-        response = conversation.response(0, "openai-chat")
+        await converse(journal, model(calls(*pairs), {"text": "done"}), *tools, cid="seed")
+        response = (await journal.conversation("seed")).response(0, "openai-chat")
         assert response is not None
-    effects.clear()
-    async with SQLiteJournal(path) as journal:
         c = await journal.conversation("c1")
         await c.record_response(0, response)
         for call in response.calls:
             await journal.write(Record("c1", 0, call.id, "started", ""))
+    effects.clear()
+    return response
 
 
 @pytest.mark.anyio
@@ -126,7 +128,7 @@ async def test_an_interrupted_call_is_in_doubt_an_idempotent_one_runs_again(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.sqlite"
-    await crashed_after_start(path, ("send", {"to": "x"}), ("put", {"key": "a"}))
+    await crashed_after_start(path, [put, send], ("send", {"to": "x"}), ("put", {"key": "a"}))
     async with SQLiteJournal(path) as journal:
         outcome = await converse(journal, model({"text": "checked"}), put, send)
     assert effects == ["put a"]  # send is never run again
@@ -166,24 +168,9 @@ async def test_a_reconcile_check_settles_an_interrupted_call(
         return "charged"
 
     path = tmp_path / "j.sqlite"
-    async with SQLiteJournal(path) as journal:
-        c = await journal.conversation("c1")
-        offline = model(calls(("charge", {"amount": 5})), {"text": "done"})
-        async with OpenAIChat.offline(offline) as agent:
-            # Record turn 0's response and the start, as a crash would leave them.
-            from toolvolley._model_stream import model_stream
-
-            async with model_stream(
-                agent,
-                [agent.user_message("go")],
-                Toolbox([charge]),
-                parallel_tool_calls=True,
-                stream=False,
-            ) as updates:
-                response = [item async for item in updates][-1]
-        await c.record_response(0, response)
-        call = response.calls[0]
-        await journal.write(Record("c1", 0, call.id, "started", ""))
+    response = await crashed_after_start(path, [charge], ("charge", {"amount": 5}))
+    asked.clear()
+    call = response.calls[0]
     async with SQLiteJournal(path) as journal:
         outcome = await converse(journal, model({"text": "done"}), charge)
     assert [c.id for c in asked] == [call.id]
@@ -224,4 +211,4 @@ async def test_journal_and_conversation_id_come_together(tmp_path: Path) -> None
 
 def test_reconcile_must_be_callable() -> None:
     with pytest.raises(UserError, match="reconcile"):
-        tool(reconcile=3)(lambda: None)  # type: ignore[arg-type]
+        tool(reconcile=3)(lambda: None)  # type: ignore[call-overload]

@@ -35,7 +35,7 @@ from __future__ import annotations
 import inspect
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Hashable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -382,7 +382,7 @@ class _TurnBatch:
 async def replayed(response: ModelResponse) -> AsyncIterator[AsyncIterator[ModelResponse]]:
     """A recorded response, as the loop reads a model's stream: the response, and nothing else."""
 
-    async def items() -> AsyncIterator[ModelResponse]:
+    async def items() -> AsyncGenerator[ModelResponse, None]:
         yield response
 
     stream = items()
