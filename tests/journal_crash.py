@@ -1,7 +1,8 @@
 """A conversation that a test kills with SIGKILL, then resumes (``test_journal_crash.py``).
 
 ``python journal_crash.py JOURNAL EFFECTS SCRIPT CRASH``: runs a conversation (id ``"c1"``)
-against the offline model replaying ``SCRIPT`` (a JSON file), journaled in ``JOURNAL``; every
+against the offline model replaying ``SCRIPT`` (a JSON file), journaled in ``JOURNAL`` (a SQLite
+file, or a PostgreSQL conninfo ``host=... dbname=...``); every
 tool body appends a line to ``EFFECTS`` (its side effect, counted outside the process). CRASH:
 
 * ``after-effect``: ``send(to="b")`` kills the process right after its effect, while an
@@ -26,7 +27,7 @@ import anyio
 
 from toolvolley import Toolbox, run_loop, tool
 from toolvolley.providers import OpenAIChat
-from toolvolley.stores import SQLiteJournal
+from toolvolley.stores import Journal, PostgresJournal, SQLiteJournal
 from toolvolley.stores._records import Record
 from toolvolley.testing import OfflineModel
 
@@ -63,16 +64,23 @@ def mark(key: str) -> str:
     return f"marked {key}"
 
 
-class Killed(SQLiteJournal):
-    async def _write(self, records: Sequence[Record]) -> None:
-        await super()._write(records)
+def killed(journal: Journal) -> Journal:
+    """``journal``, killing the process once turn 1's response is committed (``after-response``)."""
+    write = journal._write
+
+    async def then_kill(records: Sequence[Record]) -> None:
+        await write(records)
         if CRASH == "after-response" and any(r.kind == "response" and r.turn == 1 for r in records):
             os.kill(os.getpid(), signal.SIGKILL)
+
+    journal._write = then_kill  # type: ignore[method-assign]
+    return journal
 
 
 async def main() -> None:
     model = OfflineModel(token_rate=100_000, first_token_s=0, script=TURNS)
-    async with Killed(JOURNAL) as journal, OpenAIChat.offline(model) as agent:
+    opened = PostgresJournal(JOURNAL) if "dbname=" in JOURNAL else SQLiteJournal(JOURNAL)
+    async with killed(opened) as journal, OpenAIChat.offline(model) as agent:
         outcome = await run_loop(
             agent, "go", Toolbox([send, mark]), journal=journal, conversation_id="c1"
         )

@@ -5,16 +5,17 @@ reconcile check, or answered ``in_doubt``. The crash itself: ``test_journal_cras
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from postgres_support import fresh_database, postgres_server  # noqa: F401 - a fixture
 from toolvolley import Executor, ModelError, Toolbox, ToolCall, UserError, run_loop, tool
 from toolvolley._model import ModelResponse
 from toolvolley.providers import OpenAIChat
-from toolvolley.stores import NOT_DONE, UNKNOWN, Journal, SQLiteJournal
+from toolvolley.stores import NOT_DONE, UNKNOWN, Journal, PostgresJournal, SQLiteJournal
 from toolvolley.stores._records import Record
 from toolvolley.testing import OfflineModel
 
@@ -50,16 +51,30 @@ def model(*turns: dict[str, Any]) -> OfflineModel:
     return OfflineModel(token_rate=100_000, first_token_s=0, script=list(turns))
 
 
-class Counting(SQLiteJournal):
-    """Counts the transactions, and what each held."""
+Opener = Callable[[], Journal]
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.writes: list[list[str]] = []
 
-    async def _write(self, records: Sequence[Record]) -> None:
-        self.writes.append([r.kind for r in records])
-        await super()._write(records)
+@pytest.fixture(params=["sqlite", "postgres"])
+def journals(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Opens the test's journal (the same records each time): a SQLite file, or a database of
+    its own on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return lambda: SQLiteJournal(tmp_path / "j.sqlite")
+    conninfo = fresh_database(request.getfixturevalue("postgres_server"))
+    return lambda: PostgresJournal(conninfo)
+
+
+def counting(journal: Journal) -> list[list[str]]:
+    """The kinds of records each of ``journal``'s transactions held, as they are written."""
+    writes: list[list[str]] = []
+    write = journal._write
+
+    async def counted(records: Sequence[Record]) -> None:
+        writes.append([r.kind for r in records])
+        await write(records)
+
+    journal._write = counted  # type: ignore[method-assign]
+    return writes
 
 
 async def converse(journal: Journal, offline: OfflineModel, *tools: Any, cid: str = "c1") -> Any:
@@ -72,9 +87,10 @@ async def converse(journal: Journal, offline: OfflineModel, *tools: Any, cid: st
 @pytest.mark.anyio
 @ON_ASYNCIO
 async def test_a_conversation_is_recorded_response_first_starts_in_one_transaction(
-    tmp_path: Path,
+    journals: Opener,
 ) -> None:
-    journal = Counting(tmp_path / "j.sqlite")
+    journal = journals()
+    writes = counting(journal)
     async with journal:
         offline = model(
             calls(("put", {"key": "a"}), ("put", {"key": "b"}), ("send", {"to": "x"})),
@@ -84,20 +100,20 @@ async def test_a_conversation_is_recorded_response_first_starts_in_one_transacti
     assert outcome.final_text == "done"
     assert sorted(effects) == ["put a", "put b", "send x"]
     # The response first, alone; then the three starts in one transaction (group commit).
-    assert journal.writes[0] == ["response"]
-    assert journal.writes[1] == ["started"] * 3
-    assert [w for write in journal.writes[2:-1] for w in write] == ["result"] * 3
-    assert journal.writes[-1] == ["response"]  # the final answer, recorded too
+    assert writes[0] == ["response"]
+    assert writes[1] == ["started"] * 3
+    assert [w for write in writes[2:-1] for w in write] == ["result"] * 3
+    assert writes[-1] == ["response"]  # the final answer, recorded too
 
 
 @pytest.mark.anyio
 @ON_ASYNCIO
 async def test_a_finished_conversation_replays_without_the_model_or_the_tools(
-    tmp_path: Path,
+    journals: Opener,
 ) -> None:
-    async with SQLiteJournal(tmp_path / "j.sqlite") as journal:
+    async with journals() as journal:
         first = await converse(journal, model(calls(("send", {"to": "x"})), {"text": "done"}), send)
-    async with SQLiteJournal(tmp_path / "j.sqlite") as journal:
+    async with journals() as journal:
         again = await converse(journal, model(), send)  # any request would fail: no script left
     assert effects == ["send x"]
     assert again.final_text == "done"
@@ -106,11 +122,11 @@ async def test_a_finished_conversation_replays_without_the_model_or_the_tools(
 
 
 async def crashed_after_start(
-    path: Path, tools: Sequence[Any], *pairs: tuple[str, dict[str, Any]]
+    journals: Opener, tools: Sequence[Any], *pairs: tuple[str, dict[str, Any]]
 ) -> ModelResponse:
     """The journal as a crash leaves it: turn 0's response recorded (as a run of conversation
     "seed" recorded it), its calls started, no results."""
-    async with SQLiteJournal(path) as journal:
+    async with journals() as journal:
         await converse(journal, model(calls(*pairs), {"text": "done"}), *tools, cid="seed")
         response = (await journal.conversation("seed")).response(0, "openai-chat")
         assert response is not None
@@ -125,11 +141,10 @@ async def crashed_after_start(
 @pytest.mark.anyio
 @ON_ASYNCIO
 async def test_an_interrupted_call_is_in_doubt_an_idempotent_one_runs_again(
-    tmp_path: Path,
+    journals: Opener,
 ) -> None:
-    path = tmp_path / "j.sqlite"
-    await crashed_after_start(path, [put, send], ("send", {"to": "x"}), ("put", {"key": "a"}))
-    async with SQLiteJournal(path) as journal:
+    await crashed_after_start(journals, [put, send], ("send", {"to": "x"}), ("put", {"key": "a"}))
+    async with journals() as journal:
         outcome = await converse(journal, model({"text": "checked"}), put, send)
     assert effects == ["put a"]  # send is never run again
     results = outcome.turns[0].results
@@ -140,7 +155,7 @@ async def test_an_interrupted_call_is_in_doubt_an_idempotent_one_runs_again(
     assert "may or may not have taken effect" in tool_messages[0]["content"]
     assert outcome.final_text == "checked"
     # Replayed once more: still in doubt, still not run.
-    async with SQLiteJournal(path) as journal:
+    async with journals() as journal:
         again = await converse(journal, model(), put, send)
     assert effects == ["put a"]
     assert [r.status for r in again.turns[0].results] == ["in_doubt", "ok"]
@@ -153,7 +168,7 @@ async def test_an_interrupted_call_is_in_doubt_an_idempotent_one_runs_again(
     [("found", "ok", []), (NOT_DONE, "ok", ["charge 5"]), (UNKNOWN, "in_doubt", [])],
 )
 async def test_a_reconcile_check_settles_an_interrupted_call(
-    tmp_path: Path, answer: Any, status: str, ran: list[str]
+    journals: Opener, answer: Any, status: str, ran: list[str]
 ) -> None:
     asked: list[ToolCall] = []
 
@@ -167,11 +182,10 @@ async def test_a_reconcile_check_settles_an_interrupted_call(
         effects.append(f"charge {amount}")
         return "charged"
 
-    path = tmp_path / "j.sqlite"
-    response = await crashed_after_start(path, [charge], ("charge", {"amount": 5}))
+    response = await crashed_after_start(journals, [charge], ("charge", {"amount": 5}))
     asked.clear()
     call = response.calls[0]
-    async with SQLiteJournal(path) as journal:
+    async with journals() as journal:
         outcome = await converse(journal, model({"text": "done"}), charge)
     assert [c.id for c in asked] == [call.id]
     assert effects == ran
@@ -183,9 +197,8 @@ async def test_a_reconcile_check_settles_an_interrupted_call(
 
 @pytest.mark.anyio
 @ON_ASYNCIO
-async def test_a_failed_model_turn_is_not_recorded_and_is_asked_again(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    async with SQLiteJournal(path) as journal:
+async def test_a_failed_model_turn_is_not_recorded_and_is_asked_again(journals: Opener) -> None:
+    async with journals() as journal:
         with pytest.raises(ModelError):
             await converse(journal, model({"error": {"status": 503, "message": "busy"}}), send)
         outcome = await converse(journal, model(calls(("send", {"to": "y"})), {"text": "ok"}), send)

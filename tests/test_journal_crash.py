@@ -1,7 +1,7 @@
-"""Crashes for real: a conversation journaled in SQLite is killed with SIGKILL (a separate
-process, its tools' side effects counted in a file outside it), then resumed: no call to a tool
-that is not idempotent runs twice, every call is answered once (``ok`` or ``in_doubt``),
-recorded calls are not run again and idempotent unfinished ones are."""
+"""Crashes for real: a conversation journaled in SQLite or PostgreSQL is killed with SIGKILL
+(a separate process, its tools' side effects counted in a file outside it), then resumed: no
+call to a tool that is not idempotent runs twice, every call is answered once (``ok`` or
+``in_doubt``), recorded calls are not run again and idempotent unfinished ones are."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from postgres_support import fresh_database, postgres_server  # noqa: F401 - a fixture
 
 HELPER = Path(__file__).with_name("journal_crash.py")
 
@@ -23,14 +27,22 @@ TURN_1 = {
 }
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the killed process and the resumed one keep their journal."""
+    if request.param == "sqlite":
+        return str(tmp_path / "journal.sqlite")
+    return fresh_database(request.getfixturevalue("postgres_server"))
+
+
 def run(
-    tmp_path: Path, script: list[dict[str, Any]], crash: str
+    tmp_path: Path, journal: str, script: list[dict[str, Any]], crash: str
 ) -> subprocess.CompletedProcess[str]:
     path = tmp_path / f"script-{crash}.json"
     path.write_text(json.dumps(script))
-    journal, effects = tmp_path / "journal.sqlite", tmp_path / "effects.txt"
+    effects = tmp_path / "effects.txt"
     return subprocess.run(
-        [sys.executable, str(HELPER), str(journal), str(effects), str(path), crash],
+        [sys.executable, str(HELPER), journal, str(effects), str(path), crash],
         capture_output=True,
         text=True,
         timeout=120,
@@ -43,14 +55,14 @@ def effects(tmp_path: Path) -> list[str]:
 
 
 def test_killed_after_a_side_effect_the_call_is_in_doubt_and_never_run_again(
-    tmp_path: Path,
+    tmp_path: Path, journal: str
 ) -> None:
-    crashed = run(tmp_path, [TURN_0, TURN_1, {"text": "done"}], "after-effect")
+    crashed = run(tmp_path, journal, [TURN_0, TURN_1, {"text": "done"}], "after-effect")
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     assert effects(tmp_path) == ["mark m", "send a", "send b"]
     # Resumed: the model is asked only for the turn after the recorded ones (the script holds
     # only it: a request for turn 0 or 1 would get "done" and no calls).
-    resumed = run(tmp_path, [{"text": "checked"}], "none")
+    resumed = run(tmp_path, journal, [{"text": "checked"}], "none")
     assert resumed.returncode == 0, resumed.stderr
     outcome = json.loads(resumed.stdout)
     # send a: recorded, replayed; send b: in doubt, not run again; mark: idempotent, run again.
@@ -62,12 +74,12 @@ def test_killed_after_a_side_effect_the_call_is_in_doubt_and_never_run_again(
 
 
 def test_killed_between_the_response_record_and_any_start_the_calls_run_once(
-    tmp_path: Path,
+    tmp_path: Path, journal: str
 ) -> None:
-    crashed = run(tmp_path, [TURN_0, TURN_1, {"text": "done"}], "after-response")
+    crashed = run(tmp_path, journal, [TURN_0, TURN_1, {"text": "done"}], "after-response")
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     assert effects(tmp_path) == ["send a"]
-    resumed = run(tmp_path, [{"text": "finished"}], "none")
+    resumed = run(tmp_path, journal, [{"text": "finished"}], "none")
     assert resumed.returncode == 0, resumed.stderr
     outcome = json.loads(resumed.stdout)
     assert effects(tmp_path) == ["mark m", "send a", "send b"]

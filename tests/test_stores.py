@@ -217,6 +217,6 @@ def test_the_stores_package_exports_the_seam() -> None:
 
     names: Any = stores.__all__
     seam = ["BatchScope", "MemoryStore", "ResultStore", "StoreBatch"]
-    journal = ["Conversation", "Journal", "NOT_DONE", "Reconciled", "SQLiteJournal", "UNKNOWN"]
-    assert sorted(names) == sorted(seam + journal)
+    journal = ["Conversation", "Journal", "NOT_DONE", "Reconciled", "UNKNOWN"]
+    assert sorted(names) == sorted([*seam, *journal, "PostgresJournal", "SQLiteJournal"])
     assert all(hasattr(stores, name) for name in names)
