@@ -3,11 +3,13 @@
 Scenario D of ``benchmarks/executor.py`` (``--noops`` async no-op calls in one batch,
 validation and timeouts included) with the journal off and on (SQLite, WAL,
 ``synchronous=FULL``, a file in a temporary directory), and the same with small batches
-(``--small`` calls), where the per-batch cost shows. A journaled turn records the model response
-(one commit), the calls' starts (group-committed: one commit per batch) and their results
-(group-committed as they arrive). Prints one JSON report (medians of ``--repeat`` rounds)::
+(``--small`` calls), where the per-batch cost shows; with ``--postgres CONNINFO``, on PostgreSQL
+too. A journaled turn records the model response (one commit), the calls' starts
+(group-committed: one commit per batch) and their results (committed with the batch's end).
+Prints one JSON report (medians of ``--repeat`` rounds)::
 
     python benchmarks/journal.py --json
+    python benchmarks/journal.py --json --postgres "host=/tmp/pg port=5432 dbname=bench"
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import anyio
 from toolvolley import Executor, ToolCall
 from toolvolley._model import ModelResponse
 from toolvolley.bench._executor import TOOLBOX
-from toolvolley.stores import Conversation, SQLiteJournal
+from toolvolley.stores import Conversation, Journal, PostgresJournal, SQLiteJournal
 
 
 def calls(n: int) -> list[ToolCall]:
@@ -46,33 +48,34 @@ async def batch(executor: Executor, batch_calls: list[ToolCall], turn: int, c: A
     assert all(r.ok for r in b.results())
 
 
-async def measure(n: int, batches: int, repeat: int, directory: Path) -> dict[str, Any]:
+async def measure(
+    n: int, batches: int, repeat: int, journals: dict[str, Journal]
+) -> dict[str, Any]:
     executor = Executor(TOOLBOX, timeout=60)
     batch_calls = calls(n)
-    walls: dict[str, list[float]] = {"off": [], "sqlite": []}
-    journal = SQLiteJournal(directory / f"journal-{n}.sqlite")
+    variants = ["off", *journals]
+    walls: dict[str, list[float]] = {name: [] for name in variants}
     turn = 0
-    async with journal:
-        for variant in ("off", "sqlite"):  # warm up
-            c = await journal.conversation(f"warm-{n}") if variant == "sqlite" else None
-            await batch(executor, batch_calls, 0, c)
-        for r in range(repeat):
-            for variant in ("off", "sqlite"):
-                c = await journal.conversation(f"r{r}-{n}") if variant == "sqlite" else None
-                started = time.perf_counter()
-                for _ in range(batches):
-                    turn += 1
-                    await batch(executor, batch_calls, turn, c)
+    for r in range(-1, repeat):  # round -1 warms up
+        for variant in variants:
+            journal = journals.get(variant)
+            c = None if journal is None else await journal.conversation(f"r{r}-{n}-{turn}")
+            started = time.perf_counter()
+            for _ in range(batches if r >= 0 else 1):
+                turn += 1
+                await batch(executor, batch_calls, turn, c)
+            if r >= 0:
                 walls[variant].append((time.perf_counter() - started) / batches)
-    off, on = statistics.median(walls["off"]), statistics.median(walls["sqlite"])
+    median = {name: statistics.median(w) for name, w in walls.items()}
+    off = median["off"]
     return {
         "calls_per_batch": n,
         "batches_per_round": batches,
         "rounds": repeat,
-        "us_per_call": {"off": round(off / n * 1e6, 2), "sqlite": round(on / n * 1e6, 2)},
-        "ms_per_batch": {"off": round(off * 1e3, 3), "sqlite": round(on * 1e3, 3)},
-        "journal_cost_ms_per_batch": round((on - off) * 1e3, 3),
-        "sqlite_over_off": round(on / off, 2),
+        "us_per_call": {k: round(v / n * 1e6, 2) for k, v in median.items()},
+        "ms_per_batch": {k: round(v * 1e3, 3) for k, v in median.items()},
+        "journal_cost_ms_per_batch": {k: round((v - off) * 1e3, 3) for k, v in median.items()},
+        "over_off": {k: round(v / off, 2) for k, v in median.items()},
     }
 
 
@@ -82,15 +85,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeat", type=int, default=5, help="rounds per figure (median)")
     parser.add_argument("--noops", type=int, default=1000, help="calls in the large batch")
     parser.add_argument("--small", type=int, default=4, help="calls in a small batch")
+    parser.add_argument("--postgres", help="a PostgreSQL conninfo: measure PostgresJournal too")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
 
         async def run() -> dict[str, Any]:
-            return {
-                "D_large_batch": await measure(args.noops, 3, args.repeat, directory),
-                "small_batches": await measure(args.small, 50, args.repeat, directory),
-            }
+            journals: dict[str, Journal] = {"sqlite": SQLiteJournal(Path(tmp, "j.sqlite"))}
+            if args.postgres:
+                journals["postgres"] = PostgresJournal(args.postgres)
+            try:
+                return {
+                    "D_large_batch": await measure(args.noops, 3, args.repeat, journals),
+                    "small_batches": await measure(args.small, 50, args.repeat, journals),
+                }
+            finally:
+                for journal in journals.values():
+                    await journal.aclose()
 
         report = anyio.run(run)
     report["command"] = "python benchmarks/journal.py " + " ".join(
