@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from postgres_support import fresh_database, postgres_server  # noqa: F401 - a fixture
@@ -225,3 +226,16 @@ async def test_journal_and_conversation_id_come_together(tmp_path: Path) -> None
 def test_reconcile_must_be_callable() -> None:
     with pytest.raises(UserError, match="reconcile"):
         tool(reconcile=3)(lambda: None)  # type: ignore[call-overload]
+
+
+def test_a_journaled_conversation_makes_no_blocking_call_on_the_loop(tmp_path: Path) -> None:
+    from blockbuster import blockbuster_ctx
+
+    async def main() -> str:
+        with blockbuster_ctx():
+            offline = model(calls(("send", {"to": "x"}), ("put", {"key": "a"})), {"text": "ok"})
+            async with SQLiteJournal(tmp_path / "j.sqlite") as journal:
+                outcome = await converse(journal, offline, put, send)
+        return outcome.final_text
+
+    assert anyio.run(main) == "ok"
