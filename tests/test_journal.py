@@ -13,7 +13,16 @@ import anyio
 import pytest
 
 from postgres_support import fresh_database, postgres_server  # noqa: F401 - a fixture
-from toolvolley import Executor, ModelError, Toolbox, ToolCall, UserError, run_loop, tool
+from toolvolley import (
+    Executor,
+    LoopResult,
+    ModelError,
+    Toolbox,
+    ToolCall,
+    UserError,
+    run_loop,
+    tool,
+)
 from toolvolley._model import ModelResponse
 from toolvolley.providers import OpenAIChat
 from toolvolley.stores import NOT_DONE, UNKNOWN, Journal, PostgresJournal, SQLiteJournal
@@ -78,7 +87,9 @@ def counting(journal: Journal) -> list[list[str]]:
     return writes
 
 
-async def converse(journal: Journal, offline: OfflineModel, *tools: Any, cid: str = "c1") -> Any:
+async def converse(
+    journal: Journal, offline: OfflineModel, *tools: Any, cid: str = "c1"
+) -> LoopResult:
     async with OpenAIChat.offline(offline) as agent:
         return await run_loop(
             agent, "go", Toolbox(list(tools)), journal=journal, conversation_id=cid
