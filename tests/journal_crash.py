@@ -9,6 +9,10 @@ tool body appends a line to ``EFFECTS`` (its side effect, counted outside the pr
   idempotent ``mark`` call of the same turn is running, before either result is recorded;
 * ``after-response``: the process kills itself once turn 1's response is recorded, before any
   of its calls starts;
+* ``mid-write``: it kills itself in the middle of the transaction that records turn 1's starts
+  (rows written, not committed);
+* ``after-results``: it kills itself once turn 1's results are committed, before the model is
+  asked for turn 2;
 * ``none``: no crash; the outcome is printed as JSON (per turn, each result's status and
   content; the final text).
 """
@@ -29,6 +33,7 @@ from toolvolley import Toolbox, run_loop, tool
 from toolvolley.providers import OpenAIChat
 from toolvolley.stores import Journal, PostgresJournal, SQLiteJournal
 from toolvolley.stores._records import Record
+from toolvolley.stores.postgres import _UPSERT
 from toolvolley.testing import OfflineModel
 
 JOURNAL, EFFECTS, SCRIPT, CRASH = sys.argv[1:5]
@@ -64,17 +69,41 @@ def mark(key: str) -> str:
     return f"marked {key}"
 
 
+def target(records: Sequence[Record]) -> bool:
+    """Whether ``records`` is the write the crash is placed around."""
+    kind = {"after-response": "response", "mid-write": "started", "after-results": "result"}
+    return any(r.kind == kind.get(CRASH) and r.turn == 1 for r in records)
+
+
 def killed(journal: Journal) -> Journal:
-    """``journal``, killing the process once turn 1's response is committed (``after-response``)."""
+    """``journal``, killing the process after the targeted write, or in its middle."""
     write = journal._write
 
     async def then_kill(records: Sequence[Record]) -> None:
+        if CRASH == "mid-write" and target(records):
+            await half_written(journal, records)
         await write(records)
-        if CRASH == "after-response" and any(r.kind == "response" and r.turn == 1 for r in records):
+        if target(records):
             os.kill(os.getpid(), signal.SIGKILL)
 
     journal._write = then_kill  # type: ignore[method-assign]
     return journal
+
+
+async def half_written(journal: Journal, records: Sequence[Record]) -> None:
+    """``records`` written in a transaction that is never committed: the process dies first."""
+    rows = [(r.conversation, r.turn, r.call_id, r.kind, r.data) for r in records]
+    if isinstance(journal, SQLiteJournal):
+        connection = journal._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany("INSERT OR REPLACE INTO toolvolley_journal VALUES (?,?,?,?,?)", rows)
+    else:
+        assert isinstance(journal, PostgresJournal)
+        connection = await journal._connect()
+        await connection.execute("BEGIN")
+        async with connection.cursor() as cursor:
+            await cursor.executemany(_UPSERT, rows)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def main() -> None:

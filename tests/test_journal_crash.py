@@ -73,16 +73,34 @@ def test_killed_after_a_side_effect_the_call_is_in_doubt_and_never_run_again(
     assert outcome["final"] == "checked"
 
 
-def test_killed_between_the_response_record_and_any_start_the_calls_run_once(
-    tmp_path: Path, journal: str
+@pytest.mark.parametrize("crash", ["after-response", "mid-write"])
+def test_killed_before_any_start_is_committed_the_calls_run_once(
+    tmp_path: Path, journal: str, crash: str
 ) -> None:
-    crashed = run(tmp_path, journal, [TURN_0, TURN_1, {"text": "done"}], "after-response")
+    """Killed after the response's commit, or in the middle of the transaction of the starts:
+    the response is replayed, and no call had started, so each runs, once."""
+    crashed = run(tmp_path, journal, [TURN_0, TURN_1, {"text": "done"}], crash)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     assert effects(tmp_path) == ["send a"]
     resumed = run(tmp_path, journal, [{"text": "finished"}], "none")
     assert resumed.returncode == 0, resumed.stderr
     outcome = json.loads(resumed.stdout)
     assert effects(tmp_path) == ["mark m", "send a", "send b"]
+    statuses = [[status for status, _ in turn] for turn in outcome["turns"]]
+    assert statuses == [["ok"], ["ok", "ok"], []]
+    assert outcome["final"] == "finished"
+
+
+def test_killed_after_the_results_are_recorded_nothing_runs_again(
+    tmp_path: Path, journal: str
+) -> None:
+    crashed = run(tmp_path, journal, [TURN_0, TURN_1, {"text": "done"}], "after-results")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert effects(tmp_path) == ["mark m", "send a", "send b"]
+    resumed = run(tmp_path, journal, [{"text": "finished"}], "none")
+    assert resumed.returncode == 0, resumed.stderr
+    outcome = json.loads(resumed.stdout)
+    assert effects(tmp_path) == ["mark m", "send a", "send b"]  # nothing ran again
     statuses = [[status for status, _ in turn] for turn in outcome["turns"]]
     assert statuses == [["ok"], ["ok", "ok"], []]
     assert outcome["final"] == "finished"
