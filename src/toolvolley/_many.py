@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -26,6 +27,7 @@ from ._options import check_count
 from ._sources import Combined, ToolSource, resolve_tools
 from ._toolbox import Toolbox
 from ._tools import Tool
+from .stores.journal import Journal
 
 __all__ = ["Outcome", "Prompt", "run_many"]
 
@@ -85,6 +87,7 @@ async def run_many(
     on_result: Callable[[Outcome], None] | None = None,
     keep: bool = True,
     ray: str | None = None,
+    journal: Journal | None = None,
 ) -> list[Outcome]:
     """Run a conversation per prompt, ``concurrency`` at a time, and return their outcomes in
     the order they finished (``keep=False``: an empty list; use ``on_result``).
@@ -107,6 +110,9 @@ async def run_many(
 
         await run_many(OpenAIChat.offline, prompts, [get_weather], ray="auto", keep=False,
                        on_result=write)
+
+    ``journal``: each conversation is recorded under its id (as JSON text, ``json.dumps(id)``),
+    and one run again continues from it (see ``run_loop``); not with ``ray=`` yet.
     """
     check_count("concurrency", concurrency)
     if concurrency is None:
@@ -120,6 +126,8 @@ async def run_many(
             "run_many takes a list of prompts (or of (id, prompt) pairs), an iterator or an "
             f"async iterator of them; got {type(prompts).__name__}.{one}"
         )
+    if ray is not None and journal is not None:
+        raise UserError("run_many(journal=...) does not run on Ray yet: leave one of them out.")
     if ray is not None:
         return await _on_ray(
             ray,
@@ -159,7 +167,15 @@ async def run_many(
     async def worker() -> None:
         while (item := await next_prompt()) is not None:
             outcome = await _one(
-                model, item[0], item[1], executor, sources, max_turns, stream, parallel_tool_calls
+                model,
+                item[0],
+                item[1],
+                executor,
+                sources,
+                max_turns,
+                stream,
+                parallel_tool_calls,
+                journal,
             )
             if keep:
                 kept.append(outcome)
@@ -201,6 +217,7 @@ async def _one(
     max_turns: int,
     stream: bool,
     parallel_tool_calls: bool,
+    journal: Journal | None = None,
 ) -> Outcome:
     started = time.perf_counter()
     try:
@@ -212,6 +229,8 @@ async def _one(
             max_turns=max_turns,
             stream=stream,
             parallel_tool_calls=parallel_tool_calls,
+            journal=journal,
+            conversation_id=None if journal is None else json.dumps(id_, sort_keys=True),
         )
     except Exception as exc:  # recorded; cancellation (not an Exception) propagates
         turns = tuple(getattr(exc, "turns", ()) or ())

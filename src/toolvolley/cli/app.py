@@ -325,6 +325,17 @@ def batch(
         ),
     ] = None,
     trace: TraceFile = None,
+    journal: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH|postgresql://...",
+            help="Where tool calls are journaled, so a resumed conversation never runs a call "
+            "twice (default: OUTPUT.journal.sqlite).",
+        ),
+    ] = None,
+    no_journal: Annotated[
+        bool, typer.Option("--no-journal", help="Keep no journal: a resume starts over.")
+    ] = False,
 ) -> None:
     """Run many conversations from a JSONL file, concurrently; each is written as it ends, and
     re-running with the same output resumes where it stopped."""
@@ -347,5 +358,7 @@ def batch(
             ray=ray,
             trace=trace,
             mcp=tuple(mcp or ()),
+            journal=journal,
+            no_journal=no_journal,
         )
     )
