@@ -250,3 +250,25 @@ def test_a_journaled_conversation_makes_no_blocking_call_on_the_loop(tmp_path: P
         return outcome.final_text
 
     assert anyio.run(main) == "ok"
+
+
+@pytest.mark.anyio
+async def test_a_turn_store_group_commits_on_every_runtime(tmp_path: Path) -> None:
+    """The journal's store under a bare batch, on asyncio, uvloop and trio: the starts of calls
+    that start together share one transaction, and a second batch of the same turn replays
+    them."""
+    journal = SQLiteJournal(tmp_path / "j.sqlite")
+    writes = counting(journal)
+    executor = Executor([put, send])
+    batch_calls = [ToolCall(f"c{i}", "put", {"key": str(i)}) for i in range(5)]
+    async with journal:
+        c = await journal.conversation("c1")
+        async with executor.batch(store=c.store(0, executor.toolbox)) as batch:
+            for call in batch_calls:
+                batch.submit(call)
+        async with executor.batch(store=c.store(0, executor.toolbox)) as again:
+            for call in batch_calls:
+                again.submit(call)
+    assert writes == [["started"] * 5, ["result"] * 5]
+    assert sorted(effects) == [f"put {i}" for i in range(5)]  # the second batch ran nothing
+    assert [r.content for r in again.results()] == [f"stored {i}" for i in range(5)]
