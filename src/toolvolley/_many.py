@@ -112,7 +112,9 @@ async def run_many(
                        on_result=write)
 
     ``journal``: each conversation is recorded under its id (as JSON text, ``json.dumps(id)``),
-    and one run again continues from it (see ``run_loop``); not with ``ray=`` yet.
+    and one run again continues from it (see ``run_loop``). With ``ray=`` the journal is shipped
+    to the workers (its path or connection string), each writing there: a SQLite file for a
+    Ray on one machine, PostgreSQL for a cluster.
     """
     check_count("concurrency", concurrency)
     if concurrency is None:
@@ -126,8 +128,6 @@ async def run_many(
             "run_many takes a list of prompts (or of (id, prompt) pairs), an iterator or an "
             f"async iterator of them; got {type(prompts).__name__}.{one}"
         )
-    if ray is not None and journal is not None:
-        raise UserError("run_many(journal=...) does not run on Ray yet: leave one of them out.")
     if ray is not None:
         return await _on_ray(
             ray,
@@ -140,6 +140,7 @@ async def run_many(
                 max_turns=max_turns,
                 stream=stream,
                 parallel_tool_calls=parallel_tool_calls,
+                journal=journal,
             ),
             on_result,
             keep,
@@ -291,6 +292,7 @@ class _ChunkSettings:
     max_turns: int
     stream: bool
     parallel_tool_calls: bool
+    journal: Journal | None = None  # pickled as its path or connection string
 
 
 def _run_chunk(
@@ -315,6 +317,9 @@ async def _chunk(
     async with contextlib.AsyncExitStack() as stack:
         toolset = await stack.enter_async_context(made) if hasattr(made, "__aenter__") else made
         model = await stack.enter_async_context(model_factory())
+        journal = settings.journal
+        if journal is not None:
+            await stack.enter_async_context(journal)
         return await run_many(
             model,
             items,
@@ -323,6 +328,7 @@ async def _chunk(
             max_turns=settings.max_turns,
             stream=settings.stream,
             parallel_tool_calls=settings.parallel_tool_calls,
+            journal=journal,
         )
     raise AssertionError("unreachable")  # pragma: no cover (mypy: the stack may swallow)
 

@@ -27,7 +27,8 @@ The output file is the checkpoint:
 * **--journal** (default ``OUTPUT.journal.sqlite``; ``postgresql://...``; ``--no-journal``):
   each conversation's model responses and tool calls are journaled under its id, so the resume
   of an unfinished conversation continues it instead of starting it over: no call runs twice
-  (see ``toolvolley.stores.journal``). Not with ``--ray`` yet (no journal is kept there).
+  (see ``toolvolley.stores.journal``). With ``--ray`` only with ``--journal``, which every
+  worker writes to: a SQLite path for a Ray on this machine, ``postgresql://`` for a cluster.
 * **--trace FILE.json**: the Chrome trace-event format, one process per conversation, its
   model turns on a ``model`` track and each tool call on a track of its own.
 """
@@ -171,10 +172,8 @@ def run_batch_command(
             raise BatchInputError("--mcp adds tools to a Toolbox or a list; --tools is an Executor")
         if mcp:
             tools_label = f"{tools_label} and MCP {', '.join(mcp)}"
-        if journal is not None and (no_journal or ray is not None):
-            raise BatchInputError(
-                "--journal goes with neither --no-journal nor --ray (not journaled yet)"
-            )
+        if journal is not None and no_journal:
+            raise BatchInputError("--journal and --no-journal: give one of them")
         if journal is None and not no_journal and ray is None:
             journal = f"{output}.journal.sqlite"
         source = Input(input_path)  # every line checked before any work
@@ -275,6 +274,7 @@ async def _run(
                     on_result=record,
                     keep=False,
                     ray=tools.ray,
+                    journal=None if journal is None else _journal_at(journal),
                 )
             else:
                 adapter: ModelAdapter = make()
@@ -311,15 +311,18 @@ async def _run(
     }
 
 
+def _journal_at(where: str) -> Journal:
+    """The journal ``--journal`` names: a PostgreSQL URL or conninfo, else a SQLite file."""
+    postgres = where.startswith(("postgresql://", "postgres://")) or "dbname=" in where
+    return PostgresJournal(where) if postgres else SQLiteJournal(where)
+
+
 @contextlib.asynccontextmanager
 async def _journal(where: str | None) -> AsyncIterator[Journal | None]:
-    """The journal ``--journal`` names: a PostgreSQL URL or conninfo, else a SQLite file."""
     if where is None:
         yield None
         return
-    postgres = where.startswith(("postgresql://", "postgres://")) or "dbname=" in where
-    journal: Journal = PostgresJournal(where) if postgres else SQLiteJournal(where)
-    async with journal:
+    async with _journal_at(where) as journal:
         yield journal
 
 

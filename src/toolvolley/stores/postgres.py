@@ -54,6 +54,10 @@ class PostgresJournal(Journal):
     def __repr__(self) -> str:
         return f"PostgresJournal({self.conninfo!r})"
 
+    def __reduce__(self) -> tuple[type[PostgresJournal], tuple[str]]:
+        """Pickled as its connection string (e.g. for Ray workers): a new connection there."""
+        return (type(self), (self.conninfo,))
+
     async def _connect(self) -> Any:
         if self._connection is None:
             connection = await self._psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)

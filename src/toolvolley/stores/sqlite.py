@@ -42,12 +42,16 @@ class SQLiteJournal(Journal):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__()
-        self.path = os.fspath(path)
+        self.path = os.path.abspath(os.fspath(path))  # the same file from a worker elsewhere
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SQLiteJournal({self.path!r})"
+
+    def __reduce__(self) -> tuple[type[SQLiteJournal], tuple[str]]:
+        """Pickled as its path (e.g. for Ray workers on this machine): a new connection there."""
+        return (type(self), (self.path,))
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
