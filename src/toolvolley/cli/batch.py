@@ -176,6 +176,8 @@ def run_batch_command(
             raise BatchInputError("--journal and --no-journal: give one of them")
         if journal is None and not no_journal and ray is None:
             journal = f"{output}.journal.sqlite"
+        if journal is not None and not _is_postgres(journal):
+            journal = os.path.abspath(journal)  # the same file from a Ray worker's directory
         source = Input(input_path)  # every line checked before any work
         with Output(output, source) as out:
             if trace is not None and any(same_file(trace, f) for f in (source.path, out.path)):
@@ -311,10 +313,13 @@ async def _run(
     }
 
 
+def _is_postgres(where: str) -> bool:
+    return where.startswith(("postgresql://", "postgres://")) or "dbname=" in where
+
+
 def _journal_at(where: str) -> Journal:
     """The journal ``--journal`` names: a PostgreSQL URL or conninfo, else a SQLite file."""
-    postgres = where.startswith(("postgresql://", "postgres://")) or "dbname=" in where
-    return PostgresJournal(where) if postgres else SQLiteJournal(where)
+    return PostgresJournal(where) if _is_postgres(where) else SQLiteJournal(where)
 
 
 @contextlib.asynccontextmanager

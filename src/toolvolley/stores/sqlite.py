@@ -42,7 +42,7 @@ class SQLiteJournal(Journal):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__()
-        self.path = os.path.abspath(os.fspath(path))  # the same file from a worker elsewhere
+        self.path = os.fspath(path)
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -50,7 +50,8 @@ class SQLiteJournal(Journal):
         return f"SQLiteJournal({self.path!r})"
 
     def __reduce__(self) -> tuple[type[SQLiteJournal], tuple[str]]:
-        """Pickled as its path (e.g. for Ray workers on this machine): a new connection there."""
+        """Pickled as its path (e.g. for Ray workers on this machine: give an absolute one), to
+        open a connection of its own there."""
         return (type(self), (self.path,))
 
     def _connect(self) -> sqlite3.Connection:
