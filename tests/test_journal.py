@@ -24,7 +24,7 @@ from toolvolley import (
     tool,
 )
 from toolvolley._model import ModelResponse
-from toolvolley.providers import OpenAIChat
+from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
 from toolvolley.stores import NOT_DONE, UNKNOWN, Journal, PostgresJournal, SQLiteJournal
 from toolvolley.stores._records import Record
 from toolvolley.testing import OfflineModel
@@ -272,3 +272,20 @@ async def test_a_turn_store_group_commits_on_every_runtime(tmp_path: Path) -> No
     assert writes == [["started"] * 5, ["result"] * 5]
     assert sorted(effects) == [f"put {i}" for i in range(5)]  # the second batch ran nothing
     assert [r.content for r in again.results()] == [f"stored {i}" for i in range(5)]
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+@pytest.mark.parametrize("adapter", [OpenAIChat, OpenAIResponses, AnthropicMessages])
+async def test_every_provider_s_turns_replay_from_the_journal(tmp_path: Path, adapter: Any) -> None:
+    """A response's messages, in each wire format, survive the journal: the replayed transcript
+    is the one the provider saw."""
+    path = tmp_path / "j.sqlite"
+    offline = model(calls(("send", {"to": "x"}), ("put", {"key": "a"})), {"text": "done"})
+    async with SQLiteJournal(path) as journal, adapter.offline(offline) as agent:
+        first = await run_loop(agent, "go", [put, send], journal=journal, conversation_id="c")
+    async with SQLiteJournal(path) as journal, adapter.offline(model()) as agent:
+        again = await run_loop(agent, "go", [put, send], journal=journal, conversation_id="c")
+    assert sorted(effects) == ["put a", "send x"]  # each once: the replay ran nothing
+    assert again.transcript == first.transcript
+    assert again.final_text == "done"
