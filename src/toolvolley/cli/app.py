@@ -255,6 +255,10 @@ def bench(
         bool,
         typer.Option(help="Run the plans benchmark (hedging, retries, references, capitals)."),
     ] = False,
+    journal: Annotated[
+        bool,
+        typer.Option(help="Run the journal benchmark (no-op batches, journal off and SQLite)."),
+    ] = False,
 ) -> None:
     """Measure toolvolley parallel, toolvolley serial and the textbook gather code side by side
     (and early dispatch while streaming), all in this run."""
@@ -277,6 +281,7 @@ def bench(
             mcp=mcp,
             scale_bench=scale_bench,
             plans=plans,
+            journal=journal,
         )
     )
 
