@@ -292,13 +292,14 @@ def test_a_second_batch_on_the_same_output_is_refused_in_one_line(
 
 
 @POSIX
+@pytest.mark.parametrize("journal", [[], ["--no-journal"]], ids=["journal", "no-journal"])
 def test_ctrl_c_mid_batch_then_resume_loses_nothing_and_doubles_nothing(
-    home: Path, running: list[subprocess.Popen[str]]
+    home: Path, running: list[subprocess.Popen[str]], journal: list[str]
 ) -> None:
     cities = ["Paris", "Lima", "Oslo", "Rome", "Cairo", "Quito"]
     (home / "in.jsonl").write_bytes(b"".join(_prompt(c, c) for c in cities))
     _fifos(home, "Oslo")
-    first = _start(running, home, "in.jsonl", "-o", "out.jsonl", "--concurrency", "1")
+    first = _start(running, home, "in.jsonl", "-o", "out.jsonl", "--concurrency", "1", *journal)
     _wait_ready(home, first)  # Paris and Lima are written, Oslo's call is running
     first.send_signal(signal.SIGINT)
     _, err = first.communicate(timeout=60)
@@ -309,12 +310,21 @@ def test_ctrl_c_mid_batch_then_resume_loses_nothing_and_doubles_nothing(
     assert [r["id"] for r in _lines(home / "out.jsonl")] == ["Paris", "Lima"]
     (home / "go").unlink()
     (home / "ready").unlink()
-    again = _run(home, "in.jsonl", "-o", "out.jsonl", "--json")
+    again = _run(home, "in.jsonl", "-o", "out.jsonl", "--json", *journal)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["skipped_already_done"] == 2
-    assert sorted(r["id"] for r in _lines(home / "out.jsonl")) == sorted(cities)
-    # Oslo's call was cut by Ctrl-C before its conversation was written, so it ran again.
-    assert sorted(_calls(home)) == sorted([*cities, "Oslo"])
+    lines = _lines(home / "out.jsonl")
+    assert sorted(r["id"] for r in lines) == sorted(cities)
+    oslo = [c["status"] for r in lines if r["id"] == "Oslo" for c in r["tool_calls"]]
+    if journal:
+        # Oslo's call was cut by Ctrl-C before its conversation was written, so it ran again.
+        assert sorted(_calls(home)) == sorted([*cities, "Oslo"])
+        assert oslo == ["ok"]
+    else:
+        # The journal knew Oslo's call had started: the resumed conversation is told its
+        # outcome is unknown, and the call is not run again.
+        assert sorted(_calls(home)) == sorted(cities)
+        assert oslo == ["in_doubt"]
 
 
 def test_mcp_adds_its_tools_to_the_default_weather_tool(home: Path) -> None:
@@ -453,7 +463,9 @@ def test_an_output_that_cannot_be_written_stops_the_batch_in_one_line(home: Path
         "import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (2500, 2500)); "
         "sys.argv[0] = 'toolvolley'; runpy.run_module('toolvolley', run_name='__main__')"
     )
-    args = ["batch", "in.jsonl", "-o", "out.jsonl", "--concurrency", "1", "--tools"]
+    # No journal: the limit is for the output (a journal would reach it first).
+    args = ["batch", "in.jsonl", "-o", "out.jsonl", "--concurrency", "1", "--no-journal"]
+    args += ["--tools"]
     result = subprocess.run(
         [sys.executable, "-c", limited, *args, "counted:tools", *FAST],
         cwd=home,

@@ -85,3 +85,16 @@ def test_bench_plans_runs_the_plans_benchmark() -> None:
     assert shown.exit_code == 0, shown.output
     assert "2% stragglers" in shown.stdout
     assert "Capitals task: flat" in shown.stdout
+
+
+def test_bench_journal_reports_the_journal_s_cost_per_batch() -> None:
+    args = ["bench", "--only", "", "--no-streaming", "--journal", "--repeat", "1", "--json"]
+    result = CliRunner().invoke(app, [*args, "--scale", "0.02"])
+    assert result.exit_code == 0, result.output
+    journal = json.loads(result.stdout)["journal"]
+    large, small = journal["large_batch"], journal["small_batches"]
+    assert large["calls_per_batch"] == 20
+    assert small["calls_per_batch"] == 4
+    for row in (large, small):
+        assert set(row["ms_per_batch"]) == {"off", "sqlite"}
+        assert all(v > 0 for v in row["us_per_call"].values())

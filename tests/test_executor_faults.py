@@ -316,7 +316,7 @@ def test_results_built_on_the_fast_path_are_ordinary_results() -> None:
 
     from toolvolley._calls import new_result
 
-    values = ("c1", "t", "ok", "{}", {"a": 1}, None, 1.0, 2.0, 3.5, 2, ("ConnectionError",))
+    values = ("c1", "t", "ok", "{}", {"a": 1}, None, 1.0, 2.0, 3.5, 2, ("ConnectionError",), True)
     fast = new_result(*values)  # type: ignore[arg-type]
     slow = ToolResult(*values)  # type: ignore[arg-type]
     assert fast == slow

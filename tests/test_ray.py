@@ -588,3 +588,28 @@ def test_a_program_whose_first_ray_call_started_ray_leaves_nothing_when_killed(
         assert program.process.wait(timeout=60) == expected
         assert "SIGTERM handler is not set" not in program.err.read_text()
         assert program.left() == []
+
+
+def test_batch_on_ray_journals_from_every_worker(tmp_path: Path) -> None:
+    """``toolvolley batch --ray --journal PATH``: the workers write each conversation's model
+    responses and calls to the one journal (a SQLite file: a Ray on this machine), so a rerun
+    of an unfinished conversation would continue it."""
+    import json
+
+    from toolvolley.cli.batch import run_batch_command
+    from toolvolley.stores import SQLiteJournal
+
+    source, out, journal = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "j.sqlite"
+    lines = [{"id": f"c{i}", "prompt": "Weather in Seoul and Paris?"} for i in range(4)]
+    source.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert run_batch_command(**batch_on_ray(source, out, journal=str(journal))) == 0
+
+    async def recorded() -> list[tuple[int, int]]:
+        async with SQLiteJournal(journal) as kept:
+            found = []
+            for line in lines:
+                c = await kept.conversation(json.dumps(line["id"]))
+                found.append((c.turns, len(c._results)))
+            return found
+
+    assert anyio.run(recorded) == [(2, 2)] * 4  # two model turns, two results each

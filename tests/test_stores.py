@@ -216,5 +216,7 @@ def test_the_stores_package_exports_the_seam() -> None:
     import toolvolley.stores as stores
 
     names: Any = stores.__all__
-    assert sorted(names) == ["BatchScope", "MemoryStore", "ResultStore", "StoreBatch"]
+    seam = ["BatchScope", "MemoryStore", "ResultStore", "StoreBatch"]
+    journal = ["Conversation", "Journal", "NOT_DONE", "Reconciled", "UNKNOWN"]
+    assert sorted(names) == sorted([*seam, *journal, "PostgresJournal", "SQLiteJournal"])
     assert all(hasattr(stores, name) for name in names)

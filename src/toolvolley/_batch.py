@@ -385,3 +385,4 @@ async def _run_body(
         return await runner.run(context)
     finally:  # retries, hedges: each attempt, whatever the outcome
         slot.tries = context.attempts
+        slot.abandoned = context.abandoned

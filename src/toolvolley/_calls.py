@@ -11,8 +11,12 @@ from ._errors import UserError
 
 __all__ = ["ToolCall", "ToolResult", "ToolStatus", "new_result"]
 
-ToolStatus = Literal["ok", "error", "timeout", "cancelled", "invalid_arguments", "unknown_tool"]
-"""How a call ended. Only ``"ok"`` means the tool returned a value."""
+ToolStatus = Literal[
+    "ok", "error", "timeout", "cancelled", "invalid_arguments", "unknown_tool", "in_doubt"
+]
+"""How a call ended. Only ``"ok"`` means the tool returned a value. ``"in_doubt"``: after a
+crash, a call that had started and has no recorded result (its tool neither idempotent nor able
+to check, see ``@tool(reconcile=...)``): it may or may not have taken effect."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,9 @@ class ToolResult:
     was handed to the executor, ``started_at`` when the tool began, ``ended_at`` when it ended.
     ``attempts`` counts the times the body was started (more than one with a :class:`Retry` or
     :class:`Hedge`); ``attempt_errors`` says why each attempt that did not answer failed.
+    ``may_still_take_effect``: the call timed out or was given up on while its body could not be
+    stopped (an abandoned thread, a worker process that had the job), or it is ``in_doubt``: what
+    it does may happen, or have happened, after this result.
     """
 
     call_id: str
@@ -87,6 +94,7 @@ class ToolResult:
     ended_at: float = 0.0
     attempts: int = 1
     attempt_errors: tuple[str, ...] = ()
+    may_still_take_effect: bool = False
 
     @property
     def ok(self) -> bool:
@@ -128,6 +136,7 @@ def new_result(
     ended_at: float,
     attempts: int = 1,
     attempt_errors: tuple[str, ...] = (),
+    may_still_take_effect: bool = False,
 ) -> ToolResult:
     """``ToolResult(...)`` at about a quarter of the cost, for the executor's hot path.
 
@@ -147,5 +156,6 @@ def new_result(
     result.ended_at = ended_at
     result.attempts = attempts
     result.attempt_errors = attempt_errors
+    result.may_still_take_effect = may_still_take_effect
     result.__class__ = ToolResult
     return result  # type: ignore[no-any-return]

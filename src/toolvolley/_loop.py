@@ -35,6 +35,7 @@ from ._sources import ToolSource, executor_for_turn, resolve_tools
 from ._toolbox import Toolbox
 from ._tools import Tool
 from ._tracing import resolve_tracer, turn_span
+from .stores.journal import Conversation, Journal, replayed
 
 __all__ = ["LoopResult", "check_max_turns", "check_prompt", "run_loop", "run_turn"]
 
@@ -84,6 +85,7 @@ async def run_turn(
     parallel_tool_calls: bool = True,
     on_event: Observer | None = None,
     tools: ToolSource | Sequence[ToolSource] | None = None,
+    conversation: Conversation | None = None,
 ) -> tuple[ModelResponse, TurnStats]:
     """One model call and the batch that answers it; appends both to ``transcript``.
 
@@ -98,7 +100,7 @@ async def run_turn(
     started = time.perf_counter()
     with turn_span(resolve_tracer(executor.tracing), index, model.provider):
         response, batch, model_ended, expired = await _turn(
-            model, transcript, executor, stream, parallel_tool_calls, on_event
+            model, transcript, executor, stream, parallel_tool_calls, on_event, conversation, index
         )
     ended = time.perf_counter()
     results = batch.results()
@@ -137,16 +139,31 @@ async def _turn(
     stream: bool,
     parallel_tool_calls: bool,
     on_event: Observer | None,
+    journal: Conversation | None,
+    index: int,
 ) -> tuple[ModelResponse, Batch, float, bool]:
     # Calls made by code must be answered before its container expires: the batch stops
     # waiting for them then (see _expiry.py), and those still running get a timeout result.
     # on_event is one more of the batch's hooks: it hears the batch's events and, through
     # batch.notify, the stream's, each guarded as every hook is.
+    # With a journal: the recorded response is replayed instead of asking the model, and the
+    # response is recorded before any of its calls is submitted (so no early dispatch).
+    recorded = None if journal is None else journal.response(index, model.provider)
+    store = None if journal is None else journal.store(index, executor.toolbox)
     expiry = anyio.CancelScope()
     with expiry:
-        async with executor.batch(hooks=(on_event,) if on_event else ()) as batch:
+        hooks = (on_event,) if on_event else ()
+        async with executor.batch(hooks=hooks, store=store) as batch:
             response, failed, ours = await _read(
-                model, transcript, executor.toolbox, batch, stream, parallel_tool_calls
+                model,
+                transcript,
+                executor.toolbox,
+                batch,
+                stream,
+                parallel_tool_calls,
+                journal=journal,
+                index=index,
+                recorded=recorded,
             )
             model_ended = time.perf_counter()
             if response is not None and response.expires_at is not None:
@@ -174,8 +191,13 @@ async def _read(
     batch: Batch,
     stream: bool,
     parallel_tool_calls: bool,
+    *,
+    journal: Conversation | None,
+    index: int,
+    recorded: ModelResponse | None,
 ) -> tuple[ModelResponse | None, Exception | None, Exception | None]:
-    """Read the model's turn, submitting each call as it is ready: the response, what the model
+    """Read the model's turn, submitting each call as it is ready (with a journal: once the
+    response is recorded, or replaying the ``recorded`` one): the response, what the model
     raised (reading its stream), and what the executor or a hook raised, not the model."""
     failed: Exception | None = None
     ours: Exception | None = None
@@ -183,9 +205,14 @@ async def _read(
     # A failed model call must not fail the batch's task group: the calls it already
     # started finish and keep their results, and the error is raised once the batch closes.
     try:
-        async with model_stream(
-            model, transcript, toolbox, parallel_tool_calls=parallel_tool_calls, stream=stream
-        ) as updates:
+        reading = (
+            replayed(recorded)
+            if recorded is not None
+            else model_stream(
+                model, transcript, toolbox, parallel_tool_calls=parallel_tool_calls, stream=stream
+            )
+        )
+        async with reading as updates:
             while response is None:
                 try:
                     item = await updates.__anext__()
@@ -197,9 +224,14 @@ async def _read(
                 if isinstance(item, ModelResponse):
                     response = item
                     continue
-                if isinstance(item, CallReady):
+                if isinstance(item, CallReady) and journal is None:
                     batch.submit(item.call)
                 batch.notify(item)
+        if journal is not None and response is not None:
+            if recorded is None:
+                await journal.record_response(index, response)  # before any call runs
+            for call in response.calls:
+                batch.submit(call)
     except Exception as exc:
         ours = exc
     if failed is None and ours is None:
@@ -231,6 +263,8 @@ async def run_loop(
     stream: bool = True,
     max_turns: int = 10,
     on_event: Observer | None = None,
+    journal: Journal | None = None,
+    conversation_id: str | None = None,
 ) -> LoopResult:
     """Run a conversation until the model answers without asking for tools.
 
@@ -250,8 +284,14 @@ async def run_loop(
     If the cut turn made calls, every call has a result (the cut-off ones an error saying so),
     so the conversation goes on and the model sees what happened; the turn's ``stream_error``
     records the cut.
+
+    ``journal`` and ``conversation_id``: the conversation is recorded, and run again with the
+    same id (and prompt) it continues where the journal leaves it: recorded model responses are
+    not asked again, recorded results are not run again, and a call a crash interrupted is run
+    again only if its tool is idempotent (see ``toolvolley.stores.journal``).
     """
     check_adapter(model, "run_loop()")
+    conversation = await _conversation(journal, conversation_id)
     check_prompt(prompt)
     check_max_turns(max_turns)
     executor, sources = resolve_tools(tools, executor, "run_loop()")
@@ -272,6 +312,7 @@ async def run_loop(
                 parallel_tool_calls=parallel_tool_calls,
                 on_event=on_event,
                 tools=sources,
+                conversation=conversation,
             )
         except ModelError as exc:
             exc.turns = tuple(turns)
@@ -283,6 +324,18 @@ async def run_loop(
                 raise _cut(model, response.stream_error, transcript[:before], turns)
             return LoopResult(response.text, transcript, usage, tuple(turns))
     raise MaxTurnsExceeded(max_turns, transcript, turns)
+
+
+async def _conversation(
+    journal: Journal | None, conversation_id: str | None
+) -> Conversation | None:
+    if journal is None and conversation_id is None:
+        return None
+    if journal is None or conversation_id is None:
+        raise UserError("run_loop(): give journal and conversation_id together.")
+    if not isinstance(journal, Journal):
+        raise UserError(f"journal must be a toolvolley.stores.Journal, not {journal!r}.")
+    return await journal.conversation(conversation_id)
 
 
 def check_prompt(prompt: object) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -26,6 +27,7 @@ from ._options import check_count
 from ._sources import Combined, ToolSource, resolve_tools
 from ._toolbox import Toolbox
 from ._tools import Tool
+from .stores.journal import Journal
 
 __all__ = ["Outcome", "Prompt", "run_many"]
 
@@ -85,6 +87,7 @@ async def run_many(
     on_result: Callable[[Outcome], None] | None = None,
     keep: bool = True,
     ray: str | None = None,
+    journal: Journal | None = None,
 ) -> list[Outcome]:
     """Run a conversation per prompt, ``concurrency`` at a time, and return their outcomes in
     the order they finished (``keep=False``: an empty list; use ``on_result``).
@@ -107,6 +110,11 @@ async def run_many(
 
         await run_many(OpenAIChat.offline, prompts, [get_weather], ray="auto", keep=False,
                        on_result=write)
+
+    ``journal``: each conversation is recorded under its id (as JSON text, ``json.dumps(id)``),
+    and one run again continues from it (see ``run_loop``). With ``ray=`` the journal is shipped
+    to the workers (its path or connection string), each writing there: a SQLite file for a
+    Ray on one machine, PostgreSQL for a cluster.
     """
     check_count("concurrency", concurrency)
     if concurrency is None:
@@ -132,6 +140,7 @@ async def run_many(
                 max_turns=max_turns,
                 stream=stream,
                 parallel_tool_calls=parallel_tool_calls,
+                journal=journal,
             ),
             on_result,
             keep,
@@ -159,7 +168,15 @@ async def run_many(
     async def worker() -> None:
         while (item := await next_prompt()) is not None:
             outcome = await _one(
-                model, item[0], item[1], executor, sources, max_turns, stream, parallel_tool_calls
+                model,
+                item[0],
+                item[1],
+                executor,
+                sources,
+                max_turns,
+                stream,
+                parallel_tool_calls,
+                journal,
             )
             if keep:
                 kept.append(outcome)
@@ -201,6 +218,7 @@ async def _one(
     max_turns: int,
     stream: bool,
     parallel_tool_calls: bool,
+    journal: Journal | None = None,
 ) -> Outcome:
     started = time.perf_counter()
     try:
@@ -212,6 +230,8 @@ async def _one(
             max_turns=max_turns,
             stream=stream,
             parallel_tool_calls=parallel_tool_calls,
+            journal=journal,
+            conversation_id=None if journal is None else json.dumps(id_, sort_keys=True),
         )
     except Exception as exc:  # recorded; cancellation (not an Exception) propagates
         turns = tuple(getattr(exc, "turns", ()) or ())
@@ -272,6 +292,7 @@ class _ChunkSettings:
     max_turns: int
     stream: bool
     parallel_tool_calls: bool
+    journal: Journal | None = None  # pickled as its path or connection string
 
 
 def _run_chunk(
@@ -296,6 +317,9 @@ async def _chunk(
     async with contextlib.AsyncExitStack() as stack:
         toolset = await stack.enter_async_context(made) if hasattr(made, "__aenter__") else made
         model = await stack.enter_async_context(model_factory())
+        journal = settings.journal
+        if journal is not None:
+            await stack.enter_async_context(journal)
         return await run_many(
             model,
             items,
@@ -304,6 +328,7 @@ async def _chunk(
             max_turns=settings.max_turns,
             stream=settings.stream,
             parallel_tool_calls=settings.parallel_tool_calls,
+            journal=journal,
         )
     raise AssertionError("unreachable")  # pragma: no cover (mypy: the stack may swallow)
 

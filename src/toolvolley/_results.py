@@ -8,6 +8,7 @@ something, and the attempts a Retry or Hedge made. The words are ``_wording``'s.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from . import _wording as wording
@@ -26,7 +27,17 @@ __all__ = ["Slot", "cancelled", "finish", "finish_value", "recorded", "timed_out
 class Slot:
     """One submitted call, from its submission to its result."""
 
-    __slots__ = ("arguments", "call", "done", "key", "queued_at", "result", "started_at", "tries")
+    __slots__ = (
+        "abandoned",
+        "arguments",
+        "call",
+        "done",
+        "key",
+        "queued_at",
+        "result",
+        "started_at",
+        "tries",
+    )
 
     def __init__(self, call: ToolCall, queued_at: float) -> None:
         self.call = call
@@ -37,6 +48,7 @@ class Slot:
         self.arguments: dict[str, Any] | None = None  # with references: validated when run
         self.tries: Attempts | None = None  # with a Retry or Hedge: each attempt
         self.key: Hashable | None = None  # with a store: the key its result is kept under
+        self.abandoned = False  # its body was left running: it may still take effect
 
 
 def finish(
@@ -94,13 +106,17 @@ def timed_out(
 ) -> ToolResult:
     """The result of a call that ran out of time: its own ``timeout`` when ``own``, else the
     batch's ``deadline`` (seconds)."""
+    stopped = not slot.abandoned
     if own:
         assert timeout is not None
-        message = wording.timed_out(tool_name, timeout)
+        message = wording.timed_out(tool_name, timeout, stopped)
     else:
         assert deadline is not None
-        message = wording.deadline_passed(tool_name, deadline, slot.started_at is not None)
-    return finish(slot, "timeout", message, None, TimeoutError(message))
+        message = wording.deadline_passed(tool_name, deadline, slot.started_at is not None, stopped)
+    result = finish(slot, "timeout", message, None, TimeoutError(message))
+    if not stopped:
+        result = slot.result = dataclasses.replace(result, may_still_take_effect=True)
+    return result
 
 
 def cancelled(slot: Slot, closed_at: float) -> ToolResult:
@@ -116,6 +132,7 @@ def cancelled(slot: Slot, closed_at: float) -> ToolResult:
         ended_at=max(started, closed_at),
         attempts=max(slot.tries.count, 1) if slot.tries is not None else 1,
         attempt_errors=tuple(slot.tries.errors) if slot.tries is not None else (),
+        may_still_take_effect=slot.abandoned,
     )
 
 
@@ -136,6 +153,7 @@ def recorded(slot: Slot, result: ToolResult) -> ToolResult:
         ended,
         result.attempts,
         result.attempt_errors,
+        result.may_still_take_effect,
     )
     if slot.done is not None:
         slot.done.set()

@@ -8,13 +8,16 @@ as keyword arguments typed by :class:`ToolOptionArgs`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from ._errors import UserError
 from ._options import check_count, check_flag, check_seconds
 from ._policies import Hedge, Retry
 from .runners._base import Runner
+
+if TYPE_CHECKING:
+    from ._calls import ToolCall
 
 __all__ = ["OPTION_NAMES", "RunIn", "ToolOptionArgs", "ToolOptions", "option_changes"]
 
@@ -46,6 +49,10 @@ class ToolOptions:
       calling): ``"direct"`` (the model) and ``"code"`` (code the model writes and the provider
       runs: Anthropic's code-execution tool, OpenAI Responses' ``programmatic``); any other
       text is sent as it is (``"code_execution_20260120"``). ``None``: not stated (the model).
+    * ``reconcile``: after a crash, for a call that started and has no recorded result, a
+      function (sync or async) given the :class:`ToolCall` that looks its effect up and returns
+      the result, ``NOT_DONE`` (the call runs) or ``UNKNOWN`` (it is answered ``in_doubt``);
+      see ``toolvolley.stores.journal``.
     """
 
     timeout: float | None = None
@@ -58,6 +65,7 @@ class ToolOptions:
     retry: Retry | None = None
     hedge: Hedge | None = None
     allowed_callers: tuple[str, ...] | None = None
+    reconcile: Callable[[ToolCall], Any] | None = None
 
     def __post_init__(self) -> None:
         self._check_options("ToolOptions")
@@ -82,6 +90,8 @@ class ToolOptions:
                     "body again could repeat its effect. Mark it idempotent=True if calling it "
                     f"twice with the same arguments is harmless, or drop the {label}."
                 )
+        if self.reconcile is not None and not callable(self.reconcile):
+            raise UserError(f"{owner}: reconcile must be a function of the call, or None.")
         if not isinstance(self.run_in, Runner) and (
             not isinstance(self.run_in, str) or not self.run_in
         ):
@@ -118,6 +128,7 @@ class ToolOptionArgs(TypedDict, total=False):
     retry: Retry | None
     hedge: Hedge | None
     allowed_callers: Sequence[str] | None
+    reconcile: Callable[[ToolCall], Any] | None
 
 
 OPTION_NAMES = tuple(field.name for field in dataclasses.fields(ToolOptions))

@@ -21,6 +21,7 @@ __all__ = [
     "deadline_passed",
     "duplicate_id",
     "failed_silently",
+    "in_doubt",
     "quoted",
     "ray_worker_lost",
     "reference_failed",
@@ -89,14 +90,27 @@ def unserializable(tool: str, why: object) -> str:
     return f"Tool {tool!r} {why}; no result can be shown."
 
 
-def timed_out(tool: str, timeout: float) -> str:
+_STILL_RUNNING = (
+    "; its work could not be stopped and may still take effect. Check whether it did before "
+    "calling it again."
+)
+
+
+def timed_out(tool: str, timeout: float, stopped: bool = True) -> str:
+    """``stopped``: False when the body could not be stopped (an abandoned thread)."""
+    if not stopped:
+        return f"Tool {tool!r} did not finish within its {timeout:g} s timeout" + _STILL_RUNNING
     return (
         f"Tool {tool!r} did not finish within its {timeout:g} s timeout and was "
         "stopped. Continue without this result, or call it again if it is worth the wait."
     )
 
 
-def deadline_passed(tool: str, deadline: float, started: bool) -> str:
+def deadline_passed(tool: str, deadline: float, started: bool, stopped: bool = True) -> str:
+    if not stopped:
+        return f"The batch deadline of {deadline:g} s passed before tool {tool!r} finished" + (
+            _STILL_RUNNING
+        )
     when = "finished; it was stopped" if started else "could start"
     return (
         f"The batch deadline of {deadline:g} s passed before tool "
@@ -122,6 +136,17 @@ def ray_worker_lost(where: str, tool: str, detail: str, resent: bool) -> str:
     sent again once (an idempotent tool)."""
     return f"the Ray {where} running {tool!r} was lost before it answered ({detail})" + (
         "; it was sent again once, as the tool is idempotent" if resent else ""
+    )
+
+
+def in_doubt(tool: str, why: str | None = None) -> str:
+    """After a crash: the call had started and its result was never recorded (``why``: what a
+    reconcile check said, if it failed)."""
+    return (
+        f"The call to {tool!r} was interrupted by a crash after it started, and its result was "
+        "not recorded: it may or may not have taken effect. Check whether it did (e.g. look the "
+        "effect up with another tool, or ask the user) before calling it again."
+        + (f" (Its reconcile check failed: {why})" if why else "")
     )
 
 

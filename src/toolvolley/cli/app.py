@@ -259,6 +259,10 @@ def bench(
         bool,
         typer.Option(help="Run the plans benchmark (hedging, retries, references, capitals)."),
     ] = False,
+    journal: Annotated[
+        bool,
+        typer.Option(help="Run the journal benchmark (no-op batches, journal off and SQLite)."),
+    ] = False,
 ) -> None:
     """Measure toolvolley parallel, toolvolley serial and the textbook gather code side by side
     (and early dispatch while streaming), all in this run."""
@@ -281,6 +285,7 @@ def bench(
             mcp=mcp,
             scale_bench=scale_bench,
             plans=plans,
+            journal=journal,
         )
     )
 
@@ -333,6 +338,17 @@ def batch(
         ),
     ] = None,
     trace: TraceFile = None,
+    journal: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH|postgresql://...",
+            help="Where tool calls are journaled, so a resumed conversation never runs a call "
+            "twice (default: OUTPUT.journal.sqlite).",
+        ),
+    ] = None,
+    no_journal: Annotated[
+        bool, typer.Option("--no-journal", help="Keep no journal: a resume starts over.")
+    ] = False,
 ) -> None:
     """Run many conversations from a JSONL file, concurrently; each is written as it ends, and
     re-running with the same output resumes where it stopped."""
@@ -355,5 +371,7 @@ def batch(
             ray=ray,
             trace=trace,
             mcp=tuple(mcp or ()),
+            journal=journal,
+            no_journal=no_journal,
         )
     )

@@ -24,12 +24,18 @@ The output file is the checkpoint:
   a URL be reachable from each). Only this process writes the
   output, with the guarantees above. A conversation lost with its worker or node is written
   as failed, its error naming the loss, and is not run again.
+* **--journal** (default ``OUTPUT.journal.sqlite``; ``postgresql://...``; ``--no-journal``):
+  each conversation's model responses and tool calls are journaled under its id, so the resume
+  of an unfinished conversation continues it instead of starting it over: no call runs twice
+  (see ``toolvolley.stores.journal``). With ``--ray`` only with ``--journal``, which every
+  worker writes to: a SQLite path for a Ray on this machine, ``postgresql://`` for a cluster.
 * **--trace FILE.json**: the Chrome trace-event format, one process per conversation, its
   model turns on a ``model`` track and each tool call on a track of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -45,6 +51,7 @@ import anyio
 from .._executor import Executor
 from .._many import Outcome, Prompt, run_many
 from .._model import ModelAdapter
+from ..stores import Journal, PostgresJournal, SQLiteJournal
 from .batch_files import BatchInputError, Input, Output, read_done, same_file
 from .batch_tools import BatchTools, batch_tools, load_tools, mcp_command
 from .options import check_output
@@ -139,6 +146,8 @@ def run_batch_command(
     ray: str | None = None,
     trace: str | None = None,
     mcp: Sequence[str] = (),
+    journal: str | None = None,
+    no_journal: bool = False,
 ) -> int:
     """Run the batch; returns the exit code (0 even if conversations failed: they are
     recorded; 2 for an unusable input, output, option or server, said in one line on stderr)."""
@@ -163,6 +172,12 @@ def run_batch_command(
             raise BatchInputError("--mcp adds tools to a Toolbox or a list; --tools is an Executor")
         if mcp:
             tools_label = f"{tools_label} and MCP {', '.join(mcp)}"
+        if journal is not None and no_journal:
+            raise BatchInputError("--journal and --no-journal: give one of them")
+        if journal is None and not no_journal and ray is None:
+            journal = f"{output}.journal.sqlite"
+        if journal is not None and not _is_postgres(journal):
+            journal = os.path.abspath(journal)  # the same file from a Ray worker's directory
         source = Input(input_path)  # every line checked before any work
         with Output(output, source) as out:
             if trace is not None and any(same_file(trace, f) for f in (source.path, out.path)):
@@ -182,6 +197,7 @@ def run_batch_command(
                 json_summary,
                 BatchTools(tools, ray, tools_spec, os.getcwd(), tuple(mcp)),
                 events,
+                journal,
             )
             try:
                 summary = run()
@@ -233,6 +249,7 @@ async def _run(
     quiet: bool,
     tools: BatchTools,
     events: list[dict[str, Any]] | None = None,
+    journal: str | None = None,
 ) -> dict[str, Any]:
     pending = source.pending(out.done)
     started = time.perf_counter()
@@ -259,10 +276,15 @@ async def _run(
                     on_result=record,
                     keep=False,
                     ray=tools.ray,
+                    journal=None if journal is None else _journal_at(journal),
                 )
             else:
                 adapter: ModelAdapter = make()
-                async with adapter, batch_tools(tools.here, latency, tools.mcp) as toolset:
+                async with (
+                    adapter,
+                    batch_tools(tools.here, latency, tools.mcp) as toolset,
+                    _journal(journal) as kept,
+                ):
                     await run_many(
                         adapter,
                         prompts,
@@ -271,6 +293,7 @@ async def _run(
                         max_turns=max_turns,
                         on_result=record,
                         keep=False,
+                        journal=kept,
                     )
     wall = time.perf_counter() - started
     return {
@@ -288,6 +311,24 @@ async def _run(
         "concurrency": concurrency,
         "output": out.label,
     }
+
+
+def _is_postgres(where: str) -> bool:
+    return where.startswith(("postgresql://", "postgres://")) or "dbname=" in where
+
+
+def _journal_at(where: str) -> Journal:
+    """The journal ``--journal`` names: a PostgreSQL URL or conninfo, else a SQLite file."""
+    return PostgresJournal(where) if _is_postgres(where) else SQLiteJournal(where)
+
+
+@contextlib.asynccontextmanager
+async def _journal(where: str | None) -> AsyncIterator[Journal | None]:
+    if where is None:
+        yield None
+        return
+    async with _journal_at(where) as journal:
+        yield journal
 
 
 def _trace_events(outcome: Outcome, pid: int, zero: float) -> list[dict[str, Any]]:

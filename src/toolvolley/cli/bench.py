@@ -62,6 +62,7 @@ def run_bench_command(
     trace: str | None = None,
     scale_bench: bool = False,
     plans: bool = False,
+    journal: bool = False,
 ) -> int:
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
@@ -106,6 +107,7 @@ def run_bench_command(
     ) as progress:
         total = _steps(only, streaming, sizes, mcp) + (3 if scale_bench else 0)
         total += plan_steps(()) if plans else 0
+        total += 2 if journal else 0
         task = progress.add_task("benchmark", total=total)
 
         def step(name: str) -> None:
@@ -123,6 +125,7 @@ def run_bench_command(
             mcp=mcp,
             scale_bench=scale_bench,
             plans=plans,
+            journal=journal,
             progress=step,
             record=lambda name, turn: early_turns.append((name, turn)),
         )
@@ -198,6 +201,7 @@ def _parts(
     scale_bench: bool,
     plans: bool,
     progress: Callable[[str], None],
+    journal: bool = False,
     record: Callable[[str, TraceTurn], None],
 ) -> list[tuple[str, Callable[[], Any]]]:
     """The benchmarks asked for, in the order they run: (report key, run it)."""
@@ -254,7 +258,16 @@ def _parts(
                 ),
             )
         )
+    if journal:
+        noops = max(10, int(1000 * small))
+        parts.append(("journal", lambda: _journal(repeat, noops, progress)))
     return parts
+
+
+def _journal(repeat: int, noops: int, progress: Callable[[str], None]) -> Any:
+    from ..bench._journal import run_journal_benchmark
+
+    return run_journal_benchmark(repeat=repeat, noops=noops, progress=progress)
 
 
 def _mcp(repeat: int, scale: float, progress: Callable[[str], None]) -> Any:

@@ -106,6 +106,9 @@ def render(console: Console, report: dict[str, Any]) -> None:
     plans = report.get("plans")
     if plans:
         _render_plans(console, plans)
+    journal = report.get("journal")
+    if journal:
+        _render_journal(console, journal)
     sweep = report.get("sweep")
     if sweep:
         largest = max(p["calls"] for p in sweep["points"])
@@ -153,3 +156,20 @@ def _render_plans(console: Console, report: dict[str, Any]) -> None:
         f"Capitals task: flat {p['flat_s']:.2f} s ({p['flat_turns']} turns), planned "
         f"{p['planned_s']:.2f} s ({p['planned_turns']} turns): {p['speedup']:.2f}x"
     )
+
+
+def _render_journal(console: Console, report: dict[str, Any]) -> None:
+    table = Table(title="Journal: a batch of no-op calls, off and on (median ms a batch)")
+    backends = list(report["large_batch"]["ms_per_batch"])
+    for column in ("batch", *backends):
+        table.add_column(column)
+    for key in ("large_batch", "small_batches"):
+        row = report[key]
+        table.add_row(
+            f"{row['calls_per_batch']} calls",
+            *(
+                f"{row['ms_per_batch'][b]:.3f} ms ({row['us_per_call'][b]:.1f} µs/call)"
+                for b in backends
+            ),
+        )
+    console.print(table)

@@ -22,6 +22,7 @@ _COLOURS = {
     "cancelled": "#9d9d9d",
     "invalid_arguments": "#b279a2",
     "unknown_tool": "#b279a2",
+    "in_doubt": "#eeca3b",
 }
 _MODEL = "#72b7b2"
 

@@ -86,10 +86,12 @@ class CallContext:
     (``math.inf``: none).
 
     A runner that starts the body more than once (retries, hedges) records each start in
-    ``attempts``; left ``None``, the call had one.
+    ``attempts``; left ``None``, the call had one. A runner that leaves the body running when
+    the call ends (an abandoned thread) sets ``abandoned``: what the body does may still take
+    effect, and the call's result says so.
     """
 
-    __slots__ = ("arguments", "attempts", "deadline", "tool")
+    __slots__ = ("abandoned", "arguments", "attempts", "deadline", "tool")
 
     def __init__(
         self, tool: ToolSpec, arguments: Mapping[str, Any], deadline: float = math.inf
@@ -98,6 +100,7 @@ class CallContext:
         self.arguments = arguments
         self.deadline = deadline
         self.attempts: Attempts | None = None
+        self.abandoned = False
 
     def __repr__(self) -> str:
         return f"CallContext({self.tool.name!r}, deadline={self.deadline!r})"

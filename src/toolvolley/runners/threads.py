@@ -202,6 +202,7 @@ class ThreadRunner(Runner):
             await waiter.wait()
         except BaseException:
             pool.give_up(job)  # already done by the waiter if it was cancelled; harmless
+            call.abandoned = job.abandoned
             raise
         if job.error is not None:
             raise job.error

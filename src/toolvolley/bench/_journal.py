@@ -1,0 +1,105 @@
+"""The journal's cost (``toolvolley.stores``): scenario D (async no-op calls in one batch,
+validation and timeouts included) with the journal off and on, and the same with small batches,
+where the per-batch cost shows.
+
+A journaled batch here is what a journaled turn does: the model response recorded (one commit),
+the calls' starts group-committed (one commit for the calls that start together) and their
+results committed when the batch ends. SQLite (WAL, ``synchronous=FULL``) in a temporary
+directory; PostgreSQL too when given a connection string.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from .._calls import ToolCall
+from .._executor import Executor
+from .._model import ModelResponse
+from ..stores import Conversation, Journal, PostgresJournal, SQLiteJournal
+from ._executor import TOOLBOX
+
+__all__ = ["run_journal_benchmark"]
+
+
+def _calls(n: int) -> list[ToolCall]:
+    return [ToolCall(f"c{i}", "noop", {"i": i}) for i in range(n)]
+
+
+async def _batch(
+    executor: Executor, calls: list[ToolCall], turn: int, c: Conversation | None
+) -> None:
+    store = None
+    if c is not None:
+        await c.record_response(turn, ModelResponse("", tuple(calls), ()))
+        store = c.store(turn, executor.toolbox)
+    async with executor.batch(store=store) as batch:
+        for call in calls:
+            batch.submit(call)
+    assert all(r.ok for r in batch.results())
+
+
+async def _measure(
+    n: int, batches: int, repeat: int, journals: dict[str, Journal]
+) -> dict[str, Any]:
+    executor = Executor(TOOLBOX, timeout=60)
+    calls = _calls(n)
+    variants = ["off", *journals]
+    walls: dict[str, list[float]] = {name: [] for name in variants}
+    turn = 0
+    for r in range(-1, repeat):  # round -1 warms up
+        for variant in variants:
+            journal = journals.get(variant)
+            c = None if journal is None else await journal.conversation(f"r{r}-{n}-{turn}")
+            started = time.perf_counter()
+            for _ in range(batches if r >= 0 else 1):
+                turn += 1
+                await _batch(executor, calls, turn, c)
+            if r >= 0:
+                walls[variant].append((time.perf_counter() - started) / batches)
+    median = {name: statistics.median(w) for name, w in walls.items()}
+    off = median["off"]
+    return {
+        "calls_per_batch": n,
+        "batches_per_round": batches,
+        "rounds": repeat,
+        "us_per_call": {k: round(v / n * 1e6, 2) for k, v in median.items()},
+        "ms_per_batch": {k: round(v * 1e3, 3) for k, v in median.items()},
+        "journal_cost_ms_per_batch": {k: round((v - off) * 1e3, 3) for k, v in median.items()},
+        "over_off": {k: round(v / off, 2) for k, v in median.items()},
+    }
+
+
+def run_journal_benchmark(
+    *,
+    repeat: int = 5,
+    noops: int = 1000,
+    small: int = 4,
+    postgres: str | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Figures for a batch of ``noops`` calls and for batches of ``small`` calls, journal off,
+    on SQLite, and on PostgreSQL (``postgres``: a connection string) if given."""
+    with tempfile.TemporaryDirectory() as tmp:
+
+        async def run() -> dict[str, Any]:
+            journals: dict[str, Journal] = {"sqlite": SQLiteJournal(Path(tmp, "j.sqlite"))}
+            if postgres:
+                journals["postgres"] = PostgresJournal(postgres)
+            try:
+                large = await _measure(noops, 3, repeat, journals)
+                progress("journal: one large batch")
+                many = await _measure(small, 50, repeat, journals)
+                progress("journal: small batches")
+                return {"large_batch": large, "small_batches": many}
+            finally:
+                for journal in journals.values():
+                    await journal.aclose()
+
+        return anyio.run(run)

@@ -1,0 +1,120 @@
+"""What a journal writes, as JSON text: a model response, a call that started, a call's result.
+
+A :class:`Record` is one row: ``kind`` is ``"response"`` (``call_id`` empty), ``"started"``
+or ``"result"``. A response keeps what the loop needs to replay the turn without asking the
+model again (its text, calls, messages, usage, cut-off calls, a stream cut); ``raw`` (the SDK's
+object) is not kept. A result keeps its status, content and value (a value with no JSON form is
+kept as None: the content is what the model read) and its attempts; its times are the replay's
+own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .._calls import ToolCall, ToolResult
+from .._errors import StreamCutError, ToolError
+from .._model import ModelResponse, Usage
+
+__all__ = [
+    "Record",
+    "call_from_json",
+    "call_to_json",
+    "response_from_json",
+    "response_to_json",
+    "result_from_json",
+    "result_to_json",
+]
+
+Kind = Literal["response", "started", "result"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One row of a journal: ``(conversation, turn, call_id, kind)`` is its key."""
+
+    conversation: str
+    turn: int
+    call_id: str
+    kind: Kind
+    data: str
+
+
+def call_to_json(call: ToolCall) -> dict[str, Any]:
+    return {"id": call.id, "name": call.name, "arguments": call.arguments_text()}
+
+
+def call_from_json(data: dict[str, Any]) -> ToolCall:
+    return ToolCall(id=data["id"], name=data["name"], arguments=data["arguments"])
+
+
+def response_to_json(response: ModelResponse) -> str:
+    cut = response.stream_error
+    return json.dumps(
+        {
+            "text": response.text,
+            "calls": [call_to_json(c) for c in response.calls],
+            "messages": list(response.messages),
+            "usage": [response.usage.input_tokens, response.usage.output_tokens],
+            "incomplete": [call_to_json(c) for c in response.incomplete],
+            "stream_error": None if cut is None else str(cut),
+        },
+        ensure_ascii=False,
+        default=_not_json,
+    )
+
+
+def response_from_json(text: str, provider: str) -> ModelResponse:
+    data = json.loads(text)
+    cut = data["stream_error"]
+    return ModelResponse(
+        text=data["text"],
+        calls=tuple(call_from_json(c) for c in data["calls"]),
+        messages=tuple(data["messages"]),
+        usage=Usage(*data["usage"]),
+        incomplete=tuple(call_from_json(c) for c in data["incomplete"]),
+        stream_error=None if cut is None else StreamCutError(cut, provider=provider),
+    )
+
+
+def result_to_json(result: ToolResult) -> str:
+    data = {
+        "status": result.status,
+        "content": result.content,
+        "value": result.value,
+        "attempts": result.attempts,
+        "attempt_errors": list(result.attempt_errors),
+        "may_still_take_effect": result.may_still_take_effect,
+    }
+    try:
+        return json.dumps(data, ensure_ascii=False)
+    except (TypeError, ValueError):  # a value with no JSON form: the content stands for it
+        data["value"] = None
+        return json.dumps(data, ensure_ascii=False)
+
+
+def result_from_json(call: ToolCall, text: str) -> ToolResult:
+    """A recorded result for ``call``; a failure's ``error`` is a :class:`ToolError` holding its
+    content (the exception itself did not survive the process)."""
+    data = json.loads(text)
+    status = data["status"]
+    return ToolResult(
+        call_id=call.id,
+        name=call.name,
+        status=status,
+        content=data["content"],
+        value=data["value"],
+        error=None if status == "ok" else ToolError(data["content"]),
+        attempts=data["attempts"],
+        attempt_errors=tuple(data["attempt_errors"]),
+        may_still_take_effect=data.get("may_still_take_effect", False),
+    )
+
+
+def _not_json(value: object) -> object:
+    raise TypeError(
+        f"A model response holds {type(value).__name__}, which has no JSON form: a journal "
+        "cannot record it."
+    )

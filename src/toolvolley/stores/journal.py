@@ -1,0 +1,392 @@
+"""A durable journal of a conversation's calls: :class:`Journal`, and what ``run_loop`` reads
+back from it to continue a conversation after a crash instead of starting it again.
+
+Per conversation (an id the caller gives) it records, in this order:
+
+1. each model response, before any of its calls is dispatched (so a resumed conversation replays
+   the calls the model asked for, and never samples different ones);
+2. that a call started, committed before its body starts: the calls of one response that start
+   together are committed in one transaction (group commit, see :class:`_GroupCommit`), so the
+   cost is per batch, not per call;
+3. each call's result.
+
+Resuming (``run_loop(..., journal=j, conversation_id=cid)``), a recorded response is replayed
+instead of asking the model, and each of its calls is answered by the first that applies:
+
+* its recorded result, replayed (the call is not run again);
+* it never started: it runs;
+* it started and has no result (the process died in between), and its tool has a reconcile
+  check (``@tool(reconcile=check)``): ``check(call)`` says what happened: a value (the call's
+  result, ``ok``), :data:`NOT_DONE` (the call runs) or :data:`UNKNOWN`;
+* it started and has no result, and its tool is ``idempotent``: it runs again;
+* otherwise it is answered ``in_doubt``: it may or may not have taken effect, and the model is
+  told to check before repeating it. It is never silently run again.
+
+That is at-most-once-or-reported: a call to a tool that is not idempotent runs at most once, or
+its answer says its outcome is unknown. Exactly-once needs the receiving service's help (an
+idempotency key: the call's id is a good one).
+
+A journal backend implements :meth:`Journal._load` and :meth:`Journal._write` (one transaction);
+:class:`~toolvolley.stores.SQLiteJournal` is the embedded one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Hashable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+import anyio.lowlevel
+
+from .. import _wording as wording
+from .._calls import ToolCall, ToolResult
+from .._content import to_content
+from .._errors import UserError, describe_exception
+from ._base import BatchScope, StoreBatch
+from ._records import (
+    Record,
+    response_from_json,
+    response_to_json,
+    result_from_json,
+    result_to_json,
+)
+
+if TYPE_CHECKING:
+    from .._model import ModelResponse
+    from .._tools import Tool
+
+__all__ = ["NOT_DONE", "UNKNOWN", "Conversation", "Journal", "Reconciled", "replayed"]
+
+logger = logging.getLogger("toolvolley")
+
+
+class Reconciled:
+    """What a reconcile check returns when it found no result: :data:`NOT_DONE` or
+    :data:`UNKNOWN`."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NOT_DONE = Reconciled("NOT_DONE")
+"""A reconcile check's answer: the call had no effect; it is run now."""
+UNKNOWN = Reconciled("UNKNOWN")
+"""A reconcile check's answer: it cannot tell; the call is answered ``in_doubt``."""
+
+
+class _Group:
+    __slots__ = ("done", "error", "led", "records")
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.done: anyio.Event | None = None  # made on the event loop, by its leader
+        self.error: BaseException | None = None
+        self.led = False
+
+    async def wait(self) -> None:
+        if self.done is None:
+            self.done = anyio.Event()
+        await self.done.wait()
+
+
+class _GroupCommit:
+    """Records that arrive together go in one transaction: the first writer that waits leads
+    (it lets the others that are ready join, then commits them all); writers that arrive while a
+    commit is under way join the next one. A record :meth:`add` ed without waiting goes with the
+    next commit (or :meth:`flush`)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._open = _Group()
+        self._busy: _Group | None = None  # the group being committed
+
+    def add(self, record: Record) -> None:
+        self._open.records.append(record)
+
+    async def write(self, record: Record) -> None:
+        self._open.records.append(record)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Wait until every record added so far is committed."""
+        group = self._open
+        if not group.records:
+            if self._busy is not None:
+                await self._busy.wait()
+                if self._busy is not None and self._busy.error is not None:
+                    raise self._busy.error
+            return
+        if group.led:
+            await group.wait()
+        else:
+            group.led = True
+            if group.done is None:
+                group.done = anyio.Event()
+            # Committed whatever happens to the leader: the others wait for it.
+            with anyio.CancelScope(shield=True):
+                if self._busy is not None:
+                    await self._busy.wait()
+                else:
+                    await anyio.lowlevel.checkpoint()  # the calls starting now join in
+                self._open = _Group()
+                self._busy = group
+                try:
+                    await self._journal._write(group.records)
+                except Exception as exc:
+                    group.error = exc
+                finally:
+                    self._busy = None
+                    group.done.set()
+        if group.error is not None:
+            raise group.error
+
+
+class Journal(ABC):
+    """Where a conversation's model responses, call starts and results are recorded, durably.
+
+    ``run_loop(model, prompt, tools, journal=journal, conversation_id="order-42")`` records the
+    conversation and, run again with the same id after a crash, continues it (see the module's
+    docstring for what a resumed call gets). A backend implements :meth:`_load` and
+    :meth:`_write`; the journal is an async context manager (``async with SQLiteJournal(path)
+    as journal:``), and :meth:`aclose` closes it.
+    """
+
+    def __init__(self) -> None:
+        self._commits = _GroupCommit(self)
+
+    @abstractmethod
+    async def _load(self, conversation: str) -> list[Record]:
+        """Every record of ``conversation``."""
+
+    @abstractmethod
+    async def _write(self, records: Sequence[Record]) -> None:
+        """Write ``records`` in one transaction, durable when this returns. A record whose key
+        (conversation, turn, call_id, kind) exists replaces it."""
+
+    async def aclose(self) -> None:  # noqa: B027 - a backend without a connection has none
+        """Release the journal's connection."""
+
+    async def __aenter__(self) -> Journal:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def conversation(self, conversation_id: str) -> Conversation:
+        """The conversation ``conversation_id``, with what the journal holds of it."""
+        if not isinstance(conversation_id, str) or not conversation_id:
+            raise UserError(f"conversation_id must be a non-empty string, not {conversation_id!r}.")
+        return Conversation(self, conversation_id, await self._load(conversation_id))
+
+    async def write(self, record: Record) -> None:
+        """Record ``record``, group-committed with the records written at the same time: durable
+        when this returns."""
+        await self._commits.write(record)
+
+    def add(self, record: Record) -> None:
+        """Record ``record`` with the next commit (a :meth:`write`, or :meth:`flush`)."""
+        self._commits.add(record)
+
+    async def flush(self) -> None:
+        """Commit every record added so far."""
+        await self._commits.flush()
+
+
+class Conversation:
+    """One conversation of a :class:`Journal`: what it holds, and the store for each turn."""
+
+    def __init__(self, journal: Journal, conversation_id: str, records: Sequence[Record]) -> None:
+        self.journal = journal
+        self.id = conversation_id
+        self._responses: dict[int, str] = {}
+        self._started: dict[tuple[int, str], str] = {}
+        self._results: dict[tuple[int, str], str] = {}
+        kinds = {"response": self._responses, "started": self._started, "result": self._results}
+        for r in records:
+            if r.kind == "response":
+                self._responses[r.turn] = r.data
+            else:
+                kinds[r.kind][r.turn, r.call_id] = r.data  # type: ignore[index]
+
+    @property
+    def turns(self) -> int:
+        """Model responses recorded."""
+        return len(self._responses)
+
+    def response(self, turn: int, provider: str) -> ModelResponse | None:
+        """Turn ``turn``'s recorded model response, or None: the model is to be asked."""
+        data = self._responses.get(turn)
+        return None if data is None else response_from_json(data, provider)
+
+    async def record_response(self, turn: int, response: ModelResponse) -> None:
+        """Record turn ``turn``'s response, before any of its calls is dispatched."""
+        data = response_to_json(response)
+        await self.journal.write(Record(self.id, turn, "", "response", data))
+        self._responses[turn] = data
+
+    def store(self, turn: int, tools: _Tools) -> _TurnStore:
+        """The :class:`ResultStore` for turn ``turn``'s batch; ``tools`` (a
+        :class:`~toolvolley.Toolbox`): where the reconcile checks of its unfinished calls are."""
+        return _TurnStore(self, turn, tools)
+
+    def unfinished(self, turn: int) -> list[ToolCall]:
+        """Calls of ``turn`` that started and have no recorded result (the calls themselves are
+        in the turn's response)."""
+        data = self._responses.get(turn)
+        if data is None:
+            return []
+        calls = response_from_json(data, "").calls
+        started, results = self._started, self._results
+        return [c for c in calls if (turn, c.id) in started and (turn, c.id) not in results]
+
+    async def _reconcile(self, turn: int, tools: _Tools) -> dict[str, ToolResult]:
+        """Turn ``turn``'s unfinished calls settled by their tools' reconcile checks: the result
+        found (recorded now), or an ``in_doubt`` one; a call found not done is forgotten, so it
+        runs."""
+        settled: dict[str, ToolResult] = {}
+        for call in self.unfinished(turn):
+            tool = tools.get(call.name)
+            if tool is None or tool.reconcile is None:
+                continue
+            try:
+                found = await _check(tool, call)
+            except Exception as exc:
+                logger.error("The reconcile check of %r raised.", tool.name, exc_info=exc)
+                settled[call.id] = in_doubt(call, describe_exception(exc))
+                continue
+            if found is NOT_DONE:
+                del self._started[turn, call.id]
+            elif found is UNKNOWN:
+                settled[call.id] = in_doubt(call)
+            else:
+                result = _found(call, found)
+                await self.journal.write(
+                    Record(self.id, turn, call.id, "result", result_to_json(result))
+                )
+                self._results[turn, call.id] = result_to_json(result)
+        return settled
+
+
+async def _check(tool: Tool, call: ToolCall) -> Any:
+    check = tool.reconcile
+    assert check is not None
+    if _is_async(check):
+        return await check(call)
+    return await anyio.to_thread.run_sync(check, call)
+
+
+def _is_async(func: Any) -> bool:
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004
+    )
+
+
+def _found(call: ToolCall, value: Any) -> ToolResult:
+    content = to_content(value)
+    return ToolResult(call_id=call.id, name=call.name, status="ok", content=content, value=value)
+
+
+def in_doubt(call: ToolCall, why: str | None = None) -> ToolResult:
+    """The answer to a call whose outcome is unknown after a crash."""
+    content = wording.in_doubt(call.name, why)
+    return ToolResult(
+        call_id=call.id,
+        name=call.name,
+        status="in_doubt",
+        content=content,
+        error=RuntimeError(content),
+        may_still_take_effect=True,
+    )
+
+
+async def _ready(result: ToolResult) -> ToolResult:
+    return result
+
+
+class _Tools(Protocol):
+    def get(self, name: str) -> Tool | None: ...
+
+
+class _TurnStore:
+    """One turn's :class:`ResultStore`: every call kept, by its id."""
+
+    def __init__(self, conversation: Conversation, turn: int, tools: _Tools) -> None:
+        self._conversation = conversation
+        self._turn = turn
+        self._tools = tools
+
+    async def open_batch(self, scope: BatchScope) -> StoreBatch:
+        settled = await self._conversation._reconcile(self._turn, self._tools)
+        return _TurnBatch(self._conversation, self._turn, settled)
+
+
+class _TurnBatch:
+    """One turn's calls, as the journal sees them (see the module's docstring)."""
+
+    def __init__(
+        self, conversation: Conversation, turn: int, settled: dict[str, ToolResult]
+    ) -> None:
+        self._c = conversation
+        self._turn = turn
+        self._settled = settled  # by a reconcile check: a result found, or in doubt
+        self._asked: dict[str, tuple[Tool, ToolCall]] = {}
+
+    def key(self, tool: Tool, call: ToolCall) -> Hashable | None:
+        self._asked[call.id] = tool, call
+        return call.id
+
+    def recorded(self, key: Hashable) -> Awaitable[ToolResult] | None:
+        assert isinstance(key, str)
+        c, where = self._c, (self._turn, key)
+        tool, call = self._asked[key]
+        data = c._results.get(where)
+        if data is not None:
+            return _ready(result_from_json(call, data))
+        if key in self._settled:
+            return _ready(self._settled[key])
+        if where not in c._started or tool.idempotent:
+            return None  # never started, or safe to run again: it runs
+        return _ready(in_doubt(call))
+
+    def running(self, key: Hashable, call: ToolCall) -> None:
+        pass
+
+    async def started(self, key: Hashable, call: ToolCall) -> None:
+        c = self._c
+        await c.journal.write(Record(c.id, self._turn, call.id, "started", ""))
+        c._started[self._turn, call.id] = ""
+
+    async def finished(self, key: Hashable, result: ToolResult) -> None:
+        # Committed with the next group (a later call's start) or when the batch closes, so a
+        # call does not wait for its own result's commit; a crash before then leaves the call
+        # in doubt, never run again.
+        c = self._c
+        data = result_to_json(result)
+        c.journal.add(Record(c.id, self._turn, result.call_id, "result", data))
+        c._results[self._turn, result.call_id] = data
+
+    async def close(self) -> None:
+        await self._c.journal.flush()
+
+
+@asynccontextmanager
+async def replayed(response: ModelResponse) -> AsyncIterator[AsyncIterator[ModelResponse]]:
+    """A recorded response, as the loop reads a model's stream: the response, and nothing else."""
+
+    async def items() -> AsyncGenerator[ModelResponse, None]:
+        yield response
+
+    stream = items()
+    try:
+        yield stream
+    finally:
+        await stream.aclose()
