@@ -204,6 +204,7 @@ def _check_options(
         check_extra("--provider anthropic", "anthropic", "anthropic")
     if provider == "gemini":  # the offline model in Gemini's format, or a --base-url
         check_extra("--provider gemini", "google.genai", "gemini")
+        return
     if provider == "bedrock":  # Converse, offline unless --base-url names an endpoint
         check_extra("--provider bedrock", "boto3", "bedrock")
         return
