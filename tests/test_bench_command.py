@@ -30,7 +30,9 @@ def test_bench_json_chart_and_timeline(tmp_path: Path) -> None:
     for key in "AC":
         variants = report["executor"]["scenarios"][key]["variants"]
         assert {"toolvolley_parallel", "toolvolley_serial", "textbook_gather"} <= set(variants)
-    assert len(report["streaming"]["scenarios"]) == len(streaming_scenarios())
+    names = [row["scenario"] for row in report["streaming"]["scenarios"]]
+    assert names == [s.name for s in streaming_scenarios()]
+    assert len(names) == 11  # 9 in Chat Completions, 1 in Gemini, 1 in Converse
     points = report["sweep"]["points"]
     assert {(p["kind"], p["variant"]) for p in points} == {
         (kind, variant)

@@ -150,12 +150,21 @@ def test_the_gemini_format_in_serial_mode_runs_one_call_a_turn() -> None:
     assert report["failed_calls"] == 0
 
 
-def test_bedrock_serial_takes_one_model_turn_per_call_kept_on_the_client() -> None:
+def test_bedrock_serial_takes_one_model_turn_per_call_kept_on_the_client(
+    counted: type[CountingService],
+) -> None:
+    """Converse has no switch: the first response holds all three calls, one runs and the
+    others are declined, made again, and not counted as failures of the demo."""
     code, report, stderr = run("--json", "--serial", "--provider", "bedrock", *FAST)
     assert code == 0, stderr
     assert report is not None
-    assert report["tool_calls_in_first_response"] == 1
+    assert report["tool_calls_in_first_response"] == 3
     assert report["model_turns"] == 4
+    assert [c["status"] for c in report["calls"]] == ["ok"] * 3
+    assert report["failed_calls"] == 0
+    # Two requests a look-up: each call run once in the serial conversation (one a turn) and
+    # once in the parallel one it is compared with.
+    assert counted.requests == 12
 
 
 def test_serial_takes_one_model_turn_per_call() -> None:

@@ -3,6 +3,7 @@ real event-stream framing), and a stream cut off by a cancel on a real loopback 
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import pytest
 
 from test_providers import get_weather
 from toolvolley import Executor, ModelError, ModelResponse, Toolbox, result_messages, run_loop
+from toolvolley._model import NOT_RUN_SERIAL
 from toolvolley.events import CallReady
 from toolvolley.providers import BedrockConverse, adapter
 from toolvolley.providers.bedrock import BedrockAssembler
@@ -61,17 +63,35 @@ async def test_offline_three_calls_in_one_response_and_one_follow_up(stream: boo
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("stream", [True, False], ids=["converse-stream", "converse"])
-async def test_parallel_off_is_kept_on_the_client_one_call_a_turn(stream: bool) -> None:
-    """Converse has no switch for parallel calls: the adapter keeps the first call of each
-    response and leaves the others out of the turn, so the model asks for them again."""
+async def test_parallel_off_runs_a_responses_first_call_and_answers_the_others(
+    stream: bool,
+) -> None:
+    """Converse has no switch for parallel calls: the adapter runs the first call of each
+    response and answers each later one with NOT_RUN_SERIAL, so the turn keeps every toolUse
+    block the model wrote and each is answered exactly once, in order; the model asks again."""
     async with BedrockConverse.offline(fast()) as model:
         result = await run_loop(
             model, PROMPT, [get_weather], stream=stream, parallel_tool_calls=False
         )
-    assert [t.calls for t in result.turns] == [1, 1, 1, 0]
+    assert [t.calls for t in result.turns] == [3, 2, 1, 0]
     turns = [m for m in result.transcript if m["role"] == "assistant"]
-    uses = [[b["toolUse"]["input"]["city"] for b in m["content"] if "toolUse" in b] for m in turns]
-    assert uses == [["Seoul"], ["Tokyo"], ["Paris"], []]
+    uses = [[b["toolUse"] for b in m["content"] if "toolUse" in b] for m in turns]
+    assert [[u["input"]["city"] for u in us] for us in uses] == [
+        ["Seoul", "Tokyo", "Paris"],
+        ["Tokyo", "Paris"],
+        ["Paris"],
+        [],
+    ]
+    for tool_uses in uses[:3]:  # each turn's blocks answered by the next user message, in order
+        index = result.transcript.index(turns[uses.index(tool_uses)])
+        answers = [b["toolResult"] for b in result.transcript[index + 1]["content"]]
+        assert [a["toolUseId"] for a in answers] == [u["toolUseId"] for u in tool_uses]
+        assert [a.get("status") for a in answers] == [None] + ["error"] * (len(answers) - 1)
+        assert [a["content"][0]["text"] for a in answers[1:]] == [NOT_RUN_SERIAL] * (
+            len(answers) - 1
+        )
+    ran = [r for t in result.turns for r in t.results if r.ok]
+    assert [json.loads(r.content)["city"] for r in ran] == ["Seoul", "Tokyo", "Paris"]
     assert "Paris" in result.final_text
 
 

@@ -32,6 +32,7 @@ from toolvolley import (
     run_loop,
     run_turn,
 )
+from toolvolley._model import NOT_RUN_SERIAL
 from toolvolley.providers import BedrockConverse
 
 _DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "recorded_formats"
@@ -349,3 +350,42 @@ async def test_a_loop_written_with_boto3_runs_its_tool_use_blocks_as_given(
     assert not {c["name"] for c in recorded.meta.get("server_tool_calls_not_for_client", [])} & {
         name for name, _ in ran
     }
+
+
+SEVERAL = [r for r in RESPONSES if len(r.meta["expected"]) > 1]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("recorded", list(_params(SEVERAL)))
+async def test_serial_mode_runs_the_first_call_and_keeps_the_recorded_turn_whole(
+    recorded: Recorded,
+) -> None:
+    """Converse has no switch for parallel calls: with ``parallel_tool_calls=False`` the first
+    call runs and each later one is answered ``NOT_RUN_SERIAL``; the turn goes back with every
+    block as it came (signed reasoning stays valid), and each call gets one answer, in order."""
+    ran: list[tuple[str, dict[str, Any]]] = []
+    turns = []
+    for parallel in (True, False):
+        with Served(recorded) as served:
+            async with adapter(served, recorded) as model:
+                transcript = [model.user_message("The recorded question.")]
+                executor = Executor(toolbox_for(recorded, ran))
+                turns.append(
+                    await run_turn(
+                        model,
+                        transcript,
+                        executor,
+                        stream=recorded.streamed,
+                        parallel_tool_calls=parallel,
+                    )
+                )
+    (whole, _), (response, stats) = turns
+    assert response.messages == whole.messages  # every toolUse block and the provider's own
+    expected = recorded.meta["expected"]
+    first = expected[0]
+    assert ran[len(expected) :] == [(first["name"], first["arguments"])]
+    assert [c.id for c in stats.tool_calls] == [c["id"] for c in expected]
+    assert [(r.call_id, r.status, r.content) for r in stats.results[1:]] == [
+        (c["id"], "error", NOT_RUN_SERIAL) for c in expected[1:]
+    ]
+    assert (stats.results[0].call_id, stats.results[0].status) == (first["id"], "ok")

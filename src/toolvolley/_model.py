@@ -58,8 +58,8 @@ class ModelResponse:
     usage: Usage = Usage()
     raw: Any = None
     incomplete: tuple[ToolCall, ...] = ()  # streamed calls whose arguments were cut off
-    # calls the adapter will not run, each with what the model reads instead (Gemini in serial
-    # mode: the API has no switch, so calls after a response's first are answered, not run)
+    # calls the adapter will not run, each with what the model reads instead (Gemini and Bedrock
+    # in serial mode: no API switch, so calls after a response's first are answered, not run)
     declined: tuple[tuple[ToolCall, str], ...] = ()
     # a StreamCutError if the stream ended or broke before its finish signal (its __cause__ is
     # the read error, if it broke); a custom adapter may record any exception here

@@ -50,11 +50,12 @@ def streaming_scenarios(scale: float = 1.0) -> list[StreamingScenario]:
             StreamingScenario(f"{n} calls, slowest last", (fast,) * (n - 1) + (slow,)),
             StreamingScenario(f"{n} calls, equal", (0.5 * scale,) * n),
         ]
-    # each call whole in a chunk of its own, ready when the chunk arrives
+    slowest_first = (1.0 * scale,) + (0.3 * scale,) * 2
+    # Gemini: each call whole in a chunk of its own, ready when the chunk arrives; Converse
+    # (boto3, the binary event stream): each call a content block, ready at its contentBlockStop
+    scenarios.append(StreamingScenario("3 calls, slowest first, Gemini", slowest_first, "gemini"))
     scenarios.append(
-        StreamingScenario(
-            "3 calls, slowest first, Gemini", (1.0 * scale,) + (0.3 * scale,) * 2, "gemini"
-        )
+        StreamingScenario("3 calls, slowest first, Converse", slowest_first, "bedrock")
     )
     return scenarios
 

@@ -288,7 +288,7 @@ async def _serial(
         model, settings.prompt, toolbox, parallel_tool_calls=False, max_turns=16, on_event=recorder
     )
     end_to_end = time.perf_counter() - started
-    # (calls the adapter declined, not run: Gemini has no switch, see providers.gemini)
+    # (calls the adapter declined, not run: Gemini and Converse have no switch, see _serial)
     sequential = [r for turn in outcome.turns for r in turn.results if not _declined(r)]
     ran = {r.call_id for r in sequential}
     calls = [c for turn in outcome.turns for c in turn.tool_calls if c.id in ran]

@@ -1,7 +1,9 @@
-"""Serial mode kept on the client, for an API with no switch for parallel tool calls (Gemini):
-only the first call of a response runs; each later one is declined, answered with
-:data:`~toolvolley._model.NOT_RUN_SERIAL` (see ``ModelResponse.declined``), so every call the
-model wrote still gets exactly one answer, in order, and the model can call it again.
+"""Serial mode kept on the client, for an API with no switch for parallel tool calls (Gemini,
+Bedrock Converse): only the first call of a response runs; each later one is declined, answered
+with :data:`~toolvolley._model.NOT_RUN_SERIAL` (see ``ModelResponse.declined``), so every call
+the model wrote still gets exactly one answer, in order, and the model can call it again. The
+turn keeps every call the model wrote, so signatures over it (Gemini's thought signatures,
+Converse's signed reasoning) stay valid.
 """
 
 from __future__ import annotations

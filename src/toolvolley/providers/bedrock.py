@@ -15,21 +15,20 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from .._calls import ToolCall, ToolResult
 from .._content import sendable
 from .._errors import StreamCutError, UserError
-from .._events import CallReady
 from .._model import Message, ModelResponse, ModelStream, Usage
 from .._optional import require
 from .._sdk_calls import arguments_of, field_of, text_field
 from .._toolbox import Toolbox
 from ._assembly import Assembled, Assembler, generated_id
 from ._base import SDKAdapter, tool_specs
+from ._serial import first_call_only, one_call_at_a_time
 from ._sync_sdk import ThreadedStream, in_thread
 
 if TYPE_CHECKING:
@@ -146,8 +145,9 @@ class BedrockConverse(SDKAdapter):
         model = BedrockConverse.offline()
 
     Converse has no switch for parallel tool calls: with ``parallel_tool_calls=False`` the
-    adapter keeps the first call of a response and leaves the others out of the turn (the model
-    asks for them again once it has the first one's result).
+    adapter runs the first call of a response and declines the others (see :mod:`._serial`):
+    the turn keeps every block the model wrote, signed reasoning included, and each later call
+    is answered with :data:`~toolvolley._model.NOT_RUN_SERIAL`, for the model to ask again.
     """
 
     provider = "bedrock"
@@ -255,7 +255,7 @@ class BedrockConverse(SDKAdapter):
         parallel_tool_calls: bool = True,
     ) -> ModelResponse:
         response = await super().respond(transcript, toolbox)
-        return response if parallel_tool_calls else _first_call_only(response)
+        return response if parallel_tool_calls else first_call_only(response)
 
     def stream(
         self,
@@ -265,7 +265,7 @@ class BedrockConverse(SDKAdapter):
         parallel_tool_calls: bool = True,
     ) -> ModelStream:
         updates = super().stream(transcript, toolbox)
-        return updates if parallel_tool_calls else _one_call(updates)
+        return updates if parallel_tool_calls else one_call_at_a_time(updates)
 
     def _parse(self, raw: Any) -> tuple[str, tuple[ToolCall, ...], Usage]:
         calls: list[ToolCall] = []
@@ -370,33 +370,6 @@ class BedrockConverse(SDKAdapter):
                 result["status"] = "error"
             blocks.append({"toolResult": result})
         return [{"role": "user", "content": blocks}] if blocks else []
-
-
-async def _one_call(updates: ModelStream) -> ModelStream:
-    """The stream with its first call only (the others are never started)."""
-    async with aclosing(cast("AsyncGenerator[Any, None]", updates)) as items:
-        first: str | None = None
-        async for item in items:
-            if isinstance(item, CallReady):
-                first = first or item.call.id
-                if item.call.id != first:
-                    continue
-            yield _first_call_only(item) if isinstance(item, ModelResponse) else item
-
-
-def _first_call_only(response: ModelResponse) -> ModelResponse:
-    if len(response.calls) + len(response.incomplete) <= 1:
-        return response
-    ids = {c.id for c in (*response.calls, *response.incomplete)[:1]}
-
-    def kept(block: Mapping[str, Any]) -> bool:
-        use = block.get("toolUse")
-        return use is None or use.get("type") == SERVER_TOOL_USE or use.get("toolUseId") in ids
-
-    turn = [{**m, "content": [b for b in m["content"] if kept(b)]} for m in response.messages]
-    calls = tuple(c for c in response.calls if c.id in ids)
-    incomplete = tuple(c for c in response.incomplete if c.id in ids)
-    return replace(response, calls=calls, incomplete=incomplete, messages=tuple(turn))
 
 
 def _content(raw: Any) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from ._eventstream import event_message
 from ._hints import with_hints
-from ._planner import Conversation, ToolSpec, plan
+from ._planner import Conversation, ToolSpec, declined, plan
 from ._wire import Frame, Generation, WireError, pieces, text_of, tokens_in, truncate
 
 if TYPE_CHECKING:
@@ -150,21 +150,27 @@ def parse(request: Any) -> Conversation:
         (i for i, m in enumerate(messages) if m["role"] == "user" and _texts(m)), default=-1
     )
     names: dict[str, str] = {}
-    calls: list[tuple[str, dict[str, Any]]] = []
+    calls: list[tuple[str, tuple[str, dict[str, Any]]]] = []  # (toolUseId, call)
     results: list[tuple[str, str, bool]] = []
+    not_run: set[str] = set()  # calls the client declined, which the model makes again
     for message in messages[last_user + 1 :]:
         for block in _blocks(message):
             if isinstance(use := block.get("toolUse"), dict) and not _server(use):
                 names[use.get("toolUseId", "")] = use.get("name", "")
-                calls.append((use.get("name", ""), dict(use.get("input") or {})))
+                call = (use.get("name", ""), dict(use.get("input") or {}))
+                calls.append((use.get("toolUseId", ""), call))
             elif isinstance(result := block.get("toolResult"), dict) and "type" not in result:
                 name = names.get(result.get("toolUseId", ""), "tool")
                 content = text_of(result.get("content"))
-                results.append((name, content, result.get("status") == "error"))
+                answer = (name, content, result.get("status") == "error")
+                if declined(answer):
+                    not_run.add(result.get("toolUseId", ""))
+                else:
+                    results.append(answer)
     return Conversation(
         tools=tools,
         user_text=" ".join(_texts(messages[last_user])) if last_user >= 0 else "",
-        calls_made=calls,
+        calls_made=[call for use_id, call in calls if use_id not in not_run],
         results=results,
         tool_choice="required" if ("any" in choice or "tool" in choice) else "auto",
         forced_tool=(choice.get("tool") or {}).get("name") if "tool" in choice else None,

@@ -15,8 +15,7 @@ import hashlib
 import json
 from typing import Any
 
-from .._model import NOT_RUN_SERIAL
-from ._planner import Conversation, ToolSpec
+from ._planner import Conversation, ToolSpec, declined
 from ._wire import Frame, Generation, WireError, pieces, text_of
 
 __all__ = ["error", "parse", "response_body", "stream_frames", "with_path"]
@@ -81,11 +80,7 @@ def parse(body: dict[str, Any]) -> Conversation:
                 results.append((answer.get("name", "tool"), text, failed))
     # A call the client declined (toolvolley's serial mode: only a response's first call runs)
     # is made again, as a model reading that answer would.
-    kept = [
-        (call, result)
-        for call, result in zip(calls, results, strict=False)
-        if not (result[2] and result[1] == NOT_RUN_SERIAL)
-    ]
+    kept = [(c, r) for c, r in zip(calls, results, strict=False) if not declined(r)]
     calls, results = [c for c, _ in kept], [r for _, r in kept]
     mode = _MODES.get(str(config.get("mode", "AUTO")).upper(), "auto")
     return Conversation(

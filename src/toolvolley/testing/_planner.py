@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._model import NOT_RUN_SERIAL
 from ._chains import Chain, find_chain, value_from
 from ._freetext import Item, fill_for_item, plan_from_text
 
@@ -42,6 +43,12 @@ class Conversation:
     tool_choice: str = "auto"  # "none", "auto" or "required"
     forced_tool: str | None = None  # a tool the request names in tool_choice
     references: bool = False  # the system prompt allows "$1" references between calls
+
+
+def declined(result: tuple[str, str, bool]) -> bool:
+    """Whether a result is the client's answer to a call it did not run (toolvolley's serial
+    mode runs only a response's first call): the call counts as not made, and is made again."""
+    return result[2] and result[1] == NOT_RUN_SERIAL
 
 
 @dataclass(frozen=True)
