@@ -197,8 +197,9 @@ def _check_options(
         )
     if provider == "offline" and base_url:
         raise UserError(
-            "--base-url is for --provider openai, responses or anthropic: the offline model "
-            "runs in-process (point --provider openai at `toolvolley serve-model` to use HTTP)."
+            "--base-url is for --provider openai, responses, anthropic, gemini or bedrock: the "
+            "offline model runs in-process (point --provider openai at `toolvolley serve-model` "
+            "to use HTTP)."
         )
     if provider == "anthropic":  # the other providers speak through the OpenAI SDK (cli extra)
         check_extra("--provider anthropic", "anthropic", "anthropic")
