@@ -1,13 +1,13 @@
 """Kill a journaled conversation with SIGKILL at every boundary, resume it until it is done, and
 check what the crash left: ``test_kills.py`` runs a few dozen kills; run hundreds with::
 
-    python tests/kill_harness.py --kills 300                      # SQLite
-    python tests/kill_harness.py --kills 100 --journal postgresql  # a PostgreSQL server it starts
+    python benchmarks/kills.py --kills 300                      # SQLite
+    python benchmarks/kills.py --kills 100 --journal postgresql  # a PostgreSQL server it starts
 
 It prints a JSON summary (kills, per boundary; calls answered ``in_doubt``; idempotent calls run
 again; violations, which must be none).
 
-Each conversation (its own id, in one journal) is a child process, ``kill_harness.py --child``,
+Each conversation (its own id, in one journal) runs in child processes, ``kill_harness.py``,
 against the offline model replaying :data:`SCRIPT`. Its tools' side effects are counted outside
 the process: lines in a file (SQLite runs), rows of a table in the journal's database
 (PostgreSQL runs). ``send`` is not idempotent, ``mark`` is, ``pay`` has a reconcile check that
@@ -29,8 +29,6 @@ idempotent or reconciled tool; an ``ok`` call's effect happened; the conversatio
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import os
 import random
@@ -276,7 +274,7 @@ class Summary:
 
 
 def run_child(journal_at: str, conversation: str, kill: str, effects_at: str) -> tuple[int, str]:
-    command = [sys.executable, str(HERE), "--child", journal_at, conversation, kill, effects_at]
+    command = [sys.executable, str(HERE), journal_at, conversation, kill, effects_at]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode not in (0, -signal.SIGKILL):
         raise RuntimeError(f"{kill}: exit {done.returncode}\n{done.stderr[-3000:]}")
@@ -344,12 +342,11 @@ def conversation_run(
     summary.violations += check(outcome, seen, name)
 
 
-def plan(rng: random.Random, count: int) -> Iterator[list[str]]:
-    """Kills per conversation, ``count`` in all: each boundary in turn, with random moments
-    between, one to three per conversation."""
+def plan(rng: random.Random) -> Iterator[list[str]]:
+    """Kills per conversation, one to three: each boundary in turn, random moments between."""
     boundaries = list(BOUNDARIES)
-    while count > 0:
-        n = min(count, rng.choice((1, 2, 3)))
+    while True:
+        n = rng.choice((1, 2, 3))
         kills = []
         for _ in range(n):
             if rng.random() < 0.3:
@@ -358,7 +355,6 @@ def plan(rng: random.Random, count: int) -> Iterator[list[str]]:
                 if not boundaries:
                     boundaries = list(BOUNDARIES)
                 kills.append(boundaries.pop(rng.randrange(len(boundaries))))
-        count -= n
         yield kills
 
 
@@ -373,49 +369,20 @@ def prepare(journal_at: str) -> None:
 
 
 def run(journal_at: str, kills: int, seed: int, effects_dir: Path | None) -> Summary:
-    """``kills`` kills (about: a kill that is not reached lets its run finish) on conversations
-    journaled in ``journal_at`` (a SQLite file, or a PostgreSQL conninfo)."""
+    """At least ``kills`` kills (a kill not reached lets its run finish: the next conversation
+    brings more) on conversations journaled in ``journal_at`` (a SQLite file, or a PostgreSQL
+    conninfo); ``effects_dir``: where the effects files go (None: a table, PostgreSQL)."""
     prepare(journal_at)
     summary = Summary("postgresql" if effects_dir is None else "sqlite")
     rng = random.Random(seed)
     start = time.monotonic()
-    for i, planned in enumerate(plan(rng, kills)):
+    for i, planned in enumerate(plan(rng)):
+        if summary.kills >= kills:
+            break
         conversation_run(summary, journal_at, effects_dir, f"s{seed}-{i}", planned)
     summary.seconds = time.monotonic() - start
     return summary
 
 
-@contextlib.contextmanager
-def journal_for(kind: str, where: Path) -> Iterator[tuple[str, Path | None]]:
-    if kind == "sqlite":
-        yield str(where / "journal.sqlite"), where
-        return
-    if is_postgres(kind):
-        yield kind, None
-        return
-    sys.path.insert(0, str(HERE.parent))
-    from postgres_support import fresh_database, running_server
-
-    with running_server() as server:
-        yield fresh_database(server), None
-
-
-def main() -> None:
-    if sys.argv[1:2] == ["--child"]:
-        child(*sys.argv[2:6])
-        return
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kills", type=int, default=300)
-    parser.add_argument("--journal", default="sqlite", help="sqlite, postgresql, or a conninfo")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp, journal_for(args.journal, Path(tmp)) as where:
-        summary = run(where[0], args.kills, args.seed, where[1])
-    print(json.dumps(summary.as_json(), indent=2))
-    sys.exit(1 if summary.violations else 0)
-
-
 if __name__ == "__main__":
-    main()
+    child(*sys.argv[1:5])
