@@ -6,6 +6,7 @@ Each test gets a database of its own (:func:`fresh_database`)."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -38,19 +39,30 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """The conninfo of a running server (its ``postgres`` database)."""
+class Unavailable(Exception):
+    """PostgreSQL cannot be started here; the message says why."""
+
+
+@contextlib.contextmanager
+def running_server() -> Iterator[str]:
+    """A running server for the block, as the conninfo of its ``postgres`` database; raises
+    :class:`Unavailable` when it cannot be started here."""
     bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (/usr/lib/postgresql/*/bin)")
+        raise Unavailable(
+            "PostgreSQL's initdb/pg_ctl are not installed (/usr/lib/postgresql/*/bin)"
+        )
     if os.geteuid() == 0:
         try:
             user = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no user 'postgres' to run PostgreSQL as")
+            raise Unavailable(
+                "running as root and there is no user 'postgres' to run PostgreSQL as"
+            ) from None
         if shutil.which("runuser") is None:
-            pytest.skip("running as root and there is no runuser to run PostgreSQL as 'postgres'")
+            raise Unavailable(
+                "running as root and there is no runuser to run PostgreSQL as 'postgres'"
+            )
     root = Path(tempfile.mkdtemp(prefix="toolvolley-pg-"))
     data, sockets = root / "data", root / "sockets"
     sockets.mkdir()
@@ -78,7 +90,9 @@ def postgres_server() -> Iterator[str]:
         )
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')[-500:]}")
+        raise Unavailable(
+            f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')[-500:]}"
+        ) from None
     try:
         yield f"host={sockets} port={port} user=postgres dbname=postgres"
     finally:
@@ -88,6 +102,18 @@ def postgres_server() -> Iterator[str]:
             check=False,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The conninfo of a running server (its ``postgres`` database), skipped saying why when
+    it cannot be started."""
+    with contextlib.ExitStack() as stack:
+        try:
+            conninfo = stack.enter_context(running_server())
+        except Unavailable as exc:
+            pytest.skip(str(exc))
+        yield conninfo
 
 
 def fresh_database(server: str) -> str:

@@ -1,12 +1,15 @@
 """``toolvolley batch`` keeps a journal beside its output by default: killed with SIGKILL at
 several moments and resumed each time, every id is in the output once, a tool that is not
 idempotent ran at most once per call (its executions are counted in a file), and every call
-has one answer (``ok``, or ``in_doubt`` for one the kill interrupted)."""
+has one answer (``ok``, or ``in_doubt`` for one the kill interrupted): killed when the output has
+reached given lengths, and at random moments (seeded), with the journal in SQLite and in a real
+PostgreSQL server (``--journal postgresql://...``)."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -14,6 +17,10 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from postgres_support import fresh_database, postgres_server  # noqa: F401 - a fixture
 
 SRC = str(Path(__file__).parents[1] / "src")
 N = 40
@@ -80,6 +87,60 @@ def test_killed_again_and_again_no_booking_runs_twice_and_every_call_is_answered
             proc.send_signal(signal.SIGKILL)
         finally:
             proc.wait()
+    _resume_and_check(tmp_path, out, tools)
+    assert (tmp_path / "out.jsonl.journal.sqlite").exists()
+
+
+@pytest.mark.parametrize("journal", ["sqlite", "postgres"])
+def test_killed_at_random_moments_no_booking_runs_twice_and_every_call_is_answered(
+    request: pytest.FixtureRequest, tmp_path: Path, journal: str
+) -> None:
+    (tmp_path / "booking.py").write_text(TOOLS)
+    with (tmp_path / "in.jsonl").open("w") as f:
+        for i in range(N):
+            f.write(json.dumps({"id": i, "prompt": f"Please book r{i}."}) + "\n")
+    out = tmp_path / "out.jsonl"
+    tools = ["--tools", "booking:TOOLS", "--concurrency", "4"]
+    if journal == "postgres":
+        tools += ["--journal", _url(fresh_database(request.getfixturevalue("postgres_server")))]
+    rng = random.Random(f"batch-{journal}")
+    kills = 0
+    while kills < 3 and len(_lines(out)) < N - 4:  # killed three times, unless it ends first
+        proc = subprocess.Popen(
+            _cli(out, *tools),
+            cwd=tmp_path,
+            env=_env(tmp_path),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            # A random moment: some more lines written (maybe none), then a random delay.
+            wait_for = len(_lines(out)) + rng.randrange(0, 8)
+            deadline = time.monotonic() + 60
+            while len(_lines(out)) < min(wait_for, N) and proc.poll() is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)  # a subprocess's file growing: there is no event to wait on
+            time.sleep(rng.uniform(0, 0.1))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+        finally:
+            proc.wait()
+    assert kills >= 2
+    _resume_and_check(tmp_path, out, tools)
+    assert (tmp_path / "out.jsonl.journal.sqlite").exists() == (journal == "sqlite")
+
+
+def _url(conninfo: str) -> str:
+    """``host=/run/x port=5 user=u dbname=d`` as ``postgresql://u@/d?host=/run/x&port=5``."""
+    fields = dict(part.split("=", 1) for part in conninfo.split())
+    return (
+        f"postgresql://{fields['user']}@/{fields['dbname']}?host={fields['host']}"
+        f"&port={fields['port']}"
+    )
+
+
+def _resume_and_check(tmp_path: Path, out: Path, tools: list[str]) -> None:
     final = subprocess.run(
         _cli(out, *tools, "--json"),
         cwd=tmp_path,
@@ -90,7 +151,6 @@ def test_killed_again_and_again_no_booking_runs_twice_and_every_call_is_answered
         check=True,
     )
     assert json.loads(final.stdout)["failed"] == 0
-    assert (tmp_path / "out.jsonl.journal.sqlite").exists()
     lines = _lines(out)
     assert sorted(r["id"] for r in lines) == list(range(N))  # each id once
     booked = Counter((tmp_path / "fx").read_text().split())
