@@ -44,11 +44,11 @@ from .._errors import ToolvolleyError, UserError, type_name
 from .._executor import Executor
 from .._runtime import run_new_loop, running_library
 from .._scheduling import Mode, SideEffectsPolicy
-from .._schema import arguments_from_function
 from .._toolbox import Toolbox
 from .._tools import Tool
 from .._tracing import span_observers
 from ..runners._base import Runner
+from ._in_process import InProcessArguments
 from ._lc_tools import declared_options, has_async_body
 
 __all__ = ["ToolNode", "ToolTimeoutError"]
@@ -91,25 +91,28 @@ class _Job:
         self.error: Exception | None = None
 
 
-def _in_thread(job: Any) -> None:
-    """The body of a call run in one of the executor's threads (``_run_one``)."""
+def _in_thread(job: Any) -> str:
+    """The body of a call run in one of the executor's threads (``_run_one``). What LangGraph
+    returned stays on the job; the batch's own result gets an empty text (kept as it is)."""
     try:
         job.output = job.body()
         job.done = True
     except Exception as exc:  # LangGraph's to raise (or not) once every call has finished
         job.error = exc
+    return ""
 
 
-async def _on_loop(job: Any) -> None:
+async def _on_loop(job: Any) -> str:
     """The body of a call run on the event loop (``_arun_one``)."""
     try:
         job.output = await job.body()
         job.done = True
     except Exception as exc:
         job.error = exc
+    return ""
 
 
-_JOB_ARGUMENTS = arguments_from_function(_in_thread)
+_JOB_ARGUMENTS = InProcessArguments("job")
 
 
 class _Settings:
@@ -343,7 +346,7 @@ class ToolNode(LangGraphToolNode):
         )
 
 
-def _tool(name: str, tool: BaseTool | None, body: Callable[[Any], Awaitable[None] | None]) -> Tool:
+def _tool(name: str, tool: BaseTool | None, body: Callable[[Any], Awaitable[str] | str]) -> Tool:
     """The toolvolley tool that runs the calls of ``name``, with the options its LangChain
     tool gives in ``metadata["toolvolley"]``."""
     made = Tool(
