@@ -21,14 +21,19 @@ model (``False``: at most one call per response); the scheduler never sees the l
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import anyio
 
-if TYPE_CHECKING:
-    from ._runtime import Runtime
-
-__all__ = ["Admission", "AdmissionLike", "Mode", "Schedulable", "Scheduler", "SideEffectsPolicy"]
+__all__ = [
+    "Admission",
+    "AdmissionLike",
+    "Events",
+    "Mode",
+    "Schedulable",
+    "Scheduler",
+    "SideEffectsPolicy",
+]
 
 Mode = Literal["parallel", "serial"]
 """``parallel``: every call starts at once (barriers and limits aside). ``serial``: every call
@@ -43,6 +48,13 @@ SideEffectsPolicy = Literal["declared", "strict"]
 * ``"strict"``: only ``read_only=True`` tools start at once; every other call, destructive or
   undeclared, is a barrier. For tools that share state and did not all say what they change.
 """
+
+
+class Events(Protocol):
+    """Where the scheduler gets the events its barriers wait on: a batch's runtime, or (for
+    calls run in a framework's own tasks) anything whose ``event()`` makes one."""
+
+    def event(self) -> Any: ...
 
 
 class Schedulable(Protocol):
@@ -104,7 +116,7 @@ class Admission:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: Events,
         gate: Any,
         drain: _Phase | None,
         done: Any,
@@ -170,7 +182,7 @@ class Scheduler:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: Events,
         *,
         serial: bool,
         max_concurrency: int | None,

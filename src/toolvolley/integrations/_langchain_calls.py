@@ -14,7 +14,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
 from .._calls import ToolResult
-from .._schema import arguments_from_function
+from ._in_process import InProcessArguments
 
 __all__ = ["CALL_ARGUMENTS", "LangChainCall", "run_async", "run_sync"]
 
@@ -98,7 +98,7 @@ def run_sync(call: Any) -> str:
     return str(call.run_sync())
 
 
-CALL_ARGUMENTS = arguments_from_function(run_sync)
+CALL_ARGUMENTS = InProcessArguments("call")
 """The arguments of those tools: ``{"call": <LangChainCall>}`` (the model's own arguments are
 LangChain's to check)."""
 

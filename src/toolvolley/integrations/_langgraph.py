@@ -17,7 +17,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from contextvars import copy_context
+from contextvars import Context, copy_context
 from typing import Any, Literal
 
 import anyio
@@ -44,11 +44,11 @@ from .._errors import ToolvolleyError, UserError, type_name
 from .._executor import Executor
 from .._runtime import run_new_loop, running_library
 from .._scheduling import Mode, SideEffectsPolicy
-from .._schema import arguments_from_function
 from .._toolbox import Toolbox
 from .._tools import Tool
 from .._tracing import span_observers
 from ..runners._base import Runner
+from ._in_process import InProcessArguments
 from ._lc_tools import declared_options, has_async_body
 
 __all__ = ["ToolNode", "ToolTimeoutError"]
@@ -79,37 +79,53 @@ class ToolTimeoutError(ToolvolleyError, TimeoutError):
 
 
 class _Job:
-    """One call of the message: how to run it, and what it gave."""
+    """One call of the message: how LangGraph runs it (``_run_one`` in the context it was made
+    in, when ``context`` is set, else ``_arun_one``), and what it gave. One object a call: a
+    message's jobs live until its last call ends."""
 
-    __slots__ = ("body", "call", "done", "error", "output")
+    __slots__ = ("call", "context", "done", "error", "input_type", "node", "output", "runtime")
 
-    def __init__(self, call: LangChainToolCall, body: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        node: ToolNode,
+        call: LangChainToolCall,
+        input_type: InputType,
+        runtime: ToolRuntime[Any, Any],
+        context: Context | None,
+    ) -> None:
+        self.node = node
         self.call = call
-        self.body = body
+        self.input_type = input_type
+        self.runtime = runtime
+        self.context = context
         self.output: Output | None = None  # what LangGraph's _run_one returned, even None
         self.done = False
         self.error: Exception | None = None
 
 
-def _in_thread(job: Any) -> None:
-    """The body of a call run in one of the executor's threads (``_run_one``)."""
+def _in_thread(job: Any) -> str:
+    """The body of a call run in one of the executor's threads (``_run_one``). What LangGraph
+    returned stays on the job; the batch's own result gets an empty text (kept as it is)."""
     try:
-        job.output = job.body()
+        assert job.context is not None
+        job.output = job.context.run(job.node._run_one, job.call, job.input_type, job.runtime)
         job.done = True
     except Exception as exc:  # LangGraph's to raise (or not) once every call has finished
         job.error = exc
+    return ""
 
 
-async def _on_loop(job: Any) -> None:
+async def _on_loop(job: Any) -> str:
     """The body of a call run on the event loop (``_arun_one``)."""
     try:
-        job.output = await job.body()
+        job.output = await job.node._arun_one(job.call, job.input_type, job.runtime)
         job.done = True
     except Exception as exc:
         job.error = exc
+    return ""
 
 
-_JOB_ARGUMENTS = arguments_from_function(_in_thread)
+_JOB_ARGUMENTS = InProcessArguments("job")
 
 
 class _Settings:
@@ -246,7 +262,7 @@ class ToolNode(LangGraphToolNode):
         tool_calls, input_type = self._parse_input(input)
         runtimes = self._runtimes(input, config, runtime, tool_calls)
         jobs = [
-            _Job(call, functools.partial(copy_context().run, self._run_one, call, input_type, rt))
+            _Job(self, call, input_type, rt, copy_context())
             for call, rt in zip(tool_calls, runtimes, strict=True)
         ]
         limit = _min_limit(self.executor.max_concurrency, config.get("max_concurrency"))
@@ -262,14 +278,17 @@ class ToolNode(LangGraphToolNode):
     ) -> Any:
         tool_calls, input_type = self._parse_input(input)
         runtimes = self._runtimes(input, config, runtime, tool_calls)
-        jobs = []
-        for call, rt in zip(tool_calls, runtimes, strict=True):
-            body: Callable[[], Any]
-            if self._thread_in_async[self._tool_name(call)]:
-                body = functools.partial(copy_context().run, self._run_one, call, input_type, rt)
-            else:
-                body = functools.partial(self._arun_one, call, input_type, rt)
-            jobs.append(_Job(call, body))
+        threaded = self._thread_in_async
+        jobs = [
+            _Job(
+                self,
+                call,
+                input_type,
+                rt,
+                copy_context() if threaded[self._tool_name(call)] else None,
+            )
+            for call, rt in zip(tool_calls, runtimes, strict=True)
+        ]
         settings = _Settings(self.executor, self._async_tools, self.executor.max_concurrency)
         outputs = await self._run_jobs(jobs, settings)
         return self._combine_tool_outputs(outputs, input_type)
@@ -343,7 +362,7 @@ class ToolNode(LangGraphToolNode):
         )
 
 
-def _tool(name: str, tool: BaseTool | None, body: Callable[[Any], Awaitable[None] | None]) -> Tool:
+def _tool(name: str, tool: BaseTool | None, body: Callable[[Any], Awaitable[str] | str]) -> Tool:
     """The toolvolley tool that runs the calls of ``name``, with the options its LangChain
     tool gives in ``metadata["toolvolley"]``."""
     made = Tool(

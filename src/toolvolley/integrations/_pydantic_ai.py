@@ -147,30 +147,22 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
         try:
             if place.waits:
                 await place.wait()
-            if self.timeout is None:  # the common case, on the shortest path
-                return await self._run(name, tool_args, ctx, tool)
-            return await self._run_with_timeout(name, tool_args, ctx, tool, self.timeout)
+            if self.timeout is not None:
+                return await self._run_with_timeout(name, tool_args, ctx, tool, self.timeout)
+            # The common case, inline: one coroutine less per call.
+            token = job_deadline.set(math.inf) if job_deadline.get() != math.inf else None
+            try:
+                with Agent.using_thread_executor(self._pool):
+                    return await self.wrapped.call_tool(name, tool_args, ctx, tool)
+            except CONTROL:
+                raise
+            except Exception as exc:
+                raise ToolFailed(wording.tool_failed(name, describe_exception(exc))) from exc
+            finally:
+                if token is not None:
+                    job_deadline.reset(token)
         finally:
             place.leave()
-
-    async def _run(
-        self,
-        name: str,
-        tool_args: dict[str, Any],
-        ctx: RunContext[AgentDepsT],
-        tool: ToolsetTool[AgentDepsT],
-    ) -> Any:
-        token = job_deadline.set(math.inf) if job_deadline.get() != math.inf else None
-        try:
-            with Agent.using_thread_executor(self._pool):
-                return await self.wrapped.call_tool(name, tool_args, ctx, tool)
-        except CONTROL:
-            raise
-        except Exception as exc:
-            raise ToolFailed(wording.tool_failed(name, describe_exception(exc))) from exc
-        finally:
-            if token is not None:
-                job_deadline.reset(token)
 
     async def _run_with_timeout(
         self,

@@ -22,10 +22,25 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from .._runtime import current_runtime
+import anyio
+
 from .._scheduling import Schedulable, Scheduler, SideEffectsPolicy
 
 __all__ = ["Place", "ResponseTurns"]
+
+
+class _AnyioEvents:
+    """The events of the responses' barriers: anyio's, for whichever loop the calls run on.
+    Made only for a barrier, so a response without one asks nothing of the running loop (its
+    schedule is made anew for each call that finds no other of its response running)."""
+
+    __slots__ = ()
+
+    def event(self) -> anyio.Event:
+        return anyio.Event()
+
+
+_EVENTS = _AnyioEvents()
 
 
 class _Open:
@@ -94,7 +109,7 @@ class ResponseTurns:
         entry = self._open.get(response)
         if entry is None:
             scheduler = Scheduler(
-                current_runtime(),
+                _EVENTS,
                 serial=self._serial,
                 max_concurrency=self._max_concurrency,
                 side_effects=self._side_effects,
