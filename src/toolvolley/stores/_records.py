@@ -43,7 +43,9 @@ class Record:
 
 
 def call_to_json(call: ToolCall) -> dict[str, Any]:
-    return {"id": call.id, "name": call.name, "arguments": call.arguments_text()}
+    arguments = call.arguments
+    text = arguments if isinstance(arguments, str) else _encode_arguments(dict(arguments))
+    return {"id": call.id, "name": call.name, "arguments": text}
 
 
 def call_from_json(data: dict[str, Any]) -> ToolCall:
@@ -52,7 +54,7 @@ def call_from_json(data: dict[str, Any]) -> ToolCall:
 
 def response_to_json(response: ModelResponse) -> str:
     cut = response.stream_error
-    return json.dumps(
+    return _encode_response(
         {
             "text": response.text,
             "calls": [call_to_json(c) for c in response.calls],
@@ -60,9 +62,7 @@ def response_to_json(response: ModelResponse) -> str:
             "usage": [response.usage.input_tokens, response.usage.output_tokens],
             "incomplete": [call_to_json(c) for c in response.incomplete],
             "stream_error": None if cut is None else str(cut),
-        },
-        ensure_ascii=False,
-        default=_not_json,
+        }
     )
 
 
@@ -89,10 +89,10 @@ def result_to_json(result: ToolResult) -> str:
         "may_still_take_effect": result.may_still_take_effect,
     }
     try:
-        return json.dumps(data, ensure_ascii=False)
+        return _encode(data)
     except (TypeError, ValueError):  # a value with no JSON form: the content stands for it
         data["value"] = None
-        return json.dumps(data, ensure_ascii=False)
+        return _encode(data)
 
 
 def result_from_json(call: ToolCall, text: str) -> ToolResult:
@@ -118,3 +118,9 @@ def _not_json(value: object) -> object:
         f"A model response holds {type(value).__name__}, which has no JSON form: a journal "
         "cannot record it."
     )
+
+
+# Made once: json.dumps with options builds a new encoder per call, a cost paid per record.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+_encode_response = json.JSONEncoder(ensure_ascii=False, default=_not_json).encode
+_encode_arguments = json.JSONEncoder(ensure_ascii=False, default=str).encode  # as arguments_text

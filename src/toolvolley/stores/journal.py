@@ -242,11 +242,11 @@ class Conversation:
         """Calls of ``turn`` that started and have no recorded result (the calls themselves are
         in the turn's response)."""
         data = self._responses.get(turn)
-        if data is None:
-            return []
-        calls = response_from_json(data, "").calls
-        started, results = self._started, self._results
-        return [c for c in calls if (turn, c.id) in started and (turn, c.id) not in results]
+        results = self._results
+        open_ids = {i for t, i in self._started if t == turn and (t, i) not in results}
+        if data is None or not open_ids:
+            return []  # the common case: the response is not parsed again
+        return [c for c in response_from_json(data, "").calls if c.id in open_ids]
 
     async def _reconcile(self, turn: int, tools: _Tools) -> dict[str, ToolResult]:
         """Turn ``turn``'s unfinished calls settled by their tools' reconcile checks: the result

@@ -15,6 +15,7 @@ import anyio
 
 from .._optional import require
 from ._records import Record
+from ._rows import from_rows, to_rows
 from .journal import Journal
 
 __all__ = ["PostgresJournal"]
@@ -78,10 +79,10 @@ class PostgresJournal(Journal):
                 (conversation,),
             )
             rows = await cursor.fetchall()
-        return [Record(conversation, t, c, k, d) for t, c, k, d in rows]
+        return from_rows(conversation, rows)
 
     async def _write(self, records: Sequence[Record]) -> None:
-        rows = [(r.conversation, r.turn, r.call_id, r.kind, r.data) for r in records]
+        rows = to_rows(records)
         async with self._locked():
             connection = await self._connect()
             async with connection.transaction(), connection.cursor() as cursor:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import anyio.to_thread
 
 from ._records import Record
+from ._rows import from_rows, to_rows
 from .journal import Journal
 
 __all__ = ["SQLiteJournal"]
@@ -74,7 +75,7 @@ class SQLiteJournal(Journal):
                 "SELECT turn, call_id, kind, data FROM toolvolley_journal WHERE conversation = ?",
                 (conversation,),
             )
-            return [Record(conversation, t, c, k, d) for t, c, k, d in rows.fetchall()]
+            return from_rows(conversation, rows.fetchall())
 
     async def _write(self, records: Sequence[Record]) -> None:
         await anyio.to_thread.run_sync(self._write_sync, records)
@@ -86,7 +87,7 @@ class SQLiteJournal(Journal):
             try:
                 connection.executemany(
                     "INSERT OR REPLACE INTO toolvolley_journal VALUES (?, ?, ?, ?, ?)",
-                    [(r.conversation, r.turn, r.call_id, r.kind, r.data) for r in records],
+                    to_rows(records),
                 )
             except BaseException:
                 connection.execute("ROLLBACK")
