@@ -3,7 +3,10 @@ conversations run on several machines that write to one database.
 
 One connection (psycopg's ``AsyncConnection``, on asyncio), made on first use and used by one
 coroutine at a time (a lock); every write is one transaction, committed when :meth:`_write`
-returns. The table is made if missing.
+returns. The table is made if missing. As with SQLite (see ``stores.sqlite``), only a
+transaction that holds a ``started`` record waits for its WAL flush; the others commit with
+``synchronous_commit = off``, made durable by the next start's flush (the WAL is flushed in
+order), so a crash of the server can lose only what no start followed.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ class PostgresJournal(Journal):
         async with self._locked():
             connection = await self._connect()
             async with connection.transaction(), connection.cursor() as cursor:
+                if not any(r.kind == "started" for r in records):
+                    await cursor.execute("SET LOCAL synchronous_commit = off")
                 await cursor.executemany(_UPSERT, rows)
 
     async def aclose(self) -> None:
