@@ -1,9 +1,10 @@
 """Journal benchmark: what recording a batch of calls costs (``toolvolley.stores``).
 
 The seed exercise (the three-city weather demo, end to end, ``--seed-scale`` scales its
-times) and scenario D of ``benchmarks/executor.py`` (``--noops`` async no-op calls in one batch) with the
-journal off and on (SQLite; PostgreSQL too with ``--postgres CONNINFO``), and small batches
-(``--small`` calls), where the per-batch cost shows; see ``toolvolley.bench._journal``.
+times) and scenario D of ``benchmarks/executor.py`` (``--noops`` async no-op calls in one
+batch) with the journal off and on (SQLite; PostgreSQL too with ``--postgres CONNINFO``), and
+small batches (``--small`` calls), where the per-batch cost shows; see
+``toolvolley.bench._journal``.
 ``toolvolley bench --journal`` runs it too. Prints one JSON report (medians of ``--repeat``
 rounds)::
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,11 @@ async def _measure(
     variants = ["off", *journals]
     walls: dict[str, list[float]] = {name: [] for name in variants}
     turn = 0
+    run = uuid.uuid4().hex[:8]  # a journal kept from an earlier run must not replay this one
     for r in range(-1, repeat):  # round -1 warms up
-        for variant in variants:
+        for variant in variants if r % 2 else variants[::-1]:  # alternating
             journal = journals.get(variant)
-            c = None if journal is None else await journal.conversation(f"r{r}-{n}-{turn}")
+            c = None if journal is None else await journal.conversation(f"{run}-{r}-{n}-{turn}")
             started = time.perf_counter()
             for _ in range(batches if r >= 0 else 1):
                 turn += 1

@@ -267,9 +267,7 @@ def _parts(
 def _journal(repeat: int, noops: int, scale: float, progress: Callable[[str], None]) -> Any:
     from ..bench._journal import run_journal_benchmark
 
-    return run_journal_benchmark(
-        repeat=repeat, noops=noops, seed_scale=scale, progress=progress
-    )
+    return run_journal_benchmark(repeat=repeat, noops=noops, seed_scale=scale, progress=progress)
 
 
 def _mcp(repeat: int, scale: float, progress: Callable[[str], None]) -> Any:

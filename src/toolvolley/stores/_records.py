@@ -4,8 +4,8 @@ A :class:`Record` is one row: ``kind`` is ``"response"`` (``call_id`` empty), ``
 or ``"result"``. A response keeps what the loop needs to replay the turn without asking the
 model again (its text, calls, messages, usage, cut-off calls, a stream cut); ``raw`` (the SDK's
 object) is not kept. A result keeps its status, content and value (a value with no JSON form is
-kept as None: the content is what the model read) and its attempts; its times are the replay's
-own.
+kept as None: the content is what the model read) and its attempts (fields at their defaults
+are left out); its times are the replay's own. How records become table rows: ``_rows``.
 """
 
 from __future__ import annotations
