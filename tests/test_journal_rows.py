@@ -72,8 +72,9 @@ async def test_only_a_transaction_holding_a_start_is_committed_with_synchronous_
     """A start must be on disk before its body runs; a response or result needs only the WAL
     (the next start's fsync makes it durable too, the WAL being written in order)."""
     statements: list[str] = []
-    async with SQLiteJournal(tmp_path / "j.sqlite") as journal:
-        journal._connect().set_trace_callback(statements.append)
+    sqlite = SQLiteJournal(tmp_path / "j.sqlite")
+    async with sqlite as journal:
+        sqlite._connect().set_trace_callback(statements.append)
         await journal._write([Record("c1", 1, "", "response", "{}")])
         await journal._write([Record("c1", 1, n, "started", "") for n in ("a", "b")])
         await journal._write([Record("c1", 1, "a", "result", result_to_json(result(0)))])
