@@ -1,8 +1,10 @@
 """Journal benchmark: what recording a batch of calls costs (``toolvolley.stores``).
 
-Scenario D of ``benchmarks/executor.py`` (``--noops`` async no-op calls in one batch) with the
-journal off and on (SQLite; PostgreSQL too with ``--postgres CONNINFO``), and small batches
-(``--small`` calls), where the per-batch cost shows; see ``toolvolley.bench._journal``.
+The seed exercise (the three-city weather demo, end to end, ``--seed-scale`` scales its
+times) and scenario D of ``benchmarks/executor.py`` (``--noops`` async no-op calls in one
+batch) with the journal off and on (SQLite; PostgreSQL too with ``--postgres CONNINFO``), and
+small batches (``--small`` calls), where the per-batch cost shows; see
+``toolvolley.bench._journal``.
 ``toolvolley bench --journal`` runs it too. Prints one JSON report (medians of ``--repeat``
 rounds)::
 
@@ -27,9 +29,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--noops", type=int, default=1000, help="calls in the large batch")
     parser.add_argument("--small", type=int, default=4, help="calls in a small batch")
     parser.add_argument("--postgres", help="a PostgreSQL conninfo: measure PostgresJournal too")
+    parser.add_argument(
+        "--seed-scale", type=float, default=1.0, help="the seed exercise's times, scaled"
+    )
     args = parser.parse_args(argv)
     report = run_journal_benchmark(
-        repeat=args.repeat, noops=args.noops, small=args.small, postgres=args.postgres
+        repeat=args.repeat,
+        noops=args.noops,
+        small=args.small,
+        postgres=args.postgres,
+        seed_scale=args.seed_scale,
     )
     report["command"] = "python benchmarks/journal.py " + " ".join(
         sys.argv[1:] if argv is None else argv

@@ -100,3 +100,6 @@ def test_bench_journal_reports_the_journal_s_cost_per_batch() -> None:
     for row in (large, small):
         assert set(row["ms_per_batch"]) == {"off", "sqlite"}
         assert all(v > 0 for v in row["us_per_call"].values())
+    seed = journal["seed_exercise"]  # the three-city demo end to end, off and on
+    assert set(seed["over_off"]) == {"off", "sqlite"}
+    assert all(v > 0 for v in seed["end_to_end_s"].values())

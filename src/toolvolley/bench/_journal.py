@@ -1,4 +1,5 @@
-"""The journal's cost (``toolvolley.stores``): scenario D (async no-op calls in one batch,
+"""The journal's cost (``toolvolley.stores``): the seed exercise end to end (see
+``_journal_seed``), scenario D (async no-op calls in one batch,
 validation and timeouts included) with the journal off and on, and the same with small batches,
 where the per-batch cost shows.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,11 @@ import anyio
 from .._calls import ToolCall
 from .._executor import Executor
 from .._model import ModelResponse
+from ..demo import WeatherService
 from ..stores import Conversation, Journal, PostgresJournal, SQLiteJournal
+from ..testing._serving import serve_in_thread
 from ._executor import TOOLBOX
+from ._journal_seed import measure_seed
 
 __all__ = ["run_journal_benchmark"]
 
@@ -53,10 +58,11 @@ async def _measure(
     variants = ["off", *journals]
     walls: dict[str, list[float]] = {name: [] for name in variants}
     turn = 0
+    run = uuid.uuid4().hex[:8]  # a journal kept from an earlier run must not replay this one
     for r in range(-1, repeat):  # round -1 warms up
-        for variant in variants:
+        for variant in variants if r % 2 else variants[::-1]:  # alternating
             journal = journals.get(variant)
-            c = None if journal is None else await journal.conversation(f"r{r}-{n}-{turn}")
+            c = None if journal is None else await journal.conversation(f"{run}-{r}-{n}-{turn}")
             started = time.perf_counter()
             for _ in range(batches if r >= 0 else 1):
                 turn += 1
@@ -82,22 +88,34 @@ def run_journal_benchmark(
     noops: int = 1000,
     small: int = 4,
     postgres: str | None = None,
+    seed_scale: float = 1.0,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Figures for a batch of ``noops`` calls and for batches of ``small`` calls, journal off,
-    on SQLite, and on PostgreSQL (``postgres``: a connection string) if given."""
-    with tempfile.TemporaryDirectory() as tmp:
+    """Figures for the seed exercise (``seed_scale``: its times scaled, 1.0 is the demo's: a
+    weather request takes 1 s, the model 0.2 s to its first token and 50 tokens a second), a
+    batch of ``noops`` calls and batches of ``small`` calls, journal off, on SQLite, and on
+    PostgreSQL (``postgres``: a connection string) if given."""
+    service = WeatherService(latency_s=seed_scale, jitter_s=seed_scale / 4)
+    with tempfile.TemporaryDirectory() as tmp, serve_in_thread(service) as weather_url:
 
         async def run() -> dict[str, Any]:
             journals: dict[str, Journal] = {"sqlite": SQLiteJournal(Path(tmp, "j.sqlite"))}
             if postgres:
                 journals["postgres"] = PostgresJournal(postgres)
             try:
+                seed = await measure_seed(
+                    weather_url,
+                    journals,
+                    rounds=repeat,
+                    token_rate=50 / seed_scale,
+                    first_token_s=0.2 * seed_scale,
+                )
+                progress("journal: the seed exercise")
                 large = await _measure(noops, 3, repeat, journals)
                 progress("journal: one large batch")
                 many = await _measure(small, 50, repeat, journals)
                 progress("journal: small batches")
-                return {"large_batch": large, "small_batches": many}
+                return {"seed_exercise": seed, "large_batch": large, "small_batches": many}
             finally:
                 for journal in journals.values():
                     await journal.aclose()

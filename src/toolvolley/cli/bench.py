@@ -107,7 +107,7 @@ def run_bench_command(
     ) as progress:
         total = _steps(only, streaming, sizes, mcp) + (3 if scale_bench else 0)
         total += plan_steps(()) if plans else 0
-        total += 2 if journal else 0
+        total += 3 if journal else 0
         task = progress.add_task("benchmark", total=total)
 
         def step(name: str) -> None:
@@ -260,14 +260,14 @@ def _parts(
         )
     if journal:
         noops = max(10, int(1000 * small))
-        parts.append(("journal", lambda: _journal(repeat, noops, progress)))
+        parts.append(("journal", lambda: _journal(repeat, noops, scale, progress)))
     return parts
 
 
-def _journal(repeat: int, noops: int, progress: Callable[[str], None]) -> Any:
+def _journal(repeat: int, noops: int, scale: float, progress: Callable[[str], None]) -> Any:
     from ..bench._journal import run_journal_benchmark
 
-    return run_journal_benchmark(repeat=repeat, noops=noops, progress=progress)
+    return run_journal_benchmark(repeat=repeat, noops=noops, seed_scale=scale, progress=progress)
 
 
 def _mcp(repeat: int, scale: float, progress: Callable[[str], None]) -> Any:

@@ -159,7 +159,7 @@ def _render_plans(console: Console, report: dict[str, Any]) -> None:
 
 
 def _render_journal(console: Console, report: dict[str, Any]) -> None:
-    table = Table(title="Journal: a batch of no-op calls, off and on (median ms a batch)")
+    table = Table(title="Journal off and on: batches of no-op calls, the seed exercise (medians)")
     backends = list(report["large_batch"]["ms_per_batch"])
     for column in ("batch", *backends):
         table.add_column(column)
@@ -169,6 +169,15 @@ def _render_journal(console: Console, report: dict[str, Any]) -> None:
             f"{row['calls_per_batch']} calls",
             *(
                 f"{row['ms_per_batch'][b]:.3f} ms ({row['us_per_call'][b]:.1f} µs/call)"
+                for b in backends
+            ),
+        )
+    seed = report.get("seed_exercise")
+    if seed:
+        table.add_row(
+            "seed exercise",
+            *(
+                f"{seed['end_to_end_s'][b]:.3f} s ({seed['over_off'][b]:.4f}x off)"
                 for b in backends
             ),
         )

@@ -4,15 +4,18 @@ A :class:`Record` is one row: ``kind`` is ``"response"`` (``call_id`` empty), ``
 or ``"result"``. A response keeps what the loop needs to replay the turn without asking the
 model again (its text, calls, messages, usage, cut-off calls, a stream cut); ``raw`` (the SDK's
 object) is not kept. A result keeps its status, content and value (a value with no JSON form is
-kept as None: the content is what the model read) and its attempts; its times are the replay's
-own.
+kept as None: the content is what the model read) and its attempts (fields at their defaults
+are left out); its times are the replay's own. How records become table rows: ``_rows``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import pydantic_core
 
 from .._calls import ToolCall, ToolResult
 from .._errors import StreamCutError, ToolError
@@ -43,6 +46,13 @@ class Record:
 
 
 def call_to_json(call: ToolCall) -> dict[str, Any]:
+    # As given: text stays text, a mapping is encoded with the rest of the response (once).
+    arguments = call.arguments
+    kept = arguments if isinstance(arguments, str) else dict(arguments)
+    return {"id": call.id, "name": call.name, "arguments": kept}
+
+
+def _call_as_text(call: ToolCall) -> dict[str, Any]:
     return {"id": call.id, "name": call.name, "arguments": call.arguments_text()}
 
 
@@ -51,18 +61,23 @@ def call_from_json(data: dict[str, Any]) -> ToolCall:
 
 
 def response_to_json(response: ModelResponse) -> str:
+    try:
+        return _response_json(response, call_to_json)
+    except TypeError:  # arguments with no JSON form: written as arguments_text() writes them
+        return _response_json(response, _call_as_text)
+
+
+def _response_json(response: ModelResponse, call: Callable[[ToolCall], dict[str, Any]]) -> str:
     cut = response.stream_error
-    return json.dumps(
+    return _encode_response(
         {
             "text": response.text,
-            "calls": [call_to_json(c) for c in response.calls],
+            "calls": [call(c) for c in response.calls],
             "messages": list(response.messages),
             "usage": [response.usage.input_tokens, response.usage.output_tokens],
-            "incomplete": [call_to_json(c) for c in response.incomplete],
+            "incomplete": [call(c) for c in response.incomplete],
             "stream_error": None if cut is None else str(cut),
-        },
-        ensure_ascii=False,
-        default=_not_json,
+        }
     )
 
 
@@ -80,19 +95,24 @@ def response_from_json(text: str, provider: str) -> ModelResponse:
 
 
 def result_to_json(result: ToolResult) -> str:
-    data = {
+    # What every result has, then only what differs from the defaults: the encoding is paid per
+    # call, on the path every journaled call takes.
+    data: dict[str, Any] = {
         "status": result.status,
         "content": result.content,
         "value": result.value,
-        "attempts": result.attempts,
-        "attempt_errors": list(result.attempt_errors),
-        "may_still_take_effect": result.may_still_take_effect,
     }
-    try:
-        return json.dumps(data, ensure_ascii=False)
+    if result.attempts != 1:
+        data["attempts"] = result.attempts
+    if result.attempt_errors:
+        data["attempt_errors"] = list(result.attempt_errors)
+    if result.may_still_take_effect:
+        data["may_still_take_effect"] = True
+    try:  # pydantic's encoder: a few times faster than json's on a dict this small
+        return pydantic_core.to_json(data).decode()
     except (TypeError, ValueError):  # a value with no JSON form: the content stands for it
         data["value"] = None
-        return json.dumps(data, ensure_ascii=False)
+        return pydantic_core.to_json(data).decode()
 
 
 def result_from_json(call: ToolCall, text: str) -> ToolResult:
@@ -107,8 +127,8 @@ def result_from_json(call: ToolCall, text: str) -> ToolResult:
         content=data["content"],
         value=data["value"],
         error=None if status == "ok" else ToolError(data["content"]),
-        attempts=data["attempts"],
-        attempt_errors=tuple(data["attempt_errors"]),
+        attempts=data.get("attempts", 1),
+        attempt_errors=tuple(data.get("attempt_errors", ())),
         may_still_take_effect=data.get("may_still_take_effect", False),
     )
 
@@ -118,3 +138,7 @@ def _not_json(value: object) -> object:
         f"A model response holds {type(value).__name__}, which has no JSON form: a journal "
         "cannot record it."
     )
+
+
+# Made once: json.dumps with options builds a new encoder each time it is called.
+_encode_response = json.JSONEncoder(ensure_ascii=False, default=_not_json).encode

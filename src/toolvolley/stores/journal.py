@@ -84,18 +84,14 @@ UNKNOWN = Reconciled("UNKNOWN")
 
 
 class _Group:
-    __slots__ = ("done", "error", "led", "records")
+    __slots__ = ("done", "error", "records")
 
     def __init__(self) -> None:
         self.records: list[Record] = []
-        self.done: anyio.Event | None = None  # made on the event loop, by its leader
+        # Set once the group is committed (or failed): made on the event loop by the group's
+        # leader, and the one thing every writer of the group waits on.
+        self.done: anyio.Event | None = None
         self.error: BaseException | None = None
-        self.led = False
-
-    async def wait(self) -> None:
-        if self.done is None:
-            self.done = anyio.Event()
-        await self.done.wait()
 
 
 class _GroupCommit:
@@ -113,41 +109,48 @@ class _GroupCommit:
         self._open.records.append(record)
 
     async def write(self, record: Record) -> None:
-        self._open.records.append(record)
-        await self.flush()
+        group = self._open
+        group.records.append(record)
+        if group.done is None:
+            await self._lead(group)
+        else:  # the path of every call but the first of a group: one wait, nothing else
+            await group.done.wait()
+        if group.error is not None:
+            raise group.error
 
     async def flush(self) -> None:
         """Wait until every record added so far is committed."""
         group = self._open
-        if not group.records:
-            if self._busy is not None:
-                await self._busy.wait()
-                if self._busy is not None and self._busy.error is not None:
-                    raise self._busy.error
-            return
-        if group.led:
-            await group.wait()
-        else:
-            group.led = True
-            if group.done is None:
-                group.done = anyio.Event()
-            # Committed whatever happens to the leader: the others wait for it.
-            with anyio.CancelScope(shield=True):
-                if self._busy is not None:
-                    await self._busy.wait()
-                else:
-                    await anyio.lowlevel.checkpoint()  # the calls starting now join in
-                self._open = _Group()
-                self._busy = group
-                try:
-                    await self._journal._write(group.records)
-                except Exception as exc:
-                    group.error = exc
-                finally:
-                    self._busy = None
-                    group.done.set()
+        if group.done is not None:
+            await group.done.wait()
+        elif group.records:
+            await self._lead(group)
+        elif self._busy is not None:
+            group = self._busy
+            assert group.done is not None
+            await group.done.wait()
         if group.error is not None:
             raise group.error
+
+    async def _lead(self, group: _Group) -> None:
+        done = group.done = anyio.Event()
+        # Committed whatever happens to the leader: the others wait for it.
+        with anyio.CancelScope(shield=True):
+            busy = self._busy
+            if busy is not None:
+                assert busy.done is not None
+                await busy.done.wait()
+            else:
+                await anyio.lowlevel.checkpoint()  # the calls starting now join in
+            self._open = _Group()
+            self._busy = group
+            try:
+                await self._journal._write(group.records)
+            except Exception as exc:
+                group.error = exc
+            finally:
+                self._busy = None
+                done.set()
 
 
 class Journal(ABC):
@@ -242,11 +245,11 @@ class Conversation:
         """Calls of ``turn`` that started and have no recorded result (the calls themselves are
         in the turn's response)."""
         data = self._responses.get(turn)
-        if data is None:
-            return []
-        calls = response_from_json(data, "").calls
-        started, results = self._started, self._results
-        return [c for c in calls if (turn, c.id) in started and (turn, c.id) not in results]
+        results = self._results
+        open_ids = {i for t, i in self._started if t == turn and (t, i) not in results}
+        if data is None or not open_ids:
+            return []  # the common case: the response is not parsed again
+        return [c for c in response_from_json(data, "").calls if c.id in open_ids]
 
     async def _reconcile(self, turn: int, tools: _Tools) -> dict[str, ToolResult]:
         """Turn ``turn``'s unfinished calls settled by their tools' reconcile checks: the result
@@ -362,7 +365,7 @@ class _TurnBatch:
 
     async def started(self, key: Hashable, call: ToolCall) -> None:
         c = self._c
-        await c.journal.write(Record(c.id, self._turn, call.id, "started", ""))
+        await c.journal._commits.write(Record(c.id, self._turn, call.id, "started", ""))
         c._started[self._turn, call.id] = ""
 
     async def finished(self, key: Hashable, result: ToolResult) -> None:

@@ -3,7 +3,10 @@ conversations run on several machines that write to one database.
 
 One connection (psycopg's ``AsyncConnection``, on asyncio), made on first use and used by one
 coroutine at a time (a lock); every write is one transaction, committed when :meth:`_write`
-returns. The table is made if missing.
+returns. The table is made if missing. As with SQLite (see ``stores.sqlite``), only a
+transaction that holds a ``started`` record waits for its WAL flush; the others commit with
+``synchronous_commit = off``, made durable by the next start's flush (the WAL is flushed in
+order), so a crash of the server can lose only what no start followed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import anyio
 
 from .._optional import require
 from ._records import Record
+from ._rows import from_rows, to_rows
 from .journal import Journal
 
 __all__ = ["PostgresJournal"]
@@ -78,13 +82,15 @@ class PostgresJournal(Journal):
                 (conversation,),
             )
             rows = await cursor.fetchall()
-        return [Record(conversation, t, c, k, d) for t, c, k, d in rows]
+        return from_rows(conversation, rows)
 
     async def _write(self, records: Sequence[Record]) -> None:
-        rows = [(r.conversation, r.turn, r.call_id, r.kind, r.data) for r in records]
+        rows = to_rows(records)
         async with self._locked():
             connection = await self._connect()
             async with connection.transaction(), connection.cursor() as cursor:
+                if not any(r.kind == "started" for r in records):
+                    await cursor.execute("SET LOCAL synchronous_commit = off")
                 await cursor.executemany(_UPSERT, rows)
 
     async def aclose(self) -> None:

@@ -2,9 +2,17 @@
 
 One connection, made on first use and shared by every conversation of the journal. Its blocking
 calls run in worker threads (``anyio.to_thread``), never on the event loop, one at a time under
-a lock (a ``sqlite3`` connection is not safe to use from two threads at once). ``synchronous=FULL``:
-a commit is on disk when :meth:`_write` returns, so a ``started`` record survives a crash of the
-process or of the machine.
+a lock (a ``sqlite3`` connection is not safe to use from two threads at once).
+
+A transaction that holds a ``started`` record is committed with ``synchronous=FULL``: on disk
+(fsync'd) when :meth:`_write` returns, so the start survives a crash of the process or of the
+machine. Every other transaction (responses, results) is committed with ``synchronous=NORMAL``:
+in the WAL, which survives the process being killed, and fsync'd by the next start's commit (a
+WAL is written in order, so that fsync makes every earlier commit durable too), so one fsync per
+batch, not three. A machine crash can lose only what no start followed: a response none of
+whose calls started (the model is asked again; nothing ran), or results (their calls are
+answered as after a process crash before the result: replayed never, run again only if
+idempotent, else reconciled or ``in_doubt``).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from collections.abc import Sequence
 import anyio.to_thread
 
 from ._records import Record
+from ._rows import from_rows, to_rows
 from .journal import Journal
 
 __all__ = ["SQLiteJournal"]
@@ -45,6 +54,7 @@ class SQLiteJournal(Journal):
         self.path = os.fspath(path)
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._durable = True  # the connection's synchronous setting: FULL
 
     def __repr__(self) -> str:
         return f"SQLiteJournal({self.path!r})"
@@ -61,6 +71,7 @@ class SQLiteJournal(Journal):
             )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
+            self._durable = True
             connection.execute(_SCHEMA)
             self._connection = connection
         return self._connection
@@ -74,19 +85,24 @@ class SQLiteJournal(Journal):
                 "SELECT turn, call_id, kind, data FROM toolvolley_journal WHERE conversation = ?",
                 (conversation,),
             )
-            return [Record(conversation, t, c, k, d) for t, c, k, d in rows.fetchall()]
+            return from_rows(conversation, rows.fetchall())
 
     async def _write(self, records: Sequence[Record]) -> None:
         await anyio.to_thread.run_sync(self._write_sync, records)
 
     def _write_sync(self, records: Sequence[Record]) -> None:
+        rows = to_rows(records)
+        durable = any(r.kind == "started" for r in records)
         with self._lock:
             connection = self._connect()
+            if durable is not self._durable:  # outside a transaction, as SQLite requires
+                connection.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                self._durable = durable
             connection.execute("BEGIN IMMEDIATE")
             try:
                 connection.executemany(
                     "INSERT OR REPLACE INTO toolvolley_journal VALUES (?, ?, ?, ?, ?)",
-                    [(r.conversation, r.turn, r.call_id, r.kind, r.data) for r in records],
+                    rows,
                 )
             except BaseException:
                 connection.execute("ROLLBACK")
