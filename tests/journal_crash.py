@@ -7,10 +7,12 @@ tool body appends a line to ``EFFECTS`` (its side effect, counted outside the pr
 
 * ``after-effect``: ``send(to="b")`` kills the process right after its effect, while an
   idempotent ``mark`` call of the same turn is running, before either result is recorded;
-* ``after-response``: the process kills itself once turn 1's response is recorded, before any
-  of its calls starts;
-* ``mid-write``: it kills itself in the middle of the transaction that records turn 1's starts
-  (rows written, not committed);
+* ``after-response``: the process kills itself once turn 1's whole response is recorded (its
+  calls were dispatched as the stream finished them: they may have run, or not yet);
+* ``after-call``: it kills itself once the first transaction holding turn 1's calls (with their
+  starts) is committed, before any body runs and before the response is recorded;
+* ``mid-write``: it kills itself in the middle of the transaction that records turn 1's first
+  starts (and its calls; rows written, not committed);
 * ``after-results``: it kills itself once turn 1's results are committed, before the model is
   asked for turn 2;
 * ``none``: no crash; the outcome is printed as JSON (per turn, each result's status and
@@ -30,13 +32,14 @@ from pathlib import Path
 import anyio
 
 from toolvolley import Toolbox, run_loop, tool
-from toolvolley.providers import OpenAIChat
+from toolvolley.providers import AnthropicMessages, OpenAIChat
 from toolvolley.stores import Journal, PostgresJournal, SQLiteJournal
 from toolvolley.stores._records import Record
 from toolvolley.stores.postgres import _UPSERT
 from toolvolley.testing import OfflineModel
 
 JOURNAL, EFFECTS, SCRIPT, CRASH = sys.argv[1:5]
+PROVIDER = sys.argv[5] if len(sys.argv) > 5 else "openai-chat"
 TURNS = json.loads(Path(SCRIPT).read_text())
 marked = threading.Event()
 
@@ -71,7 +74,12 @@ def mark(key: str) -> str:
 
 def target(records: Sequence[Record]) -> bool:
     """Whether ``records`` is the write the crash is placed around."""
-    kind = {"after-response": "response", "mid-write": "started", "after-results": "result"}
+    kind = {
+        "after-response": "response",
+        "after-call": "call",
+        "mid-write": "started",
+        "after-results": "result",
+    }
     return any(r.kind == kind.get(CRASH) and r.turn == 1 for r in records)
 
 
@@ -109,12 +117,15 @@ async def half_written(journal: Journal, records: Sequence[Record]) -> None:
 async def main() -> None:
     model = OfflineModel(token_rate=100_000, first_token_s=0, script=TURNS)
     opened = PostgresJournal(JOURNAL) if "dbname=" in JOURNAL else SQLiteJournal(JOURNAL)
-    async with killed(opened) as journal, OpenAIChat.offline(model) as agent:
+    adapter = AnthropicMessages if PROVIDER == "anthropic" else OpenAIChat
+    async with killed(opened) as journal, adapter.offline(model) as agent:
         outcome = await run_loop(
             agent, "go", Toolbox([send, mark]), journal=journal, conversation_id="c1"
         )
     turns = [[[r.status, r.content] for r in turn.results] for turn in outcome.turns]
-    print(json.dumps({"turns": turns, "final": outcome.final_text}))
+    print(
+        json.dumps({"turns": turns, "final": outcome.final_text, "transcript": outcome.transcript})
+    )
 
 
 anyio.run(main)

@@ -13,7 +13,10 @@ the process: lines in a file (SQLite runs), rows of a table in the journal's dat
 (PostgreSQL runs). ``send`` is not idempotent, ``mark`` is, ``pay`` has a reconcile check that
 looks its effect up. The child kills itself (``KILL``) at one of these moments:
 
-* ``response:T``: once turn T's model response is committed, before any of its calls starts;
+* ``response:T``: once turn T's whole model response is committed (its calls were dispatched as
+  the stream finished them: started or not, run or not);
+* ``call:T``: once the first write holding calls of turn T (with their starts) is committed,
+  before their bodies run and before the response is recorded;
 * ``effect:KEY``: in a tool's body, right after its side effect (``send:b``), result unrecorded;
 * ``result:T``: once a write holding a result of turn T is committed;
 * ``model:T``: during the model's turn T, after the first chunk of its stream;
@@ -75,6 +78,7 @@ KEYS = {
 ONCE = {"send", "pay"}  # not idempotent: at most once
 BOUNDARIES = [
     *(f"response:{t}" for t in range(3)),
+    *(f"call:{t}" for t in range(3)),
     *(f"effect:{key}" for key in KEYS),
     *(f"result:{t}" for t in range(3)),
     *(f"model:{t}" for t in range(1, 4)),
@@ -165,6 +169,9 @@ def child(journal_at: str, conversation: str, kill: str, effects_at: str) -> Non
                 die()
             turns = {r.turn for r in records if r.kind == "result"}
             if any(kill == f"result:{t}" for t in turns):
+                die()
+            turns = {r.turn for r in records if r.kind == "call"}
+            if any(kill == f"call:{t}" for t in turns):
                 die()
 
         journal._write = then_kill  # type: ignore[method-assign]
@@ -297,7 +304,18 @@ def check(outcome: dict[str, Any], seen: Counter[str], conversation: str) -> lis
         for c in m.get("tool_calls") or []
     }
     answers = Counter(m["tool_call_id"] for m in messages if m.get("role") == "tool")
-    if sorted(asked.values()) != sorted(KEYS):
+    # Every call of the script, but for a turn the kill cut mid-stream: it holds the calls
+    # recorded before the kill (the first ones, at least one), and those not recorded never ran.
+    for turn in SCRIPT:
+        keys = [
+            f"{c['name']}:{next(iter(c['arguments'].values()))}" for c in turn.get("tool_calls", [])
+        ]
+        present = [key in asked.values() for key in keys]
+        if keys and (not present[0] or present != sorted(present, reverse=True)):
+            wrong.append(f"{conversation}: the transcript's calls are {sorted(asked.values())}")
+        wrong += [f"{conversation}: {k} took effect, never asked" for k in keys if k not in
+                  asked.values() and seen[k]]  # fmt: skip
+    if len(asked) != len(set(asked.values())):
         wrong.append(f"{conversation}: the transcript's calls are {sorted(asked.values())}")
     for call_id, key in asked.items():
         status = outcome["statuses"].get(call_id)

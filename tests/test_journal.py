@@ -5,7 +5,7 @@ reconcile check, or answered ``in_doubt``. The crash itself: ``test_journal_cras
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
 from toolvolley.stores import NOT_DONE, UNKNOWN, Journal, PostgresJournal, SQLiteJournal
 from toolvolley.stores._records import Record
 from toolvolley.testing import OfflineModel
+from toolvolley.testing._engine import OfflineResponse
 
 ON_ASYNCIO = pytest.mark.parametrize("anyio_backend", ["asyncio"])
 
@@ -98,7 +99,7 @@ async def converse(
 
 @pytest.mark.anyio
 @ON_ASYNCIO
-async def test_a_conversation_is_recorded_response_first_starts_in_one_transaction(
+async def test_a_conversation_is_recorded_each_call_committed_with_or_before_its_start(
     journals: Opener,
 ) -> None:
     journal = journals()
@@ -111,10 +112,15 @@ async def test_a_conversation_is_recorded_response_first_starts_in_one_transacti
         outcome = await converse(journal, offline, put, send)
     assert outcome.final_text == "done"
     assert sorted(effects) == ["put a", "put b", "send x"]
-    # The response first, alone; then the three starts in one transaction (group commit).
-    assert writes[0] == ["response"]
-    assert writes[1] == ["started"] * 3
-    assert [w for write in writes[2:-1] for w in write] == ["result"] * 3
+    # Each call is recorded as the stream finishes it, in the transaction of its start or an
+    # earlier one (so before its body runs); the whole response once the stream ended.
+    committed = [w for write in writes for w in write]
+    for i in range(len(writes)):
+        so_far = [w for write in writes[: i + 1] for w in write]
+        assert so_far.count("call") >= so_far.count("started")
+    assert committed.count("call") == committed.count("started") == 3
+    assert committed.count("result") == 3
+    assert committed.count("response") == 2
     assert writes[-1] == ["response"]  # the final answer, recorded too
 
 
@@ -289,3 +295,49 @@ async def test_every_provider_s_turns_replay_from_the_journal(tmp_path: Path, ad
     assert sorted(effects) == ["put a", "send x"]  # each once: the replay ran nothing
     assert again.transcript == first.transcript
     assert again.final_text == "done"
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+async def test_a_journaled_call_starts_while_the_model_is_still_writing(journals: Opener) -> None:
+    # The model holds the end of its stream until the first call has started: with the journal
+    # recording each call as it is ready (not the whole response first), it starts early.
+    started = anyio.Event()
+
+    @tool
+    async def first(to: str) -> str:
+        """Signals that it started."""
+        started.set()
+        return f"first {to}"
+
+    class Holding(OfflineModel):
+        turn = 0
+
+        async def respond(self, kind: Any, body: bytes) -> OfflineResponse:
+            response = await super().respond(kind, body)
+            turn, self.turn = self.turn, self.turn + 1
+            if turn:
+                return response
+
+            async def held() -> AsyncIterator[bytes]:
+                last: bytes | None = None
+                async for chunk in response.body:
+                    if last is not None:
+                        yield last
+                    last = chunk
+                await started.wait()
+                if last is not None:
+                    yield last
+
+            return OfflineResponse(response.status, response.headers, held())
+
+    offline = Holding(
+        token_rate=100_000,
+        first_token_s=0,
+        script=[calls(("first", {"to": "a"}), ("send", {"to": "b"})), {"text": "done"}],
+    )
+    async with journals() as journal:
+        with anyio.fail_after(10):  # without early dispatch: the stream waits for ever
+            outcome = await converse(journal, offline, first, send)
+    assert outcome.final_text == "done"
+    assert effects == ["send b"]

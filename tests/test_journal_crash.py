@@ -36,13 +36,17 @@ def journal(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def run(
-    tmp_path: Path, journal: str, script: list[dict[str, Any]], crash: str
+    tmp_path: Path,
+    journal: str,
+    script: list[dict[str, Any]],
+    crash: str,
+    provider: str = "openai-chat",
 ) -> subprocess.CompletedProcess[str]:
     path = tmp_path / f"script-{crash}.json"
     path.write_text(json.dumps(script))
     effects = tmp_path / "effects.txt"
     return subprocess.run(
-        [sys.executable, str(HELPER), journal, str(effects), str(path), crash],
+        [sys.executable, str(HELPER), journal, str(effects), str(path), crash, provider],
         capture_output=True,
         text=True,
         timeout=120,
@@ -73,22 +77,89 @@ def test_killed_after_a_side_effect_the_call_is_in_doubt_and_never_run_again(
     assert outcome["final"] == "checked"
 
 
-@pytest.mark.parametrize("crash", ["after-response", "mid-write"])
-def test_killed_before_any_start_is_committed_the_calls_run_once(
-    tmp_path: Path, journal: str, crash: str
+def test_killed_in_the_write_of_the_first_starts_the_model_is_asked_again(
+    tmp_path: Path, journal: str
 ) -> None:
-    """Killed after the response's commit, or in the middle of the transaction of the starts:
-    the response is replayed, and no call had started, so each runs, once."""
-    crashed = run(tmp_path, journal, [TURN_0, TURN_1, {"text": "done"}], crash)
+    """Killed in the middle of the transaction of turn 1's first starts (which holds its calls):
+    nothing of turn 1 was recorded and nothing of it ran, so the model is asked again, and the
+    calls it asks for run once."""
+    crashed = run(tmp_path, journal, [TURN_0, TURN_1, {"text": "done"}], "mid-write")
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     assert effects(tmp_path) == ["send a"]
-    resumed = run(tmp_path, journal, [{"text": "finished"}], "none")
+    resumed = run(tmp_path, journal, [TURN_1, {"text": "finished"}], "none")
     assert resumed.returncode == 0, resumed.stderr
     outcome = json.loads(resumed.stdout)
     assert effects(tmp_path) == ["mark m", "send a", "send b"]
     statuses = [[status for status, _ in turn] for turn in outcome["turns"]]
     assert statuses == [["ok"], ["ok", "ok"], []]
     assert outcome["final"] == "finished"
+
+
+@pytest.mark.parametrize("provider", ["openai-chat", "anthropic"])
+def test_killed_after_a_call_is_dispatched_mid_stream_the_cut_turn_is_answered(
+    tmp_path: Path, journal: str, provider: str
+) -> None:
+    """Killed once turn 1's first calls are recorded and started, before any body ran and
+    before the response is recorded: the resumed conversation holds an assistant turn with
+    exactly the recorded calls, each answered once (``send``, started without a result: in
+    doubt, never run again; ``mark``, idempotent: run), and goes on with the next model turn."""
+    crashed = run(tmp_path, journal, [TURN_0, TURN_1, {"text": "done"}], "after-call", provider)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert effects(tmp_path) == ["send a"]
+    resumed = run(tmp_path, journal, [{"text": "finished"}], "none", provider)
+    assert resumed.returncode == 0, resumed.stderr
+    outcome = json.loads(resumed.stdout)
+    statuses = [[status for status, _ in turn] for turn in outcome["turns"]]
+    assert statuses[0] == ["ok"]
+    assert statuses[1] in (["in_doubt"], ["in_doubt", "ok"])  # the calls the write held
+    assert statuses[2:] == [[]]
+    assert effects(tmp_path) == ["mark m", "send a"][2 - len(statuses[1]) :]
+    assert outcome["final"] == "finished"
+    asked, answered = calls_and_answers(outcome["transcript"], provider)
+    assert sorted(asked) == sorted(answered)  # every call of the transcript: one answer
+    assert len(asked) == len(set(asked)) == 1 + len(statuses[1])
+
+
+def test_killed_after_the_whole_response_is_recorded_nothing_runs_twice(
+    tmp_path: Path, journal: str
+) -> None:
+    """Killed once turn 1's whole response is recorded: its calls were dispatched as the
+    stream finished them (they may have run or not, their results recorded or not). Resumed,
+    ``send`` ran at most once, ``mark`` at least once, every call has one answer."""
+    crashed = run(tmp_path, journal, [TURN_0, TURN_1, {"text": "done"}], "after-response")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    resumed = run(tmp_path, journal, [{"text": "finished"}], "none")
+    assert resumed.returncode == 0, resumed.stderr
+    outcome = json.loads(resumed.stdout)
+    done = effects(tmp_path)
+    assert done.count("send a") == 1
+    assert done.count("send b") <= 1
+    assert done.count("mark m") >= 1
+    statuses = [[status for status, _ in turn] for turn in outcome["turns"]]
+    assert statuses[0] == ["ok"]
+    assert statuses[2] == []
+    assert statuses[1][0] in ("ok", "in_doubt")
+    assert statuses[1][1] == "ok"
+    asked, answered = calls_and_answers(outcome["transcript"], "openai-chat")
+    assert sorted(asked) == sorted(answered)
+    assert outcome["final"] == "finished"
+
+
+def calls_and_answers(transcript: list[dict[str, Any]], provider: str) -> tuple[list[str], ...]:
+    """The ids of the calls in ``transcript``, and of the results that answer them."""
+    asked: list[str] = []
+    answered: list[str] = []
+    for message in transcript:
+        if provider == "anthropic":
+            content = message["content"]
+            blocks = content if isinstance(content, list) else []
+            asked += [b["id"] for b in blocks if b["type"] == "tool_use"]
+            answered += [b["tool_use_id"] for b in blocks if b["type"] == "tool_result"]
+        elif message["role"] == "assistant":
+            asked += [c["id"] for c in message.get("tool_calls") or []]
+        elif message["role"] == "tool":
+            answered.append(message["tool_call_id"])
+    return asked, answered
 
 
 def test_killed_after_the_results_are_recorded_nothing_runs_again(

@@ -146,9 +146,10 @@ async def _turn(
     # waiting for them then (see _expiry.py), and those still running get a timeout result.
     # on_event is one more of the batch's hooks: it hears the batch's events and, through
     # batch.notify, the stream's, each guarded as every hook is.
-    # With a journal: the recorded response is replayed instead of asking the model, and the
-    # response is recorded before any of its calls is submitted (so no early dispatch).
-    recorded = None if journal is None else journal.response(index, model.provider)
+    # With a journal: the recorded response is replayed instead of asking the model (one a
+    # crash cut short: as a stream cut after its last recorded call), and each call is recorded
+    # as the stream finishes it, before it is submitted (so early dispatch is kept).
+    recorded = None if journal is None else _recorded(model, journal, index)
     store = None if journal is None else journal.store(index, executor.toolbox)
     expiry = anyio.CancelScope()
     with expiry:
@@ -196,12 +197,13 @@ async def _read(
     index: int,
     recorded: ModelResponse | None,
 ) -> tuple[ModelResponse | None, Exception | None, Exception | None]:
-    """Read the model's turn, submitting each call as it is ready (with a journal: once the
-    response is recorded, or replaying the ``recorded`` one): the response, what the model
-    raised (reading its stream), and what the executor or a hook raised, not the model."""
+    """Read the model's turn, submitting each call as it is ready (with a journal: once it is
+    recorded; or replaying the ``recorded`` response): the response, what the model raised
+    (reading its stream), and what the executor or a hook raised, not the model."""
     failed: Exception | None = None
     ours: Exception | None = None
     response: ModelResponse | None = None
+    ready = 0  # calls the stream has finished
     # A failed model call must not fail the batch's task group: the calls it already
     # started finish and keep their results, and the error is raised once the batch closes.
     try:
@@ -224,14 +226,18 @@ async def _read(
                 if isinstance(item, ModelResponse):
                     response = item
                     continue
-                if isinstance(item, CallReady) and journal is None:
+                if isinstance(item, CallReady):
+                    if journal is not None:  # committed with its start, before its body runs
+                        journal.record_call(index, ready, item.call)
+                        ready += 1
                     batch.submit(item.call)
                 batch.notify(item)
         if journal is not None and response is not None:
             if recorded is None:
-                await journal.record_response(index, response)  # before any call runs
-            for call in response.calls:
-                batch.submit(call)
+                await journal.record_response(index, response)
+            else:
+                for call in response.calls:
+                    batch.submit(call)
     except Exception as exc:
         ours = exc
     if failed is None and ours is None:
@@ -251,6 +257,31 @@ async def _read(
                     "arguments.",
                 )
     return response, failed, ours
+
+
+def _recorded(model: ModelAdapter, journal: Conversation, index: int) -> ModelResponse | None:
+    """Turn ``index``'s recorded response; if a crash cut it short, the turn as a stream cut
+    after its last recorded call: an assistant turn holding exactly those calls."""
+    recorded = journal.response(index, model.provider)
+    calls = () if recorded is not None else tuple(journal.interrupted(index))
+    if not calls:
+        return recorded
+    turn = getattr(model, "_assistant_messages", None)
+    if turn is None:
+        raise UserError(
+            f"{type_name(model)} cannot rebuild the turn a crash cut short (it has no "
+            "_assistant_messages): resume this conversation with a toolvolley.providers adapter."
+        )
+    return ModelResponse(
+        text="",
+        calls=calls,
+        messages=sendable(turn("", calls)),
+        stream_error=StreamCutError(
+            f"The process stopped while the {model.provider} response was streaming, after "
+            f"{len(calls)} recorded tool calls.",
+            provider=model.provider,
+        ),
+    )
 
 
 async def run_loop(

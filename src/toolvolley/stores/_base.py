@@ -41,12 +41,12 @@ gave raises. What the other methods raise is a bug in the store, and fails the b
 A durable journal fits as one new module (SQLite or PostgreSQL behind it): a ``ResultStore``
 bound to one conversation id, handed to that conversation's batches
 (``executor.batch(store=journal.conversation(cid))``). ``open_batch`` loads the conversation's
-records (a batch is one model response; the loop records the response itself, before it submits
-its calls, through the journal's own method: that is not the batch's business); ``key`` is the
-call's id (every call kept); ``recorded`` answers a call with its recorded result or, for a call
-that started and has none, re-runs it (None) if its tool is idempotent, or answers it with a
-result saying its outcome is unknown; ``started`` (group-committed) and ``finished`` write the
-records, ``close`` commits the last of them.
+records (a batch is one model response; the loop records each call before it submits it, and
+the response once it ends, through the journal's own methods: not the batch's business); ``key``
+is the call's id (every call kept); ``recorded`` answers a call with its recorded result or, for
+a call that started and has none, re-runs it (None) if its tool is idempotent, or answers it
+with a result saying its outcome is unknown; ``started`` (group-committed) and ``finished`` write
+the records, ``close`` commits the last of them.
 """
 
 from __future__ import annotations

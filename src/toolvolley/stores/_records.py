@@ -1,11 +1,13 @@
 """What a journal writes, as JSON text: a model response, a call that started, a call's result.
 
-A :class:`Record` is one row: ``kind`` is ``"response"`` (``call_id`` empty), ``"started"``
-or ``"result"``. A response keeps what the loop needs to replay the turn without asking the
-model again (its text, calls, messages, usage, cut-off calls, a stream cut); ``raw`` (the SDK's
-object) is not kept. A result keeps its status, content and value (a value with no JSON form is
-kept as None: the content is what the model read) and its attempts (fields at their defaults
-are left out); its times are the replay's own. How records become table rows: ``_rows``.
+A :class:`Record` is one row: ``kind`` is ``"response"`` (``call_id`` empty), ``"call"`` (a
+call the stream finished, recorded before it is dispatched), ``"started"`` or ``"result"``. A
+response keeps what the loop needs to replay the turn without asking the model again (its text,
+calls, messages, usage, cut-off calls, a stream cut); ``raw`` (the SDK's object) is not kept.
+A call keeps its id, name, arguments and caller, and its place in the response. A result keeps
+its status, content and value (a value with no JSON form is kept as None: the content is what
+the model read) and its attempts (fields at their defaults are left out); its times are the
+replay's own. How records become table rows: ``_rows``.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ __all__ = [
     "Record",
     "call_from_json",
     "call_to_json",
+    "ready_call_to_json",
     "response_from_json",
     "response_to_json",
     "result_from_json",
     "result_to_json",
 ]
 
-Kind = Literal["response", "started", "result"]
+Kind = Literal["response", "call", "started", "result"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +52,31 @@ def call_to_json(call: ToolCall) -> dict[str, Any]:
     # As given: text stays text, a mapping is encoded with the rest of the response (once).
     arguments = call.arguments
     kept = arguments if isinstance(arguments, str) else dict(arguments)
-    return {"id": call.id, "name": call.name, "arguments": kept}
+    data: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": kept}
+    if call.caller is not None:
+        data["caller"] = dict(call.caller)
+    return data
 
 
 def _call_as_text(call: ToolCall) -> dict[str, Any]:
-    return {"id": call.id, "name": call.name, "arguments": call.arguments_text()}
+    data: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": call.arguments_text()}
+    if call.caller is not None:
+        data["caller"] = dict(call.caller)
+    return data
 
 
 def call_from_json(data: dict[str, Any]) -> ToolCall:
-    return ToolCall(id=data["id"], name=data["name"], arguments=data["arguments"])
+    return ToolCall(
+        id=data["id"], name=data["name"], arguments=data["arguments"], caller=data.get("caller")
+    )
+
+
+def ready_call_to_json(position: int, call: ToolCall) -> str:
+    """A call recorded as the stream finished it (``position``: its place in the response)."""
+    try:
+        return _encode_response({"at": position, **call_to_json(call)})
+    except TypeError:
+        return _encode_response({"at": position, **_call_as_text(call)})
 
 
 def response_to_json(response: ModelResponse) -> str:

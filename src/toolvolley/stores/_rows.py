@@ -3,7 +3,8 @@ written in one transaction share one row.
 
 A row costs a SQL backend far more than the bytes in it (SQLite: about 2 µs per row inserted
 into the keyed table, on top of encoding; PostgreSQL more), so a group commit of a thousand
-starts writes one row, not a thousand. Such a row's kind is plural (``"starts"``, ``"results"``),
+starts writes one row, not a thousand. Such a row's kind is plural (``"calls"``, ``"starts"``,
+``"results"``),
 its ``call_id`` a fresh unique token (so no later write can replace it), and its data a JSON
 object from each call's id to its record's data, joined from the records' own JSON text, not
 encoded again. A group of one is written as a plain row, as are responses. Reading, a pack
@@ -23,8 +24,8 @@ __all__ = ["Row", "from_rows", "to_rows"]
 
 Row = tuple[str, int, str, str, str]  # (conversation, turn, call_id, kind, data)
 
-_PACKS = {"started": "starts", "result": "results"}
-_KINDS = {"starts": "started", "results": "result"}
+_PACKS = {"call": "calls", "started": "starts", "result": "results"}
+_KINDS = {"calls": "call", "starts": "started", "results": "result"}
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 
 

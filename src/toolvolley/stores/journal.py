@@ -3,15 +3,18 @@ back from it to continue a conversation after a crash instead of starting it aga
 
 Per conversation (an id the caller gives) it records, in this order:
 
-1. each model response, before any of its calls is dispatched (so a resumed conversation replays
-   the calls the model asked for, and never samples different ones);
+1. each call of a model response as the stream finishes it, before it is dispatched (with its
+   ``started`` record, in one transaction), so a resumed conversation replays the calls the model
+   asked for and never samples different ones; and the whole response once it has ended;
 2. that a call started, committed before its body starts: the calls of one response that start
    together are committed in one transaction (group commit, see :class:`_GroupCommit`), so the
    cost is per batch, not per call;
 3. each call's result.
 
 Resuming (``run_loop(..., journal=j, conversation_id=cid)``), a recorded response is replayed
-instead of asking the model, and each of its calls is answered by the first that applies:
+instead of asking the model; a response the crash cut short (calls recorded, the response not) is
+replayed as a stream cut after its last recorded call: an assistant turn holding exactly those
+calls. Each call is answered by the first that applies:
 
 * its recorded result, replayed (the call is not run again);
 * it never started: it runs;
@@ -33,6 +36,7 @@ A journal backend implements :meth:`Journal._load` and :meth:`Journal._write` (o
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Hashable, Sequence
@@ -49,6 +53,8 @@ from .._errors import UserError, describe_exception
 from ._base import BatchScope, StoreBatch
 from ._records import (
     Record,
+    call_from_json,
+    ready_call_to_json,
     response_from_json,
     response_to_json,
     result_from_json,
@@ -211,27 +217,48 @@ class Conversation:
         self.journal = journal
         self.id = conversation_id
         self._responses: dict[int, str] = {}
+        self._calls: dict[tuple[int, str], str] = {}
         self._started: dict[tuple[int, str], str] = {}
         self._results: dict[tuple[int, str], str] = {}
-        kinds = {"response": self._responses, "started": self._started, "result": self._results}
+        kinds = {
+            "call": self._calls,
+            "started": self._started,
+            "result": self._results,
+        }
         for r in records:
             if r.kind == "response":
                 self._responses[r.turn] = r.data
             else:
-                kinds[r.kind][r.turn, r.call_id] = r.data  # type: ignore[index]
+                kinds[r.kind][r.turn, r.call_id] = r.data
 
     @property
     def turns(self) -> int:
-        """Model responses recorded."""
-        return len(self._responses)
+        """Model responses recorded, whole or cut short by a crash (see :meth:`interrupted`)."""
+        return len({*self._responses, *(t for t, _ in self._calls)})
 
     def response(self, turn: int, provider: str) -> ModelResponse | None:
-        """Turn ``turn``'s recorded model response, or None: the model is to be asked."""
+        """Turn ``turn``'s recorded model response, or None: the model is to be asked (or the
+        turn was :meth:`interrupted`)."""
         data = self._responses.get(turn)
         return None if data is None else response_from_json(data, provider)
 
+    def interrupted(self, turn: int) -> list[ToolCall]:
+        """The calls recorded of turn ``turn``'s response, in order, if a crash cut the response
+        short (no whole response recorded); else none."""
+        if turn in self._responses:
+            return []
+        found = [json.loads(d) for (t, _), d in self._calls.items() if t == turn]
+        return [call_from_json(c) for c in sorted(found, key=lambda c: c["at"])]
+
+    def record_call(self, turn: int, position: int, call: ToolCall) -> None:
+        """Record a call of turn ``turn`` as the stream finishes it: committed with its start
+        (so before its body runs), or with the response."""
+        data = ready_call_to_json(position, call)
+        self.journal.add(Record(self.id, turn, call.id, "call", data))
+        self._calls[turn, call.id] = data
+
     async def record_response(self, turn: int, response: ModelResponse) -> None:
-        """Record turn ``turn``'s response, before any of its calls is dispatched."""
+        """Record turn ``turn``'s whole response, once its stream has ended."""
         data = response_to_json(response)
         await self.journal.write(Record(self.id, turn, "", "response", data))
         self._responses[turn] = data
@@ -247,9 +274,10 @@ class Conversation:
         data = self._responses.get(turn)
         results = self._results
         open_ids = {i for t, i in self._started if t == turn and (t, i) not in results}
-        if data is None or not open_ids:
+        if not open_ids:
             return []  # the common case: the response is not parsed again
-        return [c for c in response_from_json(data, "").calls if c.id in open_ids]
+        calls = self.interrupted(turn) if data is None else response_from_json(data, "").calls
+        return [c for c in calls if c.id in open_ids]
 
     async def _reconcile(self, turn: int, tools: _Tools) -> dict[str, ToolResult]:
         """Turn ``turn``'s unfinished calls settled by their tools' reconcile checks: the result
