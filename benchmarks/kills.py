@@ -39,6 +39,7 @@ def journal_for(kind: str, tmp: Path) -> Iterator[tuple[str, Path | None]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON (the default)")
     parser.add_argument("--kills", type=int, default=300, help="SIGKILLs, at least")
     parser.add_argument("--journal", default="sqlite", help="sqlite, postgresql, or a conninfo")
     parser.add_argument("--seed", type=int, default=0, help="the kills' RNG seed")
