@@ -7,7 +7,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from toolvolley import Tool, Toolbox
+import httpx2
+
+from toolvolley import ModelAdapter, Tool, Toolbox
+from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
 
 
 def toolbox_for(meta: Mapping[str, Any], ran: list[tuple[str, dict[str, Any]]]) -> Toolbox:
@@ -26,3 +29,28 @@ def toolbox_for(meta: Mapping[str, Any], ran: list[tuple[str, dict[str, Any]]]) 
         return Tool.from_schema(name, f"The recorded {name}.", schema, run)
 
     return Toolbox(make(name) for name in dict.fromkeys(c["name"] for c in meta["tool_calls"]))
+
+
+def adapter(kind: str, transport: httpx2.MockTransport) -> tuple[ModelAdapter, Any]:
+    """The adapter for a recorded ``kind`` ("anthropic", "chat", else Responses), its SDK
+    client answered by ``transport``; and that client."""
+    if kind == "anthropic":
+        import anthropic
+
+        client: Any = anthropic.AsyncAnthropic(
+            api_key="k",
+            base_url="http://recorded.invalid",
+            max_retries=0,
+            http_client=anthropic.DefaultAsyncHttpxClient(transport=transport),
+        )
+        return AnthropicMessages(client, model="m"), client
+    import openai
+
+    client = openai.AsyncOpenAI(
+        api_key="k",
+        base_url="http://recorded.invalid/v1",
+        max_retries=0,
+        http_client=openai.DefaultAsyncHttpxClient(transport=transport),
+    )
+    model = OpenAIChat(client, model="m") if kind == "chat" else OpenAIResponses(client, model="m")
+    return model, client

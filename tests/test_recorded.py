@@ -18,17 +18,15 @@ from typing import Any
 import httpx2
 import pytest
 
-from recorded_support import toolbox_for
+from recorded_support import adapter, toolbox_for
 from toolvolley import (
     ExecutionHooks,
     Executor,
-    ModelAdapter,
     ModelError,
     ToolCall,
     run_loop,
     run_turn,
 )
-from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
 
 _DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "recorded"
 RECORDED_DIR = Path(os.environ.get("TOOLVOLLEY_RECORDED_DIR", _DEFAULT))
@@ -94,29 +92,6 @@ def replay(recorded: Recorded, chunk: int | None) -> tuple[httpx2.MockTransport,
         return httpx2.Response(status, headers={"content-type": kind}, stream=Pieces())
 
     return httpx2.MockTransport(answer), sent
-
-
-def adapter(kind: str, transport: httpx2.MockTransport) -> tuple[ModelAdapter, Any]:
-    if kind == "anthropic":
-        import anthropic
-
-        client: Any = anthropic.AsyncAnthropic(
-            api_key="k",
-            base_url="http://recorded.invalid",
-            max_retries=0,
-            http_client=anthropic.DefaultAsyncHttpxClient(transport=transport),
-        )
-        return AnthropicMessages(client, model="m"), client
-    import openai
-
-    client = openai.AsyncOpenAI(
-        api_key="k",
-        base_url="http://recorded.invalid/v1",
-        max_retries=0,
-        http_client=openai.DefaultAsyncHttpxClient(transport=transport),
-    )
-    model = OpenAIChat(client, model="m") if kind == "chat" else OpenAIResponses(client, model="m")
-    return model, client
 
 
 class Starts(ExecutionHooks):

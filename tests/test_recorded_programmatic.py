@@ -22,17 +22,16 @@ from typing import Any
 import httpx2
 import pytest
 
+from recorded_support import adapter
 from toolvolley import (
     ExecutionHooks,
     Executor,
-    ModelAdapter,
     Tool,
     Toolbox,
     ToolCall,
     run_loop,
     run_turn,
 )
-from toolvolley.providers import AnthropicMessages, OpenAIResponses
 
 _DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "recorded_formats"
 FORMATS_DIR = Path(os.environ.get("TOOLVOLLEY_RECORDED_FORMATS_DIR", _DEFAULT))
@@ -114,28 +113,6 @@ def serve(
         return httpx2.Response(200, headers={"content-type": kind}, stream=Pieces())
 
     return httpx2.MockTransport(answer), sent
-
-
-def adapter(kind: str, transport: httpx2.MockTransport) -> tuple[ModelAdapter, Any]:
-    if kind == "anthropic":
-        import anthropic
-
-        client: Any = anthropic.AsyncAnthropic(
-            api_key="k",
-            base_url="http://recorded.invalid",
-            max_retries=0,
-            http_client=anthropic.DefaultAsyncHttpxClient(transport=transport),
-        )
-        return AnthropicMessages(client, model="m"), client
-    import openai
-
-    client = openai.AsyncOpenAI(
-        api_key="k",
-        base_url="http://recorded.invalid/v1",
-        max_retries=0,
-        http_client=openai.DefaultAsyncHttpxClient(transport=transport),
-    )
-    return OpenAIResponses(client, model="m"), client
 
 
 def toolbox_for(expected: list[dict[str, Any]], ran: list[tuple[str, dict[str, Any]]]) -> Toolbox:
