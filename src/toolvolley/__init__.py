@@ -13,6 +13,7 @@
     results = executor.run_sync([ToolCall("c1", "get_weather", '{"city": "Paris"}')])
 """
 
+from . import _events
 from ._batch import Batch
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._errors import (
@@ -79,25 +80,7 @@ __version__ = "0.1.0.dev0"
 # Names that left the root, and where they live now: ``toolvolley.TextDelta`` says so rather than
 # working on (a root of about thirty names is one a reader can take in).
 _MOVED = {
-    **dict.fromkeys(
-        (
-            "BatchFinished",
-            "BatchStarted",
-            "BatchView",
-            "CallFinished",
-            "CallProgress",
-            "CallReady",
-            "CallStarted",
-            "Observer",
-            "StreamUpdate",
-            "TextDelta",
-            "TurnEvent",
-            "TurnFinished",
-            "TurnStats",
-            "report_progress",
-        ),
-        "toolvolley.events",
-    ),
+    **dict.fromkeys((n for n in _events.__all__ if n not in __all__), "toolvolley.events"),
     **dict.fromkeys(
         ("Bar", "BatchReport", "Timeline", "save_timelines", "timelines_svg"), "toolvolley.observe"
     ),
