@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Hashable, Sequence
 from typing import Any
 
 import anyio
@@ -57,17 +57,18 @@ class _JournalBatch:
     def running(self, key: Hashable, call: ToolCall) -> None:
         self.journal.log.append(f"running {key}")
 
-    async def started(self, key: Hashable, call: ToolCall) -> None:
+    async def started(self, calls: Sequence[tuple[Hashable, ToolCall]]) -> None:
         journal = self.journal
-        journal.log.append(f"started {key}")
-        if key in journal.fail_start:
+        keys = [key for key, _ in calls]
+        journal.log.extend(f"started {key}" for key in keys)
+        if journal.fail_start.intersection(keys):
             raise OSError("the journal's disk is full")
-        journal.in_started += 1
+        journal.in_started += len(keys)
         if journal.in_started == 2:
             journal.both_started.set()
         with anyio.fail_after(5):  # one transaction for the calls that start together
             await journal.both_started.wait()
-        journal.log.append(f"committed {key}")
+        journal.log.extend(f"committed {key}" for key in keys)
 
     async def finished(self, key: Hashable, result: ToolResult) -> None:
         assert isinstance(key, str)
@@ -159,19 +160,24 @@ async def test_a_call_the_store_does_not_keep_runs_without_it() -> None:
 
 @pytest.mark.anyio
 async def test_a_call_whose_start_cannot_be_recorded_is_not_run() -> None:
+    """The calls submitted together are recorded together: when their record fails, none of
+    them runs; a call submitted later is recorded (and run) on its own."""
     journal = Journal()
     journal.fail_start.add("c0")
     journal.both_started.set()
     runs: list[str] = []
-    calls = [
-        ToolCall("c0", "weather", {"city": "Oslo"}),
-        ToolCall("c1", "weather", {"city": "Rome"}),
-    ]
-    results = await Executor([weather(runs, journal)], store=journal).run(calls)
-    assert runs == ["Rome"]
-    assert results[0].status == "error"
-    assert results[0].content == ("Tool 'weather' failed with OSError: the journal's disk is full")
-    assert results[1].ok
+    executor = Executor([weather(runs, journal)], store=journal)
+    async with executor.batch() as batch:
+        batch.submit(ToolCall("c0", "weather", {"city": "Oslo"}))
+        batch.submit(ToolCall("c1", "weather", {"city": "Rome"}))
+        while "started c1" not in journal.log:
+            await anyio.lowlevel.checkpoint()
+        batch.submit(ToolCall("c2", "weather", {"city": "Lima"}))
+    results = batch.results()
+    assert runs == ["Lima"]
+    full = "Tool 'weather' failed with OSError: the journal's disk is full"
+    assert [(r.status, r.content) for r in results[:2]] == [("error", full)] * 2
+    assert results[2].ok
 
 
 @pytest.mark.anyio

@@ -100,6 +100,7 @@ class Batch:
         self._thread = 0  # the event loop's thread, where submit() must be called
         self._store = store if store is not None or not executor.dedupe else MemoryStore()
         self._kept: StoreBatch | None = None  # the store's view of this batch, once open
+        self._pending: list[_Job] | None = None  # calls to start together (see _starting)
         self.hook_errors = self._observers.errors
 
     async def __aenter__(self) -> Batch:
@@ -224,10 +225,15 @@ class Batch:
             slot.arguments, needed = plan
             turn = ReferenceTurn(admitted, waits_for(self._slots, needed, runtime.event))
         runner = executor.route(tool)
-        runtime.spawn(self._run, slot, tool, kwargs, turn, runner, name=call.id)
-        if slot.key is not None:
+        if slot.key is None:
+            runtime.spawn(self._run, slot, tool, kwargs, turn, runner, None, name=call.id)
+        else:
             assert kept is not None
             kept.running(slot.key, call)
+            if turn.waits:  # its start is recorded when its wait is over, in its own task
+                runtime.spawn(self._run, slot, tool, kwargs, turn, runner, None, name=call.id)
+            else:  # recorded with the calls submitted with it, before any of them starts
+                self._starting(runtime).append((slot, tool, kwargs, turn, runner))
         return index
 
     def fail(self, call: object, message: str, *, status: ToolStatus = "error") -> int:
@@ -269,6 +275,40 @@ class Batch:
         if self._state == "closed" and interrupt is not None and interrupt is not before:
             raise interrupt
 
+    # --- calls that start together ------------------------------------------------------------
+
+    def _starting(self, runtime: Runtime) -> list[_Job]:
+        """The calls kept by the store that start together: those submitted in this step of the
+        event loop, each with no wait. One task records their starts (one ``started``, one
+        transaction for a journal), then spawns them; none waits on its own."""
+        jobs = self._pending
+        if jobs is None:
+            jobs = self._pending = []
+            runtime.spawn(self._start_together, jobs, name="toolvolley-starts")
+        return jobs
+
+    async def _start_together(self, jobs: list[_Job]) -> None:
+        runtime = self._runtime
+        kept = self._kept
+        assert runtime is not None
+        assert kept is not None
+        self._pending = None  # calls submitted from now on start with the next group
+        start = _Start(runtime.now())
+        # Bounded by the longest of their timeouts: a call whose own ran out while its start
+        # was being recorded times out without starting (see _run).
+        timeouts = [self._timeout(tool) for _, tool, *_ in jobs]
+        longest = None if None in timeouts else max(timeouts)  # type: ignore[type-var]
+        with runtime.guard(self._deadline, longest):
+            try:
+                await kept.started([(slot.key, slot.call) for slot, *_ in jobs])
+            except Exception as exc:  # each call's error result: a store that cannot record
+                start.error = exc
+        for slot, tool, kwargs, turn, runner in jobs:
+            runtime.spawn(self._run, slot, tool, kwargs, turn, runner, start, name=slot.call.id)
+
+    def _timeout(self, tool: Tool) -> float | None:
+        return tool.timeout if tool.timeout is not None else self._executor.timeout
+
     # --- one call -----------------------------------------------------------------------------
 
     async def _run(
@@ -278,6 +318,7 @@ class Batch:
         kwargs: dict[str, Any] | None,
         turn: AdmissionLike | ReferenceTurn,
         runner: Runner | None,
+        start: _Start | None,
     ) -> None:
         """Run one call: wait for its turn, run its body under its timeout, write its result.
 
@@ -286,6 +327,8 @@ class Batch:
         ``runner`` is None for a coroutine function on the event loop, awaited here directly:
         what :class:`LoopRunner` would do, without its frame. ``kwargs`` is None for a call with
         references (see ``_references.py``): they are filled in and validated after its wait.
+        ``start``: its start was recorded by the store with others' (see
+        :meth:`_start_together`), its timeout counted from then.
         """
         runtime = self._runtime
         assert runtime is not None
@@ -293,8 +336,11 @@ class Batch:
         waits = turn.waits
         guard = None
         try:
+            deadline, relative = self._deadline, None if waits else timeout
+            if start is not None and timeout is not None:  # it started when its record did
+                deadline, relative = min(deadline, start.since + timeout), None
             # The call's own timeout starts when the call does: now, or after its wait.
-            with runtime.guard(self._deadline, None if waits else timeout) as guard:
+            with runtime.guard(deadline, relative) as guard:
                 if waits:
                     await turn.wait(slot)
                     if timeout is not None:
@@ -304,9 +350,14 @@ class Batch:
                         return  # no result: it is reported as cancelled, its body never ran
                     if kwargs is None:
                         kwargs = resolved_arguments(slot, self._slots, tool)
-                    if slot.key is not None:  # the store records that it starts
+                    if start is not None:  # recorded with others (or not, if it raised)
+                        if start.error is not None:
+                            raise start.error
+                        if guard.deadline <= runtime.now():
+                            raise _Late  # its time ran out while its start was being recorded
+                    elif slot.key is not None:  # the store records that it starts
                         assert self._kept is not None
-                        await self._kept.started(slot.key, slot.call)
+                        await self._kept.started([(slot.key, slot.call)])
                     slot.started_at = now()
                     if self._hooks:
                         self._notify(CallStarted(slot.call, slot.started_at))
@@ -328,6 +379,9 @@ class Batch:
                 result = self._timed_out(slot, tool, timeout, guard.deadline)
             else:
                 result = finish_value(slot, tool.name, value)
+        except _Late:
+            assert guard is not None
+            result = self._timed_out(slot, tool, timeout, guard.deadline)
         except ToolError as exc:
             result = finish(slot, "error", exc.message, None, exc)
         except Unresolved as exc:
@@ -374,6 +428,25 @@ class Batch:
         result = finish(slot, status, message, None, error)
         if self._hooks:
             self._notify(CallFinished(result))
+
+
+class _Start:
+    """When the starts of calls recorded together were handed to the store, and what it raised."""
+
+    __slots__ = ("error", "since")
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self.error: Exception | None = None
+
+
+class _Late(Exception):
+    """A call's time ran out before its start was recorded: it times out, its body not run."""
+
+
+_Job = tuple[
+    "Slot", "Tool", "dict[str, Any] | None", "AdmissionLike | ReferenceTurn", "Runner | None"
+]
 
 
 async def _run_body(

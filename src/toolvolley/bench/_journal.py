@@ -6,11 +6,15 @@ where the per-batch cost shows.
 A journaled batch here is what a journaled turn does: the model response recorded (one commit),
 the calls' starts group-committed (one commit for the calls that start together) and their
 results committed when the batch ends. SQLite (WAL, ``synchronous=FULL``) in a temporary
-directory; PostgreSQL too when given a connection string.
+directory; PostgreSQL too when given a connection string. Each timed run starts after a full
+garbage collection (collections during it count): with a large heap (the seed exercise imports
+httpx and the offline model) one full collection costs milliseconds, and without this it lands
+on whichever variant happens to run when it falls due.
 """
 
 from __future__ import annotations
 
+import gc
 import statistics
 import tempfile
 import time
@@ -63,6 +67,9 @@ async def _measure(
         for variant in variants if r % 2 else variants[::-1]:  # alternating
             journal = journals.get(variant)
             c = None if journal is None else await journal.conversation(f"{run}-{r}-{n}-{turn}")
+            # Each variant starts from the same heap: a full collection the previous variant's
+            # garbage made due would otherwise land on whichever runs next.
+            gc.collect()
             started = time.perf_counter()
             for _ in range(batches if r >= 0 else 1):
                 turn += 1

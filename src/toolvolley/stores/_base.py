@@ -21,22 +21,25 @@ What one batch does with its store, in order:
      error and attempts under the call's own id, with its own times;
    * ``running(key, call)``: the call is to run (its arguments passed their check).
 
-3. ``await started(key, call)`` just before the call's body starts (after its wait for limits,
-   barriers and references, within its timeout). When it returns, the record that the call
-   started must be durable: a journal commits it here, so that after a crash a call that
-   started and has no result is known. Several calls start at once in a parallel batch; their
-   ``started`` are awaited concurrently, so a journal may commit them in one transaction (group
-   commit: the first opens it, those that arrive before it commits join it), which makes the
-   cost per batch, not per call.
+3. ``await started(calls)`` before the bodies of ``calls`` (``(key, call)`` pairs) start: the
+   calls that start together, as one list. When it returns, the record that they started must
+   be durable: a journal commits it here, in one transaction, so that after a crash a call that
+   started and has no result is known, and the cost is per batch, not per call. The calls of a
+   parallel batch submitted together (with no wait for limits, barriers or references) are
+   handed over in one list before any of them starts, none waiting on its own; a call that
+   waited is handed over alone when its wait is over, and several such ``started`` may be
+   awaited at once (a journal may commit them together: group commit). The calls' timeouts
+   count from here.
 4. ``await finished(key, result)`` once the call has its result (not for a call that was
    cancelled: it has none).
 5. ``await close()`` when the batch closes, every call ended: commit what is pending.
 
-All methods are called on the event loop's thread; the async ones in the calls' own tasks (3, 4)
-or the batch's (1, 5), so a store that does blocking I/O (``sqlite3``) runs it in a worker
-thread. What ``started`` raises ends that call with an ``error`` result, its body not run: a
-journal that cannot record a call must not run it; so does what the awaitable ``recorded``
-gave raises. What the other methods raise is a bug in the store, and fails the batch.
+All methods are called on the event loop's thread; the async ones in the calls' own tasks (3,
+4), a task that starts calls together (3) or the batch's (1, 5), so a store that does blocking
+I/O (``sqlite3``) runs it in a worker thread. What ``started`` raises ends its calls with an
+``error`` result, their bodies not run: a journal that cannot record a call must not run it; so
+does what the awaitable ``recorded`` gave raises. What the other methods raise is a bug in the
+store, and fails the batch.
 
 A durable journal fits as one new module (SQLite or PostgreSQL behind it): a ``ResultStore``
 bound to one conversation id, handed to that conversation's batches
@@ -51,7 +54,7 @@ the records, ``close`` commits the last of them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -93,7 +96,7 @@ class StoreBatch(Protocol):
 
     def running(self, key: Hashable, call: ToolCall) -> None: ...
 
-    async def started(self, key: Hashable, call: ToolCall) -> None: ...
+    async def started(self, calls: Sequence[tuple[Hashable, ToolCall]]) -> None: ...
 
     async def finished(self, key: Hashable, result: ToolResult) -> None: ...
 

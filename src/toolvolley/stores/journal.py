@@ -114,9 +114,9 @@ class _GroupCommit:
     def add(self, record: Record) -> None:
         self._open.records.append(record)
 
-    async def write(self, record: Record) -> None:
+    async def write(self, records: Sequence[Record]) -> None:
         group = self._open
-        group.records.append(record)
+        group.records.extend(records)
         if group.done is None:
             await self._lead(group)
         else:  # the path of every call but the first of a group: one wait, nothing else
@@ -199,7 +199,7 @@ class Journal(ABC):
     async def write(self, record: Record) -> None:
         """Record ``record``, group-committed with the records written at the same time: durable
         when this returns."""
-        await self._commits.write(record)
+        await self._commits.write((record,))
 
     def add(self, record: Record) -> None:
         """Record ``record`` with the next commit (a :meth:`write`, or :meth:`flush`)."""
@@ -217,24 +217,36 @@ class Conversation:
         self.journal = journal
         self.id = conversation_id
         self._responses: dict[int, str] = {}
-        self._calls: dict[tuple[int, str], str] = {}
-        self._started: dict[tuple[int, str], str] = {}
-        self._results: dict[tuple[int, str], str] = {}
-        kinds = {
-            "call": self._calls,
-            "started": self._started,
-            "result": self._results,
-        }
+        # Per turn, by call id: the calls recorded as the stream finished them, the calls that
+        # started, their results (JSON text).
+        self._calls: dict[int, dict[str, str]] = {}
+        self._started: dict[int, set[str]] = {}
+        self._results: dict[int, dict[str, str]] = {}
         for r in records:
             if r.kind == "response":
                 self._responses[r.turn] = r.data
+            elif r.kind == "started":
+                self._started_in(r.turn).add(r.call_id)
             else:
-                kinds[r.kind][r.turn, r.call_id] = r.data
+                kind = self._calls if r.kind == "call" else self._results
+                kind.setdefault(r.turn, {})[r.call_id] = r.data
+
+    def _started_in(self, turn: int) -> set[str]:
+        started = self._started.get(turn)
+        if started is None:
+            started = self._started[turn] = set()
+        return started
+
+    def _results_of(self, turn: int) -> dict[str, str]:
+        results = self._results.get(turn)
+        if results is None:
+            results = self._results[turn] = {}
+        return results
 
     @property
     def turns(self) -> int:
         """Model responses recorded, whole or cut short by a crash (see :meth:`interrupted`)."""
-        return len({*self._responses, *(t for t, _ in self._calls)})
+        return len({*self._responses, *(t for t, calls in self._calls.items() if calls)})
 
     def response(self, turn: int, provider: str) -> ModelResponse | None:
         """Turn ``turn``'s recorded model response, or None: the model is to be asked (or the
@@ -247,7 +259,7 @@ class Conversation:
         short (no whole response recorded); else none."""
         if turn in self._responses:
             return []
-        found = [json.loads(d) for (t, _), d in self._calls.items() if t == turn]
+        found = [json.loads(d) for d in self._calls.get(turn, {}).values()]
         return [call_from_json(c) for c in sorted(found, key=lambda c: c["at"])]
 
     def record_call(self, turn: int, position: int, call: ToolCall) -> None:
@@ -255,7 +267,7 @@ class Conversation:
         (so before its body runs), or with the response."""
         data = ready_call_to_json(position, call)
         self.journal.add(Record(self.id, turn, call.id, "call", data))
-        self._calls[turn, call.id] = data
+        self._calls.setdefault(turn, {})[call.id] = data
 
     async def record_response(self, turn: int, response: ModelResponse) -> None:
         """Record turn ``turn``'s whole response, once its stream has ended."""
@@ -272,8 +284,7 @@ class Conversation:
         """Calls of ``turn`` that started and have no recorded result (the calls themselves are
         in the turn's response)."""
         data = self._responses.get(turn)
-        results = self._results
-        open_ids = {i for t, i in self._started if t == turn and (t, i) not in results}
+        open_ids = self._started.get(turn, set()) - self._results.get(turn, {}).keys()
         if not open_ids:
             return []  # the common case: the response is not parsed again
         calls = self.interrupted(turn) if data is None else response_from_json(data, "").calls
@@ -295,7 +306,7 @@ class Conversation:
                 settled[call.id] = in_doubt(call, describe_exception(exc))
                 continue
             if found is NOT_DONE:
-                del self._started[turn, call.id]
+                self._started[turn].discard(call.id)
             elif found is UNKNOWN:
                 settled[call.id] = in_doubt(call)
             else:
@@ -303,7 +314,7 @@ class Conversation:
                 await self.journal.write(
                     Record(self.id, turn, call.id, "result", result_to_json(result))
                 )
-                self._results[turn, call.id] = result_to_json(result)
+                self._results_of(turn)[call.id] = result_to_json(result)
         return settled
 
 
@@ -369,32 +380,38 @@ class _TurnBatch:
         self._c = conversation
         self._turn = turn
         self._settled = settled  # by a reconcile check: a result found, or in doubt
-        self._asked: dict[str, tuple[Tool, ToolCall]] = {}
+        self._started = conversation._started_in(turn)
+        self._results = conversation._results_of(turn)
+        # The call last given to key(): recorded(key) is asked of that call, at once.
+        self._tool: Tool | None = None
+        self._call: ToolCall | None = None
 
     def key(self, tool: Tool, call: ToolCall) -> Hashable | None:
-        self._asked[call.id] = tool, call
+        self._tool, self._call = tool, call
         return call.id
 
     def recorded(self, key: Hashable) -> Awaitable[ToolResult] | None:
-        assert isinstance(key, str)
-        c, where = self._c, (self._turn, key)
-        tool, call = self._asked[key]
-        data = c._results.get(where)
+        tool, call = self._tool, self._call
+        assert tool is not None
+        assert call is not None
+        assert key == call.id
+        data = self._results.get(call.id)
         if data is not None:
             return _ready(result_from_json(call, data))
         if key in self._settled:
             return _ready(self._settled[key])
-        if where not in c._started or tool.idempotent:
+        if key not in self._started or tool.idempotent:
             return None  # never started, or safe to run again: it runs
         return _ready(in_doubt(call))
 
     def running(self, key: Hashable, call: ToolCall) -> None:
         pass
 
-    async def started(self, key: Hashable, call: ToolCall) -> None:
-        c = self._c
-        await c.journal._commits.write(Record(c.id, self._turn, call.id, "started", ""))
-        c._started[self._turn, call.id] = ""
+    async def started(self, calls: Sequence[tuple[Hashable, ToolCall]]) -> None:
+        c, turn = self._c, self._turn
+        records = [Record(c.id, turn, call.id, "started", "") for _, call in calls]
+        await c.journal._commits.write(records)
+        self._started.update(call.id for _, call in calls)
 
     async def finished(self, key: Hashable, result: ToolResult) -> None:
         # Committed with the next group (a later call's start) or when the batch closes, so a
@@ -403,7 +420,7 @@ class _TurnBatch:
         c = self._c
         data = result_to_json(result)
         c.journal.add(Record(c.id, self._turn, result.call_id, "result", data))
-        c._results[self._turn, result.call_id] = data
+        self._results[result.call_id] = data
 
     async def close(self) -> None:
         await self._c.journal.flush()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -108,7 +108,7 @@ class _Shared:
     def running(self, key: Hashable, call: ToolCall) -> None:
         self._firsts[key] = self._running[call.id] = _First(call.id)
 
-    async def started(self, key: Hashable, call: ToolCall) -> None:
+    async def started(self, calls: Sequence[tuple[Hashable, ToolCall]]) -> None:
         pass
 
     async def finished(self, key: Hashable, result: ToolResult) -> None:
