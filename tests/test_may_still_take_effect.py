@@ -58,3 +58,33 @@ async def test_a_deadline_that_abandons_a_thread_says_so() -> None:
     assert results[0].status == "timeout"
     assert results[0].may_still_take_effect
     assert "may still take effect" in results[0].content
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_call_whose_thread_goes_on_says_so() -> None:
+    """Cancelled, not timed out: the abandoned thread's result says it may still take effect;
+    a cancelled async body was stopped and says nothing of the kind."""
+    release.clear()
+    entered = threading.Event()
+
+    @tool
+    def charge() -> str:
+        entered.set()
+        release.wait(30)
+        return "charged"
+
+    try:
+        with anyio.CancelScope() as scope:
+            async with Executor([charge, sleeps.with_options(timeout=None)]).batch() as batch:
+                batch.submit(ToolCall("a", "charge"))
+                batch.submit(ToolCall("b", "sleeps"))
+                await anyio.to_thread.run_sync(entered.wait, 30)
+                scope.cancel()
+    finally:
+        release.set()
+    abandoned, stopped = batch.results()
+    assert [r.status for r in (abandoned, stopped)] == ["cancelled", "cancelled"]
+    assert abandoned.may_still_take_effect
+    assert "may still take effect" in abandoned.content
+    assert not stopped.may_still_take_effect
+    assert stopped.content.endswith("no result is available.")

@@ -321,6 +321,41 @@ async def test_a_stateful_tool_keeps_its_state_in_one_actor() -> None:
     assert len({r.value[1] for r in [*first, *second]}) == 1  # one actor process
 
 
+@pytest.mark.anyio
+async def test_an_actor_call_left_running_says_it_may_still_take_effect() -> None:
+    """An actor's running method cannot be stopped: a cancelled (or timed-out) call abandons
+    it, and its result tells the model, and ``may_still_take_effect``, that it may still take
+    effect."""
+    name = f"gate-{uuid.uuid4().hex}"
+    g = new_gate(name)
+    runner = RayActorRunner(Counter, 0)
+
+    @tool(run_in=runner)
+    def charge(card: str) -> str:
+        ray.get(gate(name).start.remote(card))
+        ray.get(gate(name).wait_open.remote())
+        return card
+
+    with anyio.CancelScope() as scope:
+        async with Executor([charge]).batch() as batch:
+            batch.submit(ToolCall("c", "charge", '{"card": "visa"}'))
+            with anyio.fail_after(60):
+                await got(g.wait_started.remote(1))  # the body is running
+            scope.cancel()
+    [result] = batch.results()
+    assert result.status == "cancelled"
+    assert result.may_still_take_effect
+    assert result.content == (
+        "The call to 'charge' was cancelled before it finished; its work could not be stopped "
+        "and may still take effect. Check whether it did before calling it again."
+    )
+    assert runner.abandoned == 1
+    await got(g.release.remote())
+    with anyio.fail_after(20):
+        while runner.abandoned:  # noqa: ASYNC110 - Ray's future completes on Ray's thread
+            await anyio.sleep(0.05)
+
+
 @pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
 @pytest.mark.anyio
 async def test_the_first_call_connects_once_off_the_loop_and_its_siblings_keep_their_timeouts(
@@ -609,7 +644,7 @@ def test_batch_on_ray_journals_from_every_worker(tmp_path: Path) -> None:
             found = []
             for line in lines:
                 c = await kept.conversation(json.dumps(line["id"]))
-                found.append((c.turns, len(c._results)))
+                found.append((c.turns, sum(map(len, c._results.values()))))
             return found
 
     assert anyio.run(recorded) == [(2, 2)] * 4  # two model turns, two results each

@@ -126,7 +126,7 @@ def cancelled(slot: Slot, closed_at: float) -> ToolResult:
         call_id=slot.call.id,
         name=slot.call.name,
         status="cancelled",
-        content=wording.cancelled(slot.call.name),
+        content=wording.cancelled(slot.call.name, stopped=not slot.abandoned),
         queued_at=slot.queued_at,
         started_at=started,
         ended_at=max(started, closed_at),

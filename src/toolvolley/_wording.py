@@ -118,7 +118,11 @@ def deadline_passed(tool: str, deadline: float, started: bool, stopped: bool = T
     )
 
 
-def cancelled(tool: str) -> str:
+def cancelled(tool: str, stopped: bool = True) -> str:
+    """``stopped``: False when the body could not be stopped (an abandoned thread or actor
+    call)."""
+    if not stopped:
+        return f"The call to {tool!r} was cancelled before it finished" + _STILL_RUNNING
     return f"The call to {tool!r} was cancelled before it finished; no result is available."
 
 

@@ -77,7 +77,9 @@ class _RayBase(Runner):
     def _submit(self, ray: RayApi, tool: ToolSpec, kwargs: dict[str, Any], wall: float) -> Any:
         raise NotImplementedError
 
-    def _cancel(self, ray: RayApi, ref: Any) -> None:
+    def _cancel(self, ray: RayApi, ref: Any, call: CallContext) -> None:
+        """The call was given up on (its timeout, a cancelled batch): stop its Ray work, and
+        set ``call.abandoned`` if its body may go on."""
         raise NotImplementedError
 
     async def run(self, call: CallContext) -> Any:
@@ -88,11 +90,11 @@ class _RayBase(Runner):
         limiter = self._limiter(ray, tool)
         token = f"{_TOKEN_PREFIX}-{next(_tokens)}"
         if limiter is None:
-            return await self._attempts(ray, tool, args, wall)
+            return await self._attempts(ray, call, args, wall)
         try:
             acquired = await ray.wait(limiter.acquire.remote(token), lambda: None)
             assert acquired
-            value = await self._attempts(ray, tool, args, wall)
+            value = await self._attempts(ray, call, args, wall)
         except BaseException:
             # A message, not awaited (the call may be cancelled): the slot, or the acquire
             # still waiting for one, is freed when it lands.
@@ -102,12 +104,13 @@ class _RayBase(Runner):
         return value
 
     async def _attempts(
-        self, ray: RayApi, tool: ToolSpec, args: dict[str, Any], wall: float
+        self, ray: RayApi, call: CallContext, args: dict[str, Any], wall: float
     ) -> Any:
+        tool = call.tool
         for attempt in (0, 1):
             ref = self._submit(ray, tool, args, wall)
             try:
-                return await ray.wait(ref, functools.partial(self._cancel, ray, ref))
+                return await ray.wait(ref, functools.partial(self._cancel, ray, ref, call))
             except TooLate:
                 await anyio.sleep_forever()  # the call's own timer ends it, as a timeout
             except ray.lost as exc:
@@ -196,7 +199,7 @@ class RayRunner(_RayBase):
             remote = self._remote = ray.body.options(**self.options)
         return remote.remote(tool.func, kwargs, wall)
 
-    def _cancel(self, ray: RayApi, ref: Any) -> None:
+    def _cancel(self, ray: RayApi, ref: Any, call: CallContext) -> None:
         with contextlib.suppress(Exception):  # already finished, or Ray is shutting down
             ray.ray.cancel(ref, force=True)
 
@@ -209,7 +212,8 @@ class RayActorRunner(_RayBase):
     ``name`` makes the actor named (namespace ``toolvolley``, ``get_if_exists=True``), so every
     executor and driver on the cluster shares the one state. Resource options as for
     :class:`RayRunner`. A running actor call cannot be force cancelled: a timed-out call is
-    abandoned (counted in :attr:`abandoned` until it returns); a queued one never starts.
+    abandoned (counted in :attr:`abandoned` until it returns, and its result says it may still
+    take effect: ``may_still_take_effect``); a queued one never starts.
     """
 
     name = "ray-actor"
@@ -274,11 +278,12 @@ class RayActorRunner(_RayBase):
     def _submit(self, ray: RayApi, tool: ToolSpec, kwargs: dict[str, Any], wall: float) -> Any:
         return self.handle().call.remote(tool.func, kwargs, wall)
 
-    def _cancel(self, ray: RayApi, ref: Any) -> None:
+    def _cancel(self, ray: RayApi, ref: Any, call: CallContext) -> None:
         with contextlib.suppress(Exception):
             ray.ray.cancel(ref)  # drops it if queued; a running sync method goes on
         future = ref.future()
         if not future.done():
+            call.abandoned = True  # it may still take effect: its result says so
             with self._count_lock:
                 self._abandoned += 1
 
