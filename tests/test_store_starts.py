@@ -10,7 +10,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from toolvolley import Executor, Tool, ToolCall, ToolResult
+from toolvolley import Batch, Executor, Tool, ToolCall, ToolResult
 from toolvolley.stores import BatchScope, StoreBatch
 
 pytestmark = pytest.mark.every_runtime
@@ -162,3 +162,21 @@ async def test_cancelled_while_the_start_is_recorded_no_body_starts() -> None:
     release.set()
     await anyio.sleep(0.01)
     assert not any(line.startswith("body") for line in store.log)
+
+
+async def submit_then_fail(executor: Executor, batches: list[Batch]) -> None:
+    async with executor.batch() as batch:
+        batches.append(batch)
+        for call in calls():
+            batch.submit(call)
+        raise KeyError("the caller's own bug")
+
+
+@pytest.mark.anyio
+async def test_a_block_that_fails_right_after_submitting_records_and_starts_nothing() -> None:
+    store = Recorder()
+    batches: list[Batch] = []
+    with pytest.raises(Exception, match=r"the caller's own bug|1 sub-exception"):
+        await submit_then_fail(Executor([weather(store)], store=store), batches)
+    assert [r.status for r in batches[0].results()] == ["cancelled"] * 4
+    assert store.log == []  # not even a start recorded: on resume, none is in doubt

@@ -293,6 +293,8 @@ class Batch:
         assert runtime is not None
         assert kept is not None
         self._pending = None  # calls submitted from now on start with the next group
+        if self._stopping:
+            return  # none of them starts: each is reported cancelled, and nothing recorded
         start = _Start(runtime.now())
         # Bounded by the longest of their timeouts: a call whose own ran out while its start
         # was being recorded times out without starting (see _run).
@@ -332,7 +334,7 @@ class Batch:
         """
         runtime = self._runtime
         assert runtime is not None
-        timeout = tool.timeout if tool.timeout is not None else self._executor.timeout
+        timeout = self._timeout(tool)
         waits = turn.waits
         guard = None
         try:
