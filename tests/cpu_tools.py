@@ -62,3 +62,17 @@ def start_a_sleep(pid_file: str) -> None:
         f.write(str(child.pid))
     os.replace(pid_file + ".tmp", pid_file)  # whole, or not there yet
     time.sleep(3600)
+
+
+@tool(run_in="process")
+def meet(directory: str, who: str, n: int) -> dict[str, int]:
+    """Waits (up to 30 s) until ``n`` calls have arrived in ``directory``: the calls ran at once,
+    each in its own worker. Returns the worker's process id."""
+    import time
+    from pathlib import Path
+
+    Path(directory, who).touch()
+    deadline = time.monotonic() + 30
+    while len(list(Path(directory).iterdir())) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return {"pid": os.getpid()}

@@ -578,24 +578,31 @@ def test_another_thread_importing_trio_changes_nothing(monkeypatch: pytest.Monke
 
 
 @pytest.mark.skipif((os.cpu_count() or 2) < 2, reason="two workers busy at once")
-def test_the_guard_kills_every_workers_group_when_the_program_ends_and_is_replaced_if_killed() -> (
-    None
-):
+def test_the_guard_kills_every_workers_group_when_the_program_ends_and_is_replaced_if_killed(
+    tmp_path: Path,
+) -> None:
     """The guard: killed from outside, it is reaped (no zombie) and the next worker brings a
     new one, told of the idle worker too; when its pipe ends (the program is gone, as far as it
     can tell) it kills every worker's group."""
     import signal
 
+    from cpu_tools import meet
     from toolvolley.runners import _guard as _process_guard
 
     async def main() -> tuple[int, set[int]]:
-        executor = Executor([fib])
+        executor = Executor([fib, meet])
         (first,) = await executor.run([ToolCall("a", "fib", {"n": 3})])
         killed = _process_guard._guard
         assert killed is not None
         os.kill(killed.process.pid, signal.SIGKILL)
         # Two calls at once: the idle worker and a new one, whose start finds the guard dead
-        both = await executor.run([ToolCall(f"b{i}", "fib", {"n": 20}) for i in range(2)])
+        # (each waits for the other, so they run at once whatever the machine's load)
+        both = await executor.run(
+            [
+                ToolCall(f"b{i}", "meet", {"directory": str(tmp_path), "who": f"b{i}", "n": 2})
+                for i in range(2)
+            ]
+        )
         workers = {r.value["pid"] for r in both}
         assert first.value["pid"] in workers
         assert len(workers) == 2
