@@ -119,7 +119,7 @@ class _GroupCommit:
         group.records.extend(records)
         if group.done is None:
             await self._lead(group)
-        else:  # the path of every call but the first of a group: one wait, nothing else
+        else:  # joined a group another writer leads: one wait, nothing else
             await group.done.wait()
         if group.error is not None:
             raise group.error
