@@ -24,7 +24,13 @@ from toolvolley import (
     tool,
 )
 from toolvolley._model import ModelResponse
-from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
+from toolvolley.providers import (
+    AnthropicMessages,
+    BedrockConverse,
+    Gemini,
+    OpenAIChat,
+    OpenAIResponses,
+)
 from toolvolley.stores import NOT_DONE, UNKNOWN, Journal, PostgresJournal, SQLiteJournal
 from toolvolley.stores._records import Record
 from toolvolley.testing import OfflineModel
@@ -293,6 +299,41 @@ async def test_every_provider_s_turns_replay_from_the_journal(tmp_path: Path, ad
     async with SQLiteJournal(path) as journal, adapter.offline(model()) as agent:
         again = await run_loop(agent, "go", [put, send], journal=journal, conversation_id="c")
     assert sorted(effects) == ["put a", "send x"]  # each once: the replay ran nothing
+    assert again.transcript == first.transcript
+    assert again.final_text == "done"
+
+
+@pytest.mark.anyio
+@ON_ASYNCIO
+@pytest.mark.parametrize("adapter", [Gemini, BedrockConverse])
+async def test_calls_a_serial_turn_declined_are_answered_again_when_it_replays(
+    tmp_path: Path, adapter: Any
+) -> None:
+    """In serial mode on a format with no API switch for it, a response's later calls are
+    declined ("Not run"): the replayed turn declines them again, so each still has its answer
+    and the follow-up is the one the provider saw."""
+    path = tmp_path / "j.sqlite"
+    offline = model(calls(("send", {"to": "x"}), ("put", {"key": "a"})), {"text": "done"})
+    async with SQLiteJournal(path) as journal, adapter.offline(offline) as agent:
+        first = await run_loop(
+            agent,
+            "go",
+            [put, send],
+            journal=journal,
+            conversation_id="c",
+            parallel_tool_calls=False,
+        )
+    assert [r.status for r in first.turns[0].results] == ["ok", "error"]  # put: "Not run"
+    async with SQLiteJournal(path) as journal, adapter.offline(model()) as agent:
+        again = await run_loop(
+            agent,
+            "go",
+            [put, send],
+            journal=journal,
+            conversation_id="c",
+            parallel_tool_calls=False,
+        )
+    assert effects == ["send x"]  # once: the replay ran nothing
     assert again.transcript == first.transcript
     assert again.final_text == "done"
 

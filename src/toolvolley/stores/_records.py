@@ -3,8 +3,8 @@
 A :class:`Record` is one row: ``kind`` is ``"response"`` (``call_id`` empty), ``"call"`` (a
 call the stream finished, recorded before it is dispatched), ``"started"`` or ``"result"``. A
 response keeps what the loop needs to replay the turn without asking the model again (its text,
-calls, messages, usage, cut-off calls, a stream cut); ``raw`` (the SDK's object) is not kept.
-A call keeps its id, name, arguments and caller, and its place in the response. A result keeps
+calls, messages, usage, cut-off calls, calls declined in serial mode, a stream cut); ``raw``
+(the SDK's object) is not kept. A call keeps its id, name, arguments and caller, and its place in the response. A result keeps
 its status, content and value (a value with no JSON form is kept as None: the content is what
 the model read) and its attempts (fields at their defaults are left out); its times are the
 replay's own. How records become table rows: ``_rows``.
@@ -95,6 +95,7 @@ def _response_json(response: ModelResponse, call: Callable[[ToolCall], dict[str,
             "messages": list(response.messages),
             "usage": [response.usage.input_tokens, response.usage.output_tokens],
             "incomplete": [call(c) for c in response.incomplete],
+            "declined": [[call(c), why] for c, why in response.declined],
             "stream_error": None if cut is None else str(cut),
         }
     )
@@ -109,6 +110,7 @@ def response_from_json(text: str, provider: str) -> ModelResponse:
         messages=tuple(data["messages"]),
         usage=Usage(*data["usage"]),
         incomplete=tuple(call_from_json(c) for c in data["incomplete"]),
+        declined=tuple((call_from_json(c), why) for c, why in data.get("declined", ())),
         stream_error=None if cut is None else StreamCutError(cut, provider=provider),
     )
 
