@@ -1,13 +1,13 @@
 """What a journal writes, as JSON text: a model response, a call that started, a call's result.
 
-A :class:`Record` is one row: ``kind`` is ``"response"`` (``call_id`` empty), ``"call"`` (a
-call the stream finished, recorded before it is dispatched), ``"started"`` or ``"result"``. A
+A :class:`Record` is one row: ``kind`` is ``"response"`` (``call_id`` empty), ``"call"`` (a call
+the stream finished, recorded before it is dispatched), ``"started"`` or ``"result"``. A
 response keeps what the loop needs to replay the turn without asking the model again (its text,
 calls, messages, usage, cut-off calls, calls declined in serial mode, a stream cut); ``raw``
-(the SDK's object) is not kept. A call keeps its id, name, arguments and caller, and its place in the response. A result keeps
-its status, content and value (a value with no JSON form is kept as None: the content is what
-the model read) and its attempts (fields at their defaults are left out); its times are the
-replay's own. How records become table rows: ``_rows``.
+(the SDK's object) is not kept. A call keeps its id, name, arguments and caller, and its place
+in the response. A result keeps its status, content and value (a value with no JSON form is kept
+as None: the content is what the model read) and its attempts (fields at their defaults are left
+out); its times are the replay's own. How records become table rows: ``_rows``.
 """
 
 from __future__ import annotations
