@@ -160,13 +160,16 @@ async def test_a_task_past_its_deadline_never_starts_its_body(tmp_path: Path) ->
 @pytest.mark.anyio
 async def test_a_call_queued_past_its_timeout_never_starts(tmp_path: Path) -> None:
     """Both CPUs busy: the queued call times out and is cancelled before a worker frees."""
-    name = f"gate-{uuid.uuid4().hex}"
-    g = new_gate(name)
+    started, release = tmp_path / "hog-started", tmp_path / "hog-release"
 
     @tool(run_in=RayRunner(num_cpus=2), timeout=60)
-    def hog(gate_name: str) -> str:
-        ray.get(gate(gate_name).start.remote("hog"))
-        ray.get(gate(gate_name).wait_open.remote())
+    def hog(started: str, release: str) -> str:
+        Path(started).write_text("hog")
+        deadline = time.monotonic() + 60
+        # Polled, not ray.get(): a worker blocked in ray.get lends its CPUs back to Ray, and
+        # the queued call could then run (it did, on a warm worker, in a loaded run).
+        while not Path(release).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
         return "done"
 
     @tool(run_in=RayRunner(num_cpus=1), timeout=0.3)
@@ -179,13 +182,17 @@ async def test_a_call_queued_past_its_timeout_never_starts(tmp_path: Path) -> No
     async with anyio.create_task_group() as tg:
 
         async def release_after_late_timed_out() -> None:
-            await got(g.wait_started.remote(1))
-            late_result = await executor.run([ToolCall("l", "late", f'{{"marker": "{marker}"}}')])
+            with anyio.fail_after(60):
+                while not started.exists():  # noqa: ASYNC110 - a file written by a Ray worker
+                    await anyio.sleep(0.01)
+            late_result = await executor.run([ToolCall("l", "late", {"marker": str(marker)})])
             assert late_result[0].status == "timeout"
-            await got(g.release.remote())
+            release.touch()
 
         tg.start_soon(release_after_late_timed_out)
-        results = await executor.run([ToolCall("h", "hog", f'{{"gate_name": "{name}"}}')])
+        results = await executor.run(
+            [ToolCall("h", "hog", {"started": str(started), "release": str(release)})]
+        )
     assert results[0].status == "ok"
     # The CPUs are free now: had the cancelled task been left queued, it would run before (or
     # with) a task of the same shape submitted after it.
