@@ -14,7 +14,10 @@ Pydantic AI, which for 1,000 calls triggers full garbage collections and doubles
 
 A response's schedule lives while any of its calls is here, so nothing outlasts the response:
 a call arriving after all the earlier ones finished starts a new one, which is equivalent
-(every barrier before it is then behind it, and no place is taken).
+(every barrier before it is then behind it, and no place is taken). Where each call finishes
+before the next arrives (tools that never suspend), that would be a schedule made per call: a
+schedule left as new (no barrier, no call, no place taken) is kept as the spare the next
+response without one takes instead.
 """
 
 from __future__ import annotations
@@ -78,15 +81,18 @@ class Place:
         finally:
             self._turn.finish()
             entry.calls -= 1
-            open_ = self._turns._open
+            turns = self._turns
+            open_ = turns._open
             if entry.calls == 0 and open_.get(self._response) is entry:
                 del open_[self._response]
+                if not turns._spare and entry.scheduler.fresh:
+                    turns._spare.append(entry)
 
 
 class ResponseTurns:
     """Schedules of the responses whose calls are running, by a key naming the response."""
 
-    __slots__ = ("_max_concurrency", "_open", "_serial", "_side_effects")
+    __slots__ = ("_max_concurrency", "_open", "_serial", "_side_effects", "_spare")
 
     def __init__(
         self, *, serial: bool, max_concurrency: int | None, side_effects: SideEffectsPolicy
@@ -95,6 +101,9 @@ class ResponseTurns:
         self._max_concurrency = max_concurrency
         self._side_effects: SideEffectsPolicy = side_effects
         self._open: dict[Hashable, _Open] = {}
+        # At most one schedule left as new, for the next response (list.pop() and append()
+        # are atomic: two threads never take the same one).
+        self._spare: list[_Open] = []
 
     @property
     def responses(self) -> int:
@@ -108,12 +117,16 @@ class ResponseTurns:
         """This call's place in ``response``, in the order calls enter."""
         entry = self._open.get(response)
         if entry is None:
-            scheduler = Scheduler(
-                _EVENTS,
-                serial=self._serial,
-                max_concurrency=self._max_concurrency,
-                side_effects=self._side_effects,
-            )
-            entry = self._open[response] = _Open(scheduler)
+            try:
+                entry = self._spare.pop()
+            except IndexError:
+                scheduler = Scheduler(
+                    _EVENTS,
+                    serial=self._serial,
+                    max_concurrency=self._max_concurrency,
+                    side_effects=self._side_effects,
+                )
+                entry = _Open(scheduler)
+            self._open[response] = entry
         entry.calls += 1
         return Place(self, response, entry, entry.scheduler.admit(tool))
