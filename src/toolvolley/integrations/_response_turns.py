@@ -29,7 +29,7 @@ import anyio
 
 from .._scheduling import Schedulable, Scheduler, SideEffectsPolicy
 
-__all__ = ["Place", "ResponseTurns"]
+__all__ = ["EVENTS", "Place", "ResponseTurns"]
 
 
 class _AnyioEvents:
@@ -43,7 +43,7 @@ class _AnyioEvents:
         return anyio.Event()
 
 
-_EVENTS = _AnyioEvents()
+EVENTS = _AnyioEvents()
 
 
 class _Open:
@@ -121,7 +121,7 @@ class ResponseTurns:
                 entry = self._spare.pop()
             except IndexError:
                 scheduler = Scheduler(
-                    _EVENTS,
+                    EVENTS,
                     serial=self._serial,
                     max_concurrency=self._max_concurrency,
                     side_effects=self._side_effects,
