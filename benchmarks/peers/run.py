@@ -24,6 +24,14 @@ How D is measured, so that its rows compare like with like:
   The collector stays on during the run (the real cost: a runner that keeps more objects alive
   per call pays for collections a leaner one does not); the time it took (``gc.callbacks``) and
   the number of full collections are reported beside the run's wall time.
+* **Both with and without collections.** A full collection comes once the objects that survived
+  younger ones since the last exceed a quarter of those that survived it, so the number a run
+  makes is a step of the objects it keeps alive: a runner just past a step pays one more full
+  collection (100-250 ms) than one just short of it, and rows near a step (``create_agent``'s)
+  can differ by one between rounds. An adapter's cell therefore gives two ratios to its
+  framework's own row: wall time (collections included: what a user waits for in such a run) and
+  CPU time minus collection time (the work itself, which no step moves). The number of objects a
+  call keeps alive is what decides collections over many runs.
 * **Rows alternate.** Every round runs every row; odd rounds in the reverse order, so a load
   passing on the machine falls on each row alike. Each cell is the median of the rounds
   (``--d-repeat``, 5 by default; ``--repeat`` for the latency scenarios).
@@ -546,16 +554,17 @@ def cell(row: dict[str, Any], name: str, baseline: str | None = None) -> str:
     if own is not None and own["results"] != row["calls"]:
         own = None  # its framework lost results: no time to compare with
     if row["batch"].startswith("D") and got["results"] == row["calls"]:
-        full = statistics.median(got["full_collections"])
+        full = sorted(set(got["full_collections"]))
+        fulls = f"{full[0]}" if len(full) == 1 else f"{full[0]}-{full[-1]}"
         text = (
             f"{got['us_per_call']:.0f} µs/call, CPU {got['cpu_us_per_call']:.0f} "
-            f"(GC {got['gc_s'] / row['calls'] * 1e6:.0f}, {full:g} full)"
+            f"(GC {got['gc_s'] / row['calls'] * 1e6:.0f}, {fulls} full)"
         )
         if own is None:
             return text
+        work, own_work = got["cpu_s"] - got["gc_s"], own["cpu_s"] - own["gc_s"]
         return (
-            f"{text} ({got['wall_s'] / own['wall_s']:.2f}x own; "
-            f"CPU {got['cpu_s'] / own['cpu_s']:.2f}x)"
+            f"{text} ({got['wall_s'] / own['wall_s']:.2f}x own; {work / own_work:.2f}x without GC)"
         )
     if row["batch"].startswith("F"):
         if isinstance(got["results"], int):
