@@ -140,7 +140,10 @@ class ToolvolleyMiddleware(AgentMiddleware):
         self._turns = ResponseTurns(
             serial=mode == "serial", max_concurrency=max_concurrency, side_effects=side_effects
         )
-        self._made: dict[tuple[str, int], tuple[BaseTool | None, Tool, PolicyRunner | None]] = {}
+        # By name: one entry per tool name however many agents (and tool objects) come.
+        self._made: dict[str, tuple[BaseTool | None, Tool, PolicyRunner | None]] = {}
+        # A hedge learns a tool's latencies across messages and agents.
+        self._policies: dict[tuple[str, Retry | None, Hedge | None], PolicyRunner] = {}
         # invoke(): one executor with its volleys (a hedge learns latencies across messages).
         # Its tools are made as calls bring them.
         self._toolbox = _Toolbox()
@@ -157,7 +160,7 @@ class ToolvolleyMiddleware(AgentMiddleware):
             )
         )
         self._tools: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = {}
-        self._stand_ins: dict[int, tuple[BaseTool, BaseTool]] = {}
+        self._stand_ins: dict[str, tuple[BaseTool, BaseTool]] = {}
         self._messages = Messages()
 
     @property
@@ -238,13 +241,18 @@ class ToolvolleyMiddleware(AgentMiddleware):
         idempotent one. Made once per LangChain tool."""
         name = request.tool_call["name"]
         tool = request.tool
-        known = self._made.get((name, id(tool)))
+        known = self._made.get(name)
         if known is None or known[0] is not tool:
             made = self._with_options(name, tool, run_async, is_async=True)
             retry = made.retry or self.retry if made.idempotent else None
             hedge = made.hedge or self.hedge if made.idempotent else None
-            policies = PolicyRunner(HANDLER, retry, hedge) if retry or hedge else None
-            known = self._made[(name, id(tool))] = (tool, made, policies)
+            policies = None
+            if retry is not None or hedge is not None:
+                policies = self._policies.get((name, retry, hedge))
+                if policies is None:
+                    policies = PolicyRunner(HANDLER, retry, hedge)
+                    self._policies[(name, retry, hedge)] = policies
+            known = self._made[name] = (tool, made, policies)
         return known[1], known[2]
 
     def wrap_tool_call(
@@ -264,9 +272,9 @@ class ToolvolleyMiddleware(AgentMiddleware):
 
     def _in_threads(self, tool: BaseTool) -> BaseTool:
         """The stand-in that runs ``tool``'s sync body in this middleware's threads."""
-        known = self._stand_ins.get(id(tool))
+        known = self._stand_ins.get(tool.name)
         if known is None or known[0] is not tool:
-            known = self._stand_ins[id(tool)] = (tool, InThreads.wrap(tool, self._threads))
+            known = self._stand_ins[tool.name] = (tool, InThreads.wrap(tool, self._threads))
         return known[1]
 
     def _tool(self, request: ToolCallRequest) -> str:
