@@ -74,7 +74,8 @@ __all__ = ["ToolvolleyMiddleware"]
 
 
 class ToolvolleyMiddleware(AgentMiddleware):
-    """Runs the tool calls of each model message of ``create_agent`` as one toolvolley batch.
+    """Schedules the tool calls of each model message of ``create_agent`` together, across the
+    tasks (or threads) LangGraph runs them in.
 
     ::
 
