@@ -56,3 +56,25 @@ async def test_calls_that_never_overlap_share_nothing_but_a_schedule_as_new() ->
     first.leave()
     second.leave()
     assert turns.responses == 0
+
+
+@pytest.mark.anyio
+async def test_calls_that_wait_for_nothing_share_a_place_each_leaving_once() -> None:
+    turns = ResponseTurns(serial=False, max_concurrency=None, side_effects="declared")
+    places = [turns.enter("one", PLAIN) for _ in range(3)]
+    assert places[0] is places[1] is places[2]  # no object kept per waiting call
+    wipe = turns.enter("one", WIPE)  # waits for the three: a place of its own
+    assert wipe.waits
+    assert wipe is not places[0]
+    after = turns.enter("one", PLAIN)  # behind the barrier: waits too
+    assert after.waits
+    for place in places:
+        place.leave()
+    assert turns.responses == 1
+    with anyio.fail_after(5):  # the three have left: the barrier goes
+        await wipe.wait()
+    wipe.leave()
+    with anyio.fail_after(5):
+        await after.wait()
+    after.leave()
+    assert turns.responses == 0

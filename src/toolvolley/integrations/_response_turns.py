@@ -47,22 +47,26 @@ EVENTS = _AnyioEvents()
 
 
 class _Open:
-    __slots__ = ("calls", "scheduler")
+    __slots__ = ("calls", "plain", "response", "scheduler")
 
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
         self.calls = 0
+        self.response: Hashable = None  # the response it schedules now
+        # The place of the calls that wait for nothing (no barrier before them, no limit): they
+        # share one, as they share their admission, so a call keeps no object of its own here.
+        self.plain: Place | None = None
 
 
 class Place:
     """A call's place in its response's schedule: :meth:`wait` for its turn (if
-    :attr:`waits`), run the call, then :meth:`leave` (always, also when it failed)."""
+    :attr:`waits`), run the call, then :meth:`leave` (always, also when it failed). Calls that
+    do not wait may share one."""
 
-    __slots__ = ("_entry", "_owner", "_response", "_turn", "_turns", "waits")
+    __slots__ = ("_entry", "_owner", "_turn", "_turns", "waits")
 
-    def __init__(self, turns: ResponseTurns, response: Hashable, entry: _Open, turn: Any):
+    def __init__(self, turns: ResponseTurns, entry: _Open, turn: Any):
         self._turns = turns
-        self._response = response
         self._entry = entry
         self._turn = turn
         self.waits = turn.waits
@@ -83,8 +87,8 @@ class Place:
             entry.calls -= 1
             turns = self._turns
             open_ = turns._open
-            if entry.calls == 0 and open_.get(self._response) is entry:
-                del open_[self._response]
+            if entry.calls == 0 and open_.get(entry.response) is entry:
+                del open_[entry.response]
                 if not turns._spare and entry.scheduler.fresh:
                     turns._spare.append(entry)
 
@@ -127,6 +131,13 @@ class ResponseTurns:
                     side_effects=self._side_effects,
                 )
                 entry = _Open(scheduler)
+            entry.response = response
             self._open[response] = entry
         entry.calls += 1
-        return Place(self, response, entry, entry.scheduler.admit(tool))
+        turn = entry.scheduler.admit(tool)
+        if turn.waits:
+            return Place(self, entry, turn)
+        place = entry.plain
+        if place is None or place._turn is not turn:  # a barrier began a new phase
+            place = entry.plain = Place(self, entry, turn)
+        return place
