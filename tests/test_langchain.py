@@ -621,6 +621,28 @@ async def test_a_hedge_answers_a_stuck_idempotent_call(anyio_backend: str) -> No
     assert copies == 2
 
 
+@pytest.mark.anyio
+async def test_one_middleware_for_many_agents_keeps_one_entry_per_tool_name(
+    anyio_backend: str,
+) -> None:
+    """A server that makes an agent (and its tools) per request with one middleware: what the
+    middleware remembers of a tool does not grow with the requests, nor keeps old tools alive."""
+    middleware = ToolvolleyMiddleware(timeout=5)
+    for request in range(5):
+
+        def echo(x: int, request: int = request) -> str:
+            return f"{request}: {x}"
+
+        tool = StructuredTool.from_function(echo, name="echo", description="Echo.")
+        agent = create_agent(
+            model(calls_message(("echo", {"x": 1}))), [tool], middleware=[middleware]
+        )
+        [answer] = tool_messages(await agent.ainvoke({"messages": [HumanMessage("go")]}))
+        assert answer.content == f"{request}: 1"
+    assert len(middleware._made) == 1
+    assert len(middleware._stand_ins) == 1
+
+
 def test_options_are_checked_when_the_middleware_is_made() -> None:
     with pytest.raises(UserError, match="max_concurrency"):
         ToolvolleyMiddleware(max_concurrency=0)

@@ -18,6 +18,7 @@ from contextvars import copy_context
 from typing import Annotated, Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 from langchain_core.messages import AIMessage, AnyMessage, ToolCall, ToolMessage
 from langchain_core.tools import BaseTool, InjectedToolCallId
@@ -29,7 +30,7 @@ from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
-from toolvolley import Executor, UserError
+from toolvolley import ExecutionHooks, Executor, ToolResult, UserError
 from toolvolley.langgraph import ToolNode, ToolTimeoutError
 
 WAIT = 10.0  # seconds a gated tool waits at most: only reached when the behaviour is wrong
@@ -458,6 +459,105 @@ def test_invoke_from_async_code(where: str) -> None:
 
     (message,) = _tool_messages(anyio.run(main))
     assert (message.content, message.status) == ("a", "success")
+
+
+def test_async_calls_are_capped_serialised_and_barred_on_the_loop() -> None:
+    """A message of async calls under ``ainvoke`` (each call in a task of its own, no batch):
+    ``max_concurrency``, ``mode="serial"`` and a destructive barrier hold as in a batch."""
+    in_flight = {"now": 0, "peak": 0}
+    full = anyio.Event()
+    log: list[str] = []
+
+    @lc_tool
+    async def work(n: int) -> int:
+        """Hold a place until three are in flight (or all have started)."""
+        in_flight["now"] += 1
+        in_flight["peak"] = max(in_flight["peak"], in_flight["now"])
+        log.append(f"start {n}")
+        if in_flight["now"] >= 3 or len(log) == 8:
+            full.set()
+        with anyio.fail_after(WAIT):
+            await full.wait()
+        await anyio.lowlevel.checkpoint()  # the others may start meanwhile, if nothing holds them
+        in_flight["now"] -= 1
+        log.append(f"end {n}")
+        return n
+
+    capped = _graph(ToolNode([work], max_concurrency=3))
+    out = _run(capped, "ainvoke", {"messages": [_ai(*[("work", {"n": i}) for i in range(8)])]})
+    assert in_flight["peak"] == 3
+    assert [m.content for m in _tool_messages(out)] == [str(i) for i in range(8)]
+
+    log.clear()
+    full.set()
+    in_flight["peak"] = 0
+    serial = _graph(ToolNode([work], mode="serial"))
+    _run(serial, "ainvoke", {"messages": [_ai(*[("work", {"n": i}) for i in range(3)])]})
+    assert log == ["start 0", "end 0", "start 1", "end 1", "start 2", "end 2"]
+
+    @lc_tool
+    async def wipe() -> str:
+        """Wipe everything."""
+        log.append("wipe")
+        await anyio.lowlevel.checkpoint()
+        log.append("wiped")
+        return "wiped"
+
+    log.clear()
+    wipe.metadata = {"toolvolley": {"destructive": True}}
+    barred = _graph(ToolNode([work, wipe]))
+    calls = [("work", {"n": 0}), ("work", {"n": 1}), ("wipe", {}), ("work", {"n": 2})]
+    _run(barred, "ainvoke", {"messages": [_ai(*calls)]})
+    assert log[4:] == ["wipe", "wiped", "start 2", "end 2"]
+    assert set(log[:4]) == {"start 0", "start 1", "end 0", "end 1"}
+
+
+def test_an_async_tool_that_raises_lets_its_async_siblings_finish() -> None:
+    raised = anyio.Event()
+    finished: list[str] = []
+
+    @lc_tool
+    async def boom() -> str:
+        """Fails."""
+        raised.set()
+        raise ValueError("boom")
+
+    @lc_tool
+    async def slow() -> str:
+        """Finishes after boom has raised."""
+        with anyio.fail_after(WAIT):
+            await raised.wait()
+        await anyio.lowlevel.checkpoint()
+        finished.append("slow")
+        return "done"
+
+    graph = _graph(ToolNode([boom, slow]))
+    with pytest.raises(ValueError, match="boom"):
+        _run(graph, "ainvoke", {"messages": [_ai(("slow", {}), ("boom", {}))]})
+    assert finished == ["slow"]
+    handled = _graph(ToolNode([boom, slow], handle_tool_errors=True))
+    out = _run(handled, "ainvoke", {"messages": [_ai(("slow", {}), ("boom", {}))]})
+    assert [m.status for m in _tool_messages(out)] == ["success", "error"]
+
+
+def test_an_executors_hooks_see_every_async_call() -> None:
+    seen: list[str] = []
+
+    class Hooks(ExecutionHooks):
+        def call_finished(self, result: ToolResult) -> None:
+            seen.append(result.call_id)
+
+    @lc_tool
+    async def echo(text: str) -> str:
+        """Echo."""
+        return text
+
+    graph = _graph(ToolNode([echo], executor=Executor([], hooks=[Hooks()])))
+    out = _run(
+        graph, "ainvoke", {"messages": [_ai(("echo", {"text": "a"}), ("echo", {"text": "b"}))]}
+    )
+    assert [m.content for m in _tool_messages(out)] == ["a", "b"]
+    assert sorted(seen) == ["c0", "c1"]
 
 
 def test_the_executor_option_and_its_conflicts() -> None:

@@ -9,9 +9,39 @@ capability, ``function_tools``).
     .venv-peers/bin/python benchmarks/peers/run.py --only mcp --mcp-calls 16 --mcp-latency 0.1
 
 Reported: wall time for the latency scenarios (the model is instant, so it is the time to run
-the tools and return), microseconds per call for 1,000 no-op calls, and whether one failing
+the tools and return), microseconds per call for 1,000 no-op calls (D), and whether one failing
 call lost its siblings' results. Then the same 64 MCP calls through each framework's MCP client
 (``mcp_peers.py``). These frameworks are not dependencies of toolvolley.
+
+How D is measured, so that its rows compare like with like:
+
+* **The same garbage-collector state for every row.** With LangChain loaded the process holds
+  about 300,000 tracked objects, so a full collection takes 100-250 ms: one falling in a row's
+  turn adds that much to its 1,000 calls. Whether one falls depends on the collector's counters
+  when the run starts (what earlier runs left) and on how many objects the run keeps alive. Each
+  timed run therefore starts right after ``gc.collect()``: every row starts from the same
+  counters, and a full collection happens in a run only if that run's own objects call for one.
+  The collector stays on during the run (the real cost: a runner that keeps more objects alive
+  per call pays for collections a leaner one does not); the time it took (``gc.callbacks``) and
+  the number of full collections are reported beside the run's wall time.
+* **Both with and without collections.** A full collection comes once the objects that survived
+  younger ones since the last exceed a quarter of those that survived it, so the number a run
+  makes is a step of the objects it keeps alive: a runner just past a step pays one more full
+  collection (100-250 ms) than one just short of it, and rows near a step (``create_agent``'s)
+  can differ by one between rounds. An adapter's cell therefore gives two ratios to its
+  framework's own row: wall time (collections included: what a user waits for in such a run) and
+  CPU time minus collection time (the work itself, which no step moves). The number of objects a
+  call keeps alive is what decides collections over many runs.
+* **Rows alternate.** Every round runs every row; odd rounds in the reverse order, so a load
+  passing on the machine falls on each row alike. Each cell is the median of the rounds
+  (``--d-repeat``, 5 by default; ``--repeat`` for the latency scenarios).
+* **CPU time beside wall time** (``time.process_time``, every thread of the process): on a
+  shared machine wall time also counts what other processes took; CPU time does not.
+
+``--batches D`` and ``--runners`` run a part of the table, e.g. the D rows of one framework::
+
+    .venv-peers/bin/python benchmarks/peers/run.py --only frameworks --batches D \
+        --runners langgraph,langgraph+toolvolley --d-repeat 9
 """
 
 from __future__ import annotations
@@ -19,6 +49,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import importlib.util
 import json
 import platform
@@ -366,16 +397,59 @@ PACKAGES = {
 }
 
 
-def measure(runner: Callable[[Batch], Awaitable[int]], batch: Batch) -> tuple[float, int | str]:
-    async def once() -> tuple[float, int | str]:
-        started = time.perf_counter()
-        try:
-            ok = await runner(batch)
-        except Exception as exc:  # a framework that lets one failure end the batch
-            return time.perf_counter() - started, f"raised {type(exc).__name__}"
-        return time.perf_counter() - started, ok
+@dataclass(frozen=True)
+class Measured:
+    """One timed run: its wall and CPU seconds, the garbage collector's share of them, and how
+    many calls came back with a result (or what the runner raised)."""
 
-    return asyncio.run(once())
+    wall: float
+    cpu: float
+    gc: float  # seconds spent in garbage collection during the run
+    full_collections: int
+    results: int | str
+
+
+class _Collections:
+    """Time spent in garbage collection and full collections made, while counting."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def reset(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.seconds += time.perf_counter() - self._started
+        self.full += info["generation"] == 2
+
+
+COLLECTIONS = _Collections()
+
+
+def measure(runner: Callable[[Batch], Awaitable[int]], batch: Batch) -> Measured:
+    """One timed run of ``runner``, from the same garbage-collector state as every other."""
+
+    async def once() -> int | str:
+        try:
+            return await runner(batch)
+        except Exception as exc:  # a framework that lets one failure end the batch
+            return f"raised {type(exc).__name__}"
+
+    gc.collect()  # every run starts with the collector's counters at zero
+    COLLECTIONS.reset()
+    cpu = time.process_time()
+    started = time.perf_counter()
+    results = asyncio.run(once())
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    return Measured(wall, cpu, COLLECTIONS.seconds, COLLECTIONS.full, results)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -388,23 +462,45 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--mcp-latency", type=float, default=0.5)
     parser.add_argument("--no-mcp-fault", action="store_true", help="skip the MCP fault row")
     parser.add_argument("--mcp-fault-timeout", type=float, default=2.0)
+    parser.add_argument(
+        "--d-repeat", type=int, default=5, help="rounds of the no-op batch D (it is short)"
+    )
+    parser.add_argument("--batches", default="ACEDF", help="which batches, by letter: 'D'")
+    parser.add_argument(
+        "--runners", help="which rows, by name, comma-separated: " + ",".join(RUNNERS)
+    )
     args = parser.parse_args(argv)
+    runners = RUNNERS
+    if args.runners:
+        unknown = set(args.runners.split(",")) - set(RUNNERS)
+        if unknown:
+            parser.error(f"no runner {', '.join(sorted(unknown))}; known: {', '.join(RUNNERS)}")
+        runners = {name: RUNNERS[name] for name in args.runners.split(",")}
     rows: list[dict[str, Any]] = []
-    for batch in batches(args.scale) if args.only != "mcp" else []:
+    chosen = [b for b in batches(args.scale) if b.name[0] in args.batches.upper()]
+    for batch in chosen if args.only != "mcp" else []:
         print(f"  {batch.name}", file=sys.stderr)
         row: dict[str, Any] = {"batch": batch.name, "calls": len(batch.latencies)}
-        for runner in RUNNERS.values():
+        for runner in runners.values():
             measure(runner.run, batch)  # warm up imports
-        runs: dict[str, list[tuple[float, int | str]]] = {name: [] for name in RUNNERS}
-        for _ in range(args.repeat):  # interleaved: a passing load falls on every runner alike
-            for name, runner in RUNNERS.items():
-                runs[name].append(measure(runner.run, batch))
+        runs: dict[str, list[Measured]] = {name: [] for name in runners}
+        repeat = args.d_repeat if batch.kind == "noop" else args.repeat
+        order = list(runners)
+        for round_ in range(repeat):  # alternated: a passing load falls on every runner alike
+            for name in order if round_ % 2 == 0 else reversed(order):
+                runs[name].append(measure(runners[name].run, batch))
         for name, measured in runs.items():
-            wall = statistics.median(w for w, _ in measured)
+            wall = statistics.median(m.wall for m in measured)
+            cpu = statistics.median(m.cpu for m in measured)
             row[name] = {
                 "wall_s": round(wall, 4),
+                "cpu_s": round(cpu, 4),
                 "us_per_call": round(wall / len(batch.latencies) * 1e6, 2),
-                "results": measured[-1][1],
+                "cpu_us_per_call": round(cpu / len(batch.latencies) * 1e6, 2),
+                "gc_s": round(statistics.median(m.gc for m in measured), 4),
+                "full_collections": [m.full_collections for m in measured],
+                "walls_s": [round(m.wall, 4) for m in measured],
+                "results": measured[-1].results,
             }
         rows.append(row)
     mcp = None
@@ -421,6 +517,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": {name: version(pkg) for name, pkg in {**PACKAGES, **MCP_PACKAGES}.items()},
         "repeat": args.repeat,
+        "d_repeat": args.d_repeat,
+        "runners": list(runners),
         "rows": rows,
         "mcp": mcp,
     }
@@ -440,7 +538,8 @@ def frameworks_markdown(report: dict[str, Any]) -> str:
         "| | " + " | ".join(row["batch"] for row in rows) + " |",
         "|" + " --- |" * (len(rows) + 1),
     ]
-    for name, runner in RUNNERS.items():
+    for name in report["runners"]:
+        runner = RUNNERS[name]
         label = f"{runner.label}, {runner.framework} {report['versions'][runner.framework]}"
         cells = [cell(row, name, runner.baseline) for row in rows]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -455,18 +554,30 @@ def cell(row: dict[str, Any], name: str, baseline: str | None = None) -> str:
     if own is not None and own["results"] != row["calls"]:
         own = None  # its framework lost results: no time to compare with
     if row["batch"].startswith("D") and got["results"] == row["calls"]:
-        text = f"{got['us_per_call']:.1f} µs/call"
-        return text if own is None else f"{text} ({got['wall_s'] / own['wall_s']:.2f}x own)"
+        full = sorted(set(got["full_collections"]))
+        fulls = f"{full[0]}" if len(full) == 1 else f"{full[0]}-{full[-1]}"
+        text = (
+            f"{got['us_per_call']:.0f} µs/call, CPU {got['cpu_us_per_call']:.0f} "
+            f"(GC {got['gc_s'] / row['calls'] * 1e6:.0f}, {fulls} full)"
+        )
+        if own is None:
+            return text
+        work, own_work = got["cpu_s"] - got["gc_s"], own["cpu_s"] - own["gc_s"]
+        return (
+            f"{text} ({got['wall_s'] / own['wall_s']:.2f}x own; {work / own_work:.2f}x without GC)"
+        )
     if row["batch"].startswith("F"):
         if isinstance(got["results"], int):
             return f"{got['results']} of {row['calls'] - 1} siblings kept"
         return f"{got['results']}: all results lost"
     if got["results"] != row["calls"]:
         return f"incomplete: {got['results']}"  # a timing would mean nothing
-    text = f"{got['wall_s']:.3f} s ({got['wall_s'] / row['toolvolley']['wall_s']:.2f}x"
+    ratios = []
+    if "toolvolley" in row:  # not with --runners leaving it out
+        ratios.append(f"{got['wall_s'] / row['toolvolley']['wall_s']:.2f}x")
     if own is not None:
-        text += f"; {got['wall_s'] / own['wall_s']:.2f}x own"
-    return text + ")"
+        ratios.append(f"{got['wall_s'] / own['wall_s']:.2f}x own")
+    return f"{got['wall_s']:.3f} s" + (f" ({'; '.join(ratios)})" if ratios else "")
 
 
 if __name__ == "__main__":

@@ -198,6 +198,12 @@ class Scheduler:
         self._gate: Any = None  # the last barrier's done event (the runtime's event type)
         self._phase = _Phase()
 
+    @property
+    def fresh(self) -> bool:
+        """As new: no barrier admitted and no call pending (its limits are free once every
+        call has released its places), so it can schedule another batch's calls."""
+        return self._gate is None and self._phase.pending == 0
+
     def admit(self, tool: Schedulable) -> AdmissionLike:
         """The admission of the next call, in submission order."""
         gate, phase = self._gate, self._phase

@@ -5,7 +5,7 @@
     from langchain.agents import create_agent
     from toolvolley.langchain import ToolvolleyMiddleware, tools_from_langchain
 
-    # create_agent: the calls of each model message as one toolvolley batch
+    # create_agent: the calls of each model message scheduled together (caps, order, barriers)
     agent = create_agent(model, tools, middleware=[ToolvolleyMiddleware(max_concurrency=3)])
 
     # LangChain tools under toolvolley's own executor

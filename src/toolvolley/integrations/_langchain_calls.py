@@ -14,9 +14,10 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
 from .._calls import ToolResult
+from ..runners import CallContext, Runner
 from ._in_process import InProcessArguments
 
-__all__ = ["CALL_ARGUMENTS", "LangChainCall", "run_async", "run_sync"]
+__all__ = ["CALL_ARGUMENTS", "HANDLER", "LangChainCall", "for_langgraph", "run_async", "run_sync"]
 
 # LangGraph before is_invalid_resume never marks a refused resume value.
 _is_invalid_resume: Callable[[BaseException], bool] = getattr(
@@ -55,7 +56,7 @@ class LangChainCall:
         try:
             outcome = await self.handler(self.request)
         except Exception as exc:
-            if not _for_langgraph(exc):
+            if not for_langgraph(exc):
                 raise  # the call's failure: toolvolley makes it the call's result
             self.keep(exc)
             return "interrupted"
@@ -69,7 +70,7 @@ class LangChainCall:
         try:
             outcome = self.context.copy().run(self.handler, self.request)
         except Exception as exc:
-            if not _for_langgraph(exc):
+            if not for_langgraph(exc):
                 raise
             self.keep(exc)
             return "interrupted"
@@ -98,12 +99,25 @@ def run_sync(call: Any) -> str:
     return str(call.run_sync())
 
 
+class _Handler(Runner):
+    """Where a retried or hedged call runs under ``ainvoke``: LangChain's handler, in the
+    call's own task (``call.arguments["call"]`` is its :class:`LangChainCall`)."""
+
+    name = "langchain"
+
+    async def run(self, call: CallContext) -> Any:
+        return await call.arguments["call"].run_async()
+
+
+HANDLER = _Handler()
+"""The inner runner of the middleware's retries and hedges (a ``PolicyRunner`` around it)."""
+
 CALL_ARGUMENTS = InProcessArguments("call")
 """The arguments of those tools: ``{"call": <LangChainCall>}`` (the model's own arguments are
 LangChain's to check)."""
 
 
-def _for_langgraph(exc: Exception) -> bool:
+def for_langgraph(exc: Exception) -> bool:
     """LangGraph's control flow, not a tool's failure: an interrupt (``GraphBubbleUp``), or a
     resume value an interrupt refused (raised so the interrupt can be answered again)."""
     return isinstance(exc, GraphBubbleUp) or _is_invalid_resume(exc)

@@ -4,9 +4,14 @@ The node is LangGraph's own (a subclass): parsing the input, injecting state, st
 ``wrap_tool_call`` / ``awrap_tool_call``, ``handle_tool_errors``, ``Command`` outputs and how
 the outputs are combined all stay LangGraph's code. Only the fan-out changes: where LangGraph
 maps ``_run_one`` over a thread pool (``invoke``) or gathers ``_arun_one`` (``ainvoke``), a
-toolvolley batch runs each call's ``_run_one`` / ``_arun_one``, so the executor decides when each
-starts (``max_concurrency``, ``mode``, side-effect barriers), stops it at its ``timeout`` (sync
-tools too: they run in the executor's threads) and lets every call finish when one raises.
+toolvolley batch runs each call's ``_run_one`` / ``_arun_one`` (``_langgraph_jobs.py``), so the
+executor decides when each starts (``max_concurrency``, ``mode``, side-effect barriers), stops
+it at its ``timeout`` (sync tools too: they run in the executor's threads) and lets every call
+finish when one raises. Under ``ainvoke``, a message whose calls all run on the loop, with no
+hooks, tracing or deadline to serve, gets the same from the executor's scheduler and a cancel
+scope per call, each call in a task of its own as LangGraph gathers them
+(``_langgraph_tasks.py``): a batch's bookkeeping per call is what made garbage collection
+dear.
 
 Each call runs in a copy of the caller's context, as in LangGraph's own pool, so ``get_config``,
 ``interrupt`` and LangGraph's tool-call streaming see the run they belong to.
@@ -17,8 +22,8 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from contextvars import Context, copy_context
-from typing import Any, Literal
+from contextvars import copy_context
+from typing import Any
 
 import anyio
 from langchain_core.messages import AnyMessage, ToolMessage
@@ -35,30 +40,24 @@ from langgraph.prebuilt.tool_node import (
 )
 from langgraph.prebuilt.tool_node import ToolNode as LangGraphToolNode
 from langgraph.runtime import Runtime
-from langgraph.types import Command
 from pydantic import BaseModel
 
 from .._batch import Batch
-from .._calls import ToolCall, ToolResult
+from .._calls import ToolCall
 from .._errors import ToolvolleyError, UserError, type_name
 from .._executor import Executor
 from .._runtime import run_new_loop, running_library
 from .._scheduling import Mode, SideEffectsPolicy
 from .._toolbox import Toolbox
-from .._tools import Tool
 from .._tracing import span_observers
-from ..runners._base import Runner
-from ._in_process import InProcessArguments
-from ._lc_tools import declared_options, has_async_body
+from ._langgraph_jobs import Job, Output, Settings, in_thread, node_tool, on_loop
+from ._langgraph_tasks import Raised, TimedOut, run_in_tasks
+from ._lc_tools import has_async_body
 
 __all__ = ["ToolNode", "ToolTimeoutError"]
 
-Output = ToolMessage | Command[Any] | list[Command[Any] | ToolMessage]
-InputType = Literal["list", "dict", "tool_calls"]
 ErrorHandling = bool | str | Callable[..., str] | type[Exception] | tuple[type[Exception], ...]
 
-# The per-tool options a LangChain tool may give in ``metadata["toolvolley"]``.
-_TOOL_OPTIONS = frozenset({"timeout", "max_concurrency", "sequential", "read_only", "destructive"})
 # Calls to a name the node has no tool for still run: a wrapper may answer them.
 _UNREGISTERED = "<unregistered tool>"
 
@@ -76,89 +75,6 @@ class ToolTimeoutError(ToolvolleyError, TimeoutError):
         self.message = message
         self.tool_name = tool_name
         self.tool_call_id = tool_call_id
-
-
-class _Job:
-    """One call of the message: how LangGraph runs it (``_run_one`` in the context it was made
-    in, when ``context`` is set, else ``_arun_one``), and what it gave. One object a call: a
-    message's jobs live until its last call ends."""
-
-    __slots__ = ("call", "context", "done", "error", "input_type", "node", "output", "runtime")
-
-    def __init__(
-        self,
-        node: ToolNode,
-        call: LangChainToolCall,
-        input_type: InputType,
-        runtime: ToolRuntime[Any, Any],
-        context: Context | None,
-    ) -> None:
-        self.node = node
-        self.call = call
-        self.input_type = input_type
-        self.runtime = runtime
-        self.context = context
-        self.output: Output | None = None  # what LangGraph's _run_one returned, even None
-        self.done = False
-        self.error: Exception | None = None
-
-
-def _in_thread(job: Any) -> str:
-    """The body of a call run in one of the executor's threads (``_run_one``). What LangGraph
-    returned stays on the job; the batch's own result gets an empty text (kept as it is)."""
-    try:
-        assert job.context is not None
-        job.output = job.context.run(job.node._run_one, job.call, job.input_type, job.runtime)
-        job.done = True
-    except Exception as exc:  # LangGraph's to raise (or not) once every call has finished
-        job.error = exc
-    return ""
-
-
-async def _on_loop(job: Any) -> str:
-    """The body of a call run on the event loop (``_arun_one``)."""
-    try:
-        job.output = await job.node._arun_one(job.call, job.input_type, job.runtime)
-        job.done = True
-    except Exception as exc:
-        job.error = exc
-    return ""
-
-
-_JOB_ARGUMENTS = InProcessArguments("job")
-
-
-class _Settings:
-    """What a batch reads of an executor (``BatchSettings``), with the node's own tools."""
-
-    __slots__ = ("_executor", "max_concurrency", "toolbox")
-
-    references = False
-    dedupe = False
-
-    def __init__(self, executor: Executor, toolbox: Toolbox, max_concurrency: int | None) -> None:
-        self._executor = executor
-        self.toolbox = toolbox
-        self.max_concurrency = max_concurrency
-
-    @property
-    def mode(self) -> Mode:
-        return self._executor.mode
-
-    @property
-    def timeout(self) -> float | None:
-        return self._executor.timeout
-
-    @property
-    def deadline(self) -> float | None:
-        return self._executor.deadline
-
-    @property
-    def side_effects(self) -> SideEffectsPolicy:
-        return self._executor.side_effects
-
-    def route(self, tool: Tool) -> Runner | None:
-        return None if tool.is_async else self._executor.runner_for(tool)
 
 
 class ToolNode(LangGraphToolNode):
@@ -230,21 +146,21 @@ class ToolNode(LangGraphToolNode):
         # invoke(): every call runs _run_one in a thread. ainvoke(): on the loop (_arun_one),
         # except calls that would only block it: a sync-only tool, or a sync wrapper alone.
         self._sync_tools = Toolbox(
-            [_tool(name, tool, _in_thread) for name, tool in tools_by_name.items()]
-            + [_tool(_UNREGISTERED, None, _in_thread)]
+            [node_tool(name, tool, in_thread) for name, tool in tools_by_name.items()]
+            + [node_tool(_UNREGISTERED, None, in_thread)]
         )
         self._thread_in_async = {
-            name: self._runs_in_thread(tool) for name, tool in tools_by_name.items()
+            name: self._runsin_thread(tool) for name, tool in tools_by_name.items()
         }
-        self._thread_in_async[_UNREGISTERED] = self._runs_in_thread(None)
+        self._thread_in_async[_UNREGISTERED] = self._runsin_thread(None)
         self._async_tools = Toolbox(
             [
-                _tool(name, tools_by_name.get(name), _in_thread if thread else _on_loop)
+                node_tool(name, tools_by_name.get(name), in_thread if thread else on_loop)
                 for name, thread in self._thread_in_async.items()
             ]
         )
 
-    def _runs_in_thread(self, tool: BaseTool | None) -> bool:
+    def _runsin_thread(self, tool: BaseTool | None) -> bool:
         """Whether ``ainvoke`` runs this tool's calls in a thread: LangGraph would run them
         synchronously anyway (no async wrapper, and a sync wrapper or a sync-only tool)."""
         if self._awrap_tool_call is not None:
@@ -262,11 +178,11 @@ class ToolNode(LangGraphToolNode):
         tool_calls, input_type = self._parse_input(input)
         runtimes = self._runtimes(input, config, runtime, tool_calls)
         jobs = [
-            _Job(self, call, input_type, rt, copy_context())
+            Job(self, call, input_type, rt, copy_context())
             for call, rt in zip(tool_calls, runtimes, strict=True)
         ]
         limit = _min_limit(self.executor.max_concurrency, config.get("max_concurrency"))
-        settings = _Settings(self.executor, self._sync_tools, limit)
+        settings = Settings(self.executor, self._sync_tools, limit)
         outputs = _run_blocking(functools.partial(self._run_jobs, jobs, settings))
         return self._combine_tool_outputs(outputs, input_type)
 
@@ -279,8 +195,29 @@ class ToolNode(LangGraphToolNode):
         tool_calls, input_type = self._parse_input(input)
         runtimes = self._runtimes(input, config, runtime, tool_calls)
         threaded = self._thread_in_async
+        names = [self._tool_name(call) for call in tool_calls]
+        executor = self.executor
+        if (
+            not any(threaded[name] for name in names)
+            and not executor.hooks
+            and executor.deadline is None
+            and not span_observers(executor.tracing)
+        ):  # nothing a batch would add: each call in a task of its own, as LangGraph's node
+            tools = self._async_tools
+            given = await run_in_tasks(
+                self._arun_one,
+                tool_calls,
+                [tools.get(name) for name in names],  # type: ignore[misc]
+                input_type,
+                runtimes,
+                serial=executor.mode == "serial",
+                max_concurrency=executor.max_concurrency,
+                side_effects=executor.side_effects,
+                seconds=executor.timeout,
+            )
+            return self._combine_tool_outputs(self._outputs(tool_calls, given), input_type)
         jobs = [
-            _Job(
+            Job(
                 self,
                 call,
                 input_type,
@@ -289,7 +226,7 @@ class ToolNode(LangGraphToolNode):
             )
             for call, rt in zip(tool_calls, runtimes, strict=True)
         ]
-        settings = _Settings(self.executor, self._async_tools, self.executor.max_concurrency)
+        settings = Settings(self.executor, self._async_tools, self.executor.max_concurrency)
         outputs = await self._run_jobs(jobs, settings)
         return self._combine_tool_outputs(outputs, input_type)
 
@@ -321,7 +258,7 @@ class ToolNode(LangGraphToolNode):
         name = call["name"]
         return name if name in self.tools_by_name else _UNREGISTERED
 
-    async def _run_jobs(self, jobs: list[_Job], settings: _Settings) -> list[Output]:
+    async def _run_jobs(self, jobs: list[Job], settings: Settings) -> list[Output]:
         """Run every call in one batch; then the outputs in order, or the first error."""
         spans = span_observers(self.executor.tracing)
         batch = Batch(settings, hooks=(*self.executor.hooks, *spans))
@@ -336,7 +273,7 @@ class ToolNode(LangGraphToolNode):
         outputs: list[Output] = []
         for job, result in zip(jobs, batch.results(), strict=True):
             if result.status == "timeout":
-                outputs.append(self._timed_out(job.call, result))
+                outputs.append(self._timed_out(job.call, result.content))
             elif job.error is not None:
                 raise job.error
             elif not job.done:  # a BaseException that is no Exception: LangGraph raises it too
@@ -345,11 +282,23 @@ class ToolNode(LangGraphToolNode):
                 outputs.append(job.output)  # type: ignore[arg-type]  # None from a bad wrapper
         return outputs
 
-    def _timed_out(self, call: LangChainToolCall, result: ToolResult) -> ToolMessage:
+    def _outputs(self, calls: list[LangChainToolCall], given: list[Any]) -> list[Output]:
+        """The outputs of :func:`run_in_tasks` in order, or the first error."""
+        outputs: list[Output] = []
+        for call, output in zip(calls, given, strict=True):
+            if type(output) is TimedOut:
+                outputs.append(self._timed_out(call, output.message))
+            elif type(output) is Raised:
+                raise output.error
+            else:
+                outputs.append(output)
+        return outputs
+
+    def _timed_out(self, call: LangChainToolCall, content: str) -> ToolMessage:
         """The answer to a call stopped at its timeout, as ``handle_tool_errors`` says: the
         default (which answers the model's mistakes and raises the tools' own errors) answers
         it, as the model can go on without it; other settings treat it as any error."""
-        error = ToolTimeoutError(result.content, tool_name=call["name"], tool_call_id=call["id"])
+        error = ToolTimeoutError(content, tool_name=call["name"], tool_call_id=call["id"])
         flag = self._handle_tool_errors
         if flag is _default_handle_tool_errors:
             content = error.message
@@ -360,22 +309,6 @@ class ToolNode(LangGraphToolNode):
         return ToolMessage(
             content=content, name=call["name"], tool_call_id=call["id"], status="error"
         )
-
-
-def _tool(name: str, tool: BaseTool | None, body: Callable[[Any], Awaitable[str] | str]) -> Tool:
-    """The toolvolley tool that runs the calls of ``name``, with the options its LangChain
-    tool gives in ``metadata["toolvolley"]``."""
-    made = Tool(
-        name=name,
-        description=tool.description if tool is not None else "",
-        func=body,
-        is_async=body is _on_loop,
-        arguments=_JOB_ARGUMENTS,
-    )
-    options = declared_options(name, tool, _TOOL_OPTIONS)
-    if not options:
-        return made
-    return made.with_options(**options)
 
 
 def _handled_types(flag: ErrorHandling) -> tuple[type[Exception], ...]:

@@ -14,7 +14,10 @@ Pydantic AI, which for 1,000 calls triggers full garbage collections and doubles
 
 A response's schedule lives while any of its calls is here, so nothing outlasts the response:
 a call arriving after all the earlier ones finished starts a new one, which is equivalent
-(every barrier before it is then behind it, and no place is taken).
+(every barrier before it is then behind it, and no place is taken). Where each call finishes
+before the next arrives (tools that never suspend), that would be a schedule made per call: a
+schedule left as new (no barrier, no call, no place taken) is kept as the spare the next
+response without one takes instead.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import anyio
 
 from .._scheduling import Schedulable, Scheduler, SideEffectsPolicy
 
-__all__ = ["Place", "ResponseTurns"]
+__all__ = ["EVENTS", "Place", "ResponseTurns"]
 
 
 class _AnyioEvents:
@@ -40,26 +43,30 @@ class _AnyioEvents:
         return anyio.Event()
 
 
-_EVENTS = _AnyioEvents()
+EVENTS = _AnyioEvents()
 
 
 class _Open:
-    __slots__ = ("calls", "scheduler")
+    __slots__ = ("calls", "plain", "response", "scheduler")
 
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
         self.calls = 0
+        self.response: Hashable = None  # the response it schedules now
+        # The place of the calls that wait for nothing (no barrier before them, no limit): they
+        # share one, as they share their admission, so a call keeps no object of its own here.
+        self.plain: Place | None = None
 
 
 class Place:
     """A call's place in its response's schedule: :meth:`wait` for its turn (if
-    :attr:`waits`), run the call, then :meth:`leave` (always, also when it failed)."""
+    :attr:`waits`), run the call, then :meth:`leave` (always, also when it failed). Calls that
+    do not wait may share one."""
 
-    __slots__ = ("_entry", "_owner", "_response", "_turn", "_turns", "waits")
+    __slots__ = ("_entry", "_owner", "_turn", "_turns", "waits")
 
-    def __init__(self, turns: ResponseTurns, response: Hashable, entry: _Open, turn: Any):
+    def __init__(self, turns: ResponseTurns, entry: _Open, turn: Any):
         self._turns = turns
-        self._response = response
         self._entry = entry
         self._turn = turn
         self.waits = turn.waits
@@ -78,15 +85,18 @@ class Place:
         finally:
             self._turn.finish()
             entry.calls -= 1
-            open_ = self._turns._open
-            if entry.calls == 0 and open_.get(self._response) is entry:
-                del open_[self._response]
+            turns = self._turns
+            open_ = turns._open
+            if entry.calls == 0 and open_.get(entry.response) is entry:
+                del open_[entry.response]
+                if not turns._spare and entry.scheduler.fresh:
+                    turns._spare.append(entry)
 
 
 class ResponseTurns:
     """Schedules of the responses whose calls are running, by a key naming the response."""
 
-    __slots__ = ("_max_concurrency", "_open", "_serial", "_side_effects")
+    __slots__ = ("_max_concurrency", "_open", "_serial", "_side_effects", "_spare")
 
     def __init__(
         self, *, serial: bool, max_concurrency: int | None, side_effects: SideEffectsPolicy
@@ -95,6 +105,9 @@ class ResponseTurns:
         self._max_concurrency = max_concurrency
         self._side_effects: SideEffectsPolicy = side_effects
         self._open: dict[Hashable, _Open] = {}
+        # At most one schedule left as new, for the next response (list.pop() and append()
+        # are atomic: two threads never take the same one).
+        self._spare: list[_Open] = []
 
     @property
     def responses(self) -> int:
@@ -108,12 +121,23 @@ class ResponseTurns:
         """This call's place in ``response``, in the order calls enter."""
         entry = self._open.get(response)
         if entry is None:
-            scheduler = Scheduler(
-                _EVENTS,
-                serial=self._serial,
-                max_concurrency=self._max_concurrency,
-                side_effects=self._side_effects,
-            )
-            entry = self._open[response] = _Open(scheduler)
+            try:
+                entry = self._spare.pop()
+            except IndexError:
+                scheduler = Scheduler(
+                    EVENTS,
+                    serial=self._serial,
+                    max_concurrency=self._max_concurrency,
+                    side_effects=self._side_effects,
+                )
+                entry = _Open(scheduler)
+            entry.response = response
+            self._open[response] = entry
         entry.calls += 1
-        return Place(self, response, entry, entry.scheduler.admit(tool))
+        turn = entry.scheduler.admit(tool)
+        if turn.waits:
+            return Place(self, entry, turn)
+        place = entry.plain
+        if place is None or place._turn is not turn:  # a barrier began a new phase
+            place = entry.plain = Place(self, entry, turn)
+        return place
