@@ -30,20 +30,18 @@ from langchain_core.messages import AnyMessage, ToolMessage
 from langchain_core.messages import ToolCall as LangChainToolCall
 from langchain_core.runnables.config import RunnableConfig, get_config_list
 from langchain_core.tools import BaseTool
-from langgraph.prebuilt.tool_node import (
-    AsyncToolCallWrapper,
-    ToolCallWrapper,
-    ToolRuntime,
-    _default_handle_tool_errors,
-    _handle_tool_error,
-    _infer_handled_types,
-)
+from langgraph.prebuilt.tool_node import AsyncToolCallWrapper, ToolCallWrapper, ToolRuntime
 from langgraph.prebuilt.tool_node import ToolNode as LangGraphToolNode
 from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from .._batch import Batch
 from .._calls import ToolCall
+from .._compat import (
+    langgraph_default_error_handler,
+    langgraph_error_content,
+    langgraph_handled_types,
+)
 from .._errors import ToolvolleyError, UserError, type_name
 from .._executor import Executor
 from .._runtime import run_new_loop, running_library
@@ -60,6 +58,7 @@ ErrorHandling = bool | str | Callable[..., str] | type[Exception] | tuple[type[E
 
 # Calls to a name the node has no tool for still run: a wrapper may answer them.
 _UNREGISTERED = "<unregistered tool>"
+_DEFAULT_HANDLER = langgraph_default_error_handler()  # ToolNode's own default
 
 
 class ToolTimeoutError(ToolvolleyError, TimeoutError):
@@ -107,7 +106,7 @@ class ToolNode(LangGraphToolNode):
         *,
         name: str = "tools",
         tags: list[str] | None = None,
-        handle_tool_errors: ErrorHandling = _default_handle_tool_errors,
+        handle_tool_errors: ErrorHandling = _DEFAULT_HANDLER,
         messages_key: str = "messages",
         wrap_tool_call: ToolCallWrapper | None = None,
         awrap_tool_call: AsyncToolCallWrapper | None = None,
@@ -300,12 +299,12 @@ class ToolNode(LangGraphToolNode):
         it, as the model can go on without it; other settings treat it as any error."""
         error = ToolTimeoutError(content, tool_name=call["name"], tool_call_id=call["id"])
         flag = self._handle_tool_errors
-        if flag is _default_handle_tool_errors:
+        if flag is _DEFAULT_HANDLER:
             content = error.message
         elif not flag or not isinstance(error, _handled_types(flag)):
             raise error
         else:
-            content = _handle_tool_error(error, flag=flag)
+            content = langgraph_error_content(error, flag)
         return ToolMessage(
             content=content, name=call["name"], tool_call_id=call["id"], status="error"
         )
@@ -318,7 +317,7 @@ def _handled_types(flag: ErrorHandling) -> tuple[type[Exception], ...]:
     if isinstance(flag, tuple):
         return flag
     if callable(flag) and not isinstance(flag, type):
-        return _infer_handled_types(flag)
+        return langgraph_handled_types(flag)
     return (Exception,)
 
 
