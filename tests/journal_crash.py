@@ -32,7 +32,7 @@ from pathlib import Path
 import anyio
 
 from toolvolley import Toolbox, run_loop, tool
-from toolvolley.providers import AnthropicMessages, OpenAIChat
+from toolvolley.providers import AnthropicMessages, Gemini, OpenAIChat
 from toolvolley.stores import Journal, PostgresJournal, SQLiteJournal
 from toolvolley.stores._records import Record
 from toolvolley.stores.postgres import _UPSERT
@@ -117,7 +117,11 @@ async def half_written(journal: Journal, records: Sequence[Record]) -> None:
 async def main() -> None:
     model = OfflineModel(token_rate=100_000, first_token_s=0, script=TURNS)
     opened = PostgresJournal(JOURNAL) if "dbname=" in JOURNAL else SQLiteJournal(JOURNAL)
-    adapter = AnthropicMessages if PROVIDER == "anthropic" else OpenAIChat
+    adapters: dict[str, type[OpenAIChat | AnthropicMessages | Gemini]] = {
+        "anthropic": AnthropicMessages,
+        "gemini": Gemini,
+    }
+    adapter = adapters.get(PROVIDER, OpenAIChat)
     async with killed(opened) as journal, adapter.offline(model) as agent:
         outcome = await run_loop(
             agent, "go", Toolbox([send, mark]), journal=journal, conversation_id="c1"

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._calls import ToolCall, ToolResult
 from ._clock import now
@@ -70,6 +70,11 @@ class CallReady:
 
     call: ToolCall
     at: float  # time.perf_counter()
+    # What of the model's turn goes back with this call, in the format's own shape, where the
+    # format keeps more of a turn than its calls (Gemini: the parts since the previous ready
+    # call, this one's own with its thought signature). A journal records it with the call, so
+    # a turn a crash cut short goes back as the model wrote it.
+    parts: tuple[Any, ...] = ()
 
 
 StreamUpdate = TextDelta | CallReady

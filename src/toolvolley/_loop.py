@@ -228,7 +228,7 @@ async def _read(
                     continue
                 if isinstance(item, CallReady):
                     if journal is not None:  # committed with its start, before its body runs
-                        journal.record_call(index, ready, item.call)
+                        journal.record_call(index, ready, item.call, item.parts)
                         ready += 1
                     batch.submit(item.call)
                 batch.notify(item)
@@ -272,10 +272,15 @@ def _recorded(model: ModelAdapter, journal: Conversation, index: int) -> ModelRe
             f"{type_name(model)} cannot rebuild the turn a crash cut short (it has no "
             "_assistant_messages): resume this conversation with a toolvolley.providers adapter."
         )
+    # The turn as the model wrote it, where its calls carried their parts (Gemini's thought
+    # signatures), else as the calls alone write it.
+    parts = journal.interrupted_parts(index)
+    from_parts = getattr(model, "_turn_from_parts", None)
+    messages = from_parts(parts) if parts and from_parts is not None else turn("", calls)
     return ModelResponse(
         text="",
         calls=calls,
-        messages=sendable(turn("", calls)),
+        messages=sendable(messages),
         stream_error=StreamCutError(
             f"The process stopped while the {model.provider} response was streaming, after "
             f"{len(calls)} recorded tool calls.",

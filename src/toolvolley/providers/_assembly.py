@@ -114,7 +114,13 @@ class Assembler:
     def _ready(self, partial: Partial) -> None:
         if not partial.ready:
             partial.ready = True
-            self._updates.append(CallReady(partial.call(), time.perf_counter()))
+            call = partial.call()
+            self._updates.append(CallReady(call, time.perf_counter(), self._turn_parts(partial)))
+
+    def _turn_parts(self, partial: Partial) -> tuple[Any, ...]:
+        """What of the turn goes back with ``partial``, now ready (see ``CallReady.parts``):
+        nothing, unless the format keeps more of a turn than its calls."""
+        return ()
 
     def finish(self) -> Assembled:
         return Assembled(

@@ -21,6 +21,7 @@ definitions, stream assembly, result messages and the SDK's call objects).
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -63,6 +64,7 @@ class GeminiAssembler(Assembler):
         # (its arguments so far, its part in the turn)
         self._streaming: Partial | None = None  # the call whose partialArgs are arriving
         self._merge_from = 0  # parts before this index came in earlier chunks
+        self._handed = 0  # parts before this index went out with a ready call
 
     def _feed(self, event: Mapping[str, Any]) -> None:
         self._merge_from = len(self._parts)
@@ -116,6 +118,16 @@ class GeminiAssembler(Assembler):
         arguments, turn_part = self._args[id(partial)]
         turn_part["functionCall"]["args"] = arguments
         partial.final = json.dumps(arguments, ensure_ascii=False)
+
+    def _turn_parts(self, partial: Partial) -> tuple[Any, ...]:
+        """The parts since the previous ready call, up to this call's own (its signature on
+        it): copies, as they stand now (the text and thoughts before a call are whole once a
+        call follows them)."""
+        _, own = self._args[id(partial)]
+        end = next(i for i in range(len(self._parts) - 1, -1, -1) if self._parts[i] is own) + 1
+        parts = copy.deepcopy(self._parts[self._handed : end])
+        self._handed = max(self._handed, end)
+        return tuple(parts)
 
     def _other_part(self, part: Mapping[str, Any]) -> None:
         text = part.get("text")
@@ -324,6 +336,12 @@ class Gemini(SDKAdapter):
     ) -> ModelStream:
         updates = self._stream(self._request(transcript, toolbox, parallel_tool_calls))
         return updates if parallel_tool_calls else one_call_at_a_time(updates)
+
+    @staticmethod
+    def _turn_from_parts(parts: Sequence[Any]) -> tuple[Message, ...]:
+        """The model's turn from the parts its ready calls carried (``CallReady.parts``), as a
+        journal kept them: a turn a crash cut short, its thought signatures in place."""
+        return ({"role": "model", "parts": [dict(part) for part in parts]},)
 
     def _assistant_messages(self, text: str, calls: Sequence[ToolCall]) -> tuple[Message, ...]:
         parts: list[dict[str, Any]] = [{"text": text}] if text else []

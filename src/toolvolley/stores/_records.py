@@ -13,7 +13,7 @@ out); its times are the replay's own. How records become table rows: ``_rows``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -71,8 +71,14 @@ def call_from_json(data: dict[str, Any]) -> ToolCall:
     )
 
 
-def ready_call_to_json(position: int, call: ToolCall) -> str:
-    """A call recorded as the stream finished it (``position``: its place in the response)."""
+def ready_call_to_json(position: int, call: ToolCall, parts: Sequence[Any] = ()) -> str:
+    """A call recorded as the stream finished it (``position``: its place in the response;
+    ``parts``: what of the model's turn goes back with it, kept if it has a JSON form)."""
+    if parts:
+        try:
+            return _encode_response({"at": position, **call_to_json(call), "parts": list(parts)})
+        except TypeError:
+            pass
     try:
         return _encode_response({"at": position, **call_to_json(call)})
     except TypeError:

@@ -260,12 +260,25 @@ class Conversation:
         if turn in self._responses:
             return []
         found = [json.loads(d) for d in self._calls.get(turn, {}).values()]
-        return [call_from_json(c) for c in sorted(found, key=lambda c: c["at"])]
+        return [call_from_json(c) for c in sorted(found, key=_at)]
 
-    def record_call(self, turn: int, position: int, call: ToolCall) -> None:
+    def interrupted_parts(self, turn: int) -> list[Any]:
+        """The parts of the model's turn its :meth:`interrupted` calls carried (see
+        ``CallReady.parts``), in order; none unless every one of them carried its own."""
+        if turn in self._responses:
+            return []
+        found = sorted((json.loads(d) for d in self._calls.get(turn, {}).values()), key=_at)
+        if not found or not all(c.get("parts") for c in found):
+            return []
+        return [part for c in found for part in c["parts"]]
+
+    def record_call(
+        self, turn: int, position: int, call: ToolCall, parts: Sequence[Any] = ()
+    ) -> None:
         """Record a call of turn ``turn`` as the stream finishes it: committed with its start
-        (so before its body runs), or with the response."""
-        data = ready_call_to_json(position, call)
+        (so before its body runs), or with the response. ``parts``: what of the model's turn
+        goes back with it (``CallReady.parts``)."""
+        data = ready_call_to_json(position, call, parts)
         self.journal.add(Record(self.id, turn, call.id, "call", data))
         self._calls.setdefault(turn, {})[call.id] = data
 
@@ -316,6 +329,12 @@ class Conversation:
                 )
                 self._results_of(turn)[call.id] = result_to_json(result)
         return settled
+
+
+def _at(call: dict[str, Any]) -> int:
+    """A recorded call's place in its response."""
+    at: int = call["at"]
+    return at
 
 
 async def _check(tool: Tool, call: ToolCall) -> Any:
