@@ -338,6 +338,65 @@ async def test_anthropic_two_blocks_at_one_index_are_two_calls() -> None:
     assert_consistent("anthropic", stats, transcript)
 
 
+THINKING = {"type": "thinking", "thinking": "Two cities: two calls.", "signature": "EqQBCgIY"}
+REDACTED = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT"}
+
+
+def with_thinking(stream: list[Event]) -> list[Event]:
+    """``stream`` with extended thinking before its blocks, as the API streams it: a thinking
+    block (its text and signature in deltas) and a redacted one, the others' indices after."""
+    for _, data in stream:
+        if isinstance(data, dict) and "index" in data:
+            data["index"] += 2
+    start, deltas = (
+        THINKING,
+        [
+            {"type": "thinking_delta", "thinking": "Two cities: "},
+            {"type": "thinking_delta", "thinking": "two calls."},
+            {"type": "signature_delta", "signature": THINKING["signature"]},
+        ],
+    )
+    thinking: list[Event] = [
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {**start, "thinking": "", "signature": ""},
+            },
+        ),
+        *[
+            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": d})
+            for d in deltas
+        ],
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 1, "content_block": REDACTED},
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+    ]
+    return [stream[0], *thinking, *stream[1:]]  # after message_start
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("streamed", [True, False], ids=["stream", "whole"])
+async def test_anthropic_thinking_goes_back_first_and_verbatim(streamed: bool) -> None:
+    """With extended thinking, the turn that made tool calls goes back with its thinking blocks
+    first, as they came (signature, redacted data): the API refuses a tool-use turn without
+    them when thinking is on."""
+    if streamed:
+        answer: dict[str, Any] | bytes = sse(with_thinking(events("anthropic", TWO_CALLS)))
+    else:
+        answer = body("anthropic", TWO_CALLS)
+        answer["content"] = [THINKING, REDACTED, *answer["content"]]
+    _, stats, transcript = await one_turn("anthropic", answer, stream=streamed)
+    assert_consistent("anthropic", stats, transcript)
+    (assistant,) = [m for m in transcript if m.get("role") == "assistant"]
+    assert assistant["content"][:2] == [THINKING, REDACTED]
+    assert [b["type"] for b in assistant["content"][2:]] == ["tool_use", "tool_use"]
+
+
 # --- streams cut before their finish signal -------------------------------------------------
 
 FINISH = {"chat": "finish_reason", "responses": "response.completed", "anthropic": "message_stop"}

@@ -10,6 +10,11 @@ that code, in a container. The turn keeps the provider's own blocks (``server_to
 its ``*_tool_result``) as they were, and the follow-up names the container (``container``): the
 API refuses it otherwise ("container_id is required when there are pending tool uses generated
 by code execution with tools").
+
+Extended thinking: the turn keeps its ``thinking`` and ``redacted_thinking`` blocks as they came
+(a streamed one's text and signature from its deltas), first in the turn: the API refuses a
+tool-use turn without them when thinking is on. (Interleaved thinking, between calls, goes back
+before them all.)
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class AnthropicAssembler(Assembler):
         super().__init__()
         self._given: dict[int, str] = {}  # a call's input as its block's start gave it
         self._server: dict[Any, tuple[dict[str, Any], list[str]]] = {}  # kept, its JSON pieces
+        self._thinking: dict[Any, dict[str, Any]] = {}  # a thinking block, by index, as it streams
 
     def _feed(self, event: Mapping[str, Any]) -> None:
         kind = event.get("type", "")
@@ -61,6 +67,12 @@ class AnthropicAssembler(Assembler):
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta":
                 self._say(delta.get("text") or "")
+            elif delta.get("type") in ("thinking_delta", "signature_delta"):
+                block = self._thinking.get(event.get("index"))
+                if block is not None and delta["type"] == "thinking_delta":
+                    block["thinking"] = block.get("thinking", "") + (delta.get("thinking") or "")
+                elif block is not None:
+                    block["signature"] = delta.get("signature") or ""
             elif delta.get("type") == "input_json_delta":
                 piece = delta.get("partial_json") or ""
                 partial = self._open.get(event.get("index"))
@@ -90,6 +102,7 @@ class AnthropicAssembler(Assembler):
     def _start(self, index: Any, block: Mapping[str, Any]) -> None:
         self._open.pop(index, None)
         self._server.pop(index, None)
+        self._thinking.pop(index, None)
         if block.get("type") == "tool_use":
             partial = self._begin((index,), block.get("id"), block.get("name") or "")
             partial.caller = caller_of(block)
@@ -97,6 +110,10 @@ class AnthropicAssembler(Assembler):
                 self._given[id(partial)] = json.dumps(block["input"], ensure_ascii=False)
         elif block.get("type") == "text":
             self._say(block.get("text") or "")
+        elif _thinking(block):
+            copied = dict(block)
+            self._kept.append(copied)
+            self._thinking[index] = copied
         elif _kept(block):
             copied = dict(block)
             self._kept.append(copied)
@@ -110,7 +127,7 @@ class AnthropicAssembler(Assembler):
             self._ready(partial)
         elif block.get("type") == "text":
             self._say(block.get("text") or "")
-        elif _kept(block):
+        elif _kept(block) or _thinking(block):
             self._kept.append(dict(block))
 
 
@@ -118,6 +135,11 @@ def _kept(block: Mapping[str, Any]) -> bool:
     """A block the provider ran itself (a server tool's use or result): back as it was."""
     kind = str(block.get("type") or "")
     return kind == "server_tool_use" or (kind.endswith("_tool_result") and kind != "tool_result")
+
+
+def _thinking(block: Mapping[str, Any]) -> bool:
+    """Extended thinking: back as it was, signature and all."""
+    return block.get("type") in ("thinking", "redacted_thinking")
 
 
 class AnthropicMessages(SDKAdapter):
@@ -224,18 +246,24 @@ class AnthropicMessages(SDKAdapter):
         return response
 
     def _provider_parts(self, raw: Any) -> tuple[tuple[Message, ...], Mapping[str, Any] | None]:
-        kept = tuple(dict(plain(b)) for b in raw.content if _kept({"type": b.type}))
+        kept = tuple(
+            dict(plain(b))
+            for b in raw.content
+            if _kept({"type": b.type}) or _thinking({"type": b.type})
+        )
         container = getattr(raw, "container", None)
         return kept, None if container is None else plain(container)
 
     def _with_kept(self, turn: tuple[Message, ...], kept: Sequence[Message]) -> tuple[Message, ...]:
-        """The provider's blocks after the text, before the calls (the code before what it
-        called)."""
+        """The thinking first, then the text, then the provider's blocks (the code before what
+        it called), then the calls."""
         (message,) = turn
         blocks = list(message["content"])
         texts = [b for b in blocks if b["type"] == "text"]
         rest = [b for b in blocks if b["type"] != "text"]
-        return ({**message, "content": [*texts, *kept, *rest]},)
+        thinking = [b for b in kept if _thinking(b)]
+        server = [b for b in kept if not _thinking(b)]
+        return ({**message, "content": [*thinking, *texts, *server, *rest]},)
 
     async def _send(self, request: dict[str, Any]) -> Any:
         return await self.client.messages.create(**request)
