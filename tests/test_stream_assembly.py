@@ -25,6 +25,7 @@ from toolvolley import (
     run_turn,
     tool,
 )
+from toolvolley._model import ModelResponse
 from toolvolley.providers import AnthropicMessages, OpenAIChat, OpenAIResponses
 from toolvolley.testing import _anthropic as wire_anthropic
 from toolvolley.testing import _chat as wire_chat
@@ -395,6 +396,25 @@ async def test_anthropic_thinking_goes_back_first_and_verbatim(streamed: bool) -
     (assistant,) = [m for m in transcript if m.get("role") == "assistant"]
     assert assistant["content"][:2] == [THINKING, REDACTED]
     assert [b["type"] for b in assistant["content"][2:]] == ["tool_use", "tool_use"]
+
+
+@pytest.mark.anyio
+async def test_an_anthropic_turn_rebuilt_from_its_calls_parts_is_the_turn_itself() -> None:
+    """What each ready call carries of the turn (``CallReady.parts``, what a journal records)
+    rebuilds the turn a crash cut short: thinking first, verbatim, then the calls, as the
+    whole turn goes back."""
+    from toolvolley.events import CallReady
+
+    stream = sse(with_thinking(events("anthropic", TWO_CALLS)))
+    async with adapter("anthropic", Script(stream)) as model:
+        transcript = [model.user_message("Weather in Seoul and Tokyo?")]
+        updates = [u async for u in model.stream(transcript, TOOLBOX)]
+    *readies, response = updates
+    assert isinstance(response, ModelResponse)
+    parts = [p for u in readies if isinstance(u, CallReady) for p in u.parts]
+    rebuilt = model._turn_from_parts(parts)  # type: ignore[attr-defined]
+    assert rebuilt == response.messages
+    assert rebuilt[0]["content"][:2] == [THINKING, REDACTED]
 
 
 # --- streams cut before their finish signal -------------------------------------------------

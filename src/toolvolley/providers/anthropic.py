@@ -20,6 +20,7 @@ before them all.)
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -51,6 +52,7 @@ class AnthropicAssembler(Assembler):
         self._given: dict[int, str] = {}  # a call's input as its block's start gave it
         self._server: dict[Any, tuple[dict[str, Any], list[str]]] = {}  # kept, its JSON pieces
         self._thinking: dict[Any, dict[str, Any]] = {}  # a thinking block, by index, as it streams
+        self._handed = 0  # kept blocks before this index went out with a ready call
 
     def _feed(self, event: Mapping[str, Any]) -> None:
         kind = event.get("type", "")
@@ -98,6 +100,14 @@ class AnthropicAssembler(Assembler):
             self._container = (event.get("delta") or {}).get("container") or self._container
         elif kind == "message_stop":
             self._finished = True
+
+    def _turn_parts(self, partial: Partial) -> tuple[Any, ...]:
+        """The blocks kept since the previous ready call (thinking, the provider's own), whole
+        by now, and this call's ``tool_use`` block: a turn a crash cut short is rebuilt from
+        them (``AnthropicMessages._turn_from_parts``)."""
+        kept = copy.deepcopy(self._kept[self._handed :])
+        self._handed = len(self._kept)
+        return (*kept, _tool_use(partial.call()))
 
     def _start(self, index: Any, block: Mapping[str, Any]) -> None:
         self._open.pop(index, None)
@@ -283,12 +293,18 @@ class AnthropicMessages(SDKAdapter):
 
     def _assistant_messages(self, text: str, calls: Sequence[ToolCall]) -> tuple[Message, ...]:
         blocks: list[Message] = [{"type": "text", "text": text}] if text else []
-        for c in calls:
-            block: Message = {"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c)}
-            if c.caller is not None:
-                block["caller"] = dict(c.caller)
-            blocks.append(block)
+        blocks += [_tool_use(c) for c in calls]
         return ({"role": "assistant", "content": blocks},)
+
+    @staticmethod
+    def _turn_from_parts(parts: Sequence[Any]) -> tuple[Message, ...]:
+        """The turn from the blocks its ready calls carried (``CallReady.parts``), as a journal
+        kept them: a turn a crash cut short, its thinking first, as a whole turn has it."""
+        blocks = [dict(p) for p in parts]
+        thinking = [b for b in blocks if _thinking(b)]
+        return (
+            {"role": "assistant", "content": [*thinking, *(b for b in blocks if not _thinking(b))]},
+        )
 
     @staticmethod
     def tool_definitions(toolbox: Toolbox) -> list[dict[str, Any]]:
@@ -344,6 +360,14 @@ def _by_code(block: Any) -> bool:
         return False
     caller = block.get("caller")
     return isinstance(caller, Mapping) and caller.get("type") != "direct"
+
+
+def _tool_use(call: ToolCall) -> Message:
+    """A call as the ``tool_use`` block of the model's turn."""
+    block: Message = {"type": "tool_use", "id": call.id, "name": call.name, "input": _input(call)}
+    if call.caller is not None:
+        block["caller"] = dict(call.caller)
+    return block
 
 
 def _input(call: ToolCall) -> dict[str, Any]:
