@@ -364,6 +364,10 @@ def test_a_streamed_turn_goes_back_with_reasoning_and_the_providers_own_blocks()
     built = model._build(
         done.text, done.calls, done.usage, raw=done.raw, incomplete=done.incomplete
     )
+    # What the ready call carried (a journal records it) rebuilds the turn up to it: the turn a
+    # crash would have cut there, signed reasoning and the provider's own blocks in place.
+    cut = model._turn_from_parts([p for u in ready for p in u.parts])
+    assert cut == ({**built.messages[0], "content": built.messages[0]["content"][:4]},)
     assert built.messages == (
         {
             "role": "assistant",

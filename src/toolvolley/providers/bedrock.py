@@ -13,6 +13,7 @@ Nova's code interpreter) are never run here and go back in the transcript untouc
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,7 @@ from .._model import Message, ModelResponse, ModelStream, Usage
 from .._optional import require
 from .._sdk_calls import arguments_of, field_of, text_field
 from .._toolbox import Toolbox
-from ._assembly import Assembled, Assembler, generated_id
+from ._assembly import Assembled, Assembler, Partial, generated_id
 from ._base import SDKAdapter, tool_specs
 from ._serial import first_call_only, one_call_at_a_time
 from ._sync_sdk import ThreadedStream, in_thread
@@ -54,6 +55,22 @@ class BedrockAssembler(Assembler):
         self._blocks: dict[int, dict[str, Any]] = {}  # by contentBlockIndex, in arrival order
         self._inputs: dict[int, list[str]] = {}  # the JSON fragments of the provider's toolUse
         self._stop_reason: str | None = None
+        self._handed = 0  # blocks before this one (in arrival order) went out with a ready call
+
+    def _turn_parts(self, partial: Partial) -> tuple[Any, ...]:
+        """The blocks since the previous ready call (signed reasoning, the provider's own call
+        and result, text), whole by now, up to this call's ``toolUse`` with its input: a turn a
+        crash cut short is rebuilt from them (``BedrockConverse._turn_from_parts``)."""
+        indexes = list(self._blocks)
+        own = next(i for i in reversed(indexes) if self._open.get(i) is partial)
+        end = indexes.index(own) + 1
+        blocks = copy.deepcopy([self._blocks[i] for i in indexes[self._handed : end]])
+        blocks[-1]["toolUse"]["input"] = _parsed(partial.arguments)
+        for index, block in zip(indexes[self._handed : end - 1], blocks, strict=False):
+            if index in self._inputs:  # the provider's own call, whole by now
+                block["toolUse"]["input"] = _parsed("".join(self._inputs[index]))
+        self._handed = max(self._handed, end)
+        return tuple(blocks)
 
     def _feed(self, event: Mapping[str, Any]) -> None:
         for kind, payload in event.items():
@@ -323,6 +340,12 @@ class BedrockConverse(SDKAdapter):
                 blocks.append(dict(block))
         kept_turn: tuple[Message, ...] = sendable(({"role": "assistant", "content": blocks},))
         return replace(built, messages=kept_turn)
+
+    @staticmethod
+    def _turn_from_parts(parts: Sequence[Any]) -> tuple[Message, ...]:
+        """The turn from the blocks its ready calls carried (``CallReady.parts``), as a journal
+        kept them: a turn a crash cut short, its signed reasoning in place."""
+        return ({"role": "assistant", "content": [dict(p) for p in parts]},)
 
     def _assistant_messages(self, text: str, calls: Sequence[ToolCall]) -> tuple[Message, ...]:
         blocks: list[Message] = [{"text": text}] if text else []
