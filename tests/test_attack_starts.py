@@ -1,0 +1,140 @@
+"""Attacks on calls whose starts a store records together (``_start_together``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Hashable, Sequence
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from toolvolley import Executor, Tool, ToolCall, ToolResult
+from toolvolley.stores import BatchScope, StoreBatch
+from toolvolley.stores._records import Record
+from toolvolley.stores.journal import Journal
+
+pytestmark = pytest.mark.every_runtime
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
+
+
+class StoreDown(BaseException):
+    """A store's own failure that is not an Exception (as a driver may raise)."""
+
+
+class Raising:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.bodies: list[str] = []
+
+    async def open_batch(self, scope: BatchScope) -> StoreBatch:
+        return _RaisingBatch(self)
+
+
+class _RaisingBatch:
+    def __init__(self, store: Raising) -> None:
+        self.store = store
+
+    def key(self, tool: Tool, call: ToolCall) -> Hashable | None:
+        return call.id
+
+    def recorded(self, key: Hashable) -> Awaitable[ToolResult] | None:
+        return None
+
+    def running(self, key: Hashable, call: ToolCall) -> None:
+        pass
+
+    async def started(self, calls: Sequence[tuple[Hashable, ToolCall]]) -> None:
+        await anyio.lowlevel.checkpoint()
+        raise self.store.error
+
+    async def finished(self, key: Hashable, result: ToolResult) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+def weather(store: Raising) -> Tool:
+    async def body(city: str) -> str:
+        store.bodies.append(city)
+        return f"sunny in {city}"
+
+    return Tool.from_schema("weather", "Look up.", SCHEMA, body)
+
+
+def calls(n: int = 3) -> list[ToolCall]:
+    return [ToolCall(f"c{i}", "weather", {"city": f"city{i}"}) for i in range(n)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_start_together catches Exception only: a BaseException from started() escapes its "
+    "task and fails the batch (each call used to get its error result)",
+)
+@pytest.mark.anyio
+async def test_a_store_whose_started_raises_a_base_exception_ends_its_calls_with_errors() -> None:
+    """What ``started`` raises ends its calls with an ``error`` result (stores/_base.py), as it
+    did when each call awaited its own ``started`` (the call's ``except BaseException``)."""
+    store = Raising(StoreDown("disk gone"))
+    with anyio.fail_after(10):
+        results = await Executor([weather(store)], store=store).run(calls())
+    assert [r.status for r in results] == ["error"] * 3
+    assert store.bodies == []
+
+
+class SlowJournal(Journal):
+    """A journal whose commit is an awaited network round trip (as PostgreSQL's): the rows are
+    in only once ``_write`` returns."""
+
+    def __init__(self, commit_s: float) -> None:
+        super().__init__()
+        self.commit_s = commit_s
+        self.rows: list[tuple[str, str, str]] = []
+
+    async def _load(self, conversation: str) -> list[Record]:
+        return []
+
+    async def _write(self, records: Sequence[Record]) -> None:
+        await anyio.sleep(self.commit_s)
+        self.rows.extend((r.conversation, r.call_id, r.kind) for r in records)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_GroupCommit._lead's anyio shield does not hold off asyncio's own task.cancel() "
+    "(the guard's timeout): the commit is abandoned, the group set done with no error",
+)
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_start_joined_to_a_commit_whose_leader_timed_out_is_durable_before_its_body() -> (
+    None
+):
+    """Two conversations share one journal; their calls' starts are committed together (one
+    group, led by the first batch's start task). The first call's timeout runs out during the
+    commit: its leader is cancelled (asyncio's own task.cancel(), which anyio's shield does not
+    hold off), the commit is abandoned, yet the group is marked done without an error, so the
+    second conversation's call runs with no durable record that it started: after a crash it
+    would run again."""
+    journal = SlowJournal(commit_s=0.3)
+    seen: list[list[tuple[str, str, str]]] = []
+
+    async def body(city: str) -> str:
+        seen.append(list(journal.rows))  # what is durable when the body starts
+        return city
+
+    quick = Tool.from_schema("quick", "Look up.", SCHEMA, body, timeout=0.05)
+    slow = Tool.from_schema("slow", "Look up.", SCHEMA, body)
+    executor = Executor([quick, slow])
+    one = await journal.conversation("one")
+    two = await journal.conversation("two")
+    with anyio.fail_after(10):
+        async with (
+            executor.batch(store=one.store(0, executor.toolbox)) as a,
+            executor.batch(store=two.store(0, executor.toolbox)) as b,
+        ):
+            a.submit(ToolCall("a0", "quick", {"city": "Oslo"}))
+            b.submit(ToolCall("b0", "slow", {"city": "Rome"}))
+    assert a.results()[0].status == "timeout"
+    assert b.results()[0].ok
+    assert seen and ("two", "b0", "started") in seen[0]
