@@ -77,9 +77,13 @@ async def test_a_store_whose_started_raises_a_base_exception_ends_its_calls_with
     """What ``started`` raises ends its calls with an ``error`` result (stores/_base.py), as it
     did when each call awaited its own ``started`` (the call's ``except BaseException``)."""
     store = Raising(StoreDown("disk gone"))
-    with anyio.fail_after(10):
-        results = await Executor([weather(store)], store=store).run(calls())
-    assert [r.status for r in results] == ["error"] * 3
+    try:
+        with anyio.fail_after(10):
+            results = await Executor([weather(store)], store=store).run(calls())
+        outcome = [r.status for r in results]
+    except BaseException as exc:  # noqa: BLE001 - the StoreDown, in a group: what the run raised
+        outcome = [f"raised {type(exc).__name__}"]
+    assert outcome == ["error"] * 3
     assert store.bodies == []
 
 
@@ -115,7 +119,7 @@ async def test_a_start_joined_to_a_commit_whose_leader_timed_out_is_durable_befo
     commit: its leader is cancelled (asyncio's own task.cancel(), which anyio's shield does not
     hold off), the commit is abandoned, yet the group is marked done without an error, so the
     second conversation's call runs with no durable record that it started: after a crash it
-    would run again."""
+    would run again. It must run only once its start is durable, or fail unrun."""
     journal = SlowJournal(commit_s=0.3)
     seen: list[list[tuple[str, str, str]]] = []
 
@@ -136,5 +140,69 @@ async def test_a_start_joined_to_a_commit_whose_leader_timed_out_is_durable_befo
             a.submit(ToolCall("a0", "quick", {"city": "Oslo"}))
             b.submit(ToolCall("b0", "slow", {"city": "Rome"}))
     assert a.results()[0].status == "timeout"
-    assert b.results()[0].ok
-    assert seen and ("two", "b0", "started") in seen[0]
+    # b0 runs only once its start is durable (or, its record lost, it fails unrun)
+    assert all(("two", "b0", "started") in rows for rows in seen)
+    assert b.results()[0].status == ("ok" if seen else "error")
+
+
+class GatedJournal(Journal):
+    """A journal whose commits wait for ``gate`` (once ``hold`` is set): a slow disk or server."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = anyio.Event()
+        self.writing = anyio.Event()
+        self.rows: list[tuple[str, str, str]] = []
+
+    async def _load(self, conversation: str) -> list[Record]:
+        return []
+
+    async def _write(self, records: Sequence[Record]) -> None:
+        self.writing.set()
+        await self.gate.wait()
+        self.rows.extend((r.conversation, r.call_id, r.kind) for r in records)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_GroupCommit._lead: a leader cancelled (asyncio's own task.cancel()) while it waits "
+    "for the commit before it leaves its group open with a done event never set: every later "
+    "write and flush of the journal waits for ever",
+)
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_batch_cancelled_while_its_starts_wait_behind_a_commit_leaves_the_journal_usable() -> (
+    None
+):
+    """Conversation one's starts are being committed (slowly); conversation two's batch is
+    cancelled while its start task waits for that commit to end. Once the first commit ends,
+    conversation one's batch finishes, and a third batch on the journal runs."""
+    journal = GatedJournal()
+
+    async def body(city: str) -> str:
+        return city
+
+    executor = Executor([Tool.from_schema("look", "Look up.", SCHEMA, body)])
+    one = await journal.conversation("one")
+    two = await journal.conversation("two")
+    three = await journal.conversation("three")
+
+    async def first() -> None:
+        async with executor.batch(store=one.store(0, executor.toolbox)) as a:
+            a.submit(ToolCall("a0", "look", {"city": "Oslo"}))
+
+    with anyio.fail_after(3):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await journal.writing.wait()  # conversation one's starts are being committed
+            with anyio.CancelScope() as scope:
+                async with executor.batch(store=two.store(0, executor.toolbox)) as b:
+                    b.submit(ToolCall("b0", "look", {"city": "Rome"}))
+                    await anyio.wait_all_tasks_blocked()  # b0's start waits behind it
+                    scope.cancel()
+            journal.gate.set()
+        async with executor.batch(store=three.store(0, executor.toolbox)) as c:
+            c.submit(ToolCall("c0", "look", {"city": "Lima"}))
+    assert b.results()[0].status == "cancelled"
+    assert c.results()[0].ok
+    assert ("three", "c0", "started") in journal.rows
