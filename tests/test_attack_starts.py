@@ -246,3 +246,42 @@ async def test_a_call_s_timeout_is_not_spent_on_its_siblings_bodies(dedupe: bool
     late = [r.call_id for r in results if r.status != "ok"]
     assert late == []
     assert len(ran) == 100
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_start_together bounds the record by the group's longest timeout (None: none), so "
+    "a call with a timeout grouped with one without waits as long as the store hangs",
+)
+@pytest.mark.anyio
+async def test_a_call_times_out_on_time_while_its_start_record_hangs() -> None:
+    """c0 (timeout 0.05 s) and c1 (no timeout) are submitted together; the store's record of
+    their starts hangs. c0 is answered (timed out, unrun) at its timeout, not when the store
+    comes back (as when each call awaited its own record, under its own timeout)."""
+    from test_store_starts import Recorder, weather as store_weather
+
+    from toolvolley.events import CallFinished, TurnEvent
+
+    release = anyio.Event()
+    store = Recorder(release)
+    finished = anyio.Event()
+
+    def on_event(event: TurnEvent) -> None:
+        if isinstance(event, CallFinished) and event.result.call_id == "c0":
+            finished.set()
+
+    slow = Tool.from_schema("slow", "Look up.", SCHEMA, store_weather(store).func)
+    executor = Executor([store_weather(store, timeout=0.05), slow], store=store, hooks=[on_event])
+    answered = False
+    async with executor.batch() as batch:
+        batch.submit(ToolCall("c0", "weather", {"city": "Oslo"}))
+        batch.submit(ToolCall("c1", "slow", {"city": "Rome"}))
+        with anyio.move_on_after(1):  # 20 times c0's timeout: only reached when it is ignored
+            await finished.wait()
+            answered = True
+        release.set()
+    assert answered
+    first, second = batch.results()
+    assert first.status == "timeout"
+    assert second.ok
+    assert "body Oslo" not in store.log
