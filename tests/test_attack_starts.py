@@ -9,7 +9,10 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from test_store_starts import Recorder
+from test_store_starts import weather as store_weather
 from toolvolley import Executor, Tool, ToolCall, ToolResult
+from toolvolley.events import CallFinished, TurnEvent
 from toolvolley.stores import BatchScope, StoreBatch
 from toolvolley.stores._records import Record
 from toolvolley.stores.journal import Journal
@@ -78,11 +81,12 @@ async def test_a_store_whose_started_raises_a_base_exception_ends_its_calls_with
     """What ``started`` raises ends its calls with an ``error`` result (stores/_base.py), as it
     did when each call awaited its own ``started`` (the call's ``except BaseException``)."""
     store = Raising(StoreDown("disk gone"))
+    outcome: list[str]
     try:
         with anyio.fail_after(10):
             results = await Executor([weather(store)], store=store).run(calls())
         outcome = [r.status for r in results]
-    except BaseException as exc:  # noqa: BLE001 - the StoreDown, in a group: what the run raised
+    except BaseException as exc:  # the StoreDown, in a group: what the run raised
         outcome = [f"raised {type(exc).__name__}"]
     assert outcome == ["error"] * 3
     assert store.bodies == []
@@ -172,7 +176,7 @@ class GatedJournal(Journal):
 )
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_a_batch_cancelled_while_its_starts_wait_behind_a_commit_leaves_the_journal_usable() -> (
+async def test_a_batch_cancelled_while_its_starts_wait_behind_a_commit_leaves_journal_usable() -> (
     None
 ):
     """Conversation one's starts are being committed (slowly); conversation two's batch is
@@ -258,10 +262,6 @@ async def test_a_call_times_out_on_time_while_its_start_record_hangs() -> None:
     """c0 (timeout 0.05 s) and c1 (no timeout) are submitted together; the store's record of
     their starts hangs. c0 is answered (timed out, unrun) at its timeout, not when the store
     comes back (as when each call awaited its own record, under its own timeout)."""
-    from test_store_starts import Recorder, weather as store_weather
-
-    from toolvolley.events import CallFinished, TurnEvent
-
     release = anyio.Event()
     store = Recorder(release)
     finished = anyio.Event()

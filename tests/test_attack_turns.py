@@ -51,4 +51,3 @@ async def test_a_call_cancelled_while_it_waits_for_a_place_leaves_and_stays_canc
     first.leave()
     assert outcome == ["cancelled"]
     assert turns.responses == 0
-
