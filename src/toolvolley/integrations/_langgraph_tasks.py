@@ -12,8 +12,9 @@ LangGraph's own node made one fall in every such message (scenario D of
 * the message's :class:`~toolvolley._scheduling.Scheduler` admits the calls in the model's order
   (``max_concurrency``, ``mode="serial"``, side-effect barriers), as a batch's would;
 * a call's ``timeout`` (its tool's, else the executor's) is a cancel scope from when it starts;
-* a call that raises lets the others finish; the node then raises the first error in order, or
-  answers a timeout as ``handle_tool_errors`` says, exactly as after a batch.
+* a call that raises (a ``BaseException`` too) lets the others finish; the node then raises
+  the first error in order, or answers a timeout as ``handle_tool_errors`` says, exactly as
+  after a batch.
 
 Anything else (a call run in a thread, hooks, tracing, a deadline) goes through the batch.
 """
@@ -42,7 +43,7 @@ class Raised:
 
     __slots__ = ("error",)
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: BaseException) -> None:
         self.error = error
 
 
@@ -72,7 +73,7 @@ async def run_in_tasks(
     scheduler = Scheduler(
         EVENTS, serial=serial, max_concurrency=max_concurrency, side_effects=side_effects
     )
-    return await asyncio.gather(
+    given = await asyncio.gather(
         *(
             _one(
                 arun_one,
@@ -84,8 +85,12 @@ async def run_in_tasks(
                 tool.timeout if tool.timeout is not None else seconds,
             )
             for call, tool, runtime in zip(calls, tools, runtimes, strict=True)
-        )
+        ),
+        # Every call finishes before any is answered: a BaseException that is no Exception
+        # (those are Raised already) would otherwise return at once, its siblings left running.
+        return_exceptions=True,
     )
+    return [Raised(g) if isinstance(g, BaseException) else g for g in given]
 
 
 async def _one(

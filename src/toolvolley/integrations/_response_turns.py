@@ -73,8 +73,9 @@ class Place:
         self._owner: object | None = None
 
     async def wait(self) -> None:
-        self._owner = object()  # the limiters' borrower: this call, whatever task it runs in
-        await self._turn.wait(self._owner)
+        owner = object()  # the limiters' borrower: this call, whatever task it runs in
+        await self._turn.wait(owner)  # on failure (cancelled) it holds no place: none to free
+        self._owner = owner
 
     def leave(self) -> None:
         """Free the call's places: the calls waiting behind it may go."""
