@@ -71,11 +71,6 @@ def calls(n: int = 3) -> list[ToolCall]:
     return [ToolCall(f"c{i}", "weather", {"city": f"city{i}"}) for i in range(n)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_start_together catches Exception only: a BaseException from started() escapes its "
-    "task and fails the batch (each call used to get its error result)",
-)
 @pytest.mark.anyio
 async def test_a_store_whose_started_raises_a_base_exception_ends_its_calls_with_errors() -> None:
     """What ``started`` raises ends its calls with an ``error`` result (stores/_base.py), as it
@@ -109,11 +104,6 @@ class SlowJournal(Journal):
         self.rows.extend((r.conversation, r.call_id, r.kind) for r in records)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_GroupCommit._lead's anyio shield does not hold off asyncio's own task.cancel() "
-    "(the guard's timeout): the commit is abandoned, the group set done with no error",
-)
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_start_joined_to_a_commit_whose_leader_timed_out_is_durable_before_its_body() -> (
@@ -168,12 +158,6 @@ class GatedJournal(Journal):
         self.rows.extend((r.conversation, r.call_id, r.kind) for r in records)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_GroupCommit._lead: a leader cancelled (asyncio's own task.cancel()) while it waits "
-    "for the commit before it leaves its group open with a done event never set: every later "
-    "write and flush of the journal waits for ever",
-)
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_a_batch_cancelled_while_its_starts_wait_behind_a_commit_leaves_journal_usable() -> (
@@ -214,22 +198,7 @@ async def test_a_batch_cancelled_while_its_starts_wait_behind_a_commit_leaves_jo
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(
-    "dedupe",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="_start_together: every call of the group counts its timeout from the "
-                "record's start, so the loop's time in the bodies of the calls spawned before "
-                "it counts against it: late calls time out unrun (_Late), as they never do "
-                "without a store",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("dedupe", [False, True])
 async def test_a_call_s_timeout_is_not_spent_on_its_siblings_bodies(dedupe: bool) -> None:
     """100 distinct calls of an idempotent tool whose body takes 2 ms of the loop without
     suspending (a quick computation), each with a 50 ms timeout: each call's own run is well
@@ -252,11 +221,6 @@ async def test_a_call_s_timeout_is_not_spent_on_its_siblings_bodies(dedupe: bool
     assert len(ran) == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_start_together bounds the record by the group's longest timeout (None: none), so "
-    "a call with a timeout grouped with one without waits as long as the store hangs",
-)
 @pytest.mark.anyio
 async def test_a_call_times_out_on_time_while_its_start_record_hangs() -> None:
     """c0 (timeout 0.05 s) and c1 (no timeout) are submitted together; the store's record of

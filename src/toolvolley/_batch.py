@@ -100,7 +100,8 @@ class Batch:
         self._thread = 0  # the event loop's thread, where submit() must be called
         self._store = store if store is not None or not executor.dedupe else MemoryStore()
         self._kept: StoreBatch | None = None  # the store's view of this batch, once open
-        self._pending: list[_Job] | None = None  # calls to start together (see _starting)
+        # Calls to start together, by their timeout (see _starting).
+        self._pending: dict[float | None, list[_Job]] = {}
         self.hook_errors = self._observers.errors
 
     async def __aenter__(self) -> Batch:
@@ -233,7 +234,9 @@ class Batch:
             if turn.waits:  # its start is recorded when its wait is over, in its own task
                 runtime.spawn(self._run, slot, tool, kwargs, turn, runner, None, name=call.id)
             else:  # recorded with the calls submitted with it, before any of them starts
-                self._starting(runtime).append((slot, tool, kwargs, turn, runner))
+                self._starting(runtime, self._timeout(tool)).append(
+                    (slot, tool, kwargs, turn, runner)
+                )
         return index
 
     def fail(self, call: object, message: str, *, status: ToolStatus = "error") -> int:
@@ -277,34 +280,35 @@ class Batch:
 
     # --- calls that start together ------------------------------------------------------------
 
-    def _starting(self, runtime: Runtime) -> list[_Job]:
+    def _starting(self, runtime: Runtime, timeout: float | None) -> list[_Job]:
         """The calls kept by the store that start together: those submitted in this step of the
-        event loop, each with no wait. One task records their starts (one ``started``, one
-        transaction for a journal), then spawns them; none waits on its own."""
-        jobs = self._pending
+        event loop, each with no wait, with the same timeout (so that the record is bounded by
+        each call's own). One task per timeout records their starts (a journal's group commit
+        makes them one transaction), then spawns them; none waits on its own."""
+        jobs = self._pending.get(timeout)
         if jobs is None:
-            jobs = self._pending = []
-            runtime.spawn(self._start_together, jobs, name="toolvolley-starts")
+            jobs = self._pending[timeout] = []
+            runtime.spawn(self._start_together, jobs, timeout, name="toolvolley-starts")
         return jobs
 
-    async def _start_together(self, jobs: list[_Job]) -> None:
+    async def _start_together(self, jobs: list[_Job], seconds: float | None) -> None:
+        """Record the starts of ``jobs`` (calls whose timeout is ``seconds``), then spawn them."""
         runtime = self._runtime
         kept = self._kept
         assert runtime is not None
         assert kept is not None
-        self._pending = None  # calls submitted from now on start with the next group
+        del self._pending[seconds]  # calls submitted from now on start with the next group
         if self._stopping:
             return  # none of them starts: each is reported cancelled, and nothing recorded
         start = _Start(runtime.now())
-        # Bounded by the longest of their timeouts: a call whose own ran out while its start
-        # was being recorded times out without starting (see _run).
-        timeouts = [self._timeout(tool) for _, tool, *_ in jobs]
-        longest = None if None in timeouts else max(timeouts)  # type: ignore[type-var]
-        with runtime.guard(self._deadline, longest):
+        with runtime.guard(self._deadline, seconds):
             try:
                 await kept.started([(slot.key, slot.call) for slot, *_ in jobs])
-            except Exception as exc:  # each call's error result: a store that cannot record
+            except BaseException as exc:  # each call's error result: a store that cannot record
+                if isinstance(exc, self._observers.cancelled_exc) and runtime.cancelling():
+                    raise
                 start.error = exc
+        start.took = runtime.now() - start.since
         for slot, tool, kwargs, turn, runner in jobs:
             runtime.spawn(self._run, slot, tool, kwargs, turn, runner, start, name=slot.call.id)
 
@@ -340,7 +344,9 @@ class Batch:
         try:
             deadline, relative = self._deadline, None if waits else timeout
             if start is not None and timeout is not None:  # it started when its record did
-                deadline, relative = min(deadline, start.since + timeout), None
+                relative = timeout - start.took  # the record's time counts, not the siblings'
+                if relative <= 0:
+                    deadline, relative = min(deadline, runtime.now()), None
             # The call's own timeout starts when the call does: now, or after its wait.
             with runtime.guard(deadline, relative) as guard:
                 if waits:
@@ -435,11 +441,12 @@ class Batch:
 class _Start:
     """When the starts of calls recorded together were handed to the store, and what it raised."""
 
-    __slots__ = ("error", "since")
+    __slots__ = ("error", "since", "took")
 
     def __init__(self, since: float) -> None:
         self.since = since
-        self.error: Exception | None = None
+        self.took = 0.0  # how long the record took
+        self.error: BaseException | None = None
 
 
 class _Late(Exception):

@@ -140,23 +140,32 @@ class _GroupCommit:
 
     async def _lead(self, group: _Group) -> None:
         done = group.done = anyio.Event()
-        # Committed whatever happens to the leader: the others wait for it.
-        with anyio.CancelScope(shield=True):
-            busy = self._busy
-            if busy is not None:
-                assert busy.done is not None
-                await busy.done.wait()
-            else:
-                await anyio.lowlevel.checkpoint()  # the calls starting now join in
-            self._open = _Group()
-            self._busy = group
-            try:
-                await self._journal._write(group.records)
-            except Exception as exc:
-                group.error = exc
-            finally:
+        # Committed whatever happens to the leader: the others wait for it. anyio's shield
+        # does not hold off asyncio's own task.cancel() (a timeout guard's, a TaskGroup's): a
+        # leader cancelled all the same fails its group, which is closed to new writers.
+        try:
+            with anyio.CancelScope(shield=True):
+                busy = self._busy
+                if busy is not None:
+                    assert busy.done is not None
+                    await busy.done.wait()
+                else:
+                    await anyio.lowlevel.checkpoint()  # the calls starting now join in
+                self._open = _Group()
+                self._busy = group
+                try:
+                    await self._journal._write(group.records)
+                except Exception as exc:
+                    group.error = exc
+        except BaseException:
+            group.error = RuntimeError("the journal's commit was interrupted")
+            raise
+        finally:
+            if self._open is group:
+                self._open = _Group()
+            if self._busy is group:
                 self._busy = None
-                done.set()
+            done.set()
 
 
 class Journal(ABC):
