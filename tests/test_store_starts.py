@@ -131,7 +131,7 @@ async def test_a_call_whose_timeout_ran_out_while_its_start_was_recorded_times_o
         batch.submit(ToolCall("c1", "slow", {"city": "Rome"}))
     first, second = batch.results()
     assert first.status == "timeout"
-    assert first.content.startswith("Tool 'weather' did not finish within its 0.01 s timeout")
+    assert first.content.startswith("Tool 'weather' did not start within its 0.01 s timeout")
     assert second.ok
     assert "body Oslo" not in store.log
     assert "body Rome" in store.log

@@ -109,7 +109,7 @@ def timed_out(
     stopped = not slot.abandoned
     if own:
         assert timeout is not None
-        message = wording.timed_out(tool_name, timeout, stopped)
+        message = wording.timed_out(tool_name, timeout, stopped, slot.started_at is not None)
     else:
         assert deadline is not None
         message = wording.deadline_passed(tool_name, deadline, slot.started_at is not None, stopped)

@@ -96,8 +96,15 @@ _STILL_RUNNING = (
 )
 
 
-def timed_out(tool: str, timeout: float, stopped: bool = True) -> str:
-    """``stopped``: False when the body could not be stopped (an abandoned thread)."""
+def timed_out(tool: str, timeout: float, stopped: bool = True, started: bool = True) -> str:
+    """``stopped``: False when the body could not be stopped (an abandoned thread);
+    ``started``: False when the time ran out before its body started (its start was being
+    recorded)."""
+    if not started:
+        return (
+            f"Tool {tool!r} did not start within its {timeout:g} s timeout (its start could not "
+            "be recorded in time), so it was not run. Call it again if you still need it."
+        )
     if not stopped:
         return f"Tool {tool!r} did not finish within its {timeout:g} s timeout" + _STILL_RUNNING
     return (
