@@ -26,9 +26,9 @@ looks its effect up. The child kills itself (``KILL``) at one of these moments:
 
 After the run that ends (no kill was due, or ``none``), the driver checks: no ``send`` or ``pay``
 took effect twice; every call of the final transcript (the last request the model got) has exactly
-one answer; every call's status is ``ok``, an error or ``in_doubt``, and never ``in_doubt`` for an
-idempotent or reconciled tool; an ``ok`` call's effect happened; the conversation reached its end.
-"""
+one answer (the replayed transcript, when the resumed run had nothing to ask); every call's status
+is ``ok``, an error or ``in_doubt``, and never ``in_doubt`` for an idempotent or reconciled tool;
+an ``ok`` call's effect happened; the conversation reached its end. """
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ KEYS = {
 }
 ONCE = {"send", "pay"}  # not idempotent: at most once
 BOUNDARIES = [
-    *(f"response:{t}" for t in range(3)),
+    *(f"response:{t}" for t in range(4)),  # 3: the final answer recorded, the run not ended
     *(f"call:{t}" for t in range(3)),
     *(f"effect:{key}" for key in KEYS),
     *(f"result:{t}" for t in range(3)),
@@ -231,7 +231,10 @@ def child(journal_at: str, conversation: str, kill: str, effects_at: str) -> Non
                     conversation_id=conversation,
                 )  # fmt: skip
         statuses = {r.call_id: r.status for turn in outcome.turns for r in turn.results}
-        print(json.dumps({"statuses": statuses, "final": outcome.final_text, "last": Model.last}))
+        # Killed after the last response was recorded, the resumed run replays every turn and
+        # asks the model nothing: what the next request would hold is the replayed transcript.
+        last = Model.last or {"messages": outcome.transcript}
+        print(json.dumps({"statuses": statuses, "final": outcome.final_text, "last": last}))
 
     anyio.run(main)
 
