@@ -28,7 +28,7 @@ After the run that ends (no kill was due, or ``none``), the driver checks: no ``
 took effect twice; every call of the final transcript (the last request the model got) has exactly
 one answer (the replayed transcript, when the resumed run had nothing to ask); every call's status
 is ``ok``, an error or ``in_doubt``, and never ``in_doubt`` for an idempotent or reconciled tool;
-an ``ok`` call's effect happened; the conversation reached its end. """
+an ``ok`` call's effect happened; the conversation reached its end."""
 
 from __future__ import annotations
 
