@@ -313,26 +313,19 @@ async def test_calls_a_serial_turn_declined_are_answered_again_when_it_replays(
     declined ("Not run"): the replayed turn declines them again, so each still has its answer
     and the follow-up is the one the provider saw."""
     path = tmp_path / "j.sqlite"
-    offline = model(calls(("send", {"to": "x"}), ("put", {"key": "a"})), {"text": "done"})
-    async with SQLiteJournal(path) as journal, adapter.offline(offline) as agent:
-        first = await run_loop(
-            agent,
-            "go",
-            [put, send],
-            journal=journal,
-            conversation_id="c",
-            parallel_tool_calls=False,
-        )
+
+    async def serial(offline: OfflineModel) -> LoopResult:
+        async with SQLiteJournal(path) as journal, adapter.offline(offline) as agent:
+            return await run_loop(
+                agent, "go", [put, send], journal=journal, conversation_id="c",
+                parallel_tool_calls=False,
+            )  # fmt: skip
+
+    first = await serial(
+        model(calls(("send", {"to": "x"}), ("put", {"key": "a"})), {"text": "done"})
+    )
     assert [r.status for r in first.turns[0].results] == ["ok", "error"]  # put: "Not run"
-    async with SQLiteJournal(path) as journal, adapter.offline(model()) as agent:
-        again = await run_loop(
-            agent,
-            "go",
-            [put, send],
-            journal=journal,
-            conversation_id="c",
-            parallel_tool_calls=False,
-        )
+    again = await serial(model())
     assert effects == ["send x"]  # once: the replay ran nothing
     assert again.transcript == first.transcript
     assert again.final_text == "done"

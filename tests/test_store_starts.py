@@ -22,9 +22,15 @@ class Recorder:
     """A store keeping every call; its ``started`` waits for ``release`` (if given) and logs
     each call of each ``started`` it was handed."""
 
-    def __init__(self, release: anyio.Event | None = None, hold_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        release: anyio.Event | None = None,
+        hold_s: float = 0.0,
+        raises: BaseException | None = None,
+    ) -> None:
         self.release = release
         self.hold_s = hold_s  # a record that takes this long to commit
+        self.raises = raises  # a record that fails so
         self.starts: list[list[str]] = []
         self.log: list[str] = []
         self.entered = anyio.Event()
@@ -55,6 +61,8 @@ class _Batch:
             await store.release.wait()
         if store.hold_s:
             await anyio.sleep(store.hold_s)
+        if store.raises is not None:
+            raise store.raises
         store.log.append("committed " + " ".join(call.id for _, call in calls))
 
     async def finished(self, key: Hashable, result: ToolResult) -> None:

@@ -1,4 +1,4 @@
-"""Attacks on the LangGraph ToolNode's task path under ``ainvoke`` (``_langgraph_tasks.py``)."""
+"""Faults on the LangGraph ToolNode's task path under ``ainvoke`` (``_langgraph_tasks.py``)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""Attacks on calls whose starts a store records together (``_start_together``)."""
+"""Faults in calls whose starts a store records together (``Batch._start_together``) and in the
+journal's group commit: a store that raises or hangs, timeouts, cancellations."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Hashable, Sequence
+from collections.abc import Sequence
 
 import anyio
 import anyio.lowlevel
@@ -11,9 +12,8 @@ import pytest
 
 from test_store_starts import Recorder
 from test_store_starts import weather as store_weather
-from toolvolley import Executor, Tool, ToolCall, ToolResult
+from toolvolley import Executor, Tool, ToolCall
 from toolvolley.events import CallFinished, TurnEvent
-from toolvolley.stores import BatchScope, StoreBatch
 from toolvolley.stores._records import Record
 from toolvolley.stores.journal import Journal
 
@@ -26,47 +26,6 @@ class StoreDown(BaseException):
     """A store's own failure that is not an Exception (as a driver may raise)."""
 
 
-class Raising:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-        self.bodies: list[str] = []
-
-    async def open_batch(self, scope: BatchScope) -> StoreBatch:
-        return _RaisingBatch(self)
-
-
-class _RaisingBatch:
-    def __init__(self, store: Raising) -> None:
-        self.store = store
-
-    def key(self, tool: Tool, call: ToolCall) -> Hashable | None:
-        return call.id
-
-    def recorded(self, key: Hashable) -> Awaitable[ToolResult] | None:
-        return None
-
-    def running(self, key: Hashable, call: ToolCall) -> None:
-        pass
-
-    async def started(self, calls: Sequence[tuple[Hashable, ToolCall]]) -> None:
-        await anyio.lowlevel.checkpoint()
-        raise self.store.error
-
-    async def finished(self, key: Hashable, result: ToolResult) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-
-def weather(store: Raising) -> Tool:
-    async def body(city: str) -> str:
-        store.bodies.append(city)
-        return f"sunny in {city}"
-
-    return Tool.from_schema("weather", "Look up.", SCHEMA, body)
-
-
 def calls(n: int = 3) -> list[ToolCall]:
     return [ToolCall(f"c{i}", "weather", {"city": f"city{i}"}) for i in range(n)]
 
@@ -75,16 +34,16 @@ def calls(n: int = 3) -> list[ToolCall]:
 async def test_a_store_whose_started_raises_a_base_exception_ends_its_calls_with_errors() -> None:
     """What ``started`` raises ends its calls with an ``error`` result (stores/_base.py), as it
     did when each call awaited its own ``started`` (the call's ``except BaseException``)."""
-    store = Raising(StoreDown("disk gone"))
+    store = Recorder(raises=StoreDown("disk gone"))
     outcome: list[str]
     try:
         with anyio.fail_after(10):
-            results = await Executor([weather(store)], store=store).run(calls())
+            results = await Executor([store_weather(store)], store=store).run(calls())
         outcome = [r.status for r in results]
     except BaseException as exc:  # the StoreDown, in a group: what the run raised
         outcome = [f"raised {type(exc).__name__}"]
     assert outcome == ["error"] * 3
-    assert store.bodies == []
+    assert not any(line.startswith("body") for line in store.log)
 
 
 class SlowJournal(Journal):
