@@ -226,17 +226,15 @@ class Batch:
             slot.arguments, needed = plan
             turn = ReferenceTurn(admitted, waits_for(self._slots, needed, runtime.event))
         runner = executor.route(tool)
-        if slot.key is None:
-            runtime.spawn(self._run, slot, tool, kwargs, turn, runner, None, name=call.id)
-        else:
+        if slot.key is not None:
             assert kept is not None
             kept.running(slot.key, call)
-            if turn.waits:  # its start is recorded when its wait is over, in its own task
-                runtime.spawn(self._run, slot, tool, kwargs, turn, runner, None, name=call.id)
-            else:  # recorded with the calls submitted with it, before any of them starts
-                self._starting(runtime, self._timeout(tool)).append(
-                    (slot, tool, kwargs, turn, runner)
-                )
+            if not turn.waits:  # recorded with the calls submitted with it, before any starts
+                job = (slot, tool, kwargs, turn, runner)
+                self._starting(runtime, self._timeout(tool)).append(job)
+                return index
+            # else its start is recorded when its wait is over, in its own task
+        runtime.spawn(self._run, slot, tool, kwargs, turn, runner, None, name=call.id)
         return index
 
     def fail(self, call: object, message: str, *, status: ToolStatus = "error") -> int:
@@ -300,7 +298,8 @@ class Batch:
         del self._pending[seconds]  # calls submitted from now on start with the next group
         if self._stopping:
             return  # none of them starts: each is reported cancelled, and nothing recorded
-        start = _Start(runtime.now())
+        since = runtime.now()
+        start = _Start()
         with runtime.guard(self._deadline, seconds):
             try:
                 await kept.started([(slot.key, slot.call) for slot, *_ in jobs])
@@ -308,7 +307,7 @@ class Batch:
                 if isinstance(exc, self._observers.cancelled_exc) and runtime.cancelling():
                     raise
                 start.error = exc
-        start.took = runtime.now() - start.since
+        start.took = runtime.now() - since
         for slot, tool, kwargs, turn, runner in jobs:
             runtime.spawn(self._run, slot, tool, kwargs, turn, runner, start, name=slot.call.id)
 
@@ -334,7 +333,7 @@ class Batch:
         what :class:`LoopRunner` would do, without its frame. ``kwargs`` is None for a call with
         references (see ``_references.py``): they are filled in and validated after its wait.
         ``start``: its start was recorded by the store with others' (see
-        :meth:`_start_together`), its timeout counted from then.
+        :meth:`_start_together`); its timeout counts the record's time, not the wait to run.
         """
         runtime = self._runtime
         assert runtime is not None
@@ -439,13 +438,13 @@ class Batch:
 
 
 class _Start:
-    """When the starts of calls recorded together were handed to the store, and what it raised."""
+    """How long recording the starts of calls recorded together took, and what the store
+    raised."""
 
-    __slots__ = ("error", "since", "took")
+    __slots__ = ("error", "took")
 
-    def __init__(self, since: float) -> None:
-        self.since = since
-        self.took = 0.0  # how long the record took
+    def __init__(self) -> None:
+        self.took = 0.0
         self.error: BaseException | None = None
 
 
