@@ -235,22 +235,10 @@ class Conversation:
             if r.kind == "response":
                 self._responses[r.turn] = r.data
             elif r.kind == "started":
-                self._started_in(r.turn).add(r.call_id)
+                self._started.setdefault(r.turn, set()).add(r.call_id)
             else:
                 kind = self._calls if r.kind == "call" else self._results
                 kind.setdefault(r.turn, {})[r.call_id] = r.data
-
-    def _started_in(self, turn: int) -> set[str]:
-        started = self._started.get(turn)
-        if started is None:
-            started = self._started[turn] = set()
-        return started
-
-    def _results_of(self, turn: int) -> dict[str, str]:
-        results = self._results.get(turn)
-        if results is None:
-            results = self._results[turn] = {}
-        return results
 
     @property
     def turns(self) -> int:
@@ -266,20 +254,22 @@ class Conversation:
     def interrupted(self, turn: int) -> list[ToolCall]:
         """The calls recorded of turn ``turn``'s response, in order, if a crash cut the response
         short (no whole response recorded); else none."""
-        if turn in self._responses:
-            return []
-        found = [json.loads(d) for d in self._calls.get(turn, {}).values()]
-        return [call_from_json(c) for c in sorted(found, key=_at)]
+        return [call_from_json(c) for c in self._cut(turn)]
 
     def interrupted_parts(self, turn: int) -> list[Any]:
         """The parts of the model's turn its :meth:`interrupted` calls carried (see
         ``CallReady.parts``), in order; none unless every one of them carried its own."""
-        if turn in self._responses:
-            return []
-        found = sorted((json.loads(d) for d in self._calls.get(turn, {}).values()), key=_at)
+        found = self._cut(turn)
         if not found or not all(c.get("parts") for c in found):
             return []
         return [part for c in found for part in c["parts"]]
+
+    def _cut(self, turn: int) -> list[dict[str, Any]]:
+        """The records of the calls of turn ``turn``, in their order in the response, if a
+        crash cut it short; else none."""
+        if turn in self._responses:
+            return []
+        return sorted((json.loads(d) for d in self._calls.get(turn, {}).values()), key=_at)
 
     def record_call(
         self, turn: int, position: int, call: ToolCall, parts: Sequence[Any] = ()
@@ -336,7 +326,7 @@ class Conversation:
                 await self.journal.write(
                     Record(self.id, turn, call.id, "result", result_to_json(result))
                 )
-                self._results_of(turn)[call.id] = result_to_json(result)
+                self._results.setdefault(turn, {})[call.id] = result_to_json(result)
         return settled
 
 
@@ -408,8 +398,8 @@ class _TurnBatch:
         self._c = conversation
         self._turn = turn
         self._settled = settled  # by a reconcile check: a result found, or in doubt
-        self._started = conversation._started_in(turn)
-        self._results = conversation._results_of(turn)
+        self._started = conversation._started.setdefault(turn, set())
+        self._results = conversation._results.setdefault(turn, {})
         # The call last given to key(): recorded(key) is asked of that call, at once.
         self._tool: Tool | None = None
         self._call: ToolCall | None = None
