@@ -115,11 +115,12 @@ class Assembler:
         if not partial.ready:
             partial.ready = True
             call = partial.call()
-            self._updates.append(CallReady(call, time.perf_counter(), self._turn_parts(partial)))
+            parts = self._turn_parts(partial, call)
+            self._updates.append(CallReady(call, time.perf_counter(), parts))
 
-    def _turn_parts(self, partial: Partial) -> tuple[Any, ...]:
-        """What of the turn goes back with ``partial``, now ready (see ``CallReady.parts``):
-        nothing, unless the format keeps more of a turn than its calls."""
+    def _turn_parts(self, partial: Partial, call: ToolCall) -> tuple[Any, ...]:
+        """What of the turn goes back with ``partial`` (as ``call``), now ready (see
+        ``CallReady.parts``): nothing, unless the format keeps more of a turn than its calls."""
         return ()
 
     def finish(self) -> Assembled:

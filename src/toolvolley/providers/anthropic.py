@@ -101,13 +101,13 @@ class AnthropicAssembler(Assembler):
         elif kind == "message_stop":
             self._finished = True
 
-    def _turn_parts(self, partial: Partial) -> tuple[Any, ...]:
+    def _turn_parts(self, partial: Partial, call: ToolCall) -> tuple[Any, ...]:
         """The blocks kept since the previous ready call (thinking, the provider's own), whole
         by now, and this call's ``tool_use`` block: a turn a crash cut short is rebuilt from
         them (``AnthropicMessages._turn_from_parts``)."""
         kept = copy.deepcopy(self._kept[self._handed :])
         self._handed = len(self._kept)
-        return (*kept, _tool_use(partial.call()))
+        return (*kept, _tool_use(call))
 
     def _start(self, index: Any, block: Mapping[str, Any]) -> None:
         self._open.pop(index, None)

@@ -57,7 +57,7 @@ class BedrockAssembler(Assembler):
         self._stop_reason: str | None = None
         self._handed = 0  # blocks before this one (in arrival order) went out with a ready call
 
-    def _turn_parts(self, partial: Partial) -> tuple[Any, ...]:
+    def _turn_parts(self, partial: Partial, call: ToolCall) -> tuple[Any, ...]:
         """The blocks since the previous ready call (signed reasoning, the provider's own call
         and result, text), whole by now, up to this call's ``toolUse`` with its input: a turn a
         crash cut short is rebuilt from them (``BedrockConverse._turn_from_parts``)."""

@@ -119,7 +119,7 @@ class GeminiAssembler(Assembler):
         turn_part["functionCall"]["args"] = arguments
         partial.final = json.dumps(arguments, ensure_ascii=False)
 
-    def _turn_parts(self, partial: Partial) -> tuple[Any, ...]:
+    def _turn_parts(self, partial: Partial, call: ToolCall) -> tuple[Any, ...]:
         """The parts since the previous ready call, up to this call's own (its signature on
         it): copies, as they stand now (the text and thoughts before a call are whole once a
         call follows them)."""
