@@ -31,11 +31,11 @@ from pathlib import Path
 
 import anyio
 
+from journal_support import write_uncommitted
 from toolvolley import Toolbox, run_loop, tool
 from toolvolley.providers import AnthropicMessages, Gemini, OpenAIChat
 from toolvolley.stores import Journal, PostgresJournal, SQLiteJournal
 from toolvolley.stores._records import Record
-from toolvolley.stores.postgres import _UPSERT
 from toolvolley.testing import OfflineModel
 
 JOURNAL, EFFECTS, SCRIPT, CRASH = sys.argv[1:5]
@@ -100,17 +100,7 @@ def killed(journal: Journal) -> Journal:
 
 async def half_written(journal: Journal, records: Sequence[Record]) -> None:
     """``records`` written in a transaction that is never committed: the process dies first."""
-    rows = [(r.conversation, r.turn, r.call_id, r.kind, r.data) for r in records]
-    if isinstance(journal, SQLiteJournal):
-        connection = journal._connect()
-        connection.execute("BEGIN IMMEDIATE")
-        connection.executemany("INSERT OR REPLACE INTO toolvolley_journal VALUES (?,?,?,?,?)", rows)
-    else:
-        assert isinstance(journal, PostgresJournal)
-        connection = await journal._connect()
-        await connection.execute("BEGIN")
-        async with connection.cursor() as cursor:
-            await cursor.executemany(_UPSERT, rows)
+    await write_uncommitted(journal, records)
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -97,6 +97,7 @@ def is_postgres(journal_at: str) -> bool:
 def child(journal_at: str, conversation: str, kill: str, effects_at: str) -> None:
     import anyio
 
+    from journal_support import write_uncommitted
     from toolvolley import Toolbox, ToolCall, run_loop, tool
     from toolvolley.providers import OpenAIChat
     from toolvolley.stores import NOT_DONE, Journal, PostgresJournal, SQLiteJournal
@@ -178,21 +179,7 @@ def child(journal_at: str, conversation: str, kill: str, effects_at: str) -> Non
         return journal
 
     async def half_written(journal: Journal, records: Sequence[Record]) -> None:
-        rows = [(r.conversation, r.turn, r.call_id, r.kind, r.data) for r in records]
-        if isinstance(journal, SQLiteJournal):
-            connection = journal._connect()
-            connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(
-                "INSERT OR REPLACE INTO toolvolley_journal VALUES (?,?,?,?,?)", rows
-            )
-        else:
-            from toolvolley.stores.postgres import _UPSERT
-
-            assert isinstance(journal, PostgresJournal)
-            connection = await journal._connect()
-            await connection.execute("BEGIN")
-            async with connection.cursor() as cursor:
-                await cursor.executemany(_UPSERT, rows)
+        await write_uncommitted(journal, records)
         die()
 
     class Model(OfflineModel):
