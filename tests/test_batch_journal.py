@@ -57,6 +57,26 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{SRC}:{tmp_path}", "EFFECTS": str(tmp_path / "fx")}
 
 
+def _prepare(tmp_path: Path) -> Path:
+    """The tools module and N conversations in ``tmp_path``; the output's path."""
+    (tmp_path / "booking.py").write_text(TOOLS)
+    with (tmp_path / "in.jsonl").open("w") as f:
+        for i in range(N):
+            f.write(json.dumps({"id": i, "prompt": f"Please book r{i}."}) + "\n")
+    return tmp_path / "out.jsonl"
+
+
+def _start(tmp_path: Path, out: Path, tools: list[str]) -> subprocess.Popen[bytes]:
+    """``toolvolley batch`` started in ``tmp_path``, to be killed."""
+    return subprocess.Popen(
+        _cli(out, *tools),
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
 
@@ -64,20 +84,10 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 def test_killed_again_and_again_no_booking_runs_twice_and_every_call_is_answered(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "booking.py").write_text(TOOLS)
-    with (tmp_path / "in.jsonl").open("w") as f:
-        for i in range(N):
-            f.write(json.dumps({"id": i, "prompt": f"Please book r{i}."}) + "\n")
-    out = tmp_path / "out.jsonl"
+    out = _prepare(tmp_path)
     tools = ["--tools", "booking:TOOLS", "--concurrency", "4"]
     for kill_at in (3, 12, 25):  # lines in the output when the run is killed
-        proc = subprocess.Popen(
-            _cli(out, *tools),
-            cwd=tmp_path,
-            env=_env(tmp_path),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = _start(tmp_path, out, tools)
         try:
             deadline = time.monotonic() + 60
             while len(_lines(out)) < kill_at:
@@ -95,24 +105,14 @@ def test_killed_again_and_again_no_booking_runs_twice_and_every_call_is_answered
 def test_killed_at_random_moments_no_booking_runs_twice_and_every_call_is_answered(
     request: pytest.FixtureRequest, tmp_path: Path, journal: str
 ) -> None:
-    (tmp_path / "booking.py").write_text(TOOLS)
-    with (tmp_path / "in.jsonl").open("w") as f:
-        for i in range(N):
-            f.write(json.dumps({"id": i, "prompt": f"Please book r{i}."}) + "\n")
-    out = tmp_path / "out.jsonl"
+    out = _prepare(tmp_path)
     tools = ["--tools", "booking:TOOLS", "--concurrency", "4"]
     if journal == "postgres":
         tools += ["--journal", _url(fresh_database(request.getfixturevalue("postgres_server")))]
     rng = random.Random(f"batch-{journal}")
     kills = 0
     while kills < 3 and len(_lines(out)) < N - 4:  # killed three times, unless it ends first
-        proc = subprocess.Popen(
-            _cli(out, *tools),
-            cwd=tmp_path,
-            env=_env(tmp_path),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = _start(tmp_path, out, tools)
         try:
             # A random moment: some more lines written (maybe none), then a random delay.
             wait_for = len(_lines(out)) + rng.randrange(0, 8)
