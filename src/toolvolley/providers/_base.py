@@ -26,6 +26,7 @@ from .._model import Message, ModelAdapter, ModelResponse, ModelStream, Usage
 from .._optional import require
 from .._toolbox import Toolbox
 from ._assembly import Assembled, Assembler
+from ._serial import first_call_only, one_call_at_a_time
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -75,6 +76,9 @@ class SDKAdapter(ModelAdapter):
     _assembler: ClassVar[type[Assembler]]
     _default_model: ClassVar[str]
     call_type: ClassVar[str]  # the ``type`` its SDK's tool-call objects say they are
+    # The API has no switch for parallel tool calls: ``parallel_tool_calls=False`` is kept on
+    # the client, a response's first call run and the others declined (see ``_serial``).
+    serial_on_client: ClassVar[bool] = False
     # the other parts of its responses, and how to keep only the calls (a misuse's hint)
     other_parts: ClassVar[frozenset[str]] = frozenset()
     other_parts_hint: ClassVar[str] = ""
@@ -222,7 +226,14 @@ class SDKAdapter(ModelAdapter):
         raw = await self._send(self._request(transcript, toolbox, parallel_tool_calls))
         text, calls, usage = self._parse(raw)
         kept, container = self._provider_parts(raw)
-        return self._build(text, calls, usage, raw=raw, kept=kept, container=container)
+        response = self._build(text, calls, usage, raw=raw, kept=kept, container=container)
+        return self._serial(response, parallel_tool_calls)
+
+    def _serial(self, response: ModelResponse, parallel_tool_calls: bool) -> ModelResponse:
+        """``response`` as serial mode on the client has it (see ``serial_on_client``)."""
+        if parallel_tool_calls or not self.serial_on_client:
+            return response
+        return first_call_only(response)
 
     def stream(
         self,
@@ -231,7 +242,10 @@ class SDKAdapter(ModelAdapter):
         *,
         parallel_tool_calls: bool = True,
     ) -> ModelStream:
-        return self._stream(self._request(transcript, toolbox, parallel_tool_calls))
+        updates = self._stream(self._request(transcript, toolbox, parallel_tool_calls))
+        if parallel_tool_calls or not self.serial_on_client:
+            return updates
+        return one_call_at_a_time(updates)
 
     async def _stream(self, request: dict[str, Any]) -> ModelStream:
         assembler = self._assembler()

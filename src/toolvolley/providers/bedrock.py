@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any
 from .._calls import ToolCall, ToolResult
 from .._content import sendable
 from .._errors import StreamCutError, UserError
-from .._model import Message, ModelResponse, ModelStream, Usage
+from .._model import Message, ModelResponse, Usage
 from .._optional import require
 from .._sdk_calls import arguments_of, field_of, text_field
 from .._toolbox import Toolbox
 from ._assembly import Assembled, Assembler, Partial, generated_id
 from ._base import SDKAdapter, tool_specs
-from ._serial import first_call_only, one_call_at_a_time
 from ._sync_sdk import ThreadedStream, in_thread
 
 if TYPE_CHECKING:
@@ -168,6 +167,7 @@ class BedrockConverse(SDKAdapter):
     """
 
     provider = "bedrock"
+    serial_on_client = True  # no API switch for parallel calls
     _sdk = "boto3"
     _extra = "bedrock"
     _default_model = "us.amazon.nova-micro-v1:0"
@@ -263,26 +263,6 @@ class BedrockConverse(SDKAdapter):
 
     async def _close(self, stream: Any) -> None:
         await stream.aclose()
-
-    async def respond(
-        self,
-        transcript: Sequence[Mapping[str, Any]],
-        toolbox: Toolbox,
-        *,
-        parallel_tool_calls: bool = True,
-    ) -> ModelResponse:
-        response = await super().respond(transcript, toolbox)
-        return response if parallel_tool_calls else first_call_only(response)
-
-    def stream(
-        self,
-        transcript: Sequence[Mapping[str, Any]],
-        toolbox: Toolbox,
-        *,
-        parallel_tool_calls: bool = True,
-    ) -> ModelStream:
-        updates = super().stream(transcript, toolbox)
-        return updates if parallel_tool_calls else one_call_at_a_time(updates)
 
     def _parse(self, raw: Any) -> tuple[str, tuple[ToolCall, ...], Usage]:
         calls: list[ToolCall] = []

@@ -31,13 +31,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .._calls import ToolCall, ToolResult
-from .._model import Message, ModelResponse, ModelStream, Usage
+from .._model import Message, ModelResponse, Usage
 from .._optional import require
 from .._sdk_calls import MISSING, arguments_of, field_of, text_field
 from .._toolbox import Toolbox
 from ._assembly import Assembled, Assembler, Partial, generated_id
 from ._base import SDKAdapter, tool_specs
-from ._serial import first_call_only, one_call_at_a_time
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -214,6 +213,7 @@ class Gemini(SDKAdapter):
     """
 
     provider = "gemini"
+    serial_on_client = True  # no API switch for parallel calls
     _sdk = "google.genai"
     _client_class = "Client"
     _default_model = "gemini-2.5-flash"
@@ -325,17 +325,7 @@ class Gemini(SDKAdapter):
         raw = await self._send(self._request(transcript, toolbox, parallel_tool_calls))
         done = self._whole(raw)
         response = self._build(done.text, done.calls, done.usage, raw=raw, turn=done.turn)
-        return response if parallel_tool_calls else first_call_only(response)
-
-    def stream(
-        self,
-        transcript: Sequence[Mapping[str, Any]],
-        toolbox: Toolbox,
-        *,
-        parallel_tool_calls: bool = True,
-    ) -> ModelStream:
-        updates = self._stream(self._request(transcript, toolbox, parallel_tool_calls))
-        return updates if parallel_tool_calls else one_call_at_a_time(updates)
+        return self._serial(response, parallel_tool_calls)
 
     @staticmethod
     def _turn_from_parts(parts: Sequence[Any]) -> tuple[Message, ...]:
