@@ -22,10 +22,11 @@ from anyio.lowlevel import checkpoint
 
 from conftest import ASYNCIO_BACKENDS
 from mcp_servers.fixtures import COUNTING, PYTHON
-from toolvolley import Executor, ToolCall, ToolError, UserError, tool
+from toolvolley import Executor, Retry, ToolCall, ToolError, UserError, tool
 from toolvolley.agents import function_tools
+from toolvolley.events import BatchStarted, CallFinished, TurnEvent
+from toolvolley.integrations import _agents_sdk
 from toolvolley.integrations._agents_sdk import _Invoke, _Run
-from toolvolley.integrations._volleys import Volley
 from toolvolley.mcp import MCPServer
 
 
@@ -33,6 +34,15 @@ from toolvolley.mcp import MCPServer
 def anyio_backend(request: pytest.FixtureRequest) -> Any:
     """The Agents SDK runs on asyncio only."""
     return request.param
+
+
+@pytest.fixture(autouse=True, params=["alone", "batch"])
+def where(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test on both paths: each call in the SDK's own task (an executor that asks for
+    nothing only a batch gives), and the calls of a response in one batch (one that does)."""
+    if request.param == "batch":
+        monkeypatch.setattr(_agents_sdk, "runs_alone", lambda executor: False)
+    return str(request.param)
 
 
 NO_TRACING = RunConfig(tracing_disabled=True)  # nothing leaves the machine
@@ -74,18 +84,15 @@ def open_responses(tools: Sequence[AgentsTool]) -> int:
     """Responses the tools still hold (their calls all answered: none)."""
     invoke = tools[0].on_invoke_tool if isinstance(tools[0], FunctionTool) else None
     assert isinstance(invoke, _Invoke)
-    return len(invoke.responses)
+    return invoke.responses
 
 
 def responses_alive() -> int:
-    """Response objects of this adapter anywhere in the process (keyed by a run: the other
-    adapters' volleys are theirs). (A tool's exception keeps its traceback's frames,
-    the batch's among them, as long as someone holds it: tests with raising tools count only
-    :func:`open_responses`.)"""
+    """This adapter's response keys anywhere in the process: each keeps its run's usage and
+    agent alive. (A tool's exception keeps its traceback's frames, the batch's among them, as
+    long as someone holds it: tests with raising tools count only :func:`open_responses`.)"""
     gc.collect()
-    return sum(
-        isinstance(thing, Volley) and isinstance(thing.key, _Run) for thing in gc.get_objects()
-    )
+    return sum(isinstance(thing, _Run) for thing in gc.get_objects())
 
 
 @pytest.mark.anyio
@@ -273,6 +280,89 @@ async def test_a_hanging_sync_tool_times_out_and_its_siblings_answer() -> None:
         assert executor.abandoned_threads == 1  # toolvolley's thread, left behind, not waited on
     finally:
         release.set()
+    assert open_responses(tools) == 0
+
+
+@pytest.mark.anyio
+async def test_a_hanging_async_tool_times_out_and_its_siblings_answer() -> None:
+    stopped: list[str] = []
+
+    @tool(timeout=0.5)
+    async def hang(city: str) -> str:
+        """Never answers."""
+        try:
+            await anyio.Event().wait()
+        finally:
+            stopped.append(city)
+        return city
+
+    @tool(timeout=1)
+    async def stubborn(city: str) -> str:
+        """Turns its cancellation into an error of its own."""
+        try:
+            await anyio.Event().wait()
+        except anyio.get_cancelled_exc_class():
+            raise RuntimeError("interrupted") from None
+        return city
+
+    @tool
+    async def echo(text: str) -> str:
+        """Say it back."""
+        return text
+
+    tools = function_tools([hang, stubborn, echo])
+    model = scripted(
+        ("hang", {"city": "Oslo"}), ("stubborn", {"city": "Rome"}), ("echo", {"text": "hi"})
+    )
+    await run(model, tools)
+    read = outputs(model)
+    assert "'hang' did not finish within its 0.5 s timeout" in read["c0"]
+    assert "'stubborn' did not finish within its 1 s timeout" in read["c1"]
+    assert read["c2"] == "hi"
+    assert stopped == ["Oslo"]  # stopped at its timeout, not left running
+    assert open_responses(tools) == 0
+
+
+@pytest.mark.anyio
+async def test_an_idempotent_tool_is_retried_as_the_executor_says() -> None:
+    tries: list[int] = []
+
+    @tool(idempotent=True)
+    async def flaky(n: int) -> str:
+        """Fails once, then answers."""
+        tries.append(n)
+        if len(tries) == 1:
+            raise ConnectionError("reset")
+        return f"item {n}"
+
+    executor = Executor([flaky], retry=Retry(attempts=2, backoff=0))
+    model = scripted(("flaky", {"n": 1}))
+    await run(model, function_tools(executor))
+    assert outputs(model) == {"c0": "item 1"}
+    assert tries == [1, 1]
+
+
+@pytest.mark.anyio
+async def test_an_executor_with_hooks_runs_a_responses_calls_in_one_batch() -> None:
+    events: list[str] = []
+
+    @tool
+    async def echo(text: str) -> str:
+        """Say it back."""
+        return text
+
+    def hook(event: TurnEvent) -> None:
+        if isinstance(event, BatchStarted):
+            events.append("batch")
+        elif isinstance(event, CallFinished):
+            events.append(event.result.call_id)
+
+    tools = function_tools(Executor([echo], hooks=(hook,)))
+    model = scripted(*[("echo", {"text": w}) for w in "abc"])
+    await run(model, tools)
+    assert outputs(model) == {"c0": "a", "c1": "b", "c2": "c"}
+    assert events[0] == "batch"  # one batch for the response's three calls, told of each
+    assert sorted(events[1:]) == ["c0", "c1", "c2"]
     assert open_responses(tools) == 0
 
 

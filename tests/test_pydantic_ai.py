@@ -248,7 +248,10 @@ async def test_hanging_sync_tool_times_out_and_siblings_answer() -> None:
 
 
 @pytest.mark.anyio
-async def test_sync_bodies_run_in_toolvolley_threads_and_their_errors_are_results() -> None:
+@pytest.mark.parametrize("seam", ["toolset", "capability"])
+async def test_sync_bodies_run_in_toolvolley_threads_and_their_errors_are_results(
+    seam: str,
+) -> None:
     threads: list[str] = []
     tools: FunctionToolset[Any] = FunctionToolset()
 
@@ -263,10 +266,11 @@ async def test_sync_bodies_run_in_toolvolley_threads_and_their_errors_are_result
         """Fail in a thread."""
         raise KeyError("missing")
 
-    agent = Agent(
-        model([("where", {"i": 1}), ("boom", {}), ("where", {"i": 2})]),
-        toolsets=[ToolvolleyToolset(tools)],
-    )
+    calls = model([("where", {"i": 1}), ("boom", {}), ("where", {"i": 2})])
+    if seam == "toolset":
+        agent = Agent(calls, toolsets=[ToolvolleyToolset(tools)])
+    else:  # the capability sets its threads once for the run, not per call
+        agent = Agent(calls, toolsets=[tools], capabilities=[Toolvolley()])
     with anyio.fail_after(10):
         result = await agent.run("go")
     assert threads == ["toolvolley worker"] * 2

@@ -276,9 +276,13 @@ def _succeeded(output: Any) -> bool:
     return str(output).startswith(("slept", "ok"))
 
 
-async def run_pydantic_ai(batch: Batch, capabilities: tuple[Any, ...] = ()) -> int:
+async def run_pydantic_ai(
+    batch: Batch, capabilities: tuple[Any, ...] = (), wrap: Callable[[Any], Any] | None = None
+) -> int:
+    """``wrap``: what to make of the agent's toolset (its one function), given as its only one."""
     from pydantic_ai import Agent, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
     from pydantic_ai.models.function import FunctionModel
+    from pydantic_ai.toolsets import FunctionToolset
 
     args = call_args(batch)
 
@@ -299,9 +303,11 @@ async def run_pydantic_ai(batch: Batch, capabilities: tuple[Any, ...] = ()) -> i
                 part.tool_name = name
         return response
 
+    function = FUNCTIONS[batch.kind]
     agent = Agent(
         FunctionModel(named),
-        tools=[FUNCTIONS[batch.kind]],
+        tools=[function] if wrap is None else [],
+        toolsets=[] if wrap is None else [wrap(FunctionToolset([function]))],
         name="bench",
         capabilities=list(capabilities),
     )
@@ -335,6 +341,14 @@ async def run_pydantic_ai_toolvolley(batch: Batch) -> int:
     from toolvolley.pydantic_ai import Toolvolley  # the one change: this capability
 
     return await run_pydantic_ai(batch, capabilities=(Toolvolley(),))
+
+
+async def run_pydantic_ai_toolset(batch: Batch) -> int:
+    """The agent's tools as a toolset wrapped in ``ToolvolleyToolset``: no capability, so
+    none of Pydantic AI's per-call capability dispatch."""
+    from toolvolley.pydantic_ai import ToolvolleyToolset
+
+    return await run_pydantic_ai(batch, wrap=ToolvolleyToolset)
 
 
 @dataclass(frozen=True)
@@ -376,6 +390,12 @@ RUNNERS: dict[str, Runner] = {
         "pydantic-ai",
         run_pydantic_ai_toolvolley,
         baseline="pydantic-ai+passthrough",
+    ),
+    "pydantic-ai+toolset": Runner(
+        "Pydantic AI, `ToolvolleyToolset` (no capability)",
+        "pydantic-ai",
+        run_pydantic_ai_toolset,
+        baseline="pydantic-ai",
     ),
     "openai-agents": Runner("Agents SDK `@function_tool`", "openai-agents", run_openai_agents),
     "openai-agents+toolvolley": Runner(

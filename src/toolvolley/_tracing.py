@@ -33,7 +33,7 @@ from ._events import (
     TurnEvent,
 )
 
-__all__ = ["Spans", "Tracing", "resolve_tracer", "span_observers", "turn_span"]
+__all__ = ["Spans", "Tracing", "resolve_tracer", "span_observers", "traced", "turn_span"]
 
 Tracing = bool | Literal["auto"] | Any  # Any: an opentelemetry TracerProvider
 SCOPE = "toolvolley"
@@ -65,6 +65,19 @@ def resolve_tracer(setting: Tracing) -> Any:
             return None  # no SDK configured: spans would go nowhere
         return provider.get_tracer(SCOPE)
     return setting.get_tracer(SCOPE)
+
+
+def traced(setting: Tracing) -> bool:
+    """Whether ``setting`` records spans now (:func:`resolve_tracer` would give a tracer),
+    without making a tracer: cheap enough to ask per call."""
+    if setting is False:
+        return False
+    trace = _otel()
+    if trace is None:
+        return setting is True  # resolve_tracer raises: the executor already did, when made
+    if setting == "auto":
+        return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return True
 
 
 def span_observers(tracing: Tracing) -> tuple[Observer, ...]:

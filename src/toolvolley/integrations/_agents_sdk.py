@@ -1,20 +1,23 @@
 """Toolvolley tools as OpenAI Agents SDK ``FunctionTool``s (the public side: ``toolvolley.agents``).
 
 The SDK runs each function call of a model response in its own asyncio task and calls the tool's
-``on_invoke_tool(ctx, arguments)`` from there. Here the calls of one response meet in one
-toolvolley batch, so the executor's limit, timeouts and barriers hold across those tasks.
+``on_invoke_tool(ctx, arguments)`` from there. Here the calls of one response share one
+schedule, so the executor's limit, serial mode and barriers hold across those tasks, and its
+timeouts hold for every call.
 
 * **Which calls are one response.** Every ``ToolContext`` of a run carries the run's own ``Usage``
   object (the SDK hands it over by reference from the run's ``RunContextWrapper``, never a copy)
   and the agent whose response the call is from; and the SDK answers every function call of a
   response before it asks the model again. So the calls of one run and one agent in flight at
   any moment are calls of one response: a response is "the calls of this run and agent since
-  they last had none in flight". Two runs never share a batch, nor does an agent used as a tool
-  with the agent that called it (its run shares the parent's usage, not its agent).
-* **How they meet.** :class:`~toolvolley.integrations._volleys.Volleys`: the first call of a
-  response holds the batch in its own task until no call is in flight; each call answers the SDK
-  the moment it has its own result. (The first call's own answer reaches the SDK with the last
-  one's; the SDK waits for all of them anyway.)
+  they last had none in flight". Two runs never share a schedule, nor does an agent used as a
+  tool with the agent that called it (its run shares the parent's usage, not its agent).
+* **Where each call runs.** In the SDK's own task for it, its turn taken in the response's
+  schedule (:mod:`._alone`): nothing waits for it in another task. An executor that asks for
+  what only a batch gives (hooks, tracing spans, a deadline, references, a result store) has the
+  calls of a response meet in one batch instead (:class:`~toolvolley.integrations._volleys.Volleys`:
+  the first call holds it until none is in flight; each answers the SDK the moment it has its
+  own result).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from .._executor import Executor
 from .._scheduling import Mode, SideEffectsPolicy
 from .._toolbox import Toolbox
 from .._tools import Tool
+from ._alone import run_alone, runs_alone
+from ._response_turns import ResponseTurns
 from ._volleys import Volleys
 
 __all__ = ["function_tools"]
@@ -98,7 +103,7 @@ def function_tools(
                 name=box.wire_name(item.name),
                 description=item.description,
                 params_json_schema=schema,
-                on_invoke_tool=_Invoke(responses, box.wire_name(item.name)),
+                on_invoke_tool=_Invoke(responses, box.wire_name(item.name), item),
                 strict_json_schema=_strict_compatible(schema),
             )
         )
@@ -136,36 +141,50 @@ class _Run:
 class _Invoke:
     """One tool's ``on_invoke_tool``."""
 
-    __slots__ = ("_name", "_responses")
+    __slots__ = ("_name", "_responses", "_tool")
 
-    def __init__(self, responses: _Responses, name: str) -> None:
+    def __init__(self, responses: _Responses, name: str, tool: Tool) -> None:
         self._responses = responses
         self._name = name
+        self._tool = tool
 
     @property
-    def responses(self) -> Volleys:
-        """The responses with calls in flight (shared by the tools of one ``function_tools``)."""
-        return self._responses.volleys
+    def responses(self) -> int:
+        """Responses with calls in flight (of the tools of one ``function_tools``): 0 once
+        every call has its answer."""
+        return len(self._responses.turns) + len(self._responses.volleys)
 
     async def __call__(self, ctx: ToolContext[Any], arguments: str) -> Any:
-        return await self._responses.invoke(ctx, ToolCall(ctx.tool_call_id, self._name, arguments))
+        call = ToolCall(ctx.tool_call_id, self._name, arguments)
+        return await self._responses.invoke(ctx, self._tool, call)
 
 
 class _Responses:
     """The responses with calls in flight, one per run, for the tools of one ``function_tools``."""
 
-    __slots__ = ("_failure", "volleys")
+    __slots__ = ("_executor", "_failure", "turns", "volleys")
 
     def __init__(self, executor: Executor, failure: ToolErrorFunction | None) -> None:
+        self._executor = executor
+        self.turns = ResponseTurns(
+            serial=executor.mode == "serial",
+            max_concurrency=executor.max_concurrency,
+            side_effects=executor.side_effects,
+        )
         self.volleys = Volleys(executor)
         self._failure = failure
 
-    async def invoke(self, ctx: ToolContext[Any], call: ToolCall) -> Any:
-        result = await self.volleys.run(_Run(ctx.usage, ctx.agent), call)
-        if result is None:  # the batch never ran it (it could not open)
-            result = ToolResult(
-                call.id, call.name, "cancelled", wording.cancelled_before_start(call.name)
-            )
+    async def invoke(self, ctx: ToolContext[Any], tool: Tool, call: ToolCall) -> Any:
+        executor = self._executor
+        response = _Run(ctx.usage, ctx.agent)
+        if runs_alone(executor):  # checked per call: a tracer provider may be set at any time
+            result = await run_alone(executor, self.turns, response, tool, call)
+        else:
+            found = await self.volleys.run(response, call)
+            if found is None:  # the batch never ran it (it could not open)
+                message = wording.cancelled_before_start(call.name)
+                found = ToolResult(call.id, call.name, "cancelled", message)
+            result = found
         return await self._output(ctx, result)
 
     async def _output(self, ctx: ToolContext[Any], result: ToolResult) -> str:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
+from contextvars import ContextVar
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import anyio
 
 try:
-    from pydantic_ai import Agent, RunContext, ToolDefinition
+    from pydantic_ai import Agent, AgentRunResult, RunContext, ToolDefinition
     from pydantic_ai import exceptions as _pai_exceptions
-    from pydantic_ai.capabilities import AbstractCapability
+    from pydantic_ai.capabilities import AbstractCapability, WrapRunHandler
     from pydantic_ai.exceptions import ToolFailed
     from pydantic_ai.tools import AgentDepsT
     from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
@@ -51,6 +52,11 @@ CONTROL: tuple[type[BaseException], ...] = tuple(
     )
     if hasattr(_pai_exceptions, name)
 )
+
+
+# The threads a ``Toolvolley`` capability made Pydantic AI's thread executor for the whole run
+# (``Agent.using_thread_executor`` around the run, not around each call).
+_RUN_THREADS: ContextVar[ThreadRunner | None] = ContextVar("toolvolley_run_threads", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +158,10 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
             # The common case, inline: one coroutine less per call.
             token = job_deadline.set(math.inf) if job_deadline.get() != math.inf else None
             try:
+                # No thread executor to set: the capability's run uses these threads already,
+                # or the tool is a coroutine function (FunctionToolset's tools say so).
+                if _RUN_THREADS.get() is self.threads or getattr(tool, "is_async", False):
+                    return await self.wrapped.call_tool(name, tool_args, ctx, tool)
                 with Agent.using_thread_executor(self._pool):
                     return await self.wrapped.call_tool(name, tool_args, ctx, tool)
             except CONTROL:
@@ -177,10 +187,12 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
         value: Any = None
         token = job_deadline.set(now() + timeout)
         try:
-            with anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope:
+            with (
+                anyio.CancelScope(deadline=anyio.current_time() + timeout) as scope,
+                Agent.using_thread_executor(self._pool),
+            ):
                 try:
-                    with Agent.using_thread_executor(self._pool):
-                        value = await self.wrapped.call_tool(name, tool_args, ctx, tool)
+                    value = await self.wrapped.call_tool(name, tool_args, ctx, tool)
                 except CONTROL:
                     raise
                 except Exception as exc:
@@ -199,7 +211,9 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
 class Toolvolley(AbstractCapability[Any]):
     """:class:`ToolvolleyToolset` around all of an agent's tools (output tools aside), as a
     capability: ``Agent(model, capabilities=[Toolvolley(timeout=30, max_concurrency=8)])``.
-    One pool of worker threads (``threads``) serves every run of the agent."""
+    One pool of worker threads (``threads``) serves every run of the agent: it is Pydantic AI's
+    thread executor for the whole run, so the run's sync tools, and any other sync function
+    Pydantic AI runs in a thread during it, run there."""
 
     _: KW_ONLY
     timeout: float | None = None
@@ -207,10 +221,14 @@ class Toolvolley(AbstractCapability[Any]):
     mode: Mode = "parallel"
     side_effects: SideEffectsPolicy = "declared"
     threads: ThreadRunner = field(default_factory=ThreadRunner)
+    _pool: ThreadsExecutor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_seconds("timeout", self.timeout)
         _turns(self.mode, self.max_concurrency, self.side_effects)  # fail now, not per run
+        if not isinstance(self.threads, ThreadRunner):
+            raise UserError(f"threads must be a ThreadRunner, not {self.threads!r}.")
+        self._pool = ThreadsExecutor(self.threads)
 
     @property
     def abandoned_threads(self) -> int:
@@ -220,6 +238,17 @@ class Toolvolley(AbstractCapability[Any]):
     @classmethod
     def get_serialization_name(cls) -> str | None:
         return None  # holds a thread pool: not part of an agent spec
+
+    async def wrap_run(
+        self, ctx: RunContext[Any], *, handler: WrapRunHandler
+    ) -> AgentRunResult[Any]:
+        # Set once for the run (its tool tasks start in its context), not entered per call.
+        token = _RUN_THREADS.set(self.threads)
+        try:
+            with Agent.using_thread_executor(self._pool):
+                return await handler()
+        finally:
+            _RUN_THREADS.reset(token)
 
     def get_wrapper_toolset(self, toolset: AbstractToolset[Any]) -> AbstractToolset[Any] | None:
         return ToolvolleyToolset(

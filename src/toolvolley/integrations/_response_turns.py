@@ -90,6 +90,7 @@ class Place:
             open_ = turns._open
             if entry.calls == 0 and open_.get(entry.response) is entry:
                 del open_[entry.response]
+                entry.response = None  # the key may hold the framework's run: not kept here
                 if not turns._spare and entry.scheduler.fresh:
                     turns._spare.append(entry)
 
