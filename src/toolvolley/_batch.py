@@ -26,6 +26,7 @@ import anyio
 from . import _wording as wording
 from ._admission import check_failure, rejected
 from ._batch_settings import BatchSettings
+from ._body import run_body
 from ._calls import ToolCall, ToolResult, ToolStatus
 from ._clock import from_runtime, now
 from ._errors import ToolError, UserError, describe_exception, user_error_unwrapped
@@ -52,7 +53,8 @@ from ._results import Slot, cancelled, finish, finish_value, recorded, timed_out
 from ._runtime import Runtime, current_runtime
 from ._scheduling import AdmissionLike, Mode, Scheduler
 from ._sdk_calls import to_call
-from .runners._base import PLAIN, CallContext, settle
+from ._starts import Late, Start, Starts
+from .runners._base import PLAIN, settle
 from .stores import BatchScope, MemoryStore
 
 if TYPE_CHECKING:
@@ -100,8 +102,7 @@ class Batch:
         self._thread = 0  # the event loop's thread, where submit() must be called
         self._store = store if store is not None or not executor.dedupe else MemoryStore()
         self._kept: StoreBatch | None = None  # the store's view of this batch, once open
-        # Calls to start together, by their timeout (see _starting).
-        self._pending: dict[float | None, list[_Job]] = {}
+        self._starts: Starts | None = None  # its calls that start together (see _starts.py)
         self.hook_errors = self._observers.errors
 
     async def __aenter__(self) -> Batch:
@@ -123,6 +124,14 @@ class Batch:
             # the calls before it.
             ordered = serial or executor.side_effects == "strict"
             self._kept = await self._store.open_batch(BatchScope(ordered=ordered))
+            self._starts = Starts(
+                runtime,
+                self._kept,
+                deadline=self._deadline,
+                cancelled=anyio.get_cancelled_exc_class(),
+                stopping=lambda: self._stopping,
+                run=self._run,
+            )
         self._observers.cancelled_exc = anyio.get_cancelled_exc_class()
         self._thread = threading.get_ident()
         await runtime.open()
@@ -230,8 +239,8 @@ class Batch:
             assert kept is not None
             kept.running(slot.key, call)
             if not turn.waits:  # recorded with the calls submitted with it, before any starts
-                job = (slot, tool, kwargs, turn, runner)
-                self._starting(runtime, self._timeout(tool)).append(job)
+                assert self._starts is not None
+                self._starts.add((slot, tool, kwargs, turn, runner), self._timeout(tool))
                 return index
             # else its start is recorded when its wait is over, in its own task
         runtime.spawn(self._run, slot, tool, kwargs, turn, runner, None, name=call.id)
@@ -276,41 +285,6 @@ class Batch:
         if self._state == "closed" and interrupt is not None and interrupt is not before:
             raise interrupt
 
-    # --- calls that start together ------------------------------------------------------------
-
-    def _starting(self, runtime: Runtime, timeout: float | None) -> list[_Job]:
-        """The calls kept by the store that start together: those submitted in this step of the
-        event loop, each with no wait, with the same timeout (so that the record is bounded by
-        each call's own). One task per timeout records their starts (a journal's group commit
-        makes them one transaction), then spawns them; none waits on its own."""
-        jobs = self._pending.get(timeout)
-        if jobs is None:
-            jobs = self._pending[timeout] = []
-            runtime.spawn(self._start_together, jobs, timeout, name="toolvolley-starts")
-        return jobs
-
-    async def _start_together(self, jobs: list[_Job], seconds: float | None) -> None:
-        """Record the starts of ``jobs`` (calls whose timeout is ``seconds``), then spawn them."""
-        runtime = self._runtime
-        kept = self._kept
-        assert runtime is not None
-        assert kept is not None
-        del self._pending[seconds]  # calls submitted from now on start with the next group
-        if self._stopping:
-            return  # none of them starts: each is reported cancelled, and nothing recorded
-        since = runtime.now()
-        start = _Start()
-        with runtime.guard(self._deadline, seconds):
-            try:
-                await kept.started([(slot.key, slot.call) for slot, *_ in jobs])
-            except BaseException as exc:  # each call's error result: a store that cannot record
-                if isinstance(exc, self._observers.cancelled_exc) and runtime.cancelling():
-                    raise
-                start.error = exc
-        start.took = runtime.now() - since
-        for slot, tool, kwargs, turn, runner in jobs:
-            runtime.spawn(self._run, slot, tool, kwargs, turn, runner, start, name=slot.call.id)
-
     def _timeout(self, tool: Tool) -> float | None:
         return tool.timeout if tool.timeout is not None else self._executor.timeout
 
@@ -323,7 +297,7 @@ class Batch:
         kwargs: dict[str, Any] | None,
         turn: AdmissionLike | ReferenceTurn,
         runner: Runner | None,
-        start: _Start | None,
+        start: Start | None,
     ) -> None:
         """Run one call: wait for its turn, run its body under its timeout, write its result.
 
@@ -332,8 +306,8 @@ class Batch:
         ``runner`` is None for a coroutine function on the event loop, awaited here directly:
         what :class:`LoopRunner` would do, without its frame. ``kwargs`` is None for a call with
         references (see ``_references.py``): they are filled in and validated after its wait.
-        ``start``: its start was recorded by the store with others' (see
-        :meth:`_start_together`); its timeout counts the record's time, not the wait to run.
+        ``start``: its start was recorded by the store with others' (see ``_starts.py``); its
+        timeout counts the record's time, not the wait to run.
         """
         runtime = self._runtime
         assert runtime is not None
@@ -361,7 +335,7 @@ class Batch:
                         if start.error is not None:
                             raise start.error
                         if guard.deadline <= runtime.now():
-                            raise _Late  # its time ran out while its start was being recorded
+                            raise Late  # its time ran out while its start was being recorded
                     elif slot.key is not None:  # the store records that it starts
                         assert self._kept is not None
                         await self._kept.started([(slot.key, slot.call)])
@@ -378,7 +352,7 @@ class Batch:
                         deadline = guard.deadline
                         if deadline != _INF:  # the runners' clock is the core's: _clock.now
                             deadline = from_runtime(deadline, runtime.now())
-                        value = await _run_body(runner, slot, tool, kwargs, deadline)
+                        value = await run_body(runner, slot, tool, kwargs, deadline)
                 finally:
                     if waits:
                         turn.release(slot)
@@ -386,7 +360,7 @@ class Batch:
                 result = self._timed_out(slot, tool, timeout, guard.deadline)
             else:
                 result = finish_value(slot, tool.name, value)
-        except _Late:
+        except Late:
             assert guard is not None
             result = self._timed_out(slot, tool, timeout, guard.deadline)
         except ToolError as exc:
@@ -435,35 +409,3 @@ class Batch:
         result = finish(slot, status, message, None, error)
         if self._hooks:
             self._notify(CallFinished(result))
-
-
-class _Start:
-    """How long recording the starts of calls recorded together took, and what the store
-    raised."""
-
-    __slots__ = ("error", "took")
-
-    def __init__(self) -> None:
-        self.took = 0.0
-        self.error: BaseException | None = None
-
-
-class _Late(Exception):
-    """A call's time ran out before its start was recorded: it times out, its body not run."""
-
-
-_Job = tuple[
-    "Slot", "Tool", "dict[str, Any] | None", "AdmissionLike | ReferenceTurn", "Runner | None"
-]
-
-
-async def _run_body(
-    runner: Runner, slot: Slot, tool: Tool, kwargs: dict[str, Any], deadline: float
-) -> Any:
-    """The call's body, on its runner."""
-    context = CallContext(tool, kwargs, deadline)
-    try:
-        return await runner.run(context)
-    finally:  # retries, hedges: each attempt, whatever the outcome
-        slot.tries = context.attempts
-        slot.abandoned = context.abandoned

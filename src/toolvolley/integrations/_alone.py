@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._admission import rejected
-from .._batch import _run_body
+from .._body import run_body
 from .._calls import ToolCall, ToolResult
 from .._clock import now
 from .._errors import ToolError, describe_exception
@@ -102,6 +102,6 @@ async def _body(
     """The call's body: awaited here for a coroutine function on the event loop (``runner``
     None, as a batch does), else on its runner (``deadline`` on the core's clock)."""
     if runner is not None:
-        return await _run_body(runner, slot, tool, kwargs, deadline)
+        return await run_body(runner, slot, tool, kwargs, deadline)
     value = await tool.func(**kwargs)
     return value if type(value) in PLAIN else await settle(value)
