@@ -58,14 +58,15 @@ def function_tools(
     side_effects: SideEffectsPolicy = "declared",
     failure_error_function: ToolErrorFunction | None = default_tool_error_function,
 ) -> list[AgentsTool]:
-    """The tools as Agents SDK ``FunctionTool``\\ s whose calls run in one toolvolley batch per
-    model response::
+    """The tools as Agents SDK ``FunctionTool``\\ s whose calls of one model response share
+    one schedule (each in the SDK's own task for it)::
 
         agent = Agent(name="assistant", tools=function_tools([get_weather], timeout=10))
 
     ``mode``, ``timeout``, ``max_concurrency`` and ``side_effects`` are the :class:`Executor`'s
-    (per response); or pass an ``Executor`` instead of the tools. Make all of an agent's
-    toolvolley tools with one call: tools from two calls do not share a batch.
+    (per response); or pass an ``Executor`` instead of the tools (one with hooks, tracing, a
+    deadline, references or a store runs a response's calls in one batch). Make all of an
+    agent's toolvolley tools with one call: tools from two calls do not share a schedule.
 
     A tool that raises is answered, its siblings go on: ``failure_error_function(ctx, error)``
     gives the text the model reads, as in the SDK's ``function_tool`` (its default, the SDK's
