@@ -4,6 +4,7 @@ function calls in one response."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import json
@@ -403,6 +404,51 @@ async def test_a_raising_tool_is_answered_and_its_siblings_are_kept() -> None:
     await run(model, tools)
     assert outputs(model)["c0"] == "ValueError: secret detail about Oslo"
     assert outputs(model)["c2"] == "hi"
+    assert open_responses(tools) == 0
+
+
+class _Stray(BaseException):
+    """A ``BaseException`` that neither asks the program to stop nor is a cancellation."""
+
+
+@pytest.mark.anyio
+async def test_a_tool_raising_a_base_exception_of_its_own_is_answered_as_a_batch_does() -> None:
+    # Neither an interrupt nor the framework cancelling the call: an error like any other, its
+    # siblings kept, in the batch's words (the SDK's failure function is for Exceptions).
+    @tool
+    async def stray(kind: str) -> str:
+        """Raises a BaseException of its own."""
+        if kind == "cancelled":
+            raise asyncio.CancelledError("gave up")  # e.g. a library's inner task was cancelled
+        raise (GeneratorExit if kind == "generator" else _Stray)("odd")
+
+    @tool
+    def stray_sync(kind: str) -> str:
+        """Raises a BaseException of its own, in a thread."""
+        raise _Stray("odd")
+
+    @tool
+    async def echo(text: str) -> str:
+        """Say it back."""
+        await checkpoint()
+        return text
+
+    model = scripted(
+        ("stray", {"kind": "cancelled"}),
+        ("stray", {"kind": "generator"}),
+        ("stray", {"kind": "stray"}),
+        ("stray_sync", {"kind": "stray"}),
+        ("echo", {"text": "hi"}),
+    )
+    tools = function_tools([stray, stray_sync, echo])
+    await run(model, tools)
+    assert outputs(model) == {
+        "c0": "Tool 'stray' failed with CancelledError: gave up",
+        "c1": "Tool 'stray' failed with GeneratorExit: odd",
+        "c2": "Tool 'stray' failed with _Stray: odd",
+        "c3": "Tool 'stray_sync' failed with _Stray: odd",
+        "c4": "hi",
+    }
     assert open_responses(tools) == 0
 
 

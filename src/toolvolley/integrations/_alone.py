@@ -11,9 +11,10 @@ runner (sync tools in abandoned threads, retries and hedges of idempotent tools)
 :class:`ToolResult` built as a batch builds it - as long as the executor asks for nothing only
 a batch has: hooks, tracing spans, a deadline, references, a result store (:func:`runs_alone`).
 
-A tool that raises a ``BaseException`` that is no ``Exception`` (``KeyboardInterrupt``,
-``SystemExit``) stops the program as it asked, at once, from its own task; cancellation from
-outside (the framework cancelling its task) passes as it came, its call unanswered.
+A tool that raises ``KeyboardInterrupt`` or ``SystemExit`` stops the program as it asked, at
+once, from its own task; cancellation from outside (the framework cancelling its task) passes
+as it came, its call unanswered. Any other ``BaseException`` (``GeneratorExit``, an
+``asyncio.CancelledError`` the tool raises itself) is the call's error, as in a batch.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .._calls import ToolCall, ToolResult
 from .._clock import now
 from .._errors import ToolError, describe_exception
 from .._results import Slot, finish, finish_value, timed_out
+from .._runtime import current_runtime
 from .._tracing import traced
 from .._wording import tool_failed
 from ..runners._base import PLAIN, settle
@@ -86,7 +88,11 @@ async def run_alone(
         return finish_value(slot, tool.name, value)
     except ToolError as exc:
         return finish(slot, "error", exc.message, None, exc)
-    except Exception as exc:
+    except BaseException as exc:  # as a batch: anything the tool raises is its call's error
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise  # see above
+        if isinstance(exc, anyio.get_cancelled_exc_class()) and current_runtime().cancelling():
+            raise  # the framework cancels the call's task (not the tool's own CancelledError)
         if scope is not None and scope.cancel_called:  # the tool turned our timeout into another
             assert timeout is not None
             return timed_out(slot, tool.name, timeout, True, None)
