@@ -486,6 +486,34 @@ async def test_serial_mode_runs_the_calls_one_at_a_time_in_the_models_order() ->
 
 
 @pytest.mark.anyio
+async def test_a_tracer_provider_set_mid_response_leaves_serial_mode_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # tracing="auto": the first call runs untraced; the provider its body sets must not send
+    # its siblings to a batch of their own, beside it.
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    order: list[str] = []
+
+    @tool
+    async def step(name: str) -> str:
+        """One step."""
+        if name == "a":
+            monkeypatch.setattr(trace, "get_tracer_provider", TracerProvider)
+        order.append(f"+{name}")
+        await anyio.wait_all_tasks_blocked()  # every call that may start has started
+        order.append(f"-{name}")
+        return name
+
+    model = scripted(*[("step", {"name": n}) for n in "abc"])
+    tools = function_tools([step], mode="serial")
+    await run(model, tools)
+    assert order == ["+a", "-a", "+b", "-b", "+c", "-c"]
+    assert open_responses(tools) == 0
+
+
+@pytest.mark.anyio
 async def test_an_mcp_servers_tools_run_as_agents_sdk_tools_in_one_batch() -> None:
     # Three read-only `look`s that each wait until three have run at once, a destructive `wipe`
     # after them (a barrier: it starts once the looks are done, alone) and a failing call.

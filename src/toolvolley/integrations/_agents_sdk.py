@@ -178,7 +178,9 @@ class _Responses:
     async def invoke(self, ctx: ToolContext[Any], tool: Tool, call: ToolCall) -> Any:
         executor = self._executor
         response = _Run(ctx.usage, ctx.agent)
-        if runs_alone(executor):  # checked per call: a tracer provider may be set at any time
+        # Asked per response, not per call: a tracer provider may be set at any time, and the
+        # calls of one response must share one schedule (or batch) whatever it does meanwhile.
+        if response in self.turns or (response not in self.volleys and runs_alone(executor)):
             result = await run_alone(executor, self.turns, response, tool, call)
         else:
             found = await self.volleys.run(response, call)

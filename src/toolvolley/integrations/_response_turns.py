@@ -119,6 +119,10 @@ class ResponseTurns:
     def __len__(self) -> int:
         return len(self._open)
 
+    def __contains__(self, response: Hashable) -> bool:
+        """Whether ``response`` has a call here."""
+        return response in self._open
+
     def enter(self, response: Hashable, tool: Schedulable) -> Place:
         """This call's place in ``response``, in the order calls enter."""
         entry = self._open.get(response)

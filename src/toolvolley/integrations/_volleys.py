@@ -59,6 +59,10 @@ class Volleys:
         """Responses with a call in flight (0 once every call has its result)."""
         return len(self._open)
 
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether the response ``key`` names has a call in flight."""
+        return key in self._open
+
     async def run(self, key: Hashable, call: ToolCall) -> ToolResult | None:
         """Run ``call`` in its response's volley (on this event loop) and return its result;
         ``None`` if no batch ran it (the volley's host failed or was cancelled first). One
