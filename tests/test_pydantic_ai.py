@@ -11,12 +11,14 @@ import importlib
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
 from pydantic_ai import Agent, ModelRetry
+from pydantic_ai.capabilities import UseThreadExecutor
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
@@ -269,7 +271,7 @@ async def test_sync_bodies_run_in_toolvolley_threads_and_their_errors_are_result
     calls = model([("where", {"i": 1}), ("boom", {}), ("where", {"i": 2})])
     if seam == "toolset":
         agent = Agent(calls, toolsets=[ToolvolleyToolset(tools)])
-    else:  # the capability sets its threads once for the run, not per call
+    else:  # the capability: its threads set for the run, and again for each sync call
         agent = Agent(calls, toolsets=[tools], capabilities=[Toolvolley()])
     with anyio.fail_after(10):
         result = await agent.run("go")
@@ -280,6 +282,33 @@ async def test_sync_bodies_run_in_toolvolley_threads_and_their_errors_are_result
         "success",
     ]
     assert "Tool 'boom' failed with KeyError: 'missing'" in result.output
+
+
+@pytest.mark.anyio
+async def test_sync_bodies_run_in_toolvolley_threads_under_another_thread_executor() -> None:
+    # Pydantic AI's own capability, inside ours: the run's other sync functions are its to
+    # place, the tools' bodies still toolvolley's (where a timeout or cancellation abandons them).
+    threads: list[str] = []
+    tools: FunctionToolset[Any] = FunctionToolset()
+
+    @tools.tool_plain
+    def where(i: int) -> int:
+        """Say which thread runs this."""
+        threads.append(threading.current_thread().name)
+        return i
+
+    other = ThreadPoolExecutor(1, thread_name_prefix="other")
+    agent = Agent(
+        model([("where", {"i": 1}), ("where", {"i": 2})]),
+        toolsets=[tools],
+        capabilities=[Toolvolley(), UseThreadExecutor(other)],
+    )
+    try:
+        with anyio.fail_after(10):
+            await agent.run("go")
+    finally:
+        other.shutdown()
+    assert threads == ["toolvolley worker"] * 2
 
 
 @pytest.mark.anyio

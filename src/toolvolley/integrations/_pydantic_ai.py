@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
-from contextvars import ContextVar
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
@@ -52,11 +51,6 @@ CONTROL: tuple[type[BaseException], ...] = tuple(
     )
     if hasattr(_pai_exceptions, name)
 )
-
-
-# The threads a ``Toolvolley`` capability made Pydantic AI's thread executor for the whole run
-# (``Agent.using_thread_executor`` around the run, not around each call).
-_RUN_THREADS: ContextVar[ThreadRunner | None] = ContextVar("toolvolley_run_threads", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +152,10 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
             # The common case, inline: one coroutine less per call.
             token = job_deadline.set(math.inf) if job_deadline.get() != math.inf else None
             try:
-                # No thread executor to set: the capability's run uses these threads already,
-                # or the tool is a coroutine function (FunctionToolset's tools say so).
-                if _RUN_THREADS.get() is self.threads or getattr(tool, "is_async", False):
+                # No thread executor to set for a coroutine function (FunctionToolset's tools
+                # say so). A sync one gets it even in the capability's run: a capability inside
+                # ours (Pydantic AI's UseThreadExecutor) may have set another for the run.
+                if getattr(tool, "is_async", False):
                     return await self.wrapped.call_tool(name, tool_args, ctx, tool)
                 with Agent.using_thread_executor(self._pool):
                     return await self.wrapped.call_tool(name, tool_args, ctx, tool)
@@ -242,13 +237,9 @@ class Toolvolley(AbstractCapability[Any]):
     async def wrap_run(
         self, ctx: RunContext[Any], *, handler: WrapRunHandler
     ) -> AgentRunResult[Any]:
-        # Set once for the run (its tool tasks start in its context), not entered per call.
-        token = _RUN_THREADS.set(self.threads)
-        try:
-            with Agent.using_thread_executor(self._pool):
-                return await handler()
-        finally:
-            _RUN_THREADS.reset(token)
+        # The run's other sync functions too (its toolsets set it again for their sync tools).
+        with Agent.using_thread_executor(self._pool):
+            return await handler()
 
     def get_wrapper_toolset(self, toolset: AbstractToolset[Any]) -> AbstractToolset[Any] | None:
         return ToolvolleyToolset(
