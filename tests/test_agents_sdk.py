@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -405,6 +406,39 @@ async def test_a_raising_tool_is_answered_and_its_siblings_are_kept() -> None:
     assert outputs(model)["c0"] == "ValueError: secret detail about Oslo"
     assert outputs(model)["c2"] == "hi"
     assert open_responses(tools) == 0
+
+
+@pytest.mark.anyio
+async def test_a_sync_tools_value_and_error_are_not_kept_by_its_idle_thread() -> None:
+    # A worker thread waits up to 10 s for its next call: it must not hold its last one
+    # meanwhile (the value; the error, whose traceback holds the run's usage and agent).
+    kept: list[weakref.ref[object]] = []
+
+    class Large:
+        pass
+
+    @tool
+    def fetch(n: int) -> str:
+        """Returns a value that is no JSON (kept in the result, not in the thread)."""
+        value = Large()
+        kept.append(weakref.ref(value))
+        return value  # type: ignore[return-value]
+
+    @tool
+    def boom(n: int) -> str:
+        """Fails."""
+        raise ValueError("broken")
+
+    model = scripted(("fetch", {"n": 1}), ("boom", {"n": 2}))
+    tools = function_tools([fetch, boom])
+    await run(model, tools)
+    del model, tools
+    for _ in range(100):  # a thread lets go before it waits for more work: at once, not in 10 s
+        if not responses_alive() and kept[0]() is None:
+            break
+        await anyio.sleep(0.01)  # no event to wait for: the worker threads' own state
+    else:
+        pytest.fail("the worker threads still hold their last calls")
 
 
 class _Stray(BaseException):

@@ -163,6 +163,7 @@ class _Pool:
                 return  # the pool already replaced this thread
             assert job.waiter is not None
             job.waiter.notify()
+            del job  # an idle thread keeps nothing of its last call (its value, its error)
 
 
 class ThreadRunner(Runner):
