@@ -561,3 +561,43 @@ def test_missing_pydantic_ai_names_the_extra(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(sys.modules, "pydantic_ai", None)  # makes `import pydantic_ai` fail
     with pytest.raises(ImportError, match=r"pip install 'toolvolley\[pydantic-ai\]'"):
         importlib.import_module("toolvolley.pydantic_ai")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("seam", ["toolset", "capability"])
+async def test_only_a_coroutine_tool_goes_without_toolvolleys_threads(
+    seam: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the toolset tells of each tool it runs: a coroutine function needs no thread
+    # executor (and skips setting one, per call), a sync one does, also seen through the
+    # combined toolset a capability wraps.
+    from toolvolley.integrations import _pydantic_ai
+
+    told: dict[str, bool] = {}
+    tell = _pydantic_ai._awaited_on_the_loop
+
+    def recording(tool: Any) -> bool:
+        told[tool.tool_def.name] = tell(tool)
+        return told[tool.tool_def.name]
+
+    monkeypatch.setattr(_pydantic_ai, "_awaited_on_the_loop", recording)
+    tools: FunctionToolset[Any] = FunctionToolset()
+
+    @tools.tool_plain
+    async def fetch(i: int) -> int:
+        """Return i, on the loop."""
+        return i
+
+    @tools.tool_plain
+    def compute(i: int) -> int:
+        """Return i, in a thread."""
+        return i
+
+    calls = model([("fetch", {"i": 1}), ("compute", {"i": 2})])
+    if seam == "toolset":
+        agent = Agent(calls, toolsets=[ToolvolleyToolset(tools)])
+    else:
+        agent = Agent(calls, toolsets=[tools], capabilities=[Toolvolley()])
+    with anyio.fail_after(10):
+        await agent.run("go")
+    assert told == {"fetch": True, "compute": False}

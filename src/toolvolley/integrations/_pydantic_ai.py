@@ -11,9 +11,9 @@ from typing import Any
 import anyio
 
 try:
-    from pydantic_ai import Agent, AgentRunResult, RunContext, ToolDefinition
+    from pydantic_ai import Agent, RunContext, ToolDefinition
     from pydantic_ai import exceptions as _pai_exceptions
-    from pydantic_ai.capabilities import AbstractCapability, WrapRunHandler
+    from pydantic_ai.capabilities import AbstractCapability
     from pydantic_ai.exceptions import ToolFailed
     from pydantic_ai.tools import AgentDepsT
     from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
@@ -78,6 +78,22 @@ def _flags(tool_def: ToolDefinition) -> _Flags:
     if flags is None:
         flags = _FLAGS.setdefault(key, _Flags(*key))
     return flags
+
+
+def _awaited_on_the_loop(tool: ToolsetTool[Any]) -> bool:
+    """Whether Pydantic AI awaits ``tool``'s function on the event loop, so that no thread
+    executor is needed: a ``FunctionToolset`` tool says so (``is_async``), also seen through a
+    ``CombinedToolset``'s (``source_tool``: what a capability's toolset is handed). False when
+    it cannot tell: the executor is then set, as for a sync tool."""
+    seen: object = tool
+    for _ in range(3):
+        is_async = getattr(seen, "is_async", None)
+        if is_async is not None:
+            return is_async is True
+        seen = getattr(seen, "source_tool", None)
+        if seen is None:
+            return False
+    return False
 
 
 def response_of(ctx: RunContext[Any]) -> Hashable:
@@ -152,10 +168,10 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
             # The common case, inline: one coroutine less per call.
             token = job_deadline.set(math.inf) if job_deadline.get() != math.inf else None
             try:
-                # No thread executor to set for a coroutine function (FunctionToolset's tools
-                # say so). A sync one gets it even in the capability's run: a capability inside
-                # ours (Pydantic AI's UseThreadExecutor) may have set another for the run.
-                if getattr(tool, "is_async", False):
+                # No thread executor to set for a coroutine function. A sync one gets it even
+                # in the capability's run: a capability inside ours (Pydantic AI's
+                # UseThreadExecutor) may have set another for the run.
+                if _awaited_on_the_loop(tool):
                     return await self.wrapped.call_tool(name, tool_args, ctx, tool)
                 with Agent.using_thread_executor(self._pool):
                     return await self.wrapped.call_tool(name, tool_args, ctx, tool)
@@ -206,9 +222,7 @@ class ToolvolleyToolset(WrapperToolset[AgentDepsT]):
 class Toolvolley(AbstractCapability[Any]):
     """:class:`ToolvolleyToolset` around all of an agent's tools (output tools aside), as a
     capability: ``Agent(model, capabilities=[Toolvolley(timeout=30, max_concurrency=8)])``.
-    One pool of worker threads (``threads``) serves every run of the agent: it is Pydantic AI's
-    thread executor for the whole run, so the run's sync tools, and any other sync function
-    Pydantic AI runs in a thread during it, run there."""
+    One pool of worker threads (``threads``) serves every run of the agent."""
 
     _: KW_ONLY
     timeout: float | None = None
@@ -216,14 +230,12 @@ class Toolvolley(AbstractCapability[Any]):
     mode: Mode = "parallel"
     side_effects: SideEffectsPolicy = "declared"
     threads: ThreadRunner = field(default_factory=ThreadRunner)
-    _pool: ThreadsExecutor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_seconds("timeout", self.timeout)
         _turns(self.mode, self.max_concurrency, self.side_effects)  # fail now, not per run
         if not isinstance(self.threads, ThreadRunner):
             raise UserError(f"threads must be a ThreadRunner, not {self.threads!r}.")
-        self._pool = ThreadsExecutor(self.threads)
 
     @property
     def abandoned_threads(self) -> int:
@@ -233,13 +245,6 @@ class Toolvolley(AbstractCapability[Any]):
     @classmethod
     def get_serialization_name(cls) -> str | None:
         return None  # holds a thread pool: not part of an agent spec
-
-    async def wrap_run(
-        self, ctx: RunContext[Any], *, handler: WrapRunHandler
-    ) -> AgentRunResult[Any]:
-        # The run's other sync functions too (its toolsets set it again for their sync tools).
-        with Agent.using_thread_executor(self._pool):
-            return await handler()
 
     def get_wrapper_toolset(self, toolset: AbstractToolset[Any]) -> AbstractToolset[Any] | None:
         return ToolvolleyToolset(
