@@ -11,10 +11,11 @@ runner (sync tools in abandoned threads, retries and hedges of idempotent tools)
 :class:`ToolResult` built as a batch builds it - as long as the executor asks for nothing only
 a batch has: hooks, tracing spans, a deadline, references, a result store (:func:`runs_alone`).
 
-A tool that raises ``KeyboardInterrupt`` or ``SystemExit`` stops the program as it asked, at
-once, from its own task; cancellation from outside (the framework cancelling its task) passes
-as it came, its call unanswered. Any other ``BaseException`` (``GeneratorExit``, an
-``asyncio.CancelledError`` the tool raises itself) is the call's error, as in a batch.
+Anything a tool raises is its call's error, as in a batch (``GeneratorExit``, an
+``asyncio.CancelledError`` the tool raises itself); a ``KeyboardInterrupt`` or ``SystemExit``
+is raised again once every call of its response has its answer, by the last one to finish, so
+the program still stops as the tool asked. Cancellation from outside (the framework cancelling
+a call's task) passes as it came, its call unanswered.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from .._executor import Executor
     from .._tools import Tool
     from ..runners._base import Runner
-    from ._response_turns import ResponseTurns
+    from ._response_turns import Place, ResponseTurns
 
 __all__ = ["run_alone", "runs_alone"]
 
@@ -72,6 +73,31 @@ async def run_alone(
     runner = executor.route(tool)
     timeout = tool.timeout if tool.timeout is not None else executor.timeout
     place = turns.enter(response, tool)
+    try:
+        result = await _in_turn(place, runner, slot, tool, kwargs, seconds=timeout)
+    except BaseException:
+        interrupt = place.leave()
+        if interrupt is not None:
+            raise interrupt from None  # a tool asked the program to stop: that wins
+        raise
+    interrupt = place.leave()
+    if interrupt is not None:
+        raise interrupt  # the response's last call out: every other call has its answer
+    return result
+
+
+async def _in_turn(
+    place: Place,
+    runner: Runner | None,
+    slot: Slot,
+    tool: Tool,
+    kwargs: dict[str, Any],
+    *,
+    seconds: float | None,
+) -> ToolResult:
+    """The call, once it has entered its response's schedule: its wait, its body, its result
+    (``seconds``: its timeout)."""
+    timeout = seconds
     scope: anyio.CancelScope | None = None
     try:
         if place.waits:
@@ -89,17 +115,15 @@ async def run_alone(
     except ToolError as exc:
         return finish(slot, "error", exc.message, None, exc)
     except BaseException as exc:  # as a batch: anything the tool raises is its call's error
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise  # see above
         if isinstance(exc, anyio.get_cancelled_exc_class()) and current_runtime().cancelling():
             raise  # the framework cancels the call's task (not the tool's own CancelledError)
-        if scope is not None and scope.cancel_called:  # the tool turned our timeout into another
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            place.interrupted(exc)  # raised once the response's other calls have their answers
+        elif scope is not None and scope.cancel_called:  # the tool turned our timeout into another
             assert timeout is not None
             return timed_out(slot, tool.name, timeout, True, None)
         message = tool_failed(tool.name, describe_exception(exc))
         return finish(slot, "error", message, None, exc)
-    finally:
-        place.leave()
 
 
 async def _body(

@@ -47,11 +47,12 @@ EVENTS = _AnyioEvents()
 
 
 class _Open:
-    __slots__ = ("calls", "plain", "response", "scheduler")
+    __slots__ = ("calls", "interrupt", "plain", "response", "scheduler")
 
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
         self.calls = 0
+        self.interrupt: BaseException | None = None  # what a call asked the program to stop with
         self.response: Hashable = None  # the response it schedules now
         # The place of the calls that wait for nothing (no barrier before them, no limit): they
         # share one, as they share their admission, so a call keeps no object of its own here.
@@ -77,9 +78,17 @@ class Place:
         await self._turn.wait(owner)  # on failure (cancelled) it holds no place: none to free
         self._owner = owner
 
-    def leave(self) -> None:
-        """Free the call's places: the calls waiting behind it may go."""
+    def interrupted(self, error: BaseException) -> None:
+        """The call's tool asked the program to stop (``KeyboardInterrupt``, ``SystemExit``):
+        the response's last call to :meth:`leave` is handed the first such error."""
+        if self._entry.interrupt is None:
+            self._entry.interrupt = error
+
+    def leave(self) -> BaseException | None:
+        """Free the call's places: the calls waiting behind it may go. Returns what a call of
+        the response was interrupted with (:meth:`interrupted`) to the last call to leave."""
         entry = self._entry
+        interrupt = None
         try:
             if self._owner is not None:
                 self._turn.release(self._owner)
@@ -88,11 +97,14 @@ class Place:
             entry.calls -= 1
             turns = self._turns
             open_ = turns._open
-            if entry.calls == 0 and open_.get(entry.response) is entry:
-                del open_[entry.response]
-                entry.response = None  # the key may hold the framework's run: not kept here
-                if not turns._spare and entry.scheduler.fresh:
-                    turns._spare.append(entry)
+            if entry.calls == 0:
+                interrupt, entry.interrupt = entry.interrupt, None
+                if open_.get(entry.response) is entry:
+                    del open_[entry.response]
+                    entry.response = None  # the key may hold the framework's run: not kept
+                    if not turns._spare and entry.scheduler.fresh:
+                        turns._spare.append(entry)
+        return interrupt
 
 
 class ResponseTurns:
