@@ -362,6 +362,36 @@ def test_an_interrupt_from_a_tool_stops_the_run_once_its_siblings_have_answers(
     assert sorted(finished) == [0, 2]  # ... once the other calls have their answers
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # as above
+def test_an_interrupt_from_a_first_call_that_never_suspends_waits_for_its_siblings() -> None:
+    # The interrupting call is done before its siblings' tasks reach the tool: they are on
+    # their way (the SDK started them together), so the interrupt still waits for them.
+    finished: list[int] = []
+
+    async def main() -> None:
+        @tool
+        async def stop() -> str:
+            """Asks the program to stop, at once."""
+            raise KeyboardInterrupt
+
+        @tool
+        async def slow(n: int) -> str:
+            """Finishes a little later."""
+            for _ in range(3):
+                await asyncio.sleep(0)
+            finished.append(n)
+            return "done"
+
+        model = scripted(("stop", {}), ("slow", {"n": 1}), ("slow", {"n": 2}))
+        agent = Agent(name="assistant", model=model, tools=function_tools([stop, slow]))
+        await Runner.run(agent, "go", run_config=NO_TRACING)
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(main())
+    gc.collect()
+    assert sorted(finished) == [1, 2]
+
+
 @pytest.mark.anyio
 async def test_an_idempotent_tool_is_retried_as_the_executor_says() -> None:
     tries: list[int] = []

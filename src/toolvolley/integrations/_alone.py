@@ -25,6 +25,7 @@ from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 
 from .._admission import rejected
 from .._body import run_body
@@ -75,6 +76,10 @@ async def run_alone(
     place = turns.enter(response, tool)
     try:
         result = await _in_turn(place, runner, slot, tool, kwargs, seconds=timeout)
+        if place.last_interrupted:
+            # Its siblings' tasks, started with its own, may not have reached their tools yet
+            # (it never suspended): they enter the response before it leaves it.
+            await anyio.lowlevel.checkpoint()
     except BaseException:
         interrupt = place.leave()
         if interrupt is not None:

@@ -84,6 +84,12 @@ class Place:
         if self._entry.interrupt is None:
             self._entry.interrupt = error
 
+    @property
+    def last_interrupted(self) -> bool:
+        """Whether a call of the response was interrupted and this call is the last one in."""
+        entry = self._entry
+        return entry.interrupt is not None and entry.calls == 1
+
     def leave(self) -> BaseException | None:
         """Free the call's places: the calls waiting behind it may go. Returns what a call of
         the response was interrupted with (:meth:`interrupted`) to the last call to leave."""
