@@ -4,6 +4,8 @@ their timeouts count from it, a cancellation while it is under way starts none o
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Awaitable, Hashable, Sequence
 
 import anyio
@@ -96,6 +98,25 @@ async def test_calls_submitted_together_are_recorded_in_one_started_before_any_b
     assert store.starts == [["c0", "c1", "c2", "c3"]]
     assert store.log[:2] == ["started c0 c1 c2 c3", "committed c0 c1 c2 c3"]
     assert sorted(store.log[2:]) == sorted(f"body {city}" for city in CITIES)
+
+
+@pytest.mark.anyio
+async def test_a_batch_whose_calls_started_together_is_freed_without_a_collection() -> None:
+    # What starts its calls together must not hold the batch once it is closed: its results
+    # (the tools' values) would then wait for a full collection.
+    store = Recorder()
+    executor = Executor([weather(store)], store=store)
+    gc.disable()
+    try:
+        async with executor.batch() as batch:
+            for call in calls():
+                batch.submit(call)
+        assert store.starts == [["c0", "c1", "c2", "c3"]]
+        freed = weakref.ref(batch)
+        del batch
+        assert freed() is None
+    finally:
+        gc.enable()
 
 
 @pytest.mark.anyio

@@ -165,6 +165,7 @@ class Batch:
             raise
         finally:
             self._state = "closed"
+            self._starts = None  # it holds the batch (its run): not kept past the close
             self._closed_at = now()
             if self._hooks:
                 self._notify(BatchFinished(self, self._closed_at))
