@@ -392,6 +392,39 @@ def test_an_interrupt_from_a_first_call_that_never_suspends_waits_for_its_siblin
     assert sorted(finished) == [1, 2]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # as above
+def test_an_interrupt_a_tool_raises_at_its_timeout_still_stops_the_program() -> None:
+    # The tool answers our timeout's cancellation with SystemExit: its call times out, and
+    # the program still stops as it asked, on both paths.
+    finished: list[str] = []
+
+    async def main() -> None:
+        @tool(timeout=0.2)
+        async def stubborn() -> str:
+            """Exits when it is cancelled."""
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                raise SystemExit(3) from None
+            return "never"
+
+        @tool
+        async def echo(text: str) -> str:
+            """Say it back."""
+            await checkpoint()
+            finished.append(text)
+            return text
+
+        model = scripted(("stubborn", {}), ("echo", {"text": "hi"}))
+        agent = Agent(name="assistant", model=model, tools=function_tools([stubborn, echo]))
+        await Runner.run(agent, "go", run_config=NO_TRACING)
+
+    with pytest.raises(SystemExit):
+        asyncio.run(main())
+    gc.collect()
+    assert finished == ["hi"]
+
+
 @pytest.mark.anyio
 async def test_an_idempotent_tool_is_retried_as_the_executor_says() -> None:
     tries: list[int] = []

@@ -371,10 +371,10 @@ class Batch:
         except BaseException as exc:
             if isinstance(exc, self._observers.cancelled_exc) and runtime.cancelling():
                 raise  # the runtime's cancellation: the batch is being cancelled
+            self._observers.interrupted(exc)  # also one the tool raised at our timeout
             if guard is not None and guard.expired:  # the tool turned our timeout into another
                 result = self._timed_out(slot, tool, timeout, guard.deadline)
             else:
-                self._observers.interrupted(exc)
                 message = wording.tool_failed(tool.name, describe_exception(exc))
                 result = finish(slot, "error", message, None, exc)
         finally:
