@@ -124,7 +124,7 @@ async def _in_turn(
             raise  # the framework cancels the call's task (not the tool's own CancelledError)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             place.interrupted(exc)  # raised once the response's other calls have their answers
-        elif scope is not None and scope.cancel_called:  # the tool turned our timeout into another
+        if scope is not None and scope.cancel_called:  # the tool turned our timeout into another
             assert timeout is not None
             return timed_out(slot, tool.name, timeout, True, None)
         message = tool_failed(tool.name, describe_exception(exc))
