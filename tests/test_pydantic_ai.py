@@ -271,7 +271,7 @@ async def test_sync_bodies_run_in_toolvolley_threads_and_their_errors_are_result
     calls = model([("where", {"i": 1}), ("boom", {}), ("where", {"i": 2})])
     if seam == "toolset":
         agent = Agent(calls, toolsets=[ToolvolleyToolset(tools)])
-    else:  # the capability: its threads set for the run, and again for each sync call
+    else:  # the capability: its threads set for each sync call, as the toolset does
         agent = Agent(calls, toolsets=[tools], capabilities=[Toolvolley()])
     with anyio.fail_after(10):
         result = await agent.run("go")
