@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,3 +178,60 @@ def test_the_recordings_are_there() -> None:
     }
     assert all(r.meta["tool_calls"] for r in RESPONSES)
     assert len(ERRORS) == 2
+
+
+REASONING = [r for r in RESPONSES if r.kind == "responses" and b'"type":"reasoning"' in r.body]
+SEALED = b'"type":"reasoning","summary":[],"encrypted_content":"gAAAA-sealed"'
+
+
+def _whole(recorded: Recorded) -> Recorded:
+    """A streamed Responses recording as the whole response it ended with (``response.completed``
+    carries it), as a non-streamed request gets it."""
+    for line in recorded.body.decode().splitlines():
+        if line.startswith("data:") and '"response.completed"' in line:
+            response = json.loads(line[len("data:") :])["response"]
+            meta = {**recorded.meta, "stream": False}
+            return Recorded(recorded.name + "-whole", meta, json.dumps(response).encode())
+    raise AssertionError(f"{recorded.name} has no response.completed event")
+
+
+@pytest.mark.anyio
+@on_asyncio
+@pytest.mark.parametrize("sealed", [False, True], ids=["as-recorded", "with-encrypted-content"])
+@pytest.mark.parametrize("whole", [False, True], ids=["stream", "whole"])
+@pytest.mark.parametrize("recorded", REASONING, ids=[r.name for r in REASONING])
+async def test_a_reasoning_item_goes_back_before_the_calls_only_with_its_encrypted_content(
+    recorded: Recorded, whole: bool, sealed: bool
+) -> None:
+    # Stateless (store=False), a reasoning item goes back only with its encrypted content (the
+    # request asked for it): one without names a stored item that does not exist.
+    if sealed:
+        body = recorded.body.replace(b'"type":"reasoning","summary":[]', SEALED)
+        recorded = Recorded(recorded.name, recorded.meta, body)
+    if whole:
+        recorded = _whole(recorded)
+    transport, _ = replay(recorded, None)
+    model, client = adapter(recorded.kind, transport)
+    ran: list[tuple[str, dict[str, Any]]] = []
+    async with client:
+        transcript = [model.user_message("The recorded question.")]
+        executor = Executor(toolbox_for(recorded.meta, ran))
+        response, stats = await run_turn(model, transcript, executor, stream=not whole)
+    turn = list(response.messages)
+    assert [c.id for c in stats.tool_calls] == [c["id"] for c in recorded.meta["tool_calls"]]
+    reasoning = [m for m in turn if m.get("type") == "reasoning"]
+    if not sealed:
+        assert reasoning == []
+        return
+    ids = list(
+        dict.fromkeys(
+            re.findall(r'"id":\s*"(rs_[^"]+)",\s*"type":\s*"reasoning"', recorded.body.decode())
+        )
+    )
+    assert ids
+    assert [(m["id"], m["encrypted_content"]) for m in reasoning] == [
+        (i, "gAAAA-sealed") for i in ids
+    ]
+    first_call = next(n for n, m in enumerate(turn) if m.get("type") == "function_call")
+    assert all(turn.index(m) < first_call for m in reasoning)
+    assert all(m in transcript for m in reasoning)  # what the follow-up sends

@@ -8,6 +8,11 @@ Programmatic tool calls: a ``function_call`` whose ``caller`` is ``{"type": "pro
 "caller_id"}`` was made by the code of that ``program`` item. The request is stateless
 (``store=False``), so the turn keeps the ``program`` item as it was (its ``fingerprint`` must go
 back) before the calls, which keep their ``caller``.
+
+Reasoning: a ``reasoning`` item goes back before the calls only when it carries its
+``encrypted_content`` (asked for with ``request_options={"include":
+["reasoning.encrypted_content"]}``): statelessly, one without it names a stored item that does
+not exist, which the API refuses.
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ from ._base import SDKAdapter, tool_specs
 from ._callers import allowed_callers, wants_code
 
 KEPT = frozenset({"program", "program_output"})  # the provider's items the follow-up carries
+
+
+def _kept(item: Mapping[str, Any]) -> bool:
+    """Whether the follow-up carries this output item (see the module docstring)."""
+    kind = item.get("type")
+    return kind in KEPT or (kind == "reasoning" and bool(item.get("encrypted_content")))
+
 
 __all__ = ["OpenAIResponses", "ResponsesAssembler"]
 
@@ -61,7 +73,7 @@ class ResponsesAssembler(Assembler):
                 self._ready(partial)
         elif kind == "response.output_item.done":
             item = event.get("item") or {}
-            if item.get("type") in KEPT:
+            if _kept(item):
                 self._kept.append(dict(item))
             partial = self._find(event, item.get("id"))
             if partial is not None and item.get("type") == "function_call" and not partial.ready:
@@ -158,10 +170,12 @@ class OpenAIResponses(SDKAdapter):
         return tuple(messages)
 
     def _provider_parts(self, raw: Any) -> tuple[tuple[Message, ...], Mapping[str, Any] | None]:
-        return tuple(dict(plain(i)) for i in raw.output if i.type in KEPT), None
+        items = (dict(plain(i)) for i in raw.output if i.type in KEPT or i.type == "reasoning")
+        return tuple(i for i in items if _kept(i)), None
 
     def _with_kept(self, turn: tuple[Message, ...], kept: Sequence[Message]) -> tuple[Message, ...]:
-        """The program items before the first call (the code before what it called)."""
+        """The kept items before the first call, in the order the model wrote them (its
+        reasoning, the code before what it called)."""
         at = next((i for i, m in enumerate(turn) if m.get("type") == "function_call"), len(turn))
         return (*turn[:at], *kept, *turn[at:])
 
