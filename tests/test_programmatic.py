@@ -344,3 +344,23 @@ async def test_a_container_past_its_expiry_on_arrival_cuts_nothing() -> None:
         transcript = [model.user_message("Run the code.")]
         _, stats = await run_turn(model, transcript, Executor([slow, quick]), stream=False)
     assert [r.status for r in stats.results] == ["ok", "ok"]
+
+
+@pytest.mark.anyio
+@on_asyncio
+async def test_the_offline_model_takes_back_a_reasoning_item_only_with_its_encrypted_content() -> (
+    None
+):
+    # As the Responses API: statelessly, nothing was stored under a reasoning item's id.
+    import openai
+
+    call = {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"}
+    reasoning: dict[str, Any] = {"type": "reasoning", "id": "rs_1", "summary": []}
+    answer = {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}
+    async with openai_client() as client:
+        items: list[Any] = [{"role": "user", "content": "Weather?"}, reasoning, call, answer]
+        with pytest.raises(openai.BadRequestError, match="Item with id 'rs_1' not found"):
+            await client.responses.create(model="offline", input=items, store=False)
+        reasoning["encrypted_content"] = "gAAAA-sealed"
+        response = await client.responses.create(model="offline", input=items, store=False)
+        assert response.output

@@ -32,6 +32,8 @@ def parse(body: dict[str, Any]) -> Conversation:
     ]
     calls = {i["call_id"]: i for i in items if i.get("type") == "function_call"}
     _check_programs(items)
+    if body.get("store") is False:
+        _check_reasoning(items)
     outputs = {i["call_id"]: i for i in items if i.get("type") == "function_call_output"}
     for call_id in calls:
         if call_id not in outputs:
@@ -77,6 +79,19 @@ def _check_programs(items: list[dict[str, Any]]) -> None:
             raise bad_request(
                 f"No program item found for function call {item.get('call_id')} made by "
                 f"program {caller.get('caller_id')}: send the program item back with its calls.",
+                param="input",
+            )
+
+
+def _check_reasoning(items: list[dict[str, Any]]) -> None:
+    """Statelessly (``store: false``), a reasoning item comes back with its encrypted content:
+    nothing was stored under its id (the API's own 400)."""
+    for item in items:
+        if item.get("type") == "reasoning" and not item.get("encrypted_content"):
+            raise bad_request(
+                f"Item with id '{item.get('id')}' not found. Items are not persisted when "
+                "`store` is set to false. Try again with `store` set to true, or remove this "
+                "item from your input.",
                 param="input",
             )
 
