@@ -48,36 +48,30 @@ def _otel() -> Any:
     return trace
 
 
-def resolve_tracer(setting: Tracing) -> Any:
-    """The tracer to record spans with, or None when tracing is off."""
+def traced(setting: Tracing) -> bool:
+    """Whether ``setting`` records spans now, without making a tracer: cheap enough to ask per
+    call or per message."""
     if setting is False:
-        return None
+        return False
     trace = _otel()
     if trace is None:
-        if setting is True:
+        return False  # tracing=True raises in resolve_tracer (an Executor's, when made)
+    if setting == "auto":  # only with an SDK configured: spans would go nowhere otherwise
+        return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return True
+
+
+def resolve_tracer(setting: Tracing) -> Any:
+    """The tracer to record spans with, or None when tracing is off (see :func:`traced`)."""
+    if setting is False or not traced(setting):
+        if setting is True:  # off only for want of opentelemetry-api
             raise ImportError(
                 "tracing=True needs opentelemetry-api: pip install 'toolvolley[otel]'"
             )
         return None
     if setting is True or setting == "auto":
-        provider = trace.get_tracer_provider()
-        if setting == "auto" and isinstance(provider, trace.ProxyTracerProvider):
-            return None  # no SDK configured: spans would go nowhere
-        return provider.get_tracer(SCOPE)
+        return _otel().get_tracer_provider().get_tracer(SCOPE)
     return setting.get_tracer(SCOPE)
-
-
-def traced(setting: Tracing) -> bool:
-    """Whether ``setting`` records spans now (:func:`resolve_tracer` would give a tracer),
-    without making a tracer: cheap enough to ask per call."""
-    if setting is False:
-        return False
-    trace = _otel()
-    if trace is None:
-        return setting is True  # resolve_tracer raises: the executor already did, when made
-    if setting == "auto":
-        return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-    return True
 
 
 def span_observers(tracing: Tracing) -> tuple[Observer, ...]:

@@ -47,7 +47,7 @@ from .._executor import Executor
 from .._runtime import run_new_loop, running_library
 from .._scheduling import Mode, SideEffectsPolicy
 from .._toolbox import Toolbox
-from .._tracing import span_observers
+from .._tracing import span_observers, traced
 from ._langgraph_jobs import Job, Output, Settings, in_thread, node_tool, on_loop
 from ._langgraph_tasks import Raised, TimedOut, run_in_tasks
 from ._lc_tools import has_async_body
@@ -200,7 +200,7 @@ class ToolNode(LangGraphToolNode):
             not any(threaded[name] for name in names)
             and not executor.hooks
             and executor.deadline is None
-            and not span_observers(executor.tracing)
+            and not traced(executor.tracing)
         ):  # nothing a batch would add: each call in a task of its own, as LangGraph's node
             tools = self._async_tools
             given = await run_in_tasks(
