@@ -31,10 +31,9 @@ from ._callers import allowed_callers, wants_code
 KEPT = frozenset({"program", "program_output"})  # the provider's items the follow-up carries
 
 
-def _kept(item: Mapping[str, Any]) -> bool:
-    """Whether the follow-up carries this output item (see the module docstring)."""
-    kind = item.get("type")
-    return kind in KEPT or (kind == "reasoning" and bool(item.get("encrypted_content")))
+def _kept(kind: object, encrypted_content: object) -> bool:
+    """Whether the follow-up carries an output item of this type (see the module docstring)."""
+    return kind in KEPT or (kind == "reasoning" and bool(encrypted_content))
 
 
 __all__ = ["OpenAIResponses", "ResponsesAssembler"]
@@ -73,7 +72,7 @@ class ResponsesAssembler(Assembler):
                 self._ready(partial)
         elif kind == "response.output_item.done":
             item = event.get("item") or {}
-            if _kept(item):
+            if _kept(item.get("type"), item.get("encrypted_content")):
                 self._kept.append(dict(item))
             partial = self._find(event, item.get("id"))
             if partial is not None and item.get("type") == "function_call" and not partial.ready:
@@ -170,8 +169,11 @@ class OpenAIResponses(SDKAdapter):
         return tuple(messages)
 
     def _provider_parts(self, raw: Any) -> tuple[tuple[Message, ...], Mapping[str, Any] | None]:
-        items = (dict(plain(i)) for i in raw.output if i.type in KEPT or i.type == "reasoning")
-        return tuple(i for i in items if _kept(i)), None
+        return tuple(
+            dict(plain(i))
+            for i in raw.output
+            if _kept(i.type, getattr(i, "encrypted_content", None))
+        ), None
 
     def _with_kept(self, turn: tuple[Message, ...], kept: Sequence[Message]) -> tuple[Message, ...]:
         """The kept items before the first call, in the order the model wrote them (its
