@@ -119,6 +119,7 @@ class Batch:
             max_concurrency=executor.max_concurrency,
             side_effects=executor.side_effects,
         )
+        self._observers.cancelled_exc = cancelled = anyio.get_cancelled_exc_class()
         if self._store is not None:
             # Serial, or strict side effects: every call that is not read-only is ordered after
             # the calls before it.
@@ -128,11 +129,10 @@ class Batch:
                 runtime,
                 self._kept,
                 deadline=self._deadline,
-                cancelled=anyio.get_cancelled_exc_class(),
+                cancelled=cancelled,
                 stopping=lambda: self._stopping,
                 run=self._run,
             )
-        self._observers.cancelled_exc = anyio.get_cancelled_exc_class()
         self._thread = threading.get_ident()
         await runtime.open()
         self._state = "open"
