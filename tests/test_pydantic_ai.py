@@ -250,7 +250,7 @@ async def test_hanging_sync_tool_times_out_and_siblings_answer() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("seam", ["toolset", "capability"])
+@pytest.mark.parametrize("seam", ["toolset", "capability", "capability-with-another-executor"])
 async def test_sync_bodies_run_in_toolvolley_threads_and_their_errors_are_results(
     seam: str,
 ) -> None:
@@ -269,12 +269,22 @@ async def test_sync_bodies_run_in_toolvolley_threads_and_their_errors_are_result
         raise KeyError("missing")
 
     calls = model([("where", {"i": 1}), ("boom", {}), ("where", {"i": 2})])
+    # Pydantic AI's own UseThreadExecutor, inside ours: the run's other sync functions are its
+    # to place, the tools' bodies still toolvolley's (where a timeout or cancellation abandons
+    # them).
+    other = ThreadPoolExecutor(1, thread_name_prefix="other")
     if seam == "toolset":
         agent = Agent(calls, toolsets=[ToolvolleyToolset(tools)])
-    else:  # the capability: its threads set for each sync call, as the toolset does
+    elif seam == "capability":  # its threads set for each sync call, as the toolset does
         agent = Agent(calls, toolsets=[tools], capabilities=[Toolvolley()])
-    with anyio.fail_after(10):
-        result = await agent.run("go")
+    else:
+        capabilities = [Toolvolley(), UseThreadExecutor(other)]
+        agent = Agent(calls, toolsets=[tools], capabilities=capabilities)
+    try:
+        with anyio.fail_after(10):
+            result = await agent.run("go")
+    finally:
+        other.shutdown()
     assert threads == ["toolvolley worker"] * 2
     assert [outcome for outcome, _ in answers(result.all_messages())] == [
         "success",
@@ -282,33 +292,6 @@ async def test_sync_bodies_run_in_toolvolley_threads_and_their_errors_are_result
         "success",
     ]
     assert "Tool 'boom' failed with KeyError: 'missing'" in result.output
-
-
-@pytest.mark.anyio
-async def test_sync_bodies_run_in_toolvolley_threads_under_another_thread_executor() -> None:
-    # Pydantic AI's own capability, inside ours: the run's other sync functions are its to
-    # place, the tools' bodies still toolvolley's (where a timeout or cancellation abandons them).
-    threads: list[str] = []
-    tools: FunctionToolset[Any] = FunctionToolset()
-
-    @tools.tool_plain
-    def where(i: int) -> int:
-        """Say which thread runs this."""
-        threads.append(threading.current_thread().name)
-        return i
-
-    other = ThreadPoolExecutor(1, thread_name_prefix="other")
-    agent = Agent(
-        model([("where", {"i": 1}), ("where", {"i": 2})]),
-        toolsets=[tools],
-        capabilities=[Toolvolley(), UseThreadExecutor(other)],
-    )
-    try:
-        with anyio.fail_after(10):
-            await agent.run("go")
-    finally:
-        other.shutdown()
-    assert threads == ["toolvolley worker"] * 2
 
 
 @pytest.mark.anyio
